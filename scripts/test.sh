@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Build runnel in the release and the sanitizer configurations, run every test in both,
+# run each fuzz target for a bounded time, and end with one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+status=0
+summary=()
+
+run_step() {
+  local name=$1; shift
+  local start=$SECONDS
+  if "$@"; then
+    summary+=("PASS $name ($((SECONDS - start))s)")
+  else
+    summary+=("FAIL $name ($((SECONDS - start))s)")
+    status=1
+  fi
+}
+
+run_step "build release" scripts/build.sh release
+run_step "tests release" ctest --test-dir build --output-on-failure -j2
+run_step "build sanitize" scripts/build.sh sanitize
+# The sanitizer build runs the unit tests and fuzz replays; integration tests drive
+# the release binaries with real clients and run once above.
+run_step "tests sanitize" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j2 -L unit
+run_step "build fuzz" scripts/build.sh fuzz
+for target in build-fuzz/tests/fuzz_*; do
+  [ -x "$target" ] || continue
+  name=$(basename "$target")
+  corpus=$(mktemp -d)
+  cp -r tests/fuzz/corpus/"$name"/. "$corpus"/ 2>/dev/null || true
+  run_step "fuzz $name ${FUZZ_SECONDS}s" "$target" -max_total_time="$FUZZ_SECONDS" \
+    -print_final_stats=1 "$corpus"
+  rm -rf "$corpus"
+done
+
+printf '%s\n' "${summary[@]}"
+if [ $status -eq 0 ]; then
+  echo "runnel tests: ALL PASSED (${#summary[@]} steps)"
+else
+  echo "runnel tests: FAILED ($(printf '%s\n' "${summary[@]}" | grep -c ^FAIL) of ${#summary[@]} steps)"
+fi
+exit $status

@@ -1,0 +1,86 @@
+/* Record batch v2 header parsing, validation and in-place rewrites (see rn_batch.h). */
+#include "rn_batch.h"
+
+#include "rn_crc32c.h"
+#include "rn_endian.h"
+#include "rn_err.h"
+
+int rn_batch_header_parse(const uint8_t *buf, size_t len, rn_batch_header_t *hdr)
+{
+    if (len < RN_BATCH_MAGIC_OFFSET + 1)
+        return RN_ETRUNC;
+    hdr->base_offset = (int64_t)rn_load_be64(buf);
+    hdr->batch_length = (int32_t)rn_load_be32(buf + 8);
+    hdr->partition_leader_epoch = (int32_t)rn_load_be32(buf + 12);
+    hdr->magic = (int8_t)buf[RN_BATCH_MAGIC_OFFSET];
+    if (hdr->magic != 2)
+        return hdr->magic == 0 || hdr->magic == 1 ? RN_EUNSUPPORTED : RN_ECORRUPT;
+    if (hdr->batch_length < RN_BATCH_HEADER_SIZE - RN_BATCH_LOG_OVERHEAD)
+        return RN_ECORRUPT;
+    if (len < RN_BATCH_HEADER_SIZE)
+        return RN_ETRUNC;
+    hdr->crc = rn_load_be32(buf + 17);
+    hdr->attributes = (int16_t)rn_load_be16(buf + 21);
+    hdr->last_offset_delta = (int32_t)rn_load_be32(buf + 23);
+    hdr->base_timestamp = (int64_t)rn_load_be64(buf + 27);
+    hdr->max_timestamp = (int64_t)rn_load_be64(buf + 35);
+    hdr->producer_id = (int64_t)rn_load_be64(buf + 43);
+    hdr->producer_epoch = (int16_t)rn_load_be16(buf + 51);
+    hdr->base_sequence = (int32_t)rn_load_be32(buf + 53);
+    hdr->record_count = (int32_t)rn_load_be32(buf + 57);
+    return 0;
+}
+
+uint32_t rn_batch_compute_crc(const uint8_t *buf, size_t total)
+{
+    return rn_crc32c(0, buf + RN_BATCH_CRC_START, total - RN_BATCH_CRC_START);
+}
+
+int rn_batch_validate(const uint8_t *buf, size_t len, rn_batch_header_t *hdr)
+{
+    int err = rn_batch_header_parse(buf, len, hdr);
+    if (err)
+        return err;
+    size_t total = rn_batch_total_size(hdr);
+    if (total > len)
+        return RN_ETRUNC;
+    if (hdr->last_offset_delta < 0 || hdr->record_count < 0)
+        return RN_ECORRUPT;
+    /* Compaction leaves holes, so count may be below delta + 1, never above it. An empty
+     * batch (count 0) is legal only when compaction removed every record. */
+    if (hdr->record_count > hdr->last_offset_delta + 1)
+        return RN_ECORRUPT;
+    if (rn_batch_compute_crc(buf, total) != hdr->crc)
+        return RN_ECORRUPT;
+    return 0;
+}
+
+void rn_batch_set_base_offset(uint8_t *buf, int64_t base_offset)
+{
+    rn_store_be64(buf, (uint64_t)base_offset);
+}
+
+void rn_batch_set_leader_epoch(uint8_t *buf, int32_t epoch)
+{
+    rn_store_be32(buf + 12, (uint32_t)epoch);
+}
+
+void rn_batch_set_log_append_time(uint8_t *buf, size_t total, int64_t timestamp_ms)
+{
+    uint16_t attrs = rn_load_be16(buf + 21);
+    rn_store_be16(buf + 21, (uint16_t)(attrs | RN_BATCH_ATTR_LOG_APPEND_TIME));
+    rn_store_be64(buf + 35, (uint64_t)timestamp_ms);
+    rn_store_be32(buf + RN_BATCH_CRC_OFFSET, rn_batch_compute_crc(buf, total));
+}
+
+const char *rn_batch_strerror(int err)
+{
+    switch (err) {
+    case 0: return "valid";
+    case RN_ETRUNC: return "batch is truncated";
+    case RN_EUNSUPPORTED: return "legacy message set (magic 0/1) is not supported; use a client "
+                                 "that sends record batch v2 (Produce v3+)";
+    case RN_ECORRUPT: return "batch is corrupt (bad length, counts or CRC-32C)";
+    default: return "invalid batch";
+    }
+}
