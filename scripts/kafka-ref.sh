@@ -6,6 +6,8 @@
 #   scripts/kafka-ref.sh start [PORT]     start a broker on 127.0.0.1:PORT (default 9092)
 #   scripts/kafka-ref.sh stop [PORT]      stop it and delete its data
 #   scripts/kafka-ref.sh status [PORT]
+#   scripts/kafka-ref.sh crash [PORT]     SIGKILL it, keeping its data (crash tests)
+#   scripts/kafka-ref.sh resume [PORT]    start it again on the data it had
 #
 # Environment: KAFKA_REF_VERSION (default 4.1.1), KAFKA_REF_CACHE (default
 # ~/.cache/runnel/kafka-ref), KAFKA_REF_REQUEST_LOG=1 logs every request header (api key,
@@ -20,7 +22,7 @@ CACHE=${KAFKA_REF_CACHE:-$HOME/.cache/runnel/kafka-ref}
 LIBS=$CACHE/$VERSION/libs
 
 usage() {
-  echo "usage: $0 fetch | start [PORT] | stop [PORT] | status [PORT]" >&2
+  echo "usage: $0 fetch | start [PORT] | stop [PORT] | status [PORT] | crash [PORT] | resume [PORT]" >&2
   exit 2
 }
 
@@ -90,8 +92,9 @@ logger.req.appenderRef.req.ref = REQ
 EOF
 }
 
-start() {
+start() { # start PORT [resume]
   local port=${1:-9092}
+  local resume=${2:-}
   local cport=$((port + 1))
   local dir
   dir=$(state_dir "$port")
@@ -106,19 +109,27 @@ start() {
     fi
   done
   fetch
-  rm -rf "$dir"
-  mkdir -p "$dir/data" "$dir/logs"
-  write_config "$dir" "$port" "$cport"
+  if [ -n "$resume" ]; then
+    [ -f "$dir/server.properties" ] || { echo "kafka-ref: nothing to resume in $dir" >&2; exit 1; }
+  else
+    rm -rf "$dir"
+    mkdir -p "$dir/data" "$dir/logs"
+    write_config "$dir" "$port" "$cport"
+  fi
   local t0=$SECONDS
   local cp="$LIBS/*"
   local jvm=(java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$cp")
   # A fresh KRaft log dir must be formatted with a cluster id before the first start.
-  local cluster_id
-  cluster_id=$("${jvm[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-  "${jvm[@]}" kafka.tools.StorageTool format --config "$dir/server.properties" \
-    --cluster-id "$cluster_id" --ignore-formatted >"$dir/logs/format.log" 2>&1 ||
-    { cat "$dir/logs/format.log" >&2; exit 1; }
+  if [ -z "$resume" ]; then
+    local cluster_id
+    cluster_id=$("${jvm[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+    "${jvm[@]}" kafka.tools.StorageTool format --config "$dir/server.properties" \
+      --cluster-id "$cluster_id" --ignore-formatted >"$dir/logs/format.log" 2>&1 ||
+      { cat "$dir/logs/format.log" >&2; exit 1; }
+  fi
+  # The readiness check below greps the server log, so start each run with a fresh one.
+  [ -f "$dir/logs/server.log" ] && mv "$dir/logs/server.log" "$dir/logs/server.log.prev"
   nohup "${jvm[@]}" kafka.Kafka "$dir/server.properties" >"$dir/logs/stdout.log" 2>&1 &
   echo $! >"$dir/pid"
   # Ready when the client port accepts and the broker logged that it started.
@@ -165,6 +176,21 @@ stop() {
   fi
 }
 
+crash() {
+  local port=${1:-9092}
+  local dir
+  dir=$(state_dir "$port")
+  [ -f "$dir/pid" ] || { echo "kafka-ref: nothing running on port $port" >&2; exit 1; }
+  local pid
+  pid=$(cat "$dir/pid")
+  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  rm -f "$dir/pid"
+}
+
 status() {
   local port=${1:-9092}
   local dir
@@ -182,5 +208,7 @@ case "${1:-}" in
   start) start "${2:-9092}" ;;
   stop) stop "${2:-9092}" ;;
   status) status "${2:-9092}" ;;
+  crash) crash "${2:-9092}" ;;
+  resume) start "${2:-9092}" resume ;;
   *) usage ;;
 esac
