@@ -141,9 +141,9 @@ int rn_epochs_parse(rn_epochs_t *ec, const char *name, const uint8_t *buf, size_
     if (!rn__parse_i64(line, line_len, 0, INT32_MAX, &expected))
         return rn__text_corrupt(&text, line, line_len, "expected the number of entries");
     while (rn__text_next(&text, &line, &line_len)) {
-        const char *f[2];
-        size_t fl[2];
-        int64_t epoch, start;
+        const char *f[2] = {0};
+        size_t fl[2] = {0};
+        int64_t epoch = 0, start = 0;
         int rc = 0;
         if (rn__split_fields(line, line_len, f, fl, 2) != 2)
             rc = rn__text_corrupt(&text, line, line_len, "expected \"<epoch> <start offset>\"");
