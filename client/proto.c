@@ -98,7 +98,8 @@ static int64_t rn_proto_read_len(rn_proto_reader_t *r, bool compact, bool wide, 
         len = wide ? rn_proto_read_int32(r) : rn_proto_read_int16(r);
     if (r->err)
         return -2;
-    if (len < -1 || (len == -1 && !nullable)) {
+    /* Strings are at most 32767 bytes in both encodings, as in Kafka. */
+    if (len < -1 || (len == -1 && !nullable) || (!wide && len > INT16_MAX)) {
         rn_proto_fail(r, RN_ECORRUPT);
         return -2;
     }
