@@ -62,6 +62,25 @@ bool rn_rpc_is_flexible(const rn_rpc_api_t *api, int16_t version);
 int rn_rpc_request_header_version(const rn_rpc_api_t *api, int16_t version);
 int rn_rpc_response_header_version(const rn_rpc_api_t *api, int16_t version);
 
+/* Request header fields (v0 has no client id; v1 adds it; v2 adds a tagged section). */
+typedef struct rn_rpc_request_header {
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    rn_str_t client_id; /* int16-length nullable string in v1 and v2 (never compact) */
+} rn_rpc_request_header_t;
+
+/* Read/write a request header of the given version (0, 1, 2); reads return r->err, unknown
+ * tagged fields are skipped. */
+int rn_rpc_read_request_header(rn_proto_reader_t *r, int header_version,
+                               rn_rpc_request_header_t *hdr);
+void rn_rpc_write_request_header(rn_proto_writer_t *w, int header_version,
+                                 const rn_rpc_request_header_t *hdr);
+/* Read/write a response header of the given version (0, 1); the read returns the
+ * correlation id (check r->err). */
+int32_t rn_rpc_read_response_header(rn_proto_reader_t *r, int header_version);
+void rn_rpc_write_response_header(rn_proto_writer_t *w, int header_version, int32_t correlation_id);
+
 /* Set the versions served for api_key: min..max must lie within the defined versions, or
  * both -1 to stop serving it. RN_EINVAL otherwise. Call at start-up (not thread-safe). */
 int rn_rpc_serve(int16_t api_key, int16_t min_version, int16_t max_version);

@@ -109,6 +109,45 @@ int rn_rpc_fill_api_versions(rn_api_versions_response_t *resp, rn_arena_t *arena
     return 0;
 }
 
+int rn_rpc_read_request_header(rn_proto_reader_t *r, int header_version,
+                               rn_rpc_request_header_t *hdr)
+{
+    hdr->api_key = rn_proto_read_int16(r);
+    hdr->api_version = rn_proto_read_int16(r);
+    hdr->correlation_id = rn_proto_read_int32(r);
+    hdr->client_id = header_version >= 1 ? rn_proto_read_string(r, false, true) : RN_STR_NULL;
+    if (header_version >= 2)
+        rn_proto_skip_tags(r);
+    return r->err;
+}
+
+void rn_rpc_write_request_header(rn_proto_writer_t *w, int header_version,
+                                 const rn_rpc_request_header_t *hdr)
+{
+    rn_proto_write_int16(w, hdr->api_key);
+    rn_proto_write_int16(w, hdr->api_version);
+    rn_proto_write_int32(w, hdr->correlation_id);
+    if (header_version >= 1)
+        rn_proto_write_string(w, false, true, hdr->client_id);
+    if (header_version >= 2)
+        rn_proto_write_uvarint(w, 0); /* no tagged fields */
+}
+
+int32_t rn_rpc_read_response_header(rn_proto_reader_t *r, int header_version)
+{
+    int32_t correlation_id = rn_proto_read_int32(r);
+    if (header_version >= 1)
+        rn_proto_skip_tags(r);
+    return correlation_id;
+}
+
+void rn_rpc_write_response_header(rn_proto_writer_t *w, int header_version, int32_t correlation_id)
+{
+    rn_proto_write_int32(w, correlation_id);
+    if (header_version >= 1)
+        rn_proto_write_uvarint(w, 0);
+}
+
 const char *rn_rpc_status_name(int status)
 {
     switch (status) {
@@ -198,9 +237,8 @@ int rn_rpc_encode_response(rn_proto_writer_t *w, int16_t api_key, int16_t api_ve
         return w->err;
     }
     size_t start, pos = rn_rpc_frame_begin(w, &start);
-    rn_proto_write_int32(w, correlation_id);
-    if (rn_rpc_response_header_version(api, api_version) >= 1)
-        rn_proto_write_uvarint(w, 0); /* no tagged fields */
+    rn_rpc_write_response_header(w, rn_rpc_response_header_version(api, api_version),
+                                 correlation_id);
     api->response_encode(w, api_version, body);
     return rn_rpc_frame_end(w, pos, start);
 }
@@ -214,12 +252,8 @@ int rn_rpc_encode_request(rn_proto_writer_t *w, int16_t api_key, int16_t api_ver
         return w->err;
     }
     size_t start, pos = rn_rpc_frame_begin(w, &start);
-    rn_proto_write_int16(w, api_key);
-    rn_proto_write_int16(w, api_version);
-    rn_proto_write_int32(w, correlation_id);
-    rn_proto_write_string(w, false, true, client_id);
-    if (rn_rpc_request_header_version(api, api_version) >= 2)
-        rn_proto_write_uvarint(w, 0);
+    rn_rpc_request_header_t hdr = {api_key, api_version, correlation_id, client_id};
+    rn_rpc_write_request_header(w, rn_rpc_request_header_version(api, api_version), &hdr);
     api->request_encode(w, api_version, body);
     return rn_rpc_frame_end(w, pos, start);
 }
@@ -233,9 +267,8 @@ int rn_rpc_decode_response(const uint8_t *frame, size_t len, rn_arena_t *arena, 
         return RN_EUNSUPPORTED;
     rn_proto_reader_t r;
     rn_proto_reader_init(&r, frame, len, arena);
-    *correlation_id = rn_proto_read_int32(&r);
-    if (rn_rpc_response_header_version(api, api_version) >= 1)
-        rn_proto_skip_tags(&r);
+    *correlation_id =
+        rn_rpc_read_response_header(&r, rn_rpc_response_header_version(api, api_version));
     if (r.err)
         return r.err;
     void *msg = rn_arena_alloc(arena, api->response_size);

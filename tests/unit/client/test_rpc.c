@@ -247,6 +247,45 @@ static void test_table(rn_arena_t *arena)
     rn_rpc_serve(RN_API_INIT_PRODUCER_ID, 0, 4);
 }
 
+static void test_headers(void)
+{
+    rn_proto_writer_t w;
+    rn_proto_writer_init(&w);
+    rn_rpc_request_header_t hdr = {1, 11, 0x01020304, rn_str("c")}, back;
+    const uint8_t want[3][13] = {
+        {0x00, 0x01, 0x00, 0x0b, 0x01, 0x02, 0x03, 0x04},
+        {0x00, 0x01, 0x00, 0x0b, 0x01, 0x02, 0x03, 0x04, 0x00, 0x01, 'c'},
+        {0x00, 0x01, 0x00, 0x0b, 0x01, 0x02, 0x03, 0x04, 0x00, 0x01, 'c', 0x00}};
+    const size_t len[3] = {8, 11, 12};
+    for (int v = 0; v < 3; v++) {
+        rn_proto_writer_reset(&w);
+        rn_rpc_write_request_header(&w, v, &hdr);
+        ok(same_bytes(&w, want[v], len[v]), "request header v%d bytes", v);
+        rn_proto_reader_t r;
+        rn_proto_reader_init(&r, want[v], len[v], NULL);
+        is(rn_rpc_read_request_header(&r, v, &back), 0, "request header v%d reads", v);
+        ok(r.p == r.end && back.api_key == 1 && back.api_version == 11 &&
+               back.correlation_id == 0x01020304 &&
+               (v == 0 ? rn_str_is_null(back.client_id) : rn_str_eq_cstr(back.client_id, "c")),
+           "request header v%d fields", v);
+    }
+    /* v2 with an unknown tagged field (tag 7, two bytes) is skipped. */
+    const uint8_t tagged[] = {0x00, 0x01, 0x00, 0x0b, 0x01, 0x02, 0x03, 0x04,
+                              0xff, 0xff, 0x01, 0x07, 0x02, 0xaa, 0xbb};
+    rn_proto_reader_t r;
+    rn_proto_reader_init(&r, tagged, sizeof(tagged), NULL);
+    ok(rn_rpc_read_request_header(&r, 2, &back) == 0 && r.p == r.end &&
+           rn_str_is_null(back.client_id),
+       "request header v2: null client id, unknown tag skipped");
+    rn_proto_writer_reset(&w);
+    rn_rpc_write_response_header(&w, 1, 9);
+    const uint8_t resp1[] = {0, 0, 0, 9, 0};
+    ok(same_bytes(&w, resp1, 5), "response header v1 bytes");
+    rn_proto_reader_init(&r, resp1, 5, NULL);
+    ok(rn_rpc_read_response_header(&r, 1) == 9 && r.p == r.end, "response header v1 reads");
+    rn_proto_writer_free(&w);
+}
+
 static void test_kerr(void)
 {
     is_str(rn_kerr_name(RN_KERR_NONE), "NONE", "error 0");
@@ -271,6 +310,7 @@ int main(void)
     test_responses(&arena, &w);
     test_status(&arena);
     test_table(&arena);
+    test_headers();
     test_kerr();
     rn_proto_writer_free(&w);
     rn_arena_free(&arena);
