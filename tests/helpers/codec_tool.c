@@ -157,13 +157,24 @@ static int cmd_build(int argc, char **argv)
             return 2;
         }
     }
-    uint8_t *out;
-    size_t out_len;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
     int err = rn_batch_build(&spec, recs, n, &out, &out_len);
-    if (err)
-        return fail("build", err);
-    fwrite(out, 1, out_len, stdout);
-    return 0; /* the process exits: no need to free the specs */
+    if (err == 0)
+        fwrite(out, 1, out_len, stdout);
+    rn_free(out);
+    free(line);
+    for (size_t i = 0; i < n; i++) {
+        rn_free((void *)recs[i].key);
+        rn_free((void *)recs[i].value);
+        for (size_t h = 0; h < recs[i].header_count; h++) {
+            rn_free((void *)recs[i].headers[h].key);
+            rn_free((void *)recs[i].headers[h].value);
+        }
+        rn_free((void *)recs[i].headers);
+    }
+    rn_free(recs);
+    return err ? fail("build", err) : 0;
 }
 
 static int cmd_records(void)
@@ -173,8 +184,10 @@ static int cmd_records(void)
     while (pos < len) {
         rn_batch_header_t hdr;
         int err = rn_batch_validate(buf + pos, len - pos, &hdr);
-        if (err)
+        if (err) {
+            rn_free(buf);
             return fail("batch", err);
+        }
         printf("batch base=%lld last_delta=%d count=%d codec=%s attrs=%d base_ts=%lld "
                "max_ts=%lld pid=%lld epoch=%d seq=%d ple=%d\n",
                (long long)hdr.base_offset, hdr.last_offset_delta, hdr.record_count,
@@ -201,8 +214,10 @@ static int cmd_records(void)
             err = 0;
         }
         rn_records_close(&it);
-        if (err)
+        if (err) {
+            rn_free(buf);
             return fail("records", err);
+        }
         pos += rn_batch_total_size(&hdr);
     }
     rn_free(buf);
@@ -232,8 +247,10 @@ int main(int argc, char **argv)
     } else {
         return usage();
     }
-    if (err)
+    if (err) {
+        rn_free(in);
         return fail(argv[1], err);
+    }
     fwrite(out, 1, out_len, stdout);
     rn_free(out);
     rn_free(in);
