@@ -459,8 +459,9 @@ int rn_codec_decompress(int codec, const uint8_t *in, size_t in_len, size_t max_
     memset(&s, 0, sizeof(s));
     s.owned = 1;
     s.max = max_out;
-    /* Start near a typical ratio; the sink doubles as output appears. */
-    size_t first = in_len < SIZE_MAX / 4 ? in_len * 4 : SIZE_MAX;
+    /* Start near a typical ratio, but never speculate beyond 8 MiB: the sink doubles as
+     * output actually appears. */
+    size_t first = in_len < ((size_t)8 << 20) / 4 ? in_len * 4 : (size_t)8 << 20;
     if (first < 1024)
         first = 1024;
     if (first > max_out)

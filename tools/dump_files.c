@@ -140,7 +140,16 @@ static int feed_log_file(ctx_t *cx, const char *path, rn_dump_log_t *lg)
         if (lg->stopped || eof)
             break;
         if (used == 0 && lg->need > cap) {
-            uint8_t *bigger = rn_realloc(buf, lg->need);
+            /* A damaged length can claim up to 2 GiB: grow only as far as the file goes
+             * (plus one byte, so the read loop sees the end and reports the truncation). */
+            size_t want = lg->need;
+            struct stat st;
+            if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= lg->pos &&
+                (uint64_t)st.st_size - lg->pos + 1 < want)
+                want = (size_t)((uint64_t)st.st_size - lg->pos + 1);
+            if (want <= cap)
+                want = cap + 1;
+            uint8_t *bigger = rn_realloc(buf, want);
             if (bigger == NULL) {
                 rn__dump_error(cx->out, &lg->problems,
                                "batch at position %llu declares %zu bytes: not enough memory "
@@ -149,7 +158,7 @@ static int feed_log_file(ctx_t *cx, const char *path, rn_dump_log_t *lg)
                 break;
             }
             buf = bigger;
-            cap = lg->need;
+            cap = want;
         }
     }
 out:
