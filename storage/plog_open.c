@@ -202,7 +202,8 @@ static int scan_dir(rn_plog_t *log, dirscan_t *scan)
             }
         }
     }
-    qsort(scan->logs.v, scan->logs.n, sizeof(int64_t), cmp_i64);
+    if (scan->logs.n > 1)
+        qsort(scan->logs.v, scan->logs.n, sizeof(int64_t), cmp_i64);
     return 0;
 }
 
