@@ -24,10 +24,13 @@
 
 #include "rn_arena.h"
 #include "rn_err.h"
+#include "rn_uuid.h" /* rn_uuid_t is shared with storage/ via common/ */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+
 #include <string.h>
 
 /* Hard cap on the element count of any decoded array, whatever the frame size. */
@@ -43,9 +46,6 @@ typedef struct rn_bytes {
     int32_t len; /* -1 = null */
 } rn_bytes_t;
 
-typedef struct rn_uuid {
-    uint8_t b[16];
-} rn_uuid_t;
 
 /* Record batches as opaque bytes. A zeroed struct is an empty, non-null memory payload.
  * Memory form: in_file false, bytes [ptr, ptr+len). File form: in_file true, bytes

@@ -39,10 +39,5 @@ char *rn_str_arena_dup(rn_arena_t *arena, rn_str_t s);
  * snprintf, so a result >= cap means truncated). Null copies as "". */
 size_t rn_str_copy(char *dst, size_t cap, rn_str_t s);
 
-/* True for Kafka's "no id": all sixteen bytes zero. */
-bool rn_uuid_is_zero(const rn_uuid_t *id);
-bool rn_uuid_eq(const rn_uuid_t *a, const rn_uuid_t *b);
-/* Kafka's text form: URL-safe base64 without padding, 22 characters + NUL (out[23]). */
-void rn_uuid_format(const rn_uuid_t *id, char out[23]);
 
 #endif
