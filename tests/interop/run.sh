@@ -95,8 +95,8 @@ case "$BROKER" in
     BROKER_LOG=$(mktemp /tmp/rn-interop-runneld.XXXXXX.log)
     "$RUNNELD" --node-id 1 --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" >"$BROKER_LOG" 2>&1 &
     BROKER_PID=$!
-    if ! wait_port "$PORT" 15 "$BROKER_PID"; then
-      echo "run.sh: runneld did not listen on 127.0.0.1:$PORT within 15 s; its log:" >&2
+    if ! wait_port "$PORT" 30 "$BROKER_PID"; then
+      echo "run.sh: runneld did not listen on 127.0.0.1:$PORT within 30 s; its log:" >&2
       tail -30 "$BROKER_LOG" >&2
       exit 1
     fi
