@@ -14,6 +14,8 @@
  * Without --rate the producer floods, so latency includes time queued in the client; with
  * --rate R (messages/s) it measures latency at that offered load. Figures go to stdout, one
  * line per workload; librdkafka's own logs go to stderr. Not a pass/fail test.
+ * BENCH_DEBUG=fetch,protocol sets the consumer's librdkafka `debug` and cuts its wait to 5 s.
+ * The mock keeps only the newest 5 MB per partition, so its consume figure covers less data.
  */
 #include <errno.h>
 #include <inttypes.h>
