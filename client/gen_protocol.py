@@ -822,7 +822,7 @@ static void rn__fill_uuid(rn__fill_t *f, rn_uuid_t *id)
         return;
     }
     for (int i = 0; i < 16; i++)
-        id->b[i] = (uint8_t)rn__rand(f);
+        id->bytes[i] = (uint8_t)rn__rand(f);
 }
 
 static void rn__fill_records(rn__fill_t *f, bool nullable, rn_records_t *rec)

@@ -82,9 +82,9 @@ void rn_proto_read_uuid(rn_proto_reader_t *r, rn_uuid_t *out)
 {
     const uint8_t *p = rn_proto_take(r, 16);
     if (p)
-        memcpy(out->b, p, 16);
+        memcpy(out->bytes, p, 16);
     else
-        memset(out->b, 0, 16);
+        memset(out->bytes, 0, 16);
 }
 
 /* A length prefix: int16/int32 classic (negative = null) or compact uvarint N (0 = null,
@@ -317,7 +317,7 @@ void rn_proto_write_varlong(rn_proto_writer_t *w, int64_t v)
 
 void rn_proto_write_uuid(rn_proto_writer_t *w, const rn_uuid_t *v)
 {
-    rn_proto_write_raw(w, v->b, 16);
+    rn_proto_write_raw(w, v->bytes, 16);
 }
 
 void rn_proto_write_raw(rn_proto_writer_t *w, const void *data, size_t len)

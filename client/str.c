@@ -1,4 +1,4 @@
-/* rn_str_t and rn_uuid_t helpers (see rn_str.h). */
+/* rn_str_t helpers (see rn_str.h). */
 #include "rn_str.h"
 
 #include "rn_alloc.h"
@@ -60,36 +60,4 @@ size_t rn_str_copy(char *dst, size_t cap, rn_str_t s)
         dst[n] = '\0';
     }
     return len;
-}
-
-bool rn_uuid_is_zero(const rn_uuid_t *id)
-{
-    static const rn_uuid_t zero;
-    return memcmp(id->b, zero.b, 16) == 0;
-}
-
-bool rn_uuid_eq(const rn_uuid_t *a, const rn_uuid_t *b)
-{
-    return memcmp(a->b, b->b, 16) == 0;
-}
-
-void rn_uuid_format(const rn_uuid_t *id, char out[23])
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < 16; i += 3) {
-        uint32_t v = (uint32_t)id->b[i] << 16;
-        if (i + 1 < 16)
-            v |= (uint32_t)id->b[i + 1] << 8;
-        if (i + 2 < 16)
-            v |= id->b[i + 2];
-        out[o++] = alphabet[(v >> 18) & 63];
-        out[o++] = alphabet[(v >> 12) & 63];
-        if (i + 1 < 16)
-            out[o++] = alphabet[(v >> 6) & 63];
-        if (i + 2 < 16)
-            out[o++] = alphabet[v & 63];
-    }
-    out[o] = '\0';
 }

@@ -161,9 +161,9 @@ static void test_fixed(void)
         raw[i] = (uint8_t)(i * 17);
     r = rd(raw, 16);
     rn_proto_read_uuid(&r, &id);
-    ok(memcmp(id.b, raw, 16) == 0 && !rn_uuid_is_zero(&id), "uuid read");
-    char text[23];
-    rn_uuid_format(&id, text);
+    ok(memcmp(id.bytes, raw, 16) == 0 && !rn_uuid_is_zero(&id), "uuid read");
+    char text[RN_UUID_BASE64_LEN + 1];
+    rn_uuid_to_base64(&id, text);
     is_str(text, "ABEiM0RVZneImaq7zN3u_w", "uuid in Kafka's base64 form");
 }
 
