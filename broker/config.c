@@ -101,6 +101,14 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         "delete, compact, or compact,delete."),
     ROW(RN_CFG_LOG_CLEANER_ENABLE, "log.cleaner.enable", RN_CFG_BOOL, "true", 0, 0, NULL, 0,
         "Run compaction for topics with cleanup.policy=compact."),
+    ROW(RN_CFG_LOG_CLEANER_DELETE_RETENTION_MS, "log.cleaner.delete.retention.ms", RN_CFG_LONG,
+        "86400000", 0, I64MAX, NULL, 0,
+        "How long delete markers (tombstones) stay in compacted topics."),
+    ROW(RN_CFG_LOG_CLEANER_MIN_COMPACTION_LAG_MS, "log.cleaner.min.compaction.lag.ms", RN_CFG_LONG,
+        "0", 0, I64MAX, NULL, 0, "Youngest a record may be and still be compacted away."),
+    ROW(RN_CFG_LOG_CLEANER_MAX_COMPACTION_LAG_MS, "log.cleaner.max.compaction.lag.ms", RN_CFG_LONG,
+        "9223372036854775807", 1, I64MAX, NULL, 0,
+        "Oldest an uncompacted record may get before compaction is forced."),
     ROW(RN_CFG_LOG_PREALLOCATE, "log.preallocate", RN_CFG_BOOL, "false", 0, 0, NULL, 0,
         "Preallocate new segment files."),
     ROW(RN_CFG_LOG_MESSAGE_TIMESTAMP_TYPE, "log.message.timestamp.type", RN_CFG_ENUM, "CreateTime",
@@ -228,6 +236,75 @@ static int parse_bool(const char *text, int64_t *out)
     return RN_EINVAL;
 }
 
+static bool in_choices(const char *const *choices, const char *text, size_t len, const char **canon)
+{
+    for (size_t i = 0; choices[i] != NULL; i++) {
+        if (strlen(choices[i]) == len && strncasecmp(text, choices[i], len) == 0) {
+            *canon = choices[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+int rn_config_check_value(rn_cfg_type_t type, const char *text, int64_t min, int64_t max,
+                          const char *const *choices, int64_t *num, const char **canon)
+{
+    *num = 0;
+    *canon = text;
+    switch (type) {
+    case RN_CFG_INT:
+    case RN_CFG_LONG: return parse_int(text, min, max, num);
+    case RN_CFG_BOOL: return parse_bool(text, num);
+    case RN_CFG_DOUBLE: {
+        char *end;
+        errno = 0;
+        double d = strtod(text, &end);
+        if (*text == '\0' || *end != '\0' || errno != 0 || d != d)
+            return RN_EINVAL;
+        return d < (double)min || d > (double)max ? RN_ERANGE : 0;
+    }
+    case RN_CFG_ENUM: return in_choices(choices, text, strlen(text), canon) ? 0 : RN_EINVAL;
+    case RN_CFG_LIST:
+        if (choices != NULL) {
+            const char *item = text, *ignored;
+            for (;;) {
+                const char *comma = strchr(item, ',');
+                size_t len = comma ? (size_t)(comma - item) : strlen(item);
+                if (!in_choices(choices, item, len, &ignored))
+                    return RN_EINVAL;
+                if (comma == NULL)
+                    break;
+                item = comma + 1;
+            }
+        }
+        return 0;
+    case RN_CFG_STRING: return 0;
+    }
+    return RN_EINVAL;
+}
+
+/* The reason part of a value error from rn_config_check_value, into buf. */
+const char *rn_config_value_error(rn_cfg_type_t type, const char *text, int64_t min, int64_t max,
+                                  const char *const *choices, int rc, char *buf, size_t len)
+{
+    if (rc == RN_ERANGE) {
+        snprintf(buf, len, "%s is out of range; use %" PRId64 "..%" PRId64, text, min, max);
+    } else if (choices != NULL) {
+        int n = snprintf(buf, len, "\"%s\" is not %s of ", text,
+                         type == RN_CFG_LIST ? "a list" : "one");
+        for (size_t i = 0; choices[i] != NULL && n > 0 && (size_t)n < len; i++)
+            n += snprintf(buf + n, len - (size_t)n, "%s%s", i ? ", " : "", choices[i]);
+    } else if (type == RN_CFG_BOOL) {
+        snprintf(buf, len, "\"%s\" is not a boolean; use true or false", text);
+    } else if (type == RN_CFG_DOUBLE) {
+        snprintf(buf, len, "\"%s\" is not a number", text);
+    } else {
+        snprintf(buf, len, "\"%s\" is not an integer", text);
+    }
+    return buf;
+}
+
 /* "SOURCE: key" for messages; a flag spelled like the key is not repeated. */
 static const char *where(char *buf, size_t len, const char *source, const char *name)
 {
@@ -246,47 +323,17 @@ static int set_value(rn_config_t *cfg, rn_cfg_key_t key, const char *text, const
     rn_config_value_t *val = &cfg->v[key];
     int64_t num = 0;
     const char *canon = text;
-    char who[300];
+    char who[300], msg[400];
     int rc;
 
     if (layer == LAYER_FILE && val->set && strncmp(val->source, "--", 2) != 0)
         return fail(err, errlen, "%s: %s is given twice (first at %s)", source, def->name,
                     val->source);
-    switch (def->type) {
-    case RN_CFG_INT:
-    case RN_CFG_LONG:
-        rc = parse_int(text, def->min, def->max, &num);
-        if (rc == RN_ERANGE)
-            return fail(err, errlen, "%s: %s is out of range; use %" PRId64 "..%" PRId64,
-                        where(who, sizeof(who), source, def->name), text, def->min, def->max);
-        if (rc != 0)
-            return fail(err, errlen, "%s: \"%s\" is not an integer",
-                        where(who, sizeof(who), source, def->name), text);
-        break;
-    case RN_CFG_BOOL:
-        if (parse_bool(text, &num) != 0)
-            return fail(err, errlen, "%s: \"%s\" is not a boolean; use true or false",
-                        where(who, sizeof(who), source, def->name), text);
-        break;
-    case RN_CFG_ENUM:
-        canon = NULL;
-        for (size_t i = 0; def->choices[i] != NULL; i++)
-            if (strcasecmp(text, def->choices[i]) == 0)
-                canon = def->choices[i];
-        if (canon == NULL) {
-            char list[256] = "";
-            for (size_t i = 0; def->choices[i] != NULL; i++) {
-                if (i > 0)
-                    strncat(list, ", ", sizeof(list) - strlen(list) - 1);
-                strncat(list, def->choices[i], sizeof(list) - strlen(list) - 1);
-            }
-            return fail(err, errlen, "%s: \"%s\" is not one of %s",
-                        where(who, sizeof(who), source, def->name), text, list);
-        }
-        break;
-    case RN_CFG_STRING:
-    case RN_CFG_LIST: break;
-    }
+    rc = rn_config_check_value(def->type, text, def->min, def->max, def->choices, &num, &canon);
+    if (rc != 0)
+        return fail(err, errlen, "%s: %s", where(who, sizeof(who), source, def->name),
+                    rn_config_value_error(def->type, text, def->min, def->max, def->choices, rc,
+                                          msg, sizeof(msg)));
     rn_free(val->s);
     val->s = rn_xstrdup(canon);
     val->i = num;
@@ -663,7 +710,7 @@ int rn_config_reload_log_level(rn_config_t *cfg, char *err, size_t errlen)
     return rc;
 }
 
-static const char *type_name(rn_cfg_type_t type)
+const char *rn_config_type_name(rn_cfg_type_t type)
 {
     switch (type) {
     case RN_CFG_INT: return "int";
@@ -672,6 +719,7 @@ static const char *type_name(rn_cfg_type_t type)
     case RN_CFG_STRING: return "string";
     case RN_CFG_LIST: return "list";
     case RN_CFG_ENUM: return "enum";
+    case RN_CFG_DOUBLE: return "double";
     }
     return "?";
 }
@@ -696,7 +744,7 @@ void rn_config_usage(FILE *out, const char *prog)
         RN_VERSION, prog);
     for (int k = 0; k < RN_CFG__COUNT; k++) {
         const rn_config_def_t *def = &rn_config_defs[k];
-        fprintf(out, "  %-42s %-6s default: %s\n", def->name, type_name(def->type),
+        fprintf(out, "  %-42s %-6s default: %s\n", def->name, rn_config_type_name(def->type),
                 def->def != NULL ? def->def : "(unset)");
         fprintf(out, "      %s%s\n", def->flags & RN_CFGF_IGNORED ? "[ignored] " : "", def->doc);
     }

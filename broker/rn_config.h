@@ -57,6 +57,9 @@ typedef enum rn_cfg_key {
     RN_CFG_LOG_FLUSH_INTERVAL_MS,
     RN_CFG_LOG_CLEANUP_POLICY,
     RN_CFG_LOG_CLEANER_ENABLE,
+    RN_CFG_LOG_CLEANER_DELETE_RETENTION_MS,
+    RN_CFG_LOG_CLEANER_MIN_COMPACTION_LAG_MS,
+    RN_CFG_LOG_CLEANER_MAX_COMPACTION_LAG_MS,
     RN_CFG_LOG_PREALLOCATE,
     RN_CFG_LOG_MESSAGE_TIMESTAMP_TYPE,
     RN_CFG_COMPRESSION_TYPE,
@@ -99,6 +102,7 @@ typedef enum rn_cfg_type {
     RN_CFG_STRING, /* free text */
     RN_CFG_LIST,   /* comma-separated text; a YAML sequence is joined with ',' */
     RN_CFG_ENUM,   /* one of a fixed set of words (case-insensitive), kept in canonical case */
+    RN_CFG_DOUBLE, /* decimal number in [min, max] (topic configs only) */
 } rn_cfg_type_t;
 
 /* Flags of a table row. */
@@ -203,6 +207,19 @@ const char *rn_config_str(const rn_config_t *cfg, rn_cfg_key_t key);
 /* The value as Kafka would print it (integers in decimal, booleans true/false); NULL when
  * unset. buf is used for numbers. */
 const char *rn_config_text(const rn_config_t *cfg, rn_cfg_key_t key, char *buf, size_t buflen);
+
+/* Check text against a type, bounds and choices (for a LIST with choices every element must
+ * be one of them). On success *num holds an integer/boolean value and *canon the text to
+ * store (the canonical spelling for ENUM). Returns 0, RN_EINVAL (not of the type; also
+ * "not one of" the choices) or RN_ERANGE (outside [min, max]). */
+int rn_config_check_value(rn_cfg_type_t type, const char *text, int64_t min, int64_t max,
+                          const char *const *choices, int64_t *num, const char **canon);
+/* Why rn_config_check_value refused text (rc is its result), e.g. "\"x\" is not an
+ * integer", written into buf and returned. */
+const char *rn_config_value_error(rn_cfg_type_t type, const char *text, int64_t min, int64_t max,
+                                  const char *const *choices, int rc, char *buf, size_t len);
+/* "int", "long", "bool", ... for messages and --help. */
+const char *rn_config_type_name(rn_cfg_type_t type);
 
 /* Print the usage text: contract flags, then every key with its type, default and doc. */
 void rn_config_usage(FILE *out, const char *prog);
