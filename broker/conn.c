@@ -19,57 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bounded reader for the request header; a read past the end sets err and returns 0. */
-typedef struct hdr_reader {
-    const uint8_t *p, *end;
-    bool err;
-} hdr_reader_t;
-
-static int16_t rd_i16(hdr_reader_t *rd)
-{
-    if (rd->err || rd->end - rd->p < 2)
-        return (rd->err = true, 0);
-    int16_t v = (int16_t)rn_load_be16(rd->p);
-    rd->p += 2;
-    return v;
-}
-
-static int32_t rd_i32(hdr_reader_t *rd)
-{
-    if (rd->err || rd->end - rd->p < 4)
-        return (rd->err = true, 0);
-    int32_t v = (int32_t)rn_load_be32(rd->p);
-    rd->p += 4;
-    return v;
-}
-
-static uint32_t rd_uvarint(hdr_reader_t *rd)
-{
-    uint32_t v = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        if (rd->err || rd->p >= rd->end)
-            return (rd->err = true, 0);
-        uint8_t b = *rd->p++;
-        v |= (uint32_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    return (rd->err = true, 0);
-}
-
-/* Skip a tagged-field section (KIP-482): unknown tags are skipped, never rejected. */
-static void rd_skip_tags(hdr_reader_t *rd)
-{
-    uint32_t count = rd_uvarint(rd);
-    for (uint32_t i = 0; i < count && !rd->err; i++) {
-        rd_uvarint(rd); /* tag */
-        uint32_t size = rd_uvarint(rd);
-        if (rd->err || (size_t)(rd->end - rd->p) < size)
-            return (void)(rd->err = true);
-        rd->p += size;
-    }
-}
-
 static void conn_unlink(rn_conn_t **list, rn_conn_t *conn)
 {
     if (conn->prev != NULL)
@@ -90,17 +39,6 @@ static void conn_link(rn_conn_t **list, rn_conn_t *conn)
     *list = conn;
 }
 
-static void req_free(rn_req_t *req)
-{
-    rn_server_t *srv = req->server;
-    if (req->out != NULL)
-        evbuffer_free(req->out);
-    rn_free(req->frame);
-    rn_free((char *)req->client_id);
-    rn_free(req);
-    srv->inflight--;
-}
-
 static void conn_free(rn_conn_t *conn)
 {
     rn_free(conn);
@@ -113,6 +51,8 @@ static void process_input(rn_conn_t *conn);
 static void conn_flush(rn_conn_t *conn)
 {
     rn_server_t *srv = conn->srv;
+    if (conn->broken)
+        return; /* closing from on_resume; nothing more goes out */
     while (conn->head != NULL && conn->head->state == RN_REQ_DONE) {
         rn_req_t *req = conn->head;
         conn->head = req->next;
@@ -124,9 +64,9 @@ static void conn_flush(rn_conn_t *conn)
             if (bufferevent_write_buffer(conn->bev, req->out) == 0)
                 srv->metrics.bytes_out += len;
         }
-        req_free(req);
+        rn__req_free(req);
     }
-    if (conn->read_paused && conn->n_pending < RN_CONN_MAX_PENDING / 2 &&
+    if (conn->read_paused && !conn->draining && conn->n_pending < RN_CONN_MAX_PENDING / 2 &&
         evbuffer_get_length(bufferevent_get_output(conn->bev)) < RN_CONN_MAX_OUTPUT) {
         conn->read_paused = false;
         bufferevent_enable(conn->bev, EV_READ);
@@ -134,22 +74,26 @@ static void conn_flush(rn_conn_t *conn)
     }
 }
 
-/* The response body is complete: add the size and response header in front. */
+/* The handler is done: encode the response now so the arena can go. An encoding failure
+ * is a handler bug the client cannot recover from: the connection is marked broken and
+ * closed from the loop (never from inside a handler's call chain). */
 static void req_finish(rn_req_t *req)
 {
+    rn_conn_t *conn = req->conn;
     req->state = RN_REQ_DONE;
-    if (req->no_response)
-        return;
-    uint8_t hdr[9];
-    size_t hlen = 8;
-    /* Response header v1 (tagged fields) for flexible versions, except ApiVersions,
-     * whose response header is always v0 so any client can read it. */
-    if (req->flexible && req->api_key != 18)
-        hdr[hlen++] = 0; /* empty tagged-field section */
-    size_t total = hlen - 4 + evbuffer_get_length(req->out);
-    rn_store_be32(hdr, (uint32_t)total);
-    rn_store_be32(hdr + 4, (uint32_t)req->correlation_id);
-    evbuffer_prepend(req->out, hdr, hlen);
+    int rc = rn__req_encode(req);
+    rn__req_release_memory(req);
+    if (rc != 0) {
+        RN_ERROR("server",
+                 "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d: cannot encode "
+                 "the response (%s); closing the connection",
+                 (unsigned long long)conn->id, conn->peer, req->api_key, req->response_version,
+                 req->correlation_id, rn_strerror(rc));
+        rn_req_count_error(req);
+        req->no_response = true;
+        conn->broken = true;
+        event_active(conn->resume, EV_TIMEOUT, 0);
+    }
 }
 
 static void conn_pause(rn_conn_t *conn)
@@ -160,70 +104,16 @@ static void conn_pause(rn_conn_t *conn)
     }
 }
 
-/* Handle one complete frame (size prefix already removed). Returns false when the
- * connection was closed. */
+/* Handle one complete frame (size prefix already removed; ownership taken). Returns
+ * false when the connection was closed. */
 static bool handle_frame(rn_conn_t *conn, uint8_t *frame, size_t size)
 {
     rn_server_t *srv = conn->srv;
-    hdr_reader_t rd = {frame, frame + size, false};
-    rn_req_t *req = rn_xcalloc(1, sizeof(*req));
-    req->server = srv;
-    req->ctx = srv->opts.ctx;
-    req->conn = conn;
-    req->conn_id = conn->id;
-    req->peer = conn->peer;
-    req->frame = frame;
-    req->api_key = rd_i16(&rd);
-    req->api_version = rd_i16(&rd);
-    req->correlation_id = rd_i32(&rd);
-    srv->inflight++;
-    if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
-        srv->metrics.requests[req->api_key]++;
-
-    const rn_api_entry_t *api = rn_server_find_api(srv, req->api_key);
-    const char *problem = NULL;
-    if (api == NULL) {
-        problem = "api key not served";
-    } else if ((req->api_version < api->min_version || req->api_version > api->max_version) &&
-               !(api->flags & RN_API_ANY_VERSION)) {
-        problem = "unsupported api version";
-    } else {
-        req->api = api;
-        req->flexible = req->api_version >= api->flex_version;
-        int16_t idlen = rd_i16(&rd); /* client_id: nullable string, int16 length */
-        if (idlen >= 0 && !rd.err && rd.end - rd.p >= idlen) {
-            req->client_id = rn_xstrndup((const char *)rd.p, (size_t)idlen);
-            rd.p += idlen;
-        } else if (idlen < -1 || (idlen >= 0 && !rd.err)) {
-            rd.err = true;
-        }
-        if (req->flexible)
-            rd_skip_tags(&rd);
-        if (rd.err)
-            problem = "malformed request header";
-    }
-    if (req->client_id == NULL)
-        req->client_id = rn_xstrdup("");
-    if (problem != NULL) {
-        RN_WARN("server",
-                "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d: %s; "
-                "closing the connection",
-                (unsigned long long)conn->id, conn->peer, req->api_key, req->api_version,
-                req->correlation_id, problem);
-        if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
-            srv->metrics.errors[req->api_key]++;
-        srv->metrics.connections_closed_bad++;
-        req_free(req);
-        rn__conn_close(conn, problem);
+    rn_req_t *req = rn__req_new(conn, frame, size);
+    if (req == NULL) {
+        rn__conn_close(conn, "bad request");
         return false;
     }
-    req->body = rd.p;
-    req->body_len = (size_t)(rd.end - rd.p);
-    req->out = evbuffer_new();
-    if (req->out == NULL)
-        abort();
-    /* Let rn_req_add_file keep file ranges as sendfile chains rather than reading them. */
-    evbuffer_set_flags(req->out, EVBUFFER_FLAG_DRAINS_TO_FD);
     if (conn->tail != NULL)
         conn->tail->next = req;
     else
@@ -233,6 +123,7 @@ static bool handle_frame(rn_conn_t *conn, uint8_t *frame, size_t size)
 
     /* The handler may complete (and thereby free) req itself when it returns ASYNC, so
      * copy what the log line needs first. */
+    const rn_api_entry_t *api = req->api;
     int16_t key = req->api_key, version = req->api_version;
     int32_t corr = req->correlation_id;
     int rc = api->handler(req);
@@ -262,7 +153,7 @@ static bool handle_frame(rn_conn_t *conn, uint8_t *frame, size_t size)
 static void process_input(rn_conn_t *conn)
 {
     rn_server_t *srv = conn->srv;
-    if (conn->closed || conn->processing)
+    if (conn->closed || conn->processing || conn->draining || conn->broken)
         return;
     conn->processing = true;
     struct evbuffer *in = bufferevent_get_input(conn->bev);
@@ -316,6 +207,8 @@ static void process_input(rn_conn_t *conn)
         srv->metrics.bytes_in += 4 + (uint64_t)size;
         if (!handle_frame(conn, frame, (size_t)size))
             return; /* closed; conn may be freed */
+        if (conn->broken)
+            break;
     }
     conn->processing = false;
 }
@@ -327,7 +220,11 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
-    process_input(arg);
+    rn_conn_t *conn = arg;
+    if (conn->broken)
+        rn__conn_close(conn, "response encoding failed");
+    else
+        process_input(conn);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -347,7 +244,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
                     "closing the connection",
                     (unsigned long long)conn->id, conn->peer);
             rn__conn_close(conn, "idle");
-        } else if (!conn->read_paused) {
+        } else if (!conn->read_paused && !conn->draining) {
             bufferevent_enable(bev, EV_READ); /* waiting for our answer is not idleness */
         }
         return;
@@ -370,6 +267,7 @@ rn_conn_t *rn__conn_new(rn_server_t *srv, int fd, const char *peer)
     conn->srv = srv;
     conn->id = srv->next_conn_id++;
     snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
+    conn->draining = srv->draining;
     conn->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     conn->resume = event_new(srv->base, -1, 0, on_resume, conn);
     if (conn->bev == NULL || conn->resume == NULL) {
@@ -396,6 +294,17 @@ rn_conn_t *rn__conn_new(rn_server_t *srv, int fd, const char *peer)
     return conn;
 }
 
+void rn__conn_drain(rn_conn_t *conn)
+{
+    conn->draining = true;
+    conn_pause(conn);
+}
+
+size_t rn__conn_output(const rn_conn_t *conn)
+{
+    return conn->bev != NULL ? evbuffer_get_length(bufferevent_get_output(conn->bev)) : 0;
+}
+
 void rn__conn_close(rn_conn_t *conn, const char *why)
 {
     rn_server_t *srv = conn->srv;
@@ -418,12 +327,12 @@ void rn__conn_close(rn_conn_t *conn, const char *why)
         rn_req_t *next = req->next;
         req->next = NULL;
         if (req->state == RN_REQ_DONE) {
-            req_free(req);
+            rn__req_free(req);
         } else if (req->cancel != NULL) {
             srv->metrics.requests_parked--;
             req->parked = false;
             req->cancel(req, req->cancel_arg);
-            req_free(req);
+            rn__req_free(req);
         } else {
             if (keep_tail != NULL)
                 keep_tail->next = req;
@@ -456,44 +365,10 @@ void rn__conn_free_zombies(rn_server_t *srv)
                     (unsigned long long)conn->id, req->api_key, req->correlation_id);
             if (req->parked)
                 srv->metrics.requests_parked--;
-            req_free(req);
+            rn__req_free(req);
         }
         conn_free(conn);
     }
-}
-
-int rn_req_write(rn_req_t *req, const void *data, size_t len)
-{
-    return evbuffer_add(req->out, data, len) == 0 ? 0 : RN_ENOMEM;
-}
-
-typedef struct file_release {
-    void (*release)(void *arg);
-    void *arg;
-} file_release_t;
-
-static void on_segment_done(struct evbuffer_file_segment const *seg, int flags, void *arg)
-{
-    file_release_t *fr = arg;
-    fr->release(fr->arg);
-    rn_free(fr);
-}
-
-int rn_req_add_file(rn_req_t *req, int fd, int64_t offset, int64_t len, void (*release)(void *arg),
-                    void *arg)
-{
-    struct evbuffer_file_segment *seg = evbuffer_file_segment_new(fd, offset, len, 0);
-    if (seg == NULL)
-        return RN_EIO;
-    if (release != NULL) {
-        file_release_t *fr = rn_xmalloc(sizeof(*fr));
-        fr->release = release;
-        fr->arg = arg;
-        evbuffer_file_segment_add_cleanup_cb(seg, on_segment_done, fr);
-    }
-    int rc = evbuffer_add_file_segment(req->out, seg, 0, len);
-    evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
-    return rc == 0 ? 0 : RN_ENOMEM;
 }
 
 void rn_req_park(rn_req_t *req, rn_cancel_fn cancel, void *arg)
@@ -526,7 +401,7 @@ void rn_req_complete(rn_req_t *req)
         }
         conn->n_orphans--;
         conn->n_pending--;
-        req_free(req);
+        rn__req_free(req);
         if (conn->n_orphans == 0) {
             conn_unlink(&srv->zombies, conn);
             conn_free(conn);
@@ -537,18 +412,3 @@ void rn_req_complete(rn_req_t *req)
     conn_flush(conn);
 }
 
-void rn_req_no_response(rn_req_t *req)
-{
-    req->no_response = true;
-}
-
-void rn_req_count_error(rn_req_t *req)
-{
-    if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
-        req->server->metrics.errors[req->api_key]++;
-}
-
-bool rn_req_orphaned(const rn_req_t *req)
-{
-    return req->conn->closed;
-}

@@ -12,13 +12,20 @@
  *
  *   int rn_handle_xxx(rn_req_t *req);
  *
- *   - req->api_key / api_version / correlation_id / client_id describe the request;
- *     req->body, req->body_len are the request body (after the header); the bytes stay
- *     valid until the request is freed. req->ctx is the server's context pointer (runneld
- *     passes its rn_broker_t).
- *   - The handler writes the response *body* (no size, no header) into req->out, an
- *     evbuffer: rn_req_write for memory, rn_req_add_file for a file range that goes out by
- *     sendfile(2). The server adds the size and the right response header version.
+ *   - req->api_key / api_version / correlation_id / client_id describe the request.
+ *     req->request is the decoded body, an rn_<api>_request_t (client/rn_messages.h);
+ *     its strings point into the frame, which stays valid until the request is answered.
+ *     req->response is the rn_<api>_response_t to fill, already initialised with Kafka's
+ *     defaults; arrays and copies go in req->arena (e.g.
+ *     rn_metadata_response_topic_array_alloc(&req->arena, &resp->topics, n)). The server
+ *     encodes it at req->response_version (= api_version) with the right response header
+ *     and frees the arena once the bytes are queued. For Fetch, set a partition's records
+ *     to a file range (rn_records_t .in_file/.fd/.offset/.len/.owner): it goes out by
+ *     sendfile(2) and opts.file_release(owner) runs when libevent is done with it.
+ *   - req->ctx is the server's context pointer (runneld passes its rn_broker_t).
+ *   - Rows flagged RN_API_RAW skip the codec: req->request/response are NULL, the body is
+ *     req->body/body_len and the handler writes the response body into req->out
+ *     (rn_req_write, rn_req_add_file); the server adds size and header.
  *   - Return RN_HANDLED_SYNC when the response is complete, RN_HANDLED_NO_RESPONSE when
  *     none is sent (acks=0 Produce; the request still keeps its place in the order),
  *     RN_HANDLED_ASYNC when the handler will finish later by calling rn_req_complete(req)
@@ -39,6 +46,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "rn_arena.h"
+#include "rn_rpc.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -61,8 +71,11 @@ typedef void (*rn_cancel_fn)(rn_req_t *req, void *arg);
 /* Dispatch table flags. */
 enum {
     /* The handler also receives versions outside [min_version, max_version] and answers
-     * them itself (ApiVersions answers an unsupported version with error 35 in v0 layout). */
+     * them itself (ApiVersions answers an unsupported version with error 35 in v0 layout).
+     * For a version the codec does not define, req->request is NULL. */
     RN_API_ANY_VERSION = 1,
+    /* No codec: the server parses the request header only (header v2 from flex_version). */
+    RN_API_RAW = 2,
 };
 
 /* One row of the dispatch table: which versions of an api key we serve and who serves them.
@@ -70,7 +83,8 @@ enum {
 typedef struct rn_api_entry {
     int16_t api_key;
     int16_t min_version, max_version;
-    int16_t flex_version; /* first flexible version (request header v2); INT16_MAX = none */
+    int16_t flex_version; /* RN_API_RAW rows: first flexible version; INT16_MAX = none
+                           * (codec rows take it from the codec's api table) */
     rn_handler_fn handler;
     unsigned flags;
     const char *name; /* "Produce", for logs and metrics */
@@ -87,9 +101,13 @@ struct rn_req {
     int32_t correlation_id;
     const char *client_id; /* NUL-terminated copy; "" when null */
     bool flexible;         /* header v2 / response header v1 */
-    const uint8_t *body;   /* request body after the header */
+    void *request;         /* decoded rn_<api>_request_t; NULL for RN_API_RAW rows */
+    void *response;        /* rn_<api>_response_t to fill; NULL for RN_API_RAW rows */
+    int16_t response_version; /* version the response is encoded in (api_version) */
+    rn_arena_t arena;         /* per-request memory, freed when the response is queued */
+    const uint8_t *body;      /* request body after the header */
     size_t body_len;
-    struct evbuffer *out; /* response body; the server frames it */
+    struct evbuffer *out; /* RN_API_RAW: response body, framed by the server */
     void *user;           /* free for the handler (e.g. its parked state) */
     const char *peer;     /* "host:port" of the client, for logs */
     uint64_t conn_id;     /* stable id of the connection, for logs */
@@ -97,7 +115,8 @@ struct rn_req {
     /* Private to the server. */
     rn_conn_t *conn; /* the connection; marked closed (not freed) while req is orphaned */
     struct rn_req *next;
-    uint8_t *frame; /* the whole frame as received (owned) */
+    uint8_t *frame; /* the frame after the size prefix (owned) */
+    size_t frame_len;
     int state;
     bool parked; /* counted in metrics.requests_parked */
     bool no_response;
@@ -125,14 +144,23 @@ typedef struct rn_server_opts {
     const rn_api_entry_t *apis;   /* dispatch table; copied */
     size_t n_apis;
     void *ctx; /* given to handlers as req->ctx */
+    /* Called with a file records' owner once libevent has sent (or dropped) it. */
+    rn_proto_release_fn *file_release;
 } rn_server_opts_t;
 
-/* Create a server on base and start listening. NULL with a message in err on failure
- * (address in use, bad host). */
+/* Create a server on base and start listening. The codec's served versions
+ * (rn_rpc_serve, hence ApiVersions) are set from the dispatch table: rows not in the table
+ * are not served. NULL with a message in err on failure (address in use, bad host, a row
+ * outside the versions the codec defines). */
 rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts, char *err,
                            size_t errlen);
 /* Stop accepting new connections (shutdown starts); existing ones keep being served. */
 void rn_server_stop_accepting(rn_server_t *srv);
+/* Shutdown, step two: stop reading requests on every connection; requests already read
+ * are still answered and written. */
+void rn_server_drain(rn_server_t *srv);
+/* True when no request is in flight and every connection's output has been written. */
+bool rn_server_drained(const rn_server_t *srv);
 /* Requests accepted but not yet answered, over all connections. */
 size_t rn_server_inflight(const rn_server_t *srv);
 /* Close every connection (parked requests are cancelled) and free the server. */

@@ -113,6 +113,26 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
         }
         srv->by_key[key] = &srv->apis[i];
     }
+    /* The codec serves exactly the table's rows, so ApiVersions tells the truth. */
+    for (size_t i = 0; i < rn_rpc_napis; i++) {
+        const rn_api_entry_t *row = srv->by_key[rn_rpc_apis[i].key];
+        if (row == NULL || (row->flags & RN_API_RAW))
+            rn_rpc_serve(rn_rpc_apis[i].key, -1, -1);
+        else if (rn_rpc_serve(row->api_key, row->min_version, row->max_version) != 0) {
+            snprintf(err, errlen, "dispatch table: %s v%d-%d is outside the codec's v%d-%d",
+                     row->name, row->min_version, row->max_version, rn_rpc_apis[i].min_version,
+                     rn_rpc_apis[i].max_version);
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < srv->n_apis; i++) {
+        if (!(srv->apis[i].flags & RN_API_RAW) && rn_rpc_api(srv->apis[i].api_key) == NULL) {
+            snprintf(err, errlen, "dispatch table: api key %d (%s) has no codec; flag it RN_API_RAW",
+                     srv->apis[i].api_key, srv->apis[i].name);
+            goto fail;
+        }
+    }
+    rn_proto_writer_init(&srv->writer);
 
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -134,6 +154,7 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
                                                       : ((struct sockaddr_in *)&bound)->sin_port);
     return srv;
 fail:
+    rn_proto_writer_free(&srv->writer);
     rn_free(srv->apis);
     rn_free(srv);
     return NULL;
@@ -145,6 +166,24 @@ void rn_server_stop_accepting(rn_server_t *srv)
         evconnlistener_free(srv->listener);
         srv->listener = NULL;
     }
+}
+
+void rn_server_drain(rn_server_t *srv)
+{
+    rn_server_stop_accepting(srv);
+    srv->draining = true;
+    for (rn_conn_t *conn = srv->conns; conn != NULL; conn = conn->next)
+        rn__conn_drain(conn);
+}
+
+bool rn_server_drained(const rn_server_t *srv)
+{
+    if (srv->inflight > 0)
+        return false;
+    for (const rn_conn_t *conn = srv->conns; conn != NULL; conn = conn->next)
+        if (rn__conn_output(conn) > 0)
+            return false;
+    return true;
 }
 
 size_t rn_server_inflight(const rn_server_t *srv)
@@ -160,6 +199,7 @@ void rn_server_free(rn_server_t *srv)
     while (srv->conns != NULL)
         rn__conn_close(srv->conns, "server shutting down");
     rn__conn_free_zombies(srv);
+    rn_proto_writer_free(&srv->writer);
     rn_free(srv->apis);
     rn_free(srv);
 }

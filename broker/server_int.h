@@ -36,6 +36,8 @@ struct rn_conn {
     bool closed;            /* socket gone; struct lives on while n_orphans > 0 */
     bool read_paused;       /* reading stopped by backpressure */
     bool processing;        /* inside process_input (guards re-entrance) */
+    bool draining;          /* server shutdown: never resume reading */
+    bool broken;            /* a response could not be encoded: close, send nothing more */
     struct event *resume;   /* re-runs process_input when the budget ran out */
     rn_conn_t *prev, *next; /* server's list of open connections */
 };
@@ -52,13 +54,29 @@ struct rn_server {
     rn_conn_t *conns;   /* open connections */
     rn_conn_t *zombies; /* closed connections kept for orphaned requests */
     size_t inflight;
+    bool draining;
+    rn_proto_writer_t writer; /* encodes one response at a time, then is reset */
     rn_server_metrics_t metrics;
 };
+
+/* request.c */
+/* Decode a frame (ownership taken) into a request queued nowhere yet; NULL (logged, frame
+ * freed) when the connection must close. */
+rn_req_t *rn__req_new(rn_conn_t *conn, uint8_t *frame, size_t size);
+/* Turn the finished request into response bytes in req->out. 0 or RN_E*. */
+int rn__req_encode(rn_req_t *req);
+/* Free the arena and the frame (the response no longer needs them). */
+void rn__req_release_memory(rn_req_t *req);
+void rn__req_free(rn_req_t *req);
 
 /* conn.c */
 rn_conn_t *rn__conn_new(rn_server_t *srv, int fd, const char *peer);
 /* Close the socket, cancel parked requests, free what is no longer referenced. */
 void rn__conn_close(rn_conn_t *conn, const char *why);
+/* Stop reading from conn for good (shutdown drain). */
+void rn__conn_drain(rn_conn_t *conn);
+/* Bytes queued on conn's socket and not yet written. */
+size_t rn__conn_output(const rn_conn_t *conn);
 /* Free closed connections whose orphaned requests were never completed (shutdown). */
 void rn__conn_free_zombies(rn_server_t *srv);
 

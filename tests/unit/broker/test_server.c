@@ -108,12 +108,12 @@ static int h_file(rn_req_t *req)
 }
 
 static const rn_api_entry_t apis[] = {
-    {API_ECHO, 0, 3, INT16_MAX, h_echo, 0, "Echo"},
-    {API_PARK, 0, 0, INT16_MAX, h_park, 0, "Park"},
-    {API_NORESP, 0, 0, INT16_MAX, h_noresp, 0, "NoResp"},
-    {API_BAD, 0, 0, INT16_MAX, h_bad, 0, "Bad"},
-    {API_FILE, 0, 0, INT16_MAX, h_file, 0, "File"},
-    {API_FLEX, 0, 2, 1, h_echo, 0, "Flex"},
+    {API_ECHO, 0, 3, INT16_MAX, h_echo, RN_API_RAW, "Echo"},
+    {API_PARK, 0, 0, INT16_MAX, h_park, RN_API_RAW, "Park"},
+    {API_NORESP, 0, 0, INT16_MAX, h_noresp, RN_API_RAW, "NoResp"},
+    {API_BAD, 0, 0, INT16_MAX, h_bad, RN_API_RAW, "Bad"},
+    {API_FILE, 0, 0, INT16_MAX, h_file, RN_API_RAW, "File"},
+    {API_FLEX, 0, 2, 1, h_echo, RN_API_RAW, "Flex"},
 };
 
 static void *loop_main(void *arg)
