@@ -411,4 +411,3 @@ void rn_req_complete(rn_req_t *req)
     req_finish(req);
     conn_flush(conn);
 }
-

@@ -8,6 +8,8 @@
 #include "rn_err.h"
 #include "rn_log.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,8 +79,7 @@ static const char *decode_raw(rn_req_t *req, const rn_api_entry_t *api)
 }
 
 /* Codec rows: the whole request decoded into the arena, the response allocated there. */
-static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *why,
-                                size_t whylen)
+static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *why, size_t whylen)
 {
     rn_rpc_request_t rpc;
     unsigned flags = (api->flags & RN_API_ANY_VERSION) ? RN_RPC_ANY_VERSION : 0;
@@ -87,14 +88,14 @@ static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *
     if (st != RN_RPC_OK && !any) {
         if (st == RN_RPC_UNSUPPORTED_VERSION)
             return "unsupported api version";
-        snprintf(why, whylen, "%s: %s at byte %zu", rn_rpc_status_name(st),
-                 rn_strerror(rpc.error), rpc.error_offset);
+        snprintf(why, whylen, "%s: %s at byte %zu", rn_rpc_status_name(st), rn_strerror(rpc.error),
+                 rpc.error_offset);
         return why;
     }
     req->flexible = rpc.header_version >= 2;
     if (rpc.client_id.len >= 0)
-        req->client_id = rn_xstrndup(rpc.client_id.ptr ? rpc.client_id.ptr : "",
-                                     (size_t)rpc.client_id.len);
+        req->client_id =
+            rn_xstrndup(rpc.client_id.ptr ? rpc.client_id.ptr : "", (size_t)rpc.client_id.len);
     req->request = rpc.body; /* NULL for a version the codec does not define */
     req->response = rn_arena_alloc(&req->arena, rpc.api->response_size);
     if (req->response == NULL)
@@ -162,8 +163,8 @@ int rn__req_encode(rn_req_t *req)
     if (req->response != NULL) {
         rn_proto_writer_t *w = &req->server->writer;
         rn_proto_writer_reset(w);
-        int rc = rn_rpc_encode_response(w, req->api_key, req->response_version,
-                                        req->correlation_id, req->response);
+        int rc = rn_rpc_encode_response(w, req->api_key, req->response_version, req->correlation_id,
+                                        req->response);
         if (rc == 0)
             rc = rn_proto_writer_to_evbuffer(w, req->out, req->server->opts.file_release);
         rn_proto_writer_reset(w);
@@ -249,4 +250,26 @@ void rn_req_count_error(rn_req_t *req)
 bool rn_req_orphaned(const rn_req_t *req)
 {
     return req->conn->closed;
+}
+
+rn_str_t rn_req_strf(rn_req_t *req, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return RN_STR_NULL;
+    if ((size_t)n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+    char *copy = rn_arena_strndup(&req->arena, buf, (size_t)n);
+    return copy != NULL ? (rn_str_t){copy, n} : RN_STR_NULL;
+}
+
+char *rn_req_cstr(rn_req_t *req, rn_str_t s)
+{
+    if (s.len <= 0)
+        return rn_arena_strndup(&req->arena, "", 0);
+    return rn_arena_strndup(&req->arena, s.ptr, (size_t)s.len);
 }

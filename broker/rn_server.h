@@ -99,10 +99,10 @@ struct rn_req {
     const rn_api_entry_t *api;
     int16_t api_key, api_version;
     int32_t correlation_id;
-    const char *client_id; /* NUL-terminated copy; "" when null */
-    bool flexible;         /* header v2 / response header v1 */
-    void *request;         /* decoded rn_<api>_request_t; NULL for RN_API_RAW rows */
-    void *response;        /* rn_<api>_response_t to fill; NULL for RN_API_RAW rows */
+    const char *client_id;    /* NUL-terminated copy; "" when null */
+    bool flexible;            /* header v2 / response header v1 */
+    void *request;            /* decoded rn_<api>_request_t; NULL for RN_API_RAW rows */
+    void *response;           /* rn_<api>_response_t to fill; NULL for RN_API_RAW rows */
     int16_t response_version; /* version the response is encoded in (api_version) */
     rn_arena_t arena;         /* per-request memory, freed when the response is queued */
     const uint8_t *body;      /* request body after the header */
@@ -191,6 +191,11 @@ void rn_req_complete(rn_req_t *req);
 void rn_req_no_response(rn_req_t *req);
 /* Count an error answer for this api in the metrics. */
 void rn_req_count_error(rn_req_t *req);
+/* A printf-formatted string in the request's arena (error messages); null when out of
+ * memory. */
+rn_str_t rn_req_strf(rn_req_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A NUL-terminated arena copy of a slice ("" for null; NULL when out of memory). */
+char *rn_req_cstr(rn_req_t *req, rn_str_t s);
 /* True when the request's connection has closed (only possible for orphaned requests). */
 bool rn_req_orphaned(const rn_req_t *req);
 

@@ -114,6 +114,10 @@ rn_topic_t *rn_topics_create(rn_topics_t *topics, const char *name, size_t len, 
 void rn_topics_delete(rn_topics_t *topics, rn_topic_t *topic);
 /* Grow a topic to total partitions (> current). */
 void rn_topics_add_partitions(rn_topics_t *topics, rn_topic_t *topic, int32_t total);
+/* Replace a partition's replicas (explicit assignment at creation); the first becomes the
+ * leader and the ISR is the whole list. */
+void rn_topics_set_replicas(rn_topics_t *topics, rn_partition_t *part, const int32_t *ids,
+                            int32_t n);
 /* Note that a topic's config overrides changed (to be persisted). */
 void rn_topics_touch(rn_topics_t *topics);
 /* True when changes wait for rn_topics_persist. */

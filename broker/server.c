@@ -127,7 +127,8 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
     }
     for (size_t i = 0; i < srv->n_apis; i++) {
         if (!(srv->apis[i].flags & RN_API_RAW) && rn_rpc_api(srv->apis[i].api_key) == NULL) {
-            snprintf(err, errlen, "dispatch table: api key %d (%s) has no codec; flag it RN_API_RAW",
+            snprintf(err, errlen,
+                     "dispatch table: api key %d (%s) has no codec; flag it RN_API_RAW",
                      srv->apis[i].api_key, srv->apis[i].name);
             goto fail;
         }

@@ -348,6 +348,20 @@ void rn_topics_add_partitions(rn_topics_t *topics, rn_topic_t *topic, int32_t to
     RN_INFO("topics", "topic %s grew from %d to %d partitions", topic->name, before, total);
 }
 
+void rn_topics_set_replicas(rn_topics_t *topics, rn_partition_t *part, const int32_t *ids,
+                            int32_t n)
+{
+    rn_free(part->replicas);
+    rn_free(part->isr);
+    part->replicas = rn_xmalloc((size_t)n * sizeof(int32_t));
+    part->isr = rn_xmalloc((size_t)n * sizeof(int32_t));
+    memcpy(part->replicas, ids, (size_t)n * sizeof(int32_t));
+    memcpy(part->isr, ids, (size_t)n * sizeof(int32_t));
+    part->n_replicas = part->n_isr = n;
+    part->leader_id = ids[0];
+    topics->dirty = true;
+}
+
 void rn_topics_touch(rn_topics_t *topics)
 {
     topics->dirty = true;

@@ -379,10 +379,10 @@ static void persist_done(void *arg, int rc)
         else
             rn_topics_delete(topics, topic);
     }
-    for (size_t i = 0; i < job->pending.deleted.n; i++)
-        rn__topic_free(job->pending.deleted.items[i]);
     if (job->done != NULL)
         job->done(job->arg, rc);
+    for (size_t i = 0; i < job->pending.deleted.n; i++)
+        rn__topic_free(job->pending.deleted.items[i]);
     for (size_t i = 0; i < job->n_mkdirs; i++)
         rn_free(job->mkdirs[i]);
     rn_free(job->mkdirs);
