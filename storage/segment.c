@@ -105,6 +105,13 @@ static int open_indexes(rn_segment_t *seg, int writable)
     return 0;
 }
 
+static int indexes_exist(const rn_segment_t *seg)
+{
+    char path[PATH_MAX];
+    return seg_path(path, seg->dir, seg->base_offset, ".index") == 0 && access(path, F_OK) == 0 &&
+           seg_path(path, seg->dir, seg->base_offset, ".timeindex") == 0 && access(path, F_OK) == 0;
+}
+
 int rn_segment_create(const char *dir, int64_t base_offset, const rn_segment_params_t *params,
                       int64_t now_ms, rn_segment_t **out)
 {
@@ -531,6 +538,13 @@ int rn_segment_open(const char *dir, const char *name, int64_t base_offset,
     if (seg->fd < 0 || fstat(seg->fd, &st) != 0)
         goto fail;
     seg->size = (uint64_t)st.st_size;
+    if (!recover && seg->size > 0 && !indexes_exist(seg)) {
+        /* Kafka's rule too: a lost index is rebuilt, never trusted empty (every lookup would
+         * scan the segment from its start). */
+        RN_WARN("log", "%s: segment %020" PRId64 " has no index files; rebuilding them", name,
+                base_offset);
+        recover = 1;
+    }
     if (open_indexes(seg, active || recover) != 0)
         goto fail;
     seg->active = active || recover;
