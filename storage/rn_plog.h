@@ -142,9 +142,9 @@ uint64_t rn_plog_size(const rn_plog_t *log);
 const char *rn_plog_name(const rn_plog_t *log); /* "<topic>-<partition>", the dir's name */
 const char *rn_plog_dir(const rn_plog_t *log);
 
-/* ListOffsets by timestamp: the first record at or after the log start with timestamp >= ts.
- * 0 and *hit, or RN_ENOTFOUND when every timestamp is smaller. (Records of compressed batches
- * are not decompressed: the hit is then the batch's first offset and maxTimestamp.) */
+/* ListOffsets by timestamp: the first record at or after the log start with timestamp >= ts
+ * (compressed batches are decompressed to find it). 0 and *hit (offset, timestamp, the
+ * batch's leader epoch), or RN_ENOTFOUND when every timestamp is smaller. */
 int rn_plog_offset_for_timestamp(rn_plog_t *log, int64_t ts, rn_segment_ts_hit_t *hit);
 /* The largest timestamp in the log and the last offset of the (first) batch holding it
  * (ListOffsets MAX_TIMESTAMP); RN_ENOTFOUND when no batch has a timestamp. */
