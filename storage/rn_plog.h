@@ -11,10 +11,11 @@
  * stop rn_plog_open() rescans only from the segment holding it.
  *
  * Threading: one owner thread (the partition's event loop) makes every call, except
- * rn_plog_flush(), rn_plog_recovery_point() and rn_plog_slice_release(), which any thread may
- * call, and the registered flusher which flushes from its own thread. An internal mutex guards
- * only what the flusher shares (the segment list, recovery point); appends and reads take it
- * for a few instructions at most.
+ * rn_plog_flush(), rn_plog_recovery_point(), rn_plog_log_start_offset(),
+ * rn_plog_log_end_offset() and rn_plog_slice_release(), which any thread may call, and the
+ * registered flusher which flushes from its own thread. An internal mutex guards only what the
+ * flusher shares (the segment list, recovery point); appends and reads take it for a few
+ * instructions at most.
  *
  * Errors are 0 or negative RN_E* codes; Kafka's codes are the broker's mapping of them:
  * RN_ERANGE -> OFFSET_OUT_OF_RANGE, RN_ECORRUPT -> CORRUPT_MESSAGE, RN_EUNSUPPORTED ->
