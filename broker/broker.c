@@ -4,14 +4,11 @@
 #include "rn_alloc.h"
 #include "rn_datadir.h"
 #include "rn_err.h"
-#include "rn_flusher.h"
 #include "rn_log.h"
 #include "rn_uuid.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- data directory ---- */
 
@@ -46,35 +43,6 @@ static int close_datadir(rn_broker_t *b, bool clean, char *err, size_t errlen)
     return rc;
 }
 
-#define RN_CHECKPOINT_INTERVAL_MS 60000 /* Kafka's log.flush.offset.checkpoint.interval.ms */
-
-static void ms_to_tv(int64_t ms, struct timeval *tv)
-{
-    tv->tv_sec = (time_t)(ms / 1000);
-    tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void on_retention(evutil_socket_t fd, short what, void *arg)
-{
-    rn_broker_t *b = arg;
-    int deleted = rn_topics_retain(b->topics, now_ms());
-    if (deleted > 0)
-        RN_INFO("broker", "retention deleted %d segment(s)", deleted);
-}
-
-static void on_checkpoint(evutil_socket_t fd, short what, void *arg)
-{
-    rn_broker_t *b = arg;
-    rn_topics_checkpoint(b->topics, b->offload);
-}
-
 /* Modules started so far, so a failed start or close stops exactly those. */
 static size_t modules_started;
 
@@ -103,14 +71,6 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
         return rc;
     b->topics = rn_topics_new(cfg, cfg->data_dir, b->node_id);
     rc = rn_topics_load(b->topics, err, errlen);
-    if (rc != 0)
-        goto fail;
-    rc = rn_flusher_start(&b->flusher);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot start the flush thread: %s", rn_strerror(rc));
-        goto fail;
-    }
-    rc = rn_topics_open_logs(b->topics, b->clean_start, b->flusher, err, errlen);
     if (rc != 0)
         goto fail;
     b->offload = rn_offload_new(base);
@@ -143,23 +103,12 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
     }
     if (b->advertised_port == 0)
         b->advertised_port = rn_server_port(b->server);
-    struct timeval tv;
-    b->retention_timer = event_new(base, -1, EV_PERSIST, on_retention, b);
-    ms_to_tv(rn_config_int(cfg, RN_CFG_LOG_RETENTION_CHECK_INTERVAL_MS), &tv);
-    event_add(b->retention_timer, &tv);
-    b->checkpoint_timer = event_new(base, -1, EV_PERSIST, on_checkpoint, b);
-    ms_to_tv(RN_CHECKPOINT_INTERVAL_MS, &tv);
-    event_add(b->checkpoint_timer, &tv);
     return 0;
 
 fail:;
     char ignored[256];
     stop_modules(b);
     rn_offload_free(b->offload);
-    if (b->topics != NULL)
-        rn_topics_close_logs(b->topics, ignored, sizeof(ignored));
-    if (b->flusher != NULL)
-        rn_flusher_stop(b->flusher);
     rn_topics_free(b->topics);
     close_datadir(b, false, ignored, sizeof(ignored));
     memset(b, 0, sizeof(*b));
@@ -182,26 +131,14 @@ int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen)
     /* Order matters: queued writes finish first (their done callbacks complete admin
      * requests on still-open connections), then the server cancels parked requests (their
      * cancel callbacks reach module state), then modules and topics go. */
-    event_free(b->retention_timer);
-    event_free(b->checkpoint_timer);
     rn_offload_free(b->offload);
     b->offload = NULL;
     rn_server_free(b->server);
     b->server = NULL;
     stop_modules(b);
-    /* Flush and close every log (writing the checkpoints), then the marker last. */
-    int rc = rn_topics_close_logs(b->topics, err, errlen);
-    rn_flusher_stop(b->flusher);
-    b->flusher = NULL;
     rn_topics_free(b->topics);
     b->topics = NULL;
-    char err2[512];
-    int rc2 = close_datadir(b, clean && rc == 0, err2, sizeof(err2));
-    if (rc == 0 && rc2 != 0) {
-        snprintf(err, errlen, "%s", err2);
-        rc = rc2;
-    }
-    return rc;
+    return close_datadir(b, clean, err, errlen);
 }
 
 int rn_broker_port(const rn_broker_t *b)

@@ -215,7 +215,6 @@ static void alter_apply(rn_req_t *req, rn_topic_t *topic, rn_topicconf_t *conf)
     topic->conf = *conf;
     memset(conf, 0, sizeof(*conf));
     rn_topics_touch(rn_req_broker(req)->topics);
-    rn_topics_apply_config(rn_req_broker(req)->topics, topic);
 }
 
 int rn_handle_alter_configs(rn_req_t *req)

@@ -16,11 +16,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct event;
 struct event_base;
 struct rn_server;
 struct rn_datadir;
-struct rn_flusher;
 
 typedef struct rn_broker {
     rn_config_t *cfg;
@@ -29,10 +27,7 @@ typedef struct rn_broker {
     rn_offload_t *offload;
     struct rn_datadir *datadir;
     rn_topics_t *topics;
-    struct rn_flusher *flusher;     /* fsyncs logs off the loop (flush.messages / flush.ms) */
-    struct event *retention_timer;  /* log.retention.check.interval.ms */
-    struct event *checkpoint_timer; /* offset checkpoints, every minute as Kafka */
-    char cluster_id[23];            /* base64, from meta.properties */
+    char cluster_id[23]; /* base64, from meta.properties */
     int32_t node_id;
     int32_t controller_id; /* self for a single node; the quorum module updates it */
     char advertised_host[256];

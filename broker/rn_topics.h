@@ -41,9 +41,7 @@
 #define RN_TOPIC_NAME_MAX 249
 #define RN_TOPICS_FILE    "runnel-topics"
 
-struct rn_plog;
-struct rn_plog_config;
-struct rn_flusher;
+struct rn_log;
 typedef struct rn_topic rn_topic_t;
 
 typedef struct rn_partition {
@@ -55,10 +53,8 @@ typedef struct rn_partition {
     int32_t n_replicas;
     int32_t *isr;
     int32_t n_isr;
-    /* The partition's log (storage/rn_plog.h) once logs are enabled and the partition is
-     * on disk; NULL before (and always in tests that run without storage). Owned here. */
-    struct rn_plog *log;
-    void *user; /* free for data-path modules (e.g. producer state) */
+    struct rn_log *log; /* storage handle; NULL until storage opens the partition */
+    void *user;         /* free for data-path modules (e.g. producer state) */
 } rn_partition_t;
 
 struct rn_topic {
@@ -133,31 +129,6 @@ bool rn_topics_dirty(const rn_topics_t *topics);
  * nothing changed. */
 void rn_topics_persist(rn_topics_t *topics, rn_offload_t *off, void (*done)(void *arg, int rc),
                        void *arg);
-
-/* ---- storage (topics_logs.c) ----
- * Once rn_topics_open_logs has run, every partition has its rn_plog: opened at start-up
- * (recovery point and log start offset from Kafka's checkpoint files), opened by the
- * persist job for new partitions (which also writes partition.metadata), closed when its
- * topic is deleted. */
-
-/* Start-up (blocking): open every partition's log. clean: the data dir had a clean-shutdown
- * marker (no rescan). flusher (may be NULL) is attached to every log. 0 or RN_E* + err. */
-int rn_topics_open_logs(rn_topics_t *topics, bool clean, struct rn_flusher *flusher, char *err,
-                        size_t errlen);
-/* The rn_plog settings of a topic: its overrides over the broker's settings. */
-void rn_topics_plog_config(const rn_topics_t *topics, const rn_topic_t *topic,
-                           struct rn_plog_config *out);
-/* Push a topic's (changed) settings to its partitions' logs. */
-void rn_topics_apply_config(rn_topics_t *topics, rn_topic_t *topic);
-/* Retention pass over every log (timer of log.retention.check.interval.ms). Returns the
- * number of segments deleted. */
-int rn_topics_retain(rn_topics_t *topics, int64_t now_ms);
-/* Write recovery-point-offset-checkpoint and log-start-offset-checkpoint on the offload
- * thread (periodic). */
-void rn_topics_checkpoint(rn_topics_t *topics, rn_offload_t *off);
-/* Shutdown (blocking, after the loop): flush every log, write the checkpoints, close the
- * logs. 0 or the first error (RN_EIO) with err set; the logs are closed either way. */
-int rn_topics_close_logs(rn_topics_t *topics, char *err, size_t errlen);
 
 /* Serialise the registry (for tests and persist); caller frees with rn_free. */
 char *rn_topics_serialize(const rn_topics_t *topics, size_t *len);

@@ -90,7 +90,6 @@ void rn__topic_free(rn_topic_t *topic)
 {
     for (int32_t i = 0; i < topic->n_partitions; i++) {
         rn_partition_t *part = topic->partitions[i];
-        rn__partition_close_log(part);
         rn_free(part->replicas);
         rn_free(part->isr);
         rn_free(part);
@@ -333,9 +332,6 @@ void rn_topics_delete(rn_topics_t *topics, rn_topic_t *topic)
             topics->hooks.partition_removed(topic->partitions[i], topics->hooks.arg);
     rn__topics_unlink(topics, topic);
     topic->deleted = true;
-    /* Close now: Fetch slices already handed out keep their segments readable. */
-    for (int32_t i = 0; i < topic->n_partitions; i++)
-        rn__partition_close_log(topic->partitions[i]);
     rn__topics_pending_delete(topics, topic);
     topics->dirty = true;
     RN_INFO("topics", "deleted topic %s", topic->name);

@@ -31,8 +31,6 @@ struct rn_topics {
     bool dirty;
     uint32_t next_assign; /* round-robin start of the next replica assignment */
     rn__topics_pending_t pending;
-    bool logs;                  /* rn_topics_open_logs ran: partitions get rn_plogs */
-    struct rn_flusher *flusher; /* attached to every log (may be NULL) */
 };
 
 void rn__topics_ptrs_push(rn__topics_ptrs_t *list, void *ptr);
@@ -47,9 +45,5 @@ rn_partition_t *rn__topic_add_partition(rn_topics_t *topics, rn_topic_t *topic,
 /* Record a deletion in pending: drop its pending mkdirs, queue its directories' removal. */
 void rn__topics_pending_delete(rn_topics_t *topics, rn_topic_t *topic);
 void rn__topics_pending_free(rn__topics_pending_t *pending);
-/* topics_logs.c: close a partition's log (topic deleted or shutting down). */
-void rn__partition_close_log(rn_partition_t *part);
-/* Wall-clock milliseconds (segment ages, retention). */
-int64_t rn__topics_now_ms(void);
 
 #endif

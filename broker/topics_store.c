@@ -7,8 +7,6 @@
 #include "rn_err.h"
 #include "rn_fsutil.h"
 #include "rn_log.h"
-#include "rn_partmeta.h"
-#include "rn_plog.h"
 #include "rn_uuid.h"
 
 #include <errno.h>
@@ -321,26 +319,14 @@ void rn__topics_pending_free(rn__topics_pending_t *pending)
 
 /* ---- the persist job ---- */
 
-/* A partition whose directory (and, with logs, rn_plog and partition.metadata) the job
- * creates. Built on the loop; the worker fills log. */
-typedef struct new_part {
-    rn_partition_t *part; /* loop side only */
-    char *dir;
-    rn_plog_config_t cfg;
-    rn_uuid_t topic_id;
-    rn_plog_t *log;
-} new_part_t;
-
 typedef struct persist_job {
     rn_topics_t *topics;
     rn__topics_pending_t pending; /* taken from topics */
     char *path, *data_dir;
     char *text;
     size_t len;
-    new_part_t *parts;
-    size_t n_parts;
-    bool logs;
-    int64_t now_ms;
+    char **mkdirs; /* paths, built on the loop */
+    size_t n_mkdirs;
     void (*done)(void *arg, int rc);
     void *arg;
     char err[512];
@@ -361,21 +347,9 @@ static int persist_work(void *arg)
         }
         rc = rn_fsutil_remove_tree(to, job->err, sizeof(job->err));
     }
-    for (size_t i = 0; rc == 0 && i < job->n_parts; i++) {
-        new_part_t *np = &job->parts[i];
-        if (!job->logs) {
-            rc = rn_fsutil_mkdirs(np->dir, 0755, job->err, sizeof(job->err));
-            continue;
-        }
-        rn_plog_open_opts_t opts = {.create = 1, .clean = 1, .now_ms = job->now_ms};
-        rc = rn_plog_open(np->dir, &np->cfg, &opts, &np->log);
-        if (rc != 0)
-            snprintf(job->err, sizeof(job->err), "cannot create the log in %s: %s", np->dir,
-                     rn_strerror(rc));
-        else
-            rc = rn_partmeta_save(np->dir, &np->topic_id, job->err, sizeof(job->err));
-    }
-    if (rc == 0 && (job->n_parts > 0 || job->pending.rmdirs.n > 0))
+    for (size_t i = 0; rc == 0 && i < job->n_mkdirs; i++)
+        rc = rn_fsutil_mkdirs(job->mkdirs[i], 0755, job->err, sizeof(job->err));
+    if (rc == 0 && (job->n_mkdirs > 0 || job->pending.rmdirs.n > 0))
         rc = rn_fsutil_fsync_dir(job->data_dir, job->err, sizeof(job->err));
     if (rc == 0)
         rc = rn_fsutil_write_atomic(job->path, job->text, job->len, job->err, sizeof(job->err));
@@ -391,17 +365,6 @@ static void persist_done(void *arg, int rc)
                  "cannot persist the topic registry: %s; topics created since the "
                  "last save are removed again",
                  job->err);
-    /* Hand the new logs to their partitions (unless the topic went meanwhile). */
-    for (size_t i = 0; i < job->n_parts; i++) {
-        new_part_t *np = &job->parts[i];
-        if (np->log != NULL && rc == 0 && !np->part->topic->deleted) {
-            np->part->log = np->log;
-            rn_plog_set_flusher(np->log, topics->flusher);
-        } else if (np->log != NULL) {
-            rn_plog_close(np->log);
-        }
-        rn_free(np->dir);
-    }
     for (size_t i = 0; i < job->pending.created.n; i++) {
         rn_topic_t *topic = job->pending.created.items[i];
         if (topic->deleted)
@@ -415,7 +378,9 @@ static void persist_done(void *arg, int rc)
         job->done(job->arg, rc);
     for (size_t i = 0; i < job->pending.deleted.n; i++)
         rn__topic_free(job->pending.deleted.items[i]);
-    rn_free(job->parts);
+    for (size_t i = 0; i < job->n_mkdirs; i++)
+        rn_free(job->mkdirs[i]);
+    rn_free(job->mkdirs);
     rn__topics_pending_free(&job->pending);
     rn_free(job->path);
     rn_free(job->data_dir);
@@ -440,19 +405,13 @@ void rn_topics_persist(rn_topics_t *topics, rn_offload_t *off, void (*done)(void
     job->path = rn_xstrdup(topics->path);
     job->data_dir = rn_xstrdup(topics->data_dir);
     job->text = rn_topics_serialize(topics, &job->len);
-    job->logs = topics->logs;
-    job->now_ms = rn__topics_now_ms();
-    job->n_parts = job->pending.mkdirs.n;
-    job->parts = rn_xcalloc(job->n_parts + 1, sizeof(*job->parts));
-    for (size_t i = 0; i < job->n_parts; i++) {
-        new_part_t *np = &job->parts[i];
-        np->part = job->pending.mkdirs.items[i];
+    job->mkdirs = rn_xcalloc(job->pending.mkdirs.n + 1, sizeof(char *));
+    for (size_t i = 0; i < job->pending.mkdirs.n; i++) {
+        const rn_partition_t *part = job->pending.mkdirs.items[i];
         size_t cap = strlen(topics->data_dir) + RN_TOPIC_NAME_MAX + 32;
-        np->dir = rn_xmalloc(cap);
-        snprintf(np->dir, cap, "%s/%s-%d", topics->data_dir, np->part->topic->name,
-                 np->part->index);
-        rn_topics_plog_config(topics, np->part->topic, &np->cfg);
-        np->topic_id = np->part->topic->id;
+        job->mkdirs[i] = rn_xmalloc(cap);
+        snprintf(job->mkdirs[i], cap, "%s/%s-%d", topics->data_dir, part->topic->name, part->index);
     }
+    job->n_mkdirs = job->pending.mkdirs.n;
     rn_offload_submit(off, persist_work, persist_done, job);
 }

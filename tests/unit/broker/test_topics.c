@@ -4,8 +4,6 @@
  * files named with their line, and topic config values, sources and synonyms. */
 #include "rn_alloc.h"
 #include "rn_err.h"
-#include "rn_flusher.h"
-#include "rn_plog.h"
 #include "rn_topics.h"
 #include "tap.h"
 
@@ -184,63 +182,6 @@ static void test_corrupt(void)
     rn_config_free(&cfg);
 }
 
-static void test_logs(rn_offload_t *off)
-{
-    char sub[600], err[512];
-    snprintf(sub, sizeof(sub), "%s/logs", dir);
-    mkdir(sub, 0755);
-    rn_config_t cfg;
-    rn_config_init(&cfg);
-    rn_flusher_t *fl;
-    is(rn_flusher_start(&fl), 0, "flusher starts");
-    rn_topics_t *topics = rn_topics_new(&cfg, sub, 1);
-    is(rn_topics_load(topics, err, sizeof(err)), 0, "load empty");
-    is(rn_topics_open_logs(topics, false, fl, err, sizeof(err)), 0, "open logs (none yet)");
-    rn_topicconf_t conf = {0};
-    rn_topicconf_set(&conf, RN_TC_SEGMENT_BYTES, "1048576");
-    rn_topic_t *t = rn_topics_create(topics, "logged", 6, 2, 1, &conf);
-    rn_topicconf_free(&conf);
-    ok(t->partitions[0]->log == NULL, "no log before persist");
-    is(persist(topics, off), 0, "persist with logs");
-    ok(t->partitions[0]->log != NULL && t->partitions[1]->log != NULL, "partitions have logs");
-    ok(t->partitions[1]->log && rn_plog_log_end_offset(t->partitions[1]->log) == 0,
-       "new log is empty");
-    ok(t->partitions[0]->log && rn_plog_config(t->partitions[0]->log)->segment_bytes == 1048576,
-       "topic override reaches the log config");
-    ok(exists("logs/logged-0/00000000000000000000.log") &&
-           exists("logs/logged-1/partition.metadata"),
-       "segment and partition.metadata on disk");
-    rn_topicconf_set(&t->conf, RN_TC_RETENTION_MS, "1234");
-    rn_topics_apply_config(topics, t);
-    ok(t->partitions[0]->log && rn_plog_config(t->partitions[0]->log)->retention_ms == 1234,
-       "changed config pushed to the logs");
-    rn_topics_touch(topics);
-    is(persist(topics, off), 0, "persist config");
-    is(rn_topics_retain(topics, 0), 0, "retention pass over empty logs deletes nothing");
-    is(rn_topics_close_logs(topics, err, sizeof(err)), 0, "close logs: %s", err);
-    ok(t->partitions[0]->log == NULL, "logs closed");
-    ok(exists("logs/recovery-point-offset-checkpoint") &&
-           exists("logs/log-start-offset-checkpoint"),
-       "checkpoints written");
-    rn_topics_free(topics);
-
-    topics = rn_topics_new(&cfg, sub, 1);
-    is(rn_topics_load(topics, err, sizeof(err)), 0, "reload");
-    is(rn_topics_open_logs(topics, true, fl, err, sizeof(err)), 0, "reopen logs: %s", err);
-    t = rn_topics_find(topics, "logged", 6);
-    ok(t && t->partitions[1]->log != NULL, "log reopened");
-    ok(t && t->partitions[0]->log && rn_plog_config(t->partitions[0]->log)->retention_ms == 1234,
-       "persisted override applied at open");
-    rn_topics_delete(topics, t);
-    ok(t->partitions[0]->log == NULL, "deleting closes the logs at once");
-    is(persist(topics, off), 0, "persist deletion");
-    ok(!exists("logs/logged-0"), "directories removed");
-    rn_topics_close_logs(topics, err, sizeof(err));
-    rn_topics_free(topics);
-    rn_flusher_stop(fl);
-    rn_config_free(&cfg);
-}
-
 static void test_topicconf(void)
 {
     rn_config_t cfg;
@@ -305,7 +246,6 @@ int main(void)
     test_names();
     test_lifecycle(off);
     test_corrupt();
-    test_logs(off);
     test_topicconf();
     rn_offload_free(off);
     event_base_free(base);
