@@ -284,6 +284,12 @@ void rn_fetchwait_wake(rn_fetchwait_t *fw, const void *key)
         schedule(link->waiter);
 }
 
+void rn_fetchwait_wake_all(rn_fetchwait_t *fw)
+{
+    for (rn_fetchwaiter_t *w = fw->all; w; w = w->all_next)
+        schedule(w);
+}
+
 size_t rn_fetchwait_count(const rn_fetchwait_t *fw)
 {
     return fw->nwaiters;

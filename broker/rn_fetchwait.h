@@ -66,6 +66,10 @@ void rn_fetchwait_notify(rn_fetchwait_t *fw, const void *key, int64_t bytes);
 /* Complete every waiter watching key now (READY), whatever it has seen. */
 void rn_fetchwait_wake(rn_fetchwait_t *fw, const void *key);
 
+/* Complete every parked waiter now (READY), e.g. when the broker starts shutting down so
+ * long polls answer at once instead of holding the shutdown for max_wait_ms. */
+void rn_fetchwait_wake_all(rn_fetchwait_t *fw);
+
 /* Number of parked waiters (including those whose completion is scheduled). */
 size_t rn_fetchwait_count(const rn_fetchwait_t *fw);
 

@@ -210,6 +210,21 @@ static void test_many(struct event_base *base, rn_fetchwait_t *fw)
     is(rn_fetchwait_count(fw), 0, "nothing parked");
 }
 
+static void test_wake_all(struct event_base *base, rn_fetchwait_t *fw)
+{
+    rec_t r1 = {0}, r2 = {0};
+    rn_fetchwaiter_t *w1 = rn_fetchwait_park(fw, 1, 100, 0, 5000, on_done, &r1);
+    rn_fetchwait_watch(w1, &key_a, 0);
+    rn_fetchwait_park(fw, 0, 100, 0, 5000, on_done, &r2); /* watches nothing */
+    rn_fetchwait_wake_all(fw);
+    is(r1.calls + r2.calls, 0, "wake_all defers completion too");
+    run_once(base);
+    is(r1.calls, 1, "wake_all completes a watching waiter");
+    is(r1.reason, RN_FETCHWAIT_READY, "as ready");
+    is(r2.calls, 1, "and one watching nothing");
+    is(rn_fetchwait_count(fw), 0, "nothing parked");
+}
+
 static void test_shutdown(void)
 {
     struct event_base *base = event_base_new();
@@ -240,6 +255,7 @@ int main(void)
     test_wake_and_cancel(base, fw);
     test_same_key_twice(base, fw);
     test_many(base, fw);
+    test_wake_all(base, fw);
     rn_fetchwait_free(fw);
     event_base_free(base);
     test_shutdown();
