@@ -414,8 +414,7 @@ static int clean_group(pass_t *p, rn__filter_t *f, size_t from, size_t to)
                 break;
             }
             rn__verdict_t verdict;
-            int group_last = s + 1 == to && rd.pos >= rd.size;
-            if ((err = rn__filter_batch(f, batch, &hdr, group_last, &verdict)) != 0) {
+            if ((err = rn__filter_batch(f, batch, &hdr, &verdict)) != 0) {
                 if (err == RN_ECORRUPT)
                     RN_ERROR("cleaner",
                              "%s: records of the batch at offset %" PRId64 " (segment %020" PRId64

@@ -335,7 +335,7 @@ static void note_horizon(rn__filter_t *f, int64_t horizon)
 }
 
 int rn__filter_batch(rn__filter_t *f, const uint8_t *batch, const rn_batch_header_t *hdr,
-                     int group_last, rn__verdict_t *verdict)
+                     rn__verdict_t *verdict)
 {
     rn_cleaner_stats_t *st = f->stats;
     st->batches_read++;
@@ -381,7 +381,7 @@ int rn__filter_batch(rn__filter_t *f, const uint8_t *batch, const rn_batch_heade
     } else if (d.kept > 0) {
         err = rebuild(f, &it, hdr, &d);
         *verdict = RN__BATCH_REWRITTEN;
-    } else if (group_last || producer_needs(f, hdr)) {
+    } else if (producer_needs(f, hdr)) {
         err = build_empty(f, hdr);
         st->empty_batches++;
         *verdict = RN__BATCH_REWRITTEN;

@@ -107,12 +107,11 @@ typedef enum rn__verdict {
     RN__BATCH_REWRITTEN /* f->out[0..out_len) */
 } rn__verdict_t;
 
-/* Apply the retention rules (rn_cleaner.h) to the validated batch[0..hdr total). group_last:
- * the batch ends its group and must be kept (empty at least). Returns 0 and *verdict, or
- * RN_ENOMEM / RN_ETOOBIG / RN_ECORRUPT (records that do not parse although the CRC held,
- * logged by the caller). */
+/* Apply the retention rules (rn_cleaner.h) to the validated batch[0..hdr total). Returns 0 and
+ * *verdict, or RN_ENOMEM / RN_ETOOBIG / RN_ECORRUPT (records that do not parse although the CRC
+ * held, logged by the caller). */
 int rn__filter_batch(rn__filter_t *f, const uint8_t *batch, const rn_batch_header_t *hdr,
-                     int group_last, rn__verdict_t *verdict);
+                     rn__verdict_t *verdict);
 void rn__filter_free(rn__filter_t *f);
 
 /* ---- writing a cleaned segment (cleaner_out.c) ---- */

@@ -26,10 +26,16 @@
  *     old segments' last log references are dropped and the directory fsynced.
  *  A crash at any point leaves a readable log: rn_plog_open removes `.cleaned` files, drops a
  *  `.swap` when a `.cleaned` at or below its base remains, otherwise completes it (deletes the
- *  segments its offsets cover, renames it, rebuilds its indexes). The last batch of a group is
- *  always kept (empty if need be) so a swap file covers every offset of the segments it
- *  replaces. Between the rename to `.swap` and the directory fsync ordering relies on the
- *  file system journaling renames in order (ext4, xfs); a process crash loses nothing.
+ *  segments its offsets cover, renames it, rebuilds its indexes). As in Kafka, an old segment
+ *  of the group that lies wholly past the swap file's last batch (everything in it was
+ *  superseded) survives a crash between the rename to `.swap` and its deletion: it holds only
+ *  superseded records, so consumers still end with the latest value of every key, and the next
+ *  pass removes them again. (Keeping an empty batch at the end of every group would close that
+ *  window but leaves segments holding nothing but an empty batch, which librdkafka consumers
+ *  take for a fetch size problem: after about ten such responses they report
+ *  MSG_SIZE_TOO_LARGE.) Between the rename to `.swap` and the directory fsync ordering relies
+ *  on the file system journaling renames in order (ext4, xfs); a process crash loses
+ *  nothing.
  *
  * What a pass keeps (Kafka 3.x rules, record batch v2):
  *  - A record at or past the map's end, any record without a key (Kafka rejects keyless
@@ -45,14 +51,14 @@
  *    will next find one to drop.
  *  - A batch keeping every record and needing no horizon is copied byte for byte. A batch
  *    keeping some is rewritten with the same base offset, lastOffsetDelta (so its sequence
- *    range is intact), leader epoch, producer id/epoch/base sequence and attributes, its
- *    records recompressed with its codec (default level); recordCount, maxTimestamp (largest
- *    kept record timestamp; unchanged under LogAppendTime) and CRC recomputed.
+ *    range is intact, as Kafka's overrideLastOffset does), leader epoch, producer id/epoch/base
+ * sequence and attributes, its records recompressed with its codec (default level); recordCount,
+ * maxTimestamp (largest kept record timestamp; unchanged under LogAppendTime) and CRC recomputed.
  *  - A batch keeping no record is dropped, except that it stays as an empty batch (header only,
  *    recordCount 0, same offsets and sequence range, Kafka's RETAIN_EMPTY) when it is the last
  *    batch of its producer id in the cleaned range and younger than producer_expiration_ms
  *    (so producer state rebuilt from the log after a restart keeps the producer's last
- *    sequence and epoch), or the last batch of its group (see above).
+ *    sequence and epoch). A group whose every batch goes becomes an empty segment.
  *  - Control batches (transaction markers) are always kept: there are no transactions yet, so
  *    aborted transactions' records are not removed either.
  *  - A batch that cannot be decoded (decompressed size over cfg->max_batch_bytes, unsupported
@@ -134,7 +140,7 @@ typedef struct rn_cleaner_stats {
     int64_t batches_read, batches_written;
     int64_t records_read, records_kept;
     int64_t tombstones_dropped;
-    int64_t empty_batches;     /* batches kept empty (producer state, group ends) */
+    int64_t empty_batches;     /* batches kept empty for their producer's state */
     int64_t undecoded_batches; /* kept as they were: could not be decoded */
 } rn_cleaner_stats_t;
 

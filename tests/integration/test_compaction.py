@@ -149,7 +149,8 @@ def main():
          "%d updates, %d tombstones and 120 filler records acknowledged" % (
              KEYS * UPDATES, len(DELETED)), repr(errors[:3]))
     segs = [f for f in os.listdir(os.path.join(broker.data, TOPIC + "-0")) if f.endswith(".log")]
-    t.ok(len(segs) > 10, "the records span %d segments" % len(segs))
+    t.diag("%d segments right after producing (the cleaner may already have merged some)"
+           % len(segs))
 
     # First the tombstones stay (they get a delete horizon); then they go.
     with_tombstones = expected(latest, filler, False)
@@ -163,8 +164,8 @@ def main():
          describe(got, final))
     segs_after = [f for f in os.listdir(os.path.join(broker.data, TOPIC + "-0"))
                   if f.endswith(".log")]
-    t.ok(len(segs_after) < len(segs) / 2,
-         "segments merged: %d -> %d" % (len(segs), len(segs_after)))
+    # Uncompacted, the records fill 15-35 segments of 4 KiB; cleaned, a handful.
+    t.ok(len(segs_after) <= 6, "segments merged: %d left" % len(segs_after))
     t.ok(not leftovers(broker), "no .cleaned/.swap/.deleted file left", repr(leftovers(broker)))
     cp_path = os.path.join(broker.data, "cleaner-offset-checkpoint")
     cp = open(cp_path).read().split("\n") if os.path.exists(cp_path) else []

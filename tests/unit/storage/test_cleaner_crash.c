@@ -150,6 +150,91 @@ static void test_crashes(const char *root)
     }
 }
 
+/* A group whose last segment holds only superseded records: the swap file ends before that
+ * segment, so a crash between the rename to .swap and its deletion leaves it in place (as in
+ * Kafka). The log must still be valid, hold only original records, end every key with its
+ * latest value, and the next pass must remove the stale records. */
+static void test_crash_stale_tail(const char *root)
+{
+    for (int step = RN_CLEANER_STEP_SWAP; step <= RN_CLEANER_STEP_DELETED; step++) {
+        char dir[512];
+        snprintf(dir, sizeof(dir), "%s/stale-%d", root, step);
+        rn_plog_config_t pc;
+        config(&pc);
+        pc.segment_bytes = 2000;
+        rn_plog_t *log = ct_open(dir, &pc, 0, 0);
+        ct_recs_t model = {0}, got = {0};
+        int64_t t = CT_NOW - 10 * ROLL_MS;
+        const char *k0[] = {"a", "b"}, *v0[] = {"a1", "b1"};
+        ct_append(log, &model, &CT_PLAIN, 2, k0, v0, t, NULL); /* s0: kept */
+        const char *k1[] = {"c", "d"}, *v1[] = {"c1", "d1"};
+        ct_append(log, &model, &CT_PLAIN, 2, k1, v1, t + 2 * ROLL_MS, NULL); /* s1: superseded */
+        const char *k2[] = {"c", "d"}, *v2[] = {"c2", "d2"};
+        ct_append(log, &model, &CT_PLAIN, 2, k2, v2, t + 4 * ROLL_MS, NULL); /* s2 */
+        for (int i = 0; i < 14; i++) { /* pad s2 so it forms its own group */
+            char k[CT_KEYSZ], v[CT_VALSZ];
+            snprintf(k, sizeof(k), "pad-%d", i);
+            memset(v, 'p', 40);
+            v[40] = 0;
+            const char *kp[] = {k}, *vp[] = {v};
+            ct_append(log, &model, &CT_PLAIN, 1, kp, vp, t + 4 * ROLL_MS + 1 + i, NULL);
+        }
+        const char *ka[] = {"z"}, *va[] = {"z1"};
+        ct_append(log, &model, &CT_PLAIN, 1, ka, va, t + 6 * ROLL_MS, NULL);
+        ok(rn_plog_segment_count(log) == 4, "stale tail: four segments (%zu)",
+           rn_plog_segment_count(log));
+        int64_t active_base = rn_plog_segment_at(log, 3)->base_offset;
+        /* Groups: [s0, s1] and [s2]. */
+        pc.segment_bytes =
+            (int64_t)(rn_plog_segment_at(log, 0)->size + rn_plog_segment_at(log, 1)->size);
+        rn_plog_set_config(log, &pc);
+        rn_cleaner_config_t cfg;
+        rn_cleaner_config_default(&cfg);
+        rn_cleaner_step_t at = (rn_cleaner_step_t)step;
+        cfg.fault = fault_at;
+        cfg.fault_arg = &at;
+        rn_cleaner_stats_t st;
+        is(rn_cleaner_clean(log, &cfg, 0, CT_NOW, &st), RN_ECANCELED, "stale tail: crash %s",
+           step_name(step));
+        rn_plog_close(log);
+        pc.segment_bytes = 2000;
+        log = ct_open(dir, &pc, 0, 0);
+        is(ct_read_all(log, &got), 0, "stale tail (%s): the log reads back", step_name(step));
+        int foreign = 0, wrong_last = 0;
+        for (size_t g = 0; g < got.n; g++) {
+            bool found = false;
+            for (size_t m = 0; m < model.n && !found; m++)
+                found = ct_same(&got.v[g], &model.v[m]);
+            foreign += !found;
+        }
+        ct_cut_t cut = {active_base};
+        for (size_t m = 0; m < model.n; m++) {
+            if (!ct_keep_latest(&model, m, &cut))
+                continue;
+            const ct_rec_t *last = NULL;
+            for (size_t g = 0; g < got.n; g++)
+                if (strcmp(got.v[g].key, model.v[m].key) == 0)
+                    last = &got.v[g];
+            wrong_last += last == NULL || !ct_same(last, &model.v[m]);
+        }
+        is(foreign, 0, "stale tail: every record is an original one at its offset");
+        is(wrong_last, 0, "stale tail: every key ends with its latest value");
+        ok(got.n == 2 + 2 + 2 + 14 + 1, "stale tail: the superseded segment survived (%zu records)",
+           got.n);
+        is(tu_check_log(log), 0, "stale tail: indexes valid");
+        is(leftovers(dir), 0, "stale tail: no leftovers");
+        ct_free(&got);
+        cfg.fault = NULL;
+        is(rn_cleaner_clean(log, &cfg, 0, CT_NOW, &st), 0, "stale tail: the next pass");
+        ct_read_all(log, &got);
+        is(ct_compare(&got, &model, ct_keep_latest, &cut), 0,
+           "stale tail: then exactly the cleaned records");
+        ct_free(&got);
+        rn_plog_close(log);
+        ct_free(&model);
+    }
+}
+
 /* ---- concurrency ---- */
 
 typedef struct owner_hook {
@@ -370,6 +455,7 @@ int main(void)
     char root[256];
     tu_tmpdir(root, "cleaner-crash");
     test_crashes(root);
+    test_crash_stale_tail(root);
     test_changed_under_pass(root);
     test_slice_across_swap(root);
     test_threads(root);
