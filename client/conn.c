@@ -187,8 +187,7 @@ static int recv_exact(rn_conn_t *conn, uint8_t *buf, size_t len, int64_t deadlin
     return 0;
 }
 
-static int encode(rn_conn_t *conn, int16_t api_key, int16_t version, const void *req,
-                  int32_t *corr)
+static int encode(rn_conn_t *conn, int16_t api_key, int16_t version, const void *req, int32_t *corr)
 {
     if (conn->fd < 0) {
         set_err(conn, "not connected");
@@ -278,12 +277,12 @@ int16_t rn_conn_version(const rn_conn_t *conn, int16_t api_key, int16_t cap)
     const rn_rpc_api_t *api = rn_rpc_api(api_key);
     if (api == NULL || api_key < 0 || api_key >= RN_CONN_MAX_KEY || conn->broker_min[api_key] < 0)
         return -1;
-    int16_t hi = api->max_version < conn->broker_max[api_key] ? api->max_version
-                                                              : conn->broker_max[api_key];
+    int16_t hi =
+        api->max_version < conn->broker_max[api_key] ? api->max_version : conn->broker_max[api_key];
     if (cap >= 0 && cap < hi)
         hi = cap;
-    int16_t lo = api->min_version > conn->broker_min[api_key] ? api->min_version
-                                                              : conn->broker_min[api_key];
+    int16_t lo =
+        api->min_version > conn->broker_min[api_key] ? api->min_version : conn->broker_min[api_key];
     return hi >= lo ? hi : -1;
 }
 
@@ -504,8 +503,8 @@ rn_conn_t *rn_conn_pool_any(rn_conn_pool_t *pool)
     int start = pool->boot_seed >= 0 ? pool->boot_seed + 1 : 0;
     for (int k = 0; k < pool->nseeds; k++) {
         int i = (start + k) % pool->nseeds;
-        if (rn_conn_open(&pool->boot, pool->seed_hosts[i], pool->seed_ports[i],
-                         pool->timeout_ms) == 0) {
+        if (rn_conn_open(&pool->boot, pool->seed_hosts[i], pool->seed_ports[i], pool->timeout_ms) ==
+            0) {
             pool->boot_seed = i;
             return &pool->boot;
         }
@@ -627,7 +626,8 @@ static rn_conn_broker_t *broker_slot(rn_conn_pool_t *pool, int32_t node_id, cons
     }
     if (host == NULL)
         return NULL;
-    pool->brokers = rn_xrealloc(pool->brokers, sizeof *pool->brokers * (size_t)(pool->nbrokers + 1));
+    pool->brokers =
+        rn_xrealloc(pool->brokers, sizeof *pool->brokers * (size_t)(pool->nbrokers + 1));
     rn_conn_broker_t *b = &pool->brokers[pool->nbrokers++];
     memset(b, 0, sizeof *b);
     b->node_id = node_id;
@@ -722,8 +722,8 @@ rn_conn_t *rn_conn_pool_coordinator(rn_conn_pool_t *pool, int8_t key_type, const
             msg = resp->error_message;
         }
         *kerr = err;
-        if (err == RN_KERR_COORDINATOR_NOT_AVAILABLE || err == RN_KERR_COORDINATOR_LOAD_IN_PROGRESS ||
-            err == RN_KERR_NOT_COORDINATOR) {
+        if (err == RN_KERR_COORDINATOR_NOT_AVAILABLE ||
+            err == RN_KERR_COORDINATOR_LOAD_IN_PROGRESS || err == RN_KERR_NOT_COORDINATOR) {
             pool_err(pool, "no coordinator for \"%s\" yet (%s)", key, rn_kerr_name(err));
             if (now_ms() + 200 >= deadline)
                 break;

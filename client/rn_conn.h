@@ -34,8 +34,8 @@
 #define RN_CONN_MAX_FRAME ((size_t)256 << 20)
 
 typedef struct rn_conn {
-    int fd;          /* -1 when not connected */
-    char host[256];  /* as given to rn_conn_open */
+    int fd;         /* -1 when not connected */
+    char host[256]; /* as given to rn_conn_open */
     int port;
     int32_t node_id; /* broker id when known (pool connections), else -1 */
     int timeout_ms;  /* bound on connecting and on each call's send + receive */
@@ -101,8 +101,8 @@ typedef struct rn_conn_pool {
     int *seed_ports;
     int nseeds;
     int timeout_ms;
-    rn_conn_t boot; /* connection to the first seed that answered */
-    int boot_seed;  /* index of that seed, -1 before the first connect */
+    rn_conn_t boot;            /* connection to the first seed that answered */
+    int boot_seed;             /* index of that seed, -1 before the first connect */
     rn_conn_broker_t *brokers; /* from the latest Metadata answer */
     int nbrokers;
     int32_t controller_id; /* -1 when unknown */
