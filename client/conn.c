@@ -522,37 +522,54 @@ static void broker_free(rn_conn_broker_t *b)
     rn_conn_close(&b->conn);
     rn_free(b->host);
     rn_free(b->rack);
+    rn_free(b);
 }
 
-/* Replace the broker table with the brokers of a Metadata answer, keeping the open
- * connections of brokers whose address did not change. */
+/* The table entry for node_id; with host set, the entry is created when missing and moved
+ * (connection closed) when its address changed. NULL when unknown and host is NULL. */
+static rn_conn_broker_t *broker_slot(rn_conn_pool_t *pool, int32_t node_id, const char *host,
+                                     int port)
+{
+    for (int i = 0; i < pool->nbrokers; i++) {
+        rn_conn_broker_t *b = pool->brokers[i];
+        if (b->node_id != node_id)
+            continue;
+        if (host != NULL && (b->port != port || strcmp(b->host, host) != 0)) {
+            rn_conn_close(&b->conn);
+            rn_free(b->host);
+            b->host = rn_xstrdup(host);
+            b->port = port;
+        }
+        return b;
+    }
+    if (host == NULL)
+        return NULL;
+    pool->brokers =
+        rn_xrealloc(pool->brokers, sizeof *pool->brokers * (size_t)(pool->nbrokers + 1));
+    rn_conn_broker_t *b = rn_xcalloc(1, sizeof *b);
+    pool->brokers[pool->nbrokers++] = b;
+    b->node_id = node_id;
+    b->host = rn_xstrdup(host);
+    b->port = port;
+    rn_conn_init(&b->conn);
+    b->conn.node_id = node_id;
+    return b;
+}
+
+/* Merge the brokers of a Metadata answer into the table. */
 static void update_brokers(rn_conn_pool_t *pool, const rn_metadata_response_t *md)
 {
-    int n = md->brokers.count > 0 ? md->brokers.count : 0;
-    rn_conn_broker_t *nb = rn_xcalloc((size_t)n + 1, sizeof *nb);
-    for (int i = 0; i < n; i++) {
-        const rn_metadata_response_broker_t *src = &md->brokers.items[i];
-        rn_conn_broker_t *b = &nb[i];
-        b->node_id = src->node_id;
-        b->host = rn_str_dup(src->host.len >= 0 ? src->host : rn_str(""));
-        b->port = src->port;
-        b->rack = rn_str_dup(src->rack);
-        rn_conn_init(&b->conn);
-        for (int j = 0; j < pool->nbrokers; j++) {
-            rn_conn_broker_t *old = &pool->brokers[j];
-            if (old->node_id == b->node_id && old->port == b->port &&
-                strcmp(old->host, b->host) == 0) {
-                b->conn = old->conn;
-                rn_conn_init(&old->conn);
-            }
-        }
-        b->conn.node_id = b->node_id;
-    }
     for (int j = 0; j < pool->nbrokers; j++)
-        broker_free(&pool->brokers[j]);
-    rn_free(pool->brokers);
-    pool->brokers = nb;
-    pool->nbrokers = n;
+        pool->brokers[j]->listed = false;
+    for (int32_t i = 0; i < md->brokers.count; i++) {
+        const rn_metadata_response_broker_t *src = &md->brokers.items[i];
+        char *host = rn_str_dup(src->host.len >= 0 ? src->host : rn_str(""));
+        rn_conn_broker_t *b = broker_slot(pool, src->node_id, host, src->port);
+        rn_free(host);
+        rn_free(b->rack);
+        b->rack = rn_str_dup(src->rack);
+        b->listed = true;
+    }
 }
 
 int rn_conn_pool_metadata(rn_conn_pool_t *pool, const char *const *topics, int ntopics,
@@ -604,38 +621,6 @@ int rn_conn_pool_metadata(rn_conn_pool_t *pool, const char *const *topics, int n
     }
     pool_err(pool, "%s", rn_conn_error(&pool->boot));
     return RN_EIO;
-}
-
-/* The table entry for node_id, adding one with host:port when it is not there (a
- * coordinator may be named before the broker table was loaded). */
-static rn_conn_broker_t *broker_slot(rn_conn_pool_t *pool, int32_t node_id, const char *host,
-                                     int port)
-{
-    for (int i = 0; i < pool->nbrokers; i++) {
-        rn_conn_broker_t *b = &pool->brokers[i];
-        if (b->node_id != node_id)
-            continue;
-        if (host != NULL && (b->port != port || strcmp(b->host, host) != 0)) {
-            /* Moved: the coordinator's answer is newer than our table. */
-            rn_conn_close(&b->conn);
-            rn_free(b->host);
-            b->host = rn_xstrdup(host);
-            b->port = port;
-        }
-        return b;
-    }
-    if (host == NULL)
-        return NULL;
-    pool->brokers =
-        rn_xrealloc(pool->brokers, sizeof *pool->brokers * (size_t)(pool->nbrokers + 1));
-    rn_conn_broker_t *b = &pool->brokers[pool->nbrokers++];
-    memset(b, 0, sizeof *b);
-    b->node_id = node_id;
-    b->host = rn_xstrdup(host);
-    b->port = port;
-    rn_conn_init(&b->conn);
-    b->conn.node_id = node_id;
-    return b;
 }
 
 static rn_conn_t *open_broker(rn_conn_pool_t *pool, rn_conn_broker_t *b)
@@ -752,7 +737,7 @@ void rn_conn_pool_free(rn_conn_pool_t *pool)
     rn_free(pool->seed_hosts);
     rn_free(pool->seed_ports);
     for (int i = 0; i < pool->nbrokers; i++)
-        broker_free(&pool->brokers[i]);
+        broker_free(pool->brokers[i]);
     rn_free(pool->brokers);
     rn_free(pool->cluster_id);
     rn_conn_close(&pool->boot);

@@ -88,11 +88,14 @@ void rn_conn_close(rn_conn_t *conn);
 
 /* ---- a cluster: bootstrap, broker table, leaders and coordinators ---- */
 
+/* A broker the pool knows. Entries are never freed before the pool, so connection
+ * pointers handed out stay valid across metadata refreshes. */
 typedef struct rn_conn_broker {
     int32_t node_id;
     char *host; /* rn_xmalloc'd */
     int port;
-    char *rack; /* NULL when none */
+    char *rack;  /* NULL when none */
+    bool listed; /* named by the latest Metadata answer */
     rn_conn_t conn;
 } rn_conn_broker_t;
 
@@ -101,9 +104,9 @@ typedef struct rn_conn_pool {
     int *seed_ports;
     int nseeds;
     int timeout_ms;
-    rn_conn_t boot;            /* connection to the first seed that answered */
-    int boot_seed;             /* index of that seed, -1 before the first connect */
-    rn_conn_broker_t *brokers; /* from the latest Metadata answer */
+    rn_conn_t boot;             /* connection to the first seed that answered */
+    int boot_seed;              /* index of that seed, -1 before the first connect */
+    rn_conn_broker_t **brokers; /* every broker seen (listed or named as coordinator) */
     int nbrokers;
     int32_t controller_id; /* -1 when unknown */
     char *cluster_id;      /* NULL when unknown */
@@ -125,8 +128,9 @@ rn_conn_t *rn_conn_pool_any(rn_conn_pool_t *pool);
 int rn_conn_pool_metadata(rn_conn_pool_t *pool, const char *const *topics, int ntopics,
                           bool auto_create, rn_arena_t *arena, rn_metadata_response_t **resp);
 
-/* The connection to broker node_id (opened on first use) from the latest broker table;
- * NULL with pool->err set when the node is unknown or unreachable. */
+/* The connection to broker node_id (opened on first use) from the broker table; NULL with
+ * pool->err set when the node is unknown or unreachable. The pointer stays valid until
+ * rn_conn_pool_free (a later failure closes the connection; the next call reopens it). */
 rn_conn_t *rn_conn_pool_broker(rn_conn_pool_t *pool, int32_t node_id);
 
 /* The coordinator of a group (key_type 0) or transactional id (1): FindCoordinator

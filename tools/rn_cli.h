@@ -191,6 +191,80 @@ void rn_cli_json_bool(rn_cli_json_t *j, bool v);
 void rn_cli_json_null(rn_cli_json_t *j);
 void rn_cli_json_ids(rn_cli_json_t *j, const rn_int32_array_t *ids);
 
+/* ---- the consumer group protocol ("consumer" protocol type, range assignor) ---- */
+
+/* One topic's partitions in a member's subscription or assignment. */
+typedef struct rn_cli_tparts {
+    char *topic;
+    int32_t *partitions;
+    int npartitions;
+} rn_cli_tparts_t;
+
+/* A decoded ConsumerProtocolSubscription or ConsumerProtocolAssignment. For a
+ * subscription, topics have no partitions (owned partitions are not kept). */
+typedef struct rn_cli_cproto {
+    int16_t version;
+    rn_cli_tparts_t *topics;
+    int ntopics;
+} rn_cli_cproto_t;
+
+/* Encode a subscription (version 0: topics, null user data) into the arena. */
+rn_bytes_t rn_cli_subscription_encode(rn_arena_t *arena, const char *const *topics, int ntopics);
+/* Encode an assignment (version 0) into the arena. */
+rn_bytes_t rn_cli_assignment_encode(rn_arena_t *arena, const rn_cli_cproto_t *a);
+/* Decode either kind (assignment: with_partitions true) into the arena; fields of newer
+ * versions after the v0 ones are ignored, as Kafka's clients do. Returns 0 or RN_ECORRUPT. */
+int rn_cli_cproto_decode(rn_arena_t *arena, rn_bytes_t b, bool with_partitions,
+                         rn_cli_cproto_t *out);
+
+/* Kafka's range assignor: for each topic, the members subscribed to it sorted by member id
+ * share its partitions in consecutive ranges, the first (P % M) members getting one more.
+ * subs[i] is member_ids[i]'s subscription; counts[t] is the partition count of topic
+ * names[t] (a topic missing from names gets nothing). out[i] receives member i's
+ * assignment (arena memory). */
+void rn_cli_range_assign(rn_arena_t *arena, const char *const *member_ids,
+                         const rn_cli_cproto_t *subs, int nmembers, const char *const *names,
+                         const int32_t *counts, int ntopics, rn_cli_cproto_t *out);
+
+/* A member of a consumer group (classic protocol), subscribed to one topic. */
+typedef struct rn_cli_member {
+    rn_cli_t *cli;
+    const char *group;
+    const char *topic;
+    char *member_id; /* rn_xmalloc'd; "" before the first join */
+    int32_t generation;
+    char *protocol;   /* chosen assignor ("range") */
+    bool leader;      /* this member computed the assignment */
+    rn_conn_t *coord; /* the group coordinator's connection (owned by the pool) */
+    int32_t session_timeout_ms;
+    int32_t rebalance_timeout_ms;
+    int32_t *assigned; /* partitions of topic assigned to us, sorted */
+    int nassigned;
+    int64_t last_heartbeat_ms;
+    rn_arena_t arena; /* join/sync answers */
+} rn_cli_member_t;
+
+/* Find the coordinator, JoinGroup (retrying with the member id the broker hands out),
+ * compute the range assignment when elected leader, SyncGroup, and decode our partitions.
+ * Returns an exit status (errors printed). */
+int rn_cli_member_join(rn_cli_member_t *m);
+/* Heartbeat when a third of the session timeout has passed since the last one; sets
+ * *rejoin when the group is rebalancing or forgot us. Returns an exit status. */
+int rn_cli_member_heartbeat(rn_cli_member_t *m, bool *rejoin);
+/* OffsetCommit of offsets[i] for partitions[i] of the member's topic (generation and
+ * member id of the current membership). Returns an exit status; *rejoin as above. */
+int rn_cli_member_commit(rn_cli_member_t *m, const int32_t *partitions, const int64_t *offsets,
+                         int n, bool *rejoin);
+/* LeaveGroup (best effort) and free the member. */
+void rn_cli_member_leave(rn_cli_member_t *m);
+
+/* The committed offsets of group for partitions of topic through the coordinator conn
+ * (OffsetFetch); -1 where the group has none. Returns an exit status. */
+int rn_cli_committed(rn_cli_t *cli, rn_conn_t *coord, const char *group, const char *topic,
+                     const int32_t *partitions, int n, int64_t *offsets);
+/* The group's coordinator connection; NULL with *status set (errors printed). */
+rn_conn_t *rn_cli_coordinator(rn_cli_t *cli, const char *group, int *status);
+
 /* ---- subcommands ---- */
 
 int rn_cli_topic_create(rn_cli_t *cli, int argc, char **argv);
