@@ -368,7 +368,7 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
     rn_checkpoint_free(&dp->start_cp);
     dp->loaded_cps = false;
 
-    rn_topics_hooks_t hooks = {partition_removed, dp};
+    rn_topics_hooks_t hooks = {.partition_removed = partition_removed, .arg = dp};
     rn_topics_set_hooks(b->topics, &hooks);
 
     int64_t now = rn__dp_monotonic_ms();
@@ -390,7 +390,7 @@ void rn_datapath_shutdown(rn_broker_t *b)
     /* The server is gone, so no request is parked any more; whatever is left learns of it. */
     rn_fetchwait_free(dp->waits);
     dp->waits = NULL;
-    rn_topics_hooks_t none = {NULL, NULL};
+    rn_topics_hooks_t none = {0};
     rn_topics_set_hooks(b->topics, &none);
 
     /* Flush every log so the recovery points reach the log ends, write the checkpoints,
