@@ -362,6 +362,13 @@ void rn_topics_set_replicas(rn_topics_t *topics, rn_partition_t *part, const int
     topics->dirty = true;
 }
 
+void rn_topics_config_changed(rn_topics_t *topics, rn_topic_t *topic)
+{
+    if (topics->hooks.config_changed != NULL)
+        topics->hooks.config_changed(topic, topics->hooks.arg);
+    topics->dirty = true;
+}
+
 void rn_topics_touch(rn_topics_t *topics)
 {
     topics->dirty = true;

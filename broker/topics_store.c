@@ -7,6 +7,7 @@
 #include "rn_err.h"
 #include "rn_fsutil.h"
 #include "rn_log.h"
+#include "rn_partmeta.h"
 #include "rn_uuid.h"
 
 #include <errno.h>
@@ -218,12 +219,29 @@ static int load_line(rn_topics_t *topics, char *line, bool *have_version, char *
     return snprintf(err, errlen, "unknown line type \"%s\"", f[0]), RN_ECORRUPT;
 }
 
+/* Start-up: make sure a partition's directory and partition.metadata exist (a crash may
+ * have interrupted the job that creates them). */
 static int mkdir_partition(const rn_topics_t *topics, const rn_partition_t *part, char *err,
                            size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s-%d", topics->data_dir, part->topic->name, part->index);
-    return rn_fsutil_mkdirs(path, 0755, err, errlen);
+    int rc = rn_fsutil_mkdirs(path, 0755, err, errlen);
+    if (rc != 0)
+        return rc;
+    rn_uuid_t on_disk;
+    char why[512];
+    rc = rn_partmeta_load(path, &on_disk, why, sizeof(why));
+    if (rc == RN_ENOTFOUND)
+        return rn_partmeta_save(path, &part->topic->id, err, errlen);
+    if (rc != 0)
+        RN_WARN("topics", "%s-%d: %s", part->topic->name, part->index, why);
+    else if (memcmp(on_disk.bytes, part->topic->id.bytes, 16) != 0)
+        RN_WARN("topics",
+                "%s-%d: partition.metadata holds another topic id than %s; the directory may "
+                "be left from a deleted topic of the same name",
+                part->topic->name, part->index, RN_TOPICS_FILE);
+    return 0;
 }
 
 int rn_topics_load(rn_topics_t *topics, char *err, size_t errlen)
@@ -325,7 +343,8 @@ typedef struct persist_job {
     char *path, *data_dir;
     char *text;
     size_t len;
-    char **mkdirs; /* paths, built on the loop */
+    char **mkdirs;  /* partition directories, built on the loop */
+    rn_uuid_t *ids; /* their topic ids, for partition.metadata */
     size_t n_mkdirs;
     void (*done)(void *arg, int rc);
     void *arg;
@@ -347,8 +366,11 @@ static int persist_work(void *arg)
         }
         rc = rn_fsutil_remove_tree(to, job->err, sizeof(job->err));
     }
-    for (size_t i = 0; rc == 0 && i < job->n_mkdirs; i++)
+    for (size_t i = 0; rc == 0 && i < job->n_mkdirs; i++) {
         rc = rn_fsutil_mkdirs(job->mkdirs[i], 0755, job->err, sizeof(job->err));
+        if (rc == 0)
+            rc = rn_partmeta_save(job->mkdirs[i], &job->ids[i], job->err, sizeof(job->err));
+    }
     if (rc == 0 && (job->n_mkdirs > 0 || job->pending.rmdirs.n > 0))
         rc = rn_fsutil_fsync_dir(job->data_dir, job->err, sizeof(job->err));
     if (rc == 0)
@@ -381,6 +403,7 @@ static void persist_done(void *arg, int rc)
     for (size_t i = 0; i < job->n_mkdirs; i++)
         rn_free(job->mkdirs[i]);
     rn_free(job->mkdirs);
+    rn_free(job->ids);
     rn__topics_pending_free(&job->pending);
     rn_free(job->path);
     rn_free(job->data_dir);
@@ -406,10 +429,12 @@ void rn_topics_persist(rn_topics_t *topics, rn_offload_t *off, void (*done)(void
     job->data_dir = rn_xstrdup(topics->data_dir);
     job->text = rn_topics_serialize(topics, &job->len);
     job->mkdirs = rn_xcalloc(job->pending.mkdirs.n + 1, sizeof(char *));
+    job->ids = rn_xcalloc(job->pending.mkdirs.n + 1, sizeof(rn_uuid_t));
     for (size_t i = 0; i < job->pending.mkdirs.n; i++) {
         const rn_partition_t *part = job->pending.mkdirs.items[i];
         size_t cap = strlen(topics->data_dir) + RN_TOPIC_NAME_MAX + 32;
         job->mkdirs[i] = rn_xmalloc(cap);
+        job->ids[i] = part->topic->id;
         snprintf(job->mkdirs[i], cap, "%s/%s-%d", topics->data_dir, part->topic->name, part->index);
     }
     job->n_mkdirs = job->pending.mkdirs.n;

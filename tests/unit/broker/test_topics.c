@@ -49,6 +49,18 @@ static void write_registry(const char *text)
     fclose(fp);
 }
 
+static int removed_calls, changed_calls;
+
+static void on_removed(rn_partition_t *part, void *arg)
+{
+    removed_calls++;
+}
+
+static void on_changed(rn_topic_t *topic, void *arg)
+{
+    changed_calls++;
+}
+
 static void test_names(void)
 {
     char err[400], long_name[300];
@@ -74,6 +86,8 @@ static void test_lifecycle(rn_offload_t *off)
     rn_config_init(&cfg);
     char err[512];
     rn_topics_t *topics = rn_topics_new(&cfg, dir, 1);
+    rn_topics_hooks_t hooks = {.partition_removed = on_removed, .config_changed = on_changed};
+    rn_topics_set_hooks(topics, &hooks);
     is(rn_topics_load(topics, err, sizeof(err)), 0, "empty data dir loads");
     is(rn_topics_count(topics), 0, "no topics");
 
@@ -107,19 +121,22 @@ static void test_lifecycle(rn_offload_t *off)
     is(persist(topics, off), 0, "persist ok");
     ok(orders->ready, "ready after persist");
     ok(exists("orders-0") && exists("orders-2") && exists("a.b-0"), "partition dirs created");
+    ok(exists("orders-1/partition.metadata"), "with partition.metadata");
     ok(exists(RN_TOPICS_FILE), "registry written");
 
     rn_topics_add_partitions(topics, orders, 5);
     ok(p2 == rn_topic_partition(orders, 2), "existing partition structs do not move");
     rn_topicconf_set(&orders->conf, RN_TC_MAX_MESSAGE_BYTES, "2000000");
     rn_topicconf_set(&orders->conf, RN_TC_FOLLOWER_REPLICATION_THROTTLED_REPLICAS, "");
-    rn_topics_touch(topics);
+    rn_topics_config_changed(topics, orders);
+    is(changed_calls, 1, "config_changed hook called");
     rn_topic_t *gone = rn_topics_find(topics, "a.b", 3);
     rn_uuid_t gone_id = gone->id;
     rn_topics_delete(topics, gone);
     ok(gone->deleted && rn_topics_find(topics, "a.b", 3) == NULL &&
            rn_topics_find_id(topics, &gone_id) == NULL,
        "deleted topic leaves both indexes at once");
+    is(removed_calls, 1, "partition_removed hook called for its one partition");
     /* created and deleted before any persist: no directory may be left behind */
     rn_topic_t *brief = rn_topics_create(topics, "brief", 5, 2, 1, NULL);
     rn_topics_delete(topics, brief);
