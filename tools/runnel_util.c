@@ -486,7 +486,7 @@ int rn_cli_kerr_status(int16_t code)
 
 /* ---- ListOffsets ---- */
 
-int rn_cli_list_offsets(rn_cli_t *cli, rn_cli_offset_q_t *q, int n)
+static int list_offsets_once(rn_cli_t *cli, rn_cli_offset_q_t *q, int n)
 {
     bool *done = rn_xcalloc((size_t)n + 1, sizeof *done);
     bool *in_req = rn_xcalloc((size_t)n + 1, sizeof *in_req);
@@ -575,4 +575,43 @@ int rn_cli_list_offsets(rn_cli_t *cli, rn_cli_offset_q_t *q, int n)
     rn_free(in_req);
     rn_free(done);
     return st;
+}
+
+static bool offsets_retriable(int16_t code)
+{
+    return retriable(code) || code == RN_KERR_OFFSET_NOT_AVAILABLE ||
+           code == RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
+int rn_cli_list_offsets(rn_cli_t *cli, rn_cli_offset_q_t *q, int n)
+{
+    /* A partition whose leader just moved (or a topic just created, whose leader has not
+     * taken over yet) answers with a retriable error: reload its leader and ask again. */
+    int64_t deadline = mono_ms() + cli->timeout_ms;
+    for (;;) {
+        int st = list_offsets_once(cli, q, n);
+        if (st != 0)
+            return st;
+        int again = 0;
+        for (int i = 0; i < n; i++)
+            again += offsets_retriable(q[i].error);
+        if (again == 0 || mono_ms() + 200 > deadline)
+            return 0;
+        sleep_ms(200);
+        for (int i = 0; i < n; i++) {
+            if (!offsets_retriable(q[i].error))
+                continue;
+            rn_metadata_response_t *md;
+            if (rn_conn_pool_metadata(&cli->pool, &q[i].topic, 1, false, &cli->arena, &md) != 0)
+                continue;
+            const rn_metadata_response_topic_t *t = rn_cli_md_topic(md, q[i].topic);
+            const rn_metadata_response_partition_t *p =
+                t ? rn_cli_md_partition(t, q[i].partition) : NULL;
+            if (p != NULL)
+                for (int k = i; k < n; k++)
+                    if (q[k].partition == q[i].partition && strcmp(q[k].topic, q[i].topic) == 0)
+                        q[k].leader = p->leader_id;
+        }
+        rn_cli_note(cli, "retrying ListOffsets for %d partition(s)", again);
+    }
 }
