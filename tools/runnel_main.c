@@ -235,19 +235,10 @@ static bool takes_value(const char *arg)
            strcmp(arg, "--timeout") == 0;
 }
 
-int main(int argc, char **argv)
+/* Find the command words and run the command. Global options before the words are kept
+ * in rest for the command's own parser, which knows them too. */
+static int run(rn_cli_t *cli, int argc, char **argv, char **rest)
 {
-    rn_cli_t cli;
-    memset(&cli, 0, sizeof cli);
-    const char *env = getenv("RUNNEL_BOOTSTRAP");
-    cli.bootstrap = env && *env ? env : RN_CLI_DEFAULT_BOOTSTRAP;
-    cli.timeout_ms = RN_CLI_DEFAULT_TIMEOUT;
-    rn_arena_init(&cli.arena, 0);
-    rn_arena_init(&cli.keep, 0);
-
-    /* Find the command words; global options before them are kept for the command's own
-     * parser, which knows them too. */
-    char **rest = rn_xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0;
     rest[nrest++] = argv[0];
     const char *word1 = NULL, *word2 = NULL;
@@ -321,11 +312,23 @@ int main(int argc, char **argv)
     char name[64];
     snprintf(name, sizeof name, "%s%s%s", cmd->group ? cmd->group : "", cmd->group ? " " : "",
              cmd->name);
-    cli.cmd = name;
-    cli.help = cmd->help;
-    int st = cmd->run(&cli, nrest, rest);
-    if (st == RN_CLI_HELP_SHOWN)
-        st = 0;
+    cli->cmd = name;
+    cli->help = cmd->help;
+    int st = cmd->run(cli, nrest, rest);
+    return st == RN_CLI_HELP_SHOWN ? 0 : st;
+}
+
+int main(int argc, char **argv)
+{
+    rn_cli_t cli;
+    memset(&cli, 0, sizeof cli);
+    const char *env = getenv("RUNNEL_BOOTSTRAP");
+    cli.bootstrap = env && *env ? env : RN_CLI_DEFAULT_BOOTSTRAP;
+    cli.timeout_ms = RN_CLI_DEFAULT_TIMEOUT;
+    rn_arena_init(&cli.arena, 0);
+    rn_arena_init(&cli.keep, 0);
+    char **rest = rn_xcalloc((size_t)argc + 1, sizeof *rest);
+    int st = run(&cli, argc, argv, rest);
     fflush(stdout);
     if (cli.pool_ready)
         rn_conn_pool_free(&cli.pool);

@@ -3,6 +3,7 @@ Debian's confluent_kafka (AdminClient, Consumer). Starts runneld on a free port 
 data dir, or uses the broker at $RN_BOOTSTRAP (e.g. scripts/kafka-ref.sh start 29092 and
 RN_BOOTSTRAP=127.0.0.1:29092) when that is set. Group tests are skipped when the broker does
 not serve the group APIs. Prints TAP."""
+import faulthandler
 import json
 import os
 import random
@@ -21,6 +22,9 @@ BUILD = os.environ.get("RN_BUILD_DIR", "build")
 RUNNEL = os.path.join(BUILD, "tools", "runnel")
 
 t = Tap("test_cli", timeout_s=300)
+# Tap's SIGALRM watchdog cannot interrupt a client library blocked in C; this one can (it
+# prints every thread's stack and exits 1).
+faulthandler.dump_traceback_later(320, exit=True)
 broker = None
 BOOT = os.environ.get("RN_BOOTSTRAP")
 if not BOOT:
@@ -90,7 +94,7 @@ def served_apis():
     return apis if err == 0 else {}
 
 
-admin = AdminClient({"bootstrap.servers": BOOT})
+admin = AdminClient({"bootstrap.servers": BOOT, "log_level": 0})
 
 
 def topic_config(topic, key):
@@ -333,7 +337,8 @@ def test_cluster():
 # ---- groups ---------------------------------------------------------------------------------
 
 def committed(group, topic, nparts):
-    c = Consumer({"bootstrap.servers": BOOT, "group.id": group, "enable.auto.commit": False})
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": group, "enable.auto.commit": False,
+                  "log_level": 0})
     try:
         tps = c.committed([TopicPartition(topic, p) for p in range(nparts)], timeout=20)
         return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
@@ -389,7 +394,7 @@ def test_groups():
     g2 = name("cli-g2")
     c = Consumer({"bootstrap.servers": BOOT, "group.id": g2, "client.id": "confluent-cli-test",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                  "partition.assignment.strategy": "range"})
+                  "partition.assignment.strategy": "range", "log_level": 0})
     c.subscribe([topic])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not c.assignment():
@@ -459,6 +464,40 @@ def test_two_members():
     t.eq(got, ends, "both members committed their positions on exit")
 
 
+def test_mixed_group():
+    """runnel and librdkafka in one group: librdkafka (the first member, so the leader)
+    assigns with its range assignor, runnel decodes its share; they split the partitions."""
+    topic = name("cli-mixed")
+    group = name("cli-mixed-g")
+    runnel("topic", "create", topic, "-p", "4")
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": group, "log_level": 0,
+                  "partition.assignment.strategy": "range", "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not c.assignment():
+        c.poll(0.2)
+    r = subprocess.Popen([RUNNEL, "-b", BOOT, "consume", topic, "-g", group, "-F", "%p",
+                          "--session-timeout-ms", "6000"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    members = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        c.poll(0.2)
+        rc, desc, err = runnel_json("group", "describe", group)
+        members = desc[0]["members"] if rc == 0 and desc else []
+        if len(members) == 2 and desc[0]["state"] == "Stable" and len(c.assignment()) == 2:
+            break
+    mine = sorted(tp.partition for tp in c.assignment())
+    theirs = sorted(p for m in members if m["client_id"] == "runnel" for a in m["assignment"]
+                    for p in a["partitions"])
+    t.ok(len(members) == 2 and len(mine) == 2 and sorted(mine + theirs) == [0, 1, 2, 3],
+         "runnel and a librdkafka consumer share a group's partitions", (members, mine))
+    r.terminate()
+    r.communicate(timeout=20)
+    t.eq(r.returncode, 0, "runnel leaves the mixed group cleanly")
+    c.close()
+
+
 def main():
     t.step("help", test_help)
     t.step("topics", test_topics)
@@ -473,6 +512,7 @@ def main():
     else:
         t.step("groups", test_groups)
         t.step("two members", test_two_members)
+        t.step("mixed group", test_mixed_group)
     if broker:
         broker.finish(t)
     t.done()
