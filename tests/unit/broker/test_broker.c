@@ -201,6 +201,16 @@ static void test_api_versions_raw(int fd)
 
 static void test_metadata(int fd, int port)
 {
+    /* Exactly what librdkafka 2.x sends for "all topics" at v12: its 4-byte array-count
+     * placeholder leaves 3 bytes after the body, which Kafka ignores. */
+    uint8_t rdk[] = {0,   0,   0,   25,  0,   3,   0, 12, 0, 0, 0, 5, 0, 7, 'r',
+                     'd', 'k', 'a', 'f', 'k', 'a', 0, 0,  0, 0, 0, 1, 0, 0};
+    send_all(fd, rdk, sizeof(rdk));
+    size_t len;
+    uint8_t *f = recv_frame(fd, &len);
+    ok(f != NULL && rn_load_be32(f) == 5, "librdkafka's Metadata v12 with trailing bytes answered");
+    free(f);
+
     rn_metadata_request_t mreq;
     rn_metadata_request_init(&mreq);
     mreq.topics.count = -1;
