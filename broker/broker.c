@@ -95,6 +95,7 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
         .apis = rn_broker_apis,
         .n_apis = rn_broker_napis,
         .ctx = b,
+        .file_release = b->file_release,
     };
     b->server = rn_server_new(base, &opts, err, errlen);
     if (b->server == NULL) {

@@ -33,6 +33,9 @@ typedef struct rn_broker {
     char advertised_host[256];
     int advertised_port; /* the bound port when advertised.listeners gives none */
     bool clean_start;    /* the previous process stopped cleanly */
+    /* Releases the owner of a Fetch file range once libevent has sent it (the server's
+     * opts.file_release). A module sets it in its init; NULL = nothing to release. */
+    void (*file_release)(void *owner);
     bool stopping;
 } rn_broker_t;
 
