@@ -27,15 +27,13 @@ typedef struct rn_broker {
     rn_offload_t *offload;
     struct rn_datadir *datadir;
     rn_topics_t *topics;
+    struct rn_datapath *datapath; /* data-path module state (rn_datapath.h) */
     char cluster_id[23]; /* base64, from meta.properties */
     int32_t node_id;
     int32_t controller_id; /* self for a single node; the quorum module updates it */
     char advertised_host[256];
     int advertised_port; /* the bound port when advertised.listeners gives none */
     bool clean_start;    /* the previous process stopped cleanly */
-    /* Releases the owner of a Fetch file range once libevent has sent it (the server's
-     * opts.file_release). A module sets it in its init; NULL = nothing to release. */
-    void (*file_release)(void *owner);
     bool stopping;
 } rn_broker_t;
 
