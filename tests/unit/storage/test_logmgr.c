@@ -140,7 +140,7 @@ int main(void)
     rn_logmgr_create(mgr, "small", 0, NULL, &small);
     append_n(small, 40, 100);
     size_t before = rn_plog_segment_count(small);
-    int deleted = rn_logmgr_retain(mgr, NOW);
+    int deleted = rn_logmgr_retain(mgr, NOW, NULL);
     ok(deleted > 0 && rn_plog_segment_count(small) == before - (size_t)deleted &&
            rn_plog_size(small) < 4096 + 2048,
        "retention deleted %d segments", deleted);
