@@ -3,9 +3,9 @@
 #include "rn_datapath.h"
 
 #include "rn_alloc.h"
-#include "rn_datadir.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_logmgr.h"
 #include "rn_uuid.h"
 
 #include <errno.h>
@@ -27,20 +27,30 @@ static int open_datadir(rn_broker_t *b, char *err, size_t errlen)
         }
         want = &cluster;
     }
-    rn_datadir_t *dd;
-    int rc = rn_datadir_open(b->cfg->data_dir, b->node_id, want, &dd, err, errlen);
+    /* The logs are opened by the data path once the topic registry (and so every topic's
+     * log config) has been read from the locked directory. */
+    rn_logmgr_opts_t opts = {
+        .dir = b->cfg->data_dir,
+        .node_id = b->node_id,
+        .cluster_id = want,
+        .defer_logs = true,
+        .now_ms = rn_datapath_now_ms(),
+    };
+    rn_plog_config_default(&opts.config);
+    int rc = rn_logmgr_open(&opts, &b->logmgr, err, errlen);
     if (rc != 0)
         return rc;
-    b->datadir = dd;
-    rn_uuid_to_base64(&rn_datadir_meta(dd)->cluster_id, b->cluster_id);
-    b->clean_start = rn_datadir_was_clean_shutdown(dd);
+    rn_uuid_to_base64(&rn_datadir_meta(rn_logmgr_datadir(b->logmgr))->cluster_id, b->cluster_id);
+    b->clean_start = rn_logmgr_was_clean_shutdown(b->logmgr);
     return 0;
 }
 
+/* clean: flush every log, write the checkpoints, close the logs, then the clean-shutdown
+ * marker (the data path has saved its producer snapshots and epoch caches by now). */
 static int close_datadir(rn_broker_t *b, bool clean, char *err, size_t errlen)
 {
-    int rc = rn_datadir_close(b->datadir, clean, err, errlen);
-    b->datadir = NULL;
+    int rc = rn_logmgr_close(b->logmgr, clean, NULL, 0, err, errlen);
+    b->logmgr = NULL;
     return rc;
 }
 
@@ -70,7 +80,7 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
     int rc = open_datadir(b, err, errlen);
     if (rc != 0)
         return rc;
-    b->topics = rn_topics_new(cfg, cfg->data_dir, b->node_id);
+    b->topics = rn_topics_new(cfg, b->logmgr, b->node_id);
     rc = rn_topics_load(b->topics, err, errlen);
     if (rc != 0)
         goto fail;

@@ -1,10 +1,11 @@
 /* rn_broker: one runneld process's state — configuration, event loop, server, data
  * directory, topics — and its start/stop sequence. API handlers reach it as req->ctx.
  *
- * Start: open the data directory (lock, meta.properties), load topics, start the offload
- * thread and the modules listed in dispatch.c, then listen. Stop: stop accepting and
- * reading (rn_broker_drain), wait until rn_broker_drained or a deadline, then
- * rn_broker_close writes the clean-shutdown marker after everything is closed.
+ * Start: open the data directory through rn_logmgr (lock, meta.properties, flush thread),
+ * load topics, start the offload thread and the modules listed in dispatch.c (the data path
+ * opens the partition logs), then listen. Stop: stop accepting and reading
+ * (rn_broker_drain), wait until rn_broker_drained or a deadline, then rn_broker_close lets
+ * rn_logmgr flush, checkpoint and close the logs and write the clean-shutdown marker.
  */
 #ifndef RN_BROKER_H
 #define RN_BROKER_H
@@ -18,14 +19,14 @@
 
 struct event_base;
 struct rn_server;
-struct rn_datadir;
+struct rn_logmgr;
 
 typedef struct rn_broker {
     rn_config_t *cfg;
     struct event_base *base;
     struct rn_server *server;
     rn_offload_t *offload;
-    struct rn_datadir *datadir;
+    struct rn_logmgr *logmgr; /* the data directory and every partition log in it */
     rn_topics_t *topics;
     struct rn_datapath *datapath; /* data-path module state (rn_datapath.h) */
     char cluster_id[23];          /* base64, from meta.properties */
