@@ -3,13 +3,11 @@
 #include "datapath_int.h"
 
 #include "rn_alloc.h"
-#include "rn_err.h"
 #include "rn_log.h"
 #include "rn_topicconf.h"
 
 #include <event2/event.h>
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
