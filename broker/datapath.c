@@ -14,8 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
-#define CKPT_INTERVAL_MS   60000 /* Kafka's log.flush.offset.checkpoint.interval.ms */
-#define CONFIG_INTERVAL_MS 5000  /* topic config changes reach open logs within this */
+#define CKPT_INTERVAL_MS 60000 /* Kafka's log.flush.offset.checkpoint.interval.ms */
 
 int64_t rn__dp_now_ms(void)
 {
@@ -271,24 +270,16 @@ static void retain_all(rn_datapath_t *dp)
     }
 }
 
-static void sync_configs(rn_datapath_t *dp)
+/* The topic's overrides changed (AlterConfigs): push the new settings to its open logs. */
+static void config_changed(rn_topic_t *topic, void *arg)
 {
-    rn_topics_t *topics = dp->b->topics;
-    for (size_t t = 0; t < rn_topics_count(topics); t++) {
-        rn_topic_t *topic = rn_topics_at(topics, t);
-        rn_plog_config_t cfg;
-        bool computed = false;
-        for (int32_t i = 0; i < topic->n_partitions; i++) {
-            rn_dpart_t *dpart = topic->partitions[i]->user;
-            if (!dpart || !dpart->log)
-                continue;
-            if (!computed) {
-                rn__dp_plog_config(dp, topic, &cfg);
-                computed = true;
-            }
-            if (memcmp(rn_plog_config(dpart->log), &cfg, sizeof(cfg)) != 0)
-                rn_plog_set_config(dpart->log, &cfg);
-        }
+    rn_datapath_t *dp = arg;
+    rn_plog_config_t cfg;
+    rn__dp_plog_config(dp, topic, &cfg);
+    for (int32_t i = 0; i < topic->n_partitions; i++) {
+        rn_dpart_t *dpart = topic->partitions[i]->user;
+        if (dpart && dpart->log && memcmp(rn_plog_config(dpart->log), &cfg, sizeof(cfg)) != 0)
+            rn_plog_set_config(dpart->log, &cfg);
     }
 }
 
@@ -301,10 +292,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         return;
     }
     int64_t now = rn__dp_monotonic_ms();
-    if (now >= dp->next_config_ms) {
-        sync_configs(dp);
-        dp->next_config_ms = now + CONFIG_INTERVAL_MS;
-    }
     if (now >= dp->next_retain_ms) {
         retain_all(dp);
         int64_t every = rn_config_int(dp->b->cfg, RN_CFG_LOG_RETENTION_CHECK_INTERVAL_MS);
@@ -368,11 +355,10 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
     rn_checkpoint_free(&dp->start_cp);
     dp->loaded_cps = false;
 
-    rn_topics_hooks_t hooks = {partition_removed, dp};
+    rn_topics_hooks_t hooks = {partition_removed, dp, config_changed};
     rn_topics_set_hooks(b->topics, &hooks);
 
     int64_t now = rn__dp_monotonic_ms();
-    dp->next_config_ms = now + CONFIG_INTERVAL_MS;
     dp->next_retain_ms = now + 30000; /* Kafka waits log.initial.task.delay.ms (30 s) */
     dp->next_ckpt_ms = now + CKPT_INTERVAL_MS;
     dp->tick = event_new(b->base, -1, EV_PERSIST, on_tick, dp);
@@ -390,7 +376,7 @@ void rn_datapath_shutdown(rn_broker_t *b)
     /* The server is gone, so no request is parked any more; whatever is left learns of it. */
     rn_fetchwait_free(dp->waits);
     dp->waits = NULL;
-    rn_topics_hooks_t none = {NULL, NULL};
+    rn_topics_hooks_t none = {NULL, NULL, NULL};
     rn_topics_set_hooks(b->topics, &none);
 
     /* Flush every log so the recovery points reach the log ends, write the checkpoints,

@@ -18,7 +18,6 @@ struct rn_datapath {
     struct event *tick;          /* 1 s housekeeping timer */
     int64_t next_retain_ms;      /* monotonic time of the next retention pass */
     int64_t next_ckpt_ms;        /* ... of the next periodic checkpoint write */
-    int64_t next_config_ms;      /* ... of the next topic-config sync */
     bool ckpt_saving;            /* a checkpoint job is queued */
     bool ckpt_dirty;             /* log starts changed since it was queued */
     rn_checkpoint_t recovery_cp; /* loaded at init for opening logs, then freed */

@@ -266,13 +266,6 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
         }
     }
 
-    /* message.timestamp.type may have changed since the log was opened. */
-    bool lat = topic_log_append_time(b, topic);
-    if (rn_plog_config(dpart->log)->log_append_time != lat) {
-        rn_plog_config_t cfg = *rn_plog_config(dpart->log);
-        cfg.log_append_time = lat;
-        rn_plog_set_config(dpart->log, &cfg);
-    }
     rn_plog_append_info_t info;
     int rc = rn_plog_append(dpart->log, buf, len, part->leader_epoch, pc->now_ms, &info);
     if (rc != 0) {
