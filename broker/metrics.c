@@ -18,8 +18,7 @@
 #define RN_METRICS_NAME_MAX 200
 
 const double rn_metrics_latency_bounds[RN_METRICS_LATENCY_BOUNDS] = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 
 /* ---- histograms ---- */
@@ -99,8 +98,7 @@ static size_t utf8_len(const unsigned char *p)
     }
     if (c >= 0xF0 && c <= 0xF4) {
         unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80 ? 4
-                                                                                        : 0;
+        return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80 ? 4 : 0;
     }
     return 0;
 }
@@ -137,8 +135,7 @@ struct rn_metrics_writer {
     bool oom;          /* sticky: out could not grow */
 };
 
-__attribute__((format(printf, 2, 3))) static void drop(rn_metrics_writer_t *w, const char *fmt,
-                                                       ...)
+__attribute__((format(printf, 2, 3))) static void drop(rn_metrics_writer_t *w, const char *fmt, ...)
 {
     if (w->dropped++ == 0) {
         va_list ap;
@@ -249,8 +246,7 @@ int rn_metrics_emit_family(rn_metrics_writer_t *w, rn_metrics_type_t type, const
 }
 
 /* Whether a sample with these labels may be written into the current family. */
-static bool sample_ok(rn_metrics_writer_t *w, const rn_metrics_label_t *labels, size_t n,
-                      bool hist)
+static bool sample_ok(rn_metrics_writer_t *w, const rn_metrics_label_t *labels, size_t n, bool hist)
 {
     if (w->family[0] == '\0') {
         drop(w, "a sample outside a valid family");
@@ -544,9 +540,12 @@ static bool parse_labels(rn_metrics_family_t *fam, const char *names, char *why,
         }
         char *name = rn_xstrndup(p, len);
         fam->labels[fam->n_labels++] = name;
-        if (!valid_label_name(name) ||
-            (fam->type == RN_METRICS_HISTOGRAM && strcmp(name, "le") == 0)) {
+        if (!valid_label_name(name)) {
             snprintf(why, whylen, "\"%s\" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", name);
+            return false;
+        }
+        if (fam->type == RN_METRICS_HISTOGRAM && strcmp(name, "le") == 0) {
+            snprintf(why, whylen, "label le is reserved for a histogram's buckets");
             return false;
         }
         for (size_t i = 0; i + 1 < fam->n_labels; i++)

@@ -196,8 +196,7 @@ static const struct {
     bool needs_log;
 } part_families[] = {
     [PV_LOG_END] = {"runnel_partition_log_end_offset",
-                    "Offset the next appended record gets, per partition with an open log.",
-                    true},
+                    "Offset the next appended record gets, per partition with an open log.", true},
     [PV_HIGH_WATERMARK] = {"runnel_partition_high_watermark",
                            "Offset below which consumers may read, per partition with an open "
                            "log.",
@@ -400,8 +399,7 @@ void rn_metrics_broker_register(rn_metrics_t *m, rn_broker_t *b)
     rn_metrics_add_collector(m, collect_process, NULL);
 }
 
-void rn_metrics_topic_in(rn_metrics_t *m, const rn_topic_t *topic, uint64_t bytes,
-                         uint64_t records)
+void rn_metrics_topic_in(rn_metrics_t *m, const rn_topic_t *topic, uint64_t bytes, uint64_t records)
 {
     if (m == NULL || m->broker.topic_bytes_in == NULL)
         return;

@@ -32,7 +32,7 @@ typedef struct rn_broker {
     struct rn_datapath *datapath; /* data-path module state (rn_datapath.h) */
     struct rn_metrics *metrics;   /* the metrics registry (rn_metrics.h); never NULL */
     struct rn_http *http;         /* /metrics, /health, /ready; NULL unless metrics.listen */
-    char cluster_id[23]; /* base64, from meta.properties */
+    char cluster_id[23];          /* base64, from meta.properties */
     int32_t node_id;
     int32_t controller_id; /* self for a single node; the quorum module updates it */
     char advertised_host[256];

@@ -119,7 +119,7 @@ struct rn_req {
     uint8_t *frame; /* the frame after the size prefix (owned) */
     size_t frame_len;
     int state;
-    bool parked;       /* counted in metrics.requests_parked */
+    bool parked;      /* counted in metrics.requests_parked */
     uint64_t read_ns; /* CLOCK_MONOTONIC when the frame was read, for metrics.latency */
     bool no_response;
     rn_cancel_fn cancel;
