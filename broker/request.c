@@ -93,6 +93,9 @@ static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *
         return why;
     }
     req->flexible = rpc.header_version >= 2;
+    if (rpc.trailing_bytes > 0)
+        RN_DEBUG("server", "api_key=%d api_version=%d correlation_id=%d: %zu bytes after the body "
+                 "ignored", rpc.api_key, rpc.api_version, rpc.correlation_id, rpc.trailing_bytes);
     if (rpc.client_id.len >= 0)
         req->client_id =
             rn_xstrndup(rpc.client_id.ptr ? rpc.client_id.ptr : "", (size_t)rpc.client_id.len);

@@ -114,6 +114,7 @@ typedef struct rn_rpc_request {
     void *body;              /* rn_<api>_request_t *; NULL unless RN_RPC_OK */
     int error;               /* RN_E* from the reader when not RN_RPC_OK */
     size_t error_offset;     /* frame offset where decoding stopped */
+    size_t trailing_bytes;   /* bytes after a decoded body, ignored as Kafka does */
 } rn_rpc_request_t;
 
 /* Decoding flags. */
