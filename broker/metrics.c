@@ -110,7 +110,8 @@ static const char *format_double(char *buf, size_t len, double v)
         return "NaN";
     if (isinf(v))
         return v > 0 ? "+Inf" : "-Inf";
-    if (v == floor(v) && fabs(v) < 1e15) {
+    /* Integers print as such (no libm: floor() would need -lm in unoptimised builds). */
+    if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v) {
         snprintf(buf, len, "%.0f", v);
         return buf;
     }
