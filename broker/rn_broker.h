@@ -20,6 +20,8 @@
 struct event_base;
 struct rn_server;
 struct rn_logmgr;
+struct rn_metrics;
+struct rn_http;
 
 typedef struct rn_broker {
     rn_config_t *cfg;
@@ -29,6 +31,8 @@ typedef struct rn_broker {
     struct rn_logmgr *logmgr; /* the data directory and every partition log in it */
     rn_topics_t *topics;
     struct rn_datapath *datapath; /* data-path module state (rn_datapath.h) */
+    struct rn_metrics *metrics;   /* the metrics registry (rn_metrics.h); never NULL */
+    struct rn_http *http;         /* /metrics, /health, /ready; NULL unless metrics.listen */
     char cluster_id[23];          /* base64, from meta.properties */
     int32_t node_id;
     int32_t controller_id; /* self for a single node; the quorum module updates it */
@@ -59,6 +63,9 @@ bool rn_broker_drained(const rn_broker_t *b);
 /* Close everything; with clean, write the clean-shutdown marker last. 0 or RN_EIO. */
 int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen);
 
+/* Ready to serve clients (the /ready endpoint): listening, not shutting down, and the
+ * controller quorum known. Otherwise false with the reason in why. */
+bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen);
 /* The port the listener is bound to. */
 int rn_broker_port(const rn_broker_t *b);
 /* The nodes to list in Metadata / DescribeCluster: the voters, or just this node. For
