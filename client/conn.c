@@ -226,7 +226,7 @@ int rn_conn_call(rn_conn_t *conn, int16_t api_key, int16_t version, const void *
     int32_t corr;
     int st = encode(conn, api_key, version, req, &corr);
     if (st != 0)
-        return st == RN_EIO ? st : st;
+        return st;
     const rn_rpc_api_t *api = rn_rpc_api(api_key);
     int64_t deadline = now_ms() + conn->timeout_ms;
     st = send_all(conn, deadline);

@@ -620,6 +620,8 @@ static int consume_loop(consumer_t *c)
             st = fetch_leader(c, leaders[k], wait, &refresh);
         rn_free(leaders);
         fflush(stdout);
+        if (ferror(stdout))
+            c->done = true; /* the reader went away (a closed pipe) */
         rn_arena_reset(&c->cli->arena);
         if (st == 0 && nl == 0 && !c->done) {
             /* Nothing to fetch (no partitions, or no leaders): wait a little. */

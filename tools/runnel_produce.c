@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -67,6 +68,14 @@ typedef struct producer {
     int64_t total;
     int16_t version;
 } producer_t;
+
+/* Set by SIGINT/SIGTERM: stop reading, send what is pending, print the summary. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
 
 static int produce_opt(rn_cli_t *cli, void *ctx, int c, const char *arg)
 {
@@ -418,7 +427,7 @@ static int read_loop(producer_t *pr, int fd)
     char *buf = rn_xmalloc(cap);
     int st = 0;
     bool eof = false;
-    while (st == 0 && !eof) {
+    while (st == 0 && !eof && !stop_signal) {
         if (any_pending(pr)) {
             struct pollfd pfd = {.fd = fd, .events = POLLIN};
             int n = poll(&pfd, 1, o->linger_ms);
@@ -440,7 +449,7 @@ static int read_loop(producer_t *pr, int fd)
         ssize_t k = read(fd, buf + len, cap - len);
         if (k < 0) {
             if (errno == EINTR)
-                continue;
+                continue; /* the loop condition sees a stop signal */
             st = rn_cli_fail(pr->cli, RN_CLI_EXIT_FAIL, "cannot read %s: %s",
                              o->file ? o->file : "stdin", strerror(errno));
             break;
@@ -591,7 +600,13 @@ int rn_cli_produce(rn_cli_t *cli, int argc, char **argv)
             rn_arena_init(&pr.parts[p].data, 0);
         pr.sticky = (int32_t)(wall_ms() % pr.npart);
         rn_arena_reset(&cli->arena);
+        /* No SA_RESTART: a signal interrupts read() so the loop can stop and flush. */
+        struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
         st = read_loop(&pr, fd);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
         if (pr.total > 0 || st == 0)
             print_summary(&pr);
         for (int32_t p = 0; p < pr.npart; p++) {
