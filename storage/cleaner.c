@@ -172,6 +172,32 @@ static int snapshot_step(void *arg)
 
 /* ---- offset map ---- */
 
+/* Put the keyed records of one batch at or past first_dirty into the map; at the first one
+ * at or past end, or that does not fit, set *map_end to its offset and *full. Returns 0 or
+ * RN_ENOMEM. */
+static int map_batch(pass_t *p, rn__offmap_t *map, const uint8_t *batch,
+                     const rn_batch_header_t *hdr, int64_t end, int64_t *map_end, int *full)
+{
+    rn_records_iter_t it;
+    int rc = rn_records_open(&it, batch, rn_batch_total_size(hdr), NULL, p->cfg->max_batch_bytes);
+    if (rc == 0) {
+        rn_record_t rec;
+        while ((rc = rn_records_iter_next(&it, &rec)) == 1) {
+            if (rec.offset < p->first_dirty || rec.key.data == NULL)
+                continue;
+            if (rec.offset >= end ||
+                rn__offmap_put(map, rn__cleaner_hash(rec.key.data, (size_t)rec.key.len),
+                               rec.offset) != 0) {
+                *map_end = rec.offset;
+                *full = 1;
+                break;
+            }
+        }
+    }
+    rn_records_close(&it);
+    return rc == RN_ENOMEM ? rc : 0;
+}
+
 /* Map the keyed records of [first_dirty, first_uncleanable) in offset order; *map_end gets
  * the end of what was mapped. Stops at the first record that does not fit. */
 static int build_map(pass_t *p, rn__offmap_t *map, int64_t *map_end)
@@ -210,33 +236,12 @@ static int build_map(pass_t *p, rn__offmap_t *map, int64_t *map_end)
             }
             /* Control records carry no keys of the topic. A batch that cannot be decoded
              * stays whole in the cleaned log, so its keys need no mapping either. */
-            if (rn_batch_is_control(&hdr))
-                goto mapped;
-            rn_records_iter_t it;
-            int rc = rn_records_open(&it, batch, rn_batch_total_size(&hdr), NULL,
-                                     p->cfg->max_batch_bytes);
-            if (rc == 0) {
-                rn_record_t rec;
-                while ((rc = rn_records_iter_next(&it, &rec)) == 1) {
-                    if (rec.offset < fd || rec.key.data == NULL)
-                        continue;
-                    if (rec.offset >= end ||
-                        rn__offmap_put(map, rn__cleaner_hash(rec.key.data, (size_t)rec.key.len),
-                                       rec.offset) != 0) {
-                        *map_end = rec.offset;
-                        full = 1;
-                        break;
-                    }
-                }
-            }
-            rn_records_close(&it);
-            if (rc == RN_ENOMEM) {
-                err = rc;
+            if (!rn_batch_is_control(&hdr) &&
+                (err = map_batch(p, map, batch, &hdr, end, map_end, &full)) != 0)
                 break;
-            }
-        mapped:
             if (!full)
                 *map_end = rn_batch_last_offset(&hdr) + 1;
+            err = 0;
         }
         rn__segreader_free(&rd);
         if (err == 0 && !full) {
@@ -383,7 +388,7 @@ static int swap_step(void *arg)
 
 /* ---- cleaning a group ---- */
 
-static int group_end(const pass_t *p, size_t from, size_t k)
+static size_t group_end(const pass_t *p, size_t from, size_t k)
 {
     size_t to = from + 1;
     uint64_t total = p->segs[from].size;
@@ -519,7 +524,7 @@ static int clean_segments(pass_t *p)
         .stats = p->stats,
     };
     for (size_t i = 0; i < k && err == 0;) {
-        size_t to = (size_t)group_end(p, i, k);
+        size_t to = group_end(p, i, k);
         err = clean_group(p, &f, i, to);
         i = to;
     }
