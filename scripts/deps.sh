@@ -15,6 +15,7 @@ APT_PACKAGES=(
   lz4 zstd gzip xxd
   python3 python3-venv python3-snappy python3-lz4 python3-zstandard
   kcat librdkafka-dev python3-confluent-kafka python3-kafka
+  dpkg-dev debhelper lintian
 )
 if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -q
