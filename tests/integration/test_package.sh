@@ -175,7 +175,12 @@ if [ $systemd_running = 1 ]; then
   ! systemctl is-active --quiet runnel
   ok $? "systemctl stops runnel"
 else
-  kill -TERM "$broker_pid"
+  # Signal runneld itself, as systemd does: runuser, signalled, would kill its child
+  # and report the signal rather than runneld's own exit status, which it passes on.
+  child=$(pgrep -P "$broker_pid" -x runneld)
+  [ -n "$child" ] && [ "$(stat -c %U "/proc/$child")" = runnel ]
+  ok $? "runneld runs as user runnel (pid ${child:-none})"
+  kill -TERM "${child:-$broker_pid}"
   for _ in $(seq 100); do
     kill -0 "$broker_pid" 2>/dev/null || break
     sleep 0.1
