@@ -15,9 +15,28 @@ APT_PACKAGES=(
   lz4 zstd gzip xxd
   python3 python3-venv python3-snappy python3-lz4 python3-zstandard
   kcat librdkafka-dev python3-confluent-kafka python3-kafka
+  maven openjdk-17-jdk-headless
   dpkg-dev debhelper lintian
 )
 if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}"
+fi
+
+# Interop test clients from PyPI: a venv built from Debian's interpreter (not a pyenv one on
+# PATH), isolated from Debian's site-packages so PyPI's confluent-kafka is what it imports.
+# Reinstalled only when tests/interop/requirements.txt changes.
+REQS=tests/interop/requirements.txt
+stamp=$(sha256sum "$REQS" | cut -d' ' -f1)
+if [ "$(cat .venv/.runnel-deps 2>/dev/null)" != "$stamp" ]; then
+  [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r "$REQS"
+  echo "$stamp" >.venv/.runnel-deps
+fi
+
+# kafkajs for the node interop tests, exactly as locked. Node and npm come with the machine.
+lock=$(sha256sum tests/interop/package-lock.json | cut -d' ' -f1)
+if [ "$(cat tests/interop/node_modules/.runnel-deps 2>/dev/null)" != "$lock" ]; then
+  (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock" >tests/interop/node_modules/.runnel-deps
 fi
