@@ -163,9 +163,9 @@ int rn_checkpoint_parse(const char *name, const uint8_t *buf, size_t len, rn_che
 
     size_t cap = 0;
     while (rn__text_next(&text, &line, &line_len)) {
-        const char *f[3];
-        size_t fl[3];
-        int64_t partition, offset;
+        const char *f[3] = {0};
+        size_t fl[3] = {0};
+        int64_t partition = 0, offset = 0;
         int rc = 0;
         if (rn__split_fields(line, line_len, f, fl, 3) != 3)
             rc = rn__text_corrupt(&text, line, line_len,

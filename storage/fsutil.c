@@ -93,7 +93,6 @@ int rn_fsutil_write_atomic(const char *path, const void *data, size_t len, char 
         goto fail_close;
     }
     if (close(fd) != 0) {
-        fd = -1;
         rn_fsutil_seterr(err, errlen, "close of %s failed: %s", tmp, strerror(errno));
         goto fail_unlink;
     }

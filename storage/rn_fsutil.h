@@ -20,8 +20,11 @@
 
 /* Replace `path` with exactly `len` bytes of `data`, atomically and durably: write
  * "<path>.tmp" in the same directory, fsync it, rename it over `path`, fsync the directory.
- * The file gets mode 0644. On failure the temporary file is removed and `path` is untouched.
- * Returns 0 or RN_EIO. Blocks on fsync: never call it on the event loop thread. */
+ * The file gets mode 0644. When writing or renaming fails the temporary file is removed and
+ * `path` is untouched; when only the final directory fsync fails the new content is in place
+ * but may not survive a crash. Returns 0 or RN_EIO. Two writers of the same path at once
+ * would share the temporary name: each file has one writer. Blocks on fsync: never call it
+ * on the event loop thread. */
 int rn_fsutil_write_atomic(const char *path, const void *data, size_t len, char *err,
                            size_t errlen);
 
