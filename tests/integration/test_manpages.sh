@@ -21,8 +21,8 @@ ok() {
 }
 
 runneld=$build/broker/runneld
-if [ ! -x "$runneld" ]; then
-  echo "1..0 # skip $runneld is not built"
+if [ ! -x "$runneld" ] && [ ! -x "$build/tools/runnel-dump" ]; then
+  echo "1..0 # skip neither runneld nor runnel-dump is built in $build"
   exit 0
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/runnel-mantest.XXXXXX")
@@ -58,6 +58,12 @@ for entry in broker/runneld:runneld.8 tools/runnel-dump:runnel-dump.1 tools/runn
   [ -z "$missing" ]
   ok $? "every flag of $name --help is in its page${missing:+; missing:$missing}"
 done
+
+if [ ! -x "$runneld" ]; then
+  echo "1..$n # runneld is not built: its keys and the packaged configuration are not checked"
+  [ $failed -eq 0 ]
+  exit
+fi
 
 # The keys runneld accepts: its --help lists one per line as "  KEY  TYPE  default: ...".
 "$runneld" --help 2>/dev/null | sed -nE 's/^  ([a-z][a-z0-9.]*[a-z0-9]) +(int|long|bool|string|list|enum) +default:.*/\1/p' |
