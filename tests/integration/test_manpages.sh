@@ -52,8 +52,9 @@ for entry in broker/runneld:runneld.8 tools/runnel-dump:runnel-dump.1 tools/runn
   "$prog" --help >"$work/$name.help" 2>&1
   ok $? "$name --help exits 0"
   missing=""
+  text=$(page_text "$page")
   for flag in $(grep -oE -- '--[a-z][a-z0-9-]*' "$work/$name.help" | sort -u); do
-    page_text "$page" | grep -qE -- "(^|[^a-z-])$flag([^a-z-]|$)" || missing="$missing $flag"
+    grep -qE -- "(^|[^a-z-])$flag([^a-z-]|$)" <<<"$text" || missing="$missing $flag"
   done
   [ -z "$missing" ]
   ok $? "every flag of $name --help is in its page${missing:+; missing:$missing}"
