@@ -198,8 +198,10 @@ dpkg -r runnel >"$work/dpkg-r.log" 2>&1
 ok $? "dpkg -r removes the package"
 [ ! -e /usr/bin/runneld ] && [ ! -e /usr/bin/runnel-dump ]
 ok $? "remove deletes the programs"
-[ -f "$seg" ] && [ -f /etc/runnel/runnel.yaml ] && getent passwd runnel >/dev/null
-ok $? "remove keeps the data, the configuration and the user"
+[ -f /var/lib/runnel/meta.properties ] && [ -f "$seg" ]
+ok $? "remove keeps the data (meta.properties, $seg)"
+[ -f /etc/runnel/runnel.yaml ] && getent passwd runnel >/dev/null
+ok $? "remove keeps the configuration and the user"
 
 dpkg -P runnel >"$work/dpkg-p.log" 2>&1
 st=$?
