@@ -156,8 +156,9 @@ ok $? "runneld listens on 127.0.0.1:$port"
 
 topic=pkgtest
 printf 'one\ntwo\nthree\n' >"$work/sent"
-timeout 30 kcat -P -b "127.0.0.1:$port" -t $topic -X request.required.acks=-1 "$work/sent" \
-  2>"$work/kcat-p.err"
+# One message per line of standard input (a file argument would be one message).
+timeout 30 kcat -P -b "127.0.0.1:$port" -t $topic -X request.required.acks=-1 \
+  <"$work/sent" 2>"$work/kcat-p.err"
 ok $? "kcat produces 3 messages to $topic"
 sed 's/^/# kcat: /' "$work/kcat-p.err"
 timeout 30 kcat -C -b "127.0.0.1:$port" -t $topic -o beginning -c 3 -e -q \
@@ -165,7 +166,8 @@ timeout 30 kcat -C -b "127.0.0.1:$port" -t $topic -o beginning -c 3 -e -q \
 ok $? "kcat consumes from $topic"
 sed 's/^/# kcat: /' "$work/kcat-c.err"
 cmp -s "$work/sent" "$work/received"
-ok $? "kcat reads back what was produced"
+ok $? "kcat reads back the 3 messages produced"
+diff "$work/sent" "$work/received" | sed 's/^/# /'
 seg=/var/lib/runnel/$topic-0/00000000000000000000.log
 [ "$(stat -c %U "$seg" 2>/dev/null)" = runnel ] && grep -q three "$seg"
 ok $? "the records are in $seg, owned by runnel"
@@ -192,6 +194,13 @@ else
   broker_pid=""
 fi
 sed 's/^/# runneld: /' "$work/runneld.log" 2>/dev/null | tail -n 20
+
+# The packaged inspector reads what the packaged broker wrote.
+/usr/bin/runnel-dump --verify "$(dirname "$seg")" >"$work/dump.txt" 2>&1
+st=$?
+sed 's/^/# runnel-dump: /' "$work/dump.txt" | head -n 30
+[ $st -eq 0 ] && grep -qE '^summary: [0-9]+ batches, 3 records' "$work/dump.txt"
+ok $? "runnel-dump --verify finds 3 valid records in $(dirname "$seg") (exit $st)"
 
 # --- remove and purge --------------------------------------------------------------------
 dpkg -r runnel >"$work/dpkg-r.log" 2>&1
