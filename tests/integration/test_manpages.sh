@@ -51,6 +51,17 @@ for entry in broker/runneld:runneld.8 tools/runnel-dump:runnel-dump.1 tools/runn
   fi
   "$prog" --help >"$work/$name.help" 2>&1
   ok $? "$name --help exits 0"
+  if [ "$name" = runnel ]; then
+    # The CLI's commands have help of their own: "runnel topic create --help" and so on.
+    cmds=$(sed -n '/^commands:/,/^$/p' "$work/$name.help" | sed -nE 's/^  ([a-z-]+( [a-z-]+)?)  .*/\1/p')
+    [ -n "$cmds" ]
+    ok $? "runnel --help lists its commands ($(echo $cmds | tr '\n' ' '))"
+    while read -r cmd; do
+      [ -n "$cmd" ] || continue
+      # shellcheck disable=SC2086 # the command's words are separate arguments
+      "$prog" $cmd --help >>"$work/$name.help" 2>&1 || echo "runnel $cmd --help: failed" >&2
+    done <<<"$cmds"
+  fi
   missing=""
   text=$(page_text "$page")
   for flag in $(grep -oE -- '--[a-z][a-z0-9-]*' "$work/$name.help" | sort -u); do
