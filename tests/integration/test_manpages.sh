@@ -55,7 +55,7 @@ for entry in broker/runneld:runneld.8 tools/runnel-dump:runnel-dump.1 tools/runn
     # The CLI's commands have help of their own: "runnel topic create --help" and so on.
     cmds=$(sed -n '/^commands:/,/^$/p' "$work/$name.help" | sed -nE 's/^  ([a-z-]+( [a-z-]+)?)  .*/\1/p')
     [ -n "$cmds" ]
-    ok $? "runnel --help lists its commands ($(echo $cmds | tr '\n' ' '))"
+    ok $? "runnel --help lists its commands ($(echo "$cmds" | tr '\n' ' '))"
     while read -r cmd; do
       [ -n "$cmd" ] || continue
       # shellcheck disable=SC2086 # the command's words are separate arguments

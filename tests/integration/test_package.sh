@@ -50,7 +50,7 @@ cleanup() {
     sleep 1
     kill -KILL "$broker_pid" 2>/dev/null
   fi
-  if [ $installed = 1 ]; then
+  if [ "$installed" = 1 ]; then
     dpkg -P runnel >/dev/null 2>&1
   fi
   rm -rf "$work"
@@ -136,7 +136,7 @@ if [ $systemd_running = 1 ]; then
   # dpkg -i enabled and started the service (dh_installsystemd).
   systemctl restart runnel
   check "systemctl starts runnel" systemctl is-active --quiet runnel
-elif port_busy $port; then
+elif port_busy "$port"; then
   # A developer's broker holds the configured port; a flag overrides the file's
   # listeners, everything else stays as the unit has it.
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -148,10 +148,10 @@ if [ $systemd_running = 0 ]; then
   broker_pid=$!
 fi
 for _ in $(seq 100); do
-  port_busy $port && break
+  port_busy "$port" && break
   sleep 0.1
 done
-port_busy $port
+port_busy "$port"
 ok $? "runneld listens on 127.0.0.1:$port"
 
 topic=pkgtest
@@ -229,7 +229,7 @@ for f in $(grep -v '/$' <<<"$contents" | sed 's|^\.||'); do
 done
 left="$left $(find /etc /var/lib /usr/lib/systemd /lib/systemd /usr/lib/sysusers.d /usr/share/doc \
   /usr/share/man -name '*runnel*' -not -path '/var/lib/dpkg/*' 2>/dev/null | tr '\n' ' ')"
-left=$(echo $left)
+left=$(tr -s " " <<<"$left" | sed "s/^ //; s/ $//")
 [ -z "$left" ]
 ok $? "nothing of the package is left${left:+: $left}"
 
