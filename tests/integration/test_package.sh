@@ -168,6 +168,19 @@ sed 's/^/# kcat: /' "$work/kcat-c.err"
 cmp -s "$work/sent" "$work/received"
 ok $? "kcat reads back the 3 messages produced"
 diff "$work/sent" "$work/received" | sed 's/^/# /'
+if [ -x /usr/bin/runnel ]; then
+  timeout 30 /usr/bin/runnel -b "127.0.0.1:$port" topic list >"$work/topics.txt" 2>&1
+  st=$?
+  sed 's/^/# runnel: /' "$work/topics.txt"
+  [ $st -eq 0 ] && grep -qw $topic "$work/topics.txt"
+  ok $? "the packaged runnel CLI lists $topic"
+  timeout 30 /usr/bin/runnel -b "127.0.0.1:$port" consume $topic -o beginning -e \
+    >"$work/received2" 2>"$work/runnel-c.err"
+  st=$?
+  sed 's/^/# runnel: /' "$work/runnel-c.err"
+  [ $st -eq 0 ] && cmp -s "$work/sent" "$work/received2"
+  ok $? "the packaged runnel CLI consumes the 3 messages"
+fi
 seg=/var/lib/runnel/$topic-0/00000000000000000000.log
 [ "$(stat -c %U "$seg" 2>/dev/null)" = runnel ] && grep -q three "$seg"
 ok $? "the records are in $seg, owned by runnel"
