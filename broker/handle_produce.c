@@ -36,6 +36,7 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
+#include "rn_metrics.h"
 #include "rn_str.h"
 
 #include <stdarg.h>
@@ -292,6 +293,7 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     out->log_append_time_ms = info.log_append_time;
     out->log_start_offset = info.log_start_offset;
     rn_datapath_appended(pc->dp, dpart, part->leader_epoch, info.base_offset, (int64_t)info.bytes);
+    rn_metrics_topic_in(pc->b->metrics, topic, info.bytes, (uint64_t)info.record_count);
 }
 
 /* The same error for every partition of the request (whole-request refusals). */

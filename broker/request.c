@@ -124,6 +124,7 @@ rn_req_t *rn__req_new(rn_conn_t *conn, uint8_t *frame, size_t size)
     req->api_key = (int16_t)rn_load_be16(frame);
     req->api_version = req->response_version = (int16_t)rn_load_be16(frame + 2);
     req->correlation_id = (int32_t)rn_load_be32(frame + 4);
+    req->read_ns = rn__server_now_ns();
     rn_arena_init(&req->arena, 0);
     srv->inflight++;
     if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)

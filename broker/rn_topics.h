@@ -11,9 +11,11 @@
  *   config orders retention.ms 86400000          name, key, value (%XX-escaped)
  *
  * One partition directory <data dir>/<topic>-<index> with Kafka's partition.metadata (topic
- * id) exists per partition, created by the same job before the topic becomes ready; the
- * data path opens the log inside on first use. A deleted topic's directories are renamed
- * to <topic>-<index>.<id>-delete, as Kafka does, then removed. When the metadata quorum lands it
+ * id) exists per partition, made by the same job (rn_logmgr_prepare) before the topic becomes
+ * ready; the data path opens the log inside on first use. A deleted topic's logs are closed at
+ * once (rn_logmgr_close_log) and its directories renamed to <topic>-<index>.<id>-delete and
+ * removed by the next persist job (rn_logmgr_delete_dir, rn_logmgr_purge_deleted), so every
+ * directory change runs in order on the worker. When the metadata quorum lands it
  * replaces this file as the source of truth; the in-memory API stays.
  *
  * Changes are made in memory at once (so the next request sees them) and collected until
@@ -31,6 +33,7 @@
 #define RN_TOPICS_H
 
 #include "rn_config.h"
+#include "rn_logmgr.h"
 #include "rn_offload.h"
 #include "rn_topicconf.h"
 #include "rn_uuid.h"
@@ -74,8 +77,8 @@ typedef struct rn_topics rn_topics_t;
 /* Calls into the module that owns the partitions' storage (the data path). Any may be
  * NULL. All run on the loop. */
 typedef struct rn_topics_hooks {
-    /* The partition is leaving (topic deleted): close its log, drop references to it, wake
-     * waiters. Its directory is renamed and removed by the next persist job. */
+    /* The partition is leaving (topic deleted): drop references to its log (closed right
+     * after the hook), wake waiters. Its directory is removed by the next persist job. */
     void (*partition_removed)(rn_partition_t *part, void *arg);
     void *arg;
     /* The topic's overrides changed (AlterConfigs, IncrementalAlterConfigs): push the new
@@ -83,9 +86,9 @@ typedef struct rn_topics_hooks {
     void (*config_changed)(rn_topic_t *topic, void *arg);
 } rn_topics_hooks_t;
 
-/* A manager for data_dir, this node and the cluster's nodes (cfg->voters, or just
- * node_id). cfg must outlive the manager. */
-rn_topics_t *rn_topics_new(const rn_config_t *cfg, const char *data_dir, int32_t node_id);
+/* A manager for the data directory of logmgr, this node and the cluster's nodes
+ * (cfg->voters, or just node_id). cfg and logmgr must outlive the manager. */
+rn_topics_t *rn_topics_new(const rn_config_t *cfg, rn_logmgr_t *logmgr, int32_t node_id);
 /* Free everything (no persisting). NULL is a no-op. */
 void rn_topics_free(rn_topics_t *topics);
 void rn_topics_set_hooks(rn_topics_t *topics, const rn_topics_hooks_t *hooks);

@@ -6,6 +6,7 @@
 #include "rn_err.h"
 #include "rn_fsutil.h"
 #include "rn_log.h"
+#include "rn_partmeta.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,9 +26,18 @@ typedef struct lm_entry {
     struct lm_entry *next;
 } lm_entry_t;
 
+/* A partition whose log could not be opened at load: it stays out of the table (so nothing
+ * touches its files) and rn_logmgr_create answers its error until it is deleted. */
+typedef struct lm_offline {
+    char *topic;
+    int32_t partition;
+    int rc;
+} lm_offline_t;
+
 /* Invariants: the table maps each open partition to its log exactly once; the owner thread is
  * its only writer and changes it under mu; other threads read it only under mu. `deleted`
- * holds renamed partition directories awaiting removal (under mu). */
+ * holds renamed partition directories awaiting removal (under mu). `offline` is owner-only.
+ * `loaded`: the logs have been opened (rn_logmgr_load ran). */
 struct rn_logmgr {
     rn_datadir_t *dd;
     char *dir;
@@ -43,6 +53,9 @@ struct rn_logmgr {
     rn_checkpoint_t hw_loaded;
     char **deleted;
     size_t ndeleted, cap_deleted;
+    lm_offline_t *offline;
+    size_t noffline;
+    bool loaded;
 };
 
 static uint64_t tp_hash(const char *topic, int32_t partition)
@@ -203,10 +216,21 @@ static void mgr_free(rn_logmgr_t *mgr)
     for (size_t i = 0; i < mgr->ndeleted; i++)
         rn_free(mgr->deleted[i]);
     rn_free(mgr->deleted);
+    for (size_t i = 0; i < mgr->noffline; i++)
+        rn_free(mgr->offline[i].topic);
+    rn_free(mgr->offline);
     pthread_mutex_destroy(&mgr->mu);
     pthread_mutex_destroy(&mgr->ckpt_mu);
     rn_free(mgr->dir);
     rn_free(mgr);
+}
+
+static lm_offline_t *find_offline(rn_logmgr_t *mgr, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < mgr->noffline; i++)
+        if (mgr->offline[i].partition == partition && !strcmp(mgr->offline[i].topic, topic))
+            return &mgr->offline[i];
+    return NULL;
 }
 
 int rn_logmgr_open(const rn_logmgr_opts_t *opts, rn_logmgr_t **out, char *err, size_t errlen)
@@ -237,14 +261,36 @@ int rn_logmgr_open(const rn_logmgr_opts_t *opts, rn_logmgr_t **out, char *err, s
         rn_fsutil_seterr(err, errlen, "%s: cannot start the flush thread", opts->dir);
         goto fail;
     }
+    load_checkpoint(mgr, RN_CHECKPOINT_REPLICATION, &mgr->hw_loaded);
+    if (!opts->defer_logs && (rc = rn_logmgr_load(mgr, NULL, NULL, opts->now_ms, err, errlen)) != 0)
+        goto fail;
+    *out = mgr;
+    return 0;
+fail:
+    mgr_free_table(mgr);
+    rn_datadir_close(mgr->dd, false, NULL, 0);
+    mgr_free(mgr);
+    return rc;
+}
 
+int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config_arg,
+                   int64_t now_ms, char *err, size_t errlen)
+{
+    if (mgr->loaded) {
+        rn_fsutil_seterr(err, errlen, "%s: partition logs already loaded", mgr->dir);
+        return RN_EINVAL;
+    }
+    mgr->loaded = true;
+    if (config_fn != NULL) {
+        mgr->config_fn = config_fn;
+        mgr->config_arg = config_arg;
+    }
     rn_checkpoint_t rp_cp, ls_cp;
     load_checkpoint(mgr, RN_CHECKPOINT_RECOVERY_POINT, &rp_cp);
     load_checkpoint(mgr, RN_CHECKPOINT_LOG_START, &ls_cp);
-    load_checkpoint(mgr, RN_CHECKPOINT_REPLICATION, &mgr->hw_loaded);
     rn_datadir_part_t *parts = NULL;
     size_t nparts = 0;
-    rc = rn_datadir_list_partitions(mgr->dd, &parts, &nparts, err, errlen);
+    int rc = rn_datadir_list_partitions(mgr->dd, &parts, &nparts, err, errlen);
     for (size_t i = 0; rc == 0 && i < nparts; i++) {
         rn_plog_config_t cfg;
         config_for(mgr, parts[i].topic, parts[i].partition, &cfg);
@@ -256,24 +302,27 @@ int rn_logmgr_open(const rn_logmgr_opts_t *opts, rn_logmgr_t **out, char *err, s
         /* A clean marker vouches for logs the checkpoint knows; one it does not list was
          * never checkpointed as flushed and is recovered. */
         popts.clean = mgr->clean && rp >= 0;
-        popts.now_ms = opts->now_ms;
-        rc = open_partition(mgr, parts[i].topic, parts[i].partition, &cfg, &popts, NULL, err,
-                            errlen);
+        popts.now_ms = now_ms;
+        char why[768];
+        int prc = open_partition(mgr, parts[i].topic, parts[i].partition, &cfg, &popts, NULL, why,
+                                 sizeof(why));
+        if (prc != 0) {
+            /* One damaged partition must not take the others down (DESIGN 8): it stays
+             * offline, its files untouched, until repaired and reopened. */
+            RN_ERROR("logmgr", "%s; the partition stays offline until repaired and reopened", why);
+            mgr->offline = rn_xrealloc(mgr->offline, (mgr->noffline + 1) * sizeof(*mgr->offline));
+            mgr->offline[mgr->noffline++] =
+                (lm_offline_t){rn_xstrdup(parts[i].topic), parts[i].partition, prc};
+        }
     }
     rn_datadir_parts_free(parts, nparts);
     rn_checkpoint_free(&rp_cp);
     rn_checkpoint_free(&ls_cp);
     if (rc != 0)
-        goto fail;
-    RN_INFO("logmgr", "%s: opened %zu partition log(s) after a%s shutdown", mgr->dir, mgr->count,
-            mgr->clean ? " clean" : "n unclean");
-    *out = mgr;
+        return rc;
+    RN_INFO("logmgr", "%s: opened %zu partition log(s) after a%s shutdown (%zu offline)", mgr->dir,
+            mgr->count, mgr->clean ? " clean" : "n unclean", mgr->noffline);
     return 0;
-fail:
-    mgr_free_table(mgr);
-    rn_datadir_close(mgr->dd, false, NULL, 0);
-    mgr_free(mgr);
-    return rc;
 }
 
 rn_plog_t *rn_logmgr_get(rn_logmgr_t *mgr, const char *topic, int32_t partition)
@@ -295,6 +344,9 @@ int rn_logmgr_create(rn_logmgr_t *mgr, const char *topic, int32_t partition,
             *out = existing;
         return RN_EEXIST;
     }
+    const lm_offline_t *off = find_offline(mgr, topic, partition);
+    if (off != NULL)
+        return off->rc;
     rn_plog_config_t local;
     if (cfg == NULL) {
         config_for(mgr, topic, partition, &local);
@@ -315,8 +367,14 @@ int rn_logmgr_create(rn_logmgr_t *mgr, const char *topic, int32_t partition,
     return rc;
 }
 
-int rn_logmgr_delete(rn_logmgr_t *mgr, const char *topic, int32_t partition)
+int rn_logmgr_close_log(rn_logmgr_t *mgr, const char *topic, int32_t partition)
 {
+    lm_offline_t *off = find_offline(mgr, topic, partition);
+    if (off != NULL) {
+        rn_free(off->topic);
+        *off = mgr->offline[--mgr->noffline];
+        return 0;
+    }
     pthread_mutex_lock(&mgr->mu);
     lm_entry_t **slot = table_slot(mgr, topic, partition), *e = *slot;
     if (e != NULL) {
@@ -326,9 +384,25 @@ int rn_logmgr_delete(rn_logmgr_t *mgr, const char *topic, int32_t partition)
     pthread_mutex_unlock(&mgr->mu);
     if (e == NULL)
         return RN_ENOTFOUND;
-    char path[PATH_MAX], dest[PATH_MAX], id[RN_UUID_TEXT_LEN + 1], hex[33];
-    snprintf(path, sizeof(path), "%s", rn_plog_dir(e->log));
     rn_plog_close(e->log);
+    rn_free(e->topic);
+    rn_free(e);
+    return 0;
+}
+
+int rn_logmgr_delete_dir(rn_logmgr_t *mgr, const char *topic, int32_t partition)
+{
+    char path[PATH_MAX], dest[PATH_MAX], id[RN_UUID_TEXT_LEN + 1], hex[33];
+    if (rn_datadir_partition_path(mgr->dd, topic, partition, path, sizeof(path)) != 0)
+        return RN_EINVAL;
+    pthread_mutex_lock(&mgr->mu);
+    bool open = *table_slot(mgr, topic, partition) != NULL;
+    pthread_mutex_unlock(&mgr->mu);
+    if (open)
+        return RN_EEXIST;
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return RN_ENOTFOUND;
     rn_uuid_t uuid;
     if (rn_uuid_random(&uuid) != 0)
         memset(&uuid, 0, sizeof(uuid));
@@ -346,19 +420,55 @@ int rn_logmgr_delete(rn_logmgr_t *mgr, const char *topic, int32_t partition)
     if (topic_len > 255 - (int)strlen(suffix))
         topic_len = 255 - (int)strlen(suffix);
     snprintf(dest, sizeof(dest), "%s/%.*s%s", mgr->dir, topic_len, topic, suffix);
-    int rc = 0;
     if (rename(path, dest) != 0) {
         RN_ERROR("logmgr", "delete %s-%" PRId32 ": cannot rename %s to %s: %s", topic, partition,
                  path, dest, strerror(errno));
-        rc = RN_EIO;
-    } else {
-        RN_INFO("logmgr", "deleted log %s-%" PRId32 " (renamed to %s, removal pending)", topic,
-                partition, dest);
-        queue_deleted(mgr, dest);
+        return RN_EIO;
     }
-    rn_free(e->topic);
-    rn_free(e);
-    return rc;
+    RN_INFO("logmgr", "deleted partition %s-%" PRId32 " (renamed to %s, removal pending)", topic,
+            partition, dest);
+    queue_deleted(mgr, dest);
+    return 0;
+}
+
+int rn_logmgr_delete(rn_logmgr_t *mgr, const char *topic, int32_t partition)
+{
+    int closed = rn_logmgr_close_log(mgr, topic, partition);
+    int rc = rn_logmgr_delete_dir(mgr, topic, partition);
+    return rc == RN_ENOTFOUND && closed == 0 ? RN_EIO : rc;
+}
+
+int rn_logmgr_prepare(rn_logmgr_t *mgr, const char *topic, int32_t partition,
+                      const rn_uuid_t *topic_id, bool fresh, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    int rc = rn_datadir_partition_path(mgr->dd, topic, partition, path, sizeof(path));
+    if (rc != 0) {
+        rn_fsutil_seterr(err, errlen, "%s-%" PRId32 ": invalid partition name", topic, partition);
+        return rc;
+    }
+    if ((rc = rn_fsutil_mkdirs(path, 0755, err, errlen)) != 0)
+        return rc;
+    if (fresh)
+        return rn_partmeta_save(path, topic_id, err, errlen);
+    rn_uuid_t on_disk;
+    char why[512];
+    rc = rn_partmeta_load(path, &on_disk, why, sizeof(why));
+    if (rc == RN_ENOTFOUND)
+        return rn_partmeta_save(path, topic_id, err, errlen);
+    if (rc != 0)
+        RN_WARN("logmgr", "%s-%" PRId32 ": %s", topic, partition, why);
+    else if (!rn_uuid_equal(&on_disk, topic_id))
+        RN_WARN("logmgr",
+                "%s-%" PRId32 ": partition.metadata holds another topic id; the directory may "
+                "be left from a deleted topic of the same name",
+                topic, partition);
+    return 0;
+}
+
+int rn_logmgr_sync_dir(rn_logmgr_t *mgr, char *err, size_t errlen)
+{
+    return rn_fsutil_fsync_dir(mgr->dir, err, errlen);
 }
 
 int rn_logmgr_purge_deleted(rn_logmgr_t *mgr)
@@ -461,14 +571,28 @@ int rn_logmgr_flush_all(rn_logmgr_t *mgr)
     return rc;
 }
 
-int rn_logmgr_retain(rn_logmgr_t *mgr, int64_t now_ms)
+int rn_logmgr_retain(rn_logmgr_t *mgr, int64_t now_ms, const rn_logmgr_retain_ops_t *ops)
 {
     int total = 0;
     for (size_t i = 0; i < mgr->nbuckets; i++)
-        for (lm_entry_t *e = mgr->buckets[i]; e != NULL; e = e->next) {
+        for (lm_entry_t *e = mgr->buckets[i], *next; e != NULL; e = next) {
+            next = e->next;
+            if (ops != NULL && ops->wants != NULL &&
+                !ops->wants(ops->arg, e->topic, e->partition, e->log))
+                continue;
+            int64_t before = rn_plog_log_start_offset(e->log);
             int deleted = 0;
-            rn_plog_retain(e->log, now_ms, &deleted);
+            int rc = rn_plog_retain(e->log, now_ms, &deleted);
+            if (rc != 0)
+                RN_WARN("logmgr", "retention of %s failed: %s", rn_plog_name(e->log),
+                        rn_strerror(rc));
             total += deleted;
+            if (deleted == 0 && rn_plog_log_start_offset(e->log) == before)
+                continue;
+            RN_INFO("logmgr", "retention deleted %d segment(s) of %s; log start %" PRId64, deleted,
+                    rn_plog_name(e->log), rn_plog_log_start_offset(e->log));
+            if (ops != NULL && ops->retained != NULL)
+                ops->retained(ops->arg, e->topic, e->partition, e->log);
         }
     return total;
 }

@@ -15,6 +15,7 @@
 
 static char dir[] = "/tmp/rn_test_topics.XXXXXX";
 static struct event_base *base;
+static rn_logmgr_t *logmgr; /* owns the data dir the topics' partition directories live in */
 static int persist_rc = 99;
 
 static void on_persisted(void *arg, int rc)
@@ -85,7 +86,7 @@ static void test_lifecycle(rn_offload_t *off)
     rn_config_t cfg;
     rn_config_init(&cfg);
     char err[512];
-    rn_topics_t *topics = rn_topics_new(&cfg, dir, 1);
+    rn_topics_t *topics = rn_topics_new(&cfg, logmgr, 1);
     rn_topics_hooks_t hooks = {.partition_removed = on_removed, .config_changed = on_changed};
     rn_topics_set_hooks(topics, &hooks);
     is(rn_topics_load(topics, err, sizeof(err)), 0, "empty data dir loads");
@@ -148,7 +149,7 @@ static void test_lifecycle(rn_offload_t *off)
     rn_topics_free(topics);
 
     /* Reload from disk. */
-    topics = rn_topics_new(&cfg, dir, 1);
+    topics = rn_topics_new(&cfg, logmgr, 1);
     is(rn_topics_load(topics, err, sizeof(err)), 0, "reload: %s", err);
     orders = rn_topics_find(topics, "orders", 6);
     ok(orders != NULL && orders->ready, "orders back and ready");
@@ -186,14 +187,14 @@ static void test_corrupt(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         write_registry(cases[i].text);
-        rn_topics_t *topics = rn_topics_new(&cfg, dir, 1);
+        rn_topics_t *topics = rn_topics_new(&cfg, logmgr, 1);
         int rc = rn_topics_load(topics, err, sizeof(err));
         ok(rc == RN_ECORRUPT && strstr(err, cases[i].want) != NULL, "corrupt case %zu: %s", i, err);
         rn_topics_free(topics);
     }
     /* An unknown config key (a newer runnel) is skipped with a warning, not fatal. */
     write_registry("version 1\ntopic x AAAAAAAAAAAAAAAAAAAAAg 1 1\nconfig x future.key 1\n");
-    rn_topics_t *topics = rn_topics_new(&cfg, dir, 1);
+    rn_topics_t *topics = rn_topics_new(&cfg, logmgr, 1);
     is(rn_topics_load(topics, err, sizeof(err)), 0, "unknown config key skipped");
     rn_topics_free(topics);
     rn_config_free(&cfg);
@@ -260,11 +261,19 @@ int main(void)
         return 1;
     base = event_base_new();
     rn_offload_t *off = rn_offload_new(base);
+    rn_logmgr_opts_t opts = {.dir = dir, .node_id = 1, .no_flusher = true};
+    rn_plog_config_default(&opts.config);
+    char err[512];
+    if (rn_logmgr_open(&opts, &logmgr, err, sizeof(err)) != 0) {
+        diag("cannot open the data dir: %s", err);
+        return 1;
+    }
     test_names();
     test_lifecycle(off);
     test_corrupt();
     test_topicconf();
     rn_offload_free(off);
+    rn_logmgr_close(logmgr, false, NULL, 0, NULL, 0);
     event_base_free(base);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

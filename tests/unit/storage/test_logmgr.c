@@ -3,6 +3,7 @@
 #include "rn_err.h"
 #include "rn_log.h"
 #include "rn_logmgr.h"
+#include "rn_partmeta.h"
 #include "tap.h"
 #include "unit/storage/plog_testutil.h"
 
@@ -69,6 +70,71 @@ static int64_t ckpt(const char *dir, const char *file, const char *topic, int32_
     int64_t v = e ? e->offset : -1;
     rn_checkpoint_free(&cp);
     return v;
+}
+
+static bool skip_small(void *arg, const char *topic, int32_t partition, rn_plog_t *log)
+{
+    return strcmp(topic, "small") != 0;
+}
+
+static void count_moved(void *arg, const char *topic, int32_t partition, rn_plog_t *log)
+{
+    (*(int *)arg)++;
+}
+
+/* The broker's way in: open the directory, prepare partitions, then load; a partition that
+ * cannot be opened stays offline without stopping the others; deletion split in two. */
+static void test_broker_use(const char *root)
+{
+    char dir[512], err[512], path[1024];
+    snprintf(dir, sizeof(dir), "%s/deferred", root);
+    rn_logmgr_opts_t opts;
+    opts_init(&opts, dir);
+    opts.defer_logs = true;
+    rn_logmgr_t *mgr;
+    is(rn_logmgr_open(&opts, &mgr, err, sizeof(err)), 0, "deferred open");
+    rn_uuid_t id;
+    rn_uuid_random(&id);
+    is(rn_logmgr_prepare(mgr, "good", 0, &id, true, err, sizeof(err)), 0, "prepare good-0");
+    is(rn_logmgr_prepare(mgr, "bad", 0, &id, false, err, sizeof(err)), 0, "prepare bad-0");
+    is(rn_logmgr_sync_dir(mgr, err, sizeof(err)), 0, "sync the data dir");
+    snprintf(path, sizeof(path), "%s/good-0", dir);
+    rn_uuid_t on_disk;
+    is(rn_partmeta_load(path, &on_disk, err, sizeof(err)), 0, "partition.metadata written");
+    ok(rn_uuid_equal(&on_disk, &id), "with the topic id");
+    is(rn_logmgr_count(mgr), 0, "no log open before load");
+    /* A segment file that is a directory cannot be opened. */
+    snprintf(path, sizeof(path), "%s/bad-0/00000000000000000000.log", dir);
+    mkdir(path, 0755);
+    is(rn_logmgr_load(mgr, NULL, NULL, NOW, err, sizeof(err)), 0, "load with a damaged partition");
+    ok(rn_logmgr_get(mgr, "good", 0) != NULL && rn_logmgr_get(mgr, "bad", 0) == NULL,
+       "the good partition opens, the damaged one stays offline");
+    ok(rn_logmgr_create(mgr, "bad", 0, NULL, NULL) < 0 && rn_logmgr_get(mgr, "bad", 0) == NULL,
+       "creating the offline partition answers its error");
+    is(rn_logmgr_load(mgr, NULL, NULL, NOW, err, sizeof(err)), RN_EINVAL, "load only once");
+
+    is(rn_logmgr_delete_dir(mgr, "good", 0), RN_EEXIST, "delete_dir refuses an open log");
+    is(rn_logmgr_close_log(mgr, "good", 0), 0, "close_log");
+    is(rn_logmgr_close_log(mgr, "good", 0), RN_ENOTFOUND, "close_log again");
+    is(rn_logmgr_delete_dir(mgr, "good", 0), 0, "delete_dir after close_log");
+    is(rn_logmgr_delete(mgr, "bad", 0), 0, "delete the offline partition");
+    is(count_entries(dir, "-delete"), 2, "both renamed");
+    is(rn_logmgr_purge_deleted(mgr), 2, "and purged");
+    is(rn_logmgr_delete_dir(mgr, "good", 0), RN_ENOTFOUND, "nothing left to delete");
+
+    /* Retention hooks: a skipped log keeps its segments; a moved start is reported. */
+    rn_plog_t *small, *other;
+    rn_logmgr_create(mgr, "small", 0, NULL, &small);
+    rn_logmgr_create(mgr, "small", 1, NULL, &other);
+    append_n(small, 40, 100);
+    size_t before = rn_plog_segment_count(small);
+    int moved = 0;
+    rn_logmgr_retain_ops_t ops = {skip_small, count_moved, &moved};
+    ok(rn_logmgr_retain(mgr, NOW, &ops) == 0 && rn_plog_segment_count(small) == before,
+       "wants = false skips the log");
+    ops.wants = NULL;
+    ok(rn_logmgr_retain(mgr, NOW, &ops) > 0 && moved == 1, "retained called once, for small-0");
+    is(rn_logmgr_close(mgr, true, NULL, 0, err, sizeof(err)), 0, "clean close");
 }
 
 int main(void)
@@ -140,7 +206,7 @@ int main(void)
     rn_logmgr_create(mgr, "small", 0, NULL, &small);
     append_n(small, 40, 100);
     size_t before = rn_plog_segment_count(small);
-    int deleted = rn_logmgr_retain(mgr, NOW);
+    int deleted = rn_logmgr_retain(mgr, NOW, NULL);
     ok(deleted > 0 && rn_plog_segment_count(small) == before - (size_t)deleted &&
            rn_plog_size(small) < 4096 + 2048,
        "retention deleted %d segments", deleted);
@@ -189,6 +255,7 @@ int main(void)
     is(tu_check_log(o0), 0, "indexes agree");
     ok(stat(leftover, &st) != 0, "leftover delete dir removed at open");
     is(rn_logmgr_close(mgr, true, NULL, 0, err, sizeof(err)), 0, "clean close");
+    test_broker_use(root);
     tu_rmtree(root);
     return done_testing();
 }
