@@ -106,6 +106,12 @@ typedef struct rn_plog_append_info {
 int rn_plog_append(rn_plog_t *log, uint8_t *buf, size_t len, int32_t leader_epoch, int64_t now_ms,
                    rn_plog_append_info_t *info);
 
+/* rn_plog_append for a caller that has already run rn_batch_validate on every batch in buf
+ * and recomputed the CRC of any batch it changed since (Produce does both): the same, but
+ * each batch's CRC-32C is not computed a second time; the framing is still checked. */
+int rn_plog_append_validated(rn_plog_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
+                             int64_t now_ms, rn_plog_append_info_t *info);
+
 /* Follower append (replication): batches keep the leader's offsets, epochs and timestamps. The
  * first base offset must be >= the log end offset and offsets must increase (gaps allowed, as
  * compaction leaves them); otherwise RN_EINVAL (OFFSET_OUT_OF_ORDER). Other errors as above. */
