@@ -1,0 +1,278 @@
+/* The offset index (Kafka's `.index`) and the mmapped fixed-entry file under both index
+ * kinds (see rn_index.h). */
+#include "rn_index.h"
+
+#include "rn_alloc.h"
+#include "rn_endian.h"
+#include "rn_err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void idxfile_unmap(rn__idxfile_t *f)
+{
+    if (f->map != NULL)
+        munmap(f->map, f->map_len);
+    f->map = NULL;
+    f->map_len = 0;
+}
+
+static int idxfile_map(rn__idxfile_t *f, size_t len, int writable)
+{
+    idxfile_unmap(f);
+    if (len == 0)
+        return 0;
+    int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+    void *map = mmap(NULL, len, prot, MAP_SHARED, f->fd, 0);
+    if (map == MAP_FAILED)
+        return RN_EIO;
+    f->map = map;
+    f->map_len = len;
+    return 0;
+}
+
+static int entry_is_zero(const uint8_t *p, size_t size)
+{
+    for (size_t i = 0; i < size; i++)
+        if (p[i] != 0)
+            return 0;
+    return 1;
+}
+
+/* Count the entries of a file of `len` bytes: whole entries, minus an all-zero tail. */
+static int idxfile_count(rn__idxfile_t *f, size_t len)
+{
+    size_t n = len / f->entry_size;
+    if (n > UINT32_MAX)
+        n = UINT32_MAX;
+    f->entries = 0;
+    if (n == 0)
+        return 0;
+    int err = idxfile_map(f, n * f->entry_size, 0);
+    if (err)
+        return err;
+    while (n > 0 && entry_is_zero(f->map + (n - 1) * f->entry_size, f->entry_size))
+        n--;
+    f->entries = (uint32_t)n;
+    idxfile_unmap(f);
+    return 0;
+}
+
+int rn__idxfile_open(rn__idxfile_t *f, const char *path, size_t entry_size, int writable,
+                     size_t max_bytes)
+{
+    memset(f, 0, sizeof(*f));
+    f->fd = -1;
+    f->entry_size = entry_size;
+    f->path = rn_xstrdup(path);
+    f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (f->fd < 0)
+        goto fail;
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+        goto fail;
+    f->damaged = (size_t)st.st_size % entry_size != 0;
+    if (idxfile_count(f, (size_t)st.st_size) != 0)
+        goto fail;
+    int err = writable ? rn__idxfile_make_writable(f, max_bytes) : rn__idxfile_trim(f);
+    if (err)
+        goto fail;
+    return 0;
+fail:;
+    int saved = errno;
+    rn__idxfile_close(f);
+    errno = saved;
+    return RN_EIO;
+}
+
+int rn__idxfile_make_writable(rn__idxfile_t *f, size_t max_bytes)
+{
+    size_t cap = max_bytes / f->entry_size;
+    if (cap < f->entries)
+        cap = f->entries;
+    if (cap > UINT32_MAX)
+        cap = UINT32_MAX;
+    idxfile_unmap(f);
+    /* Cut to the entries first so everything past them reads as zeros (holes), even when the
+     * old file carried garbage there: a zero entry is what marks the end after a crash. */
+    if (ftruncate(f->fd, (off_t)(f->entries * f->entry_size)) != 0 ||
+        ftruncate(f->fd, (off_t)(cap * f->entry_size)) != 0)
+        return RN_EIO;
+    f->max_entries = (uint32_t)cap;
+    f->writable = 1;
+    return idxfile_map(f, cap * f->entry_size, 1);
+}
+
+int rn__idxfile_trim(rn__idxfile_t *f)
+{
+    idxfile_unmap(f);
+    size_t len = (size_t)f->entries * f->entry_size;
+    if (ftruncate(f->fd, (off_t)len) != 0)
+        return RN_EIO;
+    f->max_entries = f->entries;
+    f->writable = 0;
+    return idxfile_map(f, len, 0);
+}
+
+void rn__idxfile_truncate_entries(rn__idxfile_t *f, uint32_t n)
+{
+    if (n == 0 && f->writable)
+        f->damaged = 0; /* a reset before a rebuild forgets the damage */
+    if (n >= f->entries || !f->writable)
+        return;
+    memset(f->map + (size_t)n * f->entry_size, 0, (size_t)(f->entries - n) * f->entry_size);
+    f->entries = n;
+}
+
+int rn__idxfile_sync(rn__idxfile_t *f)
+{
+    return fsync(f->fd) == 0 ? 0 : RN_EIO;
+}
+
+void rn__idxfile_close(rn__idxfile_t *f)
+{
+    idxfile_unmap(f);
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    rn_free(f->path);
+    f->path = NULL;
+    f->entries = f->max_entries = 0;
+}
+
+int rn_index_open(rn_index_t *idx, const char *path, int64_t base_offset, int writable,
+                  size_t max_bytes)
+{
+    idx->base_offset = base_offset;
+    return rn__idxfile_open(&idx->file, path, RN_INDEX_ENTRY_SIZE, writable, max_bytes);
+}
+
+void rn_index_close(rn_index_t *idx)
+{
+    rn__idxfile_close(&idx->file);
+}
+
+rn_index_entry_t rn_index_entry(const rn_index_t *idx, uint32_t i)
+{
+    const uint8_t *p = rn__idxfile_entry(&idx->file, i);
+    rn_index_entry_t e = {idx->base_offset + rn_load_be32(p), rn_load_be32(p + 4)};
+    return e;
+}
+
+int rn_index_append(rn_index_t *idx, int64_t offset, uint32_t position)
+{
+    rn__idxfile_t *f = &idx->file;
+    if (!f->writable || f->entries >= f->max_entries)
+        return RN_EFULL;
+    int64_t rel = offset - idx->base_offset;
+    if (rel < 0 || rel > UINT32_MAX)
+        return RN_EINVAL;
+    if (f->entries > 0) {
+        rn_index_entry_t last = rn_index_entry(idx, f->entries - 1);
+        if (offset <= last.offset || position <= last.position)
+            return RN_EINVAL;
+    }
+    uint8_t *p = f->map + (size_t)f->entries * RN_INDEX_ENTRY_SIZE;
+    rn_store_be32(p, (uint32_t)rel);
+    rn_store_be32(p + 4, position);
+    f->entries++;
+    return 0;
+}
+
+int rn_index_lookup(const rn_index_t *idx, int64_t offset, rn_index_entry_t *out)
+{
+    /* Binary search for the last entry whose offset is <= offset. */
+    uint32_t lo = 0, hi = idx->file.entries;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (rn_index_entry(idx, mid).offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return 0;
+    *out = rn_index_entry(idx, lo - 1);
+    return 1;
+}
+
+int rn_index_lookup_position(const rn_index_t *idx, uint32_t position, rn_index_entry_t *out)
+{
+    uint32_t lo = 0, hi = idx->file.entries;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (rn_index_entry(idx, mid).position <= position)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return 0;
+    *out = rn_index_entry(idx, lo - 1);
+    return 1;
+}
+
+void rn_index_truncate_to(rn_index_t *idx, int64_t offset)
+{
+    uint32_t keep = idx->file.entries;
+    while (keep > 0 && rn_index_entry(idx, keep - 1).offset >= offset)
+        keep--;
+    rn__idxfile_truncate_entries(&idx->file, keep);
+}
+
+void rn_index_reset(rn_index_t *idx)
+{
+    rn__idxfile_truncate_entries(&idx->file, 0);
+}
+
+int rn_index_check_bytes(const uint8_t *buf, size_t len, int64_t max_rel_offset,
+                         uint64_t max_position, const char **why)
+{
+    *why = NULL;
+    if (len % RN_INDEX_ENTRY_SIZE != 0) {
+        *why = "file length is not a multiple of 8";
+        return RN_ECORRUPT;
+    }
+    uint32_t prev_rel = 0, prev_pos = 0;
+    for (size_t i = 0; i < len / RN_INDEX_ENTRY_SIZE; i++) {
+        uint32_t rel = rn_load_be32(buf + i * RN_INDEX_ENTRY_SIZE);
+        uint32_t pos = rn_load_be32(buf + i * RN_INDEX_ENTRY_SIZE + 4);
+        if (i > 0 && (rel <= prev_rel || pos <= prev_pos)) {
+            *why = "entries are not strictly increasing";
+            return RN_ECORRUPT;
+        }
+        if (pos == 0) {
+            *why = "an entry points at position 0, which is never indexed";
+            return RN_ECORRUPT;
+        }
+        if ((int64_t)rel > max_rel_offset) {
+            *why = "an entry is past the segment's last offset";
+            return RN_ECORRUPT;
+        }
+        if (pos >= max_position) {
+            *why = "an entry points past the end of the log file";
+            return RN_ECORRUPT;
+        }
+        prev_rel = rel;
+        prev_pos = pos;
+    }
+    return 0;
+}
+
+int rn_index_check(const rn_index_t *idx, int64_t next_offset, uint64_t size, const char **why)
+{
+    if (idx->file.damaged) {
+        *why = "file length is not a multiple of 8";
+        return RN_ECORRUPT;
+    }
+    size_t len = (size_t)idx->file.entries * RN_INDEX_ENTRY_SIZE;
+    if (len == 0) {
+        *why = NULL;
+        return 0;
+    }
+    return rn_index_check_bytes(idx->file.map, len, next_offset - 1 - idx->base_offset, size, why);
+}

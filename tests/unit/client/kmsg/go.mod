@@ -1,0 +1,5 @@
+module runnel/tests/kmsg
+
+go 1.26.8
+
+require github.com/twmb/franz-go/pkg/kmsg v1.15.0
