@@ -1,0 +1,142 @@
+/* rn_broker: start-up and shutdown of one runneld process (see rn_broker.h). */
+#include "rn_handlers.h"
+
+#include "rn_alloc.h"
+#include "rn_err.h"
+#include "rn_log.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Modules started so far, so a failed start or close stops exactly those. */
+static size_t modules_started;
+
+static void stop_modules(rn_broker_t *b)
+{
+    while (modules_started > 0) {
+        const rn_broker_module_t *mod = &rn_broker_modules[--modules_started];
+        if (mod->shutdown != NULL)
+            mod->shutdown(b);
+    }
+}
+
+int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, char *err,
+                    size_t errlen)
+{
+    memset(b, 0, sizeof(*b));
+    b->cfg = cfg;
+    b->base = base;
+    b->node_id = cfg->node_id;
+    b->controller_id = cfg->n_voters > 0 ? -1 : cfg->node_id;
+    snprintf(b->advertised_host, sizeof(b->advertised_host), "%s", cfg->advertised_host);
+    b->advertised_port = cfg->advertised_port;
+
+    int rc = rn__broker_open_datadir(b, err, errlen);
+    if (rc != 0)
+        return rc;
+    b->topics = rn_topics_new(cfg, cfg->data_dir, b->node_id);
+    rc = rn_topics_load(b->topics, err, errlen);
+    if (rc != 0)
+        goto fail;
+    b->offload = rn_offload_new(base);
+    if (b->offload == NULL) {
+        snprintf(err, errlen, "cannot start the I/O worker thread: %s", strerror(errno));
+        rc = RN_EIO;
+        goto fail;
+    }
+    for (modules_started = 0; rn_broker_modules[modules_started].name != NULL; modules_started++) {
+        const rn_broker_module_t *mod = &rn_broker_modules[modules_started];
+        if (mod->init != NULL && (rc = mod->init(b, err, errlen)) != 0)
+            goto fail;
+    }
+
+    rn_server_opts_t opts = {
+        .host = cfg->listen_host,
+        .port = cfg->listen_port,
+        .max_request_bytes = (int32_t)rn_config_int(cfg, RN_CFG_SOCKET_REQUEST_MAX_BYTES),
+        .idle_ms = rn_config_int(cfg, RN_CFG_CONNECTIONS_MAX_IDLE_MS),
+        .send_buffer = (int)rn_config_int(cfg, RN_CFG_SOCKET_SEND_BUFFER_BYTES),
+        .recv_buffer = (int)rn_config_int(cfg, RN_CFG_SOCKET_RECEIVE_BUFFER_BYTES),
+        .apis = rn_broker_apis,
+        .n_apis = rn_broker_napis,
+        .ctx = b,
+    };
+    b->server = rn_server_new(base, &opts, err, errlen);
+    if (b->server == NULL) {
+        rc = RN_EINVAL;
+        goto fail;
+    }
+    if (b->advertised_port == 0)
+        b->advertised_port = rn_server_port(b->server);
+    return 0;
+
+fail:;
+    char ignored[256];
+    stop_modules(b);
+    rn_offload_free(b->offload);
+    rn_topics_free(b->topics);
+    rn__broker_close_datadir(b, false, ignored, sizeof(ignored));
+    memset(b, 0, sizeof(*b));
+    return rc;
+}
+
+void rn_broker_drain(rn_broker_t *b)
+{
+    b->stopping = true;
+    rn_server_drain(b->server);
+}
+
+bool rn_broker_drained(const rn_broker_t *b)
+{
+    return rn_server_drained(b->server) && rn_offload_pending(b->offload) == 0;
+}
+
+int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen)
+{
+    /* Order matters: queued writes finish first (their done callbacks complete admin
+     * requests on still-open connections), then the server cancels parked requests (their
+     * cancel callbacks reach module state), then modules and topics go. */
+    rn_offload_free(b->offload);
+    b->offload = NULL;
+    rn_server_free(b->server);
+    b->server = NULL;
+    stop_modules(b);
+    rn_topics_free(b->topics);
+    b->topics = NULL;
+    return rn__broker_close_datadir(b, clean, err, errlen);
+}
+
+int rn_broker_port(const rn_broker_t *b)
+{
+    return rn_server_port(b->server);
+}
+
+int rn_broker_node_count(const rn_broker_t *b)
+{
+    return b->cfg->n_voters > 0 ? b->cfg->n_voters : 1;
+}
+
+void rn_broker_node(const rn_broker_t *b, int i, int32_t *id, const char **host, int32_t *port)
+{
+    if (b->cfg->n_voters == 0 || b->cfg->voters[i].id == b->node_id) {
+        *id = b->node_id;
+        *host = b->advertised_host;
+        *port = b->advertised_port;
+        return;
+    }
+    *id = b->cfg->voters[i].id;
+    *host = b->cfg->voters[i].host;
+    *port = b->cfg->voters[i].port;
+}
+
+bool rn_broker_is_node(const rn_broker_t *b, int32_t id)
+{
+    for (int i = 0; i < rn_broker_node_count(b); i++) {
+        int32_t nid, port;
+        const char *host;
+        rn_broker_node(b, i, &nid, &host, &port);
+        if (nid == id)
+            return true;
+    }
+    return false;
+}

@@ -1,0 +1,34 @@
+/* runneld's dispatch table: which api keys and versions this broker serves and which
+ * function serves them. ApiVersions is generated from this table (through rn_rpc_serve),
+ * so a row is a promise to clients: add a row only with a working handler.
+ *
+ * To add a handler: write int rn_handle_xxx(rn_req_t *req) in its own handle_xxx.c
+ * (contract in rn_server.h), declare it in rn_handlers.h, add a row below. State that
+ * outlives one request (parked fetches, producer ids) belongs to a module row in
+ * rn_broker_modules, whose init/shutdown the broker runs at start and stop. */
+#include "rn_handlers.h"
+
+#include <stdint.h>
+
+#define ROW(key, lo, hi, fn, flags, name)                                                          \
+    {                                                                                              \
+        key, lo, hi, INT16_MAX, fn, flags, name                                                    \
+    }
+
+const rn_api_entry_t rn_broker_apis[] = {
+    ROW(RN_API_METADATA, 0, 12, rn_handle_metadata, 0, "Metadata"),
+    ROW(RN_API_API_VERSIONS, 0, 3, rn_handle_api_versions, RN_API_ANY_VERSION, "ApiVersions"),
+    ROW(RN_API_CREATE_TOPICS, 2, 7, rn_handle_create_topics, 0, "CreateTopics"),
+    ROW(RN_API_DELETE_TOPICS, 1, 6, rn_handle_delete_topics, 0, "DeleteTopics"),
+    ROW(RN_API_DESCRIBE_CONFIGS, 1, 4, rn_handle_describe_configs, 0, "DescribeConfigs"),
+    ROW(RN_API_ALTER_CONFIGS, 0, 2, rn_handle_alter_configs, 0, "AlterConfigs"),
+    ROW(RN_API_CREATE_PARTITIONS, 0, 3, rn_handle_create_partitions, 0, "CreatePartitions"),
+    ROW(RN_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, rn_handle_incremental_alter_configs, 0,
+        "IncrementalAlterConfigs"),
+    ROW(RN_API_DESCRIBE_CLUSTER, 0, 1, rn_handle_describe_cluster, 0, "DescribeCluster"),
+};
+const size_t rn_broker_napis = sizeof(rn_broker_apis) / sizeof(rn_broker_apis[0]);
+
+const rn_broker_module_t rn_broker_modules[] = {
+    {NULL, NULL, NULL},
+};

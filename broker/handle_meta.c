@@ -1,0 +1,224 @@
+/* Handlers for what clients ask first: ApiVersions, Metadata (with topic auto-creation)
+ * and DescribeCluster. */
+#include "rn_handlers.h"
+
+#include "rn_err.h"
+#include "rn_kerr.h"
+#include "rn_log.h"
+#include "rn_str.h"
+
+#include <string.h>
+
+int rn_handle_api_versions(rn_req_t *req)
+{
+    rn_api_versions_response_t *resp = req->response;
+    if (req->request == NULL || req->api_version > req->api->max_version) {
+        /* Kafka's rule for a version we do not serve: answer in the v0 layout with
+         * UNSUPPORTED_VERSION and our key list, so the client can pick a version. */
+        resp->error_code = RN_KERR_UNSUPPORTED_VERSION;
+        req->response_version = 0;
+    }
+    return rn_rpc_fill_api_versions(resp, &req->arena);
+}
+
+/* Brokers and cluster fields shared by Metadata and DescribeCluster. */
+static int fill_brokers(rn_req_t *req, rn_metadata_response_broker_array_t *arr)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    int n = rn_broker_node_count(b);
+    rn_metadata_response_broker_t *items =
+        rn_metadata_response_broker_array_alloc(&req->arena, arr, n);
+    if (items == NULL)
+        return RN_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const char *host;
+        rn_broker_node(b, i, &items[i].node_id, &host, &items[i].port);
+        items[i].host = rn_str(host);
+    }
+    return 0;
+}
+
+/* One topic as Metadata shows it. A topic not yet on disk reports LEADER_NOT_AVAILABLE,
+ * as Kafka does while a new topic's leaders are being elected. */
+static int fill_topic(rn_req_t *req, rn_metadata_response_topic_t *out, const rn_topic_t *topic)
+{
+    out->error_code = topic->ready ? RN_KERR_NONE : RN_KERR_LEADER_NOT_AVAILABLE;
+    out->name = (rn_str_t){topic->name, (int32_t)topic->name_len};
+    memcpy(&out->topic_id, topic->id, 16);
+    out->is_internal = topic->internal;
+    if (!topic->ready)
+        return 0;
+    rn_metadata_response_partition_t *parts = rn_metadata_response_partition_array_alloc(
+        &req->arena, &out->partitions, topic->n_partitions);
+    if (parts == NULL && topic->n_partitions > 0)
+        return RN_ENOMEM;
+    for (int32_t i = 0; i < topic->n_partitions; i++) {
+        const rn_partition_t *part = topic->partitions[i];
+        rn_metadata_response_partition_t *p = &parts[i];
+        p->error_code = part->leader_id >= 0 ? RN_KERR_NONE : RN_KERR_LEADER_NOT_AVAILABLE;
+        p->partition_index = part->index;
+        p->leader_id = part->leader_id;
+        p->leader_epoch = part->leader_epoch;
+        /* The response is encoded before control returns to the loop, so the partition's
+         * own arrays can be referenced rather than copied. */
+        p->replica_nodes = (rn_int32_array_t){part->n_replicas, part->replicas};
+        p->isr_nodes = (rn_int32_array_t){part->n_isr, part->isr};
+        p->offline_replicas = (rn_int32_array_t){0, NULL};
+    }
+    return 0;
+}
+
+/* Per requested topic: an error decided up front, or 0 = look the topic up when answering. */
+typedef struct md_state {
+    int16_t *errors;
+} md_state_t;
+
+static bool md_all_topics(const rn_req_t *req)
+{
+    const rn_metadata_request_t *mreq = req->request;
+    /* null = all topics (v1+); in v0 an empty list meant all topics */
+    return mreq->topics.count < 0 || (req->api_version == 0 && mreq->topics.count == 0);
+}
+
+static int md_answer(rn_req_t *req, const int16_t *errors)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    const rn_metadata_request_t *mreq = req->request;
+    rn_metadata_response_t *resp = req->response;
+    int rc = fill_brokers(req, &resp->brokers);
+    if (rc != 0)
+        return rc;
+    resp->cluster_id = rn_str(b->cluster_id);
+    resp->controller_id = b->controller_id;
+
+    if (md_all_topics(req)) {
+        int32_t n = (int32_t)rn_topics_count(b->topics);
+        rn_metadata_response_topic_t *out =
+            rn_metadata_response_topic_array_alloc(&req->arena, &resp->topics, n);
+        if (out == NULL && n > 0)
+            return RN_ENOMEM;
+        for (int32_t i = 0; i < n; i++)
+            if ((rc = fill_topic(req, &out[i], rn_topics_at(b->topics, (size_t)i))) != 0)
+                return rc;
+        return 0;
+    }
+    int32_t n = mreq->topics.count;
+    rn_metadata_response_topic_t *out =
+        rn_metadata_response_topic_array_alloc(&req->arena, &resp->topics, n);
+    if (out == NULL && n > 0)
+        return RN_ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        const rn_metadata_request_topic_t *want = &mreq->topics.items[i];
+        const rn_topic_t *topic = NULL;
+        if (want->name.len >= 0)
+            topic = rn_topics_find(b->topics, want->name.ptr, (size_t)want->name.len);
+        else
+            topic = rn_topics_find_id(b->topics, (const uint8_t *)&want->topic_id);
+        if (topic != NULL && errors[i] == 0) {
+            if ((rc = fill_topic(req, &out[i], topic)) != 0)
+                return rc;
+            continue;
+        }
+        out[i].topic_id = want->topic_id;
+        if (want->name.len >= 0) {
+            out[i].name = want->name;
+            /* A topic whose creation was rolled back: the client retries. */
+            out[i].error_code = errors[i] ? errors[i] : RN_KERR_LEADER_NOT_AVAILABLE;
+        } else {
+            out[i].name = req->api_version >= 12 ? RN_STR_NULL : rn_str("");
+            out[i].error_code = RN_KERR_UNKNOWN_TOPIC_ID;
+        }
+    }
+    return 0;
+}
+
+static void md_persisted(void *arg, int rc)
+{
+    rn_req_t *req = arg;
+    if (!rn_req_orphaned(req)) {
+        md_state_t *st = req->user;
+        if (md_answer(req, st->errors) != 0)
+            rn_req_no_response(req); /* out of memory: the client times out and retries */
+    }
+    rn_req_complete(req);
+}
+
+static bool reserved_name(const char *name, size_t len)
+{
+    return (len == 18 && memcmp(name, "__consumer_offsets", 18) == 0) ||
+           (len == 19 && memcmp(name, "__transaction_state", 19) == 0);
+}
+
+int rn_handle_metadata(rn_req_t *req)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    const rn_metadata_request_t *mreq = req->request;
+    int32_t n = md_all_topics(req) ? 0 : mreq->topics.count;
+    md_state_t *st = rn_arena_calloc(&req->arena, 1, sizeof(*st));
+    int16_t *errors = rn_arena_calloc(&req->arena, (size_t)n + 1, sizeof(int16_t));
+    if (st == NULL || errors == NULL)
+        return RN_ENOMEM;
+    st->errors = errors;
+    req->user = st;
+    bool allow_create = rn_config_bool(b->cfg, RN_CFG_AUTO_CREATE_TOPICS_ENABLE) &&
+                        (req->api_version < 4 || mreq->allow_auto_topic_creation);
+    bool wait = false;
+    for (int32_t i = 0; i < n; i++) {
+        rn_str_t name = mreq->topics.items[i].name;
+        if (name.len < 0)
+            continue; /* by topic id (v10+): never created */
+        const char *ptr = name.ptr ? name.ptr : "";
+        char why[400];
+        if (rn_topics_valid_name(ptr, (size_t)name.len, why, sizeof(why)) != 0) {
+            errors[i] = RN_KERR_INVALID_TOPIC_EXCEPTION;
+            continue;
+        }
+        rn_topic_t *topic = rn_topics_find(b->topics, ptr, (size_t)name.len);
+        if (topic != NULL) {
+            wait |= !topic->ready;
+            continue;
+        }
+        if (!allow_create || reserved_name(ptr, (size_t)name.len)) {
+            errors[i] = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        if (rn_topics_check_new(b->topics, ptr, (size_t)name.len, why, sizeof(why)) != 0) {
+            errors[i] = RN_KERR_INVALID_TOPIC_EXCEPTION; /* collides with an existing name */
+            continue;
+        }
+        rn_topics_create(b->topics, ptr, (size_t)name.len,
+                         (int32_t)rn_config_int(b->cfg, RN_CFG_NUM_PARTITIONS),
+                         b->cfg->default_replication_factor, NULL);
+        wait = true;
+    }
+    if (md_all_topics(req))
+        for (size_t i = 0; i < rn_topics_count(b->topics); i++)
+            wait |= !rn_topics_at(b->topics, i)->ready;
+    if (!wait)
+        return md_answer(req, errors);
+    /* Answer once new topics are on disk: the client gets leaders on its first try. */
+    rn_req_park(req, NULL, NULL);
+    rn_topics_persist(b->topics, b->offload, md_persisted, req);
+    return RN_HANDLED_ASYNC;
+}
+
+int rn_handle_describe_cluster(rn_req_t *req)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    const rn_describe_cluster_request_t *dreq = req->request;
+    rn_describe_cluster_response_t *resp = req->response;
+    resp->endpoint_type = dreq->endpoint_type;
+    resp->cluster_id = rn_str(b->cluster_id);
+    resp->controller_id = b->controller_id;
+    int n = rn_broker_node_count(b);
+    rn_describe_cluster_broker_t *items =
+        rn_describe_cluster_broker_array_alloc(&req->arena, &resp->brokers, n);
+    if (items == NULL)
+        return RN_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const char *host;
+        rn_broker_node(b, i, &items[i].broker_id, &host, &items[i].port);
+        items[i].host = rn_str(host);
+    }
+    return RN_HANDLED_SYNC;
+}

@@ -1,0 +1,377 @@
+/* Handlers that change the set of topics: CreateTopics, DeleteTopics, CreatePartitions.
+ * Each validates every entry, applies the valid ones to the topic manager in memory, and
+ * answers once rn_topics_persist has put the change on disk (RN_HANDLED_ASYNC). */
+#include "rn_handlers.h"
+
+#include "rn_alloc.h"
+#include "rn_err.h"
+#include "rn_kerr.h"
+#include "rn_log.h"
+#include "rn_str.h"
+
+#include <string.h>
+
+rn__admin_state_t *rn__admin_state(rn_req_t *req, int32_t max)
+{
+    rn__admin_state_t *st = rn_arena_calloc(&req->arena, 1, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    st->codes = rn_arena_calloc(&req->arena, (size_t)max + 1, sizeof(int16_t *));
+    st->messages = rn_arena_calloc(&req->arena, (size_t)max + 1, sizeof(rn_str_t *));
+    return st->codes && st->messages ? st : NULL;
+}
+
+/* Remember a result that depends on the persist succeeding. */
+void rn__admin_track(rn__admin_state_t *st, int16_t *code, rn_str_t *message)
+{
+    st->codes[st->n] = code;
+    st->messages[st->n] = message;
+    st->n++;
+}
+
+static void admin_persisted(void *arg, int rc)
+{
+    rn_req_t *req = arg;
+    rn__admin_state_t *st = req->user;
+    if (rc != 0 && !rn_req_orphaned(req)) {
+        for (int i = 0; i < st->n; i++) {
+            *st->codes[i] = RN_KERR_KAFKA_STORAGE_ERROR;
+            if (st->messages[i] != NULL)
+                *st->messages[i] = rn_req_strf(req, "The broker could not write its topic "
+                                                    "registry to disk; see its log.");
+        }
+    }
+    rn_req_complete(req);
+}
+
+/* Answer now, or once the changes are on disk when there are any. */
+int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    if (st->n == 0 || !rn_topics_dirty(b->topics))
+        return RN_HANDLED_SYNC;
+    req->user = st;
+    rn_req_park(req, NULL, NULL);
+    rn_topics_persist(b->topics, b->offload, admin_persisted, req);
+    return RN_HANDLED_ASYNC;
+}
+
+/* True when name occurs more than once among n slices. */
+static bool duplicated(const rn_str_t *names, size_t stride, int32_t n, rn_str_t name)
+{
+    int count = 0;
+    for (int32_t i = 0; i < n; i++)
+        count += rn_str_eq(*(const rn_str_t *)((const char *)names + (size_t)i * stride), name);
+    return count > 1;
+}
+
+/* Check an explicit replica list: non-empty, known nodes, no repeats. */
+static bool valid_replicas(const rn_broker_t *b, const rn_int32_array_t *ids, int32_t want_len)
+{
+    if (ids->count <= 0 || (want_len > 0 && ids->count != want_len))
+        return false;
+    for (int32_t i = 0; i < ids->count; i++) {
+        if (!rn_broker_is_node(b, ids->items[i]))
+            return false;
+        for (int32_t j = 0; j < i; j++)
+            if (ids->items[j] == ids->items[i])
+                return false;
+    }
+    return true;
+}
+
+/* ---- CreateTopics ---- */
+
+/* Validate one topic of a CreateTopics request into conf/partitions/rf; on failure set
+ * res's error code and message and return false. */
+static bool create_check(rn_req_t *req, const rn_creatable_topic_t *t, bool dup,
+                         rn_creatable_topic_result_t *res, rn_topicconf_t *conf,
+                         int32_t *partitions, int16_t *rf)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    char why[512];
+    const char *name = t->name.ptr ? t->name.ptr : "";
+    size_t len = t->name.len > 0 ? (size_t)t->name.len : 0;
+    int nodes = rn_broker_node_count(b);
+    if (dup) {
+        res->error_code = RN_KERR_INVALID_REQUEST;
+        res->error_message =
+            rn_req_strf(req, "Duplicate topic name %.*s in the request.", RN_STR_ARGS(t->name));
+        return false;
+    }
+    int rc = rn_topics_check_new(b->topics, name, len, why, sizeof(why));
+    if (rc != 0) {
+        res->error_code =
+            rc == RN_EEXIST ? RN_KERR_TOPIC_ALREADY_EXISTS : RN_KERR_INVALID_TOPIC_EXCEPTION;
+        res->error_message = rn_req_strf(req, "%s", why);
+        return false;
+    }
+    if (t->assignments.count > 0) {
+        if (t->num_partitions != -1 || t->replication_factor != -1) {
+            res->error_code = RN_KERR_INVALID_REQUEST;
+            res->error_message = rn_req_strf(
+                req, "Both numPartitions or replicationFactor and replicasAssignments were set. "
+                     "Both cannot be used at the same time.");
+            return false;
+        }
+        int32_t width = t->assignments.items[0].broker_ids.count;
+        for (int32_t i = 0; i < t->assignments.count; i++) {
+            const rn_creatable_replica_assignment_t *a = &t->assignments.items[i];
+            bool seen = false;
+            for (int32_t j = 0; j < t->assignments.count; j++)
+                seen |= j != i && t->assignments.items[j].partition_index == a->partition_index;
+            if (seen || a->partition_index < 0 || a->partition_index >= t->assignments.count ||
+                !valid_replicas(b, &a->broker_ids, width)) {
+                res->error_code = RN_KERR_INVALID_REPLICA_ASSIGNMENT;
+                res->error_message =
+                    rn_req_strf(req,
+                                "Invalid replica assignment for partition %d: partitions must be "
+                                "0..%d, each once, with %d distinct known broker ids.",
+                                a->partition_index, t->assignments.count - 1, width);
+                return false;
+            }
+        }
+        *partitions = t->assignments.count;
+        *rf = (int16_t)width;
+    } else {
+        *partitions = t->num_partitions == -1
+                          ? (int32_t)rn_config_int(b->cfg, RN_CFG_NUM_PARTITIONS)
+                          : t->num_partitions;
+        *rf = t->replication_factor == -1 ? b->cfg->default_replication_factor
+                                          : t->replication_factor;
+        if (*partitions <= 0) {
+            res->error_code = RN_KERR_INVALID_PARTITIONS;
+            res->error_message =
+                rn_req_strf(req, "Number of partitions was set to an invalid non-positive value.");
+            return false;
+        }
+        if (*rf <= 0 || *rf > nodes) {
+            res->error_code = RN_KERR_INVALID_REPLICATION_FACTOR;
+            res->error_message =
+                *rf <= 0 ? rn_req_strf(req, "Replication factor must be larger than 0, or -1 to "
+                                            "use the default value.")
+                         : rn_req_strf(req,
+                                       "Unable to replicate the partition %d time(s): The "
+                                       "target replication factor of %d cannot be reached "
+                                       "because only %d broker(s) are registered.",
+                                       *rf, *rf, nodes);
+            return false;
+        }
+    }
+    for (int32_t i = 0; i < t->configs.count; i++) {
+        const rn_creatable_topic_config_t *c = &t->configs.items[i];
+        const char *value = c->value.len >= 0 ? rn_req_cstr(req, c->value) : NULL;
+        rn_tc_key_t key;
+        rc = rn_topicconf_check(c->name.ptr ? c->name.ptr : "",
+                                (size_t)(c->name.len > 0 ? c->name.len : 0), value, &key, why,
+                                sizeof(why));
+        if (rc != 0) {
+            res->error_code = value == NULL ? RN_KERR_INVALID_REQUEST : RN_KERR_INVALID_CONFIG;
+            res->error_message = rn_req_strf(req, "%s", why);
+            return false;
+        }
+        rn_topicconf_set(conf, key, value);
+    }
+    return true;
+}
+
+/* v5+: the new topic's configs as DescribeConfigs would show them. */
+static int create_result_configs(rn_req_t *req, rn_creatable_topic_result_t *res,
+                                 const rn_topicconf_t *conf)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    rn_creatable_topic_result_config_t *items =
+        rn_creatable_topic_result_config_array_alloc(&req->arena, &res->configs, RN_TC__COUNT);
+    if (items == NULL)
+        return RN_ENOMEM;
+    for (int k = 0; k < RN_TC__COUNT; k++) {
+        char buf[32];
+        rn_tc_source_t source;
+        const char *value =
+            rn_topicconf_value(conf, b->cfg, (rn_tc_key_t)k, &source, buf, sizeof(buf));
+        items[k].name = rn_str(rn_topicconf_def((rn_tc_key_t)k)->name);
+        items[k].value = rn_req_strf(req, "%s", value);
+        items[k].config_source = (int8_t)source;
+    }
+    return 0;
+}
+
+int rn_handle_create_topics(rn_req_t *req)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    const rn_create_topics_request_t *creq = req->request;
+    rn_create_topics_response_t *resp = req->response;
+    int32_t n = creq->topics.count > 0 ? creq->topics.count : 0;
+    rn_creatable_topic_result_t *results =
+        rn_creatable_topic_result_array_alloc(&req->arena, &resp->topics, n);
+    rn__admin_state_t *st = rn__admin_state(req, n);
+    if ((results == NULL && n > 0) || st == NULL)
+        return RN_ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        const rn_creatable_topic_t *t = &creq->topics.items[i];
+        rn_creatable_topic_result_t *res = &results[i];
+        res->name = t->name;
+        rn_topicconf_t conf = {0};
+        int32_t partitions = 0;
+        int16_t rf = 0;
+        bool dup = duplicated(&creq->topics.items[0].name, sizeof(*t), n, t->name);
+        if (create_check(req, t, dup, res, &conf, &partitions, &rf)) {
+            res->num_partitions = partitions;
+            res->replication_factor = rf;
+            if (create_result_configs(req, res, &conf) != 0) {
+                rn_topicconf_free(&conf);
+                return RN_ENOMEM;
+            }
+            if (!creq->validate_only) {
+                rn_topic_t *topic = rn_topics_create(b->topics, t->name.ptr, (size_t)t->name.len,
+                                                     partitions, rf, &conf);
+                for (int32_t a = 0; a < t->assignments.count; a++) {
+                    const rn_creatable_replica_assignment_t *as = &t->assignments.items[a];
+                    rn_topics_set_replicas(b->topics, topic->partitions[as->partition_index],
+                                           as->broker_ids.items, as->broker_ids.count);
+                }
+                memcpy(&res->topic_id, topic->id, 16);
+                rn__admin_track(st, &res->error_code, &res->error_message);
+            }
+        } else {
+            res->configs.count = -1; /* Kafka sends no configs for a failed topic */
+        }
+        rn_topicconf_free(&conf);
+    }
+    return rn__admin_finish(req, st);
+}
+
+/* ---- DeleteTopics ---- */
+
+int rn_handle_delete_topics(rn_req_t *req)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    const rn_delete_topics_request_t *dreq = req->request;
+    rn_delete_topics_response_t *resp = req->response;
+    bool by_state = req->api_version >= 6;
+    int32_t n = by_state ? dreq->topics.count : dreq->topic_names.count;
+    if (n < 0)
+        n = 0;
+    rn_deletable_topic_result_t *results =
+        rn_deletable_topic_result_array_alloc(&req->arena, &resp->responses, n);
+    rn__admin_state_t *st = rn__admin_state(req, n);
+    if ((results == NULL && n > 0) || st == NULL)
+        return RN_ENOMEM;
+    bool enabled = rn_config_bool(b->cfg, RN_CFG_DELETE_TOPIC_ENABLE);
+    for (int32_t i = 0; i < n; i++) {
+        rn_deletable_topic_result_t *res = &results[i];
+        rn_str_t name = by_state ? dreq->topics.items[i].name : dreq->topic_names.items[i];
+        const rn_uuid_t *id = by_state ? &dreq->topics.items[i].topic_id : NULL;
+        static const uint8_t zero[16];
+        bool by_id = id != NULL && memcmp(id, zero, 16) != 0;
+        res->name = name;
+        if (id != NULL)
+            res->topic_id = *id;
+        bool dup = false;
+        for (int32_t j = 0; j < n && !dup; j++) {
+            if (j == i)
+                continue;
+            if (by_state)
+                dup = by_id ? memcmp(&dreq->topics.items[j].topic_id, id, 16) == 0
+                            : rn_str_eq(dreq->topics.items[j].name, name);
+            else
+                dup = rn_str_eq(dreq->topic_names.items[j], name);
+        }
+        rn_topic_t *topic = NULL;
+        if (!enabled) {
+            res->error_code = RN_KERR_TOPIC_DELETION_DISABLED;
+            res->error_message = rn_req_strf(req, "Topic deletion is disabled.");
+            continue;
+        }
+        if (dup || (by_id && name.len >= 0) || (!by_id && name.len < 0)) {
+            res->error_code = RN_KERR_INVALID_REQUEST;
+            res->error_message = rn_req_strf(req, dup ? "Duplicate topic in the request."
+                                                      : "Give a topic name or an id.");
+            continue;
+        }
+        topic = by_id ? rn_topics_find_id(b->topics, (const uint8_t *)id)
+                      : rn_topics_find(b->topics, name.ptr ? name.ptr : "", (size_t)name.len);
+        if (topic == NULL) {
+            res->error_code = by_id ? RN_KERR_UNKNOWN_TOPIC_ID : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            res->error_message = rn_req_strf(req, "This server does not host this topic.");
+            continue;
+        }
+        /* The topic is freed once its deletion is on disk: copy what we echo. */
+        res->name = rn_req_strf(req, "%s", topic->name);
+        memcpy(&res->topic_id, topic->id, 16);
+        rn_topics_delete(b->topics, topic);
+        rn__admin_track(st, &res->error_code, req->api_version >= 5 ? &res->error_message : NULL);
+    }
+    return rn__admin_finish(req, st);
+}
+
+/* ---- CreatePartitions ---- */
+
+int rn_handle_create_partitions(rn_req_t *req)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    const rn_create_partitions_request_t *preq = req->request;
+    rn_create_partitions_response_t *resp = req->response;
+    int32_t n = preq->topics.count > 0 ? preq->topics.count : 0;
+    rn_create_partitions_topic_result_t *results =
+        rn_create_partitions_topic_result_array_alloc(&req->arena, &resp->results, n);
+    rn__admin_state_t *st = rn__admin_state(req, n);
+    if ((results == NULL && n > 0) || st == NULL)
+        return RN_ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        const rn_create_partitions_topic_t *t = &preq->topics.items[i];
+        rn_create_partitions_topic_result_t *res = &results[i];
+        res->name = t->name;
+        if (duplicated(&preq->topics.items[0].name, sizeof(*t), n, t->name)) {
+            res->error_code = RN_KERR_INVALID_REQUEST;
+            res->error_message = rn_req_strf(req, "Duplicate topic name in the request.");
+            continue;
+        }
+        rn_topic_t *topic =
+            rn_topics_find(b->topics, t->name.ptr ? t->name.ptr : "", (size_t)t->name.len);
+        if (topic == NULL) {
+            res->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            res->error_message =
+                rn_req_strf(req, "The topic '%.*s' does not exist.", RN_STR_ARGS(t->name));
+            continue;
+        }
+        if (t->count <= topic->n_partitions) {
+            res->error_code = RN_KERR_INVALID_PARTITIONS;
+            res->error_message =
+                t->count == topic->n_partitions
+                    ? rn_req_strf(req, "Topic already has %d partitions.", topic->n_partitions)
+                    : rn_req_strf(req,
+                                  "Topic currently has %d partitions, which is higher than "
+                                  "the requested %d.",
+                                  topic->n_partitions, t->count);
+            continue;
+        }
+        int32_t add = t->count - topic->n_partitions;
+        bool bad = false;
+        if (t->assignments.count >= 0) {
+            bad = t->assignments.count != add;
+            for (int32_t a = 0; !bad && a < t->assignments.count; a++)
+                bad = !valid_replicas(b, &t->assignments.items[a].broker_ids,
+                                      topic->replication_factor);
+        }
+        if (bad) {
+            res->error_code = RN_KERR_INVALID_REPLICA_ASSIGNMENT;
+            res->error_message =
+                rn_req_strf(req,
+                            "Give %d assignment(s) of %d distinct known broker ids for the new "
+                            "partitions.",
+                            add, topic->replication_factor);
+            continue;
+        }
+        if (preq->validate_only)
+            continue;
+        int32_t before = topic->n_partitions;
+        rn_topics_add_partitions(b->topics, topic, t->count);
+        for (int32_t a = 0; a < t->assignments.count; a++)
+            rn_topics_set_replicas(b->topics, topic->partitions[before + a],
+                                   t->assignments.items[a].broker_ids.items,
+                                   t->assignments.items[a].broker_ids.count);
+        rn__admin_track(st, &res->error_code, &res->error_message);
+    }
+    return rn__admin_finish(req, st);
+}

@@ -1,0 +1,148 @@
+/* runneld: parse the configuration, run the broker on one event loop, and stop cleanly.
+ *
+ * SIGTERM/SIGINT: stop accepting and reading, answer what was already read (at most
+ * RN_DRAIN_MS), close storage cleanly (clean-shutdown marker) and exit 0; a second signal
+ * skips the drain. SIGHUP re-reads log.level from the config file. SIGPIPE is ignored:
+ * a client that vanished shows up as a write error on its own connection. */
+#include "rn_broker.h"
+#include "rn_config.h"
+#include "rn_err.h"
+#include "rn_log.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define RN_DRAIN_MS 5000 /* longest wait for in-flight requests at shutdown */
+
+typedef struct runneld {
+    rn_broker_t broker;
+    rn_config_t cfg;
+    struct event_base *base;
+    struct event *drain_timer;
+    struct timespec drain_start;
+    int signals;
+} runneld_t;
+
+static long elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    runneld_t *rd = arg;
+    long waited = elapsed_ms(&rd->drain_start);
+    if (rn_broker_drained(&rd->broker)) {
+        RN_INFO("main", "in-flight requests answered after %ld ms", waited);
+        event_base_loopbreak(rd->base);
+    } else if (waited >= RN_DRAIN_MS) {
+        RN_WARN("main", "stopping with requests still in flight after %d ms", RN_DRAIN_MS);
+        event_base_loopbreak(rd->base);
+    }
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    runneld_t *rd = arg;
+    if (rd->signals++ > 0) {
+        RN_WARN("main", "second %s: stopping without waiting", strsignal((int)sig));
+        event_base_loopbreak(rd->base);
+        return;
+    }
+    RN_INFO("main", "%s: stopping; no new connections or requests, answering those in flight",
+            strsignal((int)sig));
+    rn_broker_drain(&rd->broker);
+    clock_gettime(CLOCK_MONOTONIC, &rd->drain_start);
+    struct timeval tick = {0, 20000};
+    event_add(rd->drain_timer, &tick);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    runneld_t *rd = arg;
+    char err[512];
+    int level = rn_config_reload_log_level(&rd->cfg, err, sizeof(err));
+    if (level < 0) {
+        RN_WARN("main", "SIGHUP: keeping log level: %s", err);
+        return;
+    }
+    rn_log_set_level((rn_log_level_t)level);
+    RN_INFO("main", "SIGHUP: log.level is now %s", rd->cfg.v[RN_CFG_LOG_LEVEL].s);
+}
+
+int main(int argc, char **argv)
+{
+    static runneld_t rd;
+    char err[1024];
+    rn_config_init(&rd.cfg);
+    int rc = rn_config_load(&rd.cfg, argc, argv, err, sizeof(err));
+    if (rc == RN_CONFIG_HELP) {
+        rn_config_usage(stdout, argv[0]);
+        rn_config_free(&rd.cfg);
+        return 0;
+    }
+    if (rc == RN_CONFIG_VERSION) {
+        printf("runneld %s\n", RN_VERSION);
+        rn_config_free(&rd.cfg);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "runneld: %s\n", err);
+        rn_config_free(&rd.cfg);
+        return 2;
+    }
+    rn_log_set_level((rn_log_level_t)rd.cfg.log_level);
+    rn_log_set_node(rd.cfg.node_id);
+    signal(SIGPIPE, SIG_IGN);
+
+    rd.base = event_base_new();
+    if (rd.base == NULL) {
+        RN_ERROR("main", "cannot create the event loop");
+        return 1;
+    }
+    RN_INFO("main", "runneld %s starting: node.id %d, data dir %s, %s", RN_VERSION, rd.cfg.node_id,
+            rd.cfg.data_dir,
+            rd.cfg.n_voters > 0 ? "cluster of the voters in controller.quorum.voters"
+                                : "single-node cluster");
+    rc = rn_broker_start(&rd.broker, &rd.cfg, rd.base, err, sizeof(err));
+    if (rc != 0) {
+        RN_ERROR("main", "cannot start: %s", err);
+        event_base_free(rd.base);
+        rn_config_free(&rd.cfg);
+        return 1;
+    }
+    RN_INFO("main", "cluster id %s; %s", rd.broker.cluster_id,
+            rd.broker.clean_start ? "the previous run stopped cleanly"
+                                  : "no clean-shutdown marker (new directory or a crash)");
+    RN_INFO("main", "listening on %s:%d, advertised as %s:%d",
+            rd.cfg.listen_host[0] ? rd.cfg.listen_host : "0.0.0.0", rn_broker_port(&rd.broker),
+            rd.broker.advertised_host, rd.broker.advertised_port);
+
+    struct event *sigterm = evsignal_new(rd.base, SIGTERM, on_stop_signal, &rd);
+    struct event *sigint = evsignal_new(rd.base, SIGINT, on_stop_signal, &rd);
+    struct event *sighup = evsignal_new(rd.base, SIGHUP, on_hup, &rd);
+    rd.drain_timer = event_new(rd.base, -1, EV_PERSIST, on_drain_tick, &rd);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    event_add(sighup, NULL);
+
+    event_base_dispatch(rd.base);
+
+    rc = rn_broker_close(&rd.broker, true, err, sizeof(err));
+    if (rc != 0)
+        RN_ERROR("main", "unclean stop: %s", err);
+    else
+        RN_INFO("main", "stopped cleanly");
+    event_free(sigterm);
+    event_free(sigint);
+    event_free(sighup);
+    event_free(rd.drain_timer);
+    event_base_free(rd.base);
+    rn_config_free(&rd.cfg);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,75 @@
+/* rn_broker: one runneld process's state — configuration, event loop, server, data
+ * directory, topics — and its start/stop sequence. API handlers reach it as req->ctx.
+ *
+ * Start: open the data directory (lock, meta.properties), load topics, start the offload
+ * thread and the modules listed in dispatch.c, then listen. Stop: stop accepting and
+ * reading (rn_broker_drain), wait until rn_broker_drained or a deadline, then
+ * rn_broker_close writes the clean-shutdown marker after everything is closed.
+ *
+ * Header hygiene: this header includes neither client/ nor storage/ uuid types (the two
+ * rn_uuid_t definitions clash), so every handler can include it. */
+#ifndef RN_BROKER_H
+#define RN_BROKER_H
+
+#include "rn_config.h"
+#include "rn_offload.h"
+#include "rn_topics.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+struct rn_server;
+struct rn_datadir;
+
+typedef struct rn_broker {
+    rn_config_t *cfg;
+    struct event_base *base;
+    struct rn_server *server;
+    rn_offload_t *offload;
+    struct rn_datadir *datadir;
+    rn_topics_t *topics;
+    char cluster_id[23]; /* base64, from meta.properties */
+    int32_t node_id;
+    int32_t controller_id; /* self for a single node; the quorum module updates it */
+    char advertised_host[256];
+    int advertised_port; /* the bound port when advertised.listeners gives none */
+    bool clean_start;    /* the previous process stopped cleanly */
+    bool stopping;
+} rn_broker_t;
+
+/* A data-path or coordinator module with state in the broker (see dispatch.c). init runs
+ * after topics are loaded and before the listener opens; shutdown runs after the server
+ * is freed and before topics are. */
+typedef struct rn_broker_module {
+    const char *name;
+    int (*init)(rn_broker_t *b, char *err, size_t errlen);
+    void (*shutdown)(rn_broker_t *b);
+} rn_broker_module_t;
+
+/* Bring the broker up on base. 0, or RN_E* with a message in err (data dir locked or of
+ * another node, registry corrupt, address in use). On failure everything opened is
+ * closed again. cfg must outlive the broker. */
+int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, char *err,
+                    size_t errlen);
+/* Stop accepting connections and reading requests; answer what was read. */
+void rn_broker_drain(rn_broker_t *b);
+/* No request in flight, no output unwritten, no offloaded job pending. */
+bool rn_broker_drained(const rn_broker_t *b);
+/* Close everything; with clean, write the clean-shutdown marker last. 0 or RN_EIO. */
+int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen);
+
+/* The port the listener is bound to. */
+int rn_broker_port(const rn_broker_t *b);
+/* The nodes to list in Metadata / DescribeCluster: the voters, or just this node. For
+ * index i its id, host and port (this node's advertised address for itself). */
+int rn_broker_node_count(const rn_broker_t *b);
+void rn_broker_node(const rn_broker_t *b, int i, int32_t *id, const char **host, int32_t *port);
+/* True when id is a node of the cluster. */
+bool rn_broker_is_node(const rn_broker_t *b, int32_t id);
+
+/* Data-directory glue (broker_store.c; storage headers stay out of handler files). */
+int rn__broker_open_datadir(rn_broker_t *b, char *err, size_t errlen);
+int rn__broker_close_datadir(rn_broker_t *b, bool clean, char *err, size_t errlen);
+
+#endif

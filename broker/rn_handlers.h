@@ -1,0 +1,49 @@
+/* rn_handlers: every API handler runneld serves, and the helpers they share. The dispatch
+ * table in dispatch.c maps api keys and versions to these functions; the handler contract
+ * is in rn_server.h. Handlers run on the event loop and reach the broker as
+ * (rn_broker_t *)req->ctx. */
+#ifndef RN_HANDLERS_H
+#define RN_HANDLERS_H
+
+#include "rn_broker.h"
+#include "rn_server.h"
+
+/* The dispatch table and the modules with state (dispatch.c). */
+extern const rn_api_entry_t rn_broker_apis[];
+extern const size_t rn_broker_napis;
+extern const rn_broker_module_t rn_broker_modules[]; /* ends with a {NULL} row */
+
+/* handle_meta.c */
+int rn_handle_api_versions(rn_req_t *req);
+int rn_handle_metadata(rn_req_t *req);
+int rn_handle_describe_cluster(rn_req_t *req);
+
+/* handle_topics.c */
+int rn_handle_create_topics(rn_req_t *req);
+int rn_handle_delete_topics(rn_req_t *req);
+int rn_handle_create_partitions(rn_req_t *req);
+
+/* handle_configs.c */
+int rn_handle_describe_configs(rn_req_t *req);
+int rn_handle_alter_configs(rn_req_t *req);
+int rn_handle_incremental_alter_configs(rn_req_t *req);
+
+/* Admin requests that change topics answer once the change is on disk (handle_topics.c):
+ * rn__admin_state allocates the state, rn__admin_track notes a result whose error code
+ * (and message, may be NULL) becomes KAFKA_STORAGE_ERROR if persisting fails, and
+ * rn__admin_finish answers now (nothing changed) or parks the request until persisted. */
+typedef struct rn__admin_state {
+    int n;
+    int16_t **codes;
+    rn_str_t **messages;
+} rn__admin_state_t;
+rn__admin_state_t *rn__admin_state(rn_req_t *req, int32_t max);
+void rn__admin_track(rn__admin_state_t *st, int16_t *code, rn_str_t *message);
+int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st);
+
+static inline rn_broker_t *rn_req_broker(const rn_req_t *req)
+{
+    return (rn_broker_t *)req->ctx;
+}
+
+#endif

@@ -1,0 +1,373 @@
+/* rn_topics: topics and partitions in memory, indexed by name and id (see rn_topics.h).
+ * The registry file format and the persist job live in topics_store.c. */
+#include "topics_int.h"
+
+#include "rn_alloc.h"
+#include "rn_err.h"
+#include "rn_log.h"
+#include "rn_uuid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* Index of name in by_name, or of where it would go (*found false). */
+static size_t name_pos(const rn_topics_t *topics, const char *name, size_t len, bool *found)
+{
+    size_t lo = 0, hi = topics->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const rn_topic_t *t = topics->by_name[mid];
+        int c = name_cmp(t->name, t->name_len, name, len);
+        if (c == 0)
+            return (*found = true, mid);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static size_t id_pos(const rn_topics_t *topics, const uint8_t *id, bool *found)
+{
+    size_t lo = 0, hi = topics->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(topics->by_id[mid]->id, id, 16);
+        if (c == 0)
+            return (*found = true, mid);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static void array_insert(rn_topic_t **arr, size_t n, size_t pos, rn_topic_t *topic)
+{
+    memmove(arr + pos + 1, arr + pos, (n - pos) * sizeof(*arr));
+    arr[pos] = topic;
+}
+
+static void array_remove(rn_topic_t **arr, size_t n, size_t pos)
+{
+    memmove(arr + pos, arr + pos + 1, (n - pos - 1) * sizeof(*arr));
+}
+
+void rn__topics_ptrs_push(rn__topics_ptrs_t *list, void *ptr)
+{
+    if (list->n == list->cap) {
+        list->cap = list->cap ? list->cap * 2 : 8;
+        list->items = rn_xrealloc(list->items, list->cap * sizeof(*list->items));
+    }
+    list->items[list->n++] = ptr;
+}
+
+rn_topics_t *rn_topics_new(const rn_config_t *cfg, const char *data_dir, int32_t node_id)
+{
+    rn_topics_t *topics = rn_xcalloc(1, sizeof(*topics));
+    topics->cfg = cfg;
+    topics->node_id = node_id;
+    topics->data_dir = rn_xstrdup(data_dir);
+    size_t plen = strlen(data_dir) + sizeof(RN_TOPICS_FILE) + 2;
+    topics->path = rn_xmalloc(plen);
+    snprintf(topics->path, plen, "%s/%s", data_dir, RN_TOPICS_FILE);
+    return topics;
+}
+
+void rn__topic_free(rn_topic_t *topic)
+{
+    for (int32_t i = 0; i < topic->n_partitions; i++) {
+        rn_partition_t *part = topic->partitions[i];
+        rn_free(part->replicas);
+        rn_free(part->isr);
+        rn_free(part);
+    }
+    rn_free(topic->partitions);
+    rn_topicconf_free(&topic->conf);
+    rn_free(topic);
+}
+
+void rn_topics_free(rn_topics_t *topics)
+{
+    if (topics == NULL)
+        return;
+    for (size_t i = 0; i < topics->n; i++)
+        rn__topic_free(topics->by_name[i]);
+    for (size_t i = 0; i < topics->pending.deleted.n; i++)
+        rn__topic_free(topics->pending.deleted.items[i]);
+    rn__topics_pending_free(&topics->pending);
+    rn_free(topics->by_name);
+    rn_free(topics->by_id);
+    rn_free(topics->data_dir);
+    rn_free(topics->path);
+    rn_free(topics);
+}
+
+void rn_topics_set_hooks(rn_topics_t *topics, const rn_topics_hooks_t *hooks)
+{
+    topics->hooks = *hooks;
+}
+
+size_t rn_topics_count(const rn_topics_t *topics)
+{
+    return topics->n;
+}
+
+rn_topic_t *rn_topics_at(const rn_topics_t *topics, size_t i)
+{
+    return i < topics->n ? topics->by_name[i] : NULL;
+}
+
+rn_topic_t *rn_topics_find(const rn_topics_t *topics, const char *name, size_t len)
+{
+    bool found;
+    size_t pos = name_pos(topics, name, len, &found);
+    return found ? topics->by_name[pos] : NULL;
+}
+
+rn_topic_t *rn_topics_find_id(const rn_topics_t *topics, const uint8_t id[16])
+{
+    bool found;
+    size_t pos = id_pos(topics, id, &found);
+    return found ? topics->by_id[pos] : NULL;
+}
+
+rn_partition_t *rn_topic_partition(const rn_topic_t *topic, int32_t index)
+{
+    if (index < 0 || index >= topic->n_partitions)
+        return NULL;
+    return topic->partitions[index];
+}
+
+int rn_topics_valid_name(const char *name, size_t len, char *err, size_t errlen)
+{
+    if (len == 0) {
+        snprintf(err, errlen, "Topic name is illegal, it can't be empty");
+        return RN_EINVAL;
+    }
+    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.')) {
+        snprintf(err, errlen, "Topic name cannot be \".\" or \"..\"");
+        return RN_EINVAL;
+    }
+    if (len > RN_TOPIC_NAME_MAX) {
+        snprintf(err, errlen,
+                 "Topic name is illegal, it can't be longer than %d characters, topic name: %.*s",
+                 RN_TOPIC_NAME_MAX, (int)len, name);
+        return RN_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-')) {
+            snprintf(err, errlen,
+                     "Topic name \"%.*s\" is illegal, it contains a character other than ASCII "
+                     "alphanumerics, '.', '_' and '-'",
+                     (int)len, name);
+            return RN_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* Kafka treats '.' and '_' alike when checking for collisions (metric names). */
+static bool collides(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen)
+        return false;
+    for (size_t i = 0; i < alen; i++) {
+        char x = a[i] == '.' ? '_' : a[i], y = b[i] == '.' ? '_' : b[i];
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+int rn_topics_check_new(const rn_topics_t *topics, const char *name, size_t len, char *err,
+                        size_t errlen)
+{
+    int rc = rn_topics_valid_name(name, len, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (rn_topics_find(topics, name, len) != NULL) {
+        snprintf(err, errlen, "Topic '%.*s' already exists.", (int)len, name);
+        return RN_EEXIST;
+    }
+    if (memchr(name, '.', len) != NULL || memchr(name, '_', len) != NULL) {
+        for (size_t i = 0; i < topics->n; i++) {
+            const rn_topic_t *t = topics->by_name[i];
+            if (collides(name, len, t->name, t->name_len)) {
+                snprintf(err, errlen, "Topic '%.*s' collides with existing topic: %s", (int)len,
+                         name, t->name);
+                return RN_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Fill a new partition's replicas: rf nodes of the cluster, round-robin so leaders spread. */
+static void assign_replicas(rn_topics_t *topics, rn_partition_t *part, int16_t rf)
+{
+    const rn_config_t *cfg = topics->cfg;
+    int nodes = cfg->n_voters > 0 ? cfg->n_voters : 1;
+    if (rf > nodes)
+        rf = (int16_t)nodes;
+    part->replicas = rn_xcalloc((size_t)rf, sizeof(int32_t));
+    part->isr = rn_xcalloc((size_t)rf, sizeof(int32_t));
+    part->n_replicas = part->n_isr = rf;
+    uint32_t start = topics->next_assign++;
+    for (int j = 0; j < rf; j++) {
+        int32_t id = cfg->n_voters > 0 ? cfg->voters[(start + (uint32_t)j) % (uint32_t)nodes].id
+                                       : topics->node_id;
+        part->replicas[j] = part->isr[j] = id;
+    }
+    part->leader_id = part->replicas[0];
+    part->leader_epoch = 0;
+}
+
+rn_partition_t *rn__topic_add_partition(rn_topics_t *topics, rn_topic_t *topic,
+                                        const int32_t *replicas, int32_t n_replicas)
+{
+    rn_partition_t *part = rn_xcalloc(1, sizeof(*part));
+    part->topic = topic;
+    part->index = topic->n_partitions;
+    if (replicas != NULL) {
+        part->replicas = rn_xcalloc((size_t)n_replicas, sizeof(int32_t));
+        part->isr = rn_xcalloc((size_t)n_replicas, sizeof(int32_t));
+        memcpy(part->replicas, replicas, (size_t)n_replicas * sizeof(int32_t));
+        memcpy(part->isr, replicas, (size_t)n_replicas * sizeof(int32_t));
+        part->n_replicas = part->n_isr = n_replicas;
+        part->leader_id = replicas[0];
+    } else {
+        assign_replicas(topics, part, topic->replication_factor);
+    }
+    topic->partitions =
+        rn_xrealloc(topic->partitions, (size_t)(topic->n_partitions + 1) * sizeof(part));
+    topic->partitions[topic->n_partitions++] = part;
+    return part;
+}
+
+rn_topic_t *rn__topics_insert(rn_topics_t *topics, const char *name, size_t len,
+                              const uint8_t id[16], int16_t rf)
+{
+    rn_topic_t *topic = rn_xcalloc(1, sizeof(*topic));
+    memcpy(topic->name, name, len);
+    topic->name_len = len;
+    memcpy(topic->id, id, 16);
+    topic->replication_factor = rf;
+    topic->internal = (len == 18 && memcmp(name, "__consumer_offsets", 18) == 0) ||
+                      (len == 19 && memcmp(name, "__transaction_state", 19) == 0);
+    if (topics->n == topics->cap) {
+        topics->cap = topics->cap ? topics->cap * 2 : 16;
+        topics->by_name = rn_xrealloc(topics->by_name, topics->cap * sizeof(rn_topic_t *));
+        topics->by_id = rn_xrealloc(topics->by_id, topics->cap * sizeof(rn_topic_t *));
+    }
+    bool found;
+    size_t npos = name_pos(topics, name, len, &found);
+    size_t ipos = id_pos(topics, id, &found);
+    array_insert(topics->by_name, topics->n, npos, topic);
+    array_insert(topics->by_id, topics->n, ipos, topic);
+    topics->n++;
+    return topic;
+}
+
+/* Take a topic out of both indexes (it stays allocated). */
+void rn__topics_unlink(rn_topics_t *topics, rn_topic_t *topic)
+{
+    bool found;
+    size_t npos = name_pos(topics, topic->name, topic->name_len, &found);
+    if (found && topics->by_name[npos] == topic)
+        array_remove(topics->by_name, topics->n, npos);
+    size_t ipos = id_pos(topics, topic->id, &found);
+    if (found && topics->by_id[ipos] == topic)
+        array_remove(topics->by_id, topics->n, ipos);
+    topics->n--;
+}
+
+rn_topic_t *rn_topics_create(rn_topics_t *topics, const char *name, size_t len, int32_t partitions,
+                             int16_t rf, const rn_topicconf_t *conf)
+{
+    rn_uuid_t id;
+    do {
+        if (rn_uuid_random(&id) != 0)
+            abort(); /* no kernel randomness: nothing sensible to do */
+    } while (rn_topics_find_id(topics, id.bytes) != NULL);
+    rn_topic_t *topic = rn__topics_insert(topics, name, len, id.bytes, rf);
+    if (conf != NULL)
+        rn_topicconf_copy(&topic->conf, conf);
+    for (int32_t i = 0; i < partitions; i++) {
+        rn_partition_t *part = rn__topic_add_partition(topics, topic, NULL, 0);
+        rn__topics_ptrs_push(&topics->pending.mkdirs, part);
+    }
+    rn__topics_ptrs_push(&topics->pending.created, topic);
+    topics->dirty = true;
+    if (memchr(name, '.', len) != NULL || memchr(name, '_', len) != NULL)
+        RN_WARN("topics",
+                "topic %.*s: names with '.' or '_' can collide in metric names; "
+                "prefer one of them",
+                (int)len, name);
+    RN_INFO("topics", "created topic %.*s with %d partition(s), replication factor %d", (int)len,
+            name, partitions, rf);
+    return topic;
+}
+
+void rn_topics_delete(rn_topics_t *topics, rn_topic_t *topic)
+{
+    if (topic->deleted)
+        return;
+    if (topics->hooks.partition_removed != NULL)
+        for (int32_t i = 0; i < topic->n_partitions; i++)
+            topics->hooks.partition_removed(topic->partitions[i], topics->hooks.arg);
+    rn__topics_unlink(topics, topic);
+    topic->deleted = true;
+    rn__topics_pending_delete(topics, topic);
+    topics->dirty = true;
+    RN_INFO("topics", "deleted topic %s", topic->name);
+}
+
+void rn_topics_add_partitions(rn_topics_t *topics, rn_topic_t *topic, int32_t total)
+{
+    int32_t before = topic->n_partitions;
+    while (topic->n_partitions < total) {
+        rn_partition_t *part = rn__topic_add_partition(topics, topic, NULL, 0);
+        rn__topics_ptrs_push(&topics->pending.mkdirs, part);
+    }
+    topics->dirty = true;
+    RN_INFO("topics", "topic %s grew from %d to %d partitions", topic->name, before, total);
+}
+
+void rn_topics_set_replicas(rn_topics_t *topics, rn_partition_t *part, const int32_t *ids,
+                            int32_t n)
+{
+    rn_free(part->replicas);
+    rn_free(part->isr);
+    part->replicas = rn_xmalloc((size_t)n * sizeof(int32_t));
+    part->isr = rn_xmalloc((size_t)n * sizeof(int32_t));
+    memcpy(part->replicas, ids, (size_t)n * sizeof(int32_t));
+    memcpy(part->isr, ids, (size_t)n * sizeof(int32_t));
+    part->n_replicas = part->n_isr = n;
+    part->leader_id = ids[0];
+    topics->dirty = true;
+}
+
+void rn_topics_touch(rn_topics_t *topics)
+{
+    topics->dirty = true;
+}
+
+bool rn_topics_dirty(const rn_topics_t *topics)
+{
+    return topics->dirty;
+}
