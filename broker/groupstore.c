@@ -300,60 +300,76 @@ int rn_groupstore_decode_group(const uint8_t *p, size_t len, rn_arena_t *arena,
 
 /* ---- replay ---- */
 
-int rn_groupstore_replay(const uint8_t *batches, size_t len, size_t *consumed, size_t *skipped,
+/* Feed the records of one (valid, non-control) batch to cb. */
+static int replay_batch(const uint8_t *b, size_t total, rn_groupstore_progress_t *pr,
+                        rn_groupstore_record_cb cb, void *arg)
+{
+    rn_records_iter_t it;
+    int rc = rn_records_open(&it, b, total, NULL, REPLAY_MAX_RECORDS_BYTES);
+    if (rc != 0) {
+        rn_records_close(&it);
+        return rc == RN_ENOMEM ? RN_ENOMEM : RN_ECORRUPT;
+    }
+    rn_record_t rec;
+    int nrc;
+    while ((nrc = rn_records_iter_next(&it, &rec)) == 1) {
+        rn_groupstore_key_t key;
+        if (rec.key.len < 0) {
+            rc = RN_ECORRUPT;
+            break;
+        }
+        int krc = rn_groupstore_decode_key(rec.key.data, (size_t)rec.key.len, &key);
+        if (krc == RN_EUNSUPPORTED) {
+            pr->skipped++;
+            continue;
+        }
+        if (krc != 0) {
+            rc = krc;
+            break;
+        }
+        rc = cb(arg, &key, rec.value.len >= 0 ? rec.value.data : NULL, rec.value.len, rec.offset);
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0 && nrc < 0)
+        rc = nrc;
+    rn_records_close(&it);
+    return rc;
+}
+
+int rn_groupstore_replay(const uint8_t *batches, size_t len, rn_groupstore_progress_t *progress,
                          rn_groupstore_record_cb cb, void *arg)
 {
-    size_t pos = 0;
+    rn_groupstore_progress_t pr = {0, -1, 0};
     int rc = 0;
-    while (rc == 0 && len - pos >= RN_BATCH_LOG_OVERHEAD + 5) {
+    while (rc == 0 && len - pr.consumed >= RN_BATCH_LOG_OVERHEAD + 5) {
+        const uint8_t *b = batches + pr.consumed;
+        size_t left = len - pr.consumed;
         rn_batch_header_t hdr;
-        int prc = rn_batch_header_parse(batches + pos, len - pos, &hdr);
-        if (prc == RN_ETRUNC)
+        rc = rn_batch_header_parse(b, left, &hdr);
+        if (rc == RN_ETRUNC) {
+            rc = 0;
             break;
-        if (prc != 0)
-            return prc == RN_EUNSUPPORTED ? RN_ECORRUPT : prc;
-        size_t total = rn_batch_total_size(&hdr);
-        if (total > len - pos)
-            break; /* the rest of this batch comes with the next read */
-        prc = rn_batch_validate(batches + pos, total, &hdr);
-        if (prc != 0)
-            return RN_ECORRUPT;
-        if (!rn_batch_is_control(&hdr)) {
-            rn_records_iter_t it;
-            prc = rn_records_open(&it, batches + pos, total, NULL, REPLAY_MAX_RECORDS_BYTES);
-            if (prc != 0) {
-                rn_records_close(&it);
-                return prc == RN_ENOMEM ? RN_ENOMEM : RN_ECORRUPT;
-            }
-            rn_record_t rec;
-            int nrc = 0;
-            while (rc == 0 && (nrc = rn_records_iter_next(&it, &rec)) == 1) {
-                rn_groupstore_key_t key;
-                if (rec.key.len < 0) {
-                    rc = RN_ECORRUPT;
-                    break;
-                }
-                int krc = rn_groupstore_decode_key(rec.key.data, (size_t)rec.key.len, &key);
-                if (krc == RN_EUNSUPPORTED) {
-                    if (skipped != NULL)
-                        (*skipped)++;
-                    continue;
-                }
-                if (krc != 0) {
-                    rc = krc;
-                    break;
-                }
-                rc = cb(arg, &key, rec.value.len >= 0 ? rec.value.data : NULL, rec.value.len,
-                        rec.offset);
-            }
-            if (rc == 0 && nrc < 0)
-                rc = nrc;
-            rn_records_close(&it);
         }
-        if (rc == 0)
-            pos += total;
+        if (rc != 0) {
+            rc = RN_ECORRUPT;
+            break;
+        }
+        size_t total = rn_batch_total_size(&hdr);
+        if (total > left)
+            break; /* the rest of this batch comes with the next read */
+        if (rn_batch_validate(b, total, &hdr) != 0) {
+            rc = RN_ECORRUPT;
+            break;
+        }
+        if (!rn_batch_is_control(&hdr))
+            rc = replay_batch(b, total, &pr, cb, arg);
+        if (rc == 0) {
+            pr.consumed += total;
+            pr.next_offset = rn_batch_last_offset(&hdr) + 1;
+        }
     }
-    if (consumed != NULL)
-        *consumed = pos;
+    if (progress != NULL)
+        *progress = pr;
     return rc;
 }

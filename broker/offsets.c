@@ -89,8 +89,8 @@ const rn_offset_entry_t *rn_offsets_at(const rn_offsets_t *o, size_t i)
     return i < o->n ? &o->entries[i] : NULL;
 }
 
-const rn_offset_entry_t *rn_offsets_get(const rn_offsets_t *o, const char *topic,
-                                        size_t topic_len, int32_t partition)
+const rn_offset_entry_t *rn_offsets_get(const rn_offsets_t *o, const char *topic, size_t topic_len,
+                                        int32_t partition)
 {
     uint32_t s = o->slots[find_slot(o, topic, topic_len, partition)];
     return s != 0 ? &o->entries[s - 1] : NULL;

@@ -110,12 +110,19 @@ int rn_groupstore_decode_group(const uint8_t *p, size_t len, rn_arena_t *arena,
 typedef int (*rn_groupstore_record_cb)(void *arg, const rn_groupstore_key_t *key,
                                        const uint8_t *value, int32_t value_len, int64_t offset);
 
+/* What rn_groupstore_replay got through. */
+typedef struct rn_groupstore_progress {
+    size_t consumed;     /* bytes of the complete batches processed */
+    int64_t next_offset; /* last offset of the last batch processed + 1 (-1: none) */
+    size_t skipped;      /* records with unknown key versions, left out */
+} rn_groupstore_progress_t;
+
 /* Replay the whole record batches at batches[0..len) in order (compressed ones are
- * decompressed, control batches skipped; records with unknown key versions are counted in
- * *skipped and left out). *consumed gets the bytes of the complete batches processed: a
- * batch cut short at the end is left for the next call. Returns 0, RN_ECORRUPT (a batch fails
- * its CRC or a record is malformed), RN_ENOMEM, or cb's non-zero result. */
-int rn_groupstore_replay(const uint8_t *batches, size_t len, size_t *consumed, size_t *skipped,
+ * decompressed, control batches skipped, records with unknown key versions counted and left
+ * out). A batch cut short at the end is left for the next call. *progress (may be NULL) says
+ * how far it got, also on failure. Returns 0, RN_ECORRUPT (a batch fails its CRC or a record
+ * is malformed), RN_ENOMEM, or cb's non-zero result. */
+int rn_groupstore_replay(const uint8_t *batches, size_t len, rn_groupstore_progress_t *progress,
                          rn_groupstore_record_cb cb, void *arg);
 
 #endif

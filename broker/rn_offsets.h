@@ -36,8 +36,8 @@ size_t rn_offsets_count(const rn_offsets_t *offsets);
 const rn_offset_entry_t *rn_offsets_get(const rn_offsets_t *offsets, const char *topic,
                                         size_t topic_len, int32_t partition);
 /* Insert or replace. */
-void rn_offsets_put(rn_offsets_t *offsets, const char *topic, size_t topic_len,
-                    int32_t partition, const rn_groupstore_offset_t *v);
+void rn_offsets_put(rn_offsets_t *offsets, const char *topic, size_t topic_len, int32_t partition,
+                    const rn_groupstore_offset_t *v);
 /* Remove; false when absent. */
 bool rn_offsets_remove(rn_offsets_t *offsets, const char *topic, size_t topic_len,
                        int32_t partition);

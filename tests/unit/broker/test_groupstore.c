@@ -262,10 +262,11 @@ static void test_replay(void)
     memcpy(all + b1n, b2, b2n);
 
     seen_t s = {0};
-    size_t consumed = 0, skipped = 0;
-    is(rn_groupstore_replay(all, b1n + b2n, &consumed, &skipped, on_record, &s), 0, "replay");
-    is(consumed, b1n + b2n, "both batches consumed");
-    is(skipped, 1, "unknown record type skipped");
+    rn_groupstore_progress_t pr;
+    is(rn_groupstore_replay(all, b1n + b2n, &pr, on_record, &s), 0, "replay");
+    is(pr.consumed, b1n + b2n, "both batches consumed");
+    is(pr.next_offset, 4, "next offset after both batches");
+    is(pr.skipped, 1, "unknown record type skipped");
     is(s.n, 3, "three records seen");
     ok(s.versions[0] == 1 && strcmp(s.groups[0], "ga") == 0 && s.value_lens[0] == (int)v1n &&
            s.offsets[0] == 0,
@@ -276,15 +277,17 @@ static void test_replay(void)
     ok(s.offsets[2] == 3, "compressed batch record at offset 3");
 
     memset(&s, 0, sizeof(s));
-    is(rn_groupstore_replay(all, b1n + b2n - 1, &consumed, NULL, on_record, &s), 0,
+    is(rn_groupstore_replay(all, b1n + b2n - 1, &pr, on_record, &s), 0,
        "a batch cut short is left for later");
-    is(consumed, b1n, "only the first batch consumed");
+    is(pr.consumed, b1n, "only the first batch consumed");
+    is(pr.next_offset, 3, "next offset after the first batch");
     is(s.n, 2, "its records seen");
 
     all[b1n - 1] ^= 1;
     memset(&s, 0, sizeof(s));
-    is(rn_groupstore_replay(all, b1n + b2n, &consumed, NULL, on_record, &s), RN_ECORRUPT,
+    is(rn_groupstore_replay(all, b1n + b2n, &pr, on_record, &s), RN_ECORRUPT,
        "a bad CRC is corruption");
+    is(pr.consumed, 0, "nothing consumed");
     is(s.n, 0, "nothing delivered from the bad batch");
 
     rn_free(all);

@@ -113,8 +113,8 @@ static void test_expiry(void)
     rn_group_t *g = rn_group_new("g", &cfg, &ops, 0);
     uint8_t s[32];
     rn_group_protocol_t p = {"range", s, (int32_t)sub_one(s, "sub")};
-    rn_group_join_req_t req = {"", NULL, "c", "/h", 10000, 10000, "consumer", &p, 1, false, false,
-                               NULL};
+    rn_group_join_req_t req = {"",         NULL, "c", "/h",  10000, 10000,
+                               "consumer", &p,   1,   false, false, NULL};
     int w;
     rn_group_join(g, &req, &w, 9 * day);
     rn_group_tick(g, 9 * day);
