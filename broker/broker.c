@@ -2,11 +2,46 @@
 #include "rn_handlers.h"
 
 #include "rn_alloc.h"
+#include "rn_datadir.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_uuid.h"
 
 #include <errno.h>
 #include <string.h>
+
+/* ---- data directory ---- */
+
+static int open_datadir(rn_broker_t *b, char *err, size_t errlen)
+{
+    rn_uuid_t cluster, *want = NULL;
+    const char *text = rn_config_str(b->cfg, RN_CFG_CLUSTER_ID);
+    if (text != NULL && *text != '\0') {
+        if (rn_uuid_from_base64(text, strlen(text), &cluster) != 0) {
+            snprintf(err, errlen,
+                     "%s: cluster.id \"%s\" is not a Kafka cluster id (22 characters of "
+                     "base64url, e.g. from kafka-storage.sh random-uuid)",
+                     b->cfg->v[RN_CFG_CLUSTER_ID].source, text);
+            return RN_EINVAL;
+        }
+        want = &cluster;
+    }
+    rn_datadir_t *dd;
+    int rc = rn_datadir_open(b->cfg->data_dir, b->node_id, want, &dd, err, errlen);
+    if (rc != 0)
+        return rc;
+    b->datadir = dd;
+    rn_uuid_to_base64(&rn_datadir_meta(dd)->cluster_id, b->cluster_id);
+    b->clean_start = rn_datadir_was_clean_shutdown(dd);
+    return 0;
+}
+
+static int close_datadir(rn_broker_t *b, bool clean, char *err, size_t errlen)
+{
+    int rc = rn_datadir_close(b->datadir, clean, err, errlen);
+    b->datadir = NULL;
+    return rc;
+}
 
 /* Modules started so far, so a failed start or close stops exactly those. */
 static size_t modules_started;
@@ -31,7 +66,7 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
     snprintf(b->advertised_host, sizeof(b->advertised_host), "%s", cfg->advertised_host);
     b->advertised_port = cfg->advertised_port;
 
-    int rc = rn__broker_open_datadir(b, err, errlen);
+    int rc = open_datadir(b, err, errlen);
     if (rc != 0)
         return rc;
     b->topics = rn_topics_new(cfg, cfg->data_dir, b->node_id);
@@ -75,7 +110,7 @@ fail:;
     stop_modules(b);
     rn_offload_free(b->offload);
     rn_topics_free(b->topics);
-    rn__broker_close_datadir(b, false, ignored, sizeof(ignored));
+    close_datadir(b, false, ignored, sizeof(ignored));
     memset(b, 0, sizeof(*b));
     return rc;
 }
@@ -103,7 +138,7 @@ int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen)
     stop_modules(b);
     rn_topics_free(b->topics);
     b->topics = NULL;
-    return rn__broker_close_datadir(b, clean, err, errlen);
+    return close_datadir(b, clean, err, errlen);
 }
 
 int rn_broker_port(const rn_broker_t *b)

@@ -155,20 +155,10 @@ static int read_mapping(yaml_parser_t *parser, yaml_state_t *st)
     }
 }
 
-int rn_config_load_file(rn_config_t *cfg, const char *path, char *err, size_t errlen)
+/* Parse the document the parser was set up with; path labels messages. */
+static int load_parser(rn_config_t *cfg, yaml_parser_t *parser, const char *path, char *err,
+                       size_t errlen)
 {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        snprintf(err, errlen, "%s: cannot open the config file: %s", path, strerror(errno));
-        return RN_EIO;
-    }
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        fclose(fp);
-        snprintf(err, errlen, "%s: cannot start the YAML parser", path);
-        return RN_ENOMEM;
-    }
-    yaml_parser_set_input_file(&parser, fp);
     yaml_state_t *st = rn_xcalloc(1, sizeof(*st));
     st->cfg = cfg;
     st->path = path;
@@ -179,7 +169,7 @@ int rn_config_load_file(rn_config_t *cfg, const char *path, char *err, size_t er
     bool done = false;
     while (rc == 0 && !done) {
         yaml_event_t ev;
-        rc = next_event(&parser, &ev, st);
+        rc = next_event(parser, &ev, st);
         if (rc != 0)
             break;
         switch (ev.type) {
@@ -191,7 +181,7 @@ int rn_config_load_file(rn_config_t *cfg, const char *path, char *err, size_t er
             if (st->have_root)
                 rc = yfail(st, ev.start_mark.line + 1, "only one YAML document is allowed");
             else
-                rc = read_mapping(&parser, st);
+                rc = read_mapping(parser, st);
             st->have_root = true;
             break;
         case YAML_SCALAR_EVENT:
@@ -207,7 +197,39 @@ int rn_config_load_file(rn_config_t *cfg, const char *path, char *err, size_t er
         yaml_event_delete(&ev);
     }
     rn_free(st);
+    return rc;
+}
+
+int rn_config_load_file(rn_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        snprintf(err, errlen, "%s: cannot open the config file: %s", path, strerror(errno));
+        return RN_EIO;
+    }
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(fp);
+        snprintf(err, errlen, "%s: cannot start the YAML parser", path);
+        return RN_ENOMEM;
+    }
+    yaml_parser_set_input_file(&parser, fp);
+    int rc = load_parser(cfg, &parser, path, err, errlen);
     yaml_parser_delete(&parser);
     fclose(fp);
+    return rc;
+}
+
+int rn_config_load_buffer(rn_config_t *cfg, const char *name, const void *data, size_t len,
+                          char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "%s: cannot start the YAML parser", name);
+        return RN_ENOMEM;
+    }
+    yaml_parser_set_input_string(&parser, data, len);
+    int rc = load_parser(cfg, &parser, name, err, errlen);
+    yaml_parser_delete(&parser);
     return rc;
 }

@@ -44,7 +44,7 @@ static int fill_topic(rn_req_t *req, rn_metadata_response_topic_t *out, const rn
 {
     out->error_code = topic->ready ? RN_KERR_NONE : RN_KERR_LEADER_NOT_AVAILABLE;
     out->name = (rn_str_t){topic->name, (int32_t)topic->name_len};
-    memcpy(&out->topic_id, topic->id, 16);
+    out->topic_id = topic->id;
     out->is_internal = topic->internal;
     if (!topic->ready)
         return 0;
@@ -113,7 +113,7 @@ static int md_answer(rn_req_t *req, const int16_t *errors)
         if (want->name.len >= 0)
             topic = rn_topics_find(b->topics, want->name.ptr, (size_t)want->name.len);
         else
-            topic = rn_topics_find_id(b->topics, (const uint8_t *)&want->topic_id);
+            topic = rn_topics_find_id(b->topics, &want->topic_id);
         if (topic != NULL && errors[i] == 0) {
             if ((rc = fill_topic(req, &out[i], topic)) != 0)
                 return rc;

@@ -230,7 +230,7 @@ int rn_handle_create_topics(rn_req_t *req)
                     rn_topics_set_replicas(b->topics, topic->partitions[as->partition_index],
                                            as->broker_ids.items, as->broker_ids.count);
                 }
-                memcpy(&res->topic_id, topic->id, 16);
+                res->topic_id = topic->id;
                 rn__admin_track(st, &res->error_code, &res->error_message);
             }
         } else {
@@ -289,7 +289,7 @@ int rn_handle_delete_topics(rn_req_t *req)
                                                       : "Give a topic name or an id.");
             continue;
         }
-        topic = by_id ? rn_topics_find_id(b->topics, (const uint8_t *)id)
+        topic = by_id ? rn_topics_find_id(b->topics, id)
                       : rn_topics_find(b->topics, name.ptr ? name.ptr : "", (size_t)name.len);
         if (topic == NULL) {
             res->error_code = by_id ? RN_KERR_UNKNOWN_TOPIC_ID : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -298,7 +298,7 @@ int rn_handle_delete_topics(rn_req_t *req)
         }
         /* The topic is freed once its deletion is on disk: copy what we echo. */
         res->name = rn_req_strf(req, "%s", topic->name);
-        memcpy(&res->topic_id, topic->id, 16);
+        res->topic_id = topic->id;
         rn_topics_delete(b->topics, topic);
         rn__admin_track(st, &res->error_code, req->api_version >= 5 ? &res->error_message : NULL);
     }

@@ -5,9 +5,7 @@
  * thread and the modules listed in dispatch.c, then listen. Stop: stop accepting and
  * reading (rn_broker_drain), wait until rn_broker_drained or a deadline, then
  * rn_broker_close writes the clean-shutdown marker after everything is closed.
- *
- * Header hygiene: this header includes neither client/ nor storage/ uuid types (the two
- * rn_uuid_t definitions clash), so every handler can include it. */
+ */
 #ifndef RN_BROKER_H
 #define RN_BROKER_H
 
@@ -67,9 +65,5 @@ int rn_broker_node_count(const rn_broker_t *b);
 void rn_broker_node(const rn_broker_t *b, int i, int32_t *id, const char **host, int32_t *port);
 /* True when id is a node of the cluster. */
 bool rn_broker_is_node(const rn_broker_t *b, int32_t id);
-
-/* Data-directory glue (broker_store.c; storage headers stay out of handler files). */
-int rn__broker_open_datadir(rn_broker_t *b, char *err, size_t errlen);
-int rn__broker_close_datadir(rn_broker_t *b, bool clean, char *err, size_t errlen);
 
 #endif

@@ -184,6 +184,10 @@ int rn_config_set(rn_config_t *cfg, const char *key, const char *value, const ch
 /* Parse a YAML file into cfg (values get source FILE:LINE). 0 or RN_EINVAL/RN_EIO + err. */
 int rn_config_load_file(rn_config_t *cfg, const char *path, char *err, size_t errlen);
 
+/* The same from memory; name labels messages (NAME:LINE). */
+int rn_config_load_buffer(rn_config_t *cfg, const char *name, const void *data, size_t len,
+                          char *err, size_t errlen);
+
 /* Fill the resolved fields from the raw values and check cross-key rules (node.id among
  * the voters, one data dir, parseable listeners). 0 or RN_EINVAL + err. */
 int rn_config_resolve(rn_config_t *cfg, char *err, size_t errlen);

@@ -32,6 +32,7 @@
 #include "rn_config.h"
 #include "rn_offload.h"
 #include "rn_topicconf.h"
+#include "rn_uuid.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,8 +60,7 @@ typedef struct rn_partition {
 struct rn_topic {
     char name[RN_TOPIC_NAME_MAX + 1];
     size_t name_len;
-    uint8_t id[16]; /* Kafka topic id (raw bytes: no rn_uuid_t here, so protocol code and
-                     * storage code can both include this header) */
+    rn_uuid_t id;
     int32_t n_partitions;
     rn_partition_t **partitions; /* n_partitions stable pointers */
     int16_t replication_factor;
@@ -94,7 +94,7 @@ size_t rn_topics_count(const rn_topics_t *topics);
 /* The i-th topic in name order (i < count). */
 rn_topic_t *rn_topics_at(const rn_topics_t *topics, size_t i);
 rn_topic_t *rn_topics_find(const rn_topics_t *topics, const char *name, size_t len);
-rn_topic_t *rn_topics_find_id(const rn_topics_t *topics, const uint8_t id[16]);
+rn_topic_t *rn_topics_find_id(const rn_topics_t *topics, const rn_uuid_t *id);
 /* NULL when index is out of range. */
 rn_partition_t *rn_topic_partition(const rn_topic_t *topic, int32_t index);
 

@@ -37,12 +37,12 @@ static size_t name_pos(const rn_topics_t *topics, const char *name, size_t len, 
     return lo;
 }
 
-static size_t id_pos(const rn_topics_t *topics, const uint8_t *id, bool *found)
+static size_t id_pos(const rn_topics_t *topics, const rn_uuid_t *id, bool *found)
 {
     size_t lo = 0, hi = topics->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(topics->by_id[mid]->id, id, 16);
+        int c = memcmp(topics->by_id[mid]->id.bytes, id->bytes, 16);
         if (c == 0)
             return (*found = true, mid);
         if (c < 0)
@@ -137,7 +137,7 @@ rn_topic_t *rn_topics_find(const rn_topics_t *topics, const char *name, size_t l
     return found ? topics->by_name[pos] : NULL;
 }
 
-rn_topic_t *rn_topics_find_id(const rn_topics_t *topics, const uint8_t id[16])
+rn_topic_t *rn_topics_find_id(const rn_topics_t *topics, const rn_uuid_t *id)
 {
     bool found;
     size_t pos = id_pos(topics, id, &found);
@@ -260,12 +260,12 @@ rn_partition_t *rn__topic_add_partition(rn_topics_t *topics, rn_topic_t *topic,
 }
 
 rn_topic_t *rn__topics_insert(rn_topics_t *topics, const char *name, size_t len,
-                              const uint8_t id[16], int16_t rf)
+                              const rn_uuid_t *id, int16_t rf)
 {
     rn_topic_t *topic = rn_xcalloc(1, sizeof(*topic));
     memcpy(topic->name, name, len);
     topic->name_len = len;
-    memcpy(topic->id, id, 16);
+    topic->id = *id;
     topic->replication_factor = rf;
     topic->internal = (len == 18 && memcmp(name, "__consumer_offsets", 18) == 0) ||
                       (len == 19 && memcmp(name, "__transaction_state", 19) == 0);
@@ -290,7 +290,7 @@ void rn__topics_unlink(rn_topics_t *topics, rn_topic_t *topic)
     size_t npos = name_pos(topics, topic->name, topic->name_len, &found);
     if (found && topics->by_name[npos] == topic)
         array_remove(topics->by_name, topics->n, npos);
-    size_t ipos = id_pos(topics, topic->id, &found);
+    size_t ipos = id_pos(topics, &topic->id, &found);
     if (found && topics->by_id[ipos] == topic)
         array_remove(topics->by_id, topics->n, ipos);
     topics->n--;
@@ -303,8 +303,8 @@ rn_topic_t *rn_topics_create(rn_topics_t *topics, const char *name, size_t len, 
     do {
         if (rn_uuid_random(&id) != 0)
             abort(); /* no kernel randomness: nothing sensible to do */
-    } while (rn_topics_find_id(topics, id.bytes) != NULL);
-    rn_topic_t *topic = rn__topics_insert(topics, name, len, id.bytes, rf);
+    } while (rn_topics_find_id(topics, &id) != NULL);
+    rn_topic_t *topic = rn__topics_insert(topics, name, len, &id, rf);
     if (conf != NULL)
         rn_topicconf_copy(&topic->conf, conf);
     for (int32_t i = 0; i < partitions; i++) {

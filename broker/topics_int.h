@@ -37,7 +37,7 @@ void rn__topics_ptrs_push(rn__topics_ptrs_t *list, void *ptr);
 void rn__topic_free(rn_topic_t *topic);
 /* Insert a topic with no partitions into both indexes. */
 rn_topic_t *rn__topics_insert(rn_topics_t *topics, const char *name, size_t len,
-                              const uint8_t id[16], int16_t rf);
+                              const rn_uuid_t *id, int16_t rf);
 void rn__topics_unlink(rn_topics_t *topics, rn_topic_t *topic);
 /* Append a partition; replicas NULL = assign from the cluster's nodes. */
 rn_partition_t *rn__topic_add_partition(rn_topics_t *topics, rn_topic_t *topic,

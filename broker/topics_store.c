@@ -62,9 +62,7 @@ char *rn_topics_serialize(const rn_topics_t *topics, size_t *len)
     for (size_t i = 0; i < topics->n; i++) {
         const rn_topic_t *topic = topics->by_name[i];
         char id[RN_UUID_BASE64_LEN + 1];
-        rn_uuid_t uuid;
-        memcpy(uuid.bytes, topic->id, 16);
-        rn_uuid_to_base64(&uuid, id);
+        rn_uuid_to_base64(&topic->id, id);
         sb_printf(&sb, "topic %s %s %d %d\n", topic->name, id, topic->n_partitions,
                   topic->replication_factor);
         for (int32_t p = 0; p < topic->n_partitions; p++) {
@@ -158,15 +156,14 @@ static int load_line(rn_topics_t *topics, char *line, bool *have_version, char *
         if (rn_topics_find(topics, f[1], strlen(f[1])) != NULL)
             return snprintf(err, errlen, "topic %s appears twice", f[1]), RN_ECORRUPT;
         if (rn_uuid_from_base64(f[2], strlen(f[2]), &id) != 0 ||
-            rn_topics_find_id(topics, id.bytes) != NULL)
+            rn_topics_find_id(topics, &id) != NULL)
             return snprintf(err, errlen, "topic %s: bad or repeated topic id %s", f[1], f[2]),
                    RN_ECORRUPT;
         if (!parse_i64(f[3], 1, 1000000, &num[0]) || !parse_i64(f[4], 1, 32767, &num[1]))
             return snprintf(err, errlen, "topic %s: bad partition count or replication factor",
                             f[1]),
                    RN_ECORRUPT;
-        rn_topic_t *topic =
-            rn__topics_insert(topics, f[1], strlen(f[1]), id.bytes, (int16_t)num[1]);
+        rn_topic_t *topic = rn__topics_insert(topics, f[1], strlen(f[1]), &id, (int16_t)num[1]);
         topic->ready = true;
         for (int64_t p = 0; p < num[0]; p++)
             rn__topic_add_partition(topics, topic, &topics->node_id, 1);
@@ -292,9 +289,7 @@ void rn__topics_pending_delete(rn_topics_t *topics, rn_topic_t *topic)
     ptrs_remove_if_topic(&pending->mkdirs, topic, true);
     ptrs_remove_if_topic(&pending->created, topic, false);
     char hex[RN_UUID_TEXT_LEN + 1], compact[33];
-    rn_uuid_t uuid;
-    memcpy(uuid.bytes, topic->id, 16);
-    rn_uuid_to_text(&uuid, hex);
+    rn_uuid_to_text(&topic->id, hex);
     size_t c = 0;
     for (const char *h = hex; *h; h++)
         if (*h != '-')

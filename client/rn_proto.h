@@ -4,7 +4,8 @@
  *   rn_str_t      string slice {ptr, len}; len -1 = null. Decoded strings point into the
  *                 receive buffer and are NOT NUL-terminated (see rn_str.h for helpers).
  *   rn_bytes_t    the same for bytes.
- *   rn_uuid_t     16 bytes (Kafka's topic ids); all-zero is Kafka's "no id".
+ *   rn_uuid_t     16 bytes (Kafka's topic ids; storage/rn_uuid.h, shared with the log layer
+ *                 so ids move between the two without conversion); all-zero = "no id".
  *   rn_records_t  a record-batch payload: memory {ptr, len} or a file range {fd, offset, len}
  *                 (in_file), optionally a chain of pieces; encoded as one length-prefixed
  *                 blob, file pieces become file chunks of the writer output (sendfile).
@@ -24,13 +25,11 @@
 
 #include "rn_arena.h"
 #include "rn_err.h"
-#include "rn_uuid.h" /* rn_uuid_t is shared with storage/ via common/ */
+#include "rn_uuid.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-
 #include <string.h>
 
 /* Hard cap on the element count of any decoded array, whatever the frame size. */
@@ -45,7 +44,6 @@ typedef struct rn_bytes {
     const uint8_t *ptr;
     int32_t len; /* -1 = null */
 } rn_bytes_t;
-
 
 /* Record batches as opaque bytes. A zeroed struct is an empty, non-null memory payload.
  * Memory form: in_file false, bytes [ptr, ptr+len). File form: in_file true, bytes

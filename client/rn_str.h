@@ -1,5 +1,5 @@
 /* rn_str: helpers for rn_str_t (Kafka strings as {ptr, len} slices, len -1 = null, not
- * NUL-terminated) and rn_uuid_t.
+ * NUL-terminated). Uuid helpers are in storage/rn_uuid.h.
  *
  *   rn_str_t name = rn_str("orders");            from a C string (NULL gives null)
  *   printf("%.*s", RN_STR_ARGS(topic->name));    print a slice
@@ -38,6 +38,5 @@ char *rn_str_arena_dup(rn_arena_t *arena, rn_str_t s);
 /* Copy into dst[cap] with NUL termination, truncating; returns the slice's length (like
  * snprintf, so a result >= cap means truncated). Null copies as "". */
 size_t rn_str_copy(char *dst, size_t cap, rn_str_t s);
-
 
 #endif

@@ -1,4 +1,4 @@
-/* rn_str_t and rn_uuid_t helpers (see rn_str.h). */
+/* rn_str_t helpers (see rn_str.h). */
 #include "rn_str.h"
 
 #include "rn_alloc.h"
@@ -61,4 +61,3 @@ size_t rn_str_copy(char *dst, size_t cap, rn_str_t s)
     }
     return len;
 }
-

@@ -8,6 +8,10 @@
 #   scripts/kafka-ref.sh status [PORT]
 #   scripts/kafka-ref.sh crash [PORT]     SIGKILL it, keeping its data (crash tests)
 #   scripts/kafka-ref.sh resume [PORT]    start it again on the data it had
+#   scripts/kafka-ref.sh as-runneld --node-id 1 --listen HOST:PORT --data-dir DIR
+#       run Kafka in the foreground (exec: the pid is the JVM's) with runneld's command-line
+#       contract, formatting DIR on first use; a stand-in to check tests/interop/run.sh and
+#       the crash test themselves: put a two-line wrapper at $RN_BUILD_DIR/broker/runneld.
 #
 # Environment: KAFKA_REF_VERSION (default 4.1.1), KAFKA_REF_CACHE (default
 # ~/.cache/runnel/kafka-ref), KAFKA_REF_REQUEST_LOG=1 logs every request header (api key,
@@ -40,6 +44,10 @@ fetch() {
       -DoutputDirectory="$LIBS") >&2
   touch "$LIBS/.complete"
 }
+
+# A Kafka cluster id is a UUID in URL-safe base64 without padding (22 characters); made here
+# rather than by `StorageTool random-uuid`, which costs a JVM start.
+new_cluster_id() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22; }
 
 state_dir() { echo "${TMPDIR:-/tmp}/runnel-kafka-ref-$1"; }
 
@@ -122,10 +130,8 @@ start() { # start PORT [resume]
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$cp")
   # A fresh KRaft log dir must be formatted with a cluster id before the first start.
   if [ -z "$resume" ]; then
-    local cluster_id
-    cluster_id=$("${jvm[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
     "${jvm[@]}" kafka.tools.StorageTool format --config "$dir/server.properties" \
-      --cluster-id "$cluster_id" --ignore-formatted >"$dir/logs/format.log" 2>&1 ||
+      --cluster-id "$(new_cluster_id)" --ignore-formatted >"$dir/logs/format.log" 2>&1 ||
       { cat "$dir/logs/format.log" >&2; exit 1; }
   fi
   # The readiness check below greps the server log, so start each run with a fresh one.
@@ -203,6 +209,31 @@ status() {
   fi
 }
 
+as_runneld() {
+  local listen="" dir=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --node-id) shift 2 ;; # always node 1: a single-node stand-in
+      --listen) listen=$2; shift 2 ;;
+      --data-dir) dir=$2; shift 2 ;;
+      *) echo "kafka-ref as-runneld: unsupported argument $1" >&2; exit 2 ;;
+    esac
+  done
+  [ -n "$listen" ] && [ -n "$dir" ] || { echo "kafka-ref as-runneld: need --listen and --data-dir" >&2; exit 2; }
+  local port=${listen##*:}
+  fetch
+  mkdir -p "$dir/data" "$dir/logs"
+  write_config "$dir" "$port" $((port + 1))
+  local jvm=(java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
+    -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$LIBS/*")
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    "${jvm[@]}" kafka.tools.StorageTool format --config "$dir/server.properties" \
+      --cluster-id "$(new_cluster_id)" \
+      >"$dir/logs/format.log" 2>&1 || { cat "$dir/logs/format.log" >&2; exit 1; }
+  fi
+  exec "${jvm[@]}" kafka.Kafka "$dir/server.properties"
+}
+
 case "${1:-}" in
   fetch) fetch ;;
   start) start "${2:-9092}" ;;
@@ -210,5 +241,6 @@ case "${1:-}" in
   status) status "${2:-9092}" ;;
   crash) crash "${2:-9092}" ;;
   resume) start "${2:-9092}" resume ;;
+  as-runneld) shift; as_runneld "$@" ;;
   *) usage ;;
 esac

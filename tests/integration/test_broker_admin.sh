@@ -92,13 +92,22 @@ stop
 [ "$STATUS" -eq 0 ] && grep -q "stopped cleanly" "$TMP/log1" && [ -e "$TMP/data/.kafka_cleanshutdown" ]
 ok $? "SIGTERM: exit 0, clean-shutdown marker written"
 
-start "$TMP/log2"
-ok $? "restart on the same data dir"
+printf 'log.level: info\n' >"$TMP/run.yaml"
+"$RUNNELD" --config "$TMP/run.yaml" --node-id 1 --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" \
+  >"$TMP/log2" 2>&1 &
+PID=$!
+wait_port "$PORT" "$PID"
+ok $? "restart on the same data dir (with --config)"
 grep -q "the previous run stopped cleanly" "$TMP/log2"
 ok $? "restart saw the clean shutdown"
 kcat -b "127.0.0.1:$PORT" -L -m 5 >"$TMP/L4" 2>&1
 grep -q 'topic "admin.auto" with 1 partitions' "$TMP/L4"
 ok $? "the topic survived the restart"
+printf 'log.level: debug\n' >"$TMP/run.yaml"
+kill -HUP "$PID"
+for _ in $(seq 1 50); do grep -q "log.level is now debug" "$TMP/log2" && break; sleep 0.1; done
+grep -q "log.level is now debug" "$TMP/log2"
+ok $? "SIGHUP re-reads log.level from the config file"
 stop
 ok "$STATUS" "second stop exits 0"
 

@@ -69,14 +69,15 @@ class Runneld:
         self.bin = os.environ.get("RN_RUNNELD", os.path.join(build, "broker", "runneld"))
         self.port = port
         self.dir = tempfile.mkdtemp(prefix="rn-restart-")
-        self.log = open(os.path.join(self.dir, "..", os.path.basename(self.dir) + ".log"), "ab")
+        self.logpath = self.dir + ".log"
+        self.log = open(self.logpath, "ab")
         self.proc = None
 
     def start(self):
         self.proc = subprocess.Popen([self.bin, "--node-id", "1", "--listen",
                                       "127.0.0.1:%d" % self.port, "--data-dir", self.dir],
                                      stdout=self.log, stderr=self.log)
-        return wait_port(self.port, 15, lambda: self.proc.poll() is None)
+        return wait_port(self.port, 30, lambda: self.proc.poll() is None)
 
     def pid(self):
         return self.proc.pid
@@ -84,14 +85,18 @@ class Runneld:
     def reap(self):
         self.proc.wait(10)
 
-    def stop(self):
+    def stop(self, T):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        subprocess.run(["rm", "-rf", self.dir])
+        self.log.close()
+        if T.failed:
+            with open(self.logpath, errors="replace") as f:
+                T.diag("runneld log (last 30 lines):\n" + "".join(f.readlines()[-30:]))
+        subprocess.run(["rm", "-rf", self.dir, self.logpath])
 
 
 class KafkaRef:
@@ -115,7 +120,7 @@ class KafkaRef:
     def restart(self):
         return self._run("resume")
 
-    def stop(self):
+    def stop(self, T):
         self._run("stop")
 
 
@@ -126,7 +131,10 @@ def main():
     port = free_port()
     bootstrap = "127.0.0.1:%d" % port
     interop_common.BOOTSTRAP = bootstrap
-    T = Tap("restart after SIGKILL (%s, confluent-kafka %s)" % (args.broker, ck.libversion()[0]))
+    # Two broker starts: Kafka (also as the runneld stand-in, kafka-ref.sh as-runneld) needs
+    # 6-8 s for the first and 12-25 s after an unclean stop, hence the longer watchdog.
+    T = Tap("restart after SIGKILL (%s, confluent-kafka %s)" % (args.broker, ck.libversion()[0]),
+            timeout_s=110)
     broker = Runneld(port) if args.broker == "runneld" else KafkaRef(port)
     if args.broker == "runneld" and not os.access(broker.bin, os.X_OK):
         T.ok(False, "runneld binary %s exists (build it, or set RN_RUNNELD)" % broker.bin)
@@ -137,7 +145,7 @@ def main():
         import traceback
         T.ok(False, "restart test raised", traceback.format_exc())
     finally:
-        broker.stop()
+        broker.stop(T)
     T.done()
 
 

@@ -94,7 +94,7 @@ static void test_lifecycle(rn_offload_t *off)
     is(rn_topics_check_new(topics, "a_b", 3, err, sizeof(err)), RN_EINVAL, "a_b collides");
     ok(strstr(err, "collides with existing topic: a.b") != NULL, "collision message: %s", err);
     ok(rn_topics_find(topics, "orders", 6) == orders, "find by name");
-    ok(rn_topics_find_id(topics, orders->id) == orders, "find by id");
+    ok(rn_topics_find_id(topics, &orders->id) == orders, "find by id");
     ok(rn_topics_find(topics, "order", 5) == NULL, "prefix is not a match");
     is(orders->n_partitions, 3, "three partitions");
     rn_partition_t *p2 = rn_topic_partition(orders, 2);
@@ -115,11 +115,10 @@ static void test_lifecycle(rn_offload_t *off)
     rn_topicconf_set(&orders->conf, RN_TC_FOLLOWER_REPLICATION_THROTTLED_REPLICAS, "");
     rn_topics_touch(topics);
     rn_topic_t *gone = rn_topics_find(topics, "a.b", 3);
-    uint8_t gone_id[16];
-    memcpy(gone_id, gone->id, 16);
+    rn_uuid_t gone_id = gone->id;
     rn_topics_delete(topics, gone);
     ok(gone->deleted && rn_topics_find(topics, "a.b", 3) == NULL &&
-           rn_topics_find_id(topics, gone_id) == NULL,
+           rn_topics_find_id(topics, &gone_id) == NULL,
        "deleted topic leaves both indexes at once");
     /* created and deleted before any persist: no directory may be left behind */
     rn_topic_t *brief = rn_topics_create(topics, "brief", 5, 2, 1, NULL);
@@ -128,8 +127,7 @@ static void test_lifecycle(rn_offload_t *off)
     ok(exists("orders-4") && !exists("a.b-0") && !exists("brief-0"),
        "new partition dirs made, deleted topic's removed");
     is(rn_topics_count(topics), 1, "one topic left");
-    uint8_t orders_id[16];
-    memcpy(orders_id, orders->id, 16);
+    rn_uuid_t orders_id = orders->id;
     rn_topics_free(topics);
 
     /* Reload from disk. */
@@ -137,7 +135,7 @@ static void test_lifecycle(rn_offload_t *off)
     is(rn_topics_load(topics, err, sizeof(err)), 0, "reload: %s", err);
     orders = rn_topics_find(topics, "orders", 6);
     ok(orders != NULL && orders->ready, "orders back and ready");
-    ok(orders != NULL && memcmp(orders->id, orders_id, 16) == 0, "same topic id");
+    ok(orders != NULL && memcmp(orders->id.bytes, orders_id.bytes, 16) == 0, "same topic id");
     is(orders ? orders->n_partitions : 0, 5, "five partitions");
     is_str(orders ? orders->conf.v[RN_TC_RETENTION_MS] : NULL, "86400000", "retention.ms kept");
     is_str(orders ? orders->conf.v[RN_TC_CLEANUP_POLICY] : NULL, "compact,delete",

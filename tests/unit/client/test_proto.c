@@ -162,7 +162,7 @@ static void test_fixed(void)
     r = rd(raw, 16);
     rn_proto_read_uuid(&r, &id);
     ok(memcmp(id.bytes, raw, 16) == 0 && !rn_uuid_is_zero(&id), "uuid read");
-    char text[23];
+    char text[RN_UUID_BASE64_LEN + 1];
     rn_uuid_to_base64(&id, text);
     is_str(text, "ABEiM0RVZneImaq7zN3u_w", "uuid in Kafka's base64 form");
 }

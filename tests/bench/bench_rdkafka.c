@@ -1,0 +1,481 @@
+/* bench_rdkafka.c: producer/consumer throughput and delivery latency through librdkafka.
+ *
+ * For each workload (message size x acks) it creates a fresh topic, produces N messages with
+ * batching (linger.ms=5, large batch.size), records per-message delivery latency (delivery
+ * report time minus enqueue time), then consumes everything back by assign() from the
+ * beginning. Targets: a real broker (--bootstrap HOST:PORT: runneld or Apache Kafka), or
+ * librdkafka's in-memory mock cluster (--mock), or both in one run with their ratio (--both),
+ * the mock being a fixed yardstick on the same machine.
+ *
+ *   bench_rdkafka --mock
+ *   bench_rdkafka --bootstrap 127.0.0.1:9092 [--broker-pid PID]
+ *   bench_rdkafka --both --bootstrap 127.0.0.1:9092 --messages 200000 --sizes 100,1024
+ *
+ * Without --rate the producer floods, so latency includes time queued in the client; with
+ * --rate R (messages/s) it measures latency at that offered load. Figures go to stdout, one
+ * line per workload; librdkafka's own logs go to stderr. Not a pass/fail test.
+ * BENCH_DEBUG=fetch,protocol sets the consumer's librdkafka `debug` and cuts its wait to 5 s.
+ * The mock keeps only the newest 5 MB per partition, so its consume figure covers less data.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rn_alloc.h"
+
+#define MAX_LIST 8
+
+typedef struct {
+    const char *bootstrap; /* real broker, or NULL */
+    bool mock;
+    bool both;
+    long messages;
+    int sizes[MAX_LIST];
+    int nsizes;
+    int acks[MAX_LIST];
+    int nacks;
+    int partitions;
+    long rate; /* messages/s offered; 0 = as fast as possible */
+    long broker_pid;
+    const char *compression;
+} opts_t;
+
+/* One workload's figures. */
+typedef struct {
+    double prod_secs, prod_msgs_s, prod_mb_s;
+    double lat_p50_ms, lat_p99_ms, lat_max_ms;
+    double cons_secs, cons_msgs_s, cons_mb_s;
+    double cons_first_ms;
+    long delivered, failed, consumed, available;
+} result_t;
+
+/* Producer state shared with the delivery report callback (librdkafka calls it from
+ * rd_kafka_poll/flush on this thread). */
+typedef struct {
+    int64_t *enq_ns; /* enqueue time per message index */
+    double *lat_ms;  /* delivery latency per delivered message */
+    long nlat;
+    long failed;
+    rd_kafka_resp_err_t first_err;
+} prod_state_t;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "bench_rdkafka: %s: %s\n", what, detail);
+    exit(1);
+}
+
+static void conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
+{
+    char err[256];
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK)
+        die(k, err);
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    prod_state_t *st = opaque;
+    (void)rk;
+    if (msg->err) {
+        if (!st->failed)
+            st->first_err = msg->err;
+        st->failed++;
+        return;
+    }
+    long idx = (long)(intptr_t)msg->_private;
+    st->lat_ms[st->nlat++] = (double)(now_ns() - st->enq_ns[idx]) / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Create `topic` on a real broker through the Admin API and wait until it has leaders. */
+static void create_topic(rd_kafka_t *rk, const char *topic, int partitions)
+{
+    char err[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    if (!nt)
+        die("NewTopic", err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(ao, 10000, err, sizeof err);
+    rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20000);
+    if (!ev)
+        die("CreateTopics", "no answer within 20 s");
+    if (rd_kafka_event_error(ev))
+        die("CreateTopics", rd_kafka_event_error_string(ev));
+    size_t n;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    if (n != 1 || rd_kafka_topic_result_error(res[0]))
+        die("CreateTopics", n ? rd_kafka_topic_result_error_string(res[0]) : "empty result");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    for (int tries = 0; tries < 100; tries++) {
+        const struct rd_kafka_metadata *md;
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            bool ready = md->topic_cnt == 1 && !md->topics[0].err &&
+                         md->topics[0].partition_cnt == partitions;
+            for (int i = 0; ready && i < md->topics[0].partition_cnt; i++)
+                ready = md->topics[0].partitions[i].leader >= 0;
+            rd_kafka_metadata_destroy(md);
+            if (ready) {
+                rd_kafka_topic_destroy(rkt);
+                return;
+            }
+        }
+        usleep(100000);
+    }
+    die("metadata", "topic has no leaders after 10 s");
+}
+
+static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf)
+{
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+    if (!rk)
+        die("rd_kafka_new", err);
+    return rk;
+}
+
+/* Produce o->messages messages of `size` bytes; create the topic first through the Admin API
+ * when `create` (a real broker; the mock's topics are made with the mock API). */
+static void produce(const opts_t *o, const char *bootstrap, bool create, const char *topic,
+                    int size, int acks, result_t *r)
+{
+    prod_state_t st = {0};
+    st.enq_ns = rn_xcalloc((size_t)o->messages, sizeof *st.enq_ns);
+    st.lat_ms = rn_xcalloc((size_t)o->messages, sizeof *st.lat_ms);
+    char buf[32];
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    conf_set(conf, "bootstrap.servers", bootstrap);
+    snprintf(buf, sizeof buf, "%d", acks);
+    conf_set(conf, "acks", buf);
+    conf_set(conf, "linger.ms", "5");
+    conf_set(conf, "batch.size", "1000000");
+    conf_set(conf, "batch.num.messages", "100000");
+    conf_set(conf, "queue.buffering.max.messages", "1000000");
+    conf_set(conf, "queue.buffering.max.kbytes", "1048576");
+    conf_set(conf, "message.timeout.ms", "60000");
+    conf_set(conf, "compression.type", o->compression);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, &st);
+    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
+    if (create)
+        create_topic(rk, topic, o->partitions);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+
+    char *payload = rn_xmalloc((size_t)size);
+    for (int i = 0; i < size; i++)
+        payload[i] = (char)('a' + (i * 7 + i / 26) % 26); /* compressible but not trivially */
+
+    int64_t t0 = now_ns();
+    for (long i = 0; i < o->messages; i++) {
+        if (o->rate > 0) {
+            int64_t due = t0 + (int64_t)((double)i * 1e9 / (double)o->rate);
+            while (now_ns() < due)
+                rd_kafka_poll(rk, 0);
+        }
+        int part = (int)(i % o->partitions);
+        st.enq_ns[i] = now_ns();
+        while (rd_kafka_produce(rkt, part, RD_KAFKA_MSG_F_COPY, payload, (size_t)size, NULL, 0,
+                                (void *)(intptr_t)i) == -1) {
+            if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                die("produce", rd_kafka_err2str(rd_kafka_last_error()));
+            rd_kafka_poll(rk, 1);
+            st.enq_ns[i] = now_ns();
+        }
+        if ((i & 1023) == 0)
+            rd_kafka_poll(rk, 0);
+    }
+    while (rd_kafka_outq_len(rk) > 0 && now_ns() - t0 < 120 * (int64_t)1000000000)
+        rd_kafka_poll(rk, 10);
+    int64_t t1 = now_ns();
+
+    r->delivered = st.nlat;
+    r->failed = st.failed;
+    if (st.failed)
+        fprintf(stderr, "bench_rdkafka: %ld deliveries failed, first: %s\n", st.failed,
+                rd_kafka_err2str(st.first_err));
+    r->prod_secs = (double)(t1 - t0) / 1e9;
+    r->prod_msgs_s = (double)st.nlat / r->prod_secs;
+    r->prod_mb_s = (double)st.nlat * size / r->prod_secs / 1e6;
+    if (st.nlat > 0) {
+        qsort(st.lat_ms, (size_t)st.nlat, sizeof *st.lat_ms, cmp_double);
+        r->lat_p50_ms = st.lat_ms[st.nlat / 2];
+        r->lat_p99_ms = st.lat_ms[(long)((double)(st.nlat - 1) * 0.99)];
+        r->lat_max_ms = st.lat_ms[st.nlat - 1];
+    }
+    rn_free(payload);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    rn_free(st.enq_ns);
+    rn_free(st.lat_ms);
+}
+
+/* Read back everything the partitions hold, by assign() from the log start. */
+static void consume(const opts_t *o, const char *bootstrap, const char *topic, result_t *r)
+{
+    char group[128];
+    snprintf(group, sizeof group, "%s-reader", topic);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    conf_set(conf, "bootstrap.servers", bootstrap);
+    conf_set(conf, "group.id", group); /* required by librdkafka; nothing is committed */
+    conf_set(conf, "enable.auto.commit", "false");
+    conf_set(conf, "enable.partition.eof", "false");
+    conf_set(conf, "fetch.max.bytes", "52428800");
+    conf_set(conf, "max.partition.fetch.bytes", "10485760");
+    conf_set(conf, "queued.max.messages.kbytes", "262144");
+    if (getenv("BENCH_DEBUG"))
+        conf_set(conf, "debug", getenv("BENCH_DEBUG"));
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, conf);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *tps = rd_kafka_topic_partition_list_new(o->partitions);
+    for (int p = 0; p < o->partitions; p++)
+        rd_kafka_topic_partition_list_add(tps, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+
+    /* Read up to each partition's high watermark. Usually that is everything produced, but
+     * the mock cluster keeps only the newest 5 MB (or 100,000 batches) per partition, so
+     * there the low watermark moves and fewer messages are there to read. */
+    int64_t *hi = rn_xcalloc((size_t)o->partitions, sizeof *hi);
+    int64_t *next = rn_xcalloc((size_t)o->partitions, sizeof *next);
+    long want = 0;
+    for (int p = 0; p < o->partitions; p++) {
+        int64_t lo = 0;
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi[p], 10000);
+        if (err)
+            die("query_watermark_offsets", rd_kafka_err2str(err));
+        next[p] = lo;
+        want += (long)(hi[p] - lo);
+    }
+    r->available = want;
+
+    /* Learn the partitions' leader before assign(): otherwise librdkafka finds no leader
+     * for the new partition and retries its offset lookup only after 500 ms. */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+
+    int64_t t0 = now_ns(), t_first = 0, t_last = 0;
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, tps);
+    if (err)
+        die("assign", rd_kafka_err2str(err));
+    long got = 0;
+    int64_t bytes = 0;
+    int64_t deadline = t0 + (getenv("BENCH_DEBUG") ? 5 : 120) * (int64_t)1000000000;
+    while (got < want && now_ns() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (m->err) {
+            fprintf(stderr, "bench_rdkafka: consume: %s\n", rd_kafka_message_errstr(m));
+        } else {
+            if (!got)
+                t_first = now_ns();
+            got++;
+            bytes += (int64_t)m->len;
+            t_last = now_ns();
+        }
+        rd_kafka_message_destroy(m);
+    }
+    r->consumed = got;
+    r->cons_first_ms = got ? (double)(t_first - t0) / 1e6 : 0;
+    /* The rate counts from assign() to the last message: it includes the offset lookup and
+     * the first fetch's round trip, as an application would see them. */
+    r->cons_secs = (double)((got ? t_last : now_ns()) - t0) / 1e9;
+    r->cons_msgs_s = (double)got / r->cons_secs;
+    r->cons_mb_s = (double)bytes / r->cons_secs / 1e6;
+    rn_free(hi);
+    rn_free(next);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_topic_partition_list_destroy(tps);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+static void print_rss(long pid, const char *when)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        printf("# broker pid %ld: cannot read %s: %s\n", pid, path, strerror(errno));
+        return;
+    }
+    char hwm[64] = "?", rss[64] = "?";
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "VmHWM:", 6))
+            sscanf(line + 6, " %63[^\n]", hwm);
+        else if (!strncmp(line, "VmRSS:", 6))
+            sscanf(line + 6, " %63[^\n]", rss);
+    }
+    fclose(f);
+    printf("# broker pid %ld %s: VmRSS %s, VmHWM (peak) %s\n", pid, when, rss, hwm);
+}
+
+/* One workload on one target: `mcluster` set means the mock cluster at `bootstrap`. */
+static void run_one(const opts_t *o, const char *target, const char *bootstrap,
+                    rd_kafka_mock_cluster_t *mcluster, int size, int acks, result_t *r)
+{
+    char topic[96];
+    snprintf(topic, sizeof topic, "rn-bench-%d-%s-%ld-%d-%x", size, acks < 0 ? "all" : "1",
+             (long)time(NULL), (int)getpid(), (unsigned)rand());
+    memset(r, 0, sizeof *r);
+    if (mcluster) {
+        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, topic, o->partitions, 1);
+        if (err)
+            die("rd_kafka_mock_topic_create", rd_kafka_err2str(err));
+    }
+    produce(o, bootstrap, mcluster == NULL, topic, size, acks, r);
+    consume(o, bootstrap, topic, r);
+    printf("%-5s size=%-5d acks=%-3s msgs=%ld | produce %9.0f msg/s %8.1f MB/s  lat p50 %7.2f ms "
+           "p99 %7.2f ms max %7.2f ms | consume %9.0f msg/s %8.1f MB/s (%ld msgs, first after "
+           "%.0f ms)%s\n",
+           target, size, acks < 0 ? "all" : "1", o->messages, r->prod_msgs_s, r->prod_mb_s,
+           r->lat_p50_ms, r->lat_p99_ms, r->lat_max_ms, r->cons_msgs_s, r->cons_mb_s, r->consumed,
+           r->cons_first_ms,
+           r->failed || r->consumed != r->available ? "  [INCOMPLETE]"
+           : r->available != o->messages            ? "  [broker kept only the newest messages]"
+                                                    : "");
+    fflush(stdout);
+}
+
+static int parse_list(const char *s, int *out, const char *what)
+{
+    int n = 0;
+    char *copy = rn_xstrdup(s), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_LIST)
+            die(what, "too many values");
+        if (!strcmp(tok, "all"))
+            out[n++] = -1;
+        else
+            out[n++] = atoi(tok);
+    }
+    rn_free(copy);
+    if (n == 0)
+        die(what, "empty list");
+    return n;
+}
+
+static void usage(void)
+{
+    fputs("usage: bench_rdkafka (--mock | --bootstrap HOST:PORT | --both --bootstrap HOST:PORT)\n"
+          "         [--messages N] [--sizes 100,1024] [--acks 1,all] [--partitions P]\n"
+          "         [--rate MSGS_PER_S] [--compression none|lz4|zstd|...] [--broker-pid PID]\n",
+          stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o = {.messages = 100000, .partitions = 1, .compression = "none"};
+    o.nsizes = parse_list("100,1024", o.sizes, "--sizes");
+    o.nacks = parse_list("1,all", o.acks, "--acks");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--mock")) {
+            o.mock = true;
+        } else if (!strcmp(a, "--both")) {
+            o.both = true;
+        } else if (v && !strcmp(a, "--bootstrap")) {
+            o.bootstrap = v, i++;
+        } else if (v && !strcmp(a, "--messages")) {
+            o.messages = atol(v), i++;
+        } else if (v && !strcmp(a, "--sizes")) {
+            o.nsizes = parse_list(v, o.sizes, a), i++;
+        } else if (v && !strcmp(a, "--acks")) {
+            o.nacks = parse_list(v, o.acks, a), i++;
+        } else if (v && !strcmp(a, "--partitions")) {
+            o.partitions = atoi(v), i++;
+        } else if (v && !strcmp(a, "--rate")) {
+            o.rate = atol(v), i++;
+        } else if (v && !strcmp(a, "--broker-pid")) {
+            o.broker_pid = atol(v), i++;
+        } else if (v && !strcmp(a, "--compression")) {
+            o.compression = v, i++;
+        } else {
+            usage();
+        }
+    }
+    if (o.messages <= 0 || o.partitions <= 0 || (!o.mock && !o.bootstrap) ||
+        (o.both && !o.bootstrap))
+        usage();
+    if (o.both || (o.mock && o.bootstrap)) /* --mock plus a real broker: compare both */
+        o.both = o.mock = true;
+    srand((unsigned)(time(NULL) ^ getpid()));
+
+    /* The mock cluster lives inside a client instance that owns its threads. */
+    rd_kafka_t *mock_owner = NULL;
+    rd_kafka_mock_cluster_t *mcluster = NULL;
+    const char *mock_bootstrap = NULL;
+    if (o.mock) {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        conf_set(conf, "log_level", "3");
+        mock_owner = new_client(RD_KAFKA_PRODUCER, conf);
+        mcluster = rd_kafka_mock_cluster_new(mock_owner, 1);
+        if (!mcluster)
+            die("rd_kafka_mock_cluster_new", "failed");
+        mock_bootstrap = rd_kafka_mock_cluster_bootstraps(mcluster);
+    }
+
+    printf("# bench_rdkafka: librdkafka %s, %ld messages per workload, %d partition(s), "
+           "linger.ms=5, batch.size=1000000, compression=%s, rate=%s\n",
+           rd_kafka_version_str(), o.messages, o.partitions, o.compression,
+           o.rate ? "limited" : "unlimited");
+    if (o.rate)
+        printf("# offered load %ld msg/s\n", o.rate);
+    if (o.broker_pid)
+        print_rss(o.broker_pid, "before");
+
+    for (int s = 0; s < o.nsizes; s++) {
+        for (int a = 0; a < o.nacks; a++) {
+            result_t mock_r = {0}, real_r = {0};
+            if (o.mock)
+                run_one(&o, "mock", mock_bootstrap, mcluster, o.sizes[s], o.acks[a], &mock_r);
+            if (o.bootstrap)
+                run_one(&o, "real", o.bootstrap, NULL, o.sizes[s], o.acks[a], &real_r);
+            if (o.both)
+                printf("ratio size=%-5d acks=%-3s real/mock: produce %.2fx  consume %.2fx  "
+                       "p99 latency %.2fx\n",
+                       o.sizes[s], o.acks[a] < 0 ? "all" : "1",
+                       real_r.prod_msgs_s / mock_r.prod_msgs_s,
+                       real_r.cons_msgs_s / mock_r.cons_msgs_s,
+                       mock_r.lat_p99_ms > 0 ? real_r.lat_p99_ms / mock_r.lat_p99_ms : 0.0);
+        }
+    }
+    if (o.broker_pid)
+        print_rss(o.broker_pid, "after");
+    if (mcluster)
+        rd_kafka_mock_cluster_destroy(mcluster);
+    if (mock_owner)
+        rd_kafka_destroy(mock_owner);
+    return 0;
+}
