@@ -1,5 +1,6 @@
 /* rn_broker: start-up and shutdown of one runneld process (see rn_broker.h). */
 #include "rn_handlers.h"
+#include "rn_datapath.h"
 
 #include "rn_alloc.h"
 #include "rn_datadir.h"
@@ -95,6 +96,7 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
         .apis = rn_broker_apis,
         .n_apis = rn_broker_napis,
         .ctx = b,
+        .file_release = rn_datapath_release_file,
     };
     b->server = rn_server_new(base, &opts, err, errlen);
     if (b->server == NULL) {

@@ -7,6 +7,7 @@
  * outlives one request (parked fetches, producer ids) belongs to a module row in
  * rn_broker_modules, whose init/shutdown the broker runs at start and stop. */
 #include "rn_handlers.h"
+#include "rn_datapath.h"
 
 #include <stdint.h>
 
@@ -16,6 +17,13 @@
     }
 
 const rn_api_entry_t rn_broker_apis[] = {
+    ROW(RN_API_PRODUCE, 0, 9, rn_handle_produce, 0, "Produce"),
+    ROW(RN_API_FETCH, 4, 13, rn_handle_fetch, 0, "Fetch"),
+    ROW(RN_API_LIST_OFFSETS, 1, 7, rn_handle_list_offsets, 0, "ListOffsets"),
+    ROW(RN_API_DELETE_RECORDS, 0, 2, rn_handle_delete_records, 0, "DeleteRecords"),
+    ROW(RN_API_INIT_PRODUCER_ID, 0, 4, rn_handle_init_producer_id, 0, "InitProducerId"),
+    ROW(RN_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, rn_handle_offset_for_leader_epoch, 0,
+        "OffsetForLeaderEpoch"),
     ROW(RN_API_METADATA, 0, 12, rn_handle_metadata, 0, "Metadata"),
     ROW(RN_API_API_VERSIONS, 0, 3, rn_handle_api_versions, RN_API_ANY_VERSION, "ApiVersions"),
     ROW(RN_API_CREATE_TOPICS, 2, 7, rn_handle_create_topics, 0, "CreateTopics"),
@@ -30,5 +38,6 @@ const rn_api_entry_t rn_broker_apis[] = {
 const size_t rn_broker_napis = sizeof(rn_broker_apis) / sizeof(rn_broker_apis[0]);
 
 const rn_broker_module_t rn_broker_modules[] = {
+    {"datapath", rn_datapath_init, rn_datapath_shutdown},
     {NULL, NULL, NULL},
 };

@@ -27,6 +27,7 @@ typedef struct rn_broker {
     rn_offload_t *offload;
     struct rn_datadir *datadir;
     rn_topics_t *topics;
+    struct rn_datapath *datapath; /* data-path module state (rn_datapath.h) */
     char cluster_id[23]; /* base64, from meta.properties */
     int32_t node_id;
     int32_t controller_id; /* self for a single node; the quorum module updates it */

@@ -13,6 +13,14 @@ extern const rn_api_entry_t rn_broker_apis[];
 extern const size_t rn_broker_napis;
 extern const rn_broker_module_t rn_broker_modules[]; /* ends with a {NULL} row */
 
+/* Data path: handle_produce.c, handle_fetch.c, handle_offsets.c, handle_initpid.c */
+int rn_handle_produce(rn_req_t *req);
+int rn_handle_fetch(rn_req_t *req);
+int rn_handle_list_offsets(rn_req_t *req);
+int rn_handle_delete_records(rn_req_t *req);
+int rn_handle_offset_for_leader_epoch(rn_req_t *req);
+int rn_handle_init_producer_id(rn_req_t *req);
+
 /* handle_meta.c */
 int rn_handle_api_versions(rn_req_t *req);
 int rn_handle_metadata(rn_req_t *req);

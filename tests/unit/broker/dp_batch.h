@@ -1,0 +1,117 @@
+/* dp_batch.h: build v2 record batches in unit tests of the data path (header-only).
+ *
+ *   dp_batch_t b; dp_batch_init(&b, base_ts);
+ *   dp_batch_record(&b, ts_delta, "key", "value");   key/value NULL = null
+ *   dp_batch_finish(&b, producer_id, epoch, base_seq); -> b.buf, b.len (valid CRC)
+ * Raw bytes can be appended with dp_put/dp_varint to build malformed records. */
+#ifndef DP_BATCH_H
+#define DP_BATCH_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "rn_batch.h"
+#include "rn_endian.h"
+
+typedef struct dp_batch {
+    uint8_t buf[1 << 16];
+    size_t len;
+    int32_t count;
+    int64_t base_ts;
+    int64_t max_ts;
+} dp_batch_t;
+
+static inline void dp_put(dp_batch_t *b, const void *p, size_t n)
+{
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+}
+
+static inline void dp_varint(dp_batch_t *b, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    while (z >= 0x80) {
+        b->buf[b->len++] = (uint8_t)(z | 0x80);
+        z >>= 7;
+    }
+    b->buf[b->len++] = (uint8_t)z;
+}
+
+static inline void dp_batch_init(dp_batch_t *b, int64_t base_ts)
+{
+    memset(b->buf, 0, RN_BATCH_HEADER_SIZE);
+    b->len = RN_BATCH_HEADER_SIZE;
+    b->count = 0;
+    b->base_ts = base_ts;
+    b->max_ts = base_ts;
+}
+
+/* One well-formed record with offset delta = its index and no headers (or one header when
+ * hdr_key is not NULL). */
+static inline void dp_batch_record_h(dp_batch_t *b, int64_t ts_delta, const char *key,
+                                     const char *value, const char *hdr_key)
+{
+    dp_batch_t tmp;
+    tmp.len = 0;
+    tmp.buf[tmp.len++] = 0; /* attributes */
+    dp_varint(&tmp, ts_delta);
+    dp_varint(&tmp, b->count);
+    if (key) {
+        dp_varint(&tmp, (int64_t)strlen(key));
+        dp_put(&tmp, key, strlen(key));
+    } else {
+        dp_varint(&tmp, -1);
+    }
+    if (value) {
+        dp_varint(&tmp, (int64_t)strlen(value));
+        dp_put(&tmp, value, strlen(value));
+    } else {
+        dp_varint(&tmp, -1);
+    }
+    dp_varint(&tmp, hdr_key ? 1 : 0);
+    if (hdr_key) {
+        dp_varint(&tmp, (int64_t)strlen(hdr_key));
+        dp_put(&tmp, hdr_key, strlen(hdr_key));
+        dp_varint(&tmp, -1);
+    }
+    dp_varint(b, (int64_t)tmp.len);
+    dp_put(b, tmp.buf, tmp.len);
+    b->count++;
+    if (b->base_ts + ts_delta > b->max_ts)
+        b->max_ts = b->base_ts + ts_delta;
+}
+
+static inline void dp_batch_record(dp_batch_t *b, int64_t ts_delta, const char *key,
+                                   const char *value)
+{
+    dp_batch_record_h(b, ts_delta, key, value, NULL);
+}
+
+/* Fill the header (base offset 0, attributes attrs) and the CRC. record_count is b->count
+ * unless count_override >= 0. */
+static inline void dp_batch_finish_ex(dp_batch_t *b, int64_t pid, int16_t epoch, int32_t seq,
+                                      int16_t attrs, int32_t count_override)
+{
+    int32_t count = count_override >= 0 ? count_override : b->count;
+    uint8_t *h = b->buf;
+    rn_store_be64(h, 0);
+    rn_store_be32(h + 8, (uint32_t)(b->len - RN_BATCH_LOG_OVERHEAD));
+    rn_store_be32(h + 12, 0);
+    h[16] = 2;
+    rn_store_be16(h + 21, (uint16_t)attrs);
+    rn_store_be32(h + 23, (uint32_t)(count - 1));
+    rn_store_be64(h + 27, (uint64_t)b->base_ts);
+    rn_store_be64(h + 35, (uint64_t)b->max_ts);
+    rn_store_be64(h + 43, (uint64_t)pid);
+    rn_store_be16(h + 51, (uint16_t)epoch);
+    rn_store_be32(h + 53, (uint32_t)seq);
+    rn_store_be32(h + 57, (uint32_t)count);
+    rn_store_be32(h + 17, rn_batch_compute_crc(h, b->len));
+}
+
+static inline void dp_batch_finish(dp_batch_t *b, int64_t pid, int16_t epoch, int32_t seq)
+{
+    dp_batch_finish_ex(b, pid, epoch, seq, 0, -1);
+}
+
+#endif
