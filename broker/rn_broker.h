@@ -28,6 +28,7 @@ typedef struct rn_broker {
     struct rn_datadir *datadir;
     rn_topics_t *topics;
     struct rn_datapath *datapath; /* data-path module state (rn_datapath.h) */
+    struct rn_gcoord *gcoord;     /* group coordinator (rn_gcoord.h) */
     char cluster_id[23]; /* base64, from meta.properties */
     int32_t node_id;
     int32_t controller_id; /* self for a single node; the quorum module updates it */
