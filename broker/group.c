@@ -703,6 +703,7 @@ static void prepare_rebalance(rn_group_t *g, const char *reason)
     if (g->state == RN_GROUP_COMPLETING_REBALANCE)
         reset_and_propagate_error(g, RN_KERR_REBALANCE_IN_PROGRESS);
     g->sync_armed = false;
+    g->new_member_added = false;
     int32_t timeout = rebalance_timeout(g);
     if (g->state == RN_GROUP_EMPTY) {
         g->join_initial = true;
@@ -832,7 +833,9 @@ static void add_member_and_rebalance(rn_group_t *g, const rn_group_join_req_t *r
 {
     rn_group_member_t *m = member_new(req, id);
     m->is_new = true;
-    if (g->state == RN_GROUP_PREPARING_REBALANCE && g->generation == 0)
+    /* A rebalance that started from Empty waits once more for members still arriving
+     * (Kafka 4's rule; Kafka 3 only did so for generation 0). */
+    if (g->state == RN_GROUP_PREPARING_REBALANCE && g->join_initial)
         g->new_member_added = true;
     add_member(g, m, waiter);
     /* A new member cannot heartbeat before it has its id: its join is what times out. */
@@ -1187,7 +1190,15 @@ static void store_done_static(rn_group_t *g, pending_store_t *s, int16_t error)
         m->member_id = s->old_id;
         s->old_id = NULL;
         schedule_heartbeat(g, m);
-        join_error(g, w, "", error);
+        rn_group_join_result_t res = {
+            .error = error,
+            .member_id = "",
+            .generation_id = g->generation,
+            .protocol_type = g->protocol_type,
+            .protocol_name = g->protocol_name,
+            .leader_id = s->prev_leader != NULL ? s->prev_leader : "",
+        };
+        answer_join(g, w, &res);
         return;
     }
     if (m == NULL)

@@ -71,8 +71,8 @@ static void find_one(rn_req_t *req, rn_str_t key, int16_t *error, rn_str_t *mess
 {
     rn_broker_t *b = rn_req_broker(req);
     int32_t node = -1;
-    int16_t err = rn_gcoord_find(b->gcoord, key.ptr ? key.ptr : "", key.len > 0 ? key.len : 0,
-                                 &node);
+    int16_t err =
+        rn_gcoord_find(b->gcoord, key.ptr ? key.ptr : "", key.len > 0 ? key.len : 0, &node);
     *node_id = -1;
     *host = (rn_str_t){"", 0};
     *port = -1;
@@ -92,7 +92,7 @@ static void find_one(rn_req_t *req, rn_str_t key, int16_t *error, rn_str_t *mess
             err = RN_KERR_COORDINATOR_NOT_AVAILABLE;
     }
     *error = err;
-    *message = err == RN_KERR_NONE ? RN_STR_NULL : rn_str(rn_kerr_name(err));
+    *message = rn_str(rn_kerr_name(err)); /* Kafka sends Errors.message(): "NONE" too */
 }
 
 static void find_answer(rn_req_t *req, int16_t topic_error)
@@ -105,17 +105,17 @@ static void find_answer(rn_req_t *req, int16_t topic_error)
     if (req->api_version < 4) {
         if (bad_type || txn || topic_error != RN_KERR_NONE) {
             resp->error_code = bad_type ? RN_KERR_INVALID_REQUEST
-                                        : txn ? RN_KERR_COORDINATOR_NOT_AVAILABLE : topic_error;
-            resp->error_message =
-                txn ? rn_str("runnel does not support transactions yet")
-                    : rn_str(rn_kerr_name(resp->error_code));
+                               : txn    ? RN_KERR_COORDINATOR_NOT_AVAILABLE
+                                        : topic_error;
+            resp->error_message = txn ? rn_str("runnel does not support transactions yet")
+                                      : rn_str(rn_kerr_name(resp->error_code));
             resp->node_id = -1;
             resp->host = (rn_str_t){"", 0};
             resp->port = -1;
             return;
         }
-        find_one(req, fr->key, &resp->error_code, &resp->error_message, &resp->node_id,
-                 &resp->host, &resp->port);
+        find_one(req, fr->key, &resp->error_code, &resp->error_message, &resp->node_id, &resp->host,
+                 &resp->port);
         return;
     }
     int32_t n = fr->coordinator_keys.count > 0 ? fr->coordinator_keys.count : 0;
@@ -129,15 +129,15 @@ static void find_answer(rn_req_t *req, int16_t topic_error)
         c->key = fr->coordinator_keys.items[i];
         if (bad_type || txn || topic_error != RN_KERR_NONE) {
             c->error_code = bad_type ? RN_KERR_INVALID_REQUEST
-                                     : txn ? RN_KERR_COORDINATOR_NOT_AVAILABLE : topic_error;
+                            : txn    ? RN_KERR_COORDINATOR_NOT_AVAILABLE
+                                     : topic_error;
             c->error_message = rn_str(rn_kerr_name(c->error_code));
             c->node_id = -1;
             c->host = (rn_str_t){"", 0};
             c->port = -1;
             continue;
         }
-        find_one(req, c->key, &c->error_code, &c->error_message, &c->node_id, &c->host,
-                 &c->port);
+        find_one(req, c->key, &c->error_code, &c->error_message, &c->node_id, &c->host, &c->port);
     }
 }
 
@@ -181,10 +181,10 @@ static void join_done(void *arg, void *waiter, const rn_group_join_result_t *res
     resp->throttle_time_ms = 0;
     resp->error_code = res->error;
     resp->generation_id = res->generation_id;
-    resp->protocol_type = res->protocol_type || !v7 ? dup_str(req, res->protocol_type ?: "")
-                                                    : RN_STR_NULL;
-    resp->protocol_name = res->protocol_name || !v7 ? dup_str(req, res->protocol_name ?: "")
-                                                    : RN_STR_NULL;
+    resp->protocol_type =
+        res->protocol_type || !v7 ? dup_str(req, res->protocol_type ?: "") : RN_STR_NULL;
+    resp->protocol_name =
+        res->protocol_name || !v7 ? dup_str(req, res->protocol_name ?: "") : RN_STR_NULL;
     resp->leader = dup_str(req, res->leader_id ? res->leader_id : "");
     resp->skip_assignment = res->skip_assignment;
     resp->member_id = dup_str(req, res->member_id ? res->member_id : "");
@@ -224,8 +224,8 @@ int rn_handle_join_group(rn_req_t *req)
     const rn_join_group_request_t *jr = req->request;
     char *group = cstr(req, jr->group_id);
     int32_t n = jr->protocols.count > 0 ? jr->protocols.count : 0;
-    rn_group_protocol_t *protocols = rn_arena_calloc(&req->arena, (size_t)n + 1,
-                                                     sizeof(*protocols));
+    rn_group_protocol_t *protocols =
+        rn_arena_calloc(&req->arena, (size_t)n + 1, sizeof(*protocols));
     if (group == NULL || protocols == NULL)
         return RN_ENOMEM;
     for (int32_t i = 0; i < n; i++) {
@@ -295,6 +295,14 @@ int rn_handle_sync_group(rn_req_t *req)
     };
     if (gs.member_id == NULL)
         return RN_ENOMEM;
+    if (req->api_version >= 5 && (gs.protocol_type == NULL || gs.protocol_name == NULL)) {
+        /* Kafka: from v5 both fields are mandatory. */
+        rn_sync_group_response_t *resp = req->response;
+        resp->error_code = RN_KERR_INCONSISTENT_GROUP_PROTOCOL;
+        resp->protocol_type = resp->protocol_name = RN_STR_NULL;
+        resp->assignment = (rn_bytes_t){(const uint8_t *)"", 0};
+        return RN_HANDLED_SYNC;
+    }
     req->user = group;
     rn_req_park(req, parked_cancel, NULL);
     rn_gcoord_sync(gcoord(req), group, &gs, req);
@@ -332,8 +340,8 @@ int rn_handle_leave_group(rn_req_t *req)
         if (batch) {
             const rn_member_identity_t *m = &lr->members.items[i];
             lv[i].member_id = cstr(req, m->member_id);
-            lv[i].instance_id = m->group_instance_id.len >= 0 ? cstr(req, m->group_instance_id)
-                                                              : NULL;
+            lv[i].instance_id =
+                m->group_instance_id.len >= 0 ? cstr(req, m->group_instance_id) : NULL;
             if (m->reason.len > 0)
                 RN_INFO("group", "group=%s: member %s leaves: %.*s", group, lv[i].member_id,
                         RN_STR_ARGS(m->reason));
@@ -404,10 +412,10 @@ static int describe_one(rn_req_t *req, rn_str_t id, rn_described_group_t *out, b
         /* Metadata and assignment only once the group is Stable (Kafka's summary). */
         const rn_group_protocol_t *p =
             stable ? rn_group_member_protocol(m, rn_group_protocol_name(g)) : NULL;
-        ms[i].member_metadata = p != NULL ? dup_bytes(req, p->metadata, p->metadata_len)
-                                          : dup_bytes(req, NULL, 0);
-        ms[i].member_assignment = stable ? dup_bytes(req, m->assignment, m->assignment_len)
-                                         : dup_bytes(req, NULL, 0);
+        ms[i].member_metadata =
+            p != NULL ? dup_bytes(req, p->metadata, p->metadata_len) : dup_bytes(req, NULL, 0);
+        ms[i].member_assignment =
+            stable ? dup_bytes(req, m->assignment, m->assignment_len) : dup_bytes(req, NULL, 0);
     }
     return 0;
 }
@@ -436,9 +444,8 @@ int rn_handle_list_groups(rn_req_t *req)
     size_t n;
     resp->throttle_time_ms = 0;
     resp->error_code = rn_gcoord_list(gcoord(req), &groups, &n);
-    int32_t nstates = req->api_version >= 4 && lr->states_filter.count > 0
-                          ? lr->states_filter.count
-                          : 0;
+    int32_t nstates =
+        req->api_version >= 4 && lr->states_filter.count > 0 ? lr->states_filter.count : 0;
     rn_listed_group_t *out = rn_listed_group_array_alloc(&req->arena, &resp->groups, (int32_t)n);
     if (out == NULL && n > 0)
         return RN_ENOMEM;
@@ -448,8 +455,7 @@ int rn_handle_list_groups(rn_req_t *req)
         bool keep = nstates == 0;
         for (int32_t f = 0; f < nstates && !keep; f++) {
             rn_str_t s = lr->states_filter.items[f];
-            keep = s.len >= 0 && rn_group_state_parse(s.ptr ? s.ptr : "", (size_t)s.len) ==
-                                     (int)st;
+            keep = s.len >= 0 && rn_group_state_parse(s.ptr ? s.ptr : "", (size_t)s.len) == (int)st;
         }
         if (!keep)
             continue;

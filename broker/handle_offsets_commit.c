@@ -118,8 +118,8 @@ typedef struct fetch_topic_out {
     int32_t n;
 } fetch_topic_out_t;
 
-static void fill_part(rn_req_t *req, const rn_offsets_t *offsets, rn_str_t topic,
-                      int32_t partition, int16_t error, fetch_part_t *out)
+static void fill_part(rn_req_t *req, const rn_offsets_t *offsets, rn_str_t topic, int32_t partition,
+                      int16_t error, fetch_part_t *out)
 {
     const rn_offset_entry_t *e =
         offsets != NULL && error == RN_KERR_NONE && topic.len >= 0
@@ -236,9 +236,8 @@ static int offset_fetch_single(rn_req_t *req)
         return RN_ENOMEM;
     for (int32_t i = 0; i < nout; i++) {
         ot[i].name = out[i].name;
-        rn_offset_fetch_response_partition_t *op =
-            rn_offset_fetch_response_partition_array_alloc(&req->arena, &ot[i].partitions,
-                                                           out[i].n);
+        rn_offset_fetch_response_partition_t *op = rn_offset_fetch_response_partition_array_alloc(
+            &req->arena, &ot[i].partitions, out[i].n);
         if (op == NULL && out[i].n > 0)
             return RN_ENOMEM;
         for (int32_t j = 0; j < out[i].n; j++) {
@@ -276,8 +275,8 @@ static int offset_fetch_groups(rn_req_t *req)
         }
         fetch_topic_out_t *out;
         int32_t nout;
-        int rc = fetch_group(req, rg->group_id, rg->topics.count < 0 ? NULL : topics, nt, &out,
-                             &nout);
+        int rc =
+            fetch_group(req, rg->group_id, rg->topics.count < 0 ? NULL : topics, nt, &out, &nout);
         if (rc < 0)
             return rc;
         og[g].group_id = rg->group_id;

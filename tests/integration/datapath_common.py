@@ -50,7 +50,7 @@ class Broker:
         self.proc = subprocess.Popen(
             [RUNNELD, "--node-id", "1", "--listen", self.bootstrap, "--data-dir", self.data]
             + self.extra, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + float(os.environ.get("RN_START_TIMEOUT", "15"))
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("runneld exited with %d; log:\n%s" % (self.proc.returncode,

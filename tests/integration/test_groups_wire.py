@@ -12,6 +12,7 @@ Kafka's error codes; and that committed offsets and group metadata survive SIGKI
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datapath_common import Broker, Conn, Tap, Writer  # noqa: E402
@@ -371,9 +372,54 @@ def api_versions(c):
 
 # ---- the checks ----------------------------------------------------------------------------
 
+GROUPS = ["g-find", "g-v0", "g-x", "g-x2", "g-dance", "g-static", "g-simple", "g-live",
+          "g-empty", "g-nobody", "no-such-group", "nobody"]
+
+
+def wait_coordinators(t, c):
+    """Kafka creates __consumer_offsets on the first FindCoordinator and loads its partitions
+    afterwards, answering COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR / LOAD_IN_PROGRESS
+    meanwhile (clients retry); runneld answers once the topic exists. Wait until every group
+    this test uses has a ready coordinator, so the test also runs against Kafka."""
+    deadline = time.monotonic() + 30
+    pending = set(GROUPS)
+    while pending and time.monotonic() < deadline:
+        for g in sorted(pending):
+            if find(c, 1, g)["error"] == NONE and fetch(c, 2, g, {})[0] == NONE:
+                pending.discard(g)
+        if pending:
+            time.sleep(0.2)
+    t.ok(not pending, "the coordinator of every group is ready", sorted(pending))
+
+
+def metadata_ready(c, topic):
+    """Metadata v1: whether topic exists with a leader for every partition."""
+    w = Writer()
+    w.array(1).string(topic)
+    r = c.request(3, 1, w.b)
+    for _ in range(r.array()):
+        r.i32(), r.string(), r.i32(), r.string()
+    r.i32()
+    ok = False
+    for _ in range(r.array()):
+        err, _name, _internal = r.i16(), r.string(), r.i8()
+        leaders = []
+        for _ in range(r.array()):
+            r.i16()
+            r.i32()
+            leaders.append(r.i32())
+            for _ in range(r.array()):
+                r.i32()
+            for _ in range(r.array()):
+                r.i32()
+        ok = err == NONE and leaders and min(leaders) >= 0
+    return ok
+
+
 def check_versions(t, c):
     got = api_versions(c)
-    t.eq({k: got.get(k) for k in APIS}, APIS, "ApiVersions lists the group APIs and ranges")
+    t.eq({k: got.get(k) for k in APIS}, APIS,
+         "ApiVersions lists the group APIs and runnel's ranges (Kafka 4.1 serves a few more)")
 
 
 def check_find(t, b, c):
@@ -381,7 +427,8 @@ def check_find(t, b, c):
     t.eq((r["error"], r["node"], r["port"]), (NONE, 1, b.port),
          "FindCoordinator v0 creates __consumer_offsets and answers this node")
     r = find(c, 3, "g-find", 0)
-    t.eq((r["error"], r["host"], r["message"]), (NONE, "127.0.0.1", None), "v3 (flexible)")
+    t.eq((r["error"], r["host"], r["message"]), (NONE, "127.0.0.1", "NONE"),
+         "v3 (flexible); error message NONE as Kafka sends it")
     r = find(c, 1, "txn", 1)
     t.eq(r["error"], COORD_NA, "transaction coordinator: COORDINATOR_NOT_AVAILABLE")
     r = find(c, 4, None, 0, ["a", "b", "c"])
@@ -463,7 +510,8 @@ def check_v4_dance_and_rebalance(t, b, c):
     d = describe(c, 4, ["g-dance"], ops=True)[0]
     t.eq((d["state"], d["protocol"], len(d["members"]), d["ops"]),
          ("Stable", "range", 2, (1 << 3) | (1 << 6) | (1 << 8)),
-         "DescribeGroups v4: Stable, protocol, members, authorized operations")
+         "DescribeGroups v4: Stable, protocol, members, authorized operations READ, DELETE, "
+         "DESCRIBE (Kafka 4.1 adds its group-config operations)")
     mine = [m for m in d["members"] if m["member"] == bid][0]
     t.eq((mine["metadata"], mine["assignment"], mine["client_host"]), (sub, b"pb", "/127.0.0.1"),
          "member metadata, assignment and client host")
@@ -507,14 +555,18 @@ def check_static(t, b, c):
     t.eq(r["error"], NONE, "JoinGroup v5 with an instance id needs no MEMBER_ID_REQUIRED")
     m1, gen = r["member"], r["generation"]
     t.ok(m1.startswith("inst-1-"), "static member id starts with its instance id", m1)
-    sync(c, 5, "g-static", gen, m1, "inst-1", [(m1, b"S")])
+    s = sync(c, 5, "g-static", gen, m1, "inst-1", [(m1, b"S")])
+    t.eq(s["error"], INCONSISTENT,
+         "SyncGroup v5 without protocol type and name: INCONSISTENT_GROUP_PROTOCOL")
+    s = sync(c, 5, "g-static", gen, m1, "inst-1", [(m1, b"S")], "consumer", "range")
+    t.eq(s["error"], NONE, "SyncGroup v5 with them")
     r = join(c, 5, "g-static", instance="inst-1")
     t.eq((r["error"], r["generation"], r["leader"]), (NONE, gen, m1),
          "restarted static member: same generation, old leader id (pre-v9), no rebalance")
     m2 = r["member"]
     t.ok(m2 != m1, "with a new member id")
     t.eq(heartbeat(c, 3, "g-static", gen, m1, "inst-1"), FENCED, "old id is FENCED_INSTANCE_ID")
-    s = sync(c, 5, "g-static", gen, m2, "inst-1")
+    s = sync(c, 5, "g-static", gen, m2, "inst-1", ptype="consumer", pname="range")
     t.eq(s["assignment"], b"S", "new id gets the stored assignment")
     r = join(c, 9, "g-static", instance="inst-1")
     t.eq((r["leader"], r["skip"], len(r["members"])), (r["member"], 1, 1),
@@ -526,6 +578,9 @@ def check_static(t, b, c):
 
 def check_offsets(t, b, c):
     t.eq(create_topic(c, "gw-orders", 3), NONE, "topic gw-orders created")
+    deadline = time.monotonic() + 20
+    while not metadata_ready(c, "gw-orders") and time.monotonic() < deadline:
+        time.sleep(0.1)
     res = commit(c, 2, "g-simple", {"gw-orders": {0: (10, "m0"), 1: (20, None)},
                                     "gw-missing": {0: (1, "")}}, retention=60000)
     t.eq(res, {("gw-orders", 0): NONE, ("gw-orders", 1): NONE, ("gw-missing", 0): UNKNOWN_TOPIC},
@@ -569,6 +624,7 @@ def check_restart(t, b, member, gen):
     b.restart(kill=True)
     c = Conn(b.bootstrap)
     t.ok(True, "runneld killed with SIGKILL and restarted")
+    wait_coordinators(t, c)
     err, parts = fetch(c, 5, "g-simple", {"gw-orders": [0, 1, 2]})
     t.eq(parts, {("gw-orders", 0): (-1, -1, "", 0), ("gw-orders", 1): (20, -1, "", 0),
                  ("gw-orders", 2): (30, 7, "m2", 0)},
@@ -576,7 +632,8 @@ def check_restart(t, b, member, gen):
     err, parts = fetch(c, 5, "g-live", {"gw-orders": [0]})
     t.eq(parts[("gw-orders", 0)][0], 5, "member commit survived")
     d = describe(c, 3, ["g-live", "g-dance", "g-v0"])
-    t.eq([(x["state"], len(x["members"])) for x in d], [("Stable", 1), ("Stable", 2), ("Dead", 0)],
+    t.eq({x["group"]: (x["state"], len(x["members"])) for x in d},
+         {"g-live": ("Stable", 1), "g-dance": ("Stable", 2), "g-v0": ("Dead", 0)},
          "group metadata survived: Stable groups with their members; the deleted one is gone")
     t.eq(heartbeat(c, 2, "g-live", gen, member), NONE,
          "a member heartbeats into the reloaded generation")
@@ -590,6 +647,7 @@ def main():
     t.cleanups.append(b.cleanup)
     c = Conn(b.bootstrap)
     t.step("api versions", check_versions, t, c)
+    t.step("coordinators", wait_coordinators, t, c)
     t.step("find coordinator", check_find, t, b, c)
     t.step("join v0 and errors", check_join_v0_and_errors, t, c)
     t.step("v4 dance and rebalance", check_v4_dance_and_rebalance, t, b, c)

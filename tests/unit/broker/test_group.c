@@ -574,6 +574,8 @@ static void test_static(void)
     join_x(g, &w1, "", (join_opts_t){.instance = "i1"});
     rn_group_store_done(g, store_tokens[0], RN_KERR_NOT_COORDINATOR, clock_ms);
     is(w1.error, RN_KERR_NOT_COORDINATOR, "store failure reaches the joiner");
+    is(w1.generation, 1, "with the current generation");
+    is_str(w1.member_id, "", "and no member id");
     ok(rn_group_find_member(g, a3) != NULL, "old id restored");
     store_deferred = false;
 
