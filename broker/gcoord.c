@@ -1,67 +1,21 @@
 /* gcoord.c: the group coordinator (rn_gcoord.h) — the table of groups, their timers, the
- * __consumer_offsets topic (creation on first use, appends, replay at start-up), offset
- * commits and deletions, and offset expiry. Membership rules live in group.c. */
-#include "rn_gcoord.h"
+ * __consumer_offsets topic (creation on first use, appends), the group APIs, offset commits
+ * and deletions, and offset expiry. Membership rules live in group.c; the replay at start-up
+ * in gcoord_load.c. */
+#include "gcoord_int.h"
 
 #include "rn_alloc.h"
-#include "rn_arena.h"
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
 #include "rn_plog.h"
 #include "rn_records.h"
 
-#include <errno.h>
 #include <event2/event.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-/* One group on this coordinator: membership, offsets and its timer. */
-typedef struct gentry {
-    rn_gcoord_t *gc;
-    char *id;
-    size_t id_len;
-    int32_t partition;
-    rn_group_t *group;
-    rn_offsets_t *offsets;
-    struct event *timer;
-    struct gentry *next; /* hash chain */
-    size_t pos;          /* index in gc->entries */
-    /* While loading: the last group metadata value seen (NULL after a tombstone). */
-    uint8_t *load_meta;
-    size_t load_meta_len;
-} gentry_t;
-
-typedef struct topic_waiter {
-    void (*done)(void *arg, int16_t error);
-    void *arg;
-    struct topic_waiter *next;
-} topic_waiter_t;
-
-/* A registry persist in flight for the topic's creation; gc is cleared if the coordinator
- * goes first (the persist's callback may run during shutdown). */
-typedef struct create_job {
-    rn_gcoord_t *gc;
-} create_job_t;
-
-struct rn_gcoord {
-    rn_gcoord_opts_t o;
-    rn_group_config_t gcfg;
-    int64_t retention_ms;
-    gentry_t **buckets; /* nbuckets, a power of two */
-    size_t nbuckets;
-    gentry_t **entries; /* dense list of every group */
-    size_t n, cap;
-    bool *loaded; /* per partition of __consumer_offsets: replayed and ours */
-    int32_t n_loaded;
-    create_job_t *creating; /* NULL unless a persist for the topic is in flight */
-    topic_waiter_t *waiters;
-    struct event *expire_timer;
-    const rn_group_t **listbuf;
-};
-
-static int64_t now_ms(const rn_gcoord_t *gc)
+int64_t rn__gcoord_now_ms(const rn_gcoord_t *gc)
 {
     if (gc->o.now_ms != NULL)
         return gc->o.now_ms();
@@ -80,7 +34,7 @@ static uint32_t hash_id(const char *s, size_t len)
     return h;
 }
 
-static gentry_t *find_entry(const rn_gcoord_t *gc, const char *id)
+gentry_t *rn__gcoord_find_entry(const rn_gcoord_t *gc, const char *id)
 {
     size_t len = strlen(id);
     for (gentry_t *e = gc->buckets[hash_id(id, len) & (gc->nbuckets - 1)]; e; e = e->next)
@@ -118,7 +72,7 @@ static void entry_store(void *arg, rn_group_t *group, const rn_groupstore_group_
                         uint64_t token);
 static void entry_timer(evutil_socket_t fd, short what, void *arg);
 
-static gentry_t *add_entry(rn_gcoord_t *gc, const char *id, int32_t partition)
+gentry_t *rn__gcoord_add_entry(rn_gcoord_t *gc, const char *id, int32_t partition)
 {
     gentry_t *e = rn_xcalloc(1, sizeof(*e));
     e->gc = gc;
@@ -126,7 +80,7 @@ static gentry_t *add_entry(rn_gcoord_t *gc, const char *id, int32_t partition)
     e->id_len = strlen(id);
     e->partition = partition;
     rn_group_ops_t ops = {entry_join_done, entry_sync_done, entry_store, e};
-    e->group = rn_group_new(id, &gc->gcfg, &ops, now_ms(gc));
+    e->group = rn_group_new(id, &gc->gcfg, &ops, rn__gcoord_now_ms(gc));
     e->offsets = rn_offsets_new();
     e->timer = evtimer_new(gc->o.base, entry_timer, e);
     if (gc->n == gc->cap) {
@@ -156,7 +110,7 @@ static void free_entry(gentry_t *e)
     rn_free(e);
 }
 
-static void remove_entry(rn_gcoord_t *gc, gentry_t *e)
+void rn__gcoord_remove_entry(rn_gcoord_t *gc, gentry_t *e)
 {
     gentry_t **pp = &gc->buckets[hash_id(e->id, e->id_len) & (gc->nbuckets - 1)];
     while (*pp != e)
@@ -168,14 +122,14 @@ static void remove_entry(rn_gcoord_t *gc, gentry_t *e)
 }
 
 /* Re-arm the group's timer at its next deadline. */
-static void touch(rn_gcoord_t *gc, gentry_t *e)
+void rn__gcoord_touch(rn_gcoord_t *gc, gentry_t *e)
 {
     int64_t at = rn_group_next_deadline(e->group);
     if (at == INT64_MAX) {
         evtimer_del(e->timer);
         return;
     }
-    int64_t delay = at - now_ms(gc);
+    int64_t delay = at - rn__gcoord_now_ms(gc);
     if (delay < 0)
         delay = 0;
     struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
@@ -185,25 +139,25 @@ static void touch(rn_gcoord_t *gc, gentry_t *e)
 static void entry_timer(evutil_socket_t fd, short what, void *arg)
 {
     gentry_t *e = arg;
-    rn_group_tick(e->group, now_ms(e->gc));
-    touch(e->gc, e);
+    rn_group_tick(e->group, rn__gcoord_now_ms(e->gc));
+    rn__gcoord_touch(e->gc, e);
 }
 
 void rn_gcoord_tick(rn_gcoord_t *gc)
 {
-    int64_t now = now_ms(gc);
+    int64_t now = rn__gcoord_now_ms(gc);
     for (size_t i = 0; i < gc->n; i++) {
         gentry_t *e = gc->entries[i];
         if (rn_group_next_deadline(e->group) <= now) {
             rn_group_tick(e->group, now);
-            touch(gc, e);
+            rn__gcoord_touch(gc, e);
         }
     }
 }
 
 /* ---- the topic and appends ---- */
 
-static rn_topic_t *offsets_topic(const rn_gcoord_t *gc)
+rn_topic_t *rn__gcoord_offsets_topic(const rn_gcoord_t *gc)
 {
     rn_topic_t *t = rn_topics_find(gc->o.topics, RN_GROUPSTORE_TOPIC, strlen(RN_GROUPSTORE_TOPIC));
     return t != NULL && !t->deleted ? t : NULL;
@@ -215,7 +169,7 @@ static int16_t check(const rn_gcoord_t *gc, const char *group, bool empty_ok, in
 {
     if (group == NULL || (!empty_ok && group[0] == '\0'))
         return RN_KERR_INVALID_GROUP_ID;
-    rn_topic_t *t = offsets_topic(gc);
+    rn_topic_t *t = rn__gcoord_offsets_topic(gc);
     if (t == NULL || !t->ready || t->n_partitions <= 0)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
     int32_t p = rn_groupstore_partition_for(group, strlen(group), t->n_partitions);
@@ -249,7 +203,7 @@ static int16_t append(rn_gcoord_t *gc, int32_t partition, const rn_record_spec_t
 {
     if (n == 0)
         return RN_KERR_NONE;
-    rn_topic_t *t = offsets_topic(gc);
+    rn_topic_t *t = rn__gcoord_offsets_topic(gc);
     rn_partition_t *part = t != NULL ? rn_topic_partition(t, partition) : NULL;
     if (part == NULL)
         return RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -265,7 +219,7 @@ static int16_t append(rn_gcoord_t *gc, int32_t partition, const rn_record_spec_t
     if (rc != 0)
         return rc == RN_ENOMEM ? RN_KERR_UNKNOWN_SERVER_ERROR : RN_KERR_RECORD_LIST_TOO_LARGE;
     rn_plog_append_info_t info;
-    rc = rn_plog_append(log, buf, len, part->leader_epoch, now_ms(gc), &info);
+    rc = rn_plog_append(log, buf, len, part->leader_epoch, rn__gcoord_now_ms(gc), &info);
     rn_free(buf);
     if (rc != 0) {
         RN_ERROR("group", "%s-%d: cannot append %zu group record(s): %s", RN_GROUPSTORE_TOPIC,
@@ -323,12 +277,12 @@ static void entry_store(void *arg, rn_group_t *group, const rn_groupstore_group_
     rn_str_t id = {e->id, (int32_t)e->id_len};
     if (rn_groupstore_encode_group_key(id, &key, &klen) == 0 &&
         rn_groupstore_encode_group(meta, 3, &value, &vlen) == 0) {
-        rn_record_spec_t rec = {key, klen, value, vlen, NULL, 0, now_ms(gc)};
+        rn_record_spec_t rec = {key, klen, value, vlen, NULL, 0, rn__gcoord_now_ms(gc)};
         err = store_error(append(gc, e->partition, &rec, 1));
     }
     rn_free(key);
     rn_free(value);
-    rn_group_store_done(group, token, err, now_ms(gc));
+    rn_group_store_done(group, token, err, rn__gcoord_now_ms(gc));
 }
 
 /* Tombstones for the given offsets and, when the group is gone, its metadata record. */
@@ -373,7 +327,7 @@ static int16_t tomb_write(rn_gcoord_t *gc, int32_t partition, tombstones_t *t)
  * written here; the entry may be freed (returns true then). */
 static bool cleanup(rn_gcoord_t *gc, gentry_t *e, tombstones_t *t)
 {
-    int64_t now = now_ms(gc);
+    int64_t now = rn__gcoord_now_ms(gc);
     bool dead = rn_group_state(e->group) == RN_GROUP_EMPTY && rn_offsets_count(e->offsets) == 0;
     if (dead) {
         if (rn_group_generation(e->group) > 0) {
@@ -393,7 +347,7 @@ static bool cleanup(rn_gcoord_t *gc, gentry_t *e, tombstones_t *t)
                 e->id, err);
     if (dead) {
         RN_INFO("group", "group=%s: Dead and removed (no members, no offsets)", e->id);
-        remove_entry(gc, e);
+        rn__gcoord_remove_entry(gc, e);
     }
     return dead;
 }
@@ -408,7 +362,7 @@ static void topic_created(void *arg, int rc)
     if (gc == NULL)
         return; /* the coordinator was freed meanwhile */
     gc->creating = NULL;
-    rn_topic_t *t = offsets_topic(gc);
+    rn_topic_t *t = rn__gcoord_offsets_topic(gc);
     int16_t err = RN_KERR_NONE;
     if (rc != 0 || t == NULL || !t->ready) {
         RN_ERROR("group", "cannot create %s: %s", RN_GROUPSTORE_TOPIC,
@@ -438,7 +392,7 @@ static void topic_created(void *arg, int rc)
 
 int rn_gcoord_wait_topic(rn_gcoord_t *gc, void (*done)(void *arg, int16_t error), void *arg)
 {
-    rn_topic_t *t = offsets_topic(gc);
+    rn_topic_t *t = rn__gcoord_offsets_topic(gc);
     if (t != NULL && t->ready && gc->creating == NULL)
         return 0;
     topic_waiter_t *w = rn_xcalloc(1, sizeof(*w));
@@ -489,7 +443,7 @@ void rn_gcoord_cancel_wait(rn_gcoord_t *gc, void *arg)
 
 int16_t rn_gcoord_find(rn_gcoord_t *gc, const char *group, size_t len, int32_t *node_id)
 {
-    rn_topic_t *t = offsets_topic(gc);
+    rn_topic_t *t = rn__gcoord_offsets_topic(gc);
     *node_id = -1;
     if (t == NULL || !t->ready || t->n_partitions <= 0)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
@@ -521,23 +475,23 @@ void rn_gcoord_join(rn_gcoord_t *gc, const char *group, const rn_group_join_req_
         join_fail(gc, waiter, req->member_id, err);
         return;
     }
-    gentry_t *e = find_entry(gc, group);
+    gentry_t *e = rn__gcoord_find_entry(gc, group);
     if (e == NULL) {
         if (req->member_id != NULL && req->member_id[0] != '\0') {
             join_fail(gc, waiter, req->member_id, RN_KERR_UNKNOWN_MEMBER_ID);
             return;
         }
-        e = add_entry(gc, group, p);
+        e = rn__gcoord_add_entry(gc, group, p);
     }
-    rn_group_join(e->group, req, waiter, now_ms(gc));
-    touch(gc, e);
+    rn_group_join(e->group, req, waiter, rn__gcoord_now_ms(gc));
+    rn__gcoord_touch(gc, e);
 }
 
 void rn_gcoord_sync(rn_gcoord_t *gc, const char *group, const rn_group_sync_req_t *req,
                     void *waiter)
 {
     int16_t err = check(gc, group, false, NULL);
-    gentry_t *e = err == RN_KERR_NONE ? find_entry(gc, group) : NULL;
+    gentry_t *e = err == RN_KERR_NONE ? rn__gcoord_find_entry(gc, group) : NULL;
     if (err == RN_KERR_NONE && e == NULL)
         err = RN_KERR_UNKNOWN_MEMBER_ID;
     if (err != RN_KERR_NONE) {
@@ -549,13 +503,13 @@ void rn_gcoord_sync(rn_gcoord_t *gc, const char *group, const rn_group_sync_req_
         gc->o.sync_done(gc->o.arg, waiter, &res);
         return;
     }
-    rn_group_sync(e->group, req, waiter, now_ms(gc));
-    touch(gc, e);
+    rn_group_sync(e->group, req, waiter, rn__gcoord_now_ms(gc));
+    rn__gcoord_touch(gc, e);
 }
 
 void rn_gcoord_forget(rn_gcoord_t *gc, const char *group, void *waiter)
 {
-    gentry_t *e = group != NULL ? find_entry(gc, group) : NULL;
+    gentry_t *e = group != NULL ? rn__gcoord_find_entry(gc, group) : NULL;
     if (e != NULL) {
         rn_group_forget_waiter(e->group, waiter);
         return;
@@ -572,11 +526,11 @@ int16_t rn_gcoord_heartbeat(rn_gcoord_t *gc, const char *group, const char *memb
         return RN_KERR_NONE; /* Kafka answers blindly while loading */
     if (err != RN_KERR_NONE)
         return err;
-    gentry_t *e = find_entry(gc, group);
+    gentry_t *e = rn__gcoord_find_entry(gc, group);
     if (e == NULL)
         return RN_KERR_UNKNOWN_MEMBER_ID;
-    err = rn_group_heartbeat(e->group, member_id, instance_id, generation, now_ms(gc));
-    touch(gc, e);
+    err = rn_group_heartbeat(e->group, member_id, instance_id, generation, rn__gcoord_now_ms(gc));
+    rn__gcoord_touch(gc, e);
     return err;
 }
 
@@ -585,16 +539,17 @@ int16_t rn_gcoord_leave(rn_gcoord_t *gc, const char *group, rn_gcoord_leaver_t *
     int16_t err = check(gc, group, false, NULL);
     if (err != RN_KERR_NONE)
         return err;
-    gentry_t *e = find_entry(gc, group);
+    gentry_t *e = rn__gcoord_find_entry(gc, group);
     if (e != NULL && rn_group_state(e->group) == RN_GROUP_DEAD)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
     for (size_t i = 0; i < n; i++) {
-        members[i].error = e == NULL ? RN_KERR_UNKNOWN_MEMBER_ID
-                                     : rn_group_leave(e->group, members[i].member_id,
-                                                      members[i].instance_id, now_ms(gc));
+        members[i].error = e == NULL
+                               ? RN_KERR_UNKNOWN_MEMBER_ID
+                               : rn_group_leave(e->group, members[i].member_id,
+                                                members[i].instance_id, rn__gcoord_now_ms(gc));
     }
     if (e != NULL)
-        touch(gc, e);
+        rn__gcoord_touch(gc, e);
     return RN_KERR_NONE;
 }
 
@@ -606,15 +561,17 @@ void rn_gcoord_commit(rn_gcoord_t *gc, const char *group, const char *member_id,
     int16_t err = check(gc, group, true, &p);
     gentry_t *e = NULL;
     if (err == RN_KERR_NONE) {
-        e = find_entry(gc, group);
+        e = rn__gcoord_find_entry(gc, group);
         if (e == NULL && generation < 0)
-            e = add_entry(gc, group, p); /* a simple consumer: Kafka keeps an Empty group */
+            e = rn__gcoord_add_entry(gc, group,
+                                     p); /* a simple consumer: Kafka keeps an Empty group */
         else if (e == NULL)
             err = RN_KERR_ILLEGAL_GENERATION;
     }
     if (err == RN_KERR_NONE) {
-        err = rn_group_check_commit(e->group, member_id, instance_id, generation, now_ms(gc));
-        touch(gc, e);
+        err = rn_group_check_commit(e->group, member_id, instance_id, generation,
+                                    rn__gcoord_now_ms(gc));
+        rn__gcoord_touch(gc, e);
     }
     if (err != RN_KERR_NONE) {
         for (size_t i = 0; i < n; i++)
@@ -623,7 +580,7 @@ void rn_gcoord_commit(rn_gcoord_t *gc, const char *group, const char *member_id,
         return;
     }
 
-    int64_t now = now_ms(gc);
+    int64_t now = rn__gcoord_now_ms(gc);
     rn_record_spec_t *recs = rn_xcalloc(n ? n : 1, sizeof(*recs));
     rn_groupstore_offset_t *vals = rn_xcalloc(n ? n : 1, sizeof(*vals));
     size_t *which = rn_xcalloc(n ? n : 1, sizeof(*which));
@@ -673,7 +630,7 @@ int16_t rn_gcoord_offsets(rn_gcoord_t *gc, const char *group, const rn_offsets_t
     int16_t err = check(gc, group, true, NULL);
     if (err != RN_KERR_NONE)
         return err;
-    gentry_t *e = find_entry(gc, group);
+    gentry_t *e = rn__gcoord_find_entry(gc, group);
     if (e != NULL && rn_group_state(e->group) != RN_GROUP_DEAD)
         *offsets = e->offsets;
     return RN_KERR_NONE;
@@ -685,7 +642,7 @@ int16_t rn_gcoord_describe(rn_gcoord_t *gc, const char *group, const rn_group_t 
     int16_t err = check(gc, group, true, NULL);
     if (err != RN_KERR_NONE)
         return err;
-    gentry_t *e = find_entry(gc, group);
+    gentry_t *e = rn__gcoord_find_entry(gc, group);
     if (e != NULL)
         *out = e->group;
     return RN_KERR_NONE;
@@ -709,12 +666,12 @@ int16_t rn_gcoord_delete_group(rn_gcoord_t *gc, const char *group)
     int16_t err = check(gc, group, true, NULL);
     if (err != RN_KERR_NONE)
         return err;
-    gentry_t *e = find_entry(gc, group);
+    gentry_t *e = rn__gcoord_find_entry(gc, group);
     if (e == NULL || rn_group_state(e->group) == RN_GROUP_DEAD)
         return RN_KERR_GROUP_ID_NOT_FOUND;
     if (rn_group_state(e->group) != RN_GROUP_EMPTY)
         return RN_KERR_NON_EMPTY_GROUP;
-    int64_t now = now_ms(gc);
+    int64_t now = rn__gcoord_now_ms(gc);
     tombstones_t t = {0};
     for (size_t i = 0; i < rn_offsets_count(e->offsets); i++) {
         const rn_offset_entry_t *o = rn_offsets_at(e->offsets, i);
@@ -732,7 +689,7 @@ int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, const char *group, rn_gcoord_t
     int16_t err = check(gc, group, true, NULL);
     if (err != RN_KERR_NONE)
         return err;
-    gentry_t *e = find_entry(gc, group);
+    gentry_t *e = rn__gcoord_find_entry(gc, group);
     if (e == NULL || rn_group_state(e->group) == RN_GROUP_DEAD)
         return RN_KERR_GROUP_ID_NOT_FOUND;
     rn_group_state_t st = rn_group_state(e->group);
@@ -740,7 +697,7 @@ int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, const char *group, rn_gcoord_t
     bool consumer = type != NULL && strcmp(type, "consumer") == 0;
     if (st != RN_GROUP_EMPTY && !consumer)
         return RN_KERR_NON_EMPTY_GROUP;
-    int64_t now = now_ms(gc);
+    int64_t now = rn__gcoord_now_ms(gc);
     tombstones_t t = {0};
     for (size_t i = 0; i < n; i++) {
         rn_gcoord_tp_t *it = &items[i];
@@ -760,7 +717,7 @@ int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, const char *group, rn_gcoord_t
 
 size_t rn_gcoord_expire(rn_gcoord_t *gc)
 {
-    int64_t now = now_ms(gc);
+    int64_t now = rn__gcoord_now_ms(gc);
     size_t total = 0;
     for (size_t i = 0; i < gc->n;) {
         gentry_t *e = gc->entries[i];
@@ -799,182 +756,6 @@ size_t rn_gcoord_group_count(const rn_gcoord_t *gc)
     return k;
 }
 
-/* ---- loading ---- */
-
-typedef struct load_ctx {
-    rn_gcoord_t *gc;
-    int32_t partition;
-    size_t records;
-} load_ctx_t;
-
-static int load_record(void *arg, const rn_groupstore_key_t *key, const uint8_t *value,
-                       int32_t value_len, int64_t offset)
-{
-    load_ctx_t *lc = arg;
-    rn_gcoord_t *gc = lc->gc;
-    char *id = rn_xstrndup(key->group.ptr != NULL ? key->group.ptr : "",
-                           key->group.len > 0 ? (size_t)key->group.len : 0);
-    gentry_t *e = find_entry(gc, id);
-    lc->records++;
-    if (key->version == RN_GROUPSTORE_KEY_GROUP) {
-        if (value == NULL) {
-            if (e != NULL) {
-                rn_free(e->load_meta);
-                e->load_meta = NULL;
-                e->load_meta_len = 0;
-            }
-        } else {
-            if (e == NULL)
-                e = add_entry(gc, id, lc->partition);
-            rn_free(e->load_meta);
-            e->load_meta = rn_xmalloc((size_t)value_len + 1);
-            memcpy(e->load_meta, value, (size_t)value_len);
-            e->load_meta_len = (size_t)value_len;
-        }
-    } else {
-        char *topic = rn_xstrndup(key->topic.ptr != NULL ? key->topic.ptr : "",
-                                  key->topic.len > 0 ? (size_t)key->topic.len : 0);
-        if (value == NULL) {
-            if (e != NULL)
-                rn_offsets_remove(e->offsets, topic, strlen(topic), key->partition);
-        } else {
-            rn_groupstore_offset_t v;
-            int rc = rn_groupstore_decode_offset(value, (size_t)value_len, &v);
-            if (rc == 0) {
-                if (e == NULL)
-                    e = add_entry(gc, id, lc->partition);
-                rn_offsets_put(e->offsets, topic, strlen(topic), key->partition, &v);
-            } else {
-                RN_WARN("group",
-                        "%s-%d offset %lld: unreadable offset commit for group %s "
-                        "(%s); skipped",
-                        RN_GROUPSTORE_TOPIC, lc->partition, (long long)offset, id, rn_strerror(rc));
-            }
-        }
-        rn_free(topic);
-    }
-    rn_free(id);
-    return 0;
-}
-
-/* Turn what the replay left in the entries of partition p into groups. */
-static size_t load_finish(rn_gcoord_t *gc, int32_t p)
-{
-    size_t groups = 0;
-    int64_t now = now_ms(gc);
-    for (size_t i = 0; i < gc->n;) {
-        gentry_t *e = gc->entries[i];
-        if (e->partition != p) {
-            i++;
-            continue;
-        }
-        bool keep = rn_offsets_count(e->offsets) > 0;
-        if (e->load_meta != NULL) {
-            rn_arena_t arena;
-            rn_arena_init(&arena, 0);
-            rn_groupstore_group_t meta;
-            int rc = rn_groupstore_decode_group(e->load_meta, e->load_meta_len, &arena, &meta);
-            if (rc == 0)
-                rc = rn_group_restore(e->group, &meta, now);
-            if (rc != 0)
-                RN_WARN("group",
-                        "group=%s: unreadable group metadata record (%s); loaded "
-                        "without members",
-                        e->id, rn_strerror(rc));
-            else
-                keep = true;
-            rn_arena_free(&arena);
-            rn_free(e->load_meta);
-            e->load_meta = NULL;
-        }
-        if (!keep) {
-            remove_entry(gc, e);
-            continue;
-        }
-        RN_INFO("group",
-                "group=%s: loaded from %s-%d: %s, generation %d, %zu members, %zu "
-                "offsets",
-                e->id, RN_GROUPSTORE_TOPIC, p, rn_group_state_name(rn_group_state(e->group)),
-                rn_group_generation(e->group), rn_group_member_count(e->group),
-                rn_offsets_count(e->offsets));
-        touch(gc, e);
-        groups++;
-        i++;
-    }
-    return groups;
-}
-
-/* Read every batch of the log and replay it. 0 or RN_E*. */
-static int load_log(rn_gcoord_t *gc, struct rn_plog *log, load_ctx_t *lc)
-{
-    int64_t off = rn_plog_log_start_offset(log), end = rn_plog_log_end_offset(log);
-    size_t cap = 1 << 20;
-    uint8_t *buf = rn_xmalloc(cap);
-    int rc = 0;
-    while (off < end && rc == 0) {
-        rn_plog_slice_t slice;
-        rc = rn_plog_read(log, off, (int64_t)cap, -1, &slice);
-        if (rc != 0 || slice.length == 0)
-            break;
-        if (slice.length > cap) {
-            cap = slice.length;
-            buf = rn_xrealloc(buf, cap);
-        }
-        size_t got = 0;
-        while (got < slice.length) {
-            ssize_t r =
-                pread(slice.fd, buf + got, slice.length - got, (off_t)(slice.position + got));
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        rn_plog_slice_release(&slice);
-        rn_groupstore_progress_t pr;
-        rc = rn_groupstore_replay(buf, got, &pr, load_record, lc);
-        if (rc == 0 && pr.consumed == 0)
-            rc = RN_ECORRUPT; /* a read that yields no whole batch cannot make progress */
-        if (pr.next_offset > off)
-            off = pr.next_offset;
-    }
-    rn_free(buf);
-    return rc;
-}
-
-size_t rn_gcoord_load(rn_gcoord_t *gc)
-{
-    rn_topic_t *t = offsets_topic(gc);
-    if (t == NULL)
-        return 0;
-    rn_free(gc->loaded);
-    gc->loaded = rn_xcalloc((size_t)t->n_partitions + 1, sizeof(*gc->loaded));
-    gc->n_loaded = t->n_partitions;
-    size_t groups = 0;
-    for (int32_t p = 0; p < t->n_partitions; p++) {
-        rn_partition_t *part = rn_topic_partition(t, p);
-        if (part == NULL || part->leader_id != gc->o.node_id)
-            continue;
-        struct rn_plog *log = gc->o.storage.log(gc->o.storage.arg, part);
-        if (log == NULL) {
-            RN_ERROR("group", "%s-%d cannot be opened; its groups are unavailable",
-                     RN_GROUPSTORE_TOPIC, p);
-            continue;
-        }
-        load_ctx_t lc = {gc, p, 0};
-        int rc = load_log(gc, log, &lc);
-        if (rc != 0)
-            RN_ERROR("group",
-                     "%s-%d: replay stopped after %zu records: %s; later records are "
-                     "ignored",
-                     RN_GROUPSTORE_TOPIC, p, lc.records, rn_strerror(rc));
-        groups += load_finish(gc, p);
-        gc->loaded[p] = true;
-    }
-    RN_INFO("group", "loaded %zu groups from %s", groups, RN_GROUPSTORE_TOPIC);
-    return groups;
-}
-
 /* ---- lifecycle ---- */
 
 rn_gcoord_t *rn_gcoord_new(const rn_gcoord_opts_t *opts)
@@ -1002,7 +783,7 @@ void rn_gcoord_free(rn_gcoord_t *gc)
     if (gc == NULL)
         return;
     while (gc->n > 0)
-        remove_entry(gc, gc->entries[gc->n - 1]);
+        rn__gcoord_remove_entry(gc, gc->entries[gc->n - 1]);
     while (gc->waiters != NULL) {
         topic_waiter_t *w = gc->waiters;
         gc->waiters = w->next;
