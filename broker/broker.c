@@ -1,11 +1,13 @@
 /* rn_broker: start-up and shutdown of one runneld process (see rn_broker.h). */
 #include "rn_handlers.h"
 #include "rn_datapath.h"
+#include "rn_http.h"
+#include "rn_metrics.h"
 
 #include "rn_alloc.h"
-#include "rn_datadir.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_logmgr.h"
 #include "rn_uuid.h"
 
 #include <errno.h>
@@ -27,20 +29,30 @@ static int open_datadir(rn_broker_t *b, char *err, size_t errlen)
         }
         want = &cluster;
     }
-    rn_datadir_t *dd;
-    int rc = rn_datadir_open(b->cfg->data_dir, b->node_id, want, &dd, err, errlen);
+    /* The logs are opened by the data path once the topic registry (and so every topic's
+     * log config) has been read from the locked directory. */
+    rn_logmgr_opts_t opts = {
+        .dir = b->cfg->data_dir,
+        .node_id = b->node_id,
+        .cluster_id = want,
+        .defer_logs = true,
+        .now_ms = rn_datapath_now_ms(),
+    };
+    rn_plog_config_default(&opts.config);
+    int rc = rn_logmgr_open(&opts, &b->logmgr, err, errlen);
     if (rc != 0)
         return rc;
-    b->datadir = dd;
-    rn_uuid_to_base64(&rn_datadir_meta(dd)->cluster_id, b->cluster_id);
-    b->clean_start = rn_datadir_was_clean_shutdown(dd);
+    rn_uuid_to_base64(&rn_datadir_meta(rn_logmgr_datadir(b->logmgr))->cluster_id, b->cluster_id);
+    b->clean_start = rn_logmgr_was_clean_shutdown(b->logmgr);
     return 0;
 }
 
+/* clean: flush every log, write the checkpoints, close the logs, then the clean-shutdown
+ * marker (the data path has saved its producer snapshots and epoch caches by now). */
 static int close_datadir(rn_broker_t *b, bool clean, char *err, size_t errlen)
 {
-    int rc = rn_datadir_close(b->datadir, clean, err, errlen);
-    b->datadir = NULL;
+    int rc = rn_logmgr_close(b->logmgr, clean, NULL, 0, err, errlen);
+    b->logmgr = NULL;
     return rc;
 }
 
@@ -54,6 +66,49 @@ static void stop_modules(rn_broker_t *b)
         if (mod->shutdown != NULL)
             mod->shutdown(b);
     }
+}
+
+/* ---- monitoring endpoint ---- */
+
+static bool http_ready(void *arg, char *why, size_t whylen)
+{
+    return rn_broker_ready(arg, why, whylen);
+}
+
+/* Serve /metrics, /health and /ready when metrics.listen is set. */
+static int start_http(rn_broker_t *b, char *err, size_t errlen)
+{
+    const char *text = rn_config_str(b->cfg, RN_CFG_METRICS_LISTEN);
+    if (text == NULL || *text == '\0')
+        return 0;
+    char host[256];
+    int port;
+    if (rn_config_parse_hostport(text, host, sizeof(host), &port) != 0) {
+        snprintf(err, errlen, "%s: metrics.listen: \"%s\" is not HOST:PORT (e.g. 127.0.0.1:9644)",
+                 b->cfg->v[RN_CFG_METRICS_LISTEN].source, text);
+        return RN_EINVAL;
+    }
+    rn_http_opts_t opts = {host, port, b->metrics, http_ready, b};
+    b->http = rn_http_new(b->base, &opts, err, errlen);
+    if (b->http == NULL)
+        return RN_EIO;
+    RN_INFO("broker", "metrics on http://%s:%d/metrics (also /health and /ready)",
+            host[0] ? host : "0.0.0.0", rn_http_port(b->http));
+    return 0;
+}
+
+bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen)
+{
+    const char *problem = NULL;
+    if (b->stopping)
+        problem = "shutting down";
+    else if (b->server == NULL)
+        problem = "not listening";
+    else if (b->controller_id < 0)
+        problem = "no controller quorum yet";
+    if (problem != NULL)
+        snprintf(why, whylen, "%s", problem);
+    return problem == NULL;
 }
 
 int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, char *err,
@@ -70,7 +125,10 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
     int rc = open_datadir(b, err, errlen);
     if (rc != 0)
         return rc;
-    b->topics = rn_topics_new(cfg, cfg->data_dir, b->node_id);
+    /* Before the modules: they may register collectors in their init. */
+    b->metrics = rn_metrics_new();
+    rn_metrics_broker_register(b->metrics, b);
+    b->topics = rn_topics_new(cfg, b->logmgr, b->node_id);
     rc = rn_topics_load(b->topics, err, errlen);
     if (rc != 0)
         goto fail;
@@ -105,14 +163,20 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
     }
     if (b->advertised_port == 0)
         b->advertised_port = rn_server_port(b->server);
+    rc = start_http(b, err, errlen);
+    if (rc != 0)
+        goto fail;
     return 0;
 
 fail:;
     char ignored[256];
+    rn_http_free(b->http);
+    rn_server_free(b->server);
     stop_modules(b);
     rn_offload_free(b->offload);
     rn_topics_free(b->topics);
     close_datadir(b, false, ignored, sizeof(ignored));
+    rn_metrics_free(b->metrics);
     memset(b, 0, sizeof(*b));
     return rc;
 }
@@ -132,7 +196,11 @@ int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen)
 {
     /* Order matters: queued writes finish first (their done callbacks complete admin
      * requests on still-open connections), then the server cancels parked requests (their
-     * cancel callbacks reach module state), then modules and topics go. */
+     * cancel callbacks reach module state), then modules and topics go. The monitoring
+     * endpoint closes first (a scrape reads all of these); the registry goes last (modules
+     * remove their collectors when they stop). */
+    rn_http_free(b->http);
+    b->http = NULL;
     rn_offload_free(b->offload);
     b->offload = NULL;
     rn_server_free(b->server);
@@ -140,6 +208,8 @@ int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen)
     stop_modules(b);
     rn_topics_free(b->topics);
     b->topics = NULL;
+    rn_metrics_free(b->metrics);
+    b->metrics = NULL;
     return close_datadir(b, clean, err, errlen);
 }
 

@@ -161,6 +161,9 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         I32MAX, NULL, 0, "min.insync.replicas of __transaction_state."),
     ROW(RN_CFG_LOG_LEVEL, "log.level", RN_CFG_ENUM, "info", 0, 0, rn_levels, 0,
         "Log verbosity: debug, info, warn or error; SIGHUP re-reads it from the config file."),
+    ROW(RN_CFG_METRICS_LISTEN, "metrics.listen", RN_CFG_STRING, NULL, 0, 0, NULL, 0,
+        "HOST:PORT of the HTTP endpoint serving Prometheus /metrics, /health and /ready "
+        "(e.g. 127.0.0.1:9644); unset = no endpoint."),
     ROW(RN_CFG_BROKER_RACK, "broker.rack", RN_CFG_STRING, NULL, 0, 0, NULL, RN_CFGF_IGNORED,
         "Rack of this node (accepted; not used for placement)."),
     ROW(RN_CFG_CONTROLLER_LISTENER_NAMES, "controller.listener.names", RN_CFG_LIST, NULL, 0, 0,

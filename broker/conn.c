@@ -59,6 +59,8 @@ static void conn_flush(rn_conn_t *conn)
         if (conn->head == NULL)
             conn->tail = NULL;
         conn->n_pending--;
+        rn_metrics_hist_observe(&srv->metrics.latency[req->api_key],
+                                (double)(rn__server_now_ns() - req->read_ns) / 1e9);
         if (!req->no_response) {
             size_t len = evbuffer_get_length(req->out);
             if (bufferevent_write_buffer(conn->bev, req->out) == 0)

@@ -3,19 +3,16 @@
 #include "datapath_int.h"
 
 #include "rn_alloc.h"
-#include "rn_err.h"
 #include "rn_log.h"
 #include "rn_topicconf.h"
 
 #include <event2/event.h>
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#define CKPT_INTERVAL_MS   60000 /* Kafka's log.flush.offset.checkpoint.interval.ms */
-#define CONFIG_INTERVAL_MS 5000  /* topic config changes reach open logs within this */
+#define CKPT_INTERVAL_MS 60000 /* Kafka's log.flush.offset.checkpoint.interval.ms */
 
 int64_t rn__dp_now_ms(void)
 {
@@ -56,10 +53,10 @@ void rn_datapath_release_file(void *owner)
     rn_segment_unref(owner);
 }
 
-void rn__dp_plog_config(const rn_datapath_t *dp, const rn_topic_t *topic, rn_plog_config_t *cfg)
+void rn__dp_plog_config(const rn_datapath_t *dp, const rn_topicconf_t *tc, const char *name,
+                        rn_plog_config_t *cfg)
 {
     const rn_config_t *bc = dp->b->cfg;
-    const rn_topicconf_t *tc = &topic->conf;
     rn_plog_config_default(cfg);
     cfg->segment_bytes = rn_topicconf_int(tc, bc, RN_TC_SEGMENT_BYTES);
     cfg->segment_ms = rn_topicconf_int(tc, bc, RN_TC_SEGMENT_MS);
@@ -75,7 +72,7 @@ void rn__dp_plog_config(const rn_datapath_t *dp, const rn_topic_t *topic, rn_plo
     cfg->log_append_time = strcasecmp(tt, "LogAppendTime") == 0;
     char err[256];
     if (rn_plog_config_validate(cfg, err, sizeof(err)) != 0) {
-        RN_WARN("datapath", "topic %s: %s; using Kafka's defaults for its log", topic->name, err);
+        RN_WARN("datapath", "topic %s: %s; using Kafka's defaults for its log", name, err);
         bool lat = cfg->log_append_time;
         rn_plog_config_default(cfg);
         cfg->log_append_time = lat;
@@ -131,6 +128,7 @@ void rn_datapath_start_moved(rn_datapath_t *dp, rn_dpart_t *dpart)
     rn_fetchwait_wake(dp->waits, dpart->part);
 }
 
+/* rn_topics closes the log (rn_logmgr_close_log) right after this hook. */
 static void partition_removed(rn_partition_t *part, void *arg)
 {
     rn_datapath_t *dp = arg;
@@ -143,81 +141,25 @@ static void partition_removed(rn_partition_t *part, void *arg)
 
 /* ---- checkpoint files ---- */
 
+/* rn_logmgr writes the files (fsync) on the offload thread, its one worker. */
 typedef struct ckpt_job {
     rn_datapath_t *dp;
-    rn_checkpoint_entry_t *recovery, *start;
-    size_t n;
-    char *recovery_path, *start_path;
+    rn_logmgr_t *logmgr;
     char err[512];
 } ckpt_job_t;
-
-static char *data_path(const rn_datapath_t *dp, const char *name)
-{
-    size_t n = strlen(dp->b->cfg->data_dir) + strlen(name) + 2;
-    char *path = rn_xmalloc(n);
-    snprintf(path, n, "%s/%s", dp->b->cfg->data_dir, name);
-    return path;
-}
-
-/* Snapshot the recovery points and log starts of every open log (on the loop). */
-static ckpt_job_t *ckpt_collect(rn_datapath_t *dp)
-{
-    ckpt_job_t *job = rn_xcalloc(1, sizeof(*job));
-    job->dp = dp;
-    size_t cap = 0;
-    rn_topics_t *topics = dp->b->topics;
-    for (size_t t = 0; t < rn_topics_count(topics); t++)
-        cap += (size_t)rn_topics_at(topics, t)->n_partitions;
-    job->recovery = rn_xcalloc(cap ? cap : 1, sizeof(*job->recovery));
-    job->start = rn_xcalloc(cap ? cap : 1, sizeof(*job->start));
-    for (size_t t = 0; t < rn_topics_count(topics); t++) {
-        rn_topic_t *topic = rn_topics_at(topics, t);
-        for (int32_t i = 0; i < topic->n_partitions; i++) {
-            rn_dpart_t *dpart = topic->partitions[i]->user;
-            if (!dpart || !dpart->log)
-                continue;
-            job->recovery[job->n] = (rn_checkpoint_entry_t){rn_xstrdup(topic->name), i,
-                                                            rn_plog_recovery_point(dpart->log)};
-            job->start[job->n] = (rn_checkpoint_entry_t){rn_xstrdup(topic->name), i,
-                                                         rn_plog_log_start_offset(dpart->log)};
-            job->n++;
-        }
-    }
-    job->recovery_path = data_path(dp, RN_CHECKPOINT_RECOVERY_POINT);
-    job->start_path = data_path(dp, RN_CHECKPOINT_LOG_START);
-    return job;
-}
 
 static int ckpt_work(void *arg)
 {
     ckpt_job_t *job = arg;
-    int rc = rn_checkpoint_save(job->start_path, job->start, job->n, job->err, sizeof(job->err));
-    if (rc == 0)
-        rc = rn_checkpoint_save(job->recovery_path, job->recovery, job->n, job->err,
-                                sizeof(job->err));
-    return rc;
-}
-
-static void ckpt_free(ckpt_job_t *job)
-{
-    for (size_t i = 0; i < job->n; i++) {
-        rn_free(job->recovery[i].topic);
-        rn_free(job->start[i].topic);
-    }
-    rn_free(job->recovery);
-    rn_free(job->start);
-    rn_free(job->recovery_path);
-    rn_free(job->start_path);
-    rn_free(job);
+    rn_logmgr_purge_deleted(job->logmgr); /* retries removals that failed before */
+    return rn_logmgr_checkpoint(job->logmgr, NULL, 0, job->err, sizeof(job->err));
 }
 
 static void ckpt_done(void *arg, int rc)
 {
     ckpt_job_t *job = arg;
     rn_datapath_t *dp = job->dp;
-    if (rc != 0)
-        RN_WARN("datapath", "cannot write offset checkpoints: %s", job->err);
-    ckpt_free(job);
+    rn_free(job); /* a failure was logged by rn_logmgr_checkpoint */
     dp->ckpt_saving = false;
     if (dp->ckpt_dirty && !dp->b->stopping) {
         dp->ckpt_dirty = false;
@@ -233,10 +175,45 @@ void rn__dp_save_checkpoints(rn_datapath_t *dp)
         return;
     }
     dp->ckpt_saving = true;
-    rn_offload_submit(dp->b->offload, ckpt_work, ckpt_done, ckpt_collect(dp));
+    ckpt_job_t *job = rn_xcalloc(1, sizeof(*job));
+    job->dp = dp;
+    job->logmgr = dp->logmgr;
+    rn_offload_submit(dp->b->offload, ckpt_work, ckpt_done, job);
 }
 
 /* ---- housekeeping ---- */
+
+/* The open data-path state of a log rn_logmgr names, or NULL. */
+static rn_dpart_t *find_dpart(const rn_datapath_t *dp, const char *topic, int32_t partition,
+                              const rn_plog_t *log)
+{
+    rn_topic_t *t = rn_topics_find(dp->b->topics, topic, strlen(topic));
+    rn_partition_t *part = t ? rn_topic_partition(t, partition) : NULL;
+    rn_dpart_t *dpart = part ? part->user : NULL;
+    return dpart && dpart->log == log ? dpart : NULL;
+}
+
+/* Only logs the data path serves, and of those only topics whose cleanup.policy includes
+ * delete: compacted topics keep their segments (the cleaner's job). */
+static bool retain_wants(void *arg, const char *topic, int32_t partition, rn_plog_t *log)
+{
+    rn_datapath_t *dp = arg;
+    rn_dpart_t *dpart = find_dpart(dp, topic, partition, log);
+    if (!dpart)
+        return false;
+    char buf[64];
+    const char *policy = rn_topicconf_value(&dpart->part->topic->conf, dp->b->cfg,
+                                            RN_TC_CLEANUP_POLICY, NULL, buf, sizeof(buf));
+    return strstr(policy, "delete") != NULL;
+}
+
+static void retain_moved(void *arg, const char *topic, int32_t partition, rn_plog_t *log)
+{
+    rn_datapath_t *dp = arg;
+    rn_dpart_t *dpart = find_dpart(dp, topic, partition, log);
+    if (dpart)
+        rn_datapath_start_moved(dp, dpart);
+}
 
 static void retain_all(rn_datapath_t *dp)
 {
@@ -244,51 +221,26 @@ static void retain_all(rn_datapath_t *dp)
     int64_t now = rn__dp_now_ms();
     for (size_t t = 0; t < rn_topics_count(topics); t++) {
         rn_topic_t *topic = rn_topics_at(topics, t);
-        char buf[64];
-        const char *policy = rn_topicconf_value(&topic->conf, dp->b->cfg, RN_TC_CLEANUP_POLICY,
-                                                NULL, buf, sizeof(buf));
-        bool deletes = strstr(policy, "delete") != NULL;
         for (int32_t i = 0; i < topic->n_partitions; i++) {
             rn_dpart_t *dpart = topic->partitions[i]->user;
-            if (!dpart || !dpart->log)
-                continue;
-            rn_pidstate_expire(dpart->pids, now, RN_DP_PRODUCER_EXPIRATION_MS);
-            if (!deletes)
-                continue; /* compacted topics keep their segments (the cleaner's job) */
-            int64_t before = rn_plog_log_start_offset(dpart->log);
-            int deleted = 0;
-            int rc = rn_plog_retain(dpart->log, now, &deleted);
-            if (rc != 0)
-                RN_WARN("datapath", "retention of %s failed: %s", rn_plog_name(dpart->log),
-                        rn_strerror(rc));
-            if (deleted > 0 || rn_plog_log_start_offset(dpart->log) != before) {
-                RN_INFO("datapath", "retention deleted %d segment(s) of %s; log start %lld",
-                        deleted, rn_plog_name(dpart->log),
-                        (long long)rn_plog_log_start_offset(dpart->log));
-                rn_datapath_start_moved(dp, dpart);
-            }
+            if (dpart && dpart->log)
+                rn_pidstate_expire(dpart->pids, now, RN_DP_PRODUCER_EXPIRATION_MS);
         }
     }
+    rn_logmgr_retain_ops_t ops = {retain_wants, retain_moved, dp};
+    rn_logmgr_retain(dp->logmgr, now, &ops);
 }
 
-static void sync_configs(rn_datapath_t *dp)
+/* The topic's overrides changed (AlterConfigs): push the new settings to its open logs. */
+static void config_changed(rn_topic_t *topic, void *arg)
 {
-    rn_topics_t *topics = dp->b->topics;
-    for (size_t t = 0; t < rn_topics_count(topics); t++) {
-        rn_topic_t *topic = rn_topics_at(topics, t);
-        rn_plog_config_t cfg;
-        bool computed = false;
-        for (int32_t i = 0; i < topic->n_partitions; i++) {
-            rn_dpart_t *dpart = topic->partitions[i]->user;
-            if (!dpart || !dpart->log)
-                continue;
-            if (!computed) {
-                rn__dp_plog_config(dp, topic, &cfg);
-                computed = true;
-            }
-            if (memcmp(rn_plog_config(dpart->log), &cfg, sizeof(cfg)) != 0)
-                rn_plog_set_config(dpart->log, &cfg);
-        }
+    rn_datapath_t *dp = arg;
+    rn_plog_config_t cfg;
+    rn__dp_plog_config(dp, &topic->conf, topic->name, &cfg);
+    for (int32_t i = 0; i < topic->n_partitions; i++) {
+        rn_dpart_t *dpart = topic->partitions[i]->user;
+        if (dpart && dpart->log && memcmp(rn_plog_config(dpart->log), &cfg, sizeof(cfg)) != 0)
+            rn_plog_set_config(dpart->log, &cfg);
     }
 }
 
@@ -301,10 +253,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         return;
     }
     int64_t now = rn__dp_monotonic_ms();
-    if (now >= dp->next_config_ms) {
-        sync_configs(dp);
-        dp->next_config_ms = now + CONFIG_INTERVAL_MS;
-    }
     if (now >= dp->next_retain_ms) {
         retain_all(dp);
         int64_t every = rn_config_int(dp->b->cfg, RN_CFG_LOG_RETENTION_CHECK_INTERVAL_MS);
@@ -328,51 +276,41 @@ static void open_all(rn_datapath_t *dp)
     }
 }
 
-static void load_checkpoints(rn_datapath_t *dp)
+/* rn_logmgr_load's config_fn: the log config of a partition found at start-up (a directory
+ * of a topic the registry does not know gets the broker's defaults). */
+static void log_config(void *arg, const char *topic, int32_t partition, rn_plog_config_t *cfg)
 {
-    char err[512];
-    char *path = data_path(dp, RN_CHECKPOINT_RECOVERY_POINT);
-    if (rn_checkpoint_load(path, &dp->recovery_cp, err, sizeof(err)) != 0)
-        RN_WARN("datapath", "ignoring %s (every log is checked from its start): %s", path, err);
-    rn_free(path);
-    path = data_path(dp, RN_CHECKPOINT_LOG_START);
-    if (rn_checkpoint_load(path, &dp->start_cp, err, sizeof(err)) != 0)
-        RN_WARN("datapath", "ignoring %s (log starts fall back to the first segment): %s", path,
-                err);
-    rn_free(path);
-    dp->loaded_cps = true;
+    rn_datapath_t *dp = arg;
+    rn_topic_t *t = rn_topics_find(dp->b->topics, topic, strlen(topic));
+    rn_topicconf_t none = {0};
+    rn__dp_plog_config(dp, t ? &t->conf : &none, topic, cfg);
 }
 
 int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
 {
     rn_datapath_t *dp = rn_xcalloc(1, sizeof(*dp));
     dp->b = b;
+    dp->logmgr = b->logmgr;
     int rc = rn_pidalloc_open(b->cfg->data_dir, 0, &dp->pidalloc, err, errlen);
     if (rc != 0) {
         rn_free(dp);
         return rc;
     }
-    rc = rn_flusher_start(&dp->flusher);
+    /* Open (and after an unclean stop recover) every partition log in the data dir. */
+    rc = rn_logmgr_load(dp->logmgr, log_config, dp, rn__dp_now_ms(), err, errlen);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot start the log flush thread: %s", rn_strerror(rc));
         rn_pidalloc_close(dp->pidalloc);
         rn_free(dp);
         return rc;
     }
     dp->waits = rn_fetchwait_new(b->base);
     b->datapath = dp;
-
-    load_checkpoints(dp);
     open_all(dp);
-    rn_checkpoint_free(&dp->recovery_cp);
-    rn_checkpoint_free(&dp->start_cp);
-    dp->loaded_cps = false;
 
-    rn_topics_hooks_t hooks = {partition_removed, dp};
+    rn_topics_hooks_t hooks = {partition_removed, dp, config_changed};
     rn_topics_set_hooks(b->topics, &hooks);
 
     int64_t now = rn__dp_monotonic_ms();
-    dp->next_config_ms = now + CONFIG_INTERVAL_MS;
     dp->next_retain_ms = now + 30000; /* Kafka waits log.initial.task.delay.ms (30 s) */
     dp->next_ckpt_ms = now + CKPT_INTERVAL_MS;
     dp->tick = event_new(b->base, -1, EV_PERSIST, on_tick, dp);
@@ -390,24 +328,12 @@ void rn_datapath_shutdown(rn_broker_t *b)
     /* The server is gone, so no request is parked any more; whatever is left learns of it. */
     rn_fetchwait_free(dp->waits);
     dp->waits = NULL;
-    rn_topics_hooks_t none = {NULL, NULL};
+    rn_topics_hooks_t none = {NULL, NULL, NULL};
     rn_topics_set_hooks(b->topics, &none);
 
-    /* Flush every log so the recovery points reach the log ends, write the checkpoints,
-     * then snapshot producers and close (blocking is fine at shutdown). */
+    /* Snapshot producers and epoch caches (blocking is fine at shutdown); rn_broker_close
+     * then has rn_logmgr flush the logs, write the checkpoints and close them. */
     rn_topics_t *topics = b->topics;
-    for (size_t t = 0; t < rn_topics_count(topics); t++) {
-        rn_topic_t *topic = rn_topics_at(topics, t);
-        for (int32_t i = 0; i < topic->n_partitions; i++) {
-            rn_dpart_t *dpart = topic->partitions[i]->user;
-            if (dpart && dpart->log)
-                rn_plog_flush(dpart->log);
-        }
-    }
-    ckpt_job_t *job = ckpt_collect(dp);
-    if (ckpt_work(job) != 0)
-        RN_WARN("datapath", "cannot write offset checkpoints at shutdown: %s", job->err);
-    ckpt_free(job);
     for (size_t t = 0; t < rn_topics_count(topics); t++) {
         rn_topic_t *topic = rn_topics_at(topics, t);
         for (int32_t i = 0; i < topic->n_partitions; i++) {
@@ -418,7 +344,6 @@ void rn_datapath_shutdown(rn_broker_t *b)
             }
         }
     }
-    rn_flusher_stop(dp->flusher);
     rn_pidalloc_close(dp->pidalloc);
     b->datapath = NULL;
     rn_free(dp);

@@ -4,9 +4,8 @@
 #ifndef RN_DATAPATH_INT_H
 #define RN_DATAPATH_INT_H
 
-#include "rn_checkpoint.h"
 #include "rn_datapath.h"
-#include "rn_flusher.h"
+#include "rn_logmgr.h"
 
 struct event;
 
@@ -14,16 +13,12 @@ struct rn_datapath {
     rn_broker_t *b;
     rn_fetchwait_t *waits;
     rn_pidalloc_t *pidalloc;
-    rn_flusher_t *flusher;
-    struct event *tick;          /* 1 s housekeeping timer */
-    int64_t next_retain_ms;      /* monotonic time of the next retention pass */
-    int64_t next_ckpt_ms;        /* ... of the next periodic checkpoint write */
-    int64_t next_config_ms;      /* ... of the next topic-config sync */
-    bool ckpt_saving;            /* a checkpoint job is queued */
-    bool ckpt_dirty;             /* log starts changed since it was queued */
-    rn_checkpoint_t recovery_cp; /* loaded at init for opening logs, then freed */
-    rn_checkpoint_t start_cp;
-    bool loaded_cps;
+    rn_logmgr_t *logmgr;    /* the broker's: owns the logs, checkpoints and retention */
+    struct event *tick;     /* 1 s housekeeping timer */
+    int64_t next_retain_ms; /* monotonic time of the next retention pass */
+    int64_t next_ckpt_ms;   /* ... of the next periodic checkpoint write */
+    bool ckpt_saving;       /* a checkpoint job is queued */
+    bool ckpt_dirty;        /* log starts changed since it was queued */
 };
 
 /* Kafka's producer.id.expiration.ms default (one day). */
@@ -32,13 +27,15 @@ struct rn_datapath {
 int64_t rn__dp_now_ms(void);       /* wall clock, ms */
 int64_t rn__dp_monotonic_ms(void); /* monotonic clock, ms */
 
-/* Topic configuration -> partition-log configuration. */
-void rn__dp_plog_config(const rn_datapath_t *dp, const rn_topic_t *topic, rn_plog_config_t *cfg);
+/* Topic configuration (tc: the overrides of topic `name`) -> partition-log configuration. */
+void rn__dp_plog_config(const rn_datapath_t *dp, const rn_topicconf_t *tc, const char *name,
+                        rn_plog_config_t *cfg);
 
-/* Open the log and rebuild the state of part (dpart.c). Never NULL. */
+/* Take the log from rn_logmgr (creating it for a topic made since start-up) and rebuild the
+ * state of part (dpart.c). Never NULL. */
 rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part);
-/* Close a partition's state. clean: flush the log and write the producer snapshot and
- * epoch cache first (blocking; shutdown only). */
+/* Free a partition's state; the log stays with rn_logmgr. clean: write the producer
+ * snapshot and epoch cache first (blocking; shutdown only). */
 void rn__dpart_close(rn_datapath_t *dp, rn_dpart_t *dpart, bool clean);
 /* Queue a leader-epoch-checkpoint write for dpart. */
 void rn__dpart_save_epochs(rn_datapath_t *dp, rn_dpart_t *dpart);

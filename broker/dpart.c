@@ -1,5 +1,5 @@
-/* One partition's data-path state: its log, its idempotent-producer state and its
- * leader-epoch cache, opened and rebuilt at start and saved at clean shutdown (see
+/* One partition's data-path state: its log (owned by rn_logmgr), its idempotent-producer
+ * state and its leader-epoch cache, rebuilt at open and saved at clean shutdown (see
  * rn_datapath.h). */
 #include "datapath_int.h"
 
@@ -11,24 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-static char *part_dir(const rn_datapath_t *dp, const rn_partition_t *part)
-{
-    const rn_topic_t *topic = part->topic;
-    size_t n = strlen(dp->b->cfg->data_dir) + topic->name_len + 16;
-    char *dir = rn_xmalloc(n);
-    snprintf(dir, n, "%s/%s-%d", dp->b->cfg->data_dir, topic->name, part->index);
-    return dir;
-}
-
-static int64_t checkpoint_value(const rn_datapath_t *dp, const rn_checkpoint_t *cp,
-                                const rn_partition_t *part, int64_t fallback)
-{
-    if (!dp->loaded_cps)
-        return fallback;
-    const rn_checkpoint_entry_t *e = rn_checkpoint_find(cp, part->topic->name, part->index);
-    return e ? e->offset : fallback;
-}
 
 /* ---- leader-epoch cache ---- */
 
@@ -241,32 +223,28 @@ rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part)
     dpart->part = part;
     dpart->pids = rn_pidstate_new();
     rn_epochs_init(&dpart->epochs);
-    dpart->dir = part_dir(dp, part);
 
-    rn_plog_config_t cfg;
-    rn__dp_plog_config(dp, part->topic, &cfg);
-    rn_plog_open_opts_t opts = {
-        .recovery_point = checkpoint_value(dp, &dp->recovery_cp, part, 0),
-        .log_start_offset = checkpoint_value(dp, &dp->start_cp, part, 0),
-        /* Partitions found at start-up recover unless the last stop was clean; a partition
-         * opened later is new, with nothing to recover. */
-        .clean = dp->loaded_cps ? dp->b->clean_start : 1,
-        .create = 1,
-        .now_ms = rn__dp_now_ms(),
-    };
-    int rc = rn_plog_open(dpart->dir, &cfg, &opts, &dpart->log);
+    /* Logs found at start-up were opened (and recovered) by rn_logmgr_load; a partition of
+     * a topic created since is new, in the directory its creation prepared. */
+    const char *name = part->topic->name;
+    int rc = 0;
+    rn_plog_t *log = rn_logmgr_get(dp->logmgr, name, part->index);
+    if (log == NULL) {
+        rn_plog_config_t cfg;
+        rn__dp_plog_config(dp, &part->topic->conf, name, &cfg);
+        rc = rn_logmgr_create(dp->logmgr, name, part->index, &cfg, &log);
+    }
     if (rc != 0) {
         RN_ERROR("datapath",
-                 "cannot open the log of %s-%d in %s: %s; the partition answers "
+                 "cannot open the log of %s-%d: %s; the partition answers "
                  "KAFKA_STORAGE_ERROR until the directory is repaired and runneld "
                  "restarted",
-                 part->topic->name, part->index, dpart->dir, rn_strerror(rc));
-        dpart->log = NULL;
+                 name, part->index, rn_strerror(rc));
         dpart->open_error = rc;
         return dpart;
     }
-    if (dp->flusher)
-        rn_plog_set_flusher(dpart->log, dp->flusher);
+    dpart->log = log;
+    dpart->dir = rn_xstrdup(rn_plog_dir(log));
     open_epochs(dp, dpart);
     open_producers(dpart);
     return dpart;
@@ -274,18 +252,11 @@ rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part)
 
 void rn__dpart_close(rn_datapath_t *dp, rn_dpart_t *dpart, bool clean)
 {
-    if (dpart->log) {
-        if (clean) {
-            int rc = rn_plog_flush(dpart->log);
-            if (rc != 0)
-                RN_ERROR("datapath", "flushing %s failed: %s", rn_plog_name(dpart->log),
-                         rn_strerror(rc));
-            save_snapshot(dpart);
-            char err[256];
-            if (rn_epochs_save(&dpart->epochs, dpart->dir, err, sizeof(err)) != 0)
-                RN_WARN("datapath", "cannot save the leader-epoch cache: %s", err);
-        }
-        rn_plog_close(dpart->log);
+    if (dpart->log && clean) {
+        save_snapshot(dpart);
+        char err[256];
+        if (rn_epochs_save(&dpart->epochs, dpart->dir, err, sizeof(err)) != 0)
+            RN_WARN("datapath", "cannot save the leader-epoch cache: %s", err);
     }
     rn_pidstate_free(dpart->pids);
     rn_epochs_destroy(&dpart->epochs);

@@ -214,7 +214,7 @@ static void alter_apply(rn_req_t *req, rn_topic_t *topic, rn_topicconf_t *conf)
     rn_topicconf_free(&topic->conf);
     topic->conf = *conf;
     memset(conf, 0, sizeof(*conf));
-    rn_topics_touch(rn_req_broker(req)->topics);
+    rn_topics_config_changed(rn_req_broker(req)->topics, topic);
 }
 
 int rn_handle_alter_configs(rn_req_t *req)

@@ -25,6 +25,7 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
+#include "rn_metrics.h"
 
 #include <string.h>
 
@@ -176,6 +177,26 @@ static int read_all(fetch_state_t *st, fetch_budget_t *budget)
     return 0;
 }
 
+/* Count the record bytes of the response per topic in the metrics (consumers only: what
+ * followers fetch is replication traffic). Call once, when the response is final. */
+static void count_bytes_out(const fetch_state_t *st)
+{
+    const rn_fetch_request_t *freq = st->req->request;
+    const rn_fetch_response_t *resp = st->req->response;
+    if (st->replica_id >= 0)
+        return;
+    for (int32_t t = 0; t < resp->responses.count && t < freq->topics.count; t++) {
+        const rn_fetchable_topic_response_t *tout = &resp->responses.items[t];
+        uint64_t bytes = 0;
+        for (int32_t p = 0; p < tout->partitions.count; p++)
+            if (tout->partitions.items[p].records.len > 0)
+                bytes += (uint64_t)tout->partitions.items[p].records.len;
+        rn_topic_t *topic = bytes > 0 ? find_topic(st, &freq->topics.items[t]) : NULL;
+        if (topic != NULL)
+            rn_metrics_topic_out(rn_req_broker(st->req)->metrics, topic, bytes);
+    }
+}
+
 /* Give back the file references of a response that will not be sent (we park instead). */
 static void release_records(rn_fetch_response_t *resp)
 {
@@ -204,6 +225,7 @@ static void on_wake(rn_fetchwaiter_t *waiter, rn_fetchwait_reason_t reason, void
         resp->responses = (rn_fetchable_topic_response_array_t){0, NULL};
         resp->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
     }
+    count_bytes_out(st);
     rn_req_complete(st->req);
 }
 
@@ -266,8 +288,10 @@ int rn_handle_fetch(rn_req_t *req)
         return rc;
     }
     if (freq->max_wait_ms <= 0 || budget.bytes >= freq->min_bytes || budget.error ||
-        freq->topics.count <= 0 || rn_req_broker(req)->stopping)
+        freq->topics.count <= 0 || rn_req_broker(req)->stopping) {
+        count_bytes_out(st);
         return RN_HANDLED_SYNC;
+    }
     release_records(resp);
     park(st, &budget);
     return RN_HANDLED_ASYNC;

@@ -36,6 +36,7 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
+#include "rn_metrics.h"
 #include "rn_str.h"
 
 #include <stdarg.h>
@@ -266,13 +267,6 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
         }
     }
 
-    /* message.timestamp.type may have changed since the log was opened. */
-    bool lat = topic_log_append_time(b, topic);
-    if (rn_plog_config(dpart->log)->log_append_time != lat) {
-        rn_plog_config_t cfg = *rn_plog_config(dpart->log);
-        cfg.log_append_time = lat;
-        rn_plog_set_config(dpart->log, &cfg);
-    }
     rn_plog_append_info_t info;
     int rc = rn_plog_append(dpart->log, buf, len, part->leader_epoch, pc->now_ms, &info);
     if (rc != 0) {
@@ -299,6 +293,7 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     out->log_append_time_ms = info.log_append_time;
     out->log_start_offset = info.log_start_offset;
     rn_datapath_appended(pc->dp, dpart, part->leader_epoch, info.base_offset, (int64_t)info.bytes);
+    rn_metrics_topic_in(pc->b->metrics, topic, info.bytes, (uint64_t)info.record_count);
 }
 
 /* The same error for every partition of the request (whole-request refusals). */

@@ -82,9 +82,14 @@ static const char *decode_raw(rn_req_t *req, const rn_api_entry_t *api)
 static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *why, size_t whylen)
 {
     rn_rpc_request_t rpc;
-    unsigned flags = (api->flags & RN_API_ANY_VERSION) ? RN_RPC_ANY_VERSION : 0;
+    unsigned flags = RN_RPC_ALLOW_TRAILING; /* as Kafka; librdkafka depends on it */
+    if (api->flags & RN_API_ANY_VERSION)
+        flags |= RN_RPC_ANY_VERSION;
     int st = rn_rpc_decode_request(req->frame, req->frame_len, &req->arena, flags, &rpc);
     bool any = (api->flags & RN_API_ANY_VERSION) && st == RN_RPC_UNSUPPORTED_VERSION;
+    if (rpc.client_id.len >= 0 && st != RN_RPC_BAD_HEADER)
+        req->client_id =
+            rn_xstrndup(rpc.client_id.ptr ? rpc.client_id.ptr : "", (size_t)rpc.client_id.len);
     if (st != RN_RPC_OK && !any) {
         if (st == RN_RPC_UNSUPPORTED_VERSION)
             return "unsupported api version";
@@ -93,9 +98,9 @@ static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *
         return why;
     }
     req->flexible = rpc.header_version >= 2;
-    if (rpc.client_id.len >= 0)
-        req->client_id =
-            rn_xstrndup(rpc.client_id.ptr ? rpc.client_id.ptr : "", (size_t)rpc.client_id.len);
+    if (rpc.trailing_bytes > 0)
+        RN_DEBUG("server", "api_key=%d api_version=%d correlation_id=%d: %zu bytes after the body "
+                 "ignored", rpc.api_key, rpc.api_version, rpc.correlation_id, rpc.trailing_bytes);
     req->request = rpc.body; /* NULL for a version the codec does not define */
     req->response = rn_arena_alloc(&req->arena, rpc.api->response_size);
     if (req->response == NULL)
@@ -119,6 +124,7 @@ rn_req_t *rn__req_new(rn_conn_t *conn, uint8_t *frame, size_t size)
     req->api_key = (int16_t)rn_load_be16(frame);
     req->api_version = req->response_version = (int16_t)rn_load_be16(frame + 2);
     req->correlation_id = (int32_t)rn_load_be32(frame + 4);
+    req->read_ns = rn__server_now_ns();
     rn_arena_init(&req->arena, 0);
     srv->inflight++;
     if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
@@ -142,11 +148,18 @@ rn_req_t *rn__req_new(rn_conn_t *conn, uint8_t *frame, size_t size)
     /* Let file ranges stay sendfile chains rather than be read into memory. */
     evbuffer_set_flags(req->out, EVBUFFER_FLAG_DRAINS_TO_FD);
     if (problem != NULL) {
+        /* The first bytes in hex make an interop mismatch diagnosable from the log alone. */
+        char hex[2 * 48 + 1];
+        size_t nhex = size < 48 ? size : 48;
+        for (size_t i = 0; i < nhex; i++)
+            snprintf(hex + 2 * i, 3, "%02x", frame[i]);
+        hex[2 * nhex] = '\0';
         RN_WARN("server",
-                "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d: %s; "
-                "closing the connection",
+                "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d client_id=%s: "
+                "%s; closing the connection (%zu bytes: %s%s)",
                 (unsigned long long)conn->id, conn->peer, req->api_key, req->api_version,
-                req->correlation_id, problem);
+                req->correlation_id, req->client_id ? req->client_id : "", problem, size, hex,
+                size > nhex ? "..." : "");
         if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
             srv->metrics.errors[req->api_key]++;
         srv->metrics.connections_closed_bad++;

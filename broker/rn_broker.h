@@ -1,10 +1,11 @@
 /* rn_broker: one runneld process's state — configuration, event loop, server, data
  * directory, topics — and its start/stop sequence. API handlers reach it as req->ctx.
  *
- * Start: open the data directory (lock, meta.properties), load topics, start the offload
- * thread and the modules listed in dispatch.c, then listen. Stop: stop accepting and
- * reading (rn_broker_drain), wait until rn_broker_drained or a deadline, then
- * rn_broker_close writes the clean-shutdown marker after everything is closed.
+ * Start: open the data directory through rn_logmgr (lock, meta.properties, flush thread),
+ * load topics, start the offload thread and the modules listed in dispatch.c (the data path
+ * opens the partition logs), then listen. Stop: stop accepting and reading
+ * (rn_broker_drain), wait until rn_broker_drained or a deadline, then rn_broker_close lets
+ * rn_logmgr flush, checkpoint and close the logs and write the clean-shutdown marker.
  */
 #ifndef RN_BROKER_H
 #define RN_BROKER_H
@@ -18,18 +19,22 @@
 
 struct event_base;
 struct rn_server;
-struct rn_datadir;
+struct rn_logmgr;
+struct rn_metrics;
+struct rn_http;
 
 typedef struct rn_broker {
     rn_config_t *cfg;
     struct event_base *base;
     struct rn_server *server;
     rn_offload_t *offload;
-    struct rn_datadir *datadir;
+    struct rn_logmgr *logmgr; /* the data directory and every partition log in it */
     rn_topics_t *topics;
     struct rn_datapath *datapath; /* data-path module state (rn_datapath.h) */
     struct rn_gcoord *gcoord;     /* group coordinator (rn_gcoord.h) */
-    char cluster_id[23]; /* base64, from meta.properties */
+    struct rn_metrics *metrics;   /* the metrics registry (rn_metrics.h); never NULL */
+    struct rn_http *http;         /* /metrics, /health, /ready; NULL unless metrics.listen */
+    char cluster_id[23];          /* base64, from meta.properties */
     int32_t node_id;
     int32_t controller_id; /* self for a single node; the quorum module updates it */
     char advertised_host[256];
@@ -59,6 +64,9 @@ bool rn_broker_drained(const rn_broker_t *b);
 /* Close everything; with clean, write the clean-shutdown marker last. 0 or RN_EIO. */
 int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen);
 
+/* Ready to serve clients (the /ready endpoint): listening, not shutting down, and the
+ * controller quorum known. Otherwise false with the reason in why. */
+bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen);
 /* The port the listener is bound to. */
 int rn_broker_port(const rn_broker_t *b);
 /* The nodes to list in Metadata / DescribeCluster: the voters, or just this node. For

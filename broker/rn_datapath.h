@@ -2,8 +2,8 @@
  * ListOffsets, DeleteRecords, OffsetForLeaderEpoch and InitProducerId handlers.
  *
  * It owns, per partition of this node (rn_partition_t.user points at an rn_dpart_t):
- *   - the partition log (rn_plog), opened at start-up (recovery after an unclean stop) or on
- *     first use for a topic created later, registered with a flush thread;
+ *   - a borrowed pointer to the partition log, which rn_logmgr owns: opened (and recovered)
+ *     by rn_logmgr_load at start-up, or created on first use for a topic created later;
  *   - the idempotent-producer state (rn_pidstate), rebuilt at open from the newest producer
  *     snapshot (<offset>.snapshot, written at clean shutdown) plus a replay of the batches
  *     after it, exactly as Kafka's ProducerStateManager does;
@@ -11,15 +11,16 @@
  *     is assigned at the log end when the partition is opened as leader and whenever an
  *     append carries a newer epoch.
  * And, per broker: the parked-Fetch registry (rn_fetchwait), the producer id allocator
- * (rn_pidalloc), the recovery-point and log-start-offset checkpoint files (written after
- * DeleteRecords/retention, every 60 s, and at clean shutdown) and the retention timer
+ * (rn_pidalloc), and the timers that have rn_logmgr write the recovery-point and
+ * log-start-offset checkpoints on the offload thread (after DeleteRecords/retention and every
+ * 60 s; rn_logmgr_close writes them at clean shutdown) and run retention
  * (log.retention.check.interval.ms).
  *
  * High watermark: on a single node every appended offset is committed, so the high
  * watermark is the log end offset; replication replaces rn_dpart_high_watermark's answer.
  * There are no transactions yet, so the last stable offset equals the high watermark.
  *
- * Loop thread only (blocking work goes to the broker's offload thread, fsync to the
+ * Loop thread only (blocking work goes to the broker's offload thread, fsync to rn_logmgr's
  * flusher), except init and shutdown, which may block. */
 #ifndef RN_DATAPATH_H
 #define RN_DATAPATH_H
@@ -39,11 +40,11 @@ typedef struct rn_datapath rn_datapath_t;
 /* Data-path state of one partition. */
 typedef struct rn_dpart {
     rn_partition_t *part;
-    rn_plog_t *log; /* NULL when opening failed (open_error says why) */
+    rn_plog_t *log; /* borrowed from rn_logmgr; NULL when opening failed (open_error) */
     int open_error; /* RN_E* of the failed open, 0 when open */
     rn_pidstate_t *pids;
     rn_epochs_t epochs;
-    char *dir; /* <data dir>/<topic>-<partition> */
+    char *dir; /* <data dir>/<topic>-<partition>; NULL when the log is not open */
 } rn_dpart_t;
 
 /* Module hooks for rn_broker_modules (dispatch.c). */

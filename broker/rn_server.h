@@ -48,6 +48,7 @@
 #include <stdint.h>
 
 #include "rn_arena.h"
+#include "rn_metrics.h"
 #include "rn_rpc.h"
 
 #include <event2/buffer.h>
@@ -118,13 +119,15 @@ struct rn_req {
     uint8_t *frame; /* the frame after the size prefix (owned) */
     size_t frame_len;
     int state;
-    bool parked; /* counted in metrics.requests_parked */
+    bool parked;      /* counted in metrics.requests_parked */
+    uint64_t read_ns; /* CLOCK_MONOTONIC when the frame was read, for metrics.latency */
     bool no_response;
     rn_cancel_fn cancel;
     void *cancel_arg;
 };
 
-/* In-memory counters for a later /metrics endpoint. Indexed by api key where per api. */
+/* In-memory counters rendered on /metrics (metrics_broker.c). Indexed by api key where per
+ * api. Plain increments on the loop thread: no locks, no allocation. */
 typedef struct rn_server_metrics {
     uint64_t requests[RN_API_KEY_MAX + 1];
     uint64_t errors[RN_API_KEY_MAX + 1]; /* malformed + handler-flagged (rn_req_count_error) */
@@ -132,6 +135,9 @@ typedef struct rn_server_metrics {
     uint64_t connections_accepted, connections_open;
     uint64_t connections_closed_bad; /* closed for a bad frame or request */
     uint64_t requests_parked;        /* currently waiting for rn_req_complete */
+    /* Seconds from reading a request to queueing its response (or dropping it, for
+     * acks=0), over rn_metrics_latency_bounds. */
+    rn_metrics_hist_t latency[RN_API_KEY_MAX + 1];
 } rn_server_metrics_t;
 
 /* Server settings (runneld fills them from rn_config). */

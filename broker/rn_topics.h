@@ -10,10 +10,13 @@
  *   partition orders 0 1                         name, index, replicas (ids, comma-separated)
  *   config orders retention.ms 86400000          name, key, value (%XX-escaped)
  *
- * One partition directory <data dir>/<topic>-<index> exists per partition (created by the
- * same job; a deleted topic's directories are renamed to <topic>-<index>.<id>-delete, as
- * Kafka does, then removed). When the metadata quorum lands it replaces this file as the
- * source of truth; the in-memory API stays.
+ * One partition directory <data dir>/<topic>-<index> with Kafka's partition.metadata (topic
+ * id) exists per partition, made by the same job (rn_logmgr_prepare) before the topic becomes
+ * ready; the data path opens the log inside on first use. A deleted topic's logs are closed at
+ * once (rn_logmgr_close_log) and its directories renamed to <topic>-<index>.<id>-delete and
+ * removed by the next persist job (rn_logmgr_delete_dir, rn_logmgr_purge_deleted), so every
+ * directory change runs in order on the worker. When the metadata quorum lands it
+ * replaces this file as the source of truth; the in-memory API stays.
  *
  * Changes are made in memory at once (so the next request sees them) and collected until
  * rn_topics_persist writes them; a topic created in memory is not `ready` until its
@@ -30,6 +33,7 @@
 #define RN_TOPICS_H
 
 #include "rn_config.h"
+#include "rn_logmgr.h"
 #include "rn_offload.h"
 #include "rn_topicconf.h"
 #include "rn_uuid.h"
@@ -41,7 +45,6 @@
 #define RN_TOPIC_NAME_MAX 249
 #define RN_TOPICS_FILE    "runnel-topics"
 
-struct rn_log;
 typedef struct rn_topic rn_topic_t;
 
 typedef struct rn_partition {
@@ -53,8 +56,7 @@ typedef struct rn_partition {
     int32_t n_replicas;
     int32_t *isr;
     int32_t n_isr;
-    struct rn_log *log; /* storage handle; NULL until storage opens the partition */
-    void *user;         /* free for data-path modules (e.g. producer state) */
+    void *user; /* the data path's per-partition state (rn_dpart_t: log, producers, epochs) */
 } rn_partition_t;
 
 struct rn_topic {
@@ -72,15 +74,21 @@ struct rn_topic {
 
 typedef struct rn_topics rn_topics_t;
 
+/* Calls into the module that owns the partitions' storage (the data path). Any may be
+ * NULL. All run on the loop. */
 typedef struct rn_topics_hooks {
-    /* The partition is leaving (topic deleted): drop references to it, wake waiters. */
+    /* The partition is leaving (topic deleted): drop references to its log (closed right
+     * after the hook), wake waiters. Its directory is removed by the next persist job. */
     void (*partition_removed)(rn_partition_t *part, void *arg);
     void *arg;
+    /* The topic's overrides changed (AlterConfigs, IncrementalAlterConfigs): push the new
+     * settings to its partitions' logs. */
+    void (*config_changed)(rn_topic_t *topic, void *arg);
 } rn_topics_hooks_t;
 
-/* A manager for data_dir, this node and the cluster's nodes (cfg->voters, or just
- * node_id). cfg must outlive the manager. */
-rn_topics_t *rn_topics_new(const rn_config_t *cfg, const char *data_dir, int32_t node_id);
+/* A manager for the data directory of logmgr, this node and the cluster's nodes
+ * (cfg->voters, or just node_id). cfg and logmgr must outlive the manager. */
+rn_topics_t *rn_topics_new(const rn_config_t *cfg, rn_logmgr_t *logmgr, int32_t node_id);
 /* Free everything (no persisting). NULL is a no-op. */
 void rn_topics_free(rn_topics_t *topics);
 void rn_topics_set_hooks(rn_topics_t *topics, const rn_topics_hooks_t *hooks);
@@ -118,7 +126,10 @@ void rn_topics_add_partitions(rn_topics_t *topics, rn_topic_t *topic, int32_t to
  * leader and the ISR is the whole list. */
 void rn_topics_set_replicas(rn_topics_t *topics, rn_partition_t *part, const int32_t *ids,
                             int32_t n);
-/* Note that a topic's config overrides changed (to be persisted). */
+/* Note that a topic's config overrides changed: calls the config_changed hook and marks
+ * the registry for persisting. */
+void rn_topics_config_changed(rn_topics_t *topics, rn_topic_t *topic);
+/* Mark the registry for persisting. */
 void rn_topics_touch(rn_topics_t *topics);
 /* True when changes wait for rn_topics_persist. */
 bool rn_topics_dirty(const rn_topics_t *topics);

@@ -100,6 +100,8 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
     srv->base = base;
     srv->opts = *opts;
     srv->next_conn_id = 1;
+    for (int key = 0; key <= RN_API_KEY_MAX; key++)
+        rn_metrics_hist_init(&srv->metrics.latency[key], NULL, 0);
     srv->apis = rn_xcalloc(opts->n_apis ? opts->n_apis : 1, sizeof(*srv->apis));
     memcpy(srv->apis, opts->apis, opts->n_apis * sizeof(*srv->apis));
     srv->n_apis = opts->n_apis;

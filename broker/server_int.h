@@ -7,6 +7,7 @@
 
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <time.h>
 
 /* Requests handled per read wakeup before yielding to other connections. */
 #define RN_CONN_BUDGET 16
@@ -58,6 +59,14 @@ struct rn_server {
     rn_proto_writer_t writer; /* encodes one response at a time, then is reset */
     rn_server_metrics_t metrics;
 };
+
+/* CLOCK_MONOTONIC in nanoseconds (request latency). */
+static inline uint64_t rn__server_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* request.c */
 /* Decode a frame (ownership taken) into a request queued nowhere yet; NULL (logged, frame

@@ -74,12 +74,13 @@ void rn__topics_ptrs_push(rn__topics_ptrs_t *list, void *ptr)
     list->items[list->n++] = ptr;
 }
 
-rn_topics_t *rn_topics_new(const rn_config_t *cfg, const char *data_dir, int32_t node_id)
+rn_topics_t *rn_topics_new(const rn_config_t *cfg, rn_logmgr_t *logmgr, int32_t node_id)
 {
     rn_topics_t *topics = rn_xcalloc(1, sizeof(*topics));
+    const char *data_dir = rn_datadir_path(rn_logmgr_datadir(logmgr));
     topics->cfg = cfg;
+    topics->logmgr = logmgr;
     topics->node_id = node_id;
-    topics->data_dir = rn_xstrdup(data_dir);
     size_t plen = strlen(data_dir) + sizeof(RN_TOPICS_FILE) + 2;
     topics->path = rn_xmalloc(plen);
     snprintf(topics->path, plen, "%s/%s", data_dir, RN_TOPICS_FILE);
@@ -110,7 +111,6 @@ void rn_topics_free(rn_topics_t *topics)
     rn__topics_pending_free(&topics->pending);
     rn_free(topics->by_name);
     rn_free(topics->by_id);
-    rn_free(topics->data_dir);
     rn_free(topics->path);
     rn_free(topics);
 }
@@ -327,9 +327,11 @@ void rn_topics_delete(rn_topics_t *topics, rn_topic_t *topic)
 {
     if (topic->deleted)
         return;
-    if (topics->hooks.partition_removed != NULL)
-        for (int32_t i = 0; i < topic->n_partitions; i++)
+    for (int32_t i = 0; i < topic->n_partitions; i++) {
+        if (topics->hooks.partition_removed != NULL)
             topics->hooks.partition_removed(topic->partitions[i], topics->hooks.arg);
+        rn_logmgr_close_log(topics->logmgr, topic->name, i); /* RN_ENOTFOUND: never opened */
+    }
     rn__topics_unlink(topics, topic);
     topic->deleted = true;
     rn__topics_pending_delete(topics, topic);
@@ -359,6 +361,13 @@ void rn_topics_set_replicas(rn_topics_t *topics, rn_partition_t *part, const int
     memcpy(part->isr, ids, (size_t)n * sizeof(int32_t));
     part->n_replicas = part->n_isr = n;
     part->leader_id = ids[0];
+    topics->dirty = true;
+}
+
+void rn_topics_config_changed(rn_topics_t *topics, rn_topic_t *topic)
+{
+    if (topics->hooks.config_changed != NULL)
+        topics->hooks.config_changed(topic, topics->hooks.arg);
     topics->dirty = true;
 }
 

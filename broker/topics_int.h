@@ -3,6 +3,7 @@
 #ifndef RN_TOPICS_INT_H
 #define RN_TOPICS_INT_H
 
+#include "rn_logmgr.h"
 #include "rn_topics.h"
 
 /* A growable list of pointers. */
@@ -11,18 +12,24 @@ typedef struct rn__topics_ptrs {
     size_t n, cap;
 } rn__topics_ptrs_t;
 
+/* A deleted partition whose directory the next persist job removes. */
+typedef struct rn__topics_rmdir {
+    char *topic;
+    int32_t partition;
+} rn__topics_rmdir_t;
+
 /* Changes made in memory and not yet handed to a persist job. */
 typedef struct rn__topics_pending {
     rn__topics_ptrs_t mkdirs;  /* rn_partition_t * whose directory is to be created */
     rn__topics_ptrs_t created; /* rn_topic_t * to mark ready once on disk */
     rn__topics_ptrs_t deleted; /* rn_topic_t * to free once the deletion is on disk */
-    rn__topics_ptrs_t rmdirs;  /* char * pairs: partition dir, its "-delete" name (owned) */
+    rn__topics_ptrs_t rmdirs;  /* rn__topics_rmdir_t * (owned): directories to delete */
 } rn__topics_pending_t;
 
 struct rn_topics {
     const rn_config_t *cfg;
-    char *data_dir;
-    char *path; /* the registry file */
+    rn_logmgr_t *logmgr; /* owns the data dir and the partition directories */
+    char *path;          /* the registry file */
     int32_t node_id;
     rn_topic_t **by_name; /* n topics sorted by name */
     rn_topic_t **by_id;   /* the same topics sorted by id bytes */

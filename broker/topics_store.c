@@ -1,6 +1,6 @@
 /* rn_topics persistence: the runnel-topics registry file (format in rn_topics.h), loading
- * it at start-up, and the persist job that writes it and creates/removes partition
- * directories on the offload thread. */
+ * it at start-up, and the persist job that writes it and has rn_logmgr create/remove
+ * partition directories on the offload thread. */
 #include "topics_int.h"
 
 #include "rn_alloc.h"
@@ -218,14 +218,6 @@ static int load_line(rn_topics_t *topics, char *line, bool *have_version, char *
     return snprintf(err, errlen, "unknown line type \"%s\"", f[0]), RN_ECORRUPT;
 }
 
-static int mkdir_partition(const rn_topics_t *topics, const rn_partition_t *part, char *err,
-                           size_t errlen)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s-%d", topics->data_dir, part->topic->name, part->index);
-    return rn_fsutil_mkdirs(path, 0755, err, errlen);
-}
-
 int rn_topics_load(rn_topics_t *topics, char *err, size_t errlen)
 {
     uint8_t *buf;
@@ -261,9 +253,12 @@ int rn_topics_load(rn_topics_t *topics, char *err, size_t errlen)
         snprintf(err, errlen, "%s: no \"version 1\" line", topics->path);
         rc = RN_ECORRUPT;
     }
-    for (size_t i = 0; rc == 0 && i < topics->n; i++)
-        for (int32_t p = 0; rc == 0 && p < topics->by_name[i]->n_partitions; p++)
-            rc = mkdir_partition(topics, topics->by_name[i]->partitions[p], err, errlen);
+    /* A crash may have interrupted the job that creates a partition's directory. */
+    for (size_t i = 0; rc == 0 && i < topics->n; i++) {
+        const rn_topic_t *topic = topics->by_name[i];
+        for (int32_t p = 0; rc == 0 && p < topic->n_partitions; p++)
+            rc = rn_logmgr_prepare(topics->logmgr, topic->name, p, &topic->id, false, err, errlen);
+    }
     if (rc == 0)
         RN_INFO("topics", "loaded %zu topic(s) from %s", topics->n, topics->path);
     return rc;
@@ -288,28 +283,22 @@ void rn__topics_pending_delete(rn_topics_t *topics, rn_topic_t *topic)
     rn__topics_pending_t *pending = &topics->pending;
     ptrs_remove_if_topic(&pending->mkdirs, topic, true);
     ptrs_remove_if_topic(&pending->created, topic, false);
-    char hex[RN_UUID_TEXT_LEN + 1], compact[33];
-    rn_uuid_to_text(&topic->id, hex);
-    size_t c = 0;
-    for (const char *h = hex; *h; h++)
-        if (*h != '-')
-            compact[c++] = *h;
-    compact[c] = '\0';
     for (int32_t p = 0; p < topic->n_partitions; p++) {
-        size_t cap = strlen(topics->data_dir) + RN_TOPIC_NAME_MAX + 64;
-        char *from = rn_xmalloc(cap), *to = rn_xmalloc(cap);
-        snprintf(from, cap, "%s/%s-%d", topics->data_dir, topic->name, p);
-        snprintf(to, cap, "%s/%s-%d.%s-delete", topics->data_dir, topic->name, p, compact);
-        rn__topics_ptrs_push(&pending->rmdirs, from);
-        rn__topics_ptrs_push(&pending->rmdirs, to);
+        rn__topics_rmdir_t *rm = rn_xmalloc(sizeof(*rm));
+        rm->topic = rn_xstrdup(topic->name);
+        rm->partition = p;
+        rn__topics_ptrs_push(&pending->rmdirs, rm);
     }
     rn__topics_ptrs_push(&pending->deleted, topic);
 }
 
 void rn__topics_pending_free(rn__topics_pending_t *pending)
 {
-    for (size_t i = 0; i < pending->rmdirs.n; i++)
-        rn_free(pending->rmdirs.items[i]);
+    for (size_t i = 0; i < pending->rmdirs.n; i++) {
+        rn__topics_rmdir_t *rm = pending->rmdirs.items[i];
+        rn_free(rm->topic);
+        rn_free(rm);
+    }
     rn_free(pending->mkdirs.items);
     rn_free(pending->created.items);
     rn_free(pending->deleted.items);
@@ -322,10 +311,12 @@ void rn__topics_pending_free(rn__topics_pending_t *pending)
 typedef struct persist_job {
     rn_topics_t *topics;
     rn__topics_pending_t pending; /* taken from topics */
-    char *path, *data_dir;
+    rn_logmgr_t *logmgr;
+    char *path;
     char *text;
     size_t len;
-    char **mkdirs; /* paths, built on the loop */
+    rn__topics_rmdir_t *mkdirs; /* partitions to create, copied on the loop */
+    rn_uuid_t *ids;             /* their topic ids, for partition.metadata */
     size_t n_mkdirs;
     void (*done)(void *arg, int rc);
     void *arg;
@@ -337,20 +328,27 @@ static int persist_work(void *arg)
 {
     persist_job_t *job = arg;
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i + 1 < job->pending.rmdirs.n; i += 2) {
-        const char *from = job->pending.rmdirs.items[i], *to = job->pending.rmdirs.items[i + 1];
-        if (rename(from, to) != 0 && errno != ENOENT) {
-            snprintf(job->err, sizeof(job->err), "cannot rename %s to %s: %s", from, to,
-                     strerror(errno));
-            rc = RN_EIO;
-            break;
-        }
-        rc = rn_fsutil_remove_tree(to, job->err, sizeof(job->err));
+    /* Deleted partitions' logs were closed on the loop (rn_topics_delete). */
+    for (size_t i = 0; rc == 0 && i < job->pending.rmdirs.n; i++) {
+        const rn__topics_rmdir_t *rm = job->pending.rmdirs.items[i];
+        rc = rn_logmgr_delete_dir(job->logmgr, rm->topic, rm->partition);
+        if (rc == RN_ENOTFOUND)
+            rc = 0; /* never created */
+        else if (rc != 0)
+            snprintf(job->err, sizeof(job->err),
+                     "cannot delete the directory of %s-%d (%s); see the log above", rm->topic,
+                     rm->partition, rn_strerror(rc));
+    }
+    if (rc == 0 && job->pending.rmdirs.n > 0 && rn_logmgr_purge_deleted(job->logmgr) < 0) {
+        snprintf(job->err, sizeof(job->err),
+                 "cannot remove deleted partition directories; see the log above");
+        rc = RN_EIO;
     }
     for (size_t i = 0; rc == 0 && i < job->n_mkdirs; i++)
-        rc = rn_fsutil_mkdirs(job->mkdirs[i], 0755, job->err, sizeof(job->err));
+        rc = rn_logmgr_prepare(job->logmgr, job->mkdirs[i].topic, job->mkdirs[i].partition,
+                               &job->ids[i], true, job->err, sizeof(job->err));
     if (rc == 0 && (job->n_mkdirs > 0 || job->pending.rmdirs.n > 0))
-        rc = rn_fsutil_fsync_dir(job->data_dir, job->err, sizeof(job->err));
+        rc = rn_logmgr_sync_dir(job->logmgr, job->err, sizeof(job->err));
     if (rc == 0)
         rc = rn_fsutil_write_atomic(job->path, job->text, job->len, job->err, sizeof(job->err));
     return rc;
@@ -379,11 +377,11 @@ static void persist_done(void *arg, int rc)
     for (size_t i = 0; i < job->pending.deleted.n; i++)
         rn__topic_free(job->pending.deleted.items[i]);
     for (size_t i = 0; i < job->n_mkdirs; i++)
-        rn_free(job->mkdirs[i]);
+        rn_free(job->mkdirs[i].topic);
     rn_free(job->mkdirs);
+    rn_free(job->ids);
     rn__topics_pending_free(&job->pending);
     rn_free(job->path);
-    rn_free(job->data_dir);
     rn_free(job->text);
     rn_free(job);
 }
@@ -403,14 +401,15 @@ void rn_topics_persist(rn_topics_t *topics, rn_offload_t *off, void (*done)(void
     memset(&topics->pending, 0, sizeof(topics->pending));
     topics->dirty = false;
     job->path = rn_xstrdup(topics->path);
-    job->data_dir = rn_xstrdup(topics->data_dir);
+    job->logmgr = topics->logmgr;
     job->text = rn_topics_serialize(topics, &job->len);
-    job->mkdirs = rn_xcalloc(job->pending.mkdirs.n + 1, sizeof(char *));
+    job->mkdirs = rn_xcalloc(job->pending.mkdirs.n + 1, sizeof(*job->mkdirs));
+    job->ids = rn_xcalloc(job->pending.mkdirs.n + 1, sizeof(rn_uuid_t));
     for (size_t i = 0; i < job->pending.mkdirs.n; i++) {
         const rn_partition_t *part = job->pending.mkdirs.items[i];
-        size_t cap = strlen(topics->data_dir) + RN_TOPIC_NAME_MAX + 32;
-        job->mkdirs[i] = rn_xmalloc(cap);
-        snprintf(job->mkdirs[i], cap, "%s/%s-%d", topics->data_dir, part->topic->name, part->index);
+        job->mkdirs[i].topic = rn_xstrdup(part->topic->name);
+        job->mkdirs[i].partition = part->index;
+        job->ids[i] = part->topic->id;
     }
     job->n_mkdirs = job->pending.mkdirs.n;
     rn_offload_submit(off, persist_work, persist_done, job);

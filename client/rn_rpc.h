@@ -114,10 +114,15 @@ typedef struct rn_rpc_request {
     void *body;              /* rn_<api>_request_t *; NULL unless RN_RPC_OK */
     int error;               /* RN_E* from the reader when not RN_RPC_OK */
     size_t error_offset;     /* frame offset where decoding stopped */
+    size_t trailing_bytes;   /* bytes after a decoded body, ignored as Kafka does */
 } rn_rpc_request_t;
 
 /* Decoding flags. */
 #define RN_RPC_ANY_VERSION 1u /* accept every defined version, not only served ones */
+/* Ignore bytes after the body, as Apache Kafka does: librdkafka 2.x sends Metadata v9+
+ * "all topics" requests with a 4-byte array-count placeholder of which only the first byte
+ * is the compact null, leaving 3 bytes after the body. */
+#define RN_RPC_ALLOW_TRAILING 2u
 
 /* Decode one request frame (the bytes after the int32 size). Returns an rn_rpc_status_t;
  * req's header fields are valid from RN_RPC_UNKNOWN_API on (so an ApiVersions request of an

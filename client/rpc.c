@@ -203,7 +203,10 @@ int rn_rpc_decode_request(const uint8_t *frame, size_t len, rn_arena_t *arena, u
         return rn_rpc_fail(req, &r, frame, RN_RPC_NOMEM);
     }
     req->api->request_decode(&r, req->api_version, body);
-    if (r.err == 0 && r.p != r.end)
+    /* Kafka ignores bytes after a body (librdkafka 2.x sends three after its all-topics
+     * Metadata v9+ request); callers that serve clients pass RN_RPC_ALLOW_TRAILING. */
+    req->trailing_bytes = r.err == 0 ? (size_t)(r.end - r.p) : 0;
+    if (req->trailing_bytes > 0 && !(flags & RN_RPC_ALLOW_TRAILING))
         rn_proto_fail(&r, RN_ECORRUPT); /* trailing bytes: we and the client disagree */
     if (r.err)
         return rn_rpc_fail(req, &r, frame, r.err == RN_ENOMEM ? RN_RPC_NOMEM : RN_RPC_BAD_BODY);

@@ -48,7 +48,7 @@ int rn_batch_validate(const uint8_t *buf, size_t len, rn_batch_header_t *hdr)
         return RN_ECORRUPT;
     /* Compaction leaves holes, so count may be below delta + 1, never above it. An empty
      * batch (count 0) is legal only when compaction removed every record. */
-    if (hdr->record_count > hdr->last_offset_delta + 1)
+    if (hdr->record_count > (int64_t)hdr->last_offset_delta + 1)
         return RN_ECORRUPT;
     if (rn_batch_compute_crc(buf, total) != hdr->crc)
         return RN_ECORRUPT;

@@ -183,7 +183,7 @@ void rn_plog_set_flusher(rn_plog_t *log, struct rn_flusher *flusher)
 
 int64_t rn_plog_log_start_offset(const rn_plog_t *log)
 {
-    return log->log_start_offset;
+    return __atomic_load_n(&log->log_start_offset, __ATOMIC_RELAXED);
 }
 
 int64_t rn_plog_log_end_offset(const rn_plog_t *log)

@@ -12,7 +12,8 @@
  * log_end_offset = the active segment's next_offset; recovery_point <= log_end_offset.
  * The owner thread reads segs without the lock and changes it only under mu; the flusher
  * reads it under mu. log_end_offset, recovery_point, last_flush_ms and flush_ms are accessed
- * with __atomic builtins because the flusher reads them. */
+ * with __atomic builtins because the flusher reads them; log_start_offset is stored atomically
+ * (rn__plog_set_start) because checkpoint writers read it from another thread. */
 struct rn_plog {
     char *dir;
     char *name;
@@ -42,6 +43,11 @@ rn_plog_t *rn__plog_alloc(const char *dir, const rn_plog_config_t *cfg);
 void rn__plog_push(rn_plog_t *log, rn_segment_t *seg);
 /* Index of the segment that would hold offset: the last with base <= offset, or 0. */
 size_t rn__plog_find(const rn_plog_t *log, int64_t offset);
+
+static inline void rn__plog_set_start(rn_plog_t *log, int64_t offset)
+{
+    __atomic_store_n(&log->log_start_offset, offset, __ATOMIC_RELAXED);
+}
 
 static inline rn_segment_t *rn__plog_active(const rn_plog_t *log)
 {

@@ -231,8 +231,18 @@ static int open_segments(rn_plog_t *log, const dirscan_t *scan, const rn_plog_op
         }
         rn__plog_push(log, seg);
         if (rec.bytes_cut > 0 && in_range && i + 1 < n) {
-            for (size_t j = i + 1; j < n; j++)
+            for (size_t j = i + 1; j < n; j++) {
+                char name[RN_SEGMENT_NAME_MAX], path[PATH_MAX];
+                struct stat st;
+                rn_segment_file_name(name, scan->logs.v[j], ".log");
+                snprintf(path, sizeof(path), "%s/%s", log->dir, name);
+                RN_WARN("log",
+                        "%s: recovery deletes segment %s (%lld bytes, offsets from %" PRId64
+                        "): it follows the cut in segment %020" PRId64,
+                        log->name, name, stat(path, &st) == 0 ? (long long)st.st_size : -1LL,
+                        scan->logs.v[j], base);
                 unlink_segment(log, scan->logs.v[j], "after a cut made by recovery");
+            }
             return rn_segment_make_active(seg);
         }
     }

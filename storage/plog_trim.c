@@ -44,7 +44,7 @@ static void lower_end(rn_plog_t *log, int64_t end)
         log->trunc_low = end;
     pthread_mutex_unlock(&log->mu);
     if (log->log_start_offset > end)
-        log->log_start_offset = end;
+        rn__plog_set_start(log, end);
 }
 
 int rn_plog_truncate_fully(rn_plog_t *log, int64_t new_start)
@@ -78,7 +78,7 @@ int rn_plog_truncate_fully(rn_plog_t *log, int64_t new_start)
     size_t last = keep == log->nsegs ? log->nsegs - 1 : keep;
     drop_segments(log, last + 1, log->nsegs);
     drop_segments(log, 0, last);
-    log->log_start_offset = new_start;
+    rn__plog_set_start(log, new_start);
     pthread_mutex_lock(&log->mu);
     __atomic_store_n(&log->log_end_offset, new_start, __ATOMIC_RELEASE);
     __atomic_store_n(&log->recovery_point, new_start, __ATOMIC_RELEASE);
@@ -128,7 +128,7 @@ int rn_plog_delete_records(rn_plog_t *log, int64_t offset, int64_t *new_start)
     } else if (offset > log->log_start_offset) {
         RN_INFO("log", "%s: log start offset %" PRId64 " -> %" PRId64 " (DeleteRecords)", log->name,
                 log->log_start_offset, offset);
-        log->log_start_offset = offset;
+        rn__plog_set_start(log, offset);
         size_t n = 0;
         while (n + 1 < log->nsegs && log->segs[n + 1]->base_offset <= offset)
             n++;
@@ -171,7 +171,7 @@ int rn_plog_retain(rn_plog_t *log, int64_t now_ms, int *deleted)
     }
     drop_segments(log, 0, n);
     if (log->log_start_offset < log->segs[0]->base_offset)
-        log->log_start_offset = log->segs[0]->base_offset;
+        rn__plog_set_start(log, log->segs[0]->base_offset);
     if (deleted != NULL)
         *deleted = (int)n;
     return 0;

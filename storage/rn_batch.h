@@ -66,7 +66,8 @@ static inline size_t rn_batch_total_size(const rn_batch_header_t *hdr)
 
 static inline int64_t rn_batch_last_offset(const rn_batch_header_t *hdr)
 {
-    return hdr->base_offset + hdr->last_offset_delta;
+    /* Wrapping: baseOffset lies outside the CRC, so a damaged one must not be UB here. */
+    return (int64_t)((uint64_t)hdr->base_offset + (uint64_t)(int64_t)hdr->last_offset_delta);
 }
 
 static inline int rn_batch_codec(const rn_batch_header_t *hdr)

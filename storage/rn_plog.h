@@ -11,10 +11,11 @@
  * stop rn_plog_open() rescans only from the segment holding it.
  *
  * Threading: one owner thread (the partition's event loop) makes every call, except
- * rn_plog_flush(), rn_plog_recovery_point() and rn_plog_slice_release(), which any thread may
- * call, and the registered flusher which flushes from its own thread. An internal mutex guards
- * only what the flusher shares (the segment list, recovery point); appends and reads take it
- * for a few instructions at most.
+ * rn_plog_flush(), rn_plog_recovery_point(), rn_plog_log_start_offset(),
+ * rn_plog_log_end_offset() and rn_plog_slice_release(), which any thread may call, and the
+ * registered flusher which flushes from its own thread. An internal mutex guards only what the
+ * flusher shares (the segment list, recovery point); appends and reads take it for a few
+ * instructions at most.
  *
  * Errors are 0 or negative RN_E* codes; Kafka's codes are the broker's mapping of them:
  * RN_ERANGE -> OFFSET_OUT_OF_RANGE, RN_ECORRUPT -> CORRUPT_MESSAGE, RN_EUNSUPPORTED ->
@@ -142,9 +143,9 @@ uint64_t rn_plog_size(const rn_plog_t *log);
 const char *rn_plog_name(const rn_plog_t *log); /* "<topic>-<partition>", the dir's name */
 const char *rn_plog_dir(const rn_plog_t *log);
 
-/* ListOffsets by timestamp: the first record at or after the log start with timestamp >= ts.
- * 0 and *hit, or RN_ENOTFOUND when every timestamp is smaller. (Records of compressed batches
- * are not decompressed: the hit is then the batch's first offset and maxTimestamp.) */
+/* ListOffsets by timestamp: the first record at or after the log start with timestamp >= ts
+ * (compressed batches are decompressed to find it). 0 and *hit (offset, timestamp, the
+ * batch's leader epoch), or RN_ENOTFOUND when every timestamp is smaller. */
 int rn_plog_offset_for_timestamp(rn_plog_t *log, int64_t ts, rn_segment_ts_hit_t *hit);
 /* The largest timestamp in the log and the last offset of the (first) batch holding it
  * (ListOffsets MAX_TIMESTAMP); RN_ENOTFOUND when no batch has a timestamp. */

@@ -113,9 +113,8 @@ typedef struct rn_segment_ts_hit {
 } rn_segment_ts_hit_t;
 
 /* First record with timestamp >= ts and offset >= min_offset (ListOffsets by time): time
- * index, offset index, then batch headers, then the records of the first batch whose
- * maxTimestamp >= ts. Compressed batches are not decompressed here: the hit is the batch's
- * first offset >= min_offset with the batch's maxTimestamp. Returns 0 or RN_ENOTFOUND. */
+ * index, offset index, then batch headers, then the records (decompressed when needed) of
+ * the first batch whose maxTimestamp >= ts. Returns 0, RN_ENOTFOUND, RN_ENOMEM, RN_EIO. */
 int rn_segment_find_timestamp(const rn_segment_t *seg, int64_t ts, int64_t min_offset,
                               rn_segment_ts_hit_t *hit);
 

@@ -5,6 +5,7 @@
 #include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_records.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,6 +104,13 @@ static int open_indexes(rn_segment_t *seg, int writable)
                           seg->params.index_max_bytes) != 0)
         return RN_EIO;
     return 0;
+}
+
+static int indexes_exist(const rn_segment_t *seg)
+{
+    char path[PATH_MAX];
+    return seg_path(path, seg->dir, seg->base_offset, ".index") == 0 && access(path, F_OK) == 0 &&
+           seg_path(path, seg->dir, seg->base_offset, ".timeindex") == 0 && access(path, F_OK) == 0;
 }
 
 int rn_segment_create(const char *dir, int64_t base_offset, const rn_segment_params_t *params,
@@ -281,37 +289,18 @@ int rn_segment_batches_end(const rn_segment_t *seg, uint64_t start, uint64_t lim
     return 0;
 }
 
-/* Zigzag varint of at most max_bytes bytes (5 for int32, 10 for int64). */
-static int read_varint(const uint8_t **pp, const uint8_t *end, int max_bytes, int64_t *out)
-{
-    uint64_t v = 0;
-    const uint8_t *p = *pp;
-    for (int shift = 0, i = 0; i < max_bytes; i++, shift += 7) {
-        if (p >= end)
-            return -1;
-        uint8_t b = *p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-            *pp = p;
-            return 0;
-        }
-    }
-    return -1;
-}
+/* Cap on a batch's decompressed records when looking up a timestamp; past it the answer is
+ * the batch's first offset (the lookup stays correct at batch granularity). */
+#define TS_LOOKUP_MAX_RECORDS (64u << 20)
 
 /* Within the batch at pos (maxTimestamp >= ts), the first record with timestamp >= ts and
- * offset >= min_offset. Uncompressed records are walked; all records of a LogAppendTime batch
- * carry maxTimestamp; a compressed batch answers with its first offset >= min_offset. */
+ * offset >= min_offset, decompressing when needed (records of a LogAppendTime batch all carry
+ * maxTimestamp). A batch that cannot be decoded answers with its first offset >= min_offset
+ * and its maxTimestamp rather than hiding the data behind it. */
 static int find_in_batch(const rn_segment_t *seg, uint64_t pos, const rn_batch_header_t *hdr,
                          int64_t ts, int64_t min_offset, rn_segment_ts_hit_t *hit)
 {
     hit->leader_epoch = hdr->partition_leader_epoch;
-    if ((hdr->attributes & RN_BATCH_ATTR_LOG_APPEND_TIME) || rn_batch_codec(hdr) != RN_CODEC_NONE) {
-        hit->offset = hdr->base_offset > min_offset ? hdr->base_offset : min_offset;
-        hit->timestamp = hdr->max_timestamp;
-        return 0;
-    }
     size_t total = rn_batch_total_size(hdr);
     uint8_t *buf = rn_malloc(total);
     if (buf == NULL)
@@ -321,26 +310,25 @@ static int find_in_batch(const rn_segment_t *seg, uint64_t pos, const rn_batch_h
         rn_free(buf);
         return err;
     }
-    const uint8_t *p = buf + RN_BATCH_HEADER_SIZE, *end = buf + total;
+    rn_records_iter_t it;
+    rn_record_t rec;
+    int opened = rn_records_open(&it, buf, total, NULL, TS_LOOKUP_MAX_RECORDS);
     err = RN_ENOTFOUND;
-    for (int32_t i = 0; i < hdr->record_count; i++) {
-        int64_t len, ts_delta, off_delta;
-        if (read_varint(&p, end, 5, &len) != 0 || len < 1 || len > end - p)
-            break;
-        const uint8_t *rec_end = p + len, *q = p + 1; /* skip the record attributes */
-        if (read_varint(&q, rec_end, 10, &ts_delta) != 0 ||
-            read_varint(&q, rec_end, 5, &off_delta) != 0)
-            break;
-        int64_t rec_ts = hdr->base_timestamp + ts_delta;
-        int64_t rec_off = hdr->base_offset + off_delta;
-        if (rec_ts >= ts && rec_off >= min_offset) {
-            hit->offset = rec_off;
-            hit->timestamp = rec_ts;
+    int more = 0;
+    while (opened == 0 && (more = rn_records_iter_next(&it, &rec)) == 1) {
+        if (rec.timestamp >= ts && rec.offset >= min_offset) {
+            hit->offset = rec.offset;
+            hit->timestamp = rec.timestamp;
             err = 0;
             break;
         }
-        p = rec_end;
     }
+    if (opened != 0 || more < 0) {
+        hit->offset = hdr->base_offset > min_offset ? hdr->base_offset : min_offset;
+        hit->timestamp = hdr->max_timestamp;
+        err = 0;
+    }
+    rn_records_close(&it);
     rn_free(buf);
     return err;
 }
@@ -531,6 +519,13 @@ int rn_segment_open(const char *dir, const char *name, int64_t base_offset,
     if (seg->fd < 0 || fstat(seg->fd, &st) != 0)
         goto fail;
     seg->size = (uint64_t)st.st_size;
+    if (!recover && seg->size > 0 && !indexes_exist(seg)) {
+        /* Kafka's rule too: a lost index is rebuilt, never trusted empty (every lookup would
+         * scan the segment from its start). */
+        RN_WARN("log", "%s: segment %020" PRId64 " has no index files; rebuilding them", name,
+                base_offset);
+        recover = 1;
+    }
     if (open_indexes(seg, active || recover) != 0)
         goto fail;
     seg->active = active || recover;

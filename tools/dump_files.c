@@ -70,7 +70,10 @@ static enum kind classify(const char *name, enum rn_dump_text_kind *tk, size_t *
     for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
         if (has_suffix(name, len, segs[i].suffix)) {
             *suffix_at = len - strlen(segs[i].suffix);
-            return segs[i].kind;
+            if (segs[i].kind != K_SNAPSHOT)
+                return segs[i].kind;
+            *tk = RN_DUMP_PRODUCER_SNAPSHOT;
+            return K_TEXT;
         }
     }
     if (strcmp(name, RN_CHECKPOINT_RECOVERY_POINT) == 0 ||
@@ -263,13 +266,11 @@ static void dump_file(ctx_t *cx, const char *path)
         }
         cx->problems += rn_dump_text(cx->out, tk, name, buf, len);
         rn_free(buf);
-    } else if (kind == K_SNAPSHOT) {
-        fprintf(cx->out, "skipped: producer state snapshot (not decoded by runnel-dump)\n");
     } else if (kind == K_TXNINDEX) {
         fprintf(cx->out, "skipped: aborted transaction index (not decoded by runnel-dump)\n");
     } else {
         fprintf(cx->out, "skipped: not a file runnel-dump knows (.log, .index, .timeindex, "
-                         "checkpoints, partition.metadata, meta.properties)\n");
+                         ".snapshot, checkpoints, partition.metadata, meta.properties)\n");
     }
 }
 

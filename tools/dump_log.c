@@ -203,7 +203,7 @@ static void dump_batch(rn_dump_log_t *lg, const uint8_t *b, size_t total)
                        "0x%08x)",
                        lg->pos, hdr.crc, computed);
     if (hdr.last_offset_delta < 0 || hdr.record_count < 0 ||
-        hdr.record_count > hdr.last_offset_delta + 1)
+        hdr.record_count > (int64_t)hdr.last_offset_delta + 1)
         rn__dump_error(lg->out, &lg->problems,
                        "batch at position %" PRIu64 ": recordCount %d does not fit "
                        "lastOffsetDelta %d",

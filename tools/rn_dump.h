@@ -77,16 +77,19 @@ int rn_dump_index(FILE *out, int64_t base_offset, const uint8_t *buf, size_t len
 int rn_dump_timeindex(FILE *out, int64_t base_offset, const uint8_t *buf, size_t len,
                       const rn_dump_batch_t *batches, size_t nbatches, const rn_dump_opts_t *opts);
 
-/* The text files, by kind. */
+/* The small files, by kind. */
 enum rn_dump_text_kind {
-    RN_DUMP_CHECKPOINT,      /* recovery-point / log-start / replication / cleaner offsets */
-    RN_DUMP_LEADER_EPOCH,    /* leader-epoch-checkpoint */
-    RN_DUMP_PARTITION_META,  /* partition.metadata */
-    RN_DUMP_META_PROPERTIES, /* meta.properties */
+    RN_DUMP_CHECKPOINT,        /* recovery-point / log-start / replication / cleaner offsets */
+    RN_DUMP_LEADER_EPOCH,      /* leader-epoch-checkpoint */
+    RN_DUMP_PARTITION_META,    /* partition.metadata */
+    RN_DUMP_META_PROPERTIES,   /* meta.properties */
+    RN_DUMP_PRODUCER_SNAPSHOT, /* <offset>.snapshot (binary: producer state) */
 };
 
-/* Print a text file's parsed meaning; name is the file's base name (it selects the
- * checkpoint's description). Returns the number of problems. */
+/* Print a small file's parsed meaning; name is the file's base name (it selects the
+ * checkpoint's description). Files are checked by the same strict parsers runnel uses
+ * (rn_checkpoint, rn_partmeta, rn_datadir, rn_pidsnap), so an "error:" line means runnel
+ * would refuse the file. Returns the number of problems. */
 int rn_dump_text(FILE *out, enum rn_dump_text_kind kind, const char *name, const uint8_t *buf,
                  size_t len);
 

@@ -1,8 +1,9 @@
 /* Fuzz target: runnel-dump's parsers over arbitrary bytes, output to /dev/null.
  *
  * Input: two control bytes, then the file contents. Byte 0 bits 0-2 choose the parser
- * (.log whole, .log fed in chunks, .index, .timeindex, or a text kind), bits 3-6 the
- * options (--records, --hex, --values hex, --verify); byte 1 is the chunk size for the
+ * (.log whole, .log fed in chunks, .index, .timeindex, or a small-file kind; 7 with bit 7
+ * set is a producer snapshot), bits 3-6 the options (--records, --hex, --values hex,
+ * --verify); byte 1 is the chunk size for the
  * chunked .log path. With --verify the index is checked against the batches of the same
  * bytes parsed as a log. The decompression cap is small so bombs stay cheap. */
 #include "rn_alloc.h"
@@ -84,7 +85,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rn_dump_text(devnull, RN_DUMP_LEADER_EPOCH, "leader-epoch-checkpoint", copy, len);
         break;
     case 6: rn_dump_text(devnull, RN_DUMP_PARTITION_META, "partition.metadata", copy, len); break;
-    default: rn_dump_text(devnull, RN_DUMP_META_PROPERTIES, "meta.properties", copy, len); break;
+    default:
+        if (data[0] & 0x80)
+            rn_dump_text(devnull, RN_DUMP_PRODUCER_SNAPSHOT, "00000000000000000000.snapshot", copy,
+                         len);
+        else
+            rn_dump_text(devnull, RN_DUMP_META_PROPERTIES, "meta.properties", copy, len);
+        break;
     }
     rn_free(copy);
     return 0;

@@ -21,6 +21,14 @@ BUILD = os.environ.get("RN_BUILD_DIR", os.path.join(os.path.dirname(__file__), "
 RUNNELD = os.path.join(BUILD, "broker", "runneld")
 
 
+def _die_with_parent():
+    """In the child before exec: get SIGKILL when the test process dies, however it dies
+    (watchdog, ctest timeout, crash), so no runneld outlives its test."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -49,8 +57,8 @@ class Broker:
         self.log = open(os.path.join(self.dir, "runneld.log"), "ab")
         self.proc = subprocess.Popen(
             [RUNNELD, "--node-id", "1", "--listen", self.bootstrap, "--data-dir", self.data]
-            + self.extra, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + float(os.environ.get("RN_START_TIMEOUT", "15"))
+            + self.extra, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("runneld exited with %d; log:\n%s" % (self.proc.returncode,
@@ -60,7 +68,9 @@ class Broker:
                 return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("runneld did not listen on %s within 15 s" % self.bootstrap)
+        self.stop(kill=True)
+        raise RuntimeError("runneld did not listen on %s within 60 s; log:\n%s"
+                           % (self.bootstrap, self.log_text()))
 
     def stop(self, kill=False):
         """Stop runneld (SIGTERM: a clean shutdown; kill: SIGKILL); returns its exit status."""

@@ -122,6 +122,25 @@ def main():
     r = produce(conn, "idem-raw", record_batch([b"next"], pid, 0, 15))
     t.ok(r and r[0] == 0 and r[1] == 15, "after a clean restart the last batch is still a "
          "duplicate", repr(r))
+    snaps = [n for n in os.listdir(os.path.join(broker.data, "idem-raw-0"))
+             if n.endswith(".snapshot")]
+    t.eq(snaps, ["%020d.snapshot" % 16], "clean shutdown wrote one producer snapshot at the log end")
+
+    # Snapshot + tail: append after the clean restart, crash, and the tail is replayed on top
+    # of the snapshot.
+    r = produce(conn, "idem-raw", record_batch([b"tail1", b"tail2"], pid, 0, 16))
+    t.ok(r and r[0] == 0 and r[1] == 16, "append after the clean restart at 16", repr(r))
+    conn.close()
+    broker.restart(kill=True)
+    conn = Conn(broker.bootstrap)
+    metadata_create(conn, "idem-raw")
+    r = produce(conn, "idem-raw", record_batch([b"tail1", b"tail2"], pid, 0, 16))
+    t.ok(r and r[0] == 0 and r[1] == 16, "after snapshot + crash, the tail batch is a duplicate",
+         repr(r))
+    r = produce(conn, "idem-raw", record_batch([b"next"], pid, 0, 15))
+    t.ok(r and r[0] == 0 and r[1] == 15, "and so is the snapshot's batch (window kept)", repr(r))
+    r = produce(conn, "idem-raw", record_batch([b"after"], pid, 0, 18))
+    t.ok(r and r[0] == 0 and r[1] == 18, "the sequence continues at 18", repr(r))
     conn.close()
     broker.finish(t)
     t.done()

@@ -279,11 +279,17 @@ def check_text_files(d):
         open(os.path.join(d, "orders-0", name), "w").write(text)
     data, _ = make_segment(d)
     open(os.path.join(d, "orders-0", "00000000000000000000.log"), "wb").write(data)
+    # A producer state snapshot (version 1, CRC-32C over everything after the crc field).
+    body = struct.pack(">i", 1) + struct.pack(">qhiqiqiq", 42, 1, 9, 18, 0, TS + 100, 3, -1)
+    snap = struct.pack(">h", 1) + struct.pack(">I", crc32c(body)) + body
+    open(os.path.join(d, "orders-0", "00000000000000000020.snapshot"), "wb").write(snap)
     rc, out, err = dump(d)
     ok(rc == 0, "a whole data directory dumps with exit 0", out + err)
     dumped = re.findall(r"^Dumping (.*)$", out, re.M)
-    ok(len(dumped) == 6 and dumped[0].endswith("meta.properties"),
+    ok(len(dumped) == 7 and dumped[0].endswith("meta.properties"),
        "every file dumped, in name order", dumped)
+    ok("producerId: 42 producerEpoch: 1 coordinatorEpoch: 3 currentTxnFirstOffset: -1 "
+       "lastSequence: 9 lastOffset: 18" in out, "producer snapshot decoded", out)
     ok("recovery-point-offset-checkpoint: recovery point per partition" in out and
        "  orders-1: 7" in out, "checkpoint explained")
     ok("  epoch 4 starts at offset 12" in out, "leader epochs")
@@ -293,9 +299,19 @@ def check_text_files(d):
 
     open(os.path.join(d, "replication-offset-checkpoint"), "w").write("0\n3\norders 0 20\n")
     open(os.path.join(d, "orders-0", "leader-epoch-checkpoint"), "w").write("0\n2\n5 0\n4 12\n")
+    open(os.path.join(d, "orders-0", "partition.metadata"), "w").write("version: 0\ntopic: x")
+    snap = bytearray(snap)
+    snap[-1] ^= 1
+    open(os.path.join(d, "orders-0", "00000000000000000020.snapshot"), "wb").write(snap)
+    open(os.path.join(d, "meta.properties"), "w").write("version=0\nbroker.id=1\n")
     rc, out, err = dump(d)
+    errors = re.findall(r"^error: .*$", out, re.M)
     ok(rc == 1 and re.search(r"^error: .*replication-offset-checkpoint", out, re.M) and
        "epochs must increase" in out, "bad checkpoint and leader epochs reported", out)
+    ok(any("partition.metadata" in e for e in errors), "bad partition.metadata reported", errors)
+    ok(any("snapshot" in e for e in errors), "snapshot CRC mismatch reported", errors)
+    ok(any("meta.properties" in e and "does not open" in e for e in errors),
+       "ZooKeeper-era meta.properties reported", errors)
 
 
 def check_kafka_python_segment(d):

@@ -199,8 +199,34 @@ static void test_api_versions_raw(int fd)
     free(f);
 }
 
+static void test_unsupported(int port)
+{
+    /* Metadata v13 is not served: Kafka closes the connection; so do we. */
+    int fd = connect_to(port);
+    uint8_t req[] = {0, 0, 0, 14, 0, 3, 0, 13, 0, 0, 0, 9, 0, 1, 'x', 0, 0, 0};
+    send_all(fd, req, sizeof(req));
+    uint8_t b;
+    ok(recv(fd, &b, 1, 0) == 0, "Metadata v13 (not served) closes the connection");
+    close(fd);
+    fd = connect_to(port);
+    uint8_t unk[] = {0, 0, 0, 10, 0, 99, 0, 0, 0, 0, 0, 9, 0xff, 0xff};
+    send_all(fd, unk, sizeof(unk));
+    ok(recv(fd, &b, 1, 0) == 0, "unknown api key 99 closes the connection");
+    close(fd);
+}
+
 static void test_metadata(int fd, int port)
 {
+    /* Exactly what librdkafka 2.x sends for "all topics" at v12: its 4-byte array-count
+     * placeholder leaves 3 bytes after the body, which Kafka ignores. */
+    uint8_t rdk[] = {0,   0,   0,   25,  0,   3,   0, 12, 0, 0, 0, 5, 0, 7, 'r',
+                     'd', 'k', 'a', 'f', 'k', 'a', 0, 0,  0, 0, 0, 1, 0, 0};
+    send_all(fd, rdk, sizeof(rdk));
+    size_t len;
+    uint8_t *f = recv_frame(fd, &len);
+    ok(f != NULL && rn_load_be32(f) == 5, "librdkafka's Metadata v12 with trailing bytes answered");
+    free(f);
+
     rn_metadata_request_t mreq;
     rn_metadata_request_init(&mreq);
     mreq.topics.count = -1;
@@ -484,6 +510,7 @@ int main(void)
         return done_testing();
     int fd = connect_to(port);
     test_api_versions_raw(fd);
+    test_unsupported(port);
     test_metadata(fd, port);
     test_topics_admin(fd);
     test_pipelined(fd);

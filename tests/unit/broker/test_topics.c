@@ -15,6 +15,7 @@
 
 static char dir[] = "/tmp/rn_test_topics.XXXXXX";
 static struct event_base *base;
+static rn_logmgr_t *logmgr; /* owns the data dir the topics' partition directories live in */
 static int persist_rc = 99;
 
 static void on_persisted(void *arg, int rc)
@@ -49,6 +50,18 @@ static void write_registry(const char *text)
     fclose(fp);
 }
 
+static int removed_calls, changed_calls;
+
+static void on_removed(rn_partition_t *part, void *arg)
+{
+    removed_calls++;
+}
+
+static void on_changed(rn_topic_t *topic, void *arg)
+{
+    changed_calls++;
+}
+
 static void test_names(void)
 {
     char err[400], long_name[300];
@@ -73,7 +86,9 @@ static void test_lifecycle(rn_offload_t *off)
     rn_config_t cfg;
     rn_config_init(&cfg);
     char err[512];
-    rn_topics_t *topics = rn_topics_new(&cfg, dir, 1);
+    rn_topics_t *topics = rn_topics_new(&cfg, logmgr, 1);
+    rn_topics_hooks_t hooks = {.partition_removed = on_removed, .config_changed = on_changed};
+    rn_topics_set_hooks(topics, &hooks);
     is(rn_topics_load(topics, err, sizeof(err)), 0, "empty data dir loads");
     is(rn_topics_count(topics), 0, "no topics");
 
@@ -107,19 +122,22 @@ static void test_lifecycle(rn_offload_t *off)
     is(persist(topics, off), 0, "persist ok");
     ok(orders->ready, "ready after persist");
     ok(exists("orders-0") && exists("orders-2") && exists("a.b-0"), "partition dirs created");
+    ok(exists("orders-1/partition.metadata"), "with partition.metadata");
     ok(exists(RN_TOPICS_FILE), "registry written");
 
     rn_topics_add_partitions(topics, orders, 5);
     ok(p2 == rn_topic_partition(orders, 2), "existing partition structs do not move");
     rn_topicconf_set(&orders->conf, RN_TC_MAX_MESSAGE_BYTES, "2000000");
     rn_topicconf_set(&orders->conf, RN_TC_FOLLOWER_REPLICATION_THROTTLED_REPLICAS, "");
-    rn_topics_touch(topics);
+    rn_topics_config_changed(topics, orders);
+    is(changed_calls, 1, "config_changed hook called");
     rn_topic_t *gone = rn_topics_find(topics, "a.b", 3);
     rn_uuid_t gone_id = gone->id;
     rn_topics_delete(topics, gone);
     ok(gone->deleted && rn_topics_find(topics, "a.b", 3) == NULL &&
            rn_topics_find_id(topics, &gone_id) == NULL,
        "deleted topic leaves both indexes at once");
+    is(removed_calls, 1, "partition_removed hook called for its one partition");
     /* created and deleted before any persist: no directory may be left behind */
     rn_topic_t *brief = rn_topics_create(topics, "brief", 5, 2, 1, NULL);
     rn_topics_delete(topics, brief);
@@ -131,7 +149,7 @@ static void test_lifecycle(rn_offload_t *off)
     rn_topics_free(topics);
 
     /* Reload from disk. */
-    topics = rn_topics_new(&cfg, dir, 1);
+    topics = rn_topics_new(&cfg, logmgr, 1);
     is(rn_topics_load(topics, err, sizeof(err)), 0, "reload: %s", err);
     orders = rn_topics_find(topics, "orders", 6);
     ok(orders != NULL && orders->ready, "orders back and ready");
@@ -169,14 +187,14 @@ static void test_corrupt(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         write_registry(cases[i].text);
-        rn_topics_t *topics = rn_topics_new(&cfg, dir, 1);
+        rn_topics_t *topics = rn_topics_new(&cfg, logmgr, 1);
         int rc = rn_topics_load(topics, err, sizeof(err));
         ok(rc == RN_ECORRUPT && strstr(err, cases[i].want) != NULL, "corrupt case %zu: %s", i, err);
         rn_topics_free(topics);
     }
     /* An unknown config key (a newer runnel) is skipped with a warning, not fatal. */
     write_registry("version 1\ntopic x AAAAAAAAAAAAAAAAAAAAAg 1 1\nconfig x future.key 1\n");
-    rn_topics_t *topics = rn_topics_new(&cfg, dir, 1);
+    rn_topics_t *topics = rn_topics_new(&cfg, logmgr, 1);
     is(rn_topics_load(topics, err, sizeof(err)), 0, "unknown config key skipped");
     rn_topics_free(topics);
     rn_config_free(&cfg);
@@ -243,11 +261,19 @@ int main(void)
         return 1;
     base = event_base_new();
     rn_offload_t *off = rn_offload_new(base);
+    rn_logmgr_opts_t opts = {.dir = dir, .node_id = 1, .no_flusher = true};
+    rn_plog_config_default(&opts.config);
+    char err[512];
+    if (rn_logmgr_open(&opts, &logmgr, err, sizeof(err)) != 0) {
+        diag("cannot open the data dir: %s", err);
+        return 1;
+    }
     test_names();
     test_lifecycle(off);
     test_corrupt();
     test_topicconf();
     rn_offload_free(off);
+    rn_logmgr_close(logmgr, false, NULL, 0, NULL, 0);
     event_base_free(base);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -186,7 +186,19 @@ static void test_status(rn_arena_t *arena)
     trailing[sizeof(metadata_v1)] = 0;
     st = rn_rpc_decode_request(trailing + 4, sizeof(trailing) - 4, arena, 0, &req);
     ok(st == RN_RPC_BAD_BODY && req.error == RN_ECORRUPT && req.correlation_id == 2,
-       "trailing bytes after the body");
+       "trailing bytes after the body are refused by default");
+    st = rn_rpc_decode_request(trailing + 4, sizeof(trailing) - 4, arena, RN_RPC_ALLOW_TRAILING,
+                               &req);
+    ok(st == RN_RPC_OK && req.trailing_bytes == 1, "and ignored with RN_RPC_ALLOW_TRAILING");
+    /* Metadata v12 exactly as confluent-kafka 2.16.1 (librdkafka) sends it: null topics,
+     * two booleans, empty tags, then three extra bytes Kafka ignores. */
+    static const uint8_t metadata_v12_rdkafka[] = {
+        0x00, 0x03, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x03, 0x00, 0x07, 'r', 'd', 'k', 'a', 'f',
+        'k',  'a',  0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00};
+    st = rn_rpc_decode_request(metadata_v12_rdkafka, sizeof(metadata_v12_rdkafka), arena,
+                               RN_RPC_ALLOW_TRAILING, &req);
+    ok(st == RN_RPC_OK && req.api_version == 12 && req.trailing_bytes == 3,
+       "librdkafka 2.16's Metadata v12 request decodes");
     st = rn_rpc_decode_request(metadata_v1 + 4, sizeof(metadata_v1) - 6, arena, 0, &req);
     ok(st == RN_RPC_BAD_BODY && req.error == RN_ETRUNC, "body cut short");
 

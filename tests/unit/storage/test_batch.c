@@ -10,7 +10,7 @@
 static size_t build_batch(uint8_t *buf)
 {
     static const uint8_t record[] = {
-        0x16,              /* length 11 (zigzag) */
+        0x18,              /* length 12 (zigzag) */
         0x00,              /* attributes */
         0x00,              /* timestampDelta 0 */
         0x00,              /* offsetDelta 0 */

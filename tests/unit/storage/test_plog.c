@@ -6,6 +6,7 @@
 #include "rn_flusher.h"
 #include "rn_log.h"
 #include "rn_plog.h"
+#include "rn_records.h"
 #include "tap.h"
 #include "unit/storage/plog_testutil.h"
 
@@ -161,6 +162,31 @@ static void test_append_basics(const char *root)
     ok(rn_plog_offset_for_timestamp(log, 6, &hit) == 0 && hit.offset == 0 && hit.timestamp == NOW,
        "timestamp lookup sees the append time");
     tu_free(&b);
+    rn_plog_close(log);
+
+    /* Timestamp lookups decompress: an lz4 batch with records at 100, 200, 300, 400. */
+    rn_plog_config_default(&cfg);
+    snprintf(dir, sizeof(dir), "%s/lz4-0", root);
+    log = open_log(dir, &cfg, 0, 0);
+    rn_record_spec_t recs[4];
+    memset(recs, 0, sizeof(recs));
+    for (int i = 0; i < 4; i++) {
+        recs[i].value = "v";
+        recs[i].value_len = 1;
+        recs[i].timestamp = 100 * (i + 1);
+    }
+    rn_batch_spec_t spec = RN_BATCH_SPEC_INIT;
+    spec.codec = RN_CODEC_LZ4;
+    uint8_t *built;
+    size_t built_len;
+    is(rn_batch_build(&spec, recs, 4, &built, &built_len), 0, "build an lz4 batch");
+    is(rn_plog_append(log, built, built_len, 2, NOW, &info), 0, "append it");
+    ok(rn_plog_offset_for_timestamp(log, 250, &hit) == 0 && hit.offset == 2 &&
+           hit.timestamp == 300 && hit.leader_epoch == 2,
+       "timestamp 250 -> offset 2 inside the compressed batch (%" PRId64 ")", hit.offset);
+    ok(rn_plog_max_timestamp(log, &hit) == 0 && hit.offset == 3 && hit.timestamp == 400,
+       "max timestamp -> its record");
+    rn_free(built);
     char err[128];
     rn_plog_config_t bad = cfg;
     bad.segment_bytes = 10;

@@ -211,6 +211,14 @@ static void test_lifecycle(const char *dir)
     next = -1;
     is(tu_check_segment(seg, &next), 0, "agree");
 
+    /* A missing index file is rebuilt, not trusted empty. */
+    rn_segment_seal(seg);
+    rn_segment_unref(seg);
+    snprintf(path, sizeof(path), "%s/00000000000000000500.index", dir);
+    ok(unlink(path) == 0, "remove the index file");
+    is(rn_segment_open(dir, "t-0", base, &params, 0, 0, 0, &rec, &seg), 0, "clean open");
+    ok(rec.index_rebuilt && rn_index_entries(&seg->index) == entries, "missing index rebuilt");
+
     /* Delete while a reader holds a reference: the fd stays readable. */
     rn_segment_ref(seg);
     is(rn_segment_delete(seg), 0, "delete");

@@ -1,0 +1,339 @@
+/* runnel: the admin / produce / consume command-line tool. This file holds the command
+ * table, the top-level help and the dispatch from command words to rn_cli_* handlers. */
+#include "rn_cli.h"
+
+#include "rn_alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char rn_cli_exit_help[] =
+    "exit status:\n"
+    "  0  success\n"
+    "  1  the broker refused the operation or it failed (the message says why)\n"
+    "  2  usage error (bad option or argument)\n"
+    "  3  cannot connect: no bootstrap server reachable, or a broker stopped answering\n"
+    "  4  not found: the named topic, partition or group does not exist\n";
+
+#define GLOBAL_HELP                                                                                \
+    "global options (before or after the command):\n"                                              \
+    "  -b, --bootstrap HOST:PORT[,HOST:PORT...]\n"                                                 \
+    "                     brokers to start from (default $RUNNEL_BOOTSTRAP, else "                 \
+    "127.0.0.1:9092)\n"                                                                            \
+    "      --json         machine-readable JSON on stdout instead of tables\n"                     \
+    "      --timeout MS   bound on connecting and on each request (default 10000)\n"               \
+    "  -v, --verbose      print protocol notes (versions, brokers) on stderr\n"                    \
+    "  -h, --help         help for the command\n"
+
+static const char topic_create_help[] =
+    "usage: runnel topic create TOPIC [options]\n"
+    "\n"
+    "Create a topic.\n"
+    "\n"
+    "  -p, --partitions N          partition count (default: the broker's num.partitions)\n"
+    "  -r, --replication-factor N  replicas per partition (default: the broker's\n"
+    "                              default.replication.factor)\n"
+    "  -c, --config KEY=VALUE      a topic config (repeatable), e.g. -c retention.ms=3600000\n"
+    "      --if-not-exists         succeed when the topic already exists\n"
+    "      --validate-only         ask the broker to check the request without creating\n"
+    "\n"
+    "example: runnel topic create orders -p 3 -c cleanup.policy=compact\n";
+
+static const char topic_list_help[] =
+    "usage: runnel topic list [--internal]\n"
+    "\n"
+    "List topics with their partition count and replication factor.\n"
+    "\n"
+    "      --internal   also list internal topics (__consumer_offsets, ...)\n";
+
+static const char topic_describe_help[] =
+    "usage: runnel topic describe TOPIC...\n"
+    "\n"
+    "Show each partition's leader, replicas, in-sync replicas, and start/end offsets, and\n"
+    "the topic's configuration overrides.\n"
+    "\n"
+    "      --all-configs   list every config (with defaults), not only the overrides\n";
+
+static const char topic_delete_help[] = "usage: runnel topic delete TOPIC... [--if-exists]\n"
+                                        "\n"
+                                        "Delete topics and their data.\n"
+                                        "\n"
+                                        "      --if-exists   succeed when a topic does not exist\n";
+
+static const char topic_alter_config_help[] =
+    "usage: runnel topic alter-config TOPIC [--set KEY=VALUE]... [--delete KEY]...\n"
+    "\n"
+    "Change a topic's configuration overrides (IncrementalAlterConfigs); settings not named\n"
+    "are left as they are. --delete returns a key to the broker's default.\n"
+    "\n"
+    "  -s, --set KEY=VALUE   set a config (repeatable); -c is accepted too\n"
+    "  -d, --delete KEY      remove an override (repeatable)\n"
+    "      --validate-only   ask the broker to check the change without applying it\n"
+    "\n"
+    "example: runnel topic alter-config orders --set retention.ms=86400000\n";
+
+static const char topic_add_partitions_help[] =
+    "usage: runnel topic add-partitions TOPIC -p N\n"
+    "\n"
+    "Raise a topic's partition count to N (partitions can only be added).\n"
+    "\n"
+    "  -p, --partitions N   the new total partition count\n"
+    "      --validate-only  ask the broker to check the change without applying it\n";
+
+static const char produce_help[] =
+    "usage: runnel produce TOPIC [options]\n"
+    "\n"
+    "Send each line of stdin (or --file) as one record. Records are batched per partition\n"
+    "(flushed when a batch is full, at end of input, or after --linger-ms without new input)\n"
+    "and the command ends with a summary of the offsets written.\n"
+    "\n"
+    "  -f, --file PATH             read lines from PATH instead of stdin\n"
+    "  -K, --key-separator SEP     split each line at the first SEP into key and value\n"
+    "                              (lines without SEP get a null key)\n"
+    "  -H, --header KEY=VALUE      add a header to every record (repeatable)\n"
+    "  -p, --partition N           write every record to partition N (default: keyed records\n"
+    "                              by murmur2(key) like Java clients, unkeyed round-robin per\n"
+    "                              batch)\n"
+    "  -z, --compression CODEC     none, gzip, snappy, lz4 or zstd (default none)\n"
+    "  -a, --acks ACKS             0 (no answer), 1 (leader) or all (in-sync replicas;\n"
+    "                              default)\n"
+    "  -D, --delimiter SEP         record delimiter instead of newline (escapes like \\0\n"
+    "                              allowed)\n"
+    "      --null-empty            send an empty value as null (a tombstone)\n"
+    "      --batch-bytes N         largest batch before compression (default 1000000)\n"
+    "      --linger-ms MS          flush pending records after MS without input (default 100)\n"
+    "\n"
+    "example: printf 'k1:hello\\nk2:world\\n' | runnel produce orders -K : -H source=cli\n";
+
+static const char consume_help[] =
+    "usage: runnel consume TOPIC [options]\n"
+    "\n"
+    "Print records. Without --group every partition (or those named with -p) is read\n"
+    "directly; with --group the command joins the consumer group, gets partitions from the\n"
+    "range assignor, starts at the group's committed offsets and commits as it goes.\n"
+    "\n"
+    "  -p, --partition N        read partition N (repeatable; default all)\n"
+    "  -o, --offset WHERE       where to start: beginning, end (default), an offset N,\n"
+    "                           -N (N before the end), or @TIME (first record at or after\n"
+    "                           TIME: ms since the epoch or YYYY-MM-DDTHH:MM:SS[Z]); with\n"
+    "                           --group it applies where the group has no committed offset\n"
+    "      --from-beginning     the same as -o beginning\n"
+    "  -g, --group GROUP        consume as a member of GROUP\n"
+    "  -F, --format FMT         print each record with FMT (a newline is added unless FMT\n"
+    "                           ends with one):\n"
+    "                             %t topic  %p partition  %o offset  %k key  %v or %s value\n"
+    "                             %K key length  %S value length  %T timestamp (ms)\n"
+    "                             %h headers as k=v,k=v  %% percent;  \\n \\t escapes\n"
+    "                           default \"%v\"; --json prints one JSON object per record\n"
+    "  -c, --count N            exit after N records\n"
+    "  -e, --exit-at-end        exit when every partition is read to its end\n"
+    "      --null TEXT          print null keys and values as TEXT (default empty)\n"
+    "      --max-wait-ms MS     how long a fetch waits for new records (default 500)\n"
+    "      --commit-interval-ms MS  with --group: commit this often (default 5000)\n"
+    "      --session-timeout-ms MS  with --group: session timeout (default 10000)\n"
+    "\n"
+    "example: runnel consume orders -o beginning -e -F '%p:%o %k=%v'\n";
+
+static const char group_list_help[] = "usage: runnel group list\n"
+                                      "\n"
+                                      "List consumer groups on every broker, with their state.\n";
+
+static const char group_describe_help[] =
+    "usage: runnel group describe GROUP...\n"
+    "\n"
+    "Show a group's state and members, and per partition: committed offset, log end offset,\n"
+    "lag, and the member it is assigned to.\n";
+
+static const char group_delete_help[] =
+    "usage: runnel group delete GROUP...\n"
+    "\n"
+    "Delete groups and their committed offsets. A group must have no active members.\n";
+
+static const char group_reset_offsets_help[] =
+    "usage: runnel group reset-offsets GROUP --topic TOPIC[:P,P...] WHERE [--execute]\n"
+    "\n"
+    "Set a group's committed offsets. Prints the plan; nothing changes without --execute.\n"
+    "The group must have no active members.\n"
+    "\n"
+    "  -t, --topic TOPIC[:P,P]  the topic (and partitions; default all), repeatable\n"
+    "      --all-topics         every topic the group has committed offsets for\n"
+    "  WHERE is one of:\n"
+    "      --to-earliest        the log start offset\n"
+    "      --to-latest          the log end offset\n"
+    "      --to-offset N        offset N (clamped to the log's range)\n"
+    "      --shift-by N         the committed offset plus N (N may be negative)\n"
+    "      --to-datetime TIME   the first offset at or after TIME (ms since the epoch or\n"
+    "                           YYYY-MM-DDTHH:MM:SS[Z])\n"
+    "      --execute            commit the new offsets\n";
+
+static const char cluster_info_help[] =
+    "usage: runnel cluster info\n"
+    "\n"
+    "Show the cluster id, controller, brokers, and under-replicated or offline partitions.\n";
+
+const rn_cli_cmd_t rn_cli_cmds[] = {
+    {"topic", "create", rn_cli_topic_create, "create a topic", topic_create_help},
+    {"topic", "list", rn_cli_topic_list, "list topics", topic_list_help},
+    {"topic", "describe", rn_cli_topic_describe, "partitions, leaders, offsets and configs",
+     topic_describe_help},
+    {"topic", "delete", rn_cli_topic_delete, "delete topics", topic_delete_help},
+    {"topic", "alter-config", rn_cli_topic_alter_config, "set or delete topic configs",
+     topic_alter_config_help},
+    {"topic", "add-partitions", rn_cli_topic_add_partitions, "raise the partition count",
+     topic_add_partitions_help},
+    {NULL, "produce", rn_cli_produce, "send lines of input as records", produce_help},
+    {NULL, "consume", rn_cli_consume, "print records (by partition or as a group)", consume_help},
+    {"group", "list", rn_cli_group_list, "list consumer groups", group_list_help},
+    {"group", "describe", rn_cli_group_describe, "members, committed offsets and lag",
+     group_describe_help},
+    {"group", "delete", rn_cli_group_delete, "delete consumer groups", group_delete_help},
+    {"group", "reset-offsets", rn_cli_group_reset_offsets, "move committed offsets",
+     group_reset_offsets_help},
+    {"cluster", "info", rn_cli_cluster_info, "brokers, controller, unhealthy partitions",
+     cluster_info_help},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static void print_main_help(FILE *out)
+{
+    fprintf(out, "usage: runnel [global options] COMMAND [options]\n"
+                 "\n"
+                 "Administer, produce to and consume from a runnel or Apache Kafka cluster.\n"
+                 "\n"
+                 "commands:\n");
+    for (const rn_cli_cmd_t *c = rn_cli_cmds; c->name; c++) {
+        char words[64];
+        snprintf(words, sizeof words, "%s%s%s", c->group ? c->group : "", c->group ? " " : "",
+                 c->name);
+        fprintf(out, "  %-22s %s\n", words, c->summary);
+    }
+    fprintf(out, "\n%s\n%s\n", GLOBAL_HELP, "Run `runnel COMMAND --help` for a command's options.");
+    fprintf(out, "\n%s", rn_cli_exit_help);
+}
+
+/* Help for a command group ("runnel topic"): its subcommands. */
+static void print_group_help(FILE *out, const char *group)
+{
+    fprintf(out, "usage: runnel %s SUBCOMMAND [options]\n\nsubcommands:\n", group);
+    for (const rn_cli_cmd_t *c = rn_cli_cmds; c->name; c++)
+        if (c->group && strcmp(c->group, group) == 0)
+            fprintf(out, "  %-16s %s\n", c->name, c->summary);
+    fprintf(out, "\nRun `runnel %s SUBCOMMAND --help` for its options.\n", group);
+}
+
+static bool is_group(const char *word)
+{
+    for (const rn_cli_cmd_t *c = rn_cli_cmds; c->name; c++)
+        if (c->group && strcmp(c->group, word) == 0)
+            return true;
+    return false;
+}
+
+static bool takes_value(const char *arg)
+{
+    return strcmp(arg, "-b") == 0 || strcmp(arg, "--bootstrap") == 0 ||
+           strcmp(arg, "--timeout") == 0;
+}
+
+/* Find the command words and run the command. Global options before the words are kept
+ * in rest for the command's own parser, which knows them too. */
+static int run(rn_cli_t *cli, int argc, char **argv, char **rest)
+{
+    int nrest = 0;
+    rest[nrest++] = argv[0];
+    const char *word1 = NULL, *word2 = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (word1 == NULL && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+            print_main_help(stdout);
+            return 0;
+        }
+        if (word1 == NULL && strcmp(a, "--version") == 0) {
+            printf("runnel 0.1.0\n");
+            return 0;
+        }
+        if (a[0] == '-' && a[1] != '\0') {
+            rest[nrest++] = argv[i];
+            if (takes_value(a) && i + 1 < argc)
+                rest[nrest++] = argv[++i];
+            continue;
+        }
+        if (word1 == NULL) {
+            word1 = a;
+            if (strcmp(word1, "help") == 0) {
+                print_main_help(stdout);
+                return 0;
+            }
+            if (!is_group(word1)) {
+                i++;
+                break;
+            }
+        } else {
+            word2 = a;
+            i++;
+            break;
+        }
+    }
+    for (; i < argc; i++)
+        rest[nrest++] = argv[i];
+    rest[nrest] = NULL;
+
+    if (word1 == NULL) {
+        print_main_help(stderr);
+        return RN_CLI_EXIT_USAGE;
+    }
+    if (is_group(word1) && word2 == NULL) {
+        bool help = false;
+        for (int k = 1; k < nrest; k++)
+            help |= strcmp(rest[k], "-h") == 0 || strcmp(rest[k], "--help") == 0;
+        print_group_help(help ? stdout : stderr, word1);
+        return help ? 0 : RN_CLI_EXIT_USAGE;
+    }
+    const rn_cli_cmd_t *cmd = NULL;
+    for (const rn_cli_cmd_t *c = rn_cli_cmds; c->name; c++) {
+        if (word2 == NULL
+                ? (c->group == NULL && strcmp(c->name, word1) == 0)
+                : (c->group && strcmp(c->group, word1) == 0 && strcmp(c->name, word2) == 0)) {
+            cmd = c;
+            break;
+        }
+    }
+    if (cmd == NULL) {
+        if (word2 != NULL) {
+            fprintf(stderr, "runnel: unknown command \"%s %s\"\n", word1, word2);
+            print_group_help(stderr, word1);
+        } else {
+            fprintf(stderr, "runnel: unknown command \"%s\"; run `runnel --help` for the list\n",
+                    word1);
+        }
+        return RN_CLI_EXIT_USAGE;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%s%s%s", cmd->group ? cmd->group : "", cmd->group ? " " : "",
+             cmd->name);
+    cli->cmd = name;
+    cli->help = cmd->help;
+    int st = cmd->run(cli, nrest, rest);
+    return st == RN_CLI_HELP_SHOWN ? 0 : st;
+}
+
+int main(int argc, char **argv)
+{
+    rn_cli_t cli;
+    memset(&cli, 0, sizeof cli);
+    const char *env = getenv("RUNNEL_BOOTSTRAP");
+    cli.bootstrap = env && *env ? env : RN_CLI_DEFAULT_BOOTSTRAP;
+    cli.timeout_ms = RN_CLI_DEFAULT_TIMEOUT;
+    rn_arena_init(&cli.arena, 0);
+    rn_arena_init(&cli.keep, 0);
+    char **rest = rn_xcalloc((size_t)argc + 1, sizeof *rest);
+    int st = run(&cli, argc, argv, rest);
+    fflush(stdout);
+    if (cli.pool_ready)
+        rn_conn_pool_free(&cli.pool);
+    rn_arena_free(&cli.arena);
+    rn_arena_free(&cli.keep);
+    rn_free(rest);
+    return st;
+}
