@@ -7,6 +7,7 @@
 #include "rn_fsutil.h"
 #include "rn_gcoord.h"
 #include "rn_kerr.h"
+#include "rn_logmgr.h"
 #include "rn_plog.h"
 #include "tap.h"
 
@@ -23,40 +24,26 @@ static int64_t fake_now(void)
     return clock_now;
 }
 
-/* The storage hooks: plogs opened here, one per partition (the data path's job in runneld). */
+/* The storage hooks: logs from an rn_logmgr of the data dir (the data path's job in
+ * runneld), created on first use. */
 typedef struct logs {
-    rn_plog_t *log[64];
+    rn_logmgr_t *mgr;
     int appends;
 } logs_t;
 
 static rn_plog_t *get_log(void *arg, rn_partition_t *part)
 {
     logs_t *l = arg;
-    if (l->log[part->index] == NULL) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s-%d", dir, part->topic->name, part->index);
-        rn_plog_config_t cfg;
-        rn_plog_config_default(&cfg);
-        rn_plog_open_opts_t o = {.create = 1, .now_ms = clock_now};
-        if (rn_plog_open(path, &cfg, &o, &l->log[part->index]) != 0)
-            return NULL;
-    }
-    return l->log[part->index];
+    rn_plog_t *log = rn_logmgr_get(l->mgr, part->topic->name, part->index);
+    if (log == NULL && rn_logmgr_create(l->mgr, part->topic->name, part->index, NULL, &log) != 0)
+        return NULL;
+    return log;
 }
 
 static void appended(void *arg, rn_partition_t *part, int32_t epoch, int64_t base_offset,
                      int64_t bytes)
 {
     ((logs_t *)arg)->appends++;
-}
-
-static void close_logs(logs_t *l)
-{
-    for (int i = 0; i < 64; i++) {
-        if (l->log[i] != NULL)
-            rn_plog_close(l->log[i]);
-        l->log[i] = NULL;
-    }
 }
 
 /* Answers of parked joins and syncs. */
@@ -111,11 +98,15 @@ static void start(world_t *w, bool first)
         rn_config_set(&w->cfg, "offsets.retention.minutes", "60", "test", err, sizeof(err));
         rn_config_resolve(&w->cfg, err, sizeof(err));
     }
-    w->topics = rn_topics_new(&w->cfg, dir, 1);
+    rn_logmgr_opts_t lo = {.dir = dir, .node_id = 1, .no_flusher = true, .now_ms = clock_now};
+    rn_plog_config_default(&lo.config);
+    memset(&w->logs, 0, sizeof(w->logs));
+    if (rn_logmgr_open(&lo, &w->logs.mgr, err, sizeof(err)) != 0)
+        diag("logmgr: %s", err);
+    w->topics = rn_topics_new(&w->cfg, w->logs.mgr, 1);
     if (rn_topics_load(w->topics, err, sizeof(err)) != 0)
         diag("load: %s", err);
     w->off = rn_offload_new(base);
-    memset(&w->logs, 0, sizeof(w->logs));
     rn_gcoord_opts_t o = {
         .base = base,
         .cfg = &w->cfg,
@@ -135,8 +126,8 @@ static void stop(world_t *w)
 {
     rn_gcoord_free(w->gc);
     rn_offload_free(w->off);
-    close_logs(&w->logs);
     rn_topics_free(w->topics);
+    rn_logmgr_close(w->logs.mgr, false, NULL, 0, NULL, 0); /* like a crash: no marker */
 }
 
 static rn_gcoord_commit_t C(const char *topic, int32_t part, int64_t off, const char *md)
