@@ -200,8 +200,8 @@ static void join_done(void *arg, void *waiter, const rn_group_join_result_t *res
         ms[i].group_instance_id = dup_str(req, res->members[i].instance_id);
         ms[i].metadata = dup_bytes(req, res->members[i].metadata, res->members[i].metadata_len);
     }
-    if (res->error != RN_KERR_NONE)
-        rn_req_count_error(req);
+    if (res->error != RN_KERR_NONE && res->error != RN_KERR_MEMBER_ID_REQUIRED)
+        rn_req_count_error(req); /* MEMBER_ID_REQUIRED is the normal first step (KIP-394) */
     rn_req_complete(req);
 }
 
