@@ -54,7 +54,9 @@ struct rn_gcoord {
     const rn_group_t **listbuf;
 };
 
-/* gcoord.c */
+/* gcoord.c: the wall clock (opts.now_ms when set); the group table (find, add an Empty
+ * group with its timer, remove and free); re-arm a group's timer at its next deadline; the
+ * __consumer_offsets topic (NULL until it exists). */
 int64_t rn__gcoord_now_ms(const rn_gcoord_t *gc);
 gentry_t *rn__gcoord_find_entry(const rn_gcoord_t *gc, const char *id);
 gentry_t *rn__gcoord_add_entry(rn_gcoord_t *gc, const char *id, int32_t partition);

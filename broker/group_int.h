@@ -80,22 +80,34 @@ struct rn_group {
     uint64_t next_token;
 };
 
-/* group_state.c: helpers of the state machine (documented at their definitions). */
+/* group_state.c: helpers of the state machine. */
+/* Small copies: a strdup that keeps NULL; string equality with NULL == NULL; a byte copy
+ * (NULL for an empty one); protocol lists owned by members. */
 char *rn__group_dup_or_null(const char *s);
 bool rn__group_str_eq(const char *a, const char *b);
 uint8_t *rn__group_dup_bytes(const uint8_t *p, int32_t len);
 void rn__group_protocols_free(rn_group_protocol_t *protocols, size_t n);
 rn_group_protocol_t *rn__group_protocols_dup(const rn_group_protocol_t *src, size_t n);
+/* Replace a member's assignment with a copy. */
 void rn__group_set_assignment(rn_group_member_t *m, const uint8_t *p, int32_t len);
+/* Enter a state and stamp currentStateTimestamp with the group's now. */
 void rn__group_transition(rn_group_t *g, rn_group_state_t to);
+/* The member's session starts again: due at now + session timeout. */
 void rn__group_schedule_heartbeat(rn_group_t *g, rn_group_member_t *m);
+/* Kafka's group.rebalanceTimeoutMs: the largest of the members'. */
 int32_t rn__group_rebalance_timeout(const rn_group_t *g);
+/* Lookups: a member by id or by group.instance.id (NULL when none), a pending member's
+ * index (-1 when none); drop pending member i. */
 rn_group_member_t *rn__group_find_member(const rn_group_t *g, const char *id);
 rn_group_member_t *rn__group_find_static(const rn_group_t *g, const char *instance_id);
 ssize_t rn__group_find_pending(const rn_group_t *g, const char *id);
 void rn__group_remove_pending_at(rn_group_t *g, size_t i);
+/* Whether the member has a JoinGroup waiting (a withdrawn one counts). */
 bool rn__group_awaiting_join(const rn_group_member_t *m);
+/* Kafka's member id: prefix + "-" + a random version-4 UUID; caller frees. */
 char *rn__group_new_member_id(const char *prefix);
+/* Answer a waiter (not a withdrawn one): a JoinGroup or SyncGroup result, an error result,
+ * a member's SyncGroup waiter, or the current generation (the leader's with members). */
 void rn__group_answer_join(rn_group_t *g, void *waiter, const rn_group_join_result_t *res);
 void rn__group_answer_sync(rn_group_t *g, void *waiter, const rn_group_sync_result_t *res);
 void rn__group_join_error(rn_group_t *g, void *waiter, const char *member_id, int16_t error);
@@ -103,6 +115,9 @@ void rn__group_sync_error(rn_group_t *g, void *waiter, int16_t error);
 void rn__group_invoke_sync(rn_group_t *g, rn_group_member_t *m, const rn_group_sync_result_t *res);
 void rn__group_answer_generation(rn_group_t *g, rn_group_member_t *m, void *waiter,
                                  bool with_members, const char *leader_id, bool skip_assignment);
+/* Membership: add (first member sets the protocol type, first leader), remove (answering
+ * its waiters with UNKNOWN_MEMBER_ID), update protocols/timeouts/join waiter, compare
+ * protocols, Kafka's supportsProtocols and selectProtocol, and the subscribed topics. */
 void rn__group_add_member(rn_group_t *g, rn_group_member_t *m, void *waiter);
 void rn__group_remove_member(rn_group_t *g, rn_group_member_t *m);
 void rn__group_update_member(rn_group_t *g, rn_group_member_t *m, const rn_group_join_req_t *req,
@@ -113,6 +128,7 @@ bool rn__group_supports_protocols(const rn_group_t *g, const char *type,
                                   const rn_group_protocol_t *protocols, size_t n);
 const char *rn__group_select_protocol(const rn_group_t *g);
 void rn__group_compute_topics(rn_group_t *g);
+/* Pending group-metadata writes: register one, free one, hand the snapshot to ops.store. */
 pending_store_t *rn__group_store_new(rn_group_t *g, int kind);
 void rn__group_store_free(pending_store_t *s);
 void rn__group_store_group(rn_group_t *g, pending_store_t *s);
