@@ -35,11 +35,23 @@ const rn_api_entry_t rn_broker_apis[] = {
     ROW(RN_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, rn_handle_incremental_alter_configs, 0,
         "IncrementalAlterConfigs"),
     ROW(RN_API_DESCRIBE_CLUSTER, 0, 1, rn_handle_describe_cluster, 0, "DescribeCluster"),
+    ROW(RN_API_OFFSET_COMMIT, 2, 8, rn_handle_offset_commit, 0, "OffsetCommit"),
+    ROW(RN_API_OFFSET_FETCH, 1, 8, rn_handle_offset_fetch, 0, "OffsetFetch"),
+    ROW(RN_API_FIND_COORDINATOR, 0, 4, rn_handle_find_coordinator, 0, "FindCoordinator"),
+    ROW(RN_API_JOIN_GROUP, 0, 9, rn_handle_join_group, 0, "JoinGroup"),
+    ROW(RN_API_HEARTBEAT, 0, 4, rn_handle_heartbeat, 0, "Heartbeat"),
+    ROW(RN_API_LEAVE_GROUP, 0, 5, rn_handle_leave_group, 0, "LeaveGroup"),
+    ROW(RN_API_SYNC_GROUP, 0, 5, rn_handle_sync_group, 0, "SyncGroup"),
+    ROW(RN_API_DESCRIBE_GROUPS, 0, 5, rn_handle_describe_groups, 0, "DescribeGroups"),
+    ROW(RN_API_LIST_GROUPS, 0, 4, rn_handle_list_groups, 0, "ListGroups"),
+    ROW(RN_API_DELETE_GROUPS, 0, 2, rn_handle_delete_groups, 0, "DeleteGroups"),
+    ROW(RN_API_OFFSET_DELETE, 0, 0, rn_handle_offset_delete, 0, "OffsetDelete"),
 };
 const size_t rn_broker_napis = sizeof(rn_broker_apis) / sizeof(rn_broker_apis[0]);
 
 const rn_broker_module_t rn_broker_modules[] = {
     {"datapath", rn_datapath_init, rn_datapath_shutdown},
     {"cleaner", rn_cleaner_thread_module_init, rn_cleaner_thread_module_shutdown},
+    {"groups", rn_groups_init, rn_groups_shutdown}, /* after datapath: replays its logs */
     {NULL, NULL, NULL},
 };

@@ -36,6 +36,23 @@ int rn_handle_describe_configs(rn_req_t *req);
 int rn_handle_alter_configs(rn_req_t *req);
 int rn_handle_incremental_alter_configs(rn_req_t *req);
 
+/* handle_group.c: group membership, and the "groups" module owning the coordinator */
+int rn_handle_find_coordinator(rn_req_t *req);
+int rn_handle_join_group(rn_req_t *req);
+int rn_handle_sync_group(rn_req_t *req);
+int rn_handle_heartbeat(rn_req_t *req);
+int rn_handle_leave_group(rn_req_t *req);
+int rn_handle_describe_groups(rn_req_t *req);
+int rn_handle_list_groups(rn_req_t *req);
+int rn_handle_delete_groups(rn_req_t *req);
+int rn_groups_init(rn_broker_t *b, char *err, size_t errlen);
+void rn_groups_shutdown(rn_broker_t *b);
+
+/* handle_offsets_commit.c */
+int rn_handle_offset_commit(rn_req_t *req);
+int rn_handle_offset_fetch(rn_req_t *req);
+int rn_handle_offset_delete(rn_req_t *req);
+
 /* Admin requests that change topics answer once the change is on disk (handle_topics.c):
  * rn__admin_state allocates the state, rn__admin_track notes a result whose error code
  * (and message, may be NULL) becomes KAFKA_STORAGE_ERROR if persisting fails, and

@@ -66,7 +66,9 @@ def produce(bootstrap):
     p.flush(30)
     # Unique keys after everything: the updates and tombstones all end up sealed.
     for i in range(120):
-        p.produce(TOPIC, key=b"filler-%d" % i, value=b"f" * 60, on_delivery=cb)
+        # Incompressible, so the filler fills segments whatever codec librdkafka picks.
+        p.produce(TOPIC, key=b"filler-%d" % i, value=os.urandom(30).hex().encode(),
+                  on_delivery=cb)
         if i % 10 == 9:
             p.flush(30)
     left = p.flush(30)

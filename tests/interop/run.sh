@@ -136,6 +136,11 @@ if [ "$WITH_GROUPS" = yes ]; then
     "groups-confluent|$VENV_PY groups/test_groups_confluent.py"
     "groups-confluent-1.7|/usr/bin/python3 groups/test_groups_confluent.py"
     "groups-kafkajs|node groups/test_groups_kafkajs.js"
+    "groups-sync-commit|$VENV_PY groups/test_groups_sync_commit.py"
+    "groups-sync-commit-1.7|/usr/bin/python3 groups/test_groups_sync_commit.py"
+    "groups-admin|$VENV_PY groups/test_groups_admin.py"
+    "groups-admin-1.7|/usr/bin/python3 groups/test_groups_admin.py"
+    "groups-kafkajs-keyed|node groups/test_groups_keyed_kafkajs.js"
   )
 fi
 # The crash test drives its own broker (it must SIGKILL and restart it).
@@ -143,6 +148,9 @@ case "$BROKER" in
   runneld) TESTS+=("restart-sigkill|$VENV_PY test_restart.py --broker runneld") ;;
   kafka) TESTS+=("restart-sigkill|$VENV_PY test_restart.py --broker kafka") ;;
 esac
+if [ "$WITH_GROUPS" = yes ] && [ "$BROKER" != external ]; then
+  TESTS+=("groups-restart-sigkill|$VENV_PY groups/test_groups_restart.py --broker $BROKER")
+fi
 
 pass=0
 fail=0

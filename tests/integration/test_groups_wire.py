@@ -1,0 +1,663 @@
+#!/usr/bin/env python3
+"""Integration test of runneld's group coordinator on the wire, version by version.
+
+Raw requests (tests/integration/datapath_common.py's client) check what client libraries
+hide: ApiVersions ranges; FindCoordinator v0-v4 (batched keys, key types); JoinGroup v0 (the
+Debian sarama path), v4 MEMBER_ID_REQUIRED, v5 static members, v7 protocol type, v9
+SkipAssignment; SyncGroup v0/v5; Heartbeat; LeaveGroup v0 and v3 batches by instance id;
+OffsetCommit v2 (retention) / v8, OffsetFetch v1 (per-partition errors) / v7 (all topics) /
+v8 (several groups); DescribeGroups, ListGroups v4 state filter, DeleteGroups, OffsetDelete;
+Kafka's error codes; and that committed offsets and group metadata survive SIGKILL.
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from datapath_common import Broker, Conn, Tap, Writer  # noqa: E402
+
+NONE, UNKNOWN_TOPIC, COORD_NA, ILLEGAL_GEN, INCONSISTENT = 0, 3, 15, 22, 23
+INVALID_GROUP_ID, UNKNOWN_MEMBER, INVALID_SESSION, REBALANCING = 24, 25, 26, 27
+INVALID_REQUEST, NON_EMPTY, GROUP_NOT_FOUND, MEMBER_ID_REQUIRED = 42, 68, 69, 79
+FENCED, SUBSCRIBED = 82, 86
+
+APIS = {8: (2, 8), 9: (1, 8), 10: (0, 4), 11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5),
+        15: (0, 5), 16: (0, 4), 42: (0, 2), 47: (0, 0)}
+
+
+def flex(key, v):
+    first = {8: 8, 9: 6, 10: 3, 11: 6, 12: 4, 13: 4, 14: 4, 15: 5, 16: 3, 42: 2, 47: 99, 19: 5}
+    return v >= first[key]
+
+
+def call(c, key, v, body):
+    return c.request(key, v, body.b, flex(key, v))
+
+
+def subscription(topics):
+    """A ConsumerProtocol v0 subscription."""
+    w = Writer()
+    w.i16(0).i32(len(topics))
+    for t in topics:
+        w.string(t)
+    w.bytes_(None)
+    return bytes(w.b)
+
+
+def join(c, v, group, member="", instance=None, protocols=None, session=10000,
+         rebalance=10000, ptype="consumer", reason=None):
+    protocols = protocols if protocols is not None else [("range", b"meta")]
+    w = Writer(flex(11, v))
+    w.string(group).i32(session)
+    if v >= 1:
+        w.i32(rebalance)
+    w.string(member)
+    if v >= 5:
+        w.string(instance)
+    w.string(ptype).array(len(protocols))
+    for name, meta in protocols:
+        w.string(name).bytes_(meta).tags()
+    if v >= 8:
+        w.string(reason)
+    w.tags()
+    r = call(c, 11, v, w)
+    out = {}
+    if v >= 2:
+        r.i32()
+    out["error"] = r.i16()
+    out["generation"] = r.i32()
+    if v >= 7:
+        out["protocol_type"] = r.string()
+    out["protocol"] = r.string()
+    out["leader"] = r.string()
+    if v >= 9:
+        out["skip"] = r.i8()
+    out["member"] = r.string()
+    out["members"] = []
+    for _ in range(r.array()):
+        mid = r.string()
+        inst = r.string() if v >= 5 else None
+        meta = r.bytes_()
+        r.tags()
+        out["members"].append((mid, inst, meta))
+    r.tags()
+    return out
+
+
+def sync(c, v, group, gen, member, instance=None, assignments=(), ptype=None, pname=None):
+    w = Writer(flex(14, v))
+    w.string(group).i32(gen).string(member)
+    if v >= 3:
+        w.string(instance)
+    if v >= 5:
+        w.string(ptype).string(pname)
+    w.array(len(assignments))
+    for mid, data in assignments:
+        w.string(mid).bytes_(data).tags()
+    w.tags()
+    r = call(c, 14, v, w)
+    if v >= 1:
+        r.i32()
+    out = {"error": r.i16()}
+    if v >= 5:
+        out["protocol_type"] = r.string()
+        out["protocol"] = r.string()
+    out["assignment"] = r.bytes_()
+    return out
+
+
+def heartbeat(c, v, group, gen, member, instance=None):
+    w = Writer(flex(12, v))
+    w.string(group).i32(gen).string(member)
+    if v >= 3:
+        w.string(instance)
+    w.tags()
+    r = call(c, 12, v, w)
+    if v >= 1:
+        r.i32()
+    return r.i16()
+
+
+def leave(c, v, group, member="", members=()):
+    w = Writer(flex(13, v))
+    w.string(group)
+    if v <= 2:
+        w.string(member)
+    else:
+        w.array(len(members))
+        for mid, inst in members:
+            w.string(mid).string(inst)
+            if v >= 5:
+                w.string("test")
+            w.tags()
+    w.tags()
+    r = call(c, 13, v, w)
+    if v >= 1:
+        r.i32()
+    err = r.i16()
+    if v <= 2:
+        return err, []
+    res = []
+    for _ in range(r.array()):
+        res.append((r.string(), r.string(), r.i16()))
+        r.tags()
+    return err, res
+
+
+def commit(c, v, group, offsets, gen=-1, member="", instance=None, retention=-1):
+    """offsets: {topic: {partition: (offset, metadata)}} -> {(topic, partition): error}"""
+    w = Writer(flex(8, v))
+    w.string(group).i32(gen).string(member)
+    if v >= 7:
+        w.string(instance)
+    if 2 <= v <= 4:
+        w.i64(retention)
+    w.array(len(offsets))
+    for t, parts in offsets.items():
+        w.string(t).array(len(parts))
+        for p, (off, md) in parts.items():
+            w.i32(p).i64(off)
+            if v >= 6:
+                w.i32(7)
+            w.string(md).tags()
+        w.tags()
+    w.tags()
+    r = call(c, 8, v, w)
+    if v >= 3:
+        r.i32()
+    res = {}
+    for _ in range(r.array()):
+        t = r.string()
+        for _ in range(r.array()):
+            p = r.i32()
+            res[(t, p)] = r.i16()
+            r.tags()
+        r.tags()
+    return res
+
+
+def read_parts(r, v8, v):
+    res = {}
+    for _ in range(r.array()):
+        t = r.string()
+        for _ in range(r.array()):
+            p = r.i32()
+            off = r.i64()
+            epoch = r.i32() if v8 or v >= 5 else None
+            md = r.string()
+            err = r.i16()
+            r.tags()
+            res[(t, p)] = (off, epoch, md, err)
+        r.tags()
+    return res
+
+
+def fetch(c, v, group, topics):
+    """topics: {topic: [partitions]} or None (all) -> (error, {(t, p): (off, epoch, md, err)})"""
+    w = Writer(flex(9, v))
+    w.string(group)
+    if topics is None:
+        w.array(-1)
+    else:
+        w.array(len(topics))
+        for t, parts in topics.items():
+            w.string(t).array(len(parts))
+            for p in parts:
+                w.i32(p)
+            w.tags()
+    if v >= 7:
+        w.i8(0)
+    w.tags()
+    r = call(c, 9, v, w)
+    if v >= 3:
+        r.i32()
+    res = read_parts(r, False, v)
+    err = r.i16() if v >= 2 else None
+    return err, res
+
+
+def fetch_groups(c, groups):
+    """v8: groups: {group: topics or None} -> {group: (error, parts)}"""
+    w = Writer(True)
+    w.array(len(groups))
+    for g, topics in groups.items():
+        w.string(g)
+        if topics is None:
+            w.array(-1)
+        else:
+            w.array(len(topics))
+            for t, parts in topics.items():
+                w.string(t).array(len(parts))
+                for p in parts:
+                    w.i32(p)
+                w.tags()
+        w.tags()
+    w.i8(0).tags()
+    r = c.request(9, 8, w.b, True)
+    r.i32()
+    out = {}
+    for _ in range(r.array()):
+        g = r.string()
+        parts = read_parts(r, True, 8)
+        out[g] = (r.i16(), parts)
+        r.tags()
+    return out
+
+
+def find(c, v, key, key_type=0, keys=None):
+    w = Writer(flex(10, v))
+    if v <= 3:
+        w.string(key)
+        if v >= 1:
+            w.i8(key_type)
+    else:
+        w.i8(key_type).array(len(keys))
+        for k in keys:
+            w.string(k)
+    w.tags()
+    r = call(c, 10, v, w)
+    if v >= 1:
+        r.i32()
+    if v <= 3:
+        err = r.i16()
+        msg = r.string() if v >= 1 else None
+        return {"error": err, "message": msg, "node": r.i32(), "host": r.string(),
+                "port": r.i32()}
+    res = []
+    for _ in range(r.array()):
+        res.append({"key": r.string(), "node": r.i32(), "host": r.string(), "port": r.i32(),
+                    "error": r.i16(), "message": r.string()})
+        r.tags()
+    return res
+
+
+def describe(c, v, groups, ops=False):
+    w = Writer(flex(15, v))
+    w.array(len(groups))
+    for g in groups:
+        w.string(g)
+    if v >= 3:
+        w.i8(1 if ops else 0)
+    w.tags()
+    r = call(c, 15, v, w)
+    if v >= 1:
+        r.i32()
+    out = []
+    for _ in range(r.array()):
+        d = {"error": r.i16(), "group": r.string(), "state": r.string(),
+             "protocol_type": r.string(), "protocol": r.string(), "members": []}
+        for _ in range(r.array()):
+            m = {"member": r.string()}
+            m["instance"] = r.string() if v >= 4 else None
+            m["client_id"], m["client_host"] = r.string(), r.string()
+            m["metadata"], m["assignment"] = r.bytes_(), r.bytes_()
+            r.tags()
+            d["members"].append(m)
+        d["ops"] = r.i32() if v >= 3 else None
+        r.tags()
+        out.append(d)
+    return out
+
+
+def list_groups(c, v, states=()):
+    w = Writer(flex(16, v))
+    if v >= 4:
+        w.array(len(states))
+        for s in states:
+            w.string(s)
+    w.tags()
+    r = call(c, 16, v, w)
+    if v >= 1:
+        r.i32()
+    err = r.i16()
+    out = {}
+    for _ in range(r.array()):
+        g, pt = r.string(), r.string()
+        out[g] = (pt, r.string() if v >= 4 else None)
+        r.tags()
+    return err, out
+
+
+def delete_groups(c, v, groups):
+    w = Writer(flex(42, v))
+    w.array(len(groups))
+    for g in groups:
+        w.string(g)
+    w.tags()
+    r = call(c, 42, v, w)
+    r.i32()
+    out = {}
+    for _ in range(r.array()):
+        g = r.string()
+        out[g] = r.i16()
+        r.tags()
+    return out
+
+
+def offset_delete(c, group, topics):
+    w = Writer()
+    w.string(group).array(len(topics))
+    for t, parts in topics.items():
+        w.string(t).array(len(parts))
+        for p in parts:
+            w.i32(p)
+    r = c.request(47, 0, w.b)
+    err = r.i16()
+    r.i32()
+    out = {}
+    for _ in range(r.array()):
+        t = r.string()
+        for _ in range(r.array()):
+            p = r.i32()
+            out[(t, p)] = r.i16()
+    return err, out
+
+
+def create_topic(c, name, partitions):
+    w = Writer()
+    w.array(1).string(name).i32(partitions).i16(1).array(0).array(0).i32(10000).i8(0)
+    r = c.request(19, 2, w.b)
+    r.i32()
+    r.array()
+    r.string()
+    return r.i16()
+
+
+def api_versions(c):
+    r = c.request(18, 0, b"")
+    r.i16()
+    return {r.i16(): (r.i16(), r.i16()) for _ in range(r.array())}
+
+
+# ---- the checks ----------------------------------------------------------------------------
+
+GROUPS = ["g-find", "g-v0", "g-x", "g-x2", "g-dance", "g-static", "g-simple", "g-live",
+          "g-empty", "g-nobody", "no-such-group", "nobody"]
+
+
+def wait_coordinators(t, c):
+    """Kafka creates __consumer_offsets on the first FindCoordinator and loads its partitions
+    afterwards, answering COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR / LOAD_IN_PROGRESS
+    meanwhile (clients retry); runneld answers once the topic exists. Wait until every group
+    this test uses has a ready coordinator, so the test also runs against Kafka."""
+    deadline = time.monotonic() + 30
+    pending = set(GROUPS)
+    while pending and time.monotonic() < deadline:
+        for g in sorted(pending):
+            if find(c, 1, g)["error"] == NONE and fetch(c, 2, g, {})[0] == NONE:
+                pending.discard(g)
+        if pending:
+            time.sleep(0.2)
+    t.ok(not pending, "the coordinator of every group is ready", sorted(pending))
+
+
+def metadata_ready(c, topic):
+    """Metadata v1: whether topic exists with a leader for every partition."""
+    w = Writer()
+    w.array(1).string(topic)
+    r = c.request(3, 1, w.b)
+    for _ in range(r.array()):
+        r.i32(), r.string(), r.i32(), r.string()
+    r.i32()
+    ok = False
+    for _ in range(r.array()):
+        err, _name, _internal = r.i16(), r.string(), r.i8()
+        leaders = []
+        for _ in range(r.array()):
+            r.i16()
+            r.i32()
+            leaders.append(r.i32())
+            for _ in range(r.array()):
+                r.i32()
+            for _ in range(r.array()):
+                r.i32()
+        ok = err == NONE and leaders and min(leaders) >= 0
+    return ok
+
+
+def check_versions(t, c):
+    got = api_versions(c)
+    t.eq({k: got.get(k) for k in APIS}, APIS,
+         "ApiVersions lists the group APIs and runnel's ranges (Kafka 4.1 serves a few more)")
+
+
+def check_find(t, b, c):
+    r = find(c, 0, "g-find")
+    t.eq((r["error"], r["node"], r["port"]), (NONE, 1, b.port),
+         "FindCoordinator v0 creates __consumer_offsets and answers this node")
+    r = find(c, 3, "g-find", 0)
+    t.eq((r["error"], r["host"], r["message"]), (NONE, "127.0.0.1", "NONE"),
+         "v3 (flexible); error message NONE as Kafka sends it")
+    r = find(c, 1, "txn", 1)
+    t.eq(r["error"], COORD_NA, "transaction coordinator: COORDINATOR_NOT_AVAILABLE")
+    r = find(c, 4, None, 0, ["a", "b", "c"])
+    t.eq([(x["key"], x["error"], x["node"]) for x in r], [("a", 0, 1), ("b", 0, 1), ("c", 0, 1)],
+         "v4 answers every key of the batch")
+    r = find(c, 4, None, 7, ["a"])
+    t.eq(r[0]["error"], INVALID_REQUEST, "v4 unknown key type: INVALID_REQUEST")
+    r = find(c, 1, "x", 9)
+    t.eq(r["error"], INVALID_REQUEST, "v1 unknown key type: INVALID_REQUEST")
+    c2 = Conn(b.bootstrap)
+    r = describe(c2, 0, ["nobody"])
+    t.eq((r[0]["error"], r[0]["state"]), (NONE, "Dead"), "an unknown group is described Dead")
+
+
+def check_join_v0_and_errors(t, c):
+    r = join(c, 0, "g-v0", protocols=[("range", b"M0")])
+    t.eq((r["error"], r["generation"], r["protocol"]), (NONE, 1, "range"),
+         "JoinGroup v0 (sarama's path) joins at once with no MEMBER_ID_REQUIRED")
+    t.ok(r["member"].startswith("test-") and r["leader"] == r["member"]
+         and r["members"] == [(r["member"], None, b"M0")],
+         "v0 leader gets itself and its metadata", r)
+    m = r["member"]
+    s = sync(c, 0, "g-v0", 1, m, assignments=[(m, b"A0")])
+    t.eq((s["error"], s["assignment"]), (NONE, b"A0"), "SyncGroup v0 returns the assignment")
+    t.eq(heartbeat(c, 0, "g-v0", 1, m), NONE, "Heartbeat v0")
+    t.eq(heartbeat(c, 4, "g-v0", 0, m), ILLEGAL_GEN, "Heartbeat v4 old generation")
+    t.eq(heartbeat(c, 2, "g-v0", 1, "nobody"), UNKNOWN_MEMBER, "Heartbeat unknown member")
+    t.eq(heartbeat(c, 1, "no-such-group", 1, m), UNKNOWN_MEMBER, "Heartbeat unknown group")
+    t.eq(join(c, 1, "")["error"], INVALID_GROUP_ID, "empty group id: INVALID_GROUP_ID")
+    t.eq(join(c, 1, "g-x", session=100)["error"], INVALID_SESSION,
+         "session below group.min.session.timeout.ms")
+    t.eq(join(c, 1, "g-v0", protocols=[("roundrobin", b"")])["error"], INCONSISTENT,
+         "no protocol in common: INCONSISTENT_GROUP_PROTOCOL")
+    t.eq(join(c, 1, "g-x2", member="made-up")["error"], UNKNOWN_MEMBER,
+         "a member id for an unknown group: UNKNOWN_MEMBER_ID")
+    s = sync(c, 5, "g-v0", 1, m, ptype="consumer", pname="sticky")
+    t.eq(s["error"], INCONSISTENT, "SyncGroup v5 with another protocol name")
+    s = sync(c, 5, "g-v0", 1, m, ptype="consumer", pname="range")
+    t.eq((s["error"], s["protocol_type"], s["protocol"], s["assignment"]),
+         (NONE, "consumer", "range", b"A0"), "SyncGroup v5 names type and protocol")
+    err, _ = leave(c, 0, "g-v0", m)
+    t.eq(err, NONE, "LeaveGroup v0")
+    err, _ = leave(c, 1, "g-v0", m)
+    t.eq(err, UNKNOWN_MEMBER, "LeaveGroup v1 again: UNKNOWN_MEMBER_ID in the top-level error")
+    d = describe(c, 5, ["g-v0"])[0]
+    t.eq((d["state"], d["protocol_type"], d["members"]), ("Empty", "consumer", []),
+         "DescribeGroups v5: Empty after the leave")
+
+
+def check_v4_dance_and_rebalance(t, b, c):
+    c2 = Conn(b.bootstrap)
+    sub = subscription(["orders"])
+    r = join(c, 4, "g-dance", protocols=[("range", sub)])
+    t.eq(r["error"], MEMBER_ID_REQUIRED, "JoinGroup v4 without id: MEMBER_ID_REQUIRED")
+    a = r["member"]
+    r = join(c, 7, "g-dance", member=a, protocols=[("range", sub)])
+    t.eq((r["error"], r["protocol_type"], r["leader"]), (NONE, "consumer", a),
+         "JoinGroup v7 with the id: joined, protocol type in the answer")
+    gen = r["generation"]
+    s = sync(c, 4, "g-dance", gen, a, assignments=[(a, b"all")])
+    t.eq(s["error"], NONE, "leader synced")
+    # A second member: the first learns of the rebalance from its heartbeat.
+    r = join(c2, 9, "g-dance", protocols=[("range", sub)])
+    bid = r["member"]
+    c2.send(11, 9, join_body(9, "g-dance", bid, sub), True)  # parked until a rejoins
+    t.eq(heartbeat(c, 4, "g-dance", gen, a), REBALANCING, "heartbeat: REBALANCE_IN_PROGRESS")
+    ra = join(c, 9, "g-dance", member=a, protocols=[("range", sub)])
+    rb = parse_join(c2.recv(True), 9)
+    t.eq((ra["generation"], rb["generation"], ra["leader"], rb["leader"]),
+         (gen + 1, gen + 1, a, a), "both in the next generation, same leader")
+    t.eq((len(ra["members"]), len(rb["members"]), ra["skip"]), (2, 0, 0),
+         "leader gets both members, follower none")
+    c2.send(14, 4, sync_body(4, "g-dance", gen + 1, bid), True)  # follower waits for leader
+    s = sync(c, 4, "g-dance", gen + 1, a, assignments=[(a, b"pa"), (bid, b"pb")])
+    sb = c2.recv(True)
+    sb.i32()
+    t.eq((s["assignment"], sb.i16(), sb.bytes_()), (b"pa", NONE, b"pb"),
+         "the leader's SyncGroup answers the waiting follower too")
+    d = describe(c, 4, ["g-dance"], ops=True)[0]
+    t.eq((d["state"], d["protocol"], len(d["members"]), d["ops"]),
+         ("Stable", "range", 2, (1 << 3) | (1 << 6) | (1 << 8)),
+         "DescribeGroups v4: Stable, protocol, members, authorized operations READ, DELETE, "
+         "DESCRIBE (Kafka 4.1 adds its group-config operations)")
+    mine = [m for m in d["members"] if m["member"] == bid][0]
+    t.eq((mine["metadata"], mine["assignment"], mine["client_host"]), (sub, b"pb", "/127.0.0.1"),
+         "member metadata, assignment and client host")
+    err, groups = list_groups(c, 4, ["stable"])
+    t.ok(err == NONE and groups.get("g-dance") == ("consumer", "Stable")
+         and "g-v0" not in groups, "ListGroups v4 with a state filter", groups)
+    err, groups = list_groups(c, 0)
+    t.ok(err == NONE and {"g-dance", "g-v0"} <= set(groups), "ListGroups v0 lists all", groups)
+    t.eq(delete_groups(c, 1, ["g-dance", "g-v0", "g-none"]),
+         {"g-dance": NON_EMPTY, "g-v0": NONE, "g-none": GROUP_NOT_FOUND},
+         "DeleteGroups: live group refused, empty deleted, unknown not found")
+    return a, bid, gen + 1
+
+
+def join_body(v, group, member, sub):
+    w = Writer(True)
+    w.string(group).i32(10000).i32(10000).string(member).string(None).string("consumer")
+    w.array(1).string("range").bytes_(sub).tags().string(None).tags()
+    return w.b
+
+
+def parse_join(r, v):
+    r.i32()
+    out = {"error": r.i16(), "generation": r.i32(), "protocol_type": r.string(),
+           "protocol": r.string(), "leader": r.string(), "skip": r.i8(), "member": r.string(),
+           "members": []}
+    for _ in range(r.array()):
+        out["members"].append((r.string(), r.string(), r.bytes_()))
+        r.tags()
+    return out
+
+
+def sync_body(v, group, gen, member):
+    w = Writer(True)
+    w.string(group).i32(gen).string(member).string(None).array(0).tags()
+    return w.b
+
+
+def check_static(t, b, c):
+    r = join(c, 5, "g-static", instance="inst-1")
+    t.eq(r["error"], NONE, "JoinGroup v5 with an instance id needs no MEMBER_ID_REQUIRED")
+    m1, gen = r["member"], r["generation"]
+    t.ok(m1.startswith("inst-1-"), "static member id starts with its instance id", m1)
+    s = sync(c, 5, "g-static", gen, m1, "inst-1", [(m1, b"S")])
+    t.eq(s["error"], INCONSISTENT,
+         "SyncGroup v5 without protocol type and name: INCONSISTENT_GROUP_PROTOCOL")
+    s = sync(c, 5, "g-static", gen, m1, "inst-1", [(m1, b"S")], "consumer", "range")
+    t.eq(s["error"], NONE, "SyncGroup v5 with them")
+    r = join(c, 5, "g-static", instance="inst-1")
+    t.eq((r["error"], r["generation"], r["leader"]), (NONE, gen, m1),
+         "restarted static member: same generation, old leader id (pre-v9), no rebalance")
+    m2 = r["member"]
+    t.ok(m2 != m1, "with a new member id")
+    t.eq(heartbeat(c, 3, "g-static", gen, m1, "inst-1"), FENCED, "old id is FENCED_INSTANCE_ID")
+    s = sync(c, 5, "g-static", gen, m2, "inst-1", ptype="consumer", pname="range")
+    t.eq(s["assignment"], b"S", "new id gets the stored assignment")
+    r = join(c, 9, "g-static", instance="inst-1")
+    t.eq((r["leader"], r["skip"], len(r["members"])), (r["member"], 1, 1),
+         "v9: the returning leader is told it leads, with SkipAssignment")
+    err, res = leave(c, 3, "g-static", members=[("", "inst-1"), ("", "inst-9")])
+    t.eq((err, [e for _, _, e in res]), (NONE, [NONE, UNKNOWN_MEMBER]),
+         "LeaveGroup v3 by instance id: removed; unknown instance: UNKNOWN_MEMBER_ID")
+
+
+def check_offsets(t, b, c):
+    t.eq(create_topic(c, "gw-orders", 3), NONE, "topic gw-orders created")
+    deadline = time.monotonic() + 20
+    while not metadata_ready(c, "gw-orders") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    res = commit(c, 2, "g-simple", {"gw-orders": {0: (10, "m0"), 1: (20, None)},
+                                    "gw-missing": {0: (1, "")}}, retention=60000)
+    t.eq(res, {("gw-orders", 0): NONE, ("gw-orders", 1): NONE, ("gw-missing", 0): UNKNOWN_TOPIC},
+         "OffsetCommit v2 (simple consumer): stored; unknown topic refused")
+    res = commit(c, 8, "g-simple", {"gw-orders": {2: (30, "m2")}})
+    t.eq(res, {("gw-orders", 2): NONE}, "OffsetCommit v8 (flexible)")
+    res = commit(c, 6, "g-simple", {"gw-orders": {2: (31, "x")}}, gen=4, member="who")
+    t.eq(res, {("gw-orders", 2): UNKNOWN_MEMBER}, "member commit to a member-less group")
+    err, parts = fetch(c, 1, "g-simple", {"gw-orders": [0, 1, 2], "gw-none": [0]})
+    t.eq(parts, {("gw-orders", 0): (10, None, "m0", 0), ("gw-orders", 1): (20, None, "", 0),
+                 ("gw-orders", 2): (30, None, "m2", 0), ("gw-none", 0): (-1, None, "", 0)},
+         "OffsetFetch v1: committed offsets, -1 where none")
+    err, parts = fetch(c, 7, "g-simple", None)
+    t.eq((err, sorted(parts)), (NONE, [("gw-orders", 0), ("gw-orders", 1), ("gw-orders", 2)]),
+         "OffsetFetch v7 with null topics: every committed offset")
+    t.eq(parts[("gw-orders", 2)][1], 7, "leader epoch kept (v6+ commit)")
+    out = fetch_groups(c, {"g-simple": {"gw-orders": [1]}, "g-empty": None})
+    t.eq(out, {"g-simple": (NONE, {("gw-orders", 1): (20, -1, "", 0)}), "g-empty": (NONE, {})},
+         "OffsetFetch v8: several groups in one request")
+    err, res = offset_delete(c, "g-simple", {"gw-orders": [0], "gw-missing": [0]})
+    t.eq((err, res), (NONE, {("gw-orders", 0): NONE, ("gw-missing", 0): UNKNOWN_TOPIC}),
+         "OffsetDelete on an Empty group")
+    err, res = offset_delete(c, "g-nobody", {"gw-orders": [0]})
+    t.eq(err, GROUP_NOT_FOUND, "OffsetDelete of an unknown group: GROUP_ID_NOT_FOUND")
+
+    # A live consumer group may not delete offsets of a topic it consumes.
+    sub = subscription(["gw-orders"])
+    r = join(c, 3, "g-live", protocols=[("range", sub)])
+    m, gen = r["member"], r["generation"]
+    sync(c, 3, "g-live", gen, m, assignments=[(m, b"x")])
+    res = commit(c, 7, "g-live", {"gw-orders": {0: (5, "")}}, gen=gen, member=m)
+    t.eq(res, {("gw-orders", 0): NONE}, "member commit")
+    res = commit(c, 7, "g-live", {"gw-orders": {0: (6, "")}}, gen=gen + 5, member=m)
+    t.eq(res, {("gw-orders", 0): ILLEGAL_GEN}, "member commit with a wrong generation")
+    err, res = offset_delete(c, "g-live", {"gw-orders": [0]})
+    t.eq(res, {("gw-orders", 0): SUBSCRIBED}, "OffsetDelete: GROUP_SUBSCRIBED_TO_TOPIC")
+    return m, gen
+
+
+def check_restart(t, b, member, gen):
+    b.restart(kill=True)
+    c = Conn(b.bootstrap)
+    t.ok(True, "runneld killed with SIGKILL and restarted")
+    wait_coordinators(t, c)
+    err, parts = fetch(c, 5, "g-simple", {"gw-orders": [0, 1, 2]})
+    t.eq(parts, {("gw-orders", 0): (-1, -1, "", 0), ("gw-orders", 1): (20, -1, "", 0),
+                 ("gw-orders", 2): (30, 7, "m2", 0)},
+         "committed offsets survived SIGKILL (the deleted one stays deleted)")
+    err, parts = fetch(c, 5, "g-live", {"gw-orders": [0]})
+    t.eq(parts[("gw-orders", 0)][0], 5, "member commit survived")
+    d = describe(c, 3, ["g-live", "g-dance", "g-v0"])
+    t.eq({x["group"]: (x["state"], len(x["members"])) for x in d},
+         {"g-live": ("Stable", 1), "g-dance": ("Stable", 2), "g-v0": ("Dead", 0)},
+         "group metadata survived: Stable groups with their members; the deleted one is gone")
+    t.eq(heartbeat(c, 2, "g-live", gen, member), NONE,
+         "a member heartbeats into the reloaded generation")
+    s = sync(c, 2, "g-live", gen, member)
+    t.eq(s["assignment"], b"x", "and gets its assignment back")
+
+
+def main():
+    t = Tap("groups wire", timeout_s=120)
+    b = Broker(["--group.initial.rebalance.delay.ms", "0"])
+    t.cleanups.append(b.cleanup)
+    c = Conn(b.bootstrap)
+    t.step("api versions", check_versions, t, c)
+    t.step("coordinators", wait_coordinators, t, c)
+    t.step("find coordinator", check_find, t, b, c)
+    t.step("join v0 and errors", check_join_v0_and_errors, t, c)
+    t.step("v4 dance and rebalance", check_v4_dance_and_rebalance, t, b, c)
+    t.step("static members", check_static, t, b, c)
+    res = t.step("offsets", check_offsets, t, b, c)
+    if res:
+        t.step("restart", check_restart, t, b, *res)
+    b.finish(t)
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
