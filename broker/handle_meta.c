@@ -14,9 +14,18 @@ int rn_handle_api_versions(rn_req_t *req)
     rn_api_versions_response_t *resp = req->response;
     if (req->request == NULL || req->api_version > req->api->max_version) {
         /* Kafka's rule for a version we do not serve: answer in the v0 layout with
-         * UNSUPPORTED_VERSION and our key list, so the client can pick a version. */
+         * UNSUPPORTED_VERSION and only ApiVersions' own range (ApiVersionsRequest's error
+         * response), from which the client picks the version to retry with. */
         resp->error_code = RN_KERR_UNSUPPORTED_VERSION;
         req->response_version = 0;
+        rn_api_versions_response_key_t *key =
+            rn_api_versions_response_key_array_alloc(&req->arena, &resp->api_keys, 1);
+        if (key == NULL)
+            return RN_ENOMEM;
+        key->api_key = RN_API_API_VERSIONS;
+        if (!rn_rpc_served_range(RN_API_API_VERSIONS, &key->min_version, &key->max_version))
+            return RN_EINVAL;
+        return 0;
     }
     return rn_rpc_fill_api_versions(resp, &req->arena);
 }
