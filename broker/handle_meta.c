@@ -47,14 +47,27 @@ static int fill_brokers(rn_req_t *req, rn_metadata_response_broker_array_t *arr)
     return 0;
 }
 
+/* Authorized operations (KIP-430) as bit sets of Kafka's AclOperation codes. runnel has no
+ * authorizer, so, like Kafka without one, it reports every operation that applies:
+ * topics READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10,
+ * ALTER_CONFIGS 11; the cluster CREATE, ALTER, DESCRIBE, CLUSTER_ACTION 9,
+ * DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE 12. */
+#define TOPIC_OPERATIONS                                                                           \
+    ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11))
+#define CLUSTER_OPERATIONS                                                                         \
+    ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
+
 /* One topic as Metadata shows it. A topic not yet on disk reports LEADER_NOT_AVAILABLE,
  * as Kafka does while a new topic's leaders are being elected. */
 static int fill_topic(rn_req_t *req, rn_metadata_response_topic_t *out, const rn_topic_t *topic)
 {
+    const rn_metadata_request_t *mreq = req->request;
     out->error_code = topic->ready ? RN_KERR_NONE : RN_KERR_LEADER_NOT_AVAILABLE;
     out->name = (rn_str_t){topic->name, (int32_t)topic->name_len};
     out->topic_id = topic->id;
     out->is_internal = topic->internal;
+    if (mreq->include_topic_authorized_operations)
+        out->topic_authorized_operations = TOPIC_OPERATIONS;
     if (!topic->ready)
         return 0;
     rn_metadata_response_partition_t *parts = rn_metadata_response_partition_array_alloc(
@@ -99,6 +112,8 @@ static int md_answer(rn_req_t *req, const int16_t *errors)
         return rc;
     resp->cluster_id = rn_str(b->cluster_id);
     resp->controller_id = b->controller_id;
+    if (mreq->include_cluster_authorized_operations)
+        resp->cluster_authorized_operations = CLUSTER_OPERATIONS;
 
     if (md_all_topics(req)) {
         int32_t n = (int32_t)rn_topics_count(b->topics);
@@ -216,9 +231,14 @@ int rn_handle_describe_cluster(rn_req_t *req)
     rn_broker_t *b = rn_req_broker(req);
     const rn_describe_cluster_request_t *dreq = req->request;
     rn_describe_cluster_response_t *resp = req->response;
+    /* The one listener carries client and controller traffic (combined mode), so a request
+     * for controller endpoints (type 2, bootstrap.controllers) is answered with the same
+     * nodes, where Kafka's broker listener answers MISMATCHED_ENDPOINT_TYPE. */
     resp->endpoint_type = dreq->endpoint_type;
     resp->cluster_id = rn_str(b->cluster_id);
     resp->controller_id = b->controller_id;
+    if (dreq->include_cluster_authorized_operations)
+        resp->cluster_authorized_operations = CLUSTER_OPERATIONS;
     int n = rn_broker_node_count(b);
     rn_describe_cluster_broker_t *items =
         rn_describe_cluster_broker_array_alloc(&req->arena, &resp->brokers, n);

@@ -253,8 +253,11 @@ int rn_topicconf_synonyms(const rn_topicconf_t *conf, const rn_config_t *cfg, rn
             n++;
         }
     }
-    for (int i = 0; i < RN_TC_MAX_SYNONYMS && def->synonyms[i] >= 0; i++) {
-        const rn_config_def_t *bdef = rn_config_def((rn_cfg_key_t)def->synonyms[i]);
+    /* Kafka lists a default only for the primary broker synonym (log.retention.ms for
+     * retention.ms, log.roll.ms for segment.ms: neither has one), not for the ones in
+     * other units (log.retention.hours, log.roll.hours). */
+    if (def->synonyms[0] >= 0) {
+        const rn_config_def_t *bdef = rn_config_def((rn_cfg_key_t)def->synonyms[0]);
         if (bdef->def != NULL)
             out[n++] = (rn_tc_synonym_t){bdef->name, bdef->def, RN_TC_SOURCE_DEFAULT};
     }
