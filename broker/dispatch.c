@@ -7,6 +7,7 @@
  * outlives one request (parked fetches, producer ids) belongs to a module row in
  * rn_broker_modules, whose init/shutdown the broker runs at start and stop. */
 #include "rn_handlers.h"
+#include "rn_cleaner_thread.h"
 #include "rn_datapath.h"
 
 #include <stdint.h>
@@ -39,5 +40,6 @@ const size_t rn_broker_napis = sizeof(rn_broker_apis) / sizeof(rn_broker_apis[0]
 
 const rn_broker_module_t rn_broker_modules[] = {
     {"datapath", rn_datapath_init, rn_datapath_shutdown},
+    {"cleaner", rn_cleaner_thread_module_init, rn_cleaner_thread_module_shutdown},
     {NULL, NULL, NULL},
 };

@@ -279,7 +279,8 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     }
 
     rn_plog_append_info_t info;
-    int rc = rn_plog_append(dpart->log, buf, len, part->leader_epoch, pc->now_ms, &info);
+    /* check_batch validated the CRC (and it was recomputed above if the batch changed). */
+    int rc = rn_plog_append_validated(dpart->log, buf, len, part->leader_epoch, pc->now_ms, &info);
     if (rc != 0) {
         int16_t code = rc == RN_ETOOBIG ? RN_KERR_RECORD_LIST_TOO_LARGE
                        : rc == RN_EIO   ? RN_KERR_KAFKA_STORAGE_ERROR

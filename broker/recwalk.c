@@ -10,10 +10,33 @@ typedef struct cursor {
     bool bad;
 } cursor_t;
 
-/* Zig-zag varlong of at most 10 bytes; marks the cursor bad on overrun/overlong input. */
-static int64_t read_varlong(cursor_t *c)
+static inline int64_t unzigzag(uint64_t v)
 {
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* Zig-zag varlong of at most 10 bytes; marks the cursor bad on overrun/overlong input.
+ * Every record holds six or more varints, so they are the walk's main cost: one-byte values
+ * (most of them) take a single test, and with 10 bytes left no byte needs a bounds check. */
+static inline int64_t read_varlong(cursor_t *c)
+{
+    const uint8_t *p = c->p;
+    if (p < c->end && !(*p & 0x80)) {
+        c->p = p + 1;
+        return unzigzag(*p);
+    }
     uint64_t v = 0;
+    if (c->end - p >= 10) {
+        for (int i = 0; i < 10; i++) {
+            v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+            if (!(p[i] & 0x80)) {
+                c->p = p + i + 1;
+                return unzigzag(v);
+            }
+        }
+        c->bad = true;
+        return 0;
+    }
     for (int shift = 0; shift < 70; shift += 7) {
         if (c->p >= c->end) {
             c->bad = true;
@@ -22,14 +45,14 @@ static int64_t read_varlong(cursor_t *c)
         uint8_t b = *c->p++;
         v |= (uint64_t)(b & 0x7f) << shift;
         if (!(b & 0x80))
-            return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return unzigzag(v);
     }
     c->bad = true;
     return 0;
 }
 
 /* Zig-zag varint: at most 5 bytes and within int32. */
-static int32_t read_varint(cursor_t *c)
+static inline int32_t read_varint(cursor_t *c)
 {
     const uint8_t *start = c->p;
     int64_t v = read_varlong(c);

@@ -41,6 +41,10 @@ struct rn_conn {
     bool broken;            /* a response could not be encoded: close, send nothing more */
     struct event *resume;   /* re-runs process_input when the budget ran out */
     rn_conn_t *prev, *next; /* server's list of open connections */
+    /* A request received straight into its own buffer (rx_frame != NULL): rx_have of its
+     * rx_size bytes are in; the size prefix is consumed. */
+    uint8_t *rx_frame;
+    size_t rx_size, rx_have;
 };
 
 struct rn_server {

@@ -17,6 +17,7 @@ const char *rn_strerror(int err)
     case RN_ETOOBIG: return "too large";
     case RN_EUNSUPPORTED: return "unsupported";
     case RN_EFULL: return "full";
+    case RN_ECANCELED: return "cancelled";
     default: return "unknown error";
     }
 }

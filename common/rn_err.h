@@ -18,6 +18,7 @@ enum {
     RN_ETOOBIG = -10,   /* over a configured size limit */
     RN_EUNSUPPORTED = -11, /* valid but not supported (legacy magic, unknown codec) */
     RN_EFULL = -12,     /* an index or buffer is full */
+    RN_ECANCELED = -13, /* abandoned: stopped, or the state it worked on changed meanwhile */
 };
 
 /* A short English description of an RN_E* code, for logs and error messages. */

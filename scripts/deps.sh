@@ -16,6 +16,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-snappy python3-lz4 python3-zstandard
   kcat librdkafka-dev python3-confluent-kafka python3-kafka
   maven openjdk-17-jdk-headless
+  dpkg-dev debhelper lintian procps strace
 )
 if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -q

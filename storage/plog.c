@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -301,16 +302,21 @@ static int write_batches(rn_plog_t *log, const uint8_t *buf, size_t len, int64_t
     return 0;
 }
 
-static int validate_batches(const uint8_t *buf, size_t len)
+/* buf must be whole batches back to back. crc_checked: the caller ran rn_batch_validate on
+ * each, so only the framing is checked again (the walk below relies on it). */
+static int validate_batches(const uint8_t *buf, size_t len, bool crc_checked)
 {
     if (len == 0)
         return RN_ETRUNC;
     size_t off = 0;
     while (off < len) {
         rn_batch_header_t hdr;
-        int err = rn_batch_validate(buf + off, len - off, &hdr);
+        int err = crc_checked ? rn_batch_header_parse(buf + off, len - off, &hdr)
+                              : rn_batch_validate(buf + off, len - off, &hdr);
         if (err)
             return err;
+        if (rn_batch_total_size(&hdr) > len - off)
+            return RN_ETRUNC;
         off += rn_batch_total_size(&hdr);
     }
     return 0;
@@ -341,14 +347,14 @@ static void info_add(rn_plog_append_info_t *info, const rn_batch_header_t *hdr)
     info->bytes += rn_batch_total_size(hdr);
 }
 
-int rn_plog_append(rn_plog_t *log, uint8_t *buf, size_t len, int32_t leader_epoch, int64_t now_ms,
-                   rn_plog_append_info_t *info)
+static int append_leader(rn_plog_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
+                         int64_t now_ms, rn_plog_append_info_t *info, bool crc_checked)
 {
     rn_plog_append_info_t local;
     if (info == NULL)
         info = &local;
     info_init(info);
-    int err = validate_batches(buf, len);
+    int err = validate_batches(buf, len, crc_checked);
     if (err)
         return err;
     int64_t next = rn_plog_log_end_offset(log);
@@ -377,6 +383,18 @@ int rn_plog_append(rn_plog_t *log, uint8_t *buf, size_t len, int32_t leader_epoc
     return err;
 }
 
+int rn_plog_append(rn_plog_t *log, uint8_t *buf, size_t len, int32_t leader_epoch, int64_t now_ms,
+                   rn_plog_append_info_t *info)
+{
+    return append_leader(log, buf, len, leader_epoch, now_ms, info, false);
+}
+
+int rn_plog_append_validated(rn_plog_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
+                             int64_t now_ms, rn_plog_append_info_t *info)
+{
+    return append_leader(log, buf, len, leader_epoch, now_ms, info, true);
+}
+
 int rn_plog_append_follower(rn_plog_t *log, const uint8_t *buf, size_t len, int64_t now_ms,
                             rn_plog_append_info_t *info)
 {
@@ -384,7 +402,7 @@ int rn_plog_append_follower(rn_plog_t *log, const uint8_t *buf, size_t len, int6
     if (info == NULL)
         info = &local;
     info_init(info);
-    int err = validate_batches(buf, len);
+    int err = validate_batches(buf, len, false);
     if (err)
         return err;
     int64_t next = rn_plog_log_end_offset(log);

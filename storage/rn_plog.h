@@ -106,6 +106,12 @@ typedef struct rn_plog_append_info {
 int rn_plog_append(rn_plog_t *log, uint8_t *buf, size_t len, int32_t leader_epoch, int64_t now_ms,
                    rn_plog_append_info_t *info);
 
+/* rn_plog_append for a caller that has already run rn_batch_validate on every batch in buf
+ * and recomputed the CRC of any batch it changed since (Produce does both): the same, but
+ * each batch's CRC-32C is not computed a second time; the framing is still checked. */
+int rn_plog_append_validated(rn_plog_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
+                             int64_t now_ms, rn_plog_append_info_t *info);
+
 /* Follower append (replication): batches keep the leader's offsets, epochs and timestamps. The
  * first base offset must be >= the log end offset and offsets must increase (gaps allowed, as
  * compaction leaves them); otherwise RN_EINVAL (OFFSET_OUT_OF_ORDER). Other errors as above. */
@@ -186,6 +192,17 @@ int rn_plog_foreach_batch(rn_plog_t *log, int64_t from_offset, int64_t to_offset
 /* Segments, oldest first (the last is active); borrowed pointers for tools and tests. */
 size_t rn_plog_segment_count(const rn_plog_t *log);
 rn_segment_t *rn_plog_segment_at(const rn_plog_t *log, size_t i);
+
+/* Compaction (plog_swap.c; see rn_cleaner.h): replace the n consecutive sealed segments
+ * old[0..n) of the list by seg, which must start at old[0]'s base offset and hold no offset at
+ * or past the base of the segment after old[n - 1]. Owner thread only; the list changes under
+ * the internal mutex, so the flush thread sees either list. Files are the caller's business.
+ * On success the log keeps the caller's reference to seg and hands its references to old[]
+ * to the caller, who drops them with rn_segment_unref (any thread; readers holding slices
+ * keep the old files). RN_ENOTFOUND when old[] are not consecutive sealed segments of the
+ * list any more (retention, truncation), RN_EINVAL for a seg that does not fit there; the list
+ * is then unchanged. */
+int rn_plog_replace_segments(rn_plog_t *log, rn_segment_t *const *old, size_t n, rn_segment_t *seg);
 
 /* ---- internal (rn_flusher) ---- */
 void rn__plog_ref(rn_plog_t *log);

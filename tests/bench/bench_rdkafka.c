@@ -16,6 +16,11 @@
  * line per workload; librdkafka's own logs go to stderr. Not a pass/fail test.
  * BENCH_DEBUG=fetch,protocol sets the consumer's librdkafka `debug` and cuts its wait to 5 s.
  * The mock keeps only the newest 5 MB per partition, so its consume figure covers less data.
+ *
+ * CPU: each phase's CPU time of this process (the client; for the mock target also the mock
+ * broker's threads, which live in this process) and, with --broker-pid, of the broker, to
+ * tell which side is the limit. --tsv FILE appends one tab-separated row per target and
+ * workload (the header names the columns) for scripts/bench.sh.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +52,11 @@ typedef struct {
     long rate; /* messages/s offered; 0 = as fast as possible */
     long broker_pid;
     const char *compression;
+    const char *tsv;         /* file to append rows to, or NULL */
+    const char *target_name; /* label of the real broker in output ("real") */
+    /* Extra client properties, KEY=VALUE each, applied after the bench's own. */
+    const char *prod_conf[MAX_LIST], *cons_conf[MAX_LIST];
+    int nprod_conf, ncons_conf;
 } opts_t;
 
 /* One workload's figures. */
@@ -55,6 +66,8 @@ typedef struct {
     double cons_secs, cons_msgs_s, cons_mb_s;
     double cons_first_ms;
     long delivered, failed, consumed, available;
+    /* CPU seconds of each phase: this process, and the broker (-1 when unknown). */
+    double prod_cpu_self, prod_cpu_broker, cons_cpu_self, cons_cpu_broker;
 } result_t;
 
 /* Producer state shared with the delivery report callback (librdkafka calls it from
@@ -72,6 +85,38 @@ static int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* CPU seconds (user + system) this process has used. */
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU seconds (user + system) process `pid` has used, or -1 when it cannot be read. */
+static double pid_cpu(long pid)
+{
+    if (pid <= 0)
+        return -1;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* Fields after the command name, which is in parentheses and may hold spaces; utime and
+     * stime are fields 14 and 15 of the line, 12th and 13th after the ')'. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void die(const char *what, const char *detail)
@@ -152,6 +197,20 @@ static void create_topic(rd_kafka_t *rk, const char *topic, int partitions)
     die("metadata", "topic has no leaders after 10 s");
 }
 
+/* Apply --producer-conf/--consumer-conf KEY=VALUE overrides. */
+static void conf_extra(rd_kafka_conf_t *conf, const char *const *kv, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char *copy = rn_xstrdup(kv[i]);
+        char *eq = strchr(copy, '=');
+        if (!eq)
+            die(kv[i], "client properties are given as KEY=VALUE");
+        *eq = 0;
+        conf_set(conf, copy, eq + 1);
+        rn_free(copy);
+    }
+}
+
 static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf)
 {
     char err[512];
@@ -182,6 +241,7 @@ static void produce(const opts_t *o, const char *bootstrap, bool create, const c
     conf_set(conf, "queue.buffering.max.kbytes", "1048576");
     conf_set(conf, "message.timeout.ms", "60000");
     conf_set(conf, "compression.type", o->compression);
+    conf_extra(conf, o->prod_conf, o->nprod_conf);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, &st);
     rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
@@ -250,8 +310,15 @@ static void consume(const opts_t *o, const char *bootstrap, const char *topic, r
     conf_set(conf, "fetch.max.bytes", "52428800");
     conf_set(conf, "max.partition.fetch.bytes", "10485760");
     conf_set(conf, "queued.max.messages.kbytes", "262144");
+    /* librdkafka (2.0) stops fetching a partition whose queue holds more than
+     * queued.min.messages (default 100,000) and looks again only on its broker thread's next
+     * timer tick, up to a second later: with 100-byte messages one 10 MB fetch is ~90,000 of
+     * them, so at the default the consumer idled most of the time (measured: 20-32 MB/s
+     * instead of ~100 MB/s), a client artefact the mock (5 MB in all) never shows. */
+    conf_set(conf, "queued.min.messages", "1000000");
     if (getenv("BENCH_DEBUG"))
         conf_set(conf, "debug", getenv("BENCH_DEBUG"));
+    conf_extra(conf, o->cons_conf, o->ncons_conf);
     rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, conf);
     rd_kafka_poll_set_consumer(rk);
     rd_kafka_topic_partition_list_t *tps = rd_kafka_topic_partition_list_new(o->partitions);
@@ -339,6 +406,28 @@ static void print_rss(long pid, const char *when)
     printf("# broker pid %ld %s: VmRSS %s, VmHWM (peak) %s\n", pid, when, rss, hwm);
 }
 
+/* Append one row of figures to o->tsv, with a header line when the file is new. */
+static void write_tsv(const opts_t *o, const char *target, int size, int acks, const result_t *r)
+{
+    FILE *f = fopen(o->tsv, "a");
+    if (!f)
+        die(o->tsv, strerror(errno));
+    if (ftell(f) == 0)
+        fputs("target\tsize\tacks\tmessages\tprod_msgs_s\tprod_mb_s\tlat_p50_ms\tlat_p99_ms\t"
+              "lat_max_ms\tcons_msgs_s\tcons_mb_s\tconsumed\tavailable\tfailed\tprod_secs\t"
+              "cons_secs\tprod_cpu_self\tprod_cpu_broker\tcons_cpu_self\tcons_cpu_broker\n",
+              f);
+    fprintf(f,
+            "%s\t%d\t%s\t%ld\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%ld\t%ld\t%ld\t%.3f\t"
+            "%.3f\t%.2f\t%.2f\t%.2f\t%.2f\n",
+            target, size, acks < 0 ? "all" : "1", o->messages, r->prod_msgs_s, r->prod_mb_s,
+            r->lat_p50_ms, r->lat_p99_ms, r->lat_max_ms, r->cons_msgs_s, r->cons_mb_s, r->consumed,
+            r->available, r->failed, r->prod_secs, r->cons_secs, r->prod_cpu_self,
+            r->prod_cpu_broker, r->cons_cpu_self, r->cons_cpu_broker);
+    if (fclose(f) != 0)
+        die(o->tsv, strerror(errno));
+}
+
 /* One workload on one target: `mcluster` set means the mock cluster at `bootstrap`. */
 static void run_one(const opts_t *o, const char *target, const char *bootstrap,
                     rd_kafka_mock_cluster_t *mcluster, int size, int acks, result_t *r)
@@ -352,9 +441,17 @@ static void run_one(const opts_t *o, const char *target, const char *bootstrap,
         if (err)
             die("rd_kafka_mock_topic_create", rd_kafka_err2str(err));
     }
+    long bpid = mcluster ? 0 : o->broker_pid;
+    double c0 = self_cpu(), b0 = pid_cpu(bpid);
     produce(o, bootstrap, mcluster == NULL, topic, size, acks, r);
+    double c1 = self_cpu(), b1 = pid_cpu(bpid);
     consume(o, bootstrap, topic, r);
-    printf("%-5s size=%-5d acks=%-3s msgs=%ld | produce %9.0f msg/s %8.1f MB/s  lat p50 %7.2f ms "
+    double c2 = self_cpu(), b2 = pid_cpu(bpid);
+    r->prod_cpu_self = c1 - c0;
+    r->cons_cpu_self = c2 - c1;
+    r->prod_cpu_broker = b0 >= 0 && b1 >= 0 ? b1 - b0 : -1;
+    r->cons_cpu_broker = b1 >= 0 && b2 >= 0 ? b2 - b1 : -1;
+    printf("%-6s size=%-5d acks=%-3s msgs=%ld | produce %9.0f msg/s %8.1f MB/s  lat p50 %7.2f ms "
            "p99 %7.2f ms max %7.2f ms | consume %9.0f msg/s %8.1f MB/s (%ld msgs, first after "
            "%.0f ms)%s\n",
            target, size, acks < 0 ? "all" : "1", o->messages, r->prod_msgs_s, r->prod_mb_s,
@@ -363,7 +460,17 @@ static void run_one(const opts_t *o, const char *target, const char *bootstrap,
            r->failed || r->consumed != r->available ? "  [INCOMPLETE]"
            : r->available != o->messages            ? "  [broker kept only the newest messages]"
                                                     : "");
+    if (r->prod_cpu_broker >= 0)
+        printf("       cpu: produce client %.2f s, broker %.2f s (%.0f%% of a core) | consume "
+               "client %.2f s, broker %.2f s\n",
+               r->prod_cpu_self, r->prod_cpu_broker, 100 * r->prod_cpu_broker / r->prod_secs,
+               r->cons_cpu_self, r->cons_cpu_broker);
+    else
+        printf("       cpu: produce %.2f s, consume %.2f s (client and mock broker together)\n",
+               r->prod_cpu_self, r->cons_cpu_self);
     fflush(stdout);
+    if (o->tsv)
+        write_tsv(o, target, size, acks, r);
 }
 
 static int parse_list(const char *s, int *out, const char *what)
@@ -388,14 +495,16 @@ static void usage(void)
 {
     fputs("usage: bench_rdkafka (--mock | --bootstrap HOST:PORT | --both --bootstrap HOST:PORT)\n"
           "         [--messages N] [--sizes 100,1024] [--acks 1,all] [--partitions P]\n"
-          "         [--rate MSGS_PER_S] [--compression none|lz4|zstd|...] [--broker-pid PID]\n",
+          "         [--rate MSGS_PER_S] [--compression none|lz4|zstd|...] [--broker-pid PID]\n"
+          "         [--target-name NAME] [--tsv FILE] [--producer-conf K=V]... "
+          "[--consumer-conf K=V]...\n",
           stderr);
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    opts_t o = {.messages = 100000, .partitions = 1, .compression = "none"};
+    opts_t o = {.messages = 100000, .partitions = 1, .compression = "none", .target_name = "real"};
     o.nsizes = parse_list("100,1024", o.sizes, "--sizes");
     o.nacks = parse_list("1,all", o.acks, "--acks");
     for (int i = 1; i < argc; i++) {
@@ -421,6 +530,18 @@ int main(int argc, char **argv)
             o.broker_pid = atol(v), i++;
         } else if (v && !strcmp(a, "--compression")) {
             o.compression = v, i++;
+        } else if (v && !strcmp(a, "--producer-conf")) {
+            if (o.nprod_conf == MAX_LIST)
+                die(a, "too many properties");
+            o.prod_conf[o.nprod_conf++] = v, i++;
+        } else if (v && !strcmp(a, "--consumer-conf")) {
+            if (o.ncons_conf == MAX_LIST)
+                die(a, "too many properties");
+            o.cons_conf[o.ncons_conf++] = v, i++;
+        } else if (v && !strcmp(a, "--tsv")) {
+            o.tsv = v, i++;
+        } else if (v && !strcmp(a, "--target-name")) {
+            o.target_name = v, i++;
         } else {
             usage();
         }
@@ -461,7 +582,7 @@ int main(int argc, char **argv)
             if (o.mock)
                 run_one(&o, "mock", mock_bootstrap, mcluster, o.sizes[s], o.acks[a], &mock_r);
             if (o.bootstrap)
-                run_one(&o, "real", o.bootstrap, NULL, o.sizes[s], o.acks[a], &real_r);
+                run_one(&o, o.target_name, o.bootstrap, NULL, o.sizes[s], o.acks[a], &real_r);
             if (o.both)
                 printf("ratio size=%-5d acks=%-3s real/mock: produce %.2fx  consume %.2fx  "
                        "p99 latency %.2fx\n",

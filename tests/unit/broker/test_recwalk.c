@@ -5,6 +5,8 @@
 #include "rn_recwalk.h"
 #include "tap.h"
 
+#include <string.h>
+
 static dp_batch_t b;
 static rn_recwalk_result_t res;
 
@@ -32,6 +34,21 @@ static void test_valid(void)
     is(walk(), 0, "negative delta is legal");
     is(res.max_timestamp, 2, "max timestamp 2");
     ok(!res.has_null_key, "no null key");
+
+    /* Multi-byte varints, in the middle of the batch (read without per-byte bounds checks)
+     * and in the last bytes of the batch (read byte by byte). */
+    static char big[300];
+    memset(big, 'x', sizeof(big) - 1);
+    dp_batch_init(&b, 10);
+    dp_batch_record(&b, (int64_t)1 << 40, big, big);
+    dp_batch_record(&b, -((int64_t)1 << 50), "k", big);
+    for (int i = 2; i < 200; i++)
+        dp_batch_record(&b, i, "k", "v");
+    dp_batch_record(&b, 5, NULL, NULL);
+    dp_batch_finish(&b, -1, -1, -1);
+    is(walk(), 0, "201 records with multi-byte varints valid");
+    ok(res.max_timestamp == 10 + ((int64_t)1 << 40), "max timestamp from a 6-byte delta");
+    is(res.first_null_key, 200, "null key of the last record seen");
 }
 
 static void test_bad(void)
