@@ -9,9 +9,34 @@
 
 #include <string.h>
 
+static bool alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* KIP-511's rule for the client software name and version (v3+):
+ * [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])? */
+static bool valid_software_field(rn_str_t s)
+{
+    if (s.len <= 0 || !alnum(s.ptr[0]) || !alnum(s.ptr[s.len - 1]))
+        return false;
+    for (int32_t i = 1; i < s.len - 1; i++)
+        if (!alnum(s.ptr[i]) && s.ptr[i] != '-' && s.ptr[i] != '.')
+            return false;
+    return true;
+}
+
 int rn_handle_api_versions(rn_req_t *req)
 {
     rn_api_versions_response_t *resp = req->response;
+    const rn_api_versions_request_t *areq = req->request;
+    if (areq != NULL && req->api_version >= 3 && req->api_version <= req->api->max_version &&
+        (!valid_software_field(areq->client_software_name) ||
+         !valid_software_field(areq->client_software_version))) {
+        /* As Kafka: INVALID_REQUEST and no keys, in the requested version's layout. */
+        resp->error_code = RN_KERR_INVALID_REQUEST;
+        return 0;
+    }
     if (req->request == NULL || req->api_version > req->api->max_version) {
         /* Kafka's rule for a version we do not serve: answer in the v0 layout with
          * UNSUPPORTED_VERSION and only ApiVersions' own range (ApiVersionsRequest's error

@@ -185,6 +185,20 @@ static void test_api_versions_raw(int fd)
     ok(len == after + 4 + 1, "v3 layout: throttle time and an empty tag section (len %zu)", len);
     free(f);
 
+    /* v3 with a software name KIP-511 does not allow: INVALID_REQUEST, no keys (as Kafka). */
+    uint8_t reqbad[] = {0,   0,   0,   0,   0,   18,  0, 3,   0,   0,   0,
+                        45,  0,   3,   'r', 'a', 'w', 0, 10,  'b', 'a', 'd',
+                        ' ', 'n', 'a', 'm', 'e', '!', 4, '1', '.', '0', 0};
+    rn_store_be32(reqbad, sizeof(reqbad) - 4);
+    send_all(fd, reqbad, sizeof(reqbad));
+    f = recv_frame(fd, &len);
+    ok(f != NULL && len >= 7, "ApiVersions v3 with a bad software name answered");
+    if (f == NULL)
+        return;
+    is(rn_load_be16(f + 4), RN_KERR_INVALID_REQUEST, "bad software name: INVALID_REQUEST");
+    is(f[6], 1, "and no keys (compact array of 0)");
+    free(f);
+
     /* v9 does not exist: the v0 layout with UNSUPPORTED_VERSION and, as Kafka answers,
      * only ApiVersions' own range. */
     uint8_t req9[] = {0, 0, 0, 13, 0, 18, 0, 9, 0, 0, 0, 44, 0, 3, 'r', 'a', 'w', 0};
