@@ -64,6 +64,9 @@ KNOWN = [
     (r"^describe-configs/min.cleanable.dirty.ratio synonyms$",
      "runnel has no broker setting log.cleaner.min.cleanable.ratio (the topic default 0.5 is "
      "fixed), so no broker synonym is listed"),
+    (r"^topic-settings/fetch from (gzip|uncompressed) topic$",
+     "runnel stores batches as produced (DESIGN decision 2) and does not apply a topic's "
+     "compression.type; Kafka recompresses to it"),
     (r"^init-producer-id/transactional id",
      "no transactions yet: a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED "
      "(broker/handle_initpid.c)"),
@@ -136,14 +139,17 @@ def normalize(val, ctx, key=None):
         return "<text>"  # wording is free; present vs null/empty is compared
     if key == "ProducerId" and isinstance(val, int) and val >= 0:
         return "<pid>"  # allocated by each broker's own counter
-    if key == "LogAppendTimeMs" and isinstance(val, int) and abs(val - time.time() * 1000) < 864e5:
+    if key in ("LogAppendTimeMs", "max_ts", "Timestamp") and isinstance(val, int) and \
+            abs(val - time.time() * 1000) < 864e5:
         return "<now>"  # the broker's clock (a batch's own timestamps are compared as they are)
     if key == "Records":
         # A trailing partial batch is allowed (clients drop it): Kafka cuts the log at the
         # byte limit, runnel sends whole batches only (handle_fetch.c). Compared: the whole
         # batches.
         batches = W.summarize_records(val)
-        return [b for b in batches if "base" in b] if batches is not None else None
+        if batches is None:
+            return None
+        return [{k: normalize(v, ctx, k) for k, v in b.items()} for b in batches if "base" in b]
     if isinstance(val, str) and ctx.run_id:
         return val.replace("-" + ctx.run_id, "").replace("_" + ctx.run_id, "")
     if isinstance(val, bytes):
@@ -289,7 +295,8 @@ def drop_features(r):
 def names_only(resp):
     """Broker configs reduced to their names (see cmp_names_subset)."""
     return {"Results": [{"ErrorCode": res["ErrorCode"],
-                         "Configs": [{"Name": c["Name"]} for c in res.get("Configs") or []]}
+                         "Configs": [{"Name": n} for n in sorted(
+                             c["Name"] for c in res.get("Configs") or [])]}
                         for res in resp.get("Results", [])]}
 
 
@@ -483,6 +490,19 @@ class Run:
             print(json.dumps(jsonable(out), indent=1))
         return resp
 
+    def raw_call(self, step, api_key, v, body):
+        """A request with no definition (an api key nobody serves): what happens to it."""
+        try:
+            corr = self.conn.send_raw(api_key, v, body, False)
+            data = self.conn.recv_raw(corr, False)
+            out = {"answer_bytes": len(data)}
+        except W.BrokerClosed:
+            out = {"closed_connection": True}
+        except OSError as e:
+            self.conn.close()
+            out = {"error": "%s: %s" % (type(e).__name__, e)}
+        self.answers["%s/%s" % (self.scenario, step)] = out
+
     def note(self, step, value):
         """Record a derived observation (not a single answer) as a step."""
         self.answers["%s/%s" % (self.scenario, step)] = value
@@ -515,6 +535,18 @@ class Run:
                     return
             time.sleep(0.1)
         raise RuntimeError("%s: topic %s has no leaders after %d s" % (self.label, name, timeout))
+
+    def wait_producer_ids(self, timeout=30):
+        """Until InitProducerId hands out ids: a fresh Kafka answers COORDINATOR_LOAD_IN_PROGRESS
+        (or COORDINATOR_NOT_AVAILABLE) until its producer id manager is ready."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            resp = self.call(None, "InitProducerId", 4, {"TransactionalId": None,
+                                                         "TransactionTimeoutMs": 60000})
+            if resp is not None and resp["ErrorCode"] not in (14, 15):
+                return
+            time.sleep(0.5)
+        raise RuntimeError("%s: InitProducerId not ready after %d s" % (self.label, timeout))
 
     def wait_gone(self, name, timeout=20):
         deadline = time.monotonic() + timeout
@@ -593,6 +625,12 @@ def sc_apiversions(r):
                                                     "ClientSoftwareVersion": "1.0"})
     for v in (5, 127):
         r.call("v%d unsupported" % v, "ApiVersions", v, v3body, resp_version=0)
+    # KIP-511: the software name and version must match [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?
+    for label, name, version in (("bad name", "bad name!", "1.0"), ("empty version", "x", "")):
+        r.call("v3 %s" % label, "ApiVersions", 3, {"ClientSoftwareName": name,
+                                                   "ClientSoftwareVersion": version},
+               norm=drop_features)
+    r.raw_call("unknown api key 99", 99, 0, b"")
 
 
 def topic_only(resp):
@@ -909,6 +947,10 @@ def sc_produce(r):
     r.produce("magic 1 message set v9", a, W.message_set([b"old"]))
     r.produce("magic 0 message set v3", a, W.message_set([b"old"], magic=0), v=3)
     r.produce("empty records", a, b"")
+    # acks=0 and a failed partition: no answer, the connection is closed instead (the client
+    # notices and refreshes its metadata).
+    r.produce(None, r.t("pr-unknown"), W.batch([b"x"]), acks=0)
+    r.call("request after a failed acks=0 produce", "ApiVersions", 0, {}, norm=only("ErrorCode"))
     # Null records are not tried: Kafka 4.1.1 never answers such a request (the connection
     # stays open, the client times out), so there is no reference answer to compare.
     small = r.t("pr-small")
@@ -924,6 +966,7 @@ def sc_produce(r):
         "hw": x["Responses"][0]["Partitions"][0]["HighWatermark"]})
 
     # Idempotence.
+    r.wait_producer_ids()
     init = r.call("init producer id", "InitProducerId", 4, {
         "TransactionalId": None, "TransactionTimeoutMs": 60000})
     pid, epoch = init["ProducerId"], init["ProducerEpoch"]
@@ -1011,6 +1054,29 @@ def sc_fetch(r):
 
 
 @scenario
+def sc_topic_settings(r):
+    """Topic configs that change what is stored: LogAppendTime and compression.type."""
+    lat = r.t("ts-lat")
+    r.create("create LogAppendTime", lat, 1, {"message.timestamp.type": "LogAppendTime"})
+    r.produce("produce LogAppendTime", lat, W.batch([b"a", b"b"]))
+    r.fetch("fetch LogAppendTime", lat, 0, norm=part0)
+    r.list_offsets("max timestamp LogAppendTime", lat, -3)
+    r.list_offsets("by old CreateTime LogAppendTime", lat, PRODUCE_TS)
+    prod = r.t("ts-producer-codec")
+    r.create("create compression producer", prod, 1)
+    r.produce("produce gzip batch", prod, W.batch([b"z1", b"z2"], gzipped=True))
+    r.fetch("fetch gzip batch as produced", prod, 0, norm=part0)
+    gz = r.t("ts-gzip")
+    r.create("create compression gzip", gz, 1, {"compression.type": "gzip"})
+    r.produce("produce uncompressed to gzip topic", gz, W.batch([b"u1", b"u2"]))
+    r.fetch("fetch from gzip topic", gz, 0, norm=part0)
+    un = r.t("ts-uncompressed")
+    r.create("create compression uncompressed", un, 1, {"compression.type": "uncompressed"})
+    r.produce("produce gzip to uncompressed topic", un, W.batch([b"g1", b"g2"], gzipped=True))
+    r.fetch("fetch from uncompressed topic", un, 0, norm=part0)
+
+
+@scenario
 def sc_list_offsets(r):
     a = r.t("lo")
     r.create("create", a, 1)
@@ -1093,6 +1159,7 @@ def sc_offset_for_leader_epoch(r):
 
 @scenario
 def sc_init_producer_id(r):
+    r.wait_producer_ids()
     for v in (0, 2, 4):
         r.call("no transactional id v%d" % v, "InitProducerId", v, {
             "TransactionalId": None, "TransactionTimeoutMs": 60000})

@@ -15,6 +15,7 @@ Also here: CRC-32C, record batches (magic 2) and legacy message sets (magic 0/1)
 fixed timestamps, and a batch-header summary of fetched record bytes.
 """
 
+import gzip
 import os
 import socket
 import struct
@@ -394,13 +395,16 @@ def crc32c(data):
 
 
 def batch(values, ts=1700000000000, ts_step=1, producer_id=-1, epoch=-1, base_seq=-1,
-          attributes=0):
-    """A magic-2 uncompressed record batch; record i has timestamp ts + i*ts_step."""
+          attributes=0, gzipped=False):
+    """A magic-2 record batch, uncompressed or gzip; record i has timestamp ts + i*ts_step."""
     recs = bytearray()
     for i, val in enumerate(values):
         body = b"\x00" + varint(i * ts_step) + varint(i) + varint(-1)
         body += varint(len(val)) + val + varint(0)
         recs += varint(len(body)) + body
+    if gzipped:
+        recs = gzip.compress(bytes(recs), mtime=0)
+        attributes |= 1
     last = ts + (len(values) - 1) * ts_step
     after_crc = struct.pack(">hiqqqhii", attributes, len(values) - 1, ts, last, producer_id,
                             epoch, base_seq, len(values)) + bytes(recs)
