@@ -18,10 +18,10 @@ enum { RES_TOPIC = 2, RES_BROKER = 4, RES_BROKER_LOGGER = 8 };
 /* IncrementalAlterConfigs operations. */
 enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
 
-/* True when keys is null (all) or lists name. */
+/* True when keys is null or empty (all, as Kafka reads both) or lists name. */
 static bool wanted(const rn_str_array_t *keys, const char *name)
 {
-    if (keys->count < 0)
+    if (keys->count <= 0)
         return true;
     for (int32_t i = 0; i < keys->count; i++)
         if (rn_str_eq_cstr(keys->items[i], name))
@@ -149,6 +149,15 @@ int rn_handle_describe_configs(rn_req_t *req)
             const rn_topic_t *topic =
                 rn_topics_find(b->topics, r->resource_name.ptr ? r->resource_name.ptr : "",
                                r->resource_name.len > 0 ? (size_t)r->resource_name.len : 0);
+            char why[256];
+            if (topic == NULL &&
+                rn_topics_valid_name(r->resource_name.ptr ? r->resource_name.ptr : "",
+                                     r->resource_name.len > 0 ? (size_t)r->resource_name.len : 0,
+                                     why, sizeof(why)) != 0) {
+                res->error_code = RN_KERR_INVALID_TOPIC_EXCEPTION; /* as Kafka */
+                res->error_message = rn_req_strf(req, "%s", why);
+                continue;
+            }
             if (topic == NULL) {
                 res->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 res->error_message =
@@ -232,6 +241,7 @@ int rn_handle_alter_configs(rn_req_t *req)
         rn_alter_configs_resource_response_t *res = &results[i];
         res->resource_type = r->resource_type;
         res->resource_name = r->resource_name;
+        res->error_message = RN_STR_NULL; /* Kafka: null unless there is an error */
         rn_topic_t *topic = alter_target(req, r->resource_type, r->resource_name, &res->error_code,
                                          &res->error_message);
         if (topic == NULL)
@@ -371,6 +381,7 @@ int rn_handle_incremental_alter_configs(rn_req_t *req)
         rn_incremental_alter_configs_resource_response_t *res = &results[i];
         res->resource_type = r->resource_type;
         res->resource_name = r->resource_name;
+        res->error_message = RN_STR_NULL; /* Kafka: null unless there is an error */
         rn_topic_t *topic = alter_target(req, r->resource_type, r->resource_name, &res->error_code,
                                          &res->error_message);
         if (topic == NULL)

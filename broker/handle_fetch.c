@@ -103,14 +103,14 @@ static void read_partition(const fetch_state_t *st, const rn_fetch_request_t *fr
         return;
     rn_plog_slice_t slice;
     int rc = rn_plog_read(log, pin->fetch_offset, limit > 0 ? limit : 1, bound, &slice);
-    if (rc == RN_ERANGE) {
-        out->error_code = RN_KERR_OFFSET_OUT_OF_RANGE;
-        return;
-    }
     if (rc != 0) {
-        RN_WARN("fetch", "reading %s at %lld failed: %s", rn_plog_name(log),
-                (long long)pin->fetch_offset, rn_strerror(rc));
-        out->error_code = RN_KERR_KAFKA_STORAGE_ERROR;
+        if (rc != RN_ERANGE)
+            RN_WARN("fetch", "reading %s at %lld failed: %s", rn_plog_name(log),
+                    (long long)pin->fetch_offset, rn_strerror(rc));
+        /* Kafka reports no offsets with a read error (-1, as for an unknown partition). */
+        out->error_code =
+            rc == RN_ERANGE ? RN_KERR_OFFSET_OUT_OF_RANGE : RN_KERR_KAFKA_STORAGE_ERROR;
+        out->high_watermark = out->last_stable_offset = out->log_start_offset = -1;
         return;
     }
     if (slice.length == 0)

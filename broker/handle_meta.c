@@ -9,14 +9,48 @@
 
 #include <string.h>
 
+static bool alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* KIP-511's rule for the client software name and version (v3+):
+ * [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])? */
+static bool valid_software_field(rn_str_t s)
+{
+    if (s.len <= 0 || !alnum(s.ptr[0]) || !alnum(s.ptr[s.len - 1]))
+        return false;
+    for (int32_t i = 1; i < s.len - 1; i++)
+        if (!alnum(s.ptr[i]) && s.ptr[i] != '-' && s.ptr[i] != '.')
+            return false;
+    return true;
+}
+
 int rn_handle_api_versions(rn_req_t *req)
 {
     rn_api_versions_response_t *resp = req->response;
+    const rn_api_versions_request_t *areq = req->request;
+    if (areq != NULL && req->api_version >= 3 && req->api_version <= req->api->max_version &&
+        (!valid_software_field(areq->client_software_name) ||
+         !valid_software_field(areq->client_software_version))) {
+        /* As Kafka: INVALID_REQUEST and no keys, in the requested version's layout. */
+        resp->error_code = RN_KERR_INVALID_REQUEST;
+        return 0;
+    }
     if (req->request == NULL || req->api_version > req->api->max_version) {
         /* Kafka's rule for a version we do not serve: answer in the v0 layout with
-         * UNSUPPORTED_VERSION and our key list, so the client can pick a version. */
+         * UNSUPPORTED_VERSION and only ApiVersions' own range (ApiVersionsRequest's error
+         * response), from which the client picks the version to retry with. */
         resp->error_code = RN_KERR_UNSUPPORTED_VERSION;
         req->response_version = 0;
+        rn_api_versions_response_key_t *key =
+            rn_api_versions_response_key_array_alloc(&req->arena, &resp->api_keys, 1);
+        if (key == NULL)
+            return RN_ENOMEM;
+        key->api_key = RN_API_API_VERSIONS;
+        if (!rn_rpc_served_range(RN_API_API_VERSIONS, &key->min_version, &key->max_version))
+            return RN_EINVAL;
+        return 0;
     }
     return rn_rpc_fill_api_versions(resp, &req->arena);
 }
@@ -38,14 +72,27 @@ static int fill_brokers(rn_req_t *req, rn_metadata_response_broker_array_t *arr)
     return 0;
 }
 
+/* Authorized operations (KIP-430) as bit sets of Kafka's AclOperation codes. runnel has no
+ * authorizer, so, like Kafka without one, it reports every operation that applies:
+ * topics READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10,
+ * ALTER_CONFIGS 11; the cluster CREATE, ALTER, DESCRIBE, CLUSTER_ACTION 9,
+ * DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE 12. */
+#define TOPIC_OPERATIONS                                                                           \
+    ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11))
+#define CLUSTER_OPERATIONS                                                                         \
+    ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
+
 /* One topic as Metadata shows it. A topic not yet on disk reports LEADER_NOT_AVAILABLE,
  * as Kafka does while a new topic's leaders are being elected. */
 static int fill_topic(rn_req_t *req, rn_metadata_response_topic_t *out, const rn_topic_t *topic)
 {
+    const rn_metadata_request_t *mreq = req->request;
     out->error_code = topic->ready ? RN_KERR_NONE : RN_KERR_LEADER_NOT_AVAILABLE;
     out->name = (rn_str_t){topic->name, (int32_t)topic->name_len};
     out->topic_id = topic->id;
     out->is_internal = topic->internal;
+    if (mreq->include_topic_authorized_operations)
+        out->topic_authorized_operations = TOPIC_OPERATIONS;
     if (!topic->ready)
         return 0;
     rn_metadata_response_partition_t *parts = rn_metadata_response_partition_array_alloc(
@@ -90,6 +137,8 @@ static int md_answer(rn_req_t *req, const int16_t *errors)
         return rc;
     resp->cluster_id = rn_str(b->cluster_id);
     resp->controller_id = b->controller_id;
+    if (mreq->include_cluster_authorized_operations)
+        resp->cluster_authorized_operations = CLUSTER_OPERATIONS;
 
     if (md_all_topics(req)) {
         int32_t n = (int32_t)rn_topics_count(b->topics);
@@ -207,9 +256,14 @@ int rn_handle_describe_cluster(rn_req_t *req)
     rn_broker_t *b = rn_req_broker(req);
     const rn_describe_cluster_request_t *dreq = req->request;
     rn_describe_cluster_response_t *resp = req->response;
+    /* The one listener carries client and controller traffic (combined mode), so a request
+     * for controller endpoints (type 2, bootstrap.controllers) is answered with the same
+     * nodes, where Kafka's broker listener answers MISMATCHED_ENDPOINT_TYPE. */
     resp->endpoint_type = dreq->endpoint_type;
     resp->cluster_id = rn_str(b->cluster_id);
     resp->controller_id = b->controller_id;
+    if (dreq->include_cluster_authorized_operations)
+        resp->cluster_authorized_operations = CLUSTER_OPERATIONS;
     int n = rn_broker_node_count(b);
     rn_describe_cluster_broker_t *items =
         rn_describe_cluster_broker_array_alloc(&req->arena, &resp->brokers, n);

@@ -3,7 +3,8 @@
  *
  * ListOffsets timestamps: -1 latest (the high watermark for read_uncommitted consumers, the
  * last stable offset for read_committed ones, the log end for followers), -2 earliest (the
- * log start), -3 the record with the largest timestamp (v7, KIP-734), otherwise the first
+ * log start), -3 the record with the largest timestamp (v7, KIP-734; any other negative
+ * value, or -3 before v7, is UNSUPPORTED_VERSION as in Kafka), otherwise the first
  * record whose timestamp is >= the target and whose offset is below that same bound
  * (offset and timestamp -1 when there is none). The leader epoch (v4+) is the batch's
  * partitionLeaderEpoch, or the epoch cache's answer for the offset.
@@ -76,6 +77,15 @@ static void list_partition(rn_req_t *req, const rn_list_offsets_request_t *lreq,
     out->timestamp = -1;
     out->offset = -1;
     out->leader_epoch = -1;
+    /* Kafka refuses a negative timestamp it does not serve at this version before it looks
+     * the partition up: -3 needs v7, -4 and later specials need versions runnel does not
+     * serve, and other negative values are no timestamp at all. */
+    bool special = pin->timestamp == LATEST_TIMESTAMP || pin->timestamp == EARLIEST_TIMESTAMP ||
+                   (pin->timestamp == MAX_TIMESTAMP && req->api_version >= 7);
+    if (pin->timestamp < 0 && !special) {
+        out->error_code = RN_KERR_UNSUPPORTED_VERSION;
+        return;
+    }
     int32_t current = req->api_version >= 4 ? pin->current_leader_epoch : -1;
     rn_dpart_t *dpart = lookup(req, name, pin->partition_index, current, NULL, &out->error_code);
     if (!dpart)

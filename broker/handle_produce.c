@@ -17,8 +17,9 @@
  *     in Kafka either: clients create them through Metadata); internal topic:
  *     INVALID_TOPIC_EXCEPTION; not the leader (or not ready): NOT_LEADER_OR_FOLLOWER;
  *   - acks=-1 with fewer in-sync replicas than min.insync.replicas: NOT_ENOUGH_REPLICAS;
- *   - the records: exactly one magic-2 batch (else INVALID_RECORD), whole and with a
- *     good CRC (CORRUPT_MESSAGE), at most max.message.bytes (MESSAGE_TOO_LARGE), a known
+ *   - the records: exactly one whole magic-2 batch (else INVALID_RECORD; a batch cut
+ *     short counts as none), a length above the batch overhead and a good CRC
+ *     (CORRUPT_MESSAGE), at most max.message.bytes (MESSAGE_TOO_LARGE), a known
  *     codec (zstd needs v7+: UNSUPPORTED_COMPRESSION_TYPE), count = lastOffsetDelta + 1 > 0,
  *     no control batch, a sequence for a producer id (INVALID_RECORD); uncompressed
  *     batches are walked record by record (rn_recwalk) and a compacted topic refuses null
@@ -26,6 +27,9 @@
  *     decompressing (DESIGN decision 2), so their records are not checked here;
  *   - idempotent batches: rn_pidstate's verdict (duplicates answer their original offsets);
  *   - the append (RECORD_LIST_TOO_LARGE past segment.bytes, KAFKA_STORAGE_ERROR on I/O).
+ * log_start_offset is -1 for errors found before the log is consulted (request framing,
+ * CRC, size) and the log start offset for the log's own refusals (counts, records,
+ * sequences, epochs), as Kafka's ReplicaManager reports them.
  * With acks=0 no response is sent; if a partition failed the connection is closed instead,
  * as Kafka does, so the client notices and refreshes its metadata. */
 #include "rn_datapath.h"
@@ -42,7 +46,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 /* One partition's outcome, filled into its response slot. */
 typedef struct produce_ctx {
@@ -94,7 +97,8 @@ static void set_record_error(produce_ctx_t *pc, rn_partition_produce_response_t 
 /* Batch-level validation. Returns a Kafka error code (0 = valid) and sets *hdr. */
 static int16_t check_batch(produce_ctx_t *pc, rn_partition_produce_response_t *out,
                            const rn_topic_t *topic, int32_t partition, const uint8_t *buf,
-                           size_t len, rn_batch_header_t *hdr, int64_t max_message_bytes)
+                           size_t len, rn_batch_header_t *hdr, int64_t max_message_bytes,
+                           int64_t log_start)
 {
     if (buf == NULL || len == 0) {
         set_error(pc, out, RN_KERR_INVALID_RECORD,
@@ -114,9 +118,15 @@ static int16_t check_batch(produce_ctx_t *pc, rn_partition_produce_response_t *o
                   "with magic version 2");
         return RN_KERR_INVALID_RECORD;
     }
-    if (rc != 0 || rn_batch_total_size(hdr) > len) {
-        set_error(pc, out, RN_KERR_CORRUPT_MESSAGE, "%s", rn_batch_strerror(rc ? rc : RN_ETRUNC));
+    /* Kafka reads a batch cut short as no batch at all (INVALID_RECORD: not exactly one
+     * batch); a length below the batch overhead is corrupt. */
+    if (rc == RN_ECORRUPT) {
+        set_error(pc, out, RN_KERR_CORRUPT_MESSAGE, "%s", rn_batch_strerror(rc));
         return RN_KERR_CORRUPT_MESSAGE;
+    }
+    if (rc != 0 || rn_batch_total_size(hdr) > len) {
+        set_error(pc, out, RN_KERR_INVALID_RECORD, "%s", rn_batch_strerror(rc ? rc : RN_ETRUNC));
+        return RN_KERR_INVALID_RECORD;
     }
     size_t total = rn_batch_total_size(hdr);
     if ((int64_t)total > max_message_bytes) {
@@ -132,9 +142,9 @@ static int16_t check_batch(produce_ctx_t *pc, rn_partition_produce_response_t *o
                   "record batch per partition");
         return RN_KERR_INVALID_RECORD;
     }
-    rc = rn_batch_validate(buf, len, hdr);
-    if (rc != 0) {
-        set_error(pc, out, RN_KERR_CORRUPT_MESSAGE, "%s", rn_batch_strerror(rc));
+    /* The CRC here; counts below, as Kafka's LogValidator does (INVALID_RECORD). */
+    if (rn_batch_compute_crc(buf, len) != hdr->crc) {
+        set_error(pc, out, RN_KERR_CORRUPT_MESSAGE, "%s", rn_batch_strerror(RN_ECORRUPT));
         return RN_KERR_CORRUPT_MESSAGE;
     }
     int codec = rn_batch_codec(hdr);
@@ -158,6 +168,7 @@ static int16_t check_batch(produce_ctx_t *pc, rn_partition_produce_response_t *o
         why = "a record batch with a producer id needs a base sequence";
     if (why) {
         set_error(pc, out, RN_KERR_INVALID_RECORD, "%s", why);
+        out->log_start_offset = log_start;
         return RN_KERR_INVALID_RECORD;
     }
     return 0;
@@ -169,14 +180,6 @@ static bool topic_is_compacted(const rn_broker_t *b, const rn_topic_t *topic)
     const char *policy =
         rn_topicconf_value(&topic->conf, b->cfg, RN_TC_CLEANUP_POLICY, NULL, buf, sizeof(buf));
     return strstr(policy, "compact") != NULL;
-}
-
-static bool topic_log_append_time(const rn_broker_t *b, const rn_topic_t *topic)
-{
-    char buf[64];
-    const char *tt = rn_topicconf_value(&topic->conf, b->cfg, RN_TC_MESSAGE_TIMESTAMP_TYPE, NULL,
-                                        buf, sizeof(buf));
-    return strcasecmp(tt, "LogAppendTime") == 0;
 }
 
 static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *tin,
@@ -220,18 +223,21 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     size_t len = pin->records.len > 0 ? (size_t)pin->records.len : 0;
     rn_batch_header_t hdr;
     int64_t max_bytes = rn_topicconf_int(&topic->conf, b->cfg, RN_TC_MAX_MESSAGE_BYTES);
-    if (check_batch(pc, out, topic, part->index, buf, len, &hdr, max_bytes) != 0)
+    int64_t log_start = rn_plog_log_start_offset(dpart->log);
+    if (check_batch(pc, out, topic, part->index, buf, len, &hdr, max_bytes, log_start) != 0)
         return;
 
     if (rn_batch_codec(&hdr) == RN_CODEC_NONE) {
         rn_recwalk_result_t walk;
         if (rn_recwalk_check(buf, len, &walk) != 0) {
             set_record_error(pc, out, walk.bad_index, topic->name, part->index, walk.reason);
+            out->log_start_offset = log_start;
             return;
         }
         if (walk.has_null_key && topic_is_compacted(b, topic)) {
             set_record_error(pc, out, walk.first_null_key, topic->name, part->index,
                              "Compacted topic cannot accept message without key");
+            out->log_start_offset = log_start;
             return;
         }
         /* Kafka recomputes maxTimestamp from the records (LogValidator); the time index and
@@ -251,18 +257,23 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
         case RN_PIDSTATE_DUPLICATE:
             out->error_code = RN_KERR_NONE;
             out->base_offset = dup.first_offset;
-            out->log_append_time_ms = topic_log_append_time(b, topic) ? dup.timestamp : -1;
-            out->log_start_offset = rn_plog_log_start_offset(dpart->log);
+            /* Kafka answers a duplicate with the original batch's timestamp (its max
+             * timestamp, or its LogAppendTime) as log_append_time, whatever the topic's
+             * timestamp type (UnifiedLog's duplicate path). */
+            out->log_append_time_ms = dup.timestamp;
+            out->log_start_offset = log_start;
             return;
         case RN_PIDSTATE_OUT_OF_ORDER:
             set_error(pc, out, RN_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
                       "Out of order sequence number for producer %lld (epoch %d) in %s-%d: %d",
                       (long long)hdr.producer_id, hdr.producer_epoch, topic->name, part->index,
                       hdr.base_sequence);
+            out->log_start_offset = log_start;
             return;
         case RN_PIDSTATE_INVALID_EPOCH:
             set_error(pc, out, RN_KERR_INVALID_PRODUCER_EPOCH,
                       "Producer's epoch is older than the last seen epoch");
+            out->log_start_offset = log_start;
             return;
         }
     }

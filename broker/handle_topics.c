@@ -166,7 +166,7 @@ static bool create_check(rn_req_t *req, const rn_creatable_topic_t *t, bool dup,
                                 (size_t)(c->name.len > 0 ? c->name.len : 0), value, &key, why,
                                 sizeof(why));
         if (rc != 0) {
-            res->error_code = value == NULL ? RN_KERR_INVALID_REQUEST : RN_KERR_INVALID_CONFIG;
+            res->error_code = RN_KERR_INVALID_CONFIG; /* a null value too, as Kafka 4.x */
             res->error_message = rn_req_strf(req, "%s", why);
             return false;
         }
@@ -207,14 +207,19 @@ int rn_handle_create_topics(rn_req_t *req)
     rn__admin_state_t *st = rn__admin_state(req, n);
     if ((results == NULL && n > 0) || st == NULL)
         return RN_ENOMEM;
+    int32_t nres = 0;
     for (int32_t i = 0; i < n; i++) {
         const rn_creatable_topic_t *t = &creq->topics.items[i];
-        rn_creatable_topic_result_t *res = &results[i];
+        bool dup = duplicated(&creq->topics.items[0].name, sizeof(*t), n, t->name);
+        /* Kafka answers a name given twice once (its results are keyed by name). */
+        if (dup && duplicated(&creq->topics.items[0].name, sizeof(*t), i + 1, t->name))
+            continue;
+        rn_creatable_topic_result_t *res = &results[nres++];
         res->name = t->name;
+        res->error_message = RN_STR_NULL; /* Kafka: null unless there is an error */
         rn_topicconf_t conf = {0};
         int32_t partitions = 0;
         int16_t rf = 0;
-        bool dup = duplicated(&creq->topics.items[0].name, sizeof(*t), n, t->name);
         if (create_check(req, t, dup, res, &conf, &partitions, &rf)) {
             res->num_partitions = partitions;
             res->replication_factor = rf;
@@ -234,10 +239,11 @@ int rn_handle_create_topics(rn_req_t *req)
                 rn__admin_track(st, &res->error_code, &res->error_message);
             }
         } else {
-            res->configs.count = -1; /* Kafka sends no configs for a failed topic */
+            res->configs.count = 0; /* Kafka 4.x: an empty list for a failed topic */
         }
         rn_topicconf_free(&conf);
     }
+    resp->topics.count = nres;
     return rn__admin_finish(req, st);
 }
 
@@ -258,25 +264,31 @@ int rn_handle_delete_topics(rn_req_t *req)
     if ((results == NULL && n > 0) || st == NULL)
         return RN_ENOMEM;
     bool enabled = rn_config_bool(b->cfg, RN_CFG_DELETE_TOPIC_ENABLE);
+    int32_t nres = 0;
     for (int32_t i = 0; i < n; i++) {
-        rn_deletable_topic_result_t *res = &results[i];
         rn_str_t name = by_state ? dreq->topics.items[i].name : dreq->topic_names.items[i];
         const rn_uuid_t *id = by_state ? &dreq->topics.items[i].topic_id : NULL;
         static const uint8_t zero[16];
         bool by_id = id != NULL && memcmp(id, zero, 16) != 0;
+        bool dup = false, seen = false; /* seen: an earlier entry names the same topic */
+        for (int32_t j = 0; j < n; j++) {
+            if (j == i)
+                continue;
+            bool same;
+            if (by_state)
+                same = by_id ? memcmp(&dreq->topics.items[j].topic_id, id, 16) == 0
+                             : rn_str_eq(dreq->topics.items[j].name, name);
+            else
+                same = rn_str_eq(dreq->topic_names.items[j], name);
+            dup |= same;
+            seen |= same && j < i;
+        }
+        if (seen)
+            continue; /* Kafka answers a topic named twice once (results keyed by topic) */
+        rn_deletable_topic_result_t *res = &results[nres++];
         res->name = name;
         if (id != NULL)
             res->topic_id = *id;
-        bool dup = false;
-        for (int32_t j = 0; j < n && !dup; j++) {
-            if (j == i)
-                continue;
-            if (by_state)
-                dup = by_id ? memcmp(&dreq->topics.items[j].topic_id, id, 16) == 0
-                            : rn_str_eq(dreq->topics.items[j].name, name);
-            else
-                dup = rn_str_eq(dreq->topic_names.items[j], name);
-        }
         rn_topic_t *topic = NULL;
         if (!enabled) {
             res->error_code = RN_KERR_TOPIC_DELETION_DISABLED;
@@ -302,6 +314,7 @@ int rn_handle_delete_topics(rn_req_t *req)
         rn_topics_delete(b->topics, topic);
         rn__admin_track(st, &res->error_code, req->api_version >= 5 ? &res->error_message : NULL);
     }
+    resp->responses.count = nres;
     return rn__admin_finish(req, st);
 }
 
@@ -318,11 +331,16 @@ int rn_handle_create_partitions(rn_req_t *req)
     rn__admin_state_t *st = rn__admin_state(req, n);
     if ((results == NULL && n > 0) || st == NULL)
         return RN_ENOMEM;
+    int32_t nres = 0;
     for (int32_t i = 0; i < n; i++) {
         const rn_create_partitions_topic_t *t = &preq->topics.items[i];
-        rn_create_partitions_topic_result_t *res = &results[i];
+        bool dup = duplicated(&preq->topics.items[0].name, sizeof(*t), n, t->name);
+        /* Kafka answers a topic named twice once (its results are keyed by name). */
+        if (dup && duplicated(&preq->topics.items[0].name, sizeof(*t), i + 1, t->name))
+            continue;
+        rn_create_partitions_topic_result_t *res = &results[nres++];
         res->name = t->name;
-        if (duplicated(&preq->topics.items[0].name, sizeof(*t), n, t->name)) {
+        if (dup) {
             res->error_code = RN_KERR_INVALID_REQUEST;
             res->error_message = rn_req_strf(req, "Duplicate topic name in the request.");
             continue;
@@ -373,5 +391,6 @@ int rn_handle_create_partitions(rn_req_t *req)
                                    t->assignments.items[a].broker_ids.count);
         rn__admin_track(st, &res->error_code, &res->error_message);
     }
+    resp->results.count = nres;
     return rn__admin_finish(req, st);
 }

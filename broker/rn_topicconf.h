@@ -102,7 +102,8 @@ typedef struct rn_tc_synonym {
 } rn_tc_synonym_t;
 
 /* The synonyms of key in precedence order: the topic override, then every broker synonym
- * that is set, then the broker default (when the table has one). Returns the count
+ * that is set, then the primary (first) broker synonym's default when it has one, as
+ * Kafka lists them. Returns the count
  * (at most RN_TC_MAX_SYNONYMS + 2); bufs provide storage for numbers. */
 int rn_topicconf_synonyms(const rn_topicconf_t *conf, const rn_config_t *cfg, rn_tc_key_t key,
                           rn_tc_synonym_t *out, char (*bufs)[32]);

@@ -49,7 +49,8 @@ static const rn_topicconf_def_t tc_defs[RN_TC__COUNT] = {
          "delete", 0, 0, tc_policies,
          "delete removes old segments; compact keeps the last value of each key."),
     TROW(RN_TC_COMPRESSION_TYPE, "compression.type", RN_CFG_ENUM, SYN(RN_CFG_COMPRESSION_TYPE),
-         "producer", 0, 0, tc_codecs, "Codec of stored batches; producer keeps the producer's."),
+         "producer", 0, 0, tc_codecs,
+         "Accepted; runnel stores batches as the producer compressed them (no recompression)."),
     TROW(RN_TC_DELETE_RETENTION_MS, "delete.retention.ms", RN_CFG_LONG,
          SYN(RN_CFG_LOG_CLEANER_DELETE_RETENTION_MS), "86400000", 0, I64MAX, NULL,
          "How long tombstones stay in a compacted topic."),
@@ -253,8 +254,11 @@ int rn_topicconf_synonyms(const rn_topicconf_t *conf, const rn_config_t *cfg, rn
             n++;
         }
     }
-    for (int i = 0; i < RN_TC_MAX_SYNONYMS && def->synonyms[i] >= 0; i++) {
-        const rn_config_def_t *bdef = rn_config_def((rn_cfg_key_t)def->synonyms[i]);
+    /* Kafka lists a default only for the primary broker synonym (log.retention.ms for
+     * retention.ms, log.roll.ms for segment.ms: neither has one), not for the ones in
+     * other units (log.retention.hours, log.roll.hours). */
+    if (def->synonyms[0] >= 0) {
+        const rn_config_def_t *bdef = rn_config_def((rn_cfg_key_t)def->synonyms[0]);
         if (bdef->def != NULL)
             out[n++] = (rn_tc_synonym_t){bdef->name, bdef->def, RN_TC_SOURCE_DEFAULT};
     }

@@ -10,7 +10,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datapath_common import (Broker, Conn, Tap, delete_records, fetch,  # noqa: E402
+from datapath_common import (Broker, Conn, Tap, crc32c, delete_records, fetch,  # noqa: E402
                              init_producer_id, legacy_message_set, list_offsets, metadata_create,
                              offset_for_leader_epoch, parse_batches, produce, record_batch)
 
@@ -24,6 +24,7 @@ FETCH_SESSION_ID_NOT_FOUND = 70
 INVALID_RECORD = 87
 UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
+UNSUPPORTED_VERSION = 35
 
 
 def test_produce(t, conn):
@@ -52,7 +53,14 @@ def test_produce(t, conn):
     r = produce(conn, topic, bytes(bad), version=7)
     t.eq(r and r[0], CORRUPT_MESSAGE, "bad CRC -> CORRUPT_MESSAGE")
     r = produce(conn, topic, bytes(bad)[:40], version=7)
-    t.ok(r and r[0] in (CORRUPT_MESSAGE, INVALID_RECORD), "truncated batch refused (%r)" % (r,))
+    t.eq(r and (r[0], r[3]), (INVALID_RECORD, -1),
+         "truncated batch: INVALID_RECORD, log start -1 (as Kafka: no whole batch)")
+    counted = bytearray(record_batch([b"p", b"q"]))
+    struct.pack_into(">i", counted, 57, 3)  # 3 records announced, 2 follow; CRC made good
+    struct.pack_into(">I", counted, 17, crc32c(bytes(counted[21:])))
+    r = produce(conn, topic, bytes(counted), version=8)
+    t.eq(r and (r[0], r[3]), (INVALID_RECORD, 0),
+         "record count mismatch: INVALID_RECORD with the log start offset (as Kafka)")
     two = record_batch([b"x"]) + record_batch([b"y"])
     r = produce(conn, topic, two, version=8)
     t.eq(r and r[0], INVALID_RECORD, "two batches in one partition (v3+) -> INVALID_RECORD")
@@ -93,12 +101,15 @@ def test_idempotence(t, conn):
     t.eq(offs, [0, 3, 6, 9, 12, 15], "six idempotent batches")
     r = produce(conn, topic, record_batch([b"5"] * 3, pid, 0, 15))
     t.ok(r[0] == 0 and r[1] == 15, "retry of the last batch: acknowledged at 15", repr(r))
+    t.ok(r[2] > 0, "duplicate: log_append_time is the original batch's timestamp (as Kafka)",
+         repr(r))
     r = produce(conn, topic, record_batch([b"1"] * 3, pid, 0, 3))
     t.ok(r[0] == 0 and r[1] == 3, "retry of an earlier batch in the window: at 3", repr(r))
     r = produce(conn, topic, record_batch([b"0"] * 3, pid, 0, 0))
     t.eq(r[0], OUT_OF_ORDER, "retry older than the 5-batch window: OUT_OF_ORDER_SEQUENCE_NUMBER")
     r = produce(conn, topic, record_batch([b"gap"], pid, 0, 30))
-    t.eq(r[0], OUT_OF_ORDER, "gap: OUT_OF_ORDER_SEQUENCE_NUMBER")
+    t.eq((r[0], r[3]), (OUT_OF_ORDER, 0),
+         "gap: OUT_OF_ORDER_SEQUENCE_NUMBER with the log start offset (as Kafka)")
     r = produce(conn, topic, record_batch([b"e1"], pid, 1, 5))
     t.eq(r[0], OUT_OF_ORDER, "new epoch not at sequence 0: OUT_OF_ORDER_SEQUENCE_NUMBER")
     r = produce(conn, topic, record_batch([b"e1"], pid, 1, 0))
@@ -143,7 +154,8 @@ def test_fetch(t, conn):
     f = fetch(conn, topic, 100)
     t.ok(f["perror"] == 0 and not f["records"], "fetch at the log end: empty, no error")
     f = fetch(conn, topic, 101)
-    t.eq(f["perror"], OFFSET_OUT_OF_RANGE, "fetch past the end: OFFSET_OUT_OF_RANGE")
+    t.eq((f["perror"], f["hw"], f["lso"], f["log_start"]), (OFFSET_OUT_OF_RANGE, -1, -1, -1),
+         "fetch past the end: OFFSET_OUT_OF_RANGE, offsets -1 (as Kafka)")
     f = fetch(conn, "wire-no-such-topic-fetch", 0)
     t.eq(f["perror"], UNKNOWN_TOPIC_OR_PARTITION, "unknown topic: UNKNOWN_TOPIC_OR_PARTITION")
     f = fetch(conn, topic, 0, session_id=12345, session_epoch=3)
@@ -197,6 +209,12 @@ def test_offsets(t, conn):
     t.eq((r[0], r[1], r[2]), (0, base + 90, 9), "v7 max timestamp -> offset 9, ts +90")
     r = list_offsets(conn, "wire-no-such-topic-lo", -1)
     t.eq(r and r[0], UNKNOWN_TOPIC_OR_PARTITION, "unknown topic: UNKNOWN_TOPIC_OR_PARTITION")
+    for ts, v in ((-3, 6), (-4, 7), (-7, 7), (-7, 1)):
+        r = list_offsets(conn, topic, ts, version=v)
+        t.eq(r and r[:3], (UNSUPPORTED_VERSION, -1, -1),
+             "ListOffsets v%d timestamp %d: UNSUPPORTED_VERSION (as Kafka)" % (v, ts))
+    r = list_offsets(conn, "wire-no-such-topic-lo", -5)
+    t.eq(r and r[0], UNSUPPORTED_VERSION, "timestamp checked before the topic (as Kafka)")
 
     for v in (0, 1, 2):
         r = delete_records(conn, topic, 3 + v, version=v)

@@ -185,7 +185,22 @@ static void test_api_versions_raw(int fd)
     ok(len == after + 4 + 1, "v3 layout: throttle time and an empty tag section (len %zu)", len);
     free(f);
 
-    /* v9 does not exist: the v0 layout with UNSUPPORTED_VERSION and the key list. */
+    /* v3 with a software name KIP-511 does not allow: INVALID_REQUEST, no keys (as Kafka). */
+    uint8_t reqbad[] = {0,   0,   0,   0,   0,   18,  0, 3,   0,   0,   0,
+                        45,  0,   3,   'r', 'a', 'w', 0, 10,  'b', 'a', 'd',
+                        ' ', 'n', 'a', 'm', 'e', '!', 4, '1', '.', '0', 0};
+    rn_store_be32(reqbad, sizeof(reqbad) - 4);
+    send_all(fd, reqbad, sizeof(reqbad));
+    f = recv_frame(fd, &len);
+    ok(f != NULL && len >= 7, "ApiVersions v3 with a bad software name answered");
+    if (f == NULL)
+        return;
+    is(rn_load_be16(f + 4), RN_KERR_INVALID_REQUEST, "bad software name: INVALID_REQUEST");
+    is(f[6], 1, "and no keys (compact array of 0)");
+    free(f);
+
+    /* v9 does not exist: the v0 layout with UNSUPPORTED_VERSION and, as Kafka answers,
+     * only ApiVersions' own range. */
     uint8_t req9[] = {0, 0, 0, 13, 0, 18, 0, 9, 0, 0, 0, 44, 0, 3, 'r', 'a', 'w', 0};
     rn_store_be32(req9, sizeof(req9) - 4);
     send_all(fd, req9, sizeof(req9));
@@ -194,8 +209,13 @@ static void test_api_versions_raw(int fd)
     if (f == NULL)
         return;
     is(rn_load_be16(f + 4), RN_KERR_UNSUPPORTED_VERSION, "error 35");
-    is((int32_t)rn_load_be32(f + 6), (int32_t)rn_broker_napis, "with our key list");
-    is(len, 10 + rn_broker_napis * 6, "in the v0 layout");
+    is((int32_t)rn_load_be32(f + 6), 1, "with one key");
+    is(len, 16, "in the v0 layout");
+    if (len == 16) {
+        is(rn_load_be16(f + 10), RN_API_API_VERSIONS, "the key is ApiVersions");
+        is(rn_load_be16(f + 12), 0, "from v0");
+        is(rn_load_be16(f + 14), 3, "to v3");
+    }
     free(f);
 }
 
@@ -350,6 +370,7 @@ static void test_topics_admin(int fd)
     is(res.num_partitions, 3, "result num_partitions (v5+)");
     is(res.replication_factor, 1, "rf -1 resolved to 1");
     ok(res.configs.count > 20, "result lists the topic's configs");
+    is(res.error_message.len, -1, "success: error_message null (as Kafka)");
     is(create(fd, "orders", 3, 1, NULL, NULL, false, NULL), RN_KERR_TOPIC_ALREADY_EXISTS,
        "TOPIC_ALREADY_EXISTS");
     is(create(fd, "two", 1, 2, NULL, NULL, false, NULL), RN_KERR_INVALID_REPLICATION_FACTOR,
@@ -360,8 +381,31 @@ static void test_topics_admin(int fd)
        "invalid name");
     is(create(fd, "cfg", 1, 1, "retention.mss", "1", false, NULL), RN_KERR_INVALID_CONFIG,
        "unknown config");
-    is(create(fd, "cfg", 1, 1, "segment.bytes", "1", false, NULL), RN_KERR_INVALID_CONFIG,
+    is(create(fd, "cfg", 1, 1, "segment.bytes", "1", false, &res), RN_KERR_INVALID_CONFIG,
        "bad config value");
+    ok(res.configs.count == 0 && res.error_message.len > 0,
+       "failed topic: empty config list (not null) and a message (as Kafka 4.x)");
+    is(create(fd, "cfg", 1, 1, "retention.ms", NULL, false, NULL), RN_KERR_INVALID_CONFIG,
+       "null config value: INVALID_CONFIG (as Kafka 4.x)");
+    {
+        rn_create_topics_request_t creq;
+        rn_create_topics_request_init(&creq);
+        rn_creatable_topic_t t[3];
+        const char *names[3] = {"twice", "once", "twice"};
+        for (int i = 0; i < 3; i++) {
+            rn_creatable_topic_init(&t[i]);
+            t[i].name = rn_str(names[i]);
+            t[i].num_partitions = 1;
+            t[i].replication_factor = 1;
+        }
+        creq.topics = (rn_creatable_topic_array_t){3, t};
+        rn_create_topics_response_t *cr = call(fd, RN_API_CREATE_TOPICS, 7, &creq);
+        ok(cr && cr->topics.count == 2 && rn_str_eq_cstr(cr->topics.items[0].name, "twice") &&
+               cr->topics.items[0].error_code == RN_KERR_INVALID_REQUEST &&
+               rn_str_eq_cstr(cr->topics.items[1].name, "once") &&
+               cr->topics.items[1].error_code == 0,
+           "a name given twice gets one INVALID_REQUEST result (as Kafka)");
+    }
     is(create(fd, "dry", 2, 1, NULL, NULL, true, NULL), 0, "validate_only ok");
     is(create(fd, "dry", 2, 1, NULL, NULL, false, NULL), 0, "validate_only created nothing");
 
@@ -369,15 +413,34 @@ static void test_topics_admin(int fd)
     const rn_describe_configs_resource_result_t *e = find_entry(d, "retention.ms");
     ok(e && rn_str_eq_cstr(e->value, "1000") && e->config_source == 1,
        "retention.ms 1000 from DYNAMIC_TOPIC_CONFIG");
-    ok(e && e->synonyms.count == 2 && e->synonyms.items[1].source == 5 &&
-           rn_str_eq_cstr(e->synonyms.items[1].name, "log.retention.hours"),
-       "synonyms: topic, then log.retention.hours default");
+    ok(e && e->synonyms.count == 1 && e->synonyms.items[0].source == 1,
+       "synonyms: the topic's only (no default of log.retention.hours, as Kafka)");
+    e = find_entry(d, "retention.bytes");
+    ok(e && e->synonyms.count == 1 && e->synonyms.items[0].source == 5 &&
+           rn_str_eq_cstr(e->synonyms.items[0].name, "log.retention.bytes"),
+       "retention.bytes synonym: log.retention.bytes default");
     e = find_entry(d, "segment.bytes");
     ok(e && rn_str_eq_cstr(e->value, "1073741824") && e->config_source == 5 &&
            e->config_type == 3 && e->documentation.len > 0,
        "segment.bytes default, INT, documented");
     d = describe(fd, 2, "nope");
     is(d ? d->error_code : -1, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "describe unknown topic");
+    d = describe(fd, 2, "a b");
+    is(d ? d->error_code : -1, RN_KERR_INVALID_TOPIC_EXCEPTION,
+       "describe an invalid name: INVALID_TOPIC_EXCEPTION (as Kafka)");
+    {
+        rn_describe_configs_request_t dreq;
+        rn_describe_configs_request_init(&dreq);
+        rn_describe_configs_resource_t r;
+        rn_describe_configs_resource_init(&r);
+        r.resource_type = 2;
+        r.resource_name = rn_str("orders");
+        r.configuration_keys.count = 0; /* empty, not null */
+        dreq.resources = (rn_describe_configs_resource_array_t){1, &r};
+        rn_describe_configs_response_t *dr = call(fd, RN_API_DESCRIBE_CONFIGS, 4, &dreq);
+        ok(dr && dr->results.count == 1 && dr->results.items[0].configs.count > 20,
+           "an empty key list describes every config (as Kafka)");
+    }
     d = describe(fd, 4, "1");
     e = find_entry(d, "num.partitions");
     ok(e && rn_str_eq_cstr(e->value, "1") && e->read_only && e->config_source == 5,
@@ -402,6 +465,8 @@ static void test_topics_admin(int fd)
         call(fd, RN_API_INCREMENTAL_ALTER_CONFIGS, 1, &ireq);
     ok(iresp && iresp->responses.count == 1 && iresp->responses.items[0].error_code == 0,
        "IncrementalAlterConfigs SET + APPEND");
+    ok(iresp && iresp->responses.items[0].error_message.len == -1,
+       "IncrementalAlterConfigs success: error_message null (as Kafka)");
     d = describe(fd, 2, "orders");
     e = find_entry(d, "retention.ms");
     ok(e && rn_str_eq_cstr(e->value, "2000"), "retention.ms now 2000");
@@ -422,6 +487,8 @@ static void test_topics_admin(int fd)
     rn_alter_configs_response_t *aresp = call(fd, RN_API_ALTER_CONFIGS, 2, &areq);
     ok(aresp && aresp->responses.count == 1 && aresp->responses.items[0].error_code == 0,
        "AlterConfigs");
+    ok(aresp && aresp->responses.items[0].error_message.len == -1,
+       "AlterConfigs success: error_message null (as Kafka)");
     d = describe(fd, 2, "orders");
     e = find_entry(d, "retention.ms");
     ok(e && e->config_source == 5, "retention.ms back to default after AlterConfigs");
@@ -449,6 +516,12 @@ static void test_topics_admin(int fd)
     presp = call(fd, RN_API_CREATE_PARTITIONS, 3, &preq);
     ok(presp && presp->results.items[0].error_code == RN_KERR_INVALID_PARTITIONS,
        "shrinking refused");
+    rn_create_partitions_topic_t pts[2] = {pt, pt};
+    preq.topics = (rn_create_partitions_topic_array_t){2, pts};
+    presp = call(fd, RN_API_CREATE_PARTITIONS, 3, &preq);
+    ok(presp && presp->results.count == 1 &&
+           presp->results.items[0].error_code == RN_KERR_INVALID_REQUEST,
+       "CreatePartitions: a topic named twice gets one INVALID_REQUEST result (as Kafka)");
 
     /* DeleteTopics v1 by name, v6 by id. */
     rn_delete_topics_request_t dreq;
@@ -459,12 +532,37 @@ static void test_topics_admin(int fd)
     ok(dresp && dresp->responses.count == 2 && dresp->responses.items[0].error_code == 0 &&
            dresp->responses.items[1].error_code == RN_KERR_UNKNOWN_TOPIC_OR_PARTITION,
        "DeleteTopics v1: dry deleted, ghost unknown");
+    rn_str_t twice[2] = {rn_str("ghost"), rn_str("ghost")};
+    dreq.topic_names = (rn_str_array_t){2, twice};
+    dresp = call(fd, RN_API_DELETE_TOPICS, 1, &dreq);
+    ok(dresp && dresp->responses.count == 1 &&
+           dresp->responses.items[0].error_code == RN_KERR_INVALID_REQUEST,
+       "DeleteTopics: a name given twice gets one INVALID_REQUEST result (as Kafka)");
     rn_describe_cluster_request_t creq;
     rn_describe_cluster_request_init(&creq);
     rn_describe_cluster_response_t *cresp = call(fd, RN_API_DESCRIBE_CLUSTER, 1, &creq);
     ok(cresp && cresp->error_code == 0 && cresp->brokers.count == 1 && cresp->controller_id == 1 &&
            cresp->cluster_id.len == 22,
        "DescribeCluster v1");
+    is(cresp ? cresp->cluster_authorized_operations : 0, INT32_MIN,
+       "cluster operations not asked for: INT32_MIN");
+    creq.include_cluster_authorized_operations = true;
+    cresp = call(fd, RN_API_DESCRIBE_CLUSTER, 1, &creq);
+    is(cresp ? cresp->cluster_authorized_operations : 0, 8096,
+       "no authorizer: every cluster operation (8096, as Kafka)");
+    rn_metadata_request_t mreq;
+    rn_metadata_request_init(&mreq);
+    rn_metadata_request_topic_t mt;
+    rn_metadata_request_topic_init(&mt);
+    mt.name = rn_str("orders");
+    mreq.topics = (rn_metadata_request_topic_array_t){1, &mt};
+    mreq.include_topic_authorized_operations = true;
+    mreq.include_cluster_authorized_operations = true;
+    rn_metadata_response_t *mresp = call(fd, RN_API_METADATA, 10, &mreq);
+    ok(mresp && mresp->topics.count == 1 &&
+           mresp->topics.items[0].topic_authorized_operations == 3576 &&
+           mresp->cluster_authorized_operations == 8096,
+       "Metadata v10: every topic (3576) and cluster (8096) operation (as Kafka)");
 }
 
 static void test_pipelined(int fd)

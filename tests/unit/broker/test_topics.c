@@ -227,9 +227,11 @@ static void test_topicconf(void)
     rn_tc_synonym_t syn[8];
     char bufs[8][32];
     int n = rn_topicconf_synonyms(&conf, &cfg, RN_TC_RETENTION_MS, syn, bufs);
-    ok(n == 1 && strcmp(syn[0].name, "log.retention.hours") == 0 &&
-           strcmp(syn[0].value, "168") == 0 && syn[0].source == RN_TC_SOURCE_DEFAULT,
-       "synonyms: log.retention.hours=168 DEFAULT");
+    is(n, 0, "no synonyms: the primary, log.retention.ms, has no default (as Kafka)");
+    n = rn_topicconf_synonyms(&conf, &cfg, RN_TC_RETENTION_BYTES, syn, bufs);
+    ok(n == 1 && strcmp(syn[0].name, "log.retention.bytes") == 0 &&
+           strcmp(syn[0].value, "-1") == 0 && syn[0].source == RN_TC_SOURCE_DEFAULT,
+       "synonyms: log.retention.bytes=-1 DEFAULT");
     rn_config_set(&cfg, "log.retention.minutes", "30", "file:1", err, sizeof(err));
     rn_config_resolve(&cfg, err, sizeof(err));
     is_str(rn_topicconf_value(&conf, &cfg, RN_TC_RETENTION_MS, &src, buf, sizeof(buf)), "1800000",
@@ -237,10 +239,10 @@ static void test_topicconf(void)
     is(src, RN_TC_SOURCE_STATIC_BROKER, "source STATIC_BROKER_CONFIG");
     rn_topicconf_set(&conf, RN_TC_RETENTION_MS, "1000");
     n = rn_topicconf_synonyms(&conf, &cfg, RN_TC_RETENTION_MS, syn, bufs);
-    ok(n == 3 && syn[0].source == RN_TC_SOURCE_DYNAMIC_TOPIC &&
+    ok(n == 2 && syn[0].source == RN_TC_SOURCE_DYNAMIC_TOPIC &&
            strcmp(syn[1].name, "log.retention.minutes") == 0 &&
-           syn[1].source == RN_TC_SOURCE_STATIC_BROKER && syn[2].source == RN_TC_SOURCE_DEFAULT,
-       "synonyms: topic, minutes (static), hours (default)");
+           syn[1].source == RN_TC_SOURCE_STATIC_BROKER,
+       "synonyms: topic, minutes (static); no default of hours");
     is(rn_topicconf_int(&conf, &cfg, RN_TC_RETENTION_MS), 1000, "override wins");
     is(rn_topicconf_int(&conf, &cfg, RN_TC_PREALLOCATE), 0, "bool default false");
     rn_topicconf_set(&conf, RN_TC_PREALLOCATE, "TRUE");
