@@ -170,20 +170,10 @@ int rn_epochs_parse(rn_epochs_t *ec, const char *name, const uint8_t *buf, size_
     return 0;
 }
 
-static char *epochs_path(const char *dir)
-{
-    size_t dlen = strlen(dir);
-    char *path = rn_xmalloc(dlen + sizeof(RN_EPOCHS_FILE) + 1);
-    memcpy(path, dir, dlen);
-    path[dlen] = '/';
-    memcpy(path + dlen + 1, RN_EPOCHS_FILE, sizeof(RN_EPOCHS_FILE));
-    return path;
-}
-
 int rn_epochs_load(rn_epochs_t *ec, const char *dir, char *err, size_t errlen)
 {
     ec->count = 0;
-    char *path = epochs_path(dir);
+    char *path = rn_fsutil_join(dir, RN_EPOCHS_FILE);
     uint8_t *buf;
     size_t len;
     int rc = rn_fsutil_read_file(path, RN_EPOCHS_MAX_FILE_SIZE, &buf, &len, err, errlen);
@@ -215,7 +205,7 @@ int rn_epochs_save(const rn_epochs_t *ec, const char *dir, char *err, size_t err
     char *buf;
     size_t len;
     rn_epochs_format(ec, &buf, &len);
-    char *path = epochs_path(dir);
+    char *path = rn_fsutil_join(dir, RN_EPOCHS_FILE);
     int rc = rn_fsutil_write_atomic(path, buf, len, err, errlen);
     rn_free(path);
     rn_free(buf);
