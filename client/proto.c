@@ -441,11 +441,7 @@ void rn_proto_writer_patch_int32(rn_proto_writer_t *w, size_t pos, int32_t v)
         rn_proto_writer_fail(w, RN_EINVAL);
         return;
     }
-    uint32_t u = (uint32_t)v;
-    w->buf[pos] = (uint8_t)(u >> 24);
-    w->buf[pos + 1] = (uint8_t)(u >> 16);
-    w->buf[pos + 2] = (uint8_t)(u >> 8);
-    w->buf[pos + 3] = (uint8_t)u;
+    rn_store_be32(w->buf + pos, (uint32_t)v);
 }
 
 rn_proto_mark_t rn_proto_writer_mark(const rn_proto_writer_t *w)
