@@ -355,20 +355,19 @@ static uint8_t *put_record(uint8_t *p, const rn_record_spec_t *rec, size_t body,
 static void put_header(uint8_t *buf, const rn_batch_spec_t *spec, size_t total, size_t n,
                        int32_t last_delta, int64_t base_ts, int64_t max_ts)
 {
-    rn_store_be64(buf, (uint64_t)spec->base_offset);
-    rn_store_be32(buf + 8, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
-    rn_store_be32(buf + 12, (uint32_t)spec->partition_leader_epoch);
-    buf[RN_BATCH_MAGIC_OFFSET] = 2;
-    uint16_t attrs = (uint16_t)((spec->attributes & ~RN_BATCH_ATTR_CODEC_MASK) | spec->codec);
-    rn_store_be16(buf + 21, attrs);
-    rn_store_be32(buf + 23, (uint32_t)last_delta);
-    rn_store_be64(buf + 27, (uint64_t)base_ts);
-    rn_store_be64(buf + 35, (uint64_t)max_ts);
-    rn_store_be64(buf + 43, (uint64_t)spec->producer_id);
-    rn_store_be16(buf + 51, (uint16_t)spec->producer_epoch);
-    rn_store_be32(buf + 53, (uint32_t)spec->base_sequence);
-    rn_store_be32(buf + 57, (uint32_t)n);
-    rn_store_be32(buf + RN_BATCH_CRC_OFFSET, rn_batch_compute_crc(buf, total));
+    rn_batch_header_t h = {
+        .base_offset = spec->base_offset,
+        .partition_leader_epoch = spec->partition_leader_epoch,
+        .attributes = (int16_t)((spec->attributes & ~RN_BATCH_ATTR_CODEC_MASK) | spec->codec),
+        .last_offset_delta = last_delta,
+        .base_timestamp = base_ts,
+        .max_timestamp = max_ts,
+        .producer_id = spec->producer_id,
+        .producer_epoch = spec->producer_epoch,
+        .base_sequence = spec->base_sequence,
+        .record_count = (int32_t)n,
+    };
+    rn_batch_header_write(buf, total, &h);
 }
 
 int rn_batch_build(const rn_batch_spec_t *spec, const rn_record_spec_t *recs, size_t n,

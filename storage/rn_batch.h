@@ -12,11 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RN_BATCH_HEADER_SIZE 61
-#define RN_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength: the part before batchLength counts */
+#define RN_BATCH_HEADER_SIZE  61
+#define RN_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength: the part before batchLength counts   \
+                                  */
 #define RN_BATCH_MAGIC_OFFSET 16
-#define RN_BATCH_CRC_OFFSET 17
-#define RN_BATCH_CRC_START 21 /* first byte covered by the CRC (attributes) */
+#define RN_BATCH_CRC_OFFSET   17
+#define RN_BATCH_CRC_START    21 /* first byte covered by the CRC (attributes) */
 
 enum rn_batch_codec {
     RN_CODEC_NONE = 0,
@@ -26,11 +27,11 @@ enum rn_batch_codec {
     RN_CODEC_ZSTD = 4,
 };
 
-#define RN_BATCH_ATTR_CODEC_MASK 0x07
+#define RN_BATCH_ATTR_CODEC_MASK      0x07
 #define RN_BATCH_ATTR_LOG_APPEND_TIME 0x08
-#define RN_BATCH_ATTR_TRANSACTIONAL 0x10
-#define RN_BATCH_ATTR_CONTROL 0x20
-#define RN_BATCH_ATTR_DELETE_HORIZON 0x40
+#define RN_BATCH_ATTR_TRANSACTIONAL   0x10
+#define RN_BATCH_ATTR_CONTROL         0x20
+#define RN_BATCH_ATTR_DELETE_HORIZON  0x40
 
 typedef struct rn_batch_header {
     int64_t base_offset;
@@ -87,6 +88,12 @@ static inline int rn_batch_is_transactional(const rn_batch_header_t *hdr)
 
 /* Compute the CRC-32C the batch at buf should carry (covers bytes 21..total). */
 uint32_t rn_batch_compute_crc(const uint8_t *buf, size_t total);
+
+/* Write the 61-byte header of a batch of `total` bytes whose records already follow it at
+ * buf: hdr's fields, except that batchLength comes from total, magic is 2 and the CRC is
+ * computed (last, over the header and the records). hdr->batch_length, magic and crc are
+ * ignored. */
+void rn_batch_header_write(uint8_t *buf, size_t total, const rn_batch_header_t *hdr);
 
 /* In-place rewrites the broker does on append (outside the CRC). */
 void rn_batch_set_base_offset(uint8_t *buf, int64_t base_offset);
