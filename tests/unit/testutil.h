@@ -1,11 +1,13 @@
 /* Scratch directories for unit tests that touch the file system: a fresh directory under
  * $TMPDIR (or /tmp), paths inside it, and its removal. Header-only, included by the tests
- * (and by the per-module test helpers such as storage/plog_testutil.h). */
+ * (and by the per-module test helpers such as storage/plog_testutil.h), and the tests'
+ * pseudo-random numbers. */
 #ifndef RN_TESTUTIL_H
 #define RN_TESTUTIL_H
 
 #include "rn_fsutil.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,6 +38,18 @@ static inline const char *tu_path(const char *dir, const char *rel)
     char *p = buf[slot++ % 4];
     snprintf(p, 512, "%s/%s", dir, rel);
     return p;
+}
+
+/* xorshift32: the tests' reproducible pseudo-random numbers; *state is the (non-zero) seed
+ * and advances. */
+static inline uint32_t tu_xorshift32(uint32_t *state)
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x;
 }
 
 #endif

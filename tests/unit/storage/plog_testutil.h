@@ -12,7 +12,7 @@
 #include "rn_fsutil.h"
 #include "rn_plog.h"
 #include "rn_segment.h"
-#include "../testutil.h"
+#include "unit/testutil.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #include "rn_err.h"
 #include "rn_fsutil.h"
 #include "tap.h"
-#include "../testutil.h"
+#include "unit/testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>

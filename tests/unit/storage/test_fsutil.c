@@ -3,7 +3,7 @@
 #include "rn_err.h"
 #include "rn_fsutil.h"
 #include "tap.h"
-#include "../testutil.h"
+#include "unit/testutil.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include "rn_fsutil.h"
 #include "rn_pidsnap.h"
 #include "tap.h"
-#include "../testutil.h"
+#include "unit/testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
