@@ -4,6 +4,7 @@
 #include "rn_conn.h"
 
 #include "rn_alloc.h"
+#include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_rpc.h"
@@ -236,8 +237,7 @@ int rn_conn_call(rn_conn_t *conn, int16_t api_key, int16_t version, const void *
     st = recv_exact(conn, size_buf, 4, deadline);
     if (st != 0)
         goto fail;
-    uint32_t size = (uint32_t)size_buf[0] << 24 | (uint32_t)size_buf[1] << 16 |
-                    (uint32_t)size_buf[2] << 8 | size_buf[3];
+    uint32_t size = rn_load_be32(size_buf);
     if (size < 4 || size > RN_CONN_MAX_FRAME) {
         set_err(conn, "bad response size %u to %s v%d", size, api->name, version);
         st = RN_ECORRUPT;

@@ -2,6 +2,7 @@
 #include "rn_proto.h"
 
 #include "rn_alloc.h"
+#include "rn_varint.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -32,50 +33,40 @@ double rn_proto_read_float64(rn_proto_reader_t *r)
     return v;
 }
 
+/* A varint at the reader: consumed on success; on failure the reader's sticky error is
+ * RN_ETRUNC (the input ends inside it) or RN_ECORRUPT. */
+static uint64_t read_varint_bits(rn_proto_reader_t *r, int maxbytes, int bits)
+{
+    if (r->err)
+        return 0;
+    uint64_t v = 0;
+    int n = rn_varint_get(r->p, rn_proto_remaining(r), maxbytes, bits, &v);
+    if (n < 0) {
+        rn_proto_fail(r, n);
+        return 0;
+    }
+    r->p += n;
+    return v;
+}
+
 uint64_t rn_proto_read_uvarlong(rn_proto_reader_t *r)
 {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        const uint8_t *p = rn_proto_take(r, 1);
-        if (p == NULL)
-            return 0;
-        if (shift == 63 && (p[0] & 0x7e) != 0)
-            break; /* bits beyond 64 */
-        v |= (uint64_t)(p[0] & 0x7f) << shift;
-        if ((p[0] & 0x80) == 0)
-            return v;
-    }
-    rn_proto_fail(r, RN_ECORRUPT);
-    return 0;
+    return read_varint_bits(r, RN_VARLONG_MAX, 64);
 }
 
 uint32_t rn_proto_read_uvarint(rn_proto_reader_t *r)
 {
-    uint32_t v = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        const uint8_t *p = rn_proto_take(r, 1);
-        if (p == NULL)
-            return 0;
-        if (shift == 28 && (p[0] & 0xf0) != 0)
-            break; /* more than 32 bits, or a sixth byte */
-        v |= (uint32_t)(p[0] & 0x7f) << shift;
-        if ((p[0] & 0x80) == 0)
-            return v;
-    }
-    rn_proto_fail(r, RN_ECORRUPT);
-    return 0;
+    return (uint32_t)read_varint_bits(r, RN_VARINT_MAX, 32);
 }
 
 int32_t rn_proto_read_varint(rn_proto_reader_t *r)
 {
-    uint32_t u = rn_proto_read_uvarint(r);
-    return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
+    return rn_unzigzag32(rn_proto_read_uvarint(r));
 }
 
 int64_t rn_proto_read_varlong(rn_proto_reader_t *r)
 {
-    uint64_t u = rn_proto_read_uvarlong(r);
-    return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+    return rn_unzigzag64(rn_proto_read_uvarlong(r));
 }
 
 void rn_proto_read_uuid(rn_proto_reader_t *r, rn_uuid_t *out)
@@ -277,21 +268,10 @@ void rn_proto_write_float64(rn_proto_writer_t *w, double v)
     rn_proto_write_int64(w, (int64_t)bits);
 }
 
-static size_t rn_proto_encode_uvarlong(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 void rn_proto_write_uvarlong(rn_proto_writer_t *w, uint64_t v)
 {
     uint8_t tmp[10];
-    rn_proto_write_raw(w, tmp, rn_proto_encode_uvarlong(tmp, v));
+    rn_proto_write_raw(w, tmp, rn_varint_put(tmp, v));
 }
 
 void rn_proto_write_uvarint(rn_proto_writer_t *w, uint32_t v)
@@ -307,12 +287,12 @@ void rn_proto_write_uvarint(rn_proto_writer_t *w, uint32_t v)
 
 void rn_proto_write_varint(rn_proto_writer_t *w, int32_t v)
 {
-    rn_proto_write_uvarint(w, ((uint32_t)v << 1) ^ (uint32_t)(v >> 31));
+    rn_proto_write_uvarint(w, rn_zigzag32(v));
 }
 
 void rn_proto_write_varlong(rn_proto_writer_t *w, int64_t v)
 {
-    rn_proto_write_uvarlong(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    rn_proto_write_uvarlong(w, rn_zigzag64(v));
 }
 
 void rn_proto_write_uuid(rn_proto_writer_t *w, const rn_uuid_t *v)
@@ -461,11 +441,7 @@ void rn_proto_writer_patch_int32(rn_proto_writer_t *w, size_t pos, int32_t v)
         rn_proto_writer_fail(w, RN_EINVAL);
         return;
     }
-    uint32_t u = (uint32_t)v;
-    w->buf[pos] = (uint8_t)(u >> 24);
-    w->buf[pos + 1] = (uint8_t)(u >> 16);
-    w->buf[pos + 2] = (uint8_t)(u >> 8);
-    w->buf[pos + 3] = (uint8_t)u;
+    rn_store_be32(w->buf + pos, (uint32_t)v);
 }
 
 rn_proto_mark_t rn_proto_writer_mark(const rn_proto_writer_t *w)
@@ -485,7 +461,7 @@ void rn_proto_writer_insert_size(rn_proto_writer_t *w, rn_proto_mark_t mark)
         return;
     }
     uint8_t tmp[10];
-    size_t n = rn_proto_encode_uvarlong(tmp, len);
+    size_t n = rn_varint_put(tmp, len);
     if (rn_proto_put(w, n) == NULL)
         return;
     memmove(w->buf + mark.pos + n, w->buf + mark.pos, len);

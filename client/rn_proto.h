@@ -24,6 +24,7 @@
 #define RN_PROTO_H
 
 #include "rn_arena.h"
+#include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_uuid.h"
 
@@ -139,7 +140,7 @@ static inline bool rn_proto_read_bool(rn_proto_reader_t *r)
 static inline uint16_t rn_proto_read_uint16(rn_proto_reader_t *r)
 {
     const uint8_t *p = rn_proto_take(r, 2);
-    return p ? (uint16_t)((uint16_t)p[0] << 8 | p[1]) : 0;
+    return p ? rn_load_be16(p) : 0;
 }
 
 static inline int16_t rn_proto_read_int16(rn_proto_reader_t *r)
@@ -150,7 +151,7 @@ static inline int16_t rn_proto_read_int16(rn_proto_reader_t *r)
 static inline uint32_t rn_proto_read_uint32(rn_proto_reader_t *r)
 {
     const uint8_t *p = rn_proto_take(r, 4);
-    return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3] : 0;
+    return p ? rn_load_be32(p) : 0;
 }
 
 static inline int32_t rn_proto_read_int32(rn_proto_reader_t *r)
@@ -161,12 +162,7 @@ static inline int32_t rn_proto_read_int32(rn_proto_reader_t *r)
 static inline int64_t rn_proto_read_int64(rn_proto_reader_t *r)
 {
     const uint8_t *p = rn_proto_take(r, 8);
-    if (p == NULL)
-        return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return (int64_t)v;
+    return p ? (int64_t)rn_load_be64(p) : 0;
 }
 
 double rn_proto_read_float64(rn_proto_reader_t *r);
@@ -271,10 +267,8 @@ static inline void rn_proto_write_bool(rn_proto_writer_t *w, bool v)
 static inline void rn_proto_write_uint16(rn_proto_writer_t *w, uint16_t v)
 {
     uint8_t *p = rn_proto_put(w, 2);
-    if (p) {
-        p[0] = (uint8_t)(v >> 8);
-        p[1] = (uint8_t)v;
-    }
+    if (p)
+        rn_store_be16(p, v);
 }
 
 static inline void rn_proto_write_int16(rn_proto_writer_t *w, int16_t v)
@@ -285,12 +279,8 @@ static inline void rn_proto_write_int16(rn_proto_writer_t *w, int16_t v)
 static inline void rn_proto_write_uint32(rn_proto_writer_t *w, uint32_t v)
 {
     uint8_t *p = rn_proto_put(w, 4);
-    if (p) {
-        p[0] = (uint8_t)(v >> 24);
-        p[1] = (uint8_t)(v >> 16);
-        p[2] = (uint8_t)(v >> 8);
-        p[3] = (uint8_t)v;
-    }
+    if (p)
+        rn_store_be32(p, v);
 }
 
 static inline void rn_proto_write_int32(rn_proto_writer_t *w, int32_t v)
@@ -301,10 +291,8 @@ static inline void rn_proto_write_int32(rn_proto_writer_t *w, int32_t v)
 static inline void rn_proto_write_int64(rn_proto_writer_t *w, int64_t v)
 {
     uint8_t *p = rn_proto_put(w, 8);
-    if (p) {
-        for (int i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
-            p[i] = (uint8_t)v;
-    }
+    if (p)
+        rn_store_be64(p, (uint64_t)v);
 }
 
 void rn_proto_write_float64(rn_proto_writer_t *w, double v);

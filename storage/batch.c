@@ -55,6 +55,23 @@ int rn_batch_validate(const uint8_t *buf, size_t len, rn_batch_header_t *hdr)
     return 0;
 }
 
+void rn_batch_header_write(uint8_t *buf, size_t total, const rn_batch_header_t *hdr)
+{
+    rn_store_be64(buf, (uint64_t)hdr->base_offset);
+    rn_store_be32(buf + 8, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
+    rn_store_be32(buf + 12, (uint32_t)hdr->partition_leader_epoch);
+    buf[RN_BATCH_MAGIC_OFFSET] = 2;
+    rn_store_be16(buf + 21, (uint16_t)hdr->attributes);
+    rn_store_be32(buf + 23, (uint32_t)hdr->last_offset_delta);
+    rn_store_be64(buf + 27, (uint64_t)hdr->base_timestamp);
+    rn_store_be64(buf + 35, (uint64_t)hdr->max_timestamp);
+    rn_store_be64(buf + 43, (uint64_t)hdr->producer_id);
+    rn_store_be16(buf + 51, (uint16_t)hdr->producer_epoch);
+    rn_store_be32(buf + 53, (uint32_t)hdr->base_sequence);
+    rn_store_be32(buf + 57, (uint32_t)hdr->record_count);
+    rn_store_be32(buf + RN_BATCH_CRC_OFFSET, rn_batch_compute_crc(buf, total));
+}
+
 void rn_batch_set_base_offset(uint8_t *buf, int64_t base_offset)
 {
     rn_store_be64(buf, (uint64_t)base_offset);

@@ -136,19 +136,12 @@ static int is_null(rn_record_bytes_t b)
 static void put_header(uint8_t *out, const rn_batch_header_t *hdr, size_t total, int16_t attributes,
                        int64_t base_ts, int64_t max_ts, int32_t count)
 {
-    rn_store_be64(out, (uint64_t)hdr->base_offset);
-    rn_store_be32(out + 8, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
-    rn_store_be32(out + 12, (uint32_t)hdr->partition_leader_epoch);
-    out[16] = 2;
-    rn_store_be16(out + 21, (uint16_t)attributes);
-    rn_store_be32(out + 23, (uint32_t)hdr->last_offset_delta);
-    rn_store_be64(out + 27, (uint64_t)base_ts);
-    rn_store_be64(out + 35, (uint64_t)max_ts);
-    rn_store_be64(out + 43, (uint64_t)hdr->producer_id);
-    rn_store_be16(out + 51, (uint16_t)hdr->producer_epoch);
-    rn_store_be32(out + 53, (uint32_t)hdr->base_sequence);
-    rn_store_be32(out + 57, (uint32_t)count);
-    rn_store_be32(out + RN_BATCH_CRC_OFFSET, rn_batch_compute_crc(out, total));
+    rn_batch_header_t h = *hdr;
+    h.attributes = attributes;
+    h.base_timestamp = base_ts;
+    h.max_timestamp = max_ts;
+    h.record_count = count;
+    rn_batch_header_write(out, total, &h);
 }
 
 /* Kafka's empty batch (DefaultRecordBatch.writeEmptyHeader): same offsets, epoch and producer

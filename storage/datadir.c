@@ -146,16 +146,6 @@ void rn_datadir_meta_format(const rn_datadir_meta_t *meta, char **out, size_t *l
     *len = (size_t)n;
 }
 
-static char *join_path(const char *dir, const char *name)
-{
-    size_t dlen = strlen(dir), nlen = strlen(name);
-    char *p = rn_xmalloc(dlen + nlen + 2);
-    memcpy(p, dir, dlen);
-    p[dlen] = '/';
-    memcpy(p + dlen + 1, name, nlen + 1);
-    return p;
-}
-
 static int meta_write(const char *path, const rn_datadir_meta_t *meta, char *err, size_t errlen)
 {
     char *buf;
@@ -170,7 +160,7 @@ static int meta_write(const char *path, const rn_datadir_meta_t *meta, char *err
 static int meta_load_or_create(rn_datadir_t *dd, int32_t node_id, const rn_uuid_t *cluster_id,
                                char *err, size_t errlen)
 {
-    char *path = join_path(dd->path, RN_DATADIR_META_FILE);
+    char *path = rn_fsutil_join(dd->path, RN_DATADIR_META_FILE);
     uint8_t *buf;
     size_t len;
     char want[RN_UUID_BASE64_LEN + 1], have[RN_UUID_BASE64_LEN + 1];
@@ -237,7 +227,7 @@ out:
 
 static int take_lock(rn_datadir_t *dd, char *err, size_t errlen)
 {
-    char *path = join_path(dd->path, RN_DATADIR_LOCK_FILE);
+    char *path = rn_fsutil_join(dd->path, RN_DATADIR_LOCK_FILE);
     int rc = 0;
     dd->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (dd->lock_fd < 0) {
@@ -265,7 +255,7 @@ static int take_lock(rn_datadir_t *dd, char *err, size_t errlen)
  * else is written, or a crash could resurrect it and skip a needed recovery. */
 static int consume_clean_marker(rn_datadir_t *dd, char *err, size_t errlen)
 {
-    char *path = join_path(dd->path, RN_DATADIR_CLEAN_SHUTDOWN_FILE);
+    char *path = rn_fsutil_join(dd->path, RN_DATADIR_CLEAN_SHUTDOWN_FILE);
     int rc = 0;
     if (unlink(path) == 0) {
         dd->was_clean = true;
@@ -312,7 +302,7 @@ int rn_datadir_close(rn_datadir_t *dd, bool clean, char *err, size_t errlen)
         return 0;
     int rc = 0;
     if (clean && dd->lock_fd >= 0) {
-        char *path = join_path(dd->path, RN_DATADIR_CLEAN_SHUTDOWN_FILE);
+        char *path = rn_fsutil_join(dd->path, RN_DATADIR_CLEAN_SHUTDOWN_FILE);
         rc = rn_fsutil_write_atomic(path, "", 0, err, errlen);
         rn_free(path);
     }

@@ -52,6 +52,22 @@ int32_t rn_epochs_latest(const rn_epochs_t *ec)
     return ec->count ? ec->entries[ec->count - 1].epoch : RN_EPOCH_UNDEFINED;
 }
 
+/* Binary search over the entries (increasing in both fields): how many leading entries have
+ * start_offset (by_offset) or epoch <= key. */
+static size_t count_le(const rn_epochs_t *ec, bool by_offset, int64_t key)
+{
+    size_t lo = 0, hi = ec->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int64_t v = by_offset ? ec->entries[mid].start_offset : ec->entries[mid].epoch;
+        if (v <= key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 void rn_epochs_end_offset_for(const rn_epochs_t *ec, int32_t requested, int64_t log_end_offset,
                               int32_t *epoch, int64_t *end_offset)
 {
@@ -64,15 +80,8 @@ void rn_epochs_end_offset_for(const rn_epochs_t *ec, int32_t requested, int64_t 
         *end_offset = log_end_offset;
         return;
     }
-    /* Index of the first entry with epoch > requested (binary search). */
-    size_t lo = 0, hi = ec->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ec->entries[mid].epoch <= requested)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    /* Index of the first entry with epoch > requested. */
+    size_t lo = count_le(ec, false, requested);
     if (lo == ec->count)
         return; /* above every epoch: cannot happen while the latest is the largest */
     *end_offset = ec->entries[lo].start_offset;
@@ -83,14 +92,7 @@ void rn_epochs_end_offset_for(const rn_epochs_t *ec, int32_t requested, int64_t 
 
 int32_t rn_epochs_epoch_for_offset(const rn_epochs_t *ec, int64_t offset)
 {
-    size_t lo = 0, hi = ec->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ec->entries[mid].start_offset <= offset)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = count_le(ec, true, offset);
     return lo == 0 ? RN_EPOCH_UNDEFINED : ec->entries[lo - 1].epoch;
 }
 
@@ -170,20 +172,10 @@ int rn_epochs_parse(rn_epochs_t *ec, const char *name, const uint8_t *buf, size_
     return 0;
 }
 
-static char *epochs_path(const char *dir)
-{
-    size_t dlen = strlen(dir);
-    char *path = rn_xmalloc(dlen + sizeof(RN_EPOCHS_FILE) + 1);
-    memcpy(path, dir, dlen);
-    path[dlen] = '/';
-    memcpy(path + dlen + 1, RN_EPOCHS_FILE, sizeof(RN_EPOCHS_FILE));
-    return path;
-}
-
 int rn_epochs_load(rn_epochs_t *ec, const char *dir, char *err, size_t errlen)
 {
     ec->count = 0;
-    char *path = epochs_path(dir);
+    char *path = rn_fsutil_join(dir, RN_EPOCHS_FILE);
     uint8_t *buf;
     size_t len;
     int rc = rn_fsutil_read_file(path, RN_EPOCHS_MAX_FILE_SIZE, &buf, &len, err, errlen);
@@ -215,7 +207,7 @@ int rn_epochs_save(const rn_epochs_t *ec, const char *dir, char *err, size_t err
     char *buf;
     size_t len;
     rn_epochs_format(ec, &buf, &len);
-    char *path = epochs_path(dir);
+    char *path = rn_fsutil_join(dir, RN_EPOCHS_FILE);
     int rc = rn_fsutil_write_atomic(path, buf, len, err, errlen);
     rn_free(path);
     rn_free(buf);

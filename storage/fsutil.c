@@ -14,6 +14,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+char *rn_fsutil_join(const char *dir, const char *name)
+{
+    size_t dlen = strlen(dir), nlen = strlen(name);
+    char *p = rn_xmalloc(dlen + nlen + 2);
+    memcpy(p, dir, dlen);
+    p[dlen] = '/';
+    memcpy(p + dlen + 1, name, nlen + 1);
+    return p;
+}
+
 void rn_fsutil_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err == NULL || errlen == 0)

@@ -128,6 +128,29 @@ void rn__idxfile_truncate_entries(rn__idxfile_t *f, uint32_t n)
     f->entries = n;
 }
 
+uint32_t rn__idxfile_count_le(const rn__idxfile_t *f, rn__idxfile_key_fn key, int64_t base,
+                              int64_t target)
+{
+    uint32_t lo = 0, hi = f->entries;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (key(rn__idxfile_entry(f, mid), base) <= target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void rn__idxfile_truncate_from(rn__idxfile_t *f, rn__idxfile_key_fn key, int64_t base,
+                               int64_t limit)
+{
+    uint32_t keep = f->entries;
+    while (keep > 0 && key(rn__idxfile_entry(f, keep - 1), base) >= limit)
+        keep--;
+    rn__idxfile_truncate_entries(f, keep);
+}
+
 int rn__idxfile_sync(rn__idxfile_t *f)
 {
     return fsync(f->fd) == 0 ? 0 : RN_EIO;
@@ -183,45 +206,40 @@ int rn_index_append(rn_index_t *idx, int64_t offset, uint32_t position)
     return 0;
 }
 
+/* The keys of an offset index entry: absolute offset, and position. */
+static int64_t index_key_offset(const uint8_t *entry, int64_t base)
+{
+    return base + rn_load_be32(entry);
+}
+
+static int64_t index_key_position(const uint8_t *entry, int64_t base)
+{
+    (void)base;
+    return rn_load_be32(entry + 4);
+}
+
 int rn_index_lookup(const rn_index_t *idx, int64_t offset, rn_index_entry_t *out)
 {
-    /* Binary search for the last entry whose offset is <= offset. */
-    uint32_t lo = 0, hi = idx->file.entries;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (rn_index_entry(idx, mid).offset <= offset)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0)
+    /* The last entry whose offset is <= offset. */
+    uint32_t n = rn__idxfile_count_le(&idx->file, index_key_offset, idx->base_offset, offset);
+    if (n == 0)
         return 0;
-    *out = rn_index_entry(idx, lo - 1);
+    *out = rn_index_entry(idx, n - 1);
     return 1;
 }
 
 int rn_index_lookup_position(const rn_index_t *idx, uint32_t position, rn_index_entry_t *out)
 {
-    uint32_t lo = 0, hi = idx->file.entries;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (rn_index_entry(idx, mid).position <= position)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0)
+    uint32_t n = rn__idxfile_count_le(&idx->file, index_key_position, 0, position);
+    if (n == 0)
         return 0;
-    *out = rn_index_entry(idx, lo - 1);
+    *out = rn_index_entry(idx, n - 1);
     return 1;
 }
 
 void rn_index_truncate_to(rn_index_t *idx, int64_t offset)
 {
-    uint32_t keep = idx->file.entries;
-    while (keep > 0 && rn_index_entry(idx, keep - 1).offset >= offset)
-        keep--;
-    rn__idxfile_truncate_entries(&idx->file, keep);
+    rn__idxfile_truncate_from(&idx->file, index_key_offset, idx->base_offset, offset);
 }
 
 void rn_index_reset(rn_index_t *idx)

@@ -55,19 +55,9 @@ int rn_partmeta_parse(const char *name, const uint8_t *buf, size_t len, rn_uuid_
     return 0;
 }
 
-static char *partmeta_path(const char *dir)
-{
-    size_t dlen = strlen(dir);
-    char *path = rn_xmalloc(dlen + sizeof(RN_PARTMETA_FILE) + 1);
-    memcpy(path, dir, dlen);
-    path[dlen] = '/';
-    memcpy(path + dlen + 1, RN_PARTMETA_FILE, sizeof(RN_PARTMETA_FILE));
-    return path;
-}
-
 int rn_partmeta_load(const char *dir, rn_uuid_t *topic_id, char *err, size_t errlen)
 {
-    char *path = partmeta_path(dir);
+    char *path = rn_fsutil_join(dir, RN_PARTMETA_FILE);
     uint8_t *buf;
     size_t len;
     int rc = rn_fsutil_read_file(path, PARTMETA_MAX_FILE_SIZE, &buf, &len, err, errlen);
@@ -98,7 +88,7 @@ int rn_partmeta_save(const char *dir, const rn_uuid_t *topic_id, char *err, size
     }
     char buf[RN_PARTMETA_SIZE + 1];
     size_t len = rn_partmeta_format(topic_id, buf);
-    char *path = partmeta_path(dir);
+    char *path = rn_fsutil_join(dir, RN_PARTMETA_FILE);
     int rc = rn_fsutil_write_atomic(path, buf, len, err, errlen);
     rn_free(path);
     return rc;

@@ -115,12 +115,9 @@ int rn_pidsnap_parse_filename(const char *name, int64_t *offset)
 
 static char *snapshot_path(const char *dir, int64_t offset)
 {
-    size_t dlen = strlen(dir);
-    char *path = rn_xmalloc(dlen + 1 + RN_PIDSNAP_NAME_SIZE);
-    memcpy(path, dir, dlen);
-    path[dlen] = '/';
-    rn_pidsnap_filename(offset, path + dlen + 1);
-    return path;
+    char name[RN_PIDSNAP_NAME_SIZE];
+    rn_pidsnap_filename(offset, name);
+    return rn_fsutil_join(dir, name);
 }
 
 int rn_pidsnap_load(const char *dir, int64_t offset, rn_pidsnap_entry_t **entries, size_t *count,

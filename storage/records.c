@@ -5,96 +5,46 @@
 #include "rn_alloc.h"
 #include "rn_endian.h"
 #include "rn_err.h"
+#include "rn_varint.h"
 
 #include <string.h>
 
-/* ---- varints ---- */
-
-static size_t uvarlong_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static size_t put_uvarlong(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-/* Decode an unsigned LEB128 of at most maxbytes bytes whose value fits in `bits` bits. */
-static int get_uvarlong(const uint8_t *p, size_t len, int maxbytes, int bits, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < maxbytes; i++) {
-        if ((size_t)i >= len)
-            return RN_ETRUNC;
-        uint8_t b = p[i];
-        int shift = 7 * i;
-        if (i == maxbytes - 1 && ((b & 0x80) || (b >> (bits - shift)) != 0))
-            return RN_ECORRUPT; /* too long, or bits beyond the type */
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return i + 1;
-        }
-    }
-    return RN_ECORRUPT; /* not reached: the last byte's continuation bit is rejected */
-}
-
-static uint32_t zigzag32(int32_t v)
-{
-    return ((uint32_t)v << 1) ^ (v < 0 ? UINT32_MAX : 0);
-}
-
-static uint64_t zigzag64(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
-}
+/* ---- varints (the codec is rn_varint.h's) ---- */
 
 size_t rn_records_varint_size(int32_t v)
 {
-    return uvarlong_size(zigzag32(v));
+    return rn_varint_size(rn_zigzag32(v));
 }
 
 size_t rn_records_varlong_size(int64_t v)
 {
-    return uvarlong_size(zigzag64(v));
+    return rn_varint_size(rn_zigzag64(v));
 }
 
 size_t rn_records_uvarint_size(uint32_t v)
 {
-    return uvarlong_size(v);
+    return rn_varint_size(v);
 }
 
 size_t rn_records_put_varint(uint8_t *p, int32_t v)
 {
-    return put_uvarlong(p, zigzag32(v));
+    return rn_varint_put(p, rn_zigzag32(v));
 }
 
 size_t rn_records_put_varlong(uint8_t *p, int64_t v)
 {
-    return put_uvarlong(p, zigzag64(v));
+    return rn_varint_put(p, rn_zigzag64(v));
 }
 
 size_t rn_records_put_uvarint(uint8_t *p, uint32_t v)
 {
-    return put_uvarlong(p, v);
+    return rn_varint_put(p, v);
 }
 
 int rn_records_get_uvarint(const uint8_t *p, size_t len, uint32_t *v)
 {
     uint64_t u;
-    int n = get_uvarlong(p, len, RN_VARINT_MAX, 32, &u);
+    int n = rn_varint_get(p, len, RN_VARINT_MAX, 32, &u);
     if (n > 0)
         *v = (uint32_t)u;
     return n;
@@ -103,18 +53,18 @@ int rn_records_get_uvarint(const uint8_t *p, size_t len, uint32_t *v)
 int rn_records_get_varint(const uint8_t *p, size_t len, int32_t *v)
 {
     uint64_t u;
-    int n = get_uvarlong(p, len, RN_VARINT_MAX, 32, &u);
+    int n = rn_varint_get(p, len, RN_VARINT_MAX, 32, &u);
     if (n > 0)
-        *v = (int32_t)((uint32_t)(u >> 1) ^ (uint32_t) - (uint32_t)(u & 1));
+        *v = rn_unzigzag32((uint32_t)u);
     return n;
 }
 
 int rn_records_get_varlong(const uint8_t *p, size_t len, int64_t *v)
 {
     uint64_t u;
-    int n = get_uvarlong(p, len, RN_VARLONG_MAX, 64, &u);
+    int n = rn_varint_get(p, len, RN_VARLONG_MAX, 64, &u);
     if (n > 0)
-        *v = (int64_t)((u >> 1) ^ -(u & 1));
+        *v = rn_unzigzag64(u);
     return n;
 }
 
@@ -405,20 +355,19 @@ static uint8_t *put_record(uint8_t *p, const rn_record_spec_t *rec, size_t body,
 static void put_header(uint8_t *buf, const rn_batch_spec_t *spec, size_t total, size_t n,
                        int32_t last_delta, int64_t base_ts, int64_t max_ts)
 {
-    rn_store_be64(buf, (uint64_t)spec->base_offset);
-    rn_store_be32(buf + 8, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
-    rn_store_be32(buf + 12, (uint32_t)spec->partition_leader_epoch);
-    buf[RN_BATCH_MAGIC_OFFSET] = 2;
-    uint16_t attrs = (uint16_t)((spec->attributes & ~RN_BATCH_ATTR_CODEC_MASK) | spec->codec);
-    rn_store_be16(buf + 21, attrs);
-    rn_store_be32(buf + 23, (uint32_t)last_delta);
-    rn_store_be64(buf + 27, (uint64_t)base_ts);
-    rn_store_be64(buf + 35, (uint64_t)max_ts);
-    rn_store_be64(buf + 43, (uint64_t)spec->producer_id);
-    rn_store_be16(buf + 51, (uint16_t)spec->producer_epoch);
-    rn_store_be32(buf + 53, (uint32_t)spec->base_sequence);
-    rn_store_be32(buf + 57, (uint32_t)n);
-    rn_store_be32(buf + RN_BATCH_CRC_OFFSET, rn_batch_compute_crc(buf, total));
+    rn_batch_header_t h = {
+        .base_offset = spec->base_offset,
+        .partition_leader_epoch = spec->partition_leader_epoch,
+        .attributes = (int16_t)((spec->attributes & ~RN_BATCH_ATTR_CODEC_MASK) | spec->codec),
+        .last_offset_delta = last_delta,
+        .base_timestamp = base_ts,
+        .max_timestamp = max_ts,
+        .producer_id = spec->producer_id,
+        .producer_epoch = spec->producer_epoch,
+        .base_sequence = spec->base_sequence,
+        .record_count = (int32_t)n,
+    };
+    rn_batch_header_write(buf, total, &h);
 }
 
 int rn_batch_build(const rn_batch_spec_t *spec, const rn_record_spec_t *recs, size_t n,

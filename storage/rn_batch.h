@@ -88,6 +88,12 @@ static inline int rn_batch_is_transactional(const rn_batch_header_t *hdr)
 /* Compute the CRC-32C the batch at buf should carry (covers bytes 21..total). */
 uint32_t rn_batch_compute_crc(const uint8_t *buf, size_t total);
 
+/* Write the 61-byte header of a batch of `total` bytes whose records already follow it at
+ * buf: hdr's fields, except that batchLength comes from total, magic is 2 and the CRC is
+ * computed (last, over the header and the records). hdr->batch_length, magic and crc are
+ * ignored. */
+void rn_batch_header_write(uint8_t *buf, size_t total, const rn_batch_header_t *hdr);
+
 /* In-place rewrites the broker does on append (outside the CRC). */
 void rn_batch_set_base_offset(uint8_t *buf, int64_t base_offset);
 void rn_batch_set_leader_epoch(uint8_t *buf, int32_t epoch);

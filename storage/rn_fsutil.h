@@ -51,6 +51,10 @@ int rn_fsutil_fsync_dir(const char *path, char *err, size_t errlen);
 /* fsync the directory that contains `path` ("." for a bare file name). Returns 0 or RN_EIO. */
 int rn_fsutil_fsync_parent(const char *path, char *err, size_t errlen);
 
+/* "dir/name" in memory from rn_xmalloc (the caller frees it with rn_free); aborts on OOM, as
+ * small internal allocations do. */
+char *rn_fsutil_join(const char *dir, const char *name);
+
 /* Format a message into err[0..errlen) (no-op when err is NULL or errlen is 0). For the
  * storage modules that share this error convention. */
 void rn_fsutil_seterr(char *err, size_t errlen, const char *fmt, ...)

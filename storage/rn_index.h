@@ -58,6 +58,17 @@ static inline const uint8_t *rn__idxfile_entry(const rn__idxfile_t *f, uint32_t 
 {
     return f->map + (size_t)i * f->entry_size;
 }
+/* Reads the key an index is searched or truncated by from one entry; base is the index's
+ * base offset (for keys stored relative to it). */
+typedef int64_t (*rn__idxfile_key_fn)(const uint8_t *entry, int64_t base);
+/* Binary search over entries sorted by key(): how many leading entries have key <= target.
+ * Both index kinds' lookups are "the entry before that count". */
+uint32_t rn__idxfile_count_le(const rn__idxfile_t *f, rn__idxfile_key_fn key, int64_t base,
+                              int64_t target);
+/* Drop the trailing entries whose key() >= limit, scanning back from the last (needs a
+ * writable file, as rn__idxfile_truncate_entries). */
+void rn__idxfile_truncate_from(rn__idxfile_t *f, rn__idxfile_key_fn key, int64_t base,
+                               int64_t limit);
 
 /* ---- the offset index ---- */
 typedef struct rn_index {

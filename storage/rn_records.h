@@ -17,13 +17,14 @@
 #include "rn_batch.h"
 #include "rn_codec.h"
 
+#include "rn_varint.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 /* ---- varints ---- */
 
-#define RN_VARINT_MAX  5  /* bytes of the longest int32 varint */
-#define RN_VARLONG_MAX 10 /* bytes of the longest int64 varlong */
+/* The codec itself is common/rn_varint.h (RN_VARINT_MAX, RN_VARLONG_MAX come from there). */
 
 /* Encoded size in bytes. */
 size_t rn_records_varint_size(int32_t v);

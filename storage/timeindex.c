@@ -53,28 +53,30 @@ int rn_timeindex_maybe_append(rn_timeindex_t *tidx, int64_t timestamp, int64_t o
     return 0;
 }
 
+/* The keys of a time index entry: timestamp, and absolute offset. */
+static int64_t timeindex_key_timestamp(const uint8_t *entry, int64_t base)
+{
+    (void)base;
+    return (int64_t)rn_load_be64(entry);
+}
+
+static int64_t timeindex_key_offset(const uint8_t *entry, int64_t base)
+{
+    return base + rn_load_be32(entry + 8);
+}
+
 int rn_timeindex_lookup(const rn_timeindex_t *tidx, int64_t timestamp, rn_timeindex_entry_t *out)
 {
-    uint32_t lo = 0, hi = tidx->file.entries;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (rn_timeindex_entry(tidx, mid).timestamp <= timestamp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0)
+    uint32_t n = rn__idxfile_count_le(&tidx->file, timeindex_key_timestamp, 0, timestamp);
+    if (n == 0)
         return 0;
-    *out = rn_timeindex_entry(tidx, lo - 1);
+    *out = rn_timeindex_entry(tidx, n - 1);
     return 1;
 }
 
 void rn_timeindex_truncate_to(rn_timeindex_t *tidx, int64_t offset)
 {
-    uint32_t keep = tidx->file.entries;
-    while (keep > 0 && rn_timeindex_entry(tidx, keep - 1).offset >= offset)
-        keep--;
-    rn__idxfile_truncate_entries(&tidx->file, keep);
+    rn__idxfile_truncate_from(&tidx->file, timeindex_key_offset, tidx->base_offset, offset);
 }
 
 void rn_timeindex_reset(rn_timeindex_t *tidx)

@@ -112,6 +112,18 @@ static void cannot_read(ctx_t *cx, const char *path, const char *why)
     (*cx->unreadable)++;
 }
 
+/* Read a whole index or text file (at most SMALL_FILE_MAX bytes) into *buf (rn_free it);
+ * -1 after reporting a file that cannot be read. */
+static int read_small(ctx_t *cx, const char *path, uint8_t **buf, size_t *len)
+{
+    char err[512];
+    if (rn_fsutil_read_file(path, SMALL_FILE_MAX, buf, len, err, sizeof(err)) != 0) {
+        cannot_read(cx, path, err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Feed a segment file to lg in chunks. Returns 0, or -1 after reporting a read error. */
 static int feed_log_file(ctx_t *cx, const char *path, rn_dump_log_t *lg)
 {
@@ -214,11 +226,8 @@ static void dump_index_file(ctx_t *cx, const char *path, enum kind kind, size_t 
 {
     uint8_t *buf;
     size_t len;
-    char err[512];
-    if (rn_fsutil_read_file(path, SMALL_FILE_MAX, &buf, &len, err, sizeof(err)) != 0) {
-        cannot_read(cx, path, err);
+    if (read_small(cx, path, &buf, &len) != 0)
         return;
-    }
     rn_dump_opts_t opts = *cx->opts;
     if (opts.verify) {
         /* X.index -> X.log, keeping a .deleted/.cleaned/.swap marker. */
@@ -259,11 +268,8 @@ static void dump_file(ctx_t *cx, const char *path)
     } else if (kind == K_TEXT) {
         uint8_t *buf;
         size_t len;
-        char err[512];
-        if (rn_fsutil_read_file(path, SMALL_FILE_MAX, &buf, &len, err, sizeof(err)) != 0) {
-            cannot_read(cx, path, err);
+        if (read_small(cx, path, &buf, &len) != 0)
             return;
-        }
         cx->problems += rn_dump_text(cx->out, tk, name, buf, len);
         rn_free(buf);
     } else if (kind == K_TXNINDEX) {

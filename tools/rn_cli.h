@@ -258,6 +258,17 @@ int rn_cli_member_commit(rn_cli_member_t *m, const int32_t *partitions, const in
 /* LeaveGroup (best effort) and free the member. */
 void rn_cli_member_leave(rn_cli_member_t *m);
 
+/* One partition of an OffsetFetch answer (either layout): its topic, index, committed offset
+ * (-1 when none) and error code. */
+typedef void (*rn_cli_committed_fn)(void *ctx, rn_str_t topic, int32_t partition, int64_t committed,
+                                    int16_t error_code);
+/* OffsetFetch version v (the caller checked the coordinator serves it) for group through the
+ * coordinator conn: topic NULL asks for every topic (v2+), otherwise for the n partitions of
+ * topic. Calls fn for each partition answered. Returns 0, or an exit status (message printed)
+ * when the call fails or the group-level error is neither 0 nor `tolerated`. */
+int rn_cli_offset_fetch(rn_cli_t *cli, rn_conn_t *coord, int16_t v, const char *group,
+                        const char *topic, const int32_t *partitions, int n, int16_t tolerated,
+                        rn_cli_committed_fn fn, void *ctx);
 /* The committed offsets of group for partitions of topic through the coordinator conn
  * (OffsetFetch); -1 where the group has none. Returns an exit status. */
 int rn_cli_committed(rn_cli_t *cli, rn_conn_t *coord, const char *group, const char *topic,

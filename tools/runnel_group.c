@@ -55,6 +55,26 @@ static int cmp_goff(const void *a, const void *b)
     return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
+typedef struct committed_all_ctx {
+    rn_cli_t *cli;
+    goffs_t *out;
+    rn_str_t topic; /* the answer's topic last seen, and its name copied into cli->keep */
+    char *name;
+} committed_all_ctx_t;
+
+static void committed_all_one(void *ctx, rn_str_t topic, int32_t partition, int64_t committed,
+                              int16_t error_code)
+{
+    committed_all_ctx_t *c = ctx;
+    if (error_code != 0 || committed < 0)
+        return;
+    if (c->name == NULL || topic.ptr != c->topic.ptr || topic.len != c->topic.len) {
+        c->topic = topic;
+        c->name = rn_str_arena_dup(&c->cli->keep, topic);
+    }
+    goffs_find(c->out, c->name, partition, true)->committed = committed;
+}
+
 /* Every committed offset of the group (OffsetFetch with a null topic list). */
 static int committed_all(rn_cli_t *cli, rn_conn_t *coord, const char *group, goffs_t *out)
 {
@@ -62,54 +82,9 @@ static int committed_all(rn_cli_t *cli, rn_conn_t *coord, const char *group, gof
     if (v < 2)
         return rn_cli_fail(cli, RN_CLI_EXIT_FAIL,
                            "the coordinator does not serve OffsetFetch v2+ (all topics)");
-    rn_offset_fetch_request_t req;
-    rn_offset_fetch_request_init(&req);
-    if (v >= 8) {
-        rn_offset_fetch_request_group_t *g =
-            rn_offset_fetch_request_group_array_alloc(&cli->arena, &req.groups, 1);
-        g->group_id = rn_str(group);
-        g->topics.count = -1;
-    } else {
-        req.group_id = rn_str(group);
-        req.topics.count = -1;
-    }
-    void *body;
-    int err = rn_conn_call(coord, RN_API_OFFSET_FETCH, v, &req, &cli->arena, &body);
-    if (err != 0)
-        return rn_cli_fail(cli, err == RN_EIO ? RN_CLI_EXIT_CONNECT : RN_CLI_EXIT_FAIL,
-                           "OffsetFetch for group \"%s\" failed: %s", group, rn_conn_error(coord));
-    const rn_offset_fetch_response_t *resp = body;
-    int16_t gerr =
-        v >= 8 ? (resp->groups.count > 0 ? resp->groups.items[0].error_code : 0) : resp->error_code;
-    if (gerr != 0 && gerr != RN_KERR_GROUP_ID_NOT_FOUND)
-        return rn_cli_fail(cli, RN_CLI_EXIT_FAIL, "OffsetFetch for group \"%s\" failed: %s%s",
-                           group, rn_kerr_name(gerr), rn_cli_kerr_hint(gerr));
-    if (v >= 8) {
-        for (int32_t gi = 0; gi < resp->groups.count; gi++)
-            for (int32_t ti = 0; ti < resp->groups.items[gi].topics.count; ti++) {
-                const rn_offset_fetch_response_topics_t *t =
-                    &resp->groups.items[gi].topics.items[ti];
-                char *name = rn_str_arena_dup(&cli->keep, t->name);
-                for (int32_t pi = 0; pi < t->partitions.count; pi++) {
-                    const rn_offset_fetch_response_partitions_t *p = &t->partitions.items[pi];
-                    if (p->error_code == 0 && p->committed_offset >= 0)
-                        goffs_find(out, name, p->partition_index, true)->committed =
-                            p->committed_offset;
-                }
-            }
-    } else {
-        for (int32_t ti = 0; ti < resp->topics.count; ti++) {
-            const rn_offset_fetch_response_topic_t *t = &resp->topics.items[ti];
-            char *name = rn_str_arena_dup(&cli->keep, t->name);
-            for (int32_t pi = 0; pi < t->partitions.count; pi++) {
-                const rn_offset_fetch_response_partition_t *p = &t->partitions.items[pi];
-                if (p->error_code == 0 && p->committed_offset >= 0)
-                    goffs_find(out, name, p->partition_index, true)->committed =
-                        p->committed_offset;
-            }
-        }
-    }
-    return 0;
+    committed_all_ctx_t c = {cli, out, {NULL, 0}, NULL};
+    return rn_cli_offset_fetch(cli, coord, v, group, NULL, NULL, 0, RN_KERR_GROUP_ID_NOT_FOUND,
+                               committed_all_one, &c);
 }
 
 /* Fill log_end (ListOffsets latest, or `timestamp`) of every entry; target gets the

@@ -165,6 +165,86 @@ rn_conn_t *rn_cli_coordinator(rn_cli_t *cli, const char *group, int *status)
     return conn;
 }
 
+int rn_cli_offset_fetch(rn_cli_t *cli, rn_conn_t *coord, int16_t v, const char *group,
+                        const char *topic, const int32_t *partitions, int n, int16_t tolerated,
+                        rn_cli_committed_fn fn, void *ctx)
+{
+    rn_offset_fetch_request_t req;
+    rn_offset_fetch_request_init(&req);
+    rn_int32_array_t pids = {n, (int32_t *)partitions};
+    if (v >= 8) {
+        rn_offset_fetch_request_group_t *g =
+            rn_offset_fetch_request_group_array_alloc(&cli->arena, &req.groups, 1);
+        g->group_id = rn_str(group);
+        if (topic == NULL) {
+            g->topics.count = -1;
+        } else {
+            rn_offset_fetch_request_topics_t *t =
+                rn_offset_fetch_request_topics_array_alloc(&cli->arena, &g->topics, 1);
+            t->name = rn_str(topic);
+            t->partition_indexes = pids;
+        }
+    } else {
+        req.group_id = rn_str(group);
+        if (topic == NULL) {
+            req.topics.count = -1;
+        } else {
+            rn_offset_fetch_request_topic_t *t =
+                rn_offset_fetch_request_topic_array_alloc(&cli->arena, &req.topics, 1);
+            t->name = rn_str(topic);
+            t->partition_indexes = pids;
+        }
+    }
+    void *body;
+    int err = rn_conn_call(coord, RN_API_OFFSET_FETCH, v, &req, &cli->arena, &body);
+    if (err != 0)
+        return rn_cli_fail(cli, err == RN_EIO ? RN_CLI_EXIT_CONNECT : RN_CLI_EXIT_FAIL,
+                           "OffsetFetch for group \"%s\" failed: %s", group, rn_conn_error(coord));
+    const rn_offset_fetch_response_t *resp = body;
+    int16_t gerr =
+        v >= 8 ? (resp->groups.count > 0 ? resp->groups.items[0].error_code : 0) : resp->error_code;
+    if (gerr != 0 && gerr != tolerated)
+        return rn_cli_fail(cli, RN_CLI_EXIT_FAIL, "OffsetFetch for group \"%s\" failed: %s%s",
+                           group, rn_kerr_name(gerr), rn_cli_kerr_hint(gerr));
+    /* The two layouts carry the same partition fields; walk whichever this version has. */
+    if (v >= 8) {
+        for (int32_t gi = 0; gi < resp->groups.count; gi++)
+            for (int32_t ti = 0; ti < resp->groups.items[gi].topics.count; ti++) {
+                const rn_offset_fetch_response_topics_t *t =
+                    &resp->groups.items[gi].topics.items[ti];
+                for (int32_t pi = 0; pi < t->partitions.count; pi++) {
+                    const rn_offset_fetch_response_partitions_t *p = &t->partitions.items[pi];
+                    fn(ctx, t->name, p->partition_index, p->committed_offset, p->error_code);
+                }
+            }
+    } else {
+        for (int32_t ti = 0; ti < resp->topics.count; ti++) {
+            const rn_offset_fetch_response_topic_t *t = &resp->topics.items[ti];
+            for (int32_t pi = 0; pi < t->partitions.count; pi++) {
+                const rn_offset_fetch_response_partition_t *p = &t->partitions.items[pi];
+                fn(ctx, t->name, p->partition_index, p->committed_offset, p->error_code);
+            }
+        }
+    }
+    return 0;
+}
+
+typedef struct committed_ctx {
+    const int32_t *partitions;
+    int n;
+    int64_t *offsets;
+} committed_ctx_t;
+
+static void committed_one(void *ctx, rn_str_t topic, int32_t partition, int64_t committed,
+                          int16_t error_code)
+{
+    committed_ctx_t *c = ctx;
+    (void)topic;
+    for (int i = 0; i < c->n; i++)
+        if (partition == c->partitions[i] && error_code == 0)
+            c->offsets[i] = committed;
+}
+
 int rn_cli_committed(rn_cli_t *cli, rn_conn_t *coord, const char *group, const char *topic,
                      const int32_t *partitions, int n, int64_t *offsets)
 {
@@ -176,58 +256,8 @@ int rn_cli_committed(rn_cli_t *cli, rn_conn_t *coord, const char *group, const c
     if (v < 1)
         return rn_cli_fail(cli, RN_CLI_EXIT_FAIL,
                            "the coordinator does not serve an OffsetFetch version runnel speaks");
-    rn_offset_fetch_request_t req;
-    rn_offset_fetch_request_init(&req);
-    rn_int32_array_t pids = {n, (int32_t *)partitions};
-    if (v >= 8) {
-        rn_offset_fetch_request_group_t *g =
-            rn_offset_fetch_request_group_array_alloc(&cli->arena, &req.groups, 1);
-        g->group_id = rn_str(group);
-        rn_offset_fetch_request_topics_t *t =
-            rn_offset_fetch_request_topics_array_alloc(&cli->arena, &g->topics, 1);
-        t->name = rn_str(topic);
-        t->partition_indexes = pids;
-    } else {
-        req.group_id = rn_str(group);
-        rn_offset_fetch_request_topic_t *t =
-            rn_offset_fetch_request_topic_array_alloc(&cli->arena, &req.topics, 1);
-        t->name = rn_str(topic);
-        t->partition_indexes = pids;
-    }
-    void *body;
-    int err = rn_conn_call(coord, RN_API_OFFSET_FETCH, v, &req, &cli->arena, &body);
-    if (err != 0)
-        return rn_cli_fail(cli, err == RN_EIO ? RN_CLI_EXIT_CONNECT : RN_CLI_EXIT_FAIL,
-                           "OffsetFetch for group \"%s\" failed: %s", group, rn_conn_error(coord));
-    const rn_offset_fetch_response_t *resp = body;
-    int16_t gerr =
-        v >= 8 ? (resp->groups.count > 0 ? resp->groups.items[0].error_code : 0) : resp->error_code;
-    if (gerr != 0)
-        return rn_cli_fail(cli, RN_CLI_EXIT_FAIL, "OffsetFetch for group \"%s\" failed: %s%s",
-                           group, rn_kerr_name(gerr), rn_cli_kerr_hint(gerr));
-    /* The two layouts carry the same partition fields; walk whichever this version has. */
-    if (v >= 8) {
-        for (int32_t gi = 0; gi < resp->groups.count; gi++)
-            for (int32_t ti = 0; ti < resp->groups.items[gi].topics.count; ti++) {
-                const rn_offset_fetch_response_topics_t *t =
-                    &resp->groups.items[gi].topics.items[ti];
-                for (int32_t pi = 0; pi < t->partitions.count; pi++)
-                    for (int i = 0; i < n; i++)
-                        if (t->partitions.items[pi].partition_index == partitions[i] &&
-                            t->partitions.items[pi].error_code == 0)
-                            offsets[i] = t->partitions.items[pi].committed_offset;
-            }
-    } else {
-        for (int32_t ti = 0; ti < resp->topics.count; ti++) {
-            const rn_offset_fetch_response_topic_t *t = &resp->topics.items[ti];
-            for (int32_t pi = 0; pi < t->partitions.count; pi++)
-                for (int i = 0; i < n; i++)
-                    if (t->partitions.items[pi].partition_index == partitions[i] &&
-                        t->partitions.items[pi].error_code == 0)
-                        offsets[i] = t->partitions.items[pi].committed_offset;
-        }
-    }
-    return 0;
+    committed_ctx_t c = {partitions, n, offsets};
+    return rn_cli_offset_fetch(cli, coord, v, group, topic, partitions, n, 0, committed_one, &c);
 }
 
 /* ---- membership ---- */

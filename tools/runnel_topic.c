@@ -211,13 +211,13 @@ static int cmp_partition(const void *a, const void *b)
     return (x->partition_index > y->partition_index) - (x->partition_index < y->partition_index);
 }
 
-static int list_opt(rn_cli_t *cli, void *ctx, int c, const char *arg)
+/* The on_opt of a subcommand whose one option is a flag: getopt only hands it that option,
+ * which sets the bool at ctx (topic list --internal, describe --all-configs, delete
+ * --if-exists). */
+static int flag_opt(rn_cli_t *cli, void *ctx, int c, const char *arg)
 {
-    if (c == OPT_INTERNAL) {
-        *(bool *)ctx = true;
-        return 0;
-    }
-    return RN_CLI_EXIT_USAGE;
+    *(bool *)ctx = true;
+    return 0;
 }
 
 int rn_cli_topic_list(rn_cli_t *cli, int argc, char **argv)
@@ -228,7 +228,7 @@ int rn_cli_topic_list(rn_cli_t *cli, int argc, char **argv)
     };
     bool internal = false;
     int first;
-    int st = rn_cli_parse(cli, argc, argv, opts, "", list_opt, &internal, &first);
+    int st = rn_cli_parse(cli, argc, argv, opts, "", flag_opt, &internal, &first);
     if (st == 0 && first < argc)
         st = rn_cli_usage(cli, "unexpected argument \"%s\"", argv[first]);
     rn_metadata_response_t *md;
@@ -284,15 +284,6 @@ int rn_cli_topic_list(rn_cli_t *cli, int argc, char **argv)
 }
 
 /* ---- describe ---- */
-
-static int describe_opt(rn_cli_t *cli, void *ctx, int c, const char *arg)
-{
-    if (c == OPT_ALL_CONFIGS) {
-        *(bool *)ctx = true;
-        return 0;
-    }
-    return RN_CLI_EXIT_USAGE;
-}
 
 /* DescribeConfigs for one topic; NULL (after a note) when the broker cannot say. */
 static const rn_describe_configs_result_t *topic_configs(rn_cli_t *cli, const char *topic)
@@ -465,7 +456,7 @@ int rn_cli_topic_describe(rn_cli_t *cli, int argc, char **argv)
     };
     bool all_configs = false;
     int first;
-    int st = rn_cli_parse(cli, argc, argv, opts, "", describe_opt, &all_configs, &first);
+    int st = rn_cli_parse(cli, argc, argv, opts, "", flag_opt, &all_configs, &first);
     if (st == 0 && first >= argc)
         st = rn_cli_usage(cli, "name the topic(s) to describe");
     rn_metadata_response_t *md;
@@ -498,15 +489,6 @@ int rn_cli_topic_describe(rn_cli_t *cli, int argc, char **argv)
 }
 
 /* ---- delete ---- */
-
-static int flag_opt(rn_cli_t *cli, void *ctx, int c, const char *arg)
-{
-    if (c == OPT_IF_EXISTS || c == OPT_VALIDATE_ONLY) {
-        *(bool *)ctx = true;
-        return 0;
-    }
-    return RN_CLI_EXIT_USAGE;
-}
 
 int rn_cli_topic_delete(rn_cli_t *cli, int argc, char **argv)
 {

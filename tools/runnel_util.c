@@ -81,13 +81,19 @@ int rn_cli_parse(rn_cli_t *cli, int argc, char **argv, const struct option *opts
     return st;
 }
 
-int rn_cli_fail(rn_cli_t *cli, int code, const char *fmt, ...)
+/* "runnel CMD: message" on stderr, after whatever stdout holds so far (no newline). */
+static void report(rn_cli_t *cli, const char *fmt, va_list ap)
 {
     fflush(stdout);
     fprintf(stderr, "runnel %s: ", cli->cmd ? cli->cmd : "");
+    vfprintf(stderr, fmt, ap);
+}
+
+int rn_cli_fail(rn_cli_t *cli, int code, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report(cli, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     return code;
@@ -95,11 +101,9 @@ int rn_cli_fail(rn_cli_t *cli, int code, const char *fmt, ...)
 
 int rn_cli_usage(rn_cli_t *cli, const char *fmt, ...)
 {
-    fflush(stdout);
-    fprintf(stderr, "runnel %s: ", cli->cmd ? cli->cmd : "");
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report(cli, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n%.*s(see `runnel %s --help`)\n",
             (int)(strchr(cli->help, '\n') ? strchr(cli->help, '\n') - cli->help + 1 : 0), cli->help,

@@ -15,9 +15,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
-BUILD = os.environ.get("RN_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rn_testlib import BUILD, Tap, free_port  # noqa: E402,F401 - re-exported to the tests
+
 RUNNELD = os.path.join(BUILD, "broker", "runneld")
 
 
@@ -27,14 +28,6 @@ def _die_with_parent():
     import ctypes
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Broker:
@@ -113,60 +106,6 @@ class Broker:
         rc = self.stop()
         t.ok(rc == 0, "runneld stops cleanly on SIGTERM (exit %r)" % rc,
              None if rc == 0 else self.log_text())
-
-
-class Tap:
-    """TAP output; done() exits non-zero when anything failed."""
-
-    def __init__(self, name, timeout_s=240):
-        self.name = name
-        self.n = 0
-        self.failed = 0
-        self.t0 = time.monotonic()
-        self.cleanups = []
-        signal.signal(signal.SIGALRM, self._timeout)
-        signal.alarm(timeout_s)
-
-    def _timeout(self, signum, frame):
-        self.ok(False, "watchdog: %s still running after its time limit" % self.name,
-                "".join(traceback.format_stack(frame)))
-        self.done()
-
-    def ok(self, cond, desc, detail=None):
-        self.n += 1
-        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, desc), flush=True)
-        if not cond:
-            self.failed += 1
-            if detail is not None:
-                self.diag(detail)
-        return bool(cond)
-
-    def eq(self, got, want, desc):
-        return self.ok(got == want, desc, "got %r, want %r" % (got, want))
-
-    def diag(self, msg):
-        for line in str(msg).splitlines():
-            print("# " + line, flush=True)
-
-    def step(self, desc, fn, *args):
-        try:
-            return fn(*args)
-        except Exception:  # noqa: BLE001 - reported as a failed test
-            self.ok(False, desc + " (raised)", traceback.format_exc())
-            return None
-
-    def done(self):
-        signal.alarm(0)
-        for fn in self.cleanups:
-            try:
-                fn()
-            except Exception:  # noqa: BLE001
-                pass
-        print("1..%d" % self.n)
-        print("# %s: %d passed, %d failed in %.1f s" % (
-            self.name, self.n - self.failed, self.failed, time.monotonic() - self.t0), flush=True)
-        sys.stdout.flush()
-        os._exit(1 if self.failed or self.n == 0 else 0)
 
 
 # ---- CRC-32C and record batches -------------------------------------------------------------

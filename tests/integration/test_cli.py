@@ -13,12 +13,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datapath_common import Broker, Conn, Tap  # noqa: E402
+from datapath_common import BUILD, Broker, Conn, Tap  # noqa: E402
 
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, ConfigResource  # noqa: E402
 
-BUILD = os.environ.get("RN_BUILD_DIR", "build")
 RUNNEL = os.path.join(BUILD, "tools", "runnel")
 
 t = Tap("test_cli", timeout_s=300)

@@ -9,23 +9,14 @@ import sys
 
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 
-BUILD = os.environ.get("RN_BUILD_DIR", "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rn_testlib import BUILD, Counter  # noqa: E402
+
 TOOL = os.path.join(BUILD, "tests", "codec_tool")
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "snappy-xerial": 2, "lz4": 3, "zstd": 4}
 
-count = 0
-failed = 0
-
-
-def ok(cond, name, detail=""):
-    global count, failed
-    count += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, name))
-    if not cond:
-        failed += 1
-        if detail:
-            print("#   " + str(detail)[:800].replace("\n", "\n#   "))
-    sys.stdout.flush()
+T = Counter(detail_chars=800)
+ok = T.ok
 
 
 def make_records(n):
@@ -158,10 +149,7 @@ def main():
                        stderr=subprocess.PIPE)
     ok(p.returncode == 1 and b"corrupt" in p.stderr, "rn_batch_validate sees it too",
        p.stderr.decode())
-    print("1..%d" % count)
-    if failed:
-        print("# failed %d of %d" % (failed, count))
-    return 1 if failed else 0
+    return T.finish()
 
 
 if __name__ == "__main__":

@@ -14,23 +14,14 @@ import lz4.frame
 import snappy
 import zstandard
 
-BUILD = os.environ.get("RN_BUILD_DIR", "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rn_testlib import BUILD, Counter  # noqa: E402
+
 TOOL = os.path.join(BUILD, "tests", "codec_tool")
 XERIAL_MAGIC = b"\x82SNAPPY\x00"
 
-count = 0
-failed = 0
-
-
-def ok(cond, name, detail=""):
-    global count, failed
-    count += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, name))
-    if not cond:
-        failed += 1
-        if detail:
-            print("#   " + str(detail)[:500].replace("\n", "\n#   "))
-    sys.stdout.flush()
+T = Counter(detail_chars=500)
+ok = T.ok
 
 
 def run(argv, data):
@@ -208,10 +199,7 @@ def main():
     for case in CASES:
         check_case(*case)
     check_extras()
-    print("1..%d" % count)
-    if failed:
-        print("# failed %d of %d" % (failed, count))
-    return 1 if failed else 0
+    return T.finish()
 
 
 if __name__ == "__main__":

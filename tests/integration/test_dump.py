@@ -14,23 +14,14 @@ import tempfile
 from kafka.record._crc32c import crc as crc32c
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
-BUILD = os.environ.get("RN_BUILD_DIR", "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rn_testlib import BUILD, Counter  # noqa: E402
+
 TOOL = os.path.join(BUILD, "tests", "codec_tool")
 DUMP = os.path.join(BUILD, "tools", "runnel-dump")
 
-count = 0
-failed = 0
-
-
-def ok(cond, name, detail=""):
-    global count, failed
-    count += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, name))
-    if not cond:
-        failed += 1
-        if detail:
-            print("#   " + str(detail)[:1500].replace("\n", "\n#   "))
-    sys.stdout.flush()
+T = Counter(detail_chars=1500)
+ok = T.ok
 
 
 def field(b):
@@ -366,10 +357,7 @@ def main():
             ok(False, check.__name__, traceback.format_exc())
         finally:
             shutil.rmtree(d)
-    print("1..%d" % count)
-    if failed:
-        print("# failed %d of %d" % (failed, count))
-    return 1 if failed else 0
+    return T.finish()
 
 
 if __name__ == "__main__":

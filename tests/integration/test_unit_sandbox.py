@@ -20,25 +20,15 @@ import sys
 import tempfile
 import time
 
-SRC = os.environ.get("RN_SOURCE_DIR") or os.path.abspath(
-    os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("RN_BUILD_DIR") or os.path.join(SRC, "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rn_testlib import BUILD, SRC, Counter, free_port  # noqa: E402
+
 UNIT = os.path.join(SRC, "packaging", "debian", "runnel.service")
 CONF = os.path.join(SRC, "packaging", "runnel.yaml")
 RUNNELD = os.path.join(BUILD, "broker", "runneld")
 
-n = 0
-failed = 0
-
-
-def ok(cond, desc, detail=""):
-    global n, failed
-    n += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, desc))
-    if not cond:
-        failed += 1
-        for line in str(detail).splitlines()[:40]:
-            print("# " + line)
+T = Counter(detail_lines=40)
+ok = T.ok
 
 
 def skip_all(why):
@@ -86,12 +76,6 @@ def allowed_syscalls():
             for word in val.split():
                 allow |= expand(word)
     return allow - deny
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_listening(port, proc, seconds=15):
@@ -299,8 +283,8 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print("1..%d" % n)
-    sys.exit(1 if failed else 0)
+    print("1..%d" % T.count)
+    sys.exit(1 if T.failed else 0)
 
 
 if __name__ == "__main__":

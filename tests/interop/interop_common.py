@@ -7,11 +7,13 @@ hung client (a broker that never answers) into a failed test instead of a stuck 
 
 import os
 import random
-import signal
 import string
 import sys
 import time
-import traceback
+
+# The TAP producer is the integration tests' (tests/integration/rn_testlib.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import rn_testlib  # noqa: E402
 
 BOOTSTRAP = os.environ.get("RN_BOOTSTRAP", "127.0.0.1:9092")
 
@@ -22,53 +24,10 @@ def unique(prefix):
     return "%s-%d-%s" % (prefix, int(time.time()), suffix)
 
 
-class Tap:
-    """TAP producer. ok() never raises; done() prints the plan and exits 0 only if all passed."""
+class Tap(rn_testlib.Tap):
+    """rn_testlib's TAP producer with a 55 s watchdog that names the broker and the Python it
+    runs under first. ok() never raises; done() prints the plan and exits 0 only if all passed."""
 
     def __init__(self, name, timeout_s=55):
-        self.name = name
-        self.n = 0
-        self.failed = 0
-        self.t0 = time.monotonic()
         print("# %s against %s (python %s)" % (name, BOOTSTRAP, sys.version.split()[0]), flush=True)
-        signal.signal(signal.SIGALRM, self._timeout)
-        signal.alarm(timeout_s)
-
-    def _timeout(self, signum, frame):
-        self.n += 1
-        self.failed += 1
-        print("not ok %d - watchdog: %s still running after its time limit" % (self.n, self.name))
-        traceback.print_stack(frame, file=sys.stdout)
-        self.done()
-
-    def ok(self, cond, desc, detail=None):
-        self.n += 1
-        if cond:
-            print("ok %d - %s" % (self.n, desc), flush=True)
-        else:
-            self.failed += 1
-            print("not ok %d - %s" % (self.n, desc), flush=True)
-            if detail is not None:
-                self.diag(detail)
-        return bool(cond)
-
-    def eq(self, got, want, desc):
-        return self.ok(got == want, desc, "got %r, want %r" % (got, want))
-
-    def diag(self, msg):
-        for line in str(msg).splitlines():
-            print("# " + line, flush=True)
-
-    def step(self, desc, fn):
-        """Run fn(); an exception fails this step (with its traceback) instead of the program."""
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - any client error is a test failure, reported as such
-            self.ok(False, desc + " (raised)", traceback.format_exc())
-
-    def done(self):
-        signal.alarm(0)
-        print("1..%d" % self.n)
-        print("# %s: %d passed, %d failed in %.1f s" % (self.name, self.n - self.failed, self.failed,
-                                                      time.monotonic() - self.t0), flush=True)
-        os._exit(1 if self.failed or self.n == 0 else 0)
+        super().__init__(name, timeout_s)

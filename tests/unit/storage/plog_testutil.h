@@ -12,6 +12,7 @@
 #include "rn_fsutil.h"
 #include "rn_plog.h"
 #include "rn_segment.h"
+#include "unit/testutil.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -100,22 +101,6 @@ static inline size_t tu_add_batch(tu_buf_t *b, int count, size_t value_len, int6
     rn_store_be32(h + 17, rn_batch_compute_crc(h, total));
     b->len = pos;
     return start;
-}
-
-/* A fresh scratch directory under $TMPDIR (or /tmp) into buf[256]. */
-static inline void tu_tmpdir(char *buf, const char *tag)
-{
-    const char *tmp = getenv("TMPDIR");
-    snprintf(buf, 256, "%s/rn-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
-    if (mkdtemp(buf) == NULL) {
-        perror("mkdtemp");
-        exit(2);
-    }
-}
-
-static inline void tu_rmtree(const char *path)
-{
-    rn_fsutil_remove_tree(path, NULL, 0);
 }
 
 static inline void tu_default_opts(rn_plog_open_opts_t *opts, int clean)

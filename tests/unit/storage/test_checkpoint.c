@@ -5,6 +5,7 @@
 #include "rn_err.h"
 #include "rn_fsutil.h"
 #include "tap.h"
+#include "unit/testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,11 +163,8 @@ int main(void)
     test_format_exact();
     test_parse();
     char dir[256];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/rn_checkpoint_XXXXXX", tmp ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL)
-        return 1;
+    tu_tmpdir(dir, "checkpoint");
     test_files(dir);
-    rn_fsutil_remove_tree(dir, NULL, 0);
+    tu_rmtree(dir);
     return done_testing();
 }

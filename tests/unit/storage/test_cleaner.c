@@ -15,10 +15,7 @@ static uint32_t rng = 12345;
 
 static uint32_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
+    return tu_xorshift32(&rng);
 }
 
 /* Append `updates` records over nkeys keys in batches of 1..4 records. */

@@ -24,10 +24,7 @@ static uint32_t rng = 777;
 
 static uint32_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
+    return tu_xorshift32(&rng);
 }
 
 static void config(rn_plog_config_t *pc)

@@ -6,6 +6,7 @@
 #include "rn_err.h"
 #include "rn_fsutil.h"
 #include "tap.h"
+#include "unit/testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,7 @@ static char err[512];
 
 static const char *tpath(const char *rel)
 {
-    static char buf[4][512];
-    static int slot;
-    char *p = buf[slot++ % 4];
-    snprintf(p, 512, "%s/%s", base, rel);
-    return p;
+    return tu_path(base, rel);
 }
 
 static int exists(const char *path)
@@ -289,14 +286,11 @@ static void test_listing(void)
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(base, sizeof(base), "%s/rn_datadir_XXXXXX", tmp ? tmp : "/tmp");
-    if (mkdtemp(base) == NULL)
-        return 1;
+    tu_tmpdir(base, "datadir");
     test_meta();
     test_open_create_reopen();
     test_partition_names();
     test_listing();
-    rn_fsutil_remove_tree(base, NULL, 0);
+    tu_rmtree(base);
     return done_testing();
 }

@@ -5,6 +5,7 @@
 #include "rn_err.h"
 #include "rn_fsutil.h"
 #include "tap.h"
+#include "unit/testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,11 +187,8 @@ int main(void)
     test_assign_and_lookup();
     test_truncation();
     char dir[256];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/rn_epochs_XXXXXX", tmp ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL)
-        return 1;
+    tu_tmpdir(dir, "epochs");
     test_file(dir);
-    rn_fsutil_remove_tree(dir, NULL, 0);
+    tu_rmtree(dir);
     return done_testing();
 }

@@ -3,6 +3,7 @@
 #include "rn_err.h"
 #include "rn_fsutil.h"
 #include "tap.h"
+#include "unit/testutil.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,11 +16,7 @@ static char base[256];
 
 static const char *tpath(const char *rel)
 {
-    static char buf[4][512];
-    static int slot;
-    char *p = buf[slot++ % 4];
-    snprintf(p, 512, "%s/%s", base, rel);
-    return p;
+    return tu_path(base, rel);
 }
 
 static int exists(const char *path)
@@ -124,15 +121,10 @@ static void test_fsync(void)
 int main(void)
 {
     umask(022);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(base, sizeof(base), "%s/rn_fsutil_XXXXXX", tmp ? tmp : "/tmp");
-    if (mkdtemp(base) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tu_tmpdir(base, "fsutil");
     test_write_read();
     test_mkdirs_remove();
     test_fsync();
-    rn_fsutil_remove_tree(base, NULL, 0);
+    tu_rmtree(base);
     return done_testing();
 }

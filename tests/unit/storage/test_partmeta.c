@@ -5,6 +5,7 @@
 #include "rn_fsutil.h"
 #include "rn_partmeta.h"
 #include "tap.h"
+#include "unit/testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,10 +56,7 @@ int main(void)
            "reject case %zu: %s", i, err);
 
     char dir[256];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/rn_partmeta_XXXXXX", tmp ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL)
-        return 1;
+    tu_tmpdir(dir, "partmeta");
     is(rn_partmeta_load(dir, &got, err, sizeof(err)), RN_ENOTFOUND, "missing file");
     rn_uuid_t fresh;
     rn_uuid_random(&fresh);
@@ -78,6 +76,6 @@ int main(void)
     rn_fsutil_write_atomic(path, "garbage", 7, NULL, 0);
     is(rn_partmeta_load(dir, &got, err, sizeof(err)), RN_ECORRUPT, "corrupt file");
     ok(strstr(err, path) != NULL, "message names the path: %s", err);
-    rn_fsutil_remove_tree(dir, NULL, 0);
+    tu_rmtree(dir);
     return done_testing();
 }

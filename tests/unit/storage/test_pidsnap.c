@@ -7,6 +7,7 @@
 #include "rn_fsutil.h"
 #include "rn_pidsnap.h"
 #include "tap.h"
+#include "unit/testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,11 +170,8 @@ int main(void)
 {
     test_bytes();
     char dir[256];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/rn_pidsnap_XXXXXX", tmp ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL)
-        return 1;
+    tu_tmpdir(dir, "pidsnap");
     test_names_and_files(dir);
-    rn_fsutil_remove_tree(dir, NULL, 0);
+    tu_rmtree(dir);
     return done_testing();
 }

@@ -39,10 +39,7 @@ static uint32_t rng;
 
 static uint32_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
+    return tu_xorshift32(&rng);
 }
 
 static void copy_dir(const char *from, const char *to)

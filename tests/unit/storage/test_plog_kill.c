@@ -23,10 +23,7 @@ static uint32_t rng;
 
 static uint32_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
+    return tu_xorshift32(&rng);
 }
 
 static void config(rn_plog_config_t *cfg)
