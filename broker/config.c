@@ -120,7 +120,7 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         0, 0, rn_ts_types, 0,
         "CreateTime keeps the producer's timestamps; LogAppendTime stamps batches on append."),
     ROW(RN_CFG_COMPRESSION_TYPE, "compression.type", RN_CFG_ENUM, "producer", 0, 0, rn_codecs, 0,
-        "Codec of stored batches; producer keeps what the producer sent."),
+        "Accepted for compatibility; runnel stores batches as produced (no recompression)."),
     ROW(RN_CFG_MESSAGE_MAX_BYTES, "message.max.bytes", RN_CFG_INT, "1048588", 0, I32MAX, NULL, 0,
         "Largest record batch a topic accepts."),
     ROW(RN_CFG_SOCKET_REQUEST_MAX_BYTES, "socket.request.max.bytes", RN_CFG_INT, "104857600", 1,

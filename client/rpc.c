@@ -283,7 +283,8 @@ int rn_rpc_decode_response(const uint8_t *frame, size_t len, rn_arena_t *arena, 
         rn_proto_fail(&r, RN_ECORRUPT);
     if (r.err && api_key == RN_API_API_VERSIONS && api_version > 0) {
         /* A broker that does not serve our ApiVersions version answers in the v0 layout
-         * (with UNSUPPORTED_VERSION and its key list), as Kafka's clients expect. */
+         * (UNSUPPORTED_VERSION, and Kafka 4 lists only its ApiVersions range there), as
+         * Kafka's clients expect. */
         r = body_start;
         api->response_decode(&r, 0, msg);
         if (r.err == 0 && r.p != r.end)
