@@ -99,8 +99,10 @@ static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *
     }
     req->flexible = rpc.header_version >= 2;
     if (rpc.trailing_bytes > 0)
-        RN_DEBUG("server", "api_key=%d api_version=%d correlation_id=%d: %zu bytes after the body "
-                 "ignored", rpc.api_key, rpc.api_version, rpc.correlation_id, rpc.trailing_bytes);
+        RN_DEBUG("server",
+                 "api_key=%d api_version=%d correlation_id=%d: %zu bytes after the body "
+                 "ignored",
+                 rpc.api_key, rpc.api_version, rpc.correlation_id, rpc.trailing_bytes);
     req->request = rpc.body; /* NULL for a version the codec does not define */
     req->response = rn_arena_alloc(&req->arena, rpc.api->response_size);
     if (req->response == NULL)

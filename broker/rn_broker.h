@@ -30,12 +30,12 @@ typedef struct rn_broker {
     rn_offload_t *offload;
     struct rn_logmgr *logmgr; /* the data directory and every partition log in it */
     rn_topics_t *topics;
-    struct rn_datapath *datapath; /* data-path module state (rn_datapath.h) */
+    struct rn_datapath *datapath;      /* data-path module state (rn_datapath.h) */
     struct rn_cleaner_thread *cleaner; /* log cleaner (rn_cleaner_thread.h); NULL when off */
-    struct rn_gcoord *gcoord;     /* group coordinator (rn_gcoord.h) */
-    struct rn_metrics *metrics;   /* the metrics registry (rn_metrics.h); never NULL */
-    struct rn_http *http;         /* /metrics, /health, /ready; NULL unless metrics.listen */
-    char cluster_id[23];          /* base64, from meta.properties */
+    struct rn_gcoord *gcoord;          /* group coordinator (rn_gcoord.h) */
+    struct rn_metrics *metrics;        /* the metrics registry (rn_metrics.h); never NULL */
+    struct rn_http *http;              /* /metrics, /health, /ready; NULL unless metrics.listen */
+    char cluster_id[23];               /* base64, from meta.properties */
     int32_t node_id;
     int32_t controller_id; /* self for a single node; the quorum module updates it */
     char advertised_host[256];

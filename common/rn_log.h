@@ -24,10 +24,13 @@ void rn_log_set_node(int node_id);
 void rn_log(rn_log_level_t level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define RN_DEBUG(comp, ...) \
-    do { if (rn_log_get_level() <= RN_LOG_DEBUG) rn_log(RN_LOG_DEBUG, comp, __VA_ARGS__); } while (0)
-#define RN_INFO(comp, ...) rn_log(RN_LOG_INFO, comp, __VA_ARGS__)
-#define RN_WARN(comp, ...) rn_log(RN_LOG_WARN, comp, __VA_ARGS__)
+#define RN_DEBUG(comp, ...)                                                                        \
+    do {                                                                                           \
+        if (rn_log_get_level() <= RN_LOG_DEBUG)                                                    \
+            rn_log(RN_LOG_DEBUG, comp, __VA_ARGS__);                                               \
+    } while (0)
+#define RN_INFO(comp, ...)  rn_log(RN_LOG_INFO, comp, __VA_ARGS__)
+#define RN_WARN(comp, ...)  rn_log(RN_LOG_WARN, comp, __VA_ARGS__)
 #define RN_ERROR(comp, ...) rn_log(RN_LOG_ERROR, comp, __VA_ARGS__)
 
 #endif

@@ -18,6 +18,7 @@ run_step() {
   fi
 }
 
+run_step "clang-format" bash -c 'git ls-files "*.c" "*.h" | xargs clang-format --dry-run --Werror'
 run_step "build release" scripts/build.sh release
 run_step "tests release" ctest --test-dir build --output-on-failure -j2
 run_step "build sanitize" scripts/build.sh sanitize

@@ -95,8 +95,9 @@ const char *rn_batch_strerror(int err)
     switch (err) {
     case 0: return "valid";
     case RN_ETRUNC: return "batch is truncated";
-    case RN_EUNSUPPORTED: return "legacy message set (magic 0/1) is not supported; use a client "
-                                 "that sends record batch v2 (Produce v3+)";
+    case RN_EUNSUPPORTED:
+        return "legacy message set (magic 0/1) is not supported; use a client "
+               "that sends record batch v2 (Produce v3+)";
     case RN_ECORRUPT: return "batch is corrupt (bad length, counts or CRC-32C)";
     default: return "invalid batch";
     }

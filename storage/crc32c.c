@@ -99,8 +99,7 @@ uint32_t rn_crc32c_sw(uint32_t crc, const void *data, size_t len)
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) static uint32_t rn_crc32c_hw_update(uint32_t crc,
-                                                                       const uint8_t *p,
-                                                                       size_t len)
+                                                                      const uint8_t *p, size_t len)
 {
     uint64_t crc64 = ~crc;
     /* Three streams over blocks of `block` bytes each, joined as explained above. */

@@ -13,10 +13,12 @@
 #include <stdint.h>
 
 #define RN_BATCH_HEADER_SIZE 61
-#define RN_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength: the part before batchLength counts */
+/* baseOffset + batchLength: the bytes before (and including) batchLength, which the batch
+ * length does not count. */
+#define RN_BATCH_LOG_OVERHEAD 12
 #define RN_BATCH_MAGIC_OFFSET 16
-#define RN_BATCH_CRC_OFFSET 17
-#define RN_BATCH_CRC_START 21 /* first byte covered by the CRC (attributes) */
+#define RN_BATCH_CRC_OFFSET   17
+#define RN_BATCH_CRC_START    21 /* first byte covered by the CRC (attributes) */
 
 enum rn_batch_codec {
     RN_CODEC_NONE = 0,
@@ -26,11 +28,11 @@ enum rn_batch_codec {
     RN_CODEC_ZSTD = 4,
 };
 
-#define RN_BATCH_ATTR_CODEC_MASK 0x07
+#define RN_BATCH_ATTR_CODEC_MASK      0x07
 #define RN_BATCH_ATTR_LOG_APPEND_TIME 0x08
-#define RN_BATCH_ATTR_TRANSACTIONAL 0x10
-#define RN_BATCH_ATTR_CONTROL 0x20
-#define RN_BATCH_ATTR_DELETE_HORIZON 0x40
+#define RN_BATCH_ATTR_TRANSACTIONAL   0x10
+#define RN_BATCH_ATTR_CONTROL         0x20
+#define RN_BATCH_ATTR_DELETE_HORIZON  0x40
 
 typedef struct rn_batch_header {
     int64_t base_offset;

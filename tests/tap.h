@@ -60,21 +60,21 @@ __attribute__((format(printf, 4, 5))) static inline int tap_ok(int cond, const c
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
-#define is(got, want, ...)                                                               \
-    do {                                                                                 \
-        long long tap_g_ = (long long)(got), tap_w_ = (long long)(want);                 \
-        if (!tap_ok(tap_g_ == tap_w_, __FILE__, __LINE__, __VA_ARGS__))                  \
-            printf("#        got: %lld\n#   expected: %lld\n", tap_g_, tap_w_);          \
+#define is(got, want, ...)                                                                         \
+    do {                                                                                           \
+        long long tap_g_ = (long long)(got), tap_w_ = (long long)(want);                           \
+        if (!tap_ok(tap_g_ == tap_w_, __FILE__, __LINE__, __VA_ARGS__))                            \
+            printf("#        got: %lld\n#   expected: %lld\n", tap_g_, tap_w_);                    \
     } while (0)
 
-#define is_str(got, want, ...)                                                           \
-    do {                                                                                 \
-        const char *tap_g_ = (got), *tap_w_ = (want);                                    \
-        int tap_eq_ = (tap_g_ == NULL || tap_w_ == NULL) ? tap_g_ == tap_w_              \
-                                                         : strcmp(tap_g_, tap_w_) == 0;  \
-        if (!tap_ok(tap_eq_, __FILE__, __LINE__, __VA_ARGS__))                           \
-            printf("#        got: \"%s\"\n#   expected: \"%s\"\n", tap_g_ ? tap_g_ : "(null)", \
-                   tap_w_ ? tap_w_ : "(null)");                                          \
+#define is_str(got, want, ...)                                                                     \
+    do {                                                                                           \
+        const char *tap_g_ = (got), *tap_w_ = (want);                                              \
+        int tap_eq_ =                                                                              \
+            (tap_g_ == NULL || tap_w_ == NULL) ? tap_g_ == tap_w_ : strcmp(tap_g_, tap_w_) == 0;   \
+        if (!tap_ok(tap_eq_, __FILE__, __LINE__, __VA_ARGS__))                                     \
+            printf("#        got: \"%s\"\n#   expected: \"%s\"\n", tap_g_ ? tap_g_ : "(null)",     \
+                   tap_w_ ? tap_w_ : "(null)");                                                    \
     } while (0)
 
 static inline int done_testing(void)

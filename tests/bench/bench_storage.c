@@ -242,8 +242,9 @@ int main(int argc, char **argv)
     printf("append (rn_plog_append)   %8.0f MB/s\n", append_mbs);
     printf("plain write(2)            %8.0f MB/s\n", plain_mbs);
     printf("append/plain              %8.0f %%   (target >= 70%%)\n", 100 * append_mbs / plain_mbs);
-    printf("CPU cost: append %.0f MB per CPU-second, plain %.0f MB per CPU-second (ratio %.0f %%)\n",
-           total_mb / cpu_append, total_mb / cpu_plain, 100 * cpu_plain / cpu_append);
+    printf(
+        "CPU cost: append %.0f MB per CPU-second, plain %.0f MB per CPU-second (ratio %.0f %%)\n",
+        total_mb / cpu_append, total_mb / cpu_plain, 100 * cpu_plain / cpu_append);
     printf("read  (rn_plog_read+read) %8.2f GB/s (target >= 1 GB/s)\n",
            (double)bytes / 1e9 / best_read);
     printf("read  (rn_plog_read+sendfile to /dev/null) %8.2f GB/s\n",

@@ -193,8 +193,8 @@ static void test_status(rn_arena_t *arena)
     /* Metadata v12 exactly as confluent-kafka 2.16.1 (librdkafka) sends it: null topics,
      * two booleans, empty tags, then three extra bytes Kafka ignores. */
     static const uint8_t metadata_v12_rdkafka[] = {
-        0x00, 0x03, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x03, 0x00, 0x07, 'r', 'd', 'k', 'a', 'f',
-        'k',  'a',  0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00};
+        0x00, 0x03, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x03, 0x00, 0x07, 'r',  'd', 'k',
+        'a',  'f',  'k',  'a',  0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00};
     st = rn_rpc_decode_request(metadata_v12_rdkafka, sizeof(metadata_v12_rdkafka), arena,
                                RN_RPC_ALLOW_TRAILING, &req);
     ok(st == RN_RPC_OK && req.api_version == 12 && req.trailing_bytes == 3,

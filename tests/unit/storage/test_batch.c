@@ -10,13 +10,13 @@
 static size_t build_batch(uint8_t *buf)
 {
     static const uint8_t record[] = {
-        0x18,              /* length 12 (zigzag) */
-        0x00,              /* attributes */
-        0x00,              /* timestampDelta 0 */
-        0x00,              /* offsetDelta 0 */
-        0x02, 'k',         /* key length 1 */
+        0x18,                          /* length 12 (zigzag) */
+        0x00,                          /* attributes */
+        0x00,                          /* timestampDelta 0 */
+        0x00,                          /* offsetDelta 0 */
+        0x02, 'k',                     /* key length 1 */
         0x0a, 'h', 'e', 'l', 'l', 'o', /* value length 5 */
-        0x00,              /* headers 0 */
+        0x00,                          /* headers 0 */
     };
     memset(buf, 0, RN_BATCH_HEADER_SIZE);
     size_t total = RN_BATCH_HEADER_SIZE + sizeof(record);
