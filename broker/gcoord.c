@@ -756,6 +756,17 @@ size_t rn_gcoord_group_count(const rn_gcoord_t *gc)
     return k;
 }
 
+size_t rn_gcoord_size(const rn_gcoord_t *gc)
+{
+    return gc->n;
+}
+
+const rn_group_t *rn_gcoord_at(const rn_gcoord_t *gc, size_t i, const rn_offsets_t **offsets)
+{
+    *offsets = gc->entries[i]->offsets;
+    return gc->entries[i]->group;
+}
+
 /* ---- lifecycle ---- */
 
 rn_gcoord_t *rn_gcoord_new(const rn_gcoord_opts_t *opts)

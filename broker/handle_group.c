@@ -12,8 +12,10 @@
 #include "rn_gcoord.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
+#include "rn_metrics.h"
 #include "rn_str.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Kafka's ACL operations a group has (READ 3, DELETE 6, DESCRIBE 8), as DescribeGroups v3+
@@ -507,6 +509,103 @@ static void storage_appended(void *arg, rn_partition_t *part, int32_t leader_epo
         rn_datapath_appended(rn_datapath(b), dpart, leader_epoch, base_offset, bytes);
 }
 
+/* ---- metrics: computed at every scrape from the coordinator's table ---- */
+
+/* The high watermark of topic's partition p when it exists and its log is open here (the
+ * data path opens every local log at start-up); false otherwise. Never opens a log: a scrape
+ * changes nothing. */
+static bool group_hw(const rn_broker_t *b, const char *topic, size_t tlen, int32_t p, int64_t *hw)
+{
+    const rn_topic_t *t = rn_topics_find(b->topics, topic, tlen);
+    if (t == NULL || p < 0 || p >= t->n_partitions)
+        return false;
+    const rn_dpart_t *dpart = t->partitions[p]->user;
+    if (dpart == NULL || dpart->log == NULL)
+        return false;
+    *hw = rn_dpart_high_watermark(dpart);
+    return true;
+}
+
+/* Sum of the group's lags over its offsets whose partition has a local log. */
+static int64_t group_lag_sum(const rn_broker_t *b, const rn_offsets_t *offsets)
+{
+    int64_t sum = 0, hw;
+    for (size_t j = 0; j < rn_offsets_count(offsets); j++) {
+        const rn_offset_entry_t *o = rn_offsets_at(offsets, j);
+        if (group_hw(b, o->topic, o->topic_len, o->partition, &hw))
+            sum += hw - o->offset;
+    }
+    return sum;
+}
+
+/* runnel_consumer_groups{state}, runnel_consumer_group_members{group},
+ * runnel_consumer_group_lag{group,topic,partition}, runnel_consumer_group_lag_sum{group}.
+ * Each family is one pass over the table (a family's samples must be contiguous), so nothing
+ * is allocated; Dead groups (about to be removed) appear only in the state count. */
+static void groups_collect(rn_metrics_writer_t *w, void *arg)
+{
+    const rn_broker_t *b = arg;
+    const rn_gcoord_t *gc = b->gcoord;
+    if (gc == NULL || b->topics == NULL)
+        return;
+    size_t n = rn_gcoord_size(gc);
+    const rn_offsets_t *offsets;
+
+    uint64_t by_state[RN_GROUP_DEAD + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        by_state[rn_group_state(rn_gcoord_at(gc, i, &offsets))]++;
+    rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_consumer_groups",
+                           "Consumer groups this node coordinates, by state (groups with only "
+                           "committed offsets count as Empty).");
+    static const rn_group_state_t order[] = {RN_GROUP_STABLE, RN_GROUP_EMPTY,
+                                             RN_GROUP_PREPARING_REBALANCE,
+                                             RN_GROUP_COMPLETING_REBALANCE, RN_GROUP_DEAD};
+    for (size_t s = 0; s < sizeof(order) / sizeof(order[0]); s++) {
+        rn_metrics_label_t label = {"state", rn_group_state_name(order[s])};
+        rn_metrics_emit_u64(w, &label, 1, by_state[order[s]]);
+    }
+
+    rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_consumer_group_members",
+                           "Members of each consumer group this node coordinates (not Dead).");
+    for (size_t i = 0; i < n; i++) {
+        const rn_group_t *g = rn_gcoord_at(gc, i, &offsets);
+        if (rn_group_state(g) == RN_GROUP_DEAD)
+            continue;
+        rn_metrics_label_t label = {"group", rn_group_id(g)};
+        rn_metrics_emit_u64(w, &label, 1, rn_group_member_count(g));
+    }
+
+    rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_consumer_group_lag",
+                           "High watermark minus the group's committed offset, per committed "
+                           "partition whose topic exists and whose log is on this node.");
+    for (size_t i = 0; i < n; i++) {
+        const rn_group_t *g = rn_gcoord_at(gc, i, &offsets);
+        if (rn_group_state(g) == RN_GROUP_DEAD)
+            continue;
+        for (size_t j = 0; j < rn_offsets_count(offsets); j++) {
+            const rn_offset_entry_t *o = rn_offsets_at(offsets, j);
+            int64_t hw;
+            if (!group_hw(b, o->topic, o->topic_len, o->partition, &hw))
+                continue;
+            char index[16];
+            snprintf(index, sizeof(index), "%d", o->partition);
+            rn_metrics_label_t labels[] = {
+                {"group", rn_group_id(g)}, {"topic", o->topic}, {"partition", index}};
+            rn_metrics_emit_i64(w, labels, 3, hw - o->offset);
+        }
+    }
+
+    rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_consumer_group_lag_sum",
+                           "Sum of runnel_consumer_group_lag over the group's partitions.");
+    for (size_t i = 0; i < n; i++) {
+        const rn_group_t *g = rn_gcoord_at(gc, i, &offsets);
+        if (rn_group_state(g) == RN_GROUP_DEAD)
+            continue;
+        rn_metrics_label_t label = {"group", rn_group_id(g)};
+        rn_metrics_emit_i64(w, &label, 1, group_lag_sum(b, offsets));
+    }
+}
+
 int rn_groups_init(rn_broker_t *b, char *err, size_t errlen)
 {
     rn_gcoord_opts_t o = {
@@ -523,11 +622,13 @@ int rn_groups_init(rn_broker_t *b, char *err, size_t errlen)
     };
     b->gcoord = rn_gcoord_new(&o);
     rn_gcoord_load(b->gcoord);
+    rn_metrics_add_collector(b->metrics, groups_collect, b);
     return 0;
 }
 
 void rn_groups_shutdown(rn_broker_t *b)
 {
+    rn_metrics_remove_collector(b->metrics, groups_collect, b);
     rn_gcoord_free(b->gcoord);
     b->gcoord = NULL;
 }

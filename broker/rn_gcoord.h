@@ -160,4 +160,11 @@ void rn_gcoord_tick(rn_gcoord_t *gc);
 /* Groups known (all states but Dead). */
 size_t rn_gcoord_group_count(const rn_gcoord_t *gc);
 
+/* Iteration over every group entry this node holds (Dead ones included), for scrape-time
+ * metrics: rn_gcoord_size entries, rn_gcoord_at the i-th (i < size) with its committed
+ * offsets in *offsets (never NULL). Allocates nothing; the pointers stay valid until the
+ * coordinator next runs a request or timer. */
+size_t rn_gcoord_size(const rn_gcoord_t *gc);
+const rn_group_t *rn_gcoord_at(const rn_gcoord_t *gc, size_t i, const rn_offsets_t **offsets);
+
 #endif

@@ -208,7 +208,11 @@ size_t rn_metrics_dropped(const rn_metrics_t *m);
  *       rn_metrics_add_collector(b->metrics, groups_collect, gc);      // module init
  *       rn_metrics_remove_collector(b->metrics, groups_collect, gc);   // module shutdown
  *
- *     (the broker's registry exists before modules start and is freed after they stop). */
+ *     (the broker's registry exists before modules start and is freed after they stop).
+ *     The "groups" module (handle_group.c) does this, emitting runnel_consumer_groups{state}
+ *     (every state, 0 included), runnel_consumer_group_members{group},
+ *     runnel_consumer_group_lag{group,topic,partition} (high watermark minus committed offset,
+ *     for partitions with a local log) and runnel_consumer_group_lag_sum{group}. */
 
 /* Register runneld's families and collectors on m. b is read at scrape time (its server,
  * topics and data path may come and go: what is missing is left out). */

@@ -9,6 +9,8 @@
     connections gauge counts an open client connection; RSS and open files are positive;
   - producing and consuming with kcat moves the topic's bytes/messages counters and its
     partition's log end offset and high watermark;
+  - every group state is listed (0 without groups); after `runnel consume -g` read K of N
+    messages and committed, the group counts as Empty and its lag on the partition is N-K;
   - a bad metrics.listen stops start-up naming the key; SIGTERM stops runneld cleanly.
 Prints TAP. Needs kcat (scripts/deps.sh)."""
 
@@ -321,6 +323,13 @@ def main():
     t.eq(value(before, "runnel_under_replicated_partitions"), 0,
          "under-replicated partitions: 0 on a single node")
     t.eq(value(before, "runnel_isr_shrinks_total"), 0, "ISR shrinks: 0")
+    states = ("Stable", "Empty", "PreparingRebalance", "CompletingRebalance", "Dead")
+    t.ok(all(value(before, "runnel_consumer_groups", state=st) == 0 for st in states),
+         "runnel_consumer_groups lists every state at 0 before any group",
+         [value(before, "runnel_consumer_groups", state=st) for st in states])
+    for fam in ("runnel_consumer_groups", "runnel_consumer_group_members",
+                "runnel_consumer_group_lag", "runnel_consumer_group_lag_sum"):
+        t.eq(types.get(fam), "gauge", "family %s is a gauge" % fam)
     rss = value(before, "process_resident_memory_bytes")
     t.ok(rss is not None and rss > 0, "RSS > 0 (%r)" % rss)
     fds = value(before, "process_open_fds")
@@ -375,6 +384,30 @@ def main():
          "partition size")
     t.ok((value(s, "runnel_partitions") or 0) >= 1 and (value(s, "runnel_topics") or 0) >= 1,
          "topic and partition counts")
+
+    # A group reads k of the n messages and commits (runnel consume commits when it exits).
+    group, k = "metrics.g", 3
+    runnel = os.path.join(os.environ.get("RN_BUILD_DIR", "build"), "tools", "runnel")
+    r = subprocess.run([runnel, "-b", bs, "consume", topic, "-g", group, "-o", "beginning",
+                        "-c", str(k)], capture_output=True, timeout=60)
+    t.ok(r.returncode == 0 and len(r.stdout.split()) == k,
+         "runnel consume -g %s -c %d reads %d messages" % (group, k, k),
+         (r.returncode, r.stdout, r.stderr.decode("utf-8", "replace")))
+    lag = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        s = scrape(t, mport)
+        lag = value(s, "runnel_consumer_group_lag", group=group, topic=topic, partition="0")
+        if lag == n - k and (value(s, "runnel_consumer_groups", state="Empty") or 0) >= 1:
+            break
+        time.sleep(0.1)
+    t.ok((value(s, "runnel_consumer_groups", state="Empty") or 0) >= 1,
+         "runnel_consumer_groups{state=Empty} >= 1 after the consumer left (%r)"
+         % value(s, "runnel_consumer_groups", state="Empty"))
+    t.eq(lag, n - k, "runnel_consumer_group_lag of %s on %s/0 is N-K" % (group, topic))
+    t.eq(value(s, "runnel_consumer_group_lag_sum", group=group), n - k, "lag sum of the group")
+    t.eq(value(s, "runnel_consumer_group_members", group=group), 0,
+         "the Empty group has no members")
 
     broker.finish(t)
     t.done()

@@ -259,6 +259,17 @@ static void test_all(void)
     size_t n;
     rn_gcoord_list(w.gc, &list, &n);
     is(n, 2, "two groups listed (simple and cg)");
+    /* The scrape-time iteration the metrics collector uses sees the same table. */
+    is(rn_gcoord_size(w.gc), 2, "rn_gcoord_size: two entries");
+    size_t n_offsets = 0, n_stable = 0;
+    for (size_t i = 0; i < rn_gcoord_size(w.gc); i++) {
+        const rn_offsets_t *offs = NULL;
+        const rn_group_t *grp = rn_gcoord_at(w.gc, i, &offs);
+        n_offsets += offs != NULL ? rn_offsets_count(offs) : 0;
+        n_stable += rn_group_state(grp) == RN_GROUP_STABLE;
+    }
+    is(n_offsets, 3, "rn_gcoord_at: simple's two offsets and cg's one");
+    is(n_stable, 1, "rn_gcoord_at: cg is the one Stable group");
 
     /* A static-free restart: everything comes back from the log. */
     clock_now += 1000;
