@@ -79,6 +79,17 @@ void rn__dp_plog_config(const rn_datapath_t *dp, const rn_topicconf_t *tc, const
     }
 }
 
+void rn__dp_produce_config(const rn_datapath_t *dp, const rn_topic_t *topic, rn_dpart_t *dpart)
+{
+    const rn_config_t *bc = dp->b->cfg;
+    char buf[64];
+    const char *policy =
+        rn_topicconf_value(&topic->conf, bc, RN_TC_CLEANUP_POLICY, NULL, buf, sizeof(buf));
+    dpart->compacted = strstr(policy, "compact") != NULL;
+    dpart->max_message_bytes = rn_topicconf_int(&topic->conf, bc, RN_TC_MAX_MESSAGE_BYTES);
+    dpart->min_insync_replicas = rn_topicconf_int(&topic->conf, bc, RN_TC_MIN_INSYNC_REPLICAS);
+}
+
 /* ---- partitions ---- */
 
 static bool hosted_here(const rn_datapath_t *dp, const rn_partition_t *part)
@@ -239,7 +250,10 @@ static void config_changed(rn_topic_t *topic, void *arg)
     rn__dp_plog_config(dp, &topic->conf, topic->name, &cfg);
     for (int32_t i = 0; i < topic->n_partitions; i++) {
         rn_dpart_t *dpart = topic->partitions[i]->user;
-        if (dpart && dpart->log && memcmp(rn_plog_config(dpart->log), &cfg, sizeof(cfg)) != 0)
+        if (dpart == NULL)
+            continue;
+        rn__dp_produce_config(dp, topic, dpart);
+        if (dpart->log && memcmp(rn_plog_config(dpart->log), &cfg, sizeof(cfg)) != 0)
             rn_plog_set_config(dpart->log, &cfg);
     }
 }

@@ -28,6 +28,8 @@ int64_t rn__dp_now_ms(void);       /* wall clock, ms */
 int64_t rn__dp_monotonic_ms(void); /* monotonic clock, ms */
 
 /* Topic configuration (tc: the overrides of topic `name`) -> partition-log configuration. */
+/* Resolve the produce-time topic settings of dpart (see rn_dpart_t). */
+void rn__dp_produce_config(const rn_datapath_t *dp, const rn_topic_t *topic, rn_dpart_t *dpart);
 void rn__dp_plog_config(const rn_datapath_t *dp, const rn_topicconf_t *tc, const char *name,
                         rn_plog_config_t *cfg);
 

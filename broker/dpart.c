@@ -223,6 +223,7 @@ rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part)
     dpart->part = part;
     dpart->pids = rn_pidstate_new();
     rn_epochs_init(&dpart->epochs);
+    rn__dp_produce_config(dp, part->topic, dpart);
 
     /* Logs found at start-up were opened (and recovered) by rn_logmgr_load; a partition of
      * a topic created since is new, in the directory its creation prepared. */

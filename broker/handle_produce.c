@@ -174,14 +174,6 @@ static int16_t check_batch(produce_ctx_t *pc, rn_partition_produce_response_t *o
     return 0;
 }
 
-static bool topic_is_compacted(const rn_broker_t *b, const rn_topic_t *topic)
-{
-    char buf[64];
-    const char *policy =
-        rn_topicconf_value(&topic->conf, b->cfg, RN_TC_CLEANUP_POLICY, NULL, buf, sizeof(buf));
-    return strstr(policy, "compact") != NULL;
-}
-
 static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *tin,
                               const rn_partition_produce_data_t *pin,
                               rn_partition_produce_response_t *out)
@@ -208,7 +200,7 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
         return;
     }
     if (pc->preq->acks == -1) {
-        int64_t min_isr = rn_topicconf_int(&topic->conf, b->cfg, RN_TC_MIN_INSYNC_REPLICAS);
+        int64_t min_isr = dpart->min_insync_replicas;
         if (part->n_isr < min_isr) {
             set_error(pc, out, RN_KERR_NOT_ENOUGH_REPLICAS,
                       "%s-%d has %d in-sync replicas, fewer than min.insync.replicas=%lld",
@@ -222,7 +214,7 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     uint8_t *buf = (uint8_t *)pin->records.ptr;
     size_t len = pin->records.len > 0 ? (size_t)pin->records.len : 0;
     rn_batch_header_t hdr;
-    int64_t max_bytes = rn_topicconf_int(&topic->conf, b->cfg, RN_TC_MAX_MESSAGE_BYTES);
+    int64_t max_bytes = dpart->max_message_bytes;
     int64_t log_start = rn_plog_log_start_offset(dpart->log);
     if (check_batch(pc, out, topic, part->index, buf, len, &hdr, max_bytes, log_start) != 0)
         return;
@@ -234,7 +226,7 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
             out->log_start_offset = log_start;
             return;
         }
-        if (walk.has_null_key && topic_is_compacted(b, topic)) {
+        if (walk.has_null_key && dpart->compacted) {
             set_record_error(pc, out, walk.first_null_key, topic->name, part->index,
                              "Compacted topic cannot accept message without key");
             out->log_start_offset = log_start;

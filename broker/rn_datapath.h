@@ -45,6 +45,12 @@ typedef struct rn_dpart {
     rn_pidstate_t *pids;
     rn_epochs_t epochs;
     char *dir; /* <data dir>/<topic>-<partition>; NULL when the log is not open */
+    /* The topic settings Produce checks, resolved once from the topic's overrides and the
+     * broker's defaults when the partition opens and again on every config change, so the
+     * produce path never formats and re-parses config values. */
+    int64_t max_message_bytes;   /* max.message.bytes */
+    int64_t min_insync_replicas; /* min.insync.replicas */
+    bool compacted;              /* cleanup.policy contains compact */
 } rn_dpart_t;
 
 /* Module hooks for rn_broker_modules (dispatch.c). */

@@ -206,6 +206,15 @@ def test_topic_configs(t, broker):
     t.eq(r and r[0], 19, "min.insync.replicas=2 on one node, acks=all -> NOT_ENOUGH_REPLICAS")
     r = produce(conn, "minisr", record_batch([b"x"]), acks=1)
     t.eq(r and r[0], 0, "acks=1 is not held to min.insync.replicas")
+    # Settings of a partition already serving produce follow AlterConfigs at once.
+    res = ConfigResource("topic", "minisr", set_config={"min.insync.replicas": "1"})
+    admin.alter_configs([res])[res].result(15)
+    r = produce(conn, "minisr", record_batch([b"x"]), acks=-1)
+    t.eq(r and r[0], 0, "after AlterConfigs min.insync.replicas=1: acks=all accepted")
+    res = ConfigResource("topic", "minisr", set_config={"max.message.bytes": "100"})
+    admin.alter_configs([res])[res].result(15)
+    r = produce(conn, "minisr", record_batch([b"y" * 200]))
+    t.eq(r and r[0], 10, "after AlterConfigs max.message.bytes=100: MESSAGE_TOO_LARGE")
 
     create_topic(broker, "compacted", {"cleanup.policy": "compact"})
     r = produce(conn, "compacted", record_batch([b"a", b"b"], keys=[b"k", None]), version=8)
