@@ -5,53 +5,11 @@
 // nothing left to read (the commits held). Messages are produced once both have joined.
 'use strict'
 
-process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1'
 const path = require('path')
-const { Kafka, logLevel } = require(path.join(__dirname, '..', 'node_modules', 'kafkajs'))
+const { BOOTSTRAP, tap, sleep, until, unique, client } = require(path.join(__dirname, 'kafkajs_common.js'))
 
-const BOOTSTRAP = process.env.RN_BOOTSTRAP || '127.0.0.1:9092'
-const t0 = Date.now()
-let n = 0
-let failed = 0
-function ok(cond, desc, detail) {
-  n++
-  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${desc}`)
-  if (!cond) {
-    failed++
-    if (detail !== undefined) console.log('# ' + JSON.stringify(detail))
-  }
-}
-function done() {
-  console.log(`1..${n}`)
-  console.log(`# groups kafkajs: ${n - failed} passed, ${failed} failed in ${(Date.now() - t0) / 1000} s`)
-  process.exit(failed || n === 0 ? 1 : 0)
-}
-setTimeout(() => {
-  ok(false, 'watchdog: still running after 55 s')
-  done()
-}, 55000)
-const sleep = ms => new Promise(r => setTimeout(r, ms))
-async function until(cond, ms) {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (cond()) return true
-    await sleep(100)
-  }
-  return cond()
-}
-const unique = p => `${p}-${Math.floor(Date.now() / 1000)}-${Math.random().toString(36).slice(2, 10)}`
-const logCreator = () => ({ namespace, log }) =>
-  process.stderr.write(`kafkajs ${namespace} ${log.message} ${log.error || ''}\n`)
-
-const kafka = new Kafka({
-  clientId: 'runnel-interop-groups',
-  brokers: [BOOTSTRAP],
-  connectionTimeout: 3000,
-  requestTimeout: 10000,
-  retry: { retries: 5, maxRetryTime: 2000 },
-  logLevel: logLevel.WARN,
-  logCreator,
-})
+const { ok, done } = tap('groups kafkajs')
+const kafka = client('runnel-interop-groups')
 
 async function member(group, topic, sink, assigned, name) {
   const c = kafka.consumer({ groupId: group, sessionTimeout: 10000, heartbeatInterval: 500, rebalanceTimeout: 10000 })
