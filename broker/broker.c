@@ -1,8 +1,8 @@
 /* rn_broker: start-up and shutdown of one runneld process (see rn_broker.h). */
 #include "rn_handlers.h"
-#include "rn_datapath.h"
-#include "rn_http.h"
-#include "rn_metrics.h"
+#include "data/rn_datapath.h"
+#include "ops/rn_http.h"
+#include "ops/rn_metrics.h"
 
 #include "rn_alloc.h"
 #include "rn_err.h"

@@ -7,8 +7,8 @@
  * outlives one request (parked fetches, producer ids) belongs to a module row in
  * rn_broker_modules, whose init/shutdown the broker runs at start and stop. */
 #include "rn_handlers.h"
-#include "rn_cleaner_thread.h"
-#include "rn_datapath.h"
+#include "data/rn_cleaner_thread.h"
+#include "data/rn_datapath.h"
 
 #include <stdint.h>
 

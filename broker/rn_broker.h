@@ -11,8 +11,8 @@
 #define RN_BROKER_H
 
 #include "rn_config.h"
-#include "rn_offload.h"
-#include "rn_topics.h"
+#include "net/rn_offload.h"
+#include "meta/rn_topics.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -6,14 +6,14 @@
 #define RN_HANDLERS_H
 
 #include "rn_broker.h"
-#include "rn_server.h"
+#include "net/rn_server.h"
 
 /* The dispatch table and the modules with state (dispatch.c). */
 extern const rn_api_entry_t rn_broker_apis[];
 extern const size_t rn_broker_napis;
 extern const rn_broker_module_t rn_broker_modules[]; /* ends with a {NULL} row */
 
-/* Data path: handle_produce.c, handle_fetch.c, handle_offsets.c, handle_initpid.c */
+/* data/: handle_produce.c, handle_fetch.c, handle_log_offsets.c, handle_initpid.c */
 int rn_handle_produce(rn_req_t *req);
 int rn_handle_fetch(rn_req_t *req);
 int rn_handle_list_offsets(rn_req_t *req);
@@ -21,22 +21,22 @@ int rn_handle_delete_records(rn_req_t *req);
 int rn_handle_offset_for_leader_epoch(rn_req_t *req);
 int rn_handle_init_producer_id(rn_req_t *req);
 
-/* handle_meta.c */
+/* meta/handle_meta.c */
 int rn_handle_api_versions(rn_req_t *req);
 int rn_handle_metadata(rn_req_t *req);
 int rn_handle_describe_cluster(rn_req_t *req);
 
-/* handle_topics.c */
+/* meta/handle_topics.c */
 int rn_handle_create_topics(rn_req_t *req);
 int rn_handle_delete_topics(rn_req_t *req);
 int rn_handle_create_partitions(rn_req_t *req);
 
-/* handle_configs.c */
+/* meta/handle_configs.c */
 int rn_handle_describe_configs(rn_req_t *req);
 int rn_handle_alter_configs(rn_req_t *req);
 int rn_handle_incremental_alter_configs(rn_req_t *req);
 
-/* handle_group.c: group membership, and the "groups" module owning the coordinator */
+/* group/handle_group.c: group membership, and the "groups" module owning the coordinator */
 int rn_handle_find_coordinator(rn_req_t *req);
 int rn_handle_join_group(rn_req_t *req);
 int rn_handle_sync_group(rn_req_t *req);
@@ -48,7 +48,7 @@ int rn_handle_delete_groups(rn_req_t *req);
 int rn_groups_init(rn_broker_t *b, char *err, size_t errlen);
 void rn_groups_shutdown(rn_broker_t *b);
 
-/* handle_offsets_commit.c */
+/* group/handle_commit.c */
 int rn_handle_offset_commit(rn_req_t *req);
 int rn_handle_offset_fetch(rn_req_t *req);
 int rn_handle_offset_delete(rn_req_t *req);

@@ -8,7 +8,7 @@
 #include "rn_alloc.h"
 #include "rn_arena.h"
 #include "rn_err.h"
-#include "rn_groupstore.h"
+#include "group/rn_groupstore.h"
 #include "rn_str.h"
 
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * built here so the fuzzer spends its time in the record parser, not on CRCs. */
 #include "rn_batch.h"
 #include "rn_endian.h"
-#include "rn_recwalk.h"
+#include "data/rn_recwalk.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -69,10 +69,10 @@ KNOWN = [
      "compression.type; Kafka recompresses to it"),
     (r"^init-producer-id/transactional id",
      "no transactions yet: a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED "
-     "(broker/handle_initpid.c)"),
+     "(broker/data/handle_initpid.c)"),
     (r"^produce/transactional batch",
      "no transactions yet: a transactional batch gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED "
-     "(broker/handle_produce.c)"),
+     "(broker/data/handle_produce.c)"),
 ]
 
 
@@ -370,7 +370,7 @@ def auto_created(resp):
 
 def fetch_session(r):
     # KIP-227: a broker may refuse fetch sessions; session id 0 means "none" and clients keep
-    # sending full fetches. runnel keeps no sessions (broker/handle_fetch.c), Kafka creates one.
+    # sending full fetches. runnel keeps no sessions (broker/data/handle_fetch.c), Kafka creates one.
     if isinstance(r.get("SessionId"), int) and r["SessionId"] != 0:
         r["SessionId"] = "<session>"
     return r

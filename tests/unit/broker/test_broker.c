@@ -10,7 +10,7 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_rpc.h"
-#include "rn_server.h"
+#include "net/rn_server.h"
 #include "rn_str.h"
 #include "tap.h"
 

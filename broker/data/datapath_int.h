@@ -1,0 +1,47 @@
+/* Private parts of the rn_datapath module shared by datapath.c (module, timers,
+ * checkpoints) and dpart.c (one partition's log, producer state and epoch cache). Never
+ * included outside those two files. */
+#ifndef RN_DATAPATH_INT_H
+#define RN_DATAPATH_INT_H
+
+#include "data/rn_datapath.h"
+#include "rn_logmgr.h"
+
+struct event;
+
+struct rn_datapath {
+    rn_broker_t *b;
+    rn_fetchwait_t *waits;
+    rn_pidalloc_t *pidalloc;
+    rn_logmgr_t *logmgr;    /* the broker's: owns the logs, checkpoints and retention */
+    struct event *tick;     /* 1 s housekeeping timer */
+    int64_t next_retain_ms; /* monotonic time of the next retention pass */
+    int64_t next_ckpt_ms;   /* ... of the next periodic checkpoint write */
+    bool ckpt_saving;       /* a checkpoint job is queued */
+    bool ckpt_dirty;        /* log starts changed since it was queued */
+};
+
+/* Kafka's producer.id.expiration.ms default (one day). */
+#define RN_DP_PRODUCER_EXPIRATION_MS (24LL * 3600 * 1000)
+
+int64_t rn__dp_now_ms(void);       /* wall clock, ms */
+int64_t rn__dp_monotonic_ms(void); /* monotonic clock, ms */
+
+/* Topic configuration (tc: the overrides of topic `name`) -> partition-log configuration. */
+/* Resolve the produce-time topic settings of dpart (see rn_dpart_t). */
+void rn__dp_produce_config(const rn_datapath_t *dp, const rn_topic_t *topic, rn_dpart_t *dpart);
+void rn__dp_plog_config(const rn_datapath_t *dp, const rn_topicconf_t *tc, const char *name,
+                        rn_plog_config_t *cfg);
+
+/* Take the log from rn_logmgr (creating it for a topic made since start-up) and rebuild the
+ * state of part (dpart.c). Never NULL. */
+rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part);
+/* Free a partition's state; the log stays with rn_logmgr. clean: write the producer
+ * snapshot and epoch cache first (blocking; shutdown only). */
+void rn__dpart_close(rn_datapath_t *dp, rn_dpart_t *dpart, bool clean);
+/* Queue a leader-epoch-checkpoint write for dpart. */
+void rn__dpart_save_epochs(rn_datapath_t *dp, rn_dpart_t *dpart);
+/* Queue checkpoint writes (recovery points, log starts). */
+void rn__dp_save_checkpoints(rn_datapath_t *dp);
+
+#endif

@@ -1,0 +1,259 @@
+/* Offsets of a partition: ListOffsets (api key 2, v1-7), DeleteRecords (21, v0-2) and
+ * OffsetForLeaderEpoch (23, v2-4).
+ *
+ * ListOffsets timestamps: -1 latest (the high watermark for read_uncommitted consumers, the
+ * last stable offset for read_committed ones, the log end for followers), -2 earliest (the
+ * log start), -3 the record with the largest timestamp (v7, KIP-734; any other negative
+ * value, or -3 before v7, is UNSUPPORTED_VERSION as in Kafka), otherwise the first
+ * record whose timestamp is >= the target and whose offset is below that same bound
+ * (offset and timestamp -1 when there is none). The leader epoch (v4+) is the batch's
+ * partitionLeaderEpoch, or the epoch cache's answer for the offset.
+ *
+ * DeleteRecords moves the log start offset up to the requested offset (-1 = the high
+ * watermark; above it, or below -1: OFFSET_OUT_OF_RANGE); internal topics answer
+ * INVALID_TOPIC_EXCEPTION and topics whose cleanup.policy lacks "delete" POLICY_VIOLATION,
+ * as in Kafka. A single node has no followers to wait for, so the answer is immediate.
+ *
+ * OffsetForLeaderEpoch answers from the leader-epoch cache (rn_epochs_end_offset_for, with
+ * the log end offset for the latest epoch).
+ *
+ * Every partition is checked first: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER,
+ * KAFKA_STORAGE_ERROR for an offline log, and for a current_leader_epoch >= 0 other than
+ * the partition's: FENCED_LEADER_EPOCH (older) / UNKNOWN_LEADER_EPOCH (newer). */
+#include "data/rn_datapath.h"
+#include "rn_handlers.h"
+
+#include "rn_err.h"
+#include "rn_kerr.h"
+#include "rn_log.h"
+#include "meta/rn_topicconf.h"
+
+#include <string.h>
+
+#define LATEST_TIMESTAMP   (-1)
+#define EARLIEST_TIMESTAMP (-2)
+#define MAX_TIMESTAMP      (-3)
+
+/* Look a partition up for an offsets request: the state, or NULL with *err set. */
+static rn_dpart_t *lookup(rn_req_t *req, rn_str_t name, int32_t index, int32_t current_epoch,
+                          rn_topic_t **topic_out, int16_t *err)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    rn_topic_t *topic =
+        name.len >= 0 ? rn_topics_find(b->topics, name.ptr, (size_t)name.len) : NULL;
+    rn_partition_t *part = topic ? rn_topic_partition(topic, index) : NULL;
+    *err = RN_KERR_NONE;
+    if (topic_out)
+        *topic_out = topic;
+    if (!part) {
+        *err = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    rn_dpart_t *dpart =
+        part->leader_id == b->node_id ? rn_datapath_part(rn_datapath(b), part) : NULL;
+    if (!dpart) {
+        *err = RN_KERR_NOT_LEADER_OR_FOLLOWER;
+        return NULL;
+    }
+    if (!dpart->log) {
+        *err = RN_KERR_KAFKA_STORAGE_ERROR;
+        return NULL;
+    }
+    if (current_epoch >= 0 && current_epoch != part->leader_epoch) {
+        *err = current_epoch < part->leader_epoch ? RN_KERR_FENCED_LEADER_EPOCH
+                                                  : RN_KERR_UNKNOWN_LEADER_EPOCH;
+        return NULL;
+    }
+    return dpart;
+}
+
+/* ---- ListOffsets ---- */
+
+static void list_partition(rn_req_t *req, const rn_list_offsets_request_t *lreq, rn_str_t name,
+                           const rn_list_offsets_partition_t *pin,
+                           rn_list_offsets_partition_response_t *out)
+{
+    out->partition_index = pin->partition_index;
+    out->timestamp = -1;
+    out->offset = -1;
+    out->leader_epoch = -1;
+    /* Kafka refuses a negative timestamp it does not serve at this version before it looks
+     * the partition up: -3 needs v7, -4 and later specials need versions runnel does not
+     * serve, and other negative values are no timestamp at all. */
+    bool special = pin->timestamp == LATEST_TIMESTAMP || pin->timestamp == EARLIEST_TIMESTAMP ||
+                   (pin->timestamp == MAX_TIMESTAMP && req->api_version >= 7);
+    if (pin->timestamp < 0 && !special) {
+        out->error_code = RN_KERR_UNSUPPORTED_VERSION;
+        return;
+    }
+    int32_t current = req->api_version >= 4 ? pin->current_leader_epoch : -1;
+    rn_dpart_t *dpart = lookup(req, name, pin->partition_index, current, NULL, &out->error_code);
+    if (!dpart)
+        return;
+    rn_plog_t *log = dpart->log;
+    int64_t bound = lreq->replica_id >= 0        ? rn_plog_log_end_offset(log)
+                    : lreq->isolation_level == 1 ? rn_dpart_last_stable_offset(dpart)
+                                                 : rn_dpart_high_watermark(dpart);
+    rn_segment_ts_hit_t hit;
+    switch (pin->timestamp) {
+    case LATEST_TIMESTAMP:
+        out->offset = bound;
+        out->leader_epoch = dpart->part->leader_epoch;
+        break;
+    case EARLIEST_TIMESTAMP:
+        out->offset = rn_plog_log_start_offset(log);
+        out->leader_epoch = rn_epochs_epoch_for_offset(&dpart->epochs, out->offset);
+        break;
+    case MAX_TIMESTAMP:
+        if (rn_plog_max_timestamp(log, &hit) == 0 && hit.offset < bound) {
+            out->offset = hit.offset;
+            out->timestamp = hit.timestamp;
+            out->leader_epoch = rn_epochs_epoch_for_offset(&dpart->epochs, hit.offset);
+        }
+        break;
+    default:
+        if (rn_plog_offset_for_timestamp(log, pin->timestamp, &hit) == 0 && hit.offset < bound) {
+            out->offset = hit.offset;
+            out->timestamp = hit.timestamp;
+            out->leader_epoch = hit.leader_epoch >= 0
+                                    ? hit.leader_epoch
+                                    : rn_epochs_epoch_for_offset(&dpart->epochs, hit.offset);
+        }
+        break;
+    }
+}
+
+int rn_handle_list_offsets(rn_req_t *req)
+{
+    const rn_list_offsets_request_t *lreq = req->request;
+    rn_list_offsets_response_t *resp = req->response;
+    resp->throttle_time_ms = 0;
+    int32_t ntopics = lreq->topics.count > 0 ? lreq->topics.count : 0;
+    rn_list_offsets_topic_response_t *touts =
+        rn_list_offsets_topic_response_array_alloc(&req->arena, &resp->topics, ntopics);
+    if (!touts && ntopics > 0)
+        return RN_ENOMEM;
+    for (int32_t t = 0; t < ntopics; t++) {
+        const rn_list_offsets_topic_t *tin = &lreq->topics.items[t];
+        int32_t nparts = tin->partitions.count > 0 ? tin->partitions.count : 0;
+        touts[t].name = tin->name;
+        rn_list_offsets_partition_response_t *pouts =
+            rn_list_offsets_partition_response_array_alloc(&req->arena, &touts[t].partitions,
+                                                           nparts);
+        if (!pouts && nparts > 0)
+            return RN_ENOMEM;
+        for (int32_t p = 0; p < nparts; p++)
+            list_partition(req, lreq, tin->name, &tin->partitions.items[p], &pouts[p]);
+    }
+    return RN_HANDLED_SYNC;
+}
+
+/* ---- DeleteRecords ---- */
+
+static void delete_partition(rn_req_t *req, rn_str_t name, const rn_delete_records_partition_t *pin,
+                             rn_delete_records_partition_result_t *out)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    out->partition_index = pin->partition_index;
+    out->low_watermark = -1;
+    rn_topic_t *topic;
+    rn_dpart_t *dpart = lookup(req, name, pin->partition_index, -1, &topic, &out->error_code);
+    if (!dpart)
+        return;
+    if (topic->internal) {
+        out->error_code = RN_KERR_INVALID_TOPIC_EXCEPTION;
+        return;
+    }
+    char buf[64];
+    const char *policy =
+        rn_topicconf_value(&topic->conf, b->cfg, RN_TC_CLEANUP_POLICY, NULL, buf, sizeof(buf));
+    if (strstr(policy, "delete") == NULL) {
+        out->error_code = RN_KERR_POLICY_VIOLATION;
+        return;
+    }
+    int64_t hw = rn_dpart_high_watermark(dpart);
+    int64_t offset = pin->offset == -1 ? hw : pin->offset;
+    if (offset < 0 || offset > hw) {
+        out->error_code = RN_KERR_OFFSET_OUT_OF_RANGE;
+        return;
+    }
+    int64_t before = rn_plog_log_start_offset(dpart->log);
+    int64_t start = before;
+    int rc = rn_plog_delete_records(dpart->log, offset, &start);
+    if (rc != 0) {
+        RN_WARN("offsets", "DeleteRecords on %s to %lld failed: %s", rn_plog_name(dpart->log),
+                (long long)offset, rn_strerror(rc));
+        out->error_code =
+            rc == RN_ERANGE ? RN_KERR_OFFSET_OUT_OF_RANGE : RN_KERR_KAFKA_STORAGE_ERROR;
+        return;
+    }
+    out->low_watermark = start;
+    if (start != before) {
+        RN_INFO("offsets", "DeleteRecords: log start of %s moved %lld -> %lld (peer %s)",
+                rn_plog_name(dpart->log), (long long)before, (long long)start, req->peer);
+        rn_datapath_start_moved(rn_datapath(b), dpart);
+    }
+}
+
+int rn_handle_delete_records(rn_req_t *req)
+{
+    const rn_delete_records_request_t *dreq = req->request;
+    rn_delete_records_response_t *resp = req->response;
+    resp->throttle_time_ms = 0;
+    int32_t ntopics = dreq->topics.count > 0 ? dreq->topics.count : 0;
+    rn_delete_records_topic_result_t *touts =
+        rn_delete_records_topic_result_array_alloc(&req->arena, &resp->topics, ntopics);
+    if (!touts && ntopics > 0)
+        return RN_ENOMEM;
+    for (int32_t t = 0; t < ntopics; t++) {
+        const rn_delete_records_topic_t *tin = &dreq->topics.items[t];
+        int32_t nparts = tin->partitions.count > 0 ? tin->partitions.count : 0;
+        touts[t].name = tin->name;
+        rn_delete_records_partition_result_t *pouts =
+            rn_delete_records_partition_result_array_alloc(&req->arena, &touts[t].partitions,
+                                                           nparts);
+        if (!pouts && nparts > 0)
+            return RN_ENOMEM;
+        for (int32_t p = 0; p < nparts; p++)
+            delete_partition(req, tin->name, &tin->partitions.items[p], &pouts[p]);
+    }
+    return RN_HANDLED_SYNC;
+}
+
+/* ---- OffsetForLeaderEpoch ---- */
+
+int rn_handle_offset_for_leader_epoch(rn_req_t *req)
+{
+    const rn_offset_for_leader_epoch_request_t *oreq = req->request;
+    rn_offset_for_leader_epoch_response_t *resp = req->response;
+    resp->throttle_time_ms = 0;
+    int32_t ntopics = oreq->topics.count > 0 ? oreq->topics.count : 0;
+    rn_offset_for_leader_topic_result_t *touts =
+        rn_offset_for_leader_topic_result_array_alloc(&req->arena, &resp->topics, ntopics);
+    if (!touts && ntopics > 0)
+        return RN_ENOMEM;
+    for (int32_t t = 0; t < ntopics; t++) {
+        const rn_offset_for_leader_topic_t *tin = &oreq->topics.items[t];
+        int32_t nparts = tin->partitions.count > 0 ? tin->partitions.count : 0;
+        touts[t].topic = tin->topic;
+        rn_epoch_end_offset_t *pouts =
+            rn_epoch_end_offset_array_alloc(&req->arena, &touts[t].partitions, nparts);
+        if (!pouts && nparts > 0)
+            return RN_ENOMEM;
+        for (int32_t p = 0; p < nparts; p++) {
+            const rn_offset_for_leader_partition_t *pin = &tin->partitions.items[p];
+            rn_epoch_end_offset_t *out = &pouts[p];
+            out->partition = pin->partition;
+            out->leader_epoch = -1;
+            out->end_offset = -1;
+            rn_dpart_t *dpart = lookup(req, tin->topic, pin->partition, pin->current_leader_epoch,
+                                       NULL, &out->error_code);
+            if (!dpart)
+                continue;
+            rn_epochs_end_offset_for(&dpart->epochs, pin->leader_epoch,
+                                     rn_plog_log_end_offset(dpart->log), &out->leader_epoch,
+                                     &out->end_offset);
+        }
+    }
+    return RN_HANDLED_SYNC;
+}

@@ -1,0 +1,290 @@
+/* Requests: from a received frame to an rn_req_t (header and body decoded by the codec, or
+ * just the header for RN_API_RAW rows), and from a finished request to response bytes.
+ * The connection queue that orders them lives in conn.c. */
+#include "server_int.h"
+
+#include "rn_alloc.h"
+#include "rn_endian.h"
+#include "rn_err.h"
+#include "rn_log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bounded reader for RN_API_RAW request headers; a read past the end sets err. */
+typedef struct hdr_reader {
+    const uint8_t *p, *end;
+    bool err;
+} hdr_reader_t;
+
+static int16_t rd_i16(hdr_reader_t *rd)
+{
+    if (rd->err || rd->end - rd->p < 2)
+        return (rd->err = true, 0);
+    int16_t v = (int16_t)rn_load_be16(rd->p);
+    rd->p += 2;
+    return v;
+}
+
+static uint32_t rd_uvarint(hdr_reader_t *rd)
+{
+    uint32_t v = 0;
+    for (int shift = 0; shift < 35; shift += 7) {
+        if (rd->err || rd->p >= rd->end)
+            return (rd->err = true, 0);
+        uint8_t b = *rd->p++;
+        v |= (uint32_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    return (rd->err = true, 0);
+}
+
+/* Skip a tagged-field section (KIP-482): unknown tags are skipped, never rejected. */
+static void rd_skip_tags(hdr_reader_t *rd)
+{
+    uint32_t count = rd_uvarint(rd);
+    for (uint32_t i = 0; i < count && !rd->err; i++) {
+        rd_uvarint(rd); /* tag */
+        uint32_t size = rd_uvarint(rd);
+        if (rd->err || (size_t)(rd->end - rd->p) < size)
+            return (void)(rd->err = true);
+        rd->p += size;
+    }
+}
+
+/* RN_API_RAW: client id and tags after the fixed 8 header bytes. */
+static const char *decode_raw(rn_req_t *req, const rn_api_entry_t *api)
+{
+    hdr_reader_t rd = {req->frame + 8, req->frame + req->frame_len, false};
+    if (req->api_version < api->min_version || req->api_version > api->max_version)
+        return "unsupported api version";
+    req->flexible = req->api_version >= api->flex_version;
+    int16_t idlen = rd_i16(&rd); /* client_id: nullable string, int16 length */
+    if (rd.err || idlen < -1 || (idlen >= 0 && rd.end - rd.p < idlen))
+        return "malformed request header";
+    if (idlen >= 0) {
+        req->client_id = rn_xstrndup((const char *)rd.p, (size_t)idlen);
+        rd.p += idlen;
+    }
+    if (req->flexible)
+        rd_skip_tags(&rd);
+    if (rd.err)
+        return "malformed request header";
+    req->body = rd.p;
+    req->body_len = (size_t)(rd.end - rd.p);
+    return NULL;
+}
+
+/* Codec rows: the whole request decoded into the arena, the response allocated there. */
+static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *why, size_t whylen)
+{
+    rn_rpc_request_t rpc;
+    unsigned flags = RN_RPC_ALLOW_TRAILING; /* as Kafka; librdkafka depends on it */
+    if (api->flags & RN_API_ANY_VERSION)
+        flags |= RN_RPC_ANY_VERSION;
+    int st = rn_rpc_decode_request(req->frame, req->frame_len, &req->arena, flags, &rpc);
+    bool any = (api->flags & RN_API_ANY_VERSION) && st == RN_RPC_UNSUPPORTED_VERSION;
+    if (rpc.client_id.len >= 0 && st != RN_RPC_BAD_HEADER)
+        req->client_id =
+            rn_xstrndup(rpc.client_id.ptr ? rpc.client_id.ptr : "", (size_t)rpc.client_id.len);
+    if (st != RN_RPC_OK && !any) {
+        if (st == RN_RPC_UNSUPPORTED_VERSION)
+            return "unsupported api version";
+        snprintf(why, whylen, "%s: %s at byte %zu", rn_rpc_status_name(st), rn_strerror(rpc.error),
+                 rpc.error_offset);
+        return why;
+    }
+    req->flexible = rpc.header_version >= 2;
+    if (rpc.trailing_bytes > 0)
+        RN_DEBUG("server",
+                 "api_key=%d api_version=%d correlation_id=%d: %zu bytes after the body "
+                 "ignored",
+                 rpc.api_key, rpc.api_version, rpc.correlation_id, rpc.trailing_bytes);
+    req->request = rpc.body; /* NULL for a version the codec does not define */
+    req->response = rn_arena_alloc(&req->arena, rpc.api->response_size);
+    if (req->response == NULL)
+        return "out of memory for the response";
+    rpc.api->response_init(req->response);
+    return NULL;
+}
+
+rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
+{
+    rn_server_t *srv = conn->srv;
+    rn_req_t *req = rn_xcalloc(1, sizeof(*req));
+    req->server = srv;
+    req->ctx = srv->opts.ctx;
+    req->conn = conn;
+    req->conn_id = conn->id;
+    req->peer = conn->peer;
+    req->frame = frame;
+    req->frame_len = size;
+    /* size >= 8 is checked by the framing, so the fixed header fields are there. */
+    req->api_key = (int16_t)rn_load_be16(frame);
+    req->api_version = req->response_version = (int16_t)rn_load_be16(frame + 2);
+    req->correlation_id = (int32_t)rn_load_be32(frame + 4);
+    req->read_ns = rn__server_now_ns();
+    rn_arena_init(&req->arena, 0);
+    srv->inflight++;
+    if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
+        srv->metrics.requests[req->api_key]++;
+
+    char why[200];
+    const char *problem = NULL;
+    const rn_api_entry_t *api = rn_server_find_api(srv, req->api_key);
+    if (api == NULL)
+        problem = "api key not served";
+    else if (api->flags & RN_API_RAW)
+        problem = decode_raw(req, api);
+    else
+        problem = decode_codec(req, api, why, sizeof(why));
+    req->api = api;
+    if (req->client_id == NULL)
+        req->client_id = rn_xstrdup("");
+    req->out = evbuffer_new();
+    if (req->out == NULL)
+        abort();
+    /* Let file ranges stay sendfile chains rather than be read into memory. */
+    evbuffer_set_flags(req->out, EVBUFFER_FLAG_DRAINS_TO_FD);
+    if (problem != NULL) {
+        /* The first bytes in hex make an interop mismatch diagnosable from the log alone. */
+        char hex[2 * 48 + 1];
+        size_t nhex = size < 48 ? size : 48;
+        for (size_t i = 0; i < nhex; i++)
+            snprintf(hex + 2 * i, 3, "%02x", frame[i]);
+        hex[2 * nhex] = '\0';
+        RN_WARN("server",
+                "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d client_id=%s: "
+                "%s; closing the connection (%zu bytes: %s%s)",
+                (unsigned long long)conn->id, conn->peer, req->api_key, req->api_version,
+                req->correlation_id, req->client_id ? req->client_id : "", problem, size, hex,
+                size > nhex ? "..." : "");
+        if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
+            srv->metrics.errors[req->api_key]++;
+        srv->metrics.connections_closed_bad++;
+        rn__req_free(req);
+        return NULL;
+    }
+    return req;
+}
+
+int rn__req_encode(rn_req_t *req)
+{
+    if (req->no_response)
+        return 0;
+    if (req->response != NULL) {
+        rn_proto_writer_t *w = &req->server->writer;
+        rn_proto_writer_reset(w);
+        int rc = rn_rpc_encode_response(w, req->api_key, req->response_version, req->correlation_id,
+                                        req->response);
+        if (rc == 0)
+            rc = rn_proto_writer_to_evbuffer(w, req->out, req->server->opts.file_release);
+        rn_proto_writer_reset(w);
+        return rc;
+    }
+    uint8_t hdr[9];
+    size_t hlen = 8;
+    /* Response header v1 (tagged fields) for flexible versions, except ApiVersions,
+     * whose response header is always v0 so any client can read it. */
+    if (req->flexible && req->api_key != RN_API_API_VERSIONS)
+        hdr[hlen++] = 0; /* empty tagged-field section */
+    size_t total = hlen - 4 + evbuffer_get_length(req->out);
+    rn_store_be32(hdr, (uint32_t)total);
+    rn_store_be32(hdr + 4, (uint32_t)req->correlation_id);
+    return evbuffer_prepend(req->out, hdr, hlen) == 0 ? 0 : RN_ENOMEM;
+}
+
+void rn__req_release_memory(rn_req_t *req)
+{
+    rn_arena_free(&req->arena);
+    req->request = req->response = NULL;
+    rn_free(req->frame);
+    req->frame = NULL;
+    req->body = NULL;
+}
+
+void rn__req_free(rn_req_t *req)
+{
+    rn_server_t *srv = req->server;
+    if (req->out != NULL)
+        evbuffer_free(req->out);
+    rn__req_release_memory(req);
+    rn_free((char *)req->client_id);
+    rn_free(req);
+    srv->inflight--;
+}
+
+int rn_req_write(rn_req_t *req, const void *data, size_t len)
+{
+    return evbuffer_add(req->out, data, len) == 0 ? 0 : RN_ENOMEM;
+}
+
+typedef struct file_release {
+    void (*release)(void *arg);
+    void *arg;
+} file_release_t;
+
+static void on_segment_done(struct evbuffer_file_segment const *seg, int flags, void *arg)
+{
+    file_release_t *fr = arg;
+    fr->release(fr->arg);
+    rn_free(fr);
+}
+
+int rn_req_add_file(rn_req_t *req, int fd, int64_t offset, int64_t len, void (*release)(void *arg),
+                    void *arg)
+{
+    struct evbuffer_file_segment *seg = evbuffer_file_segment_new(fd, offset, len, 0);
+    if (seg == NULL)
+        return RN_EIO;
+    if (release != NULL) {
+        file_release_t *fr = rn_xmalloc(sizeof(*fr));
+        fr->release = release;
+        fr->arg = arg;
+        evbuffer_file_segment_add_cleanup_cb(seg, on_segment_done, fr);
+    }
+    int rc = evbuffer_add_file_segment(req->out, seg, 0, len);
+    evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
+    return rc == 0 ? 0 : RN_ENOMEM;
+}
+
+void rn_req_no_response(rn_req_t *req)
+{
+    req->no_response = true;
+}
+
+void rn_req_count_error(rn_req_t *req)
+{
+    if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
+        req->server->metrics.errors[req->api_key]++;
+}
+
+bool rn_req_orphaned(const rn_req_t *req)
+{
+    return req->conn->closed;
+}
+
+rn_str_t rn_req_strf(rn_req_t *req, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return RN_STR_NULL;
+    if ((size_t)n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+    char *copy = rn_arena_strndup(&req->arena, buf, (size_t)n);
+    return copy != NULL ? (rn_str_t){copy, n} : RN_STR_NULL;
+}
+
+char *rn_req_cstr(rn_req_t *req, rn_str_t s)
+{
+    if (s.len <= 0)
+        return rn_arena_strndup(&req->arena, "", 0);
+    return rn_arena_strndup(&req->arena, s.ptr, (size_t)s.len);
+}

@@ -1,0 +1,208 @@
+/* rn_server: runneld's network side — listener, connections, Kafka framing, dispatch of
+ * requests to API handlers, and in-order responses.
+ *
+ * One libevent event_base runs everything (DESIGN decision 3). Each connection reads
+ * frames (int32 size + request), checks the size against socket.request.max.bytes before
+ * allocating, decodes the request header, looks the api key up in the dispatch table and
+ * calls the handler. Requests of one connection are queued in arrival order; a response is
+ * written only when every earlier request on that connection has been answered, so a
+ * handler may finish later (long-poll Fetch, acks=all Produce) without reordering.
+ *
+ * Handler contract (the interface every API handler plugs into):
+ *
+ *   int rn_handle_xxx(rn_req_t *req);
+ *
+ *   - req->api_key / api_version / correlation_id / client_id describe the request.
+ *     req->request is the decoded body, an rn_<api>_request_t (client/rn_messages.h);
+ *     its strings point into the frame, which stays valid until the request is answered.
+ *     req->response is the rn_<api>_response_t to fill, already initialised with Kafka's
+ *     defaults; arrays and copies go in req->arena (e.g.
+ *     rn_metadata_response_topic_array_alloc(&req->arena, &resp->topics, n)). The server
+ *     encodes it at req->response_version (= api_version) with the right response header
+ *     and frees the arena once the bytes are queued. For Fetch, set a partition's records
+ *     to a file range (rn_records_t .in_file/.fd/.offset/.len/.owner): it goes out by
+ *     sendfile(2) and opts.file_release(owner) runs when libevent is done with it.
+ *   - req->ctx is the server's context pointer (runneld passes its rn_broker_t).
+ *   - Rows flagged RN_API_RAW skip the codec: req->request/response are NULL, the body is
+ *     req->body/body_len and the handler writes the response body into req->out
+ *     (rn_req_write, rn_req_add_file); the server adds size and header.
+ *   - Return RN_HANDLED_SYNC when the response is complete, RN_HANDLED_NO_RESPONSE when
+ *     none is sent (acks=0 Produce; the request still keeps its place in the order),
+ *     RN_HANDLED_ASYNC when the handler will finish later by calling rn_req_complete(req)
+ *     (before that it should call rn_req_park to be told if the connection goes away), or
+ *     a negative RN_E* when the request is malformed: the server logs it with the peer, api
+ *     key/version and correlation id and closes that connection only.
+ *   - A parked request whose connection closes (or the server shuts down) gets its cancel
+ *     callback exactly once; after the callback returns the request is freed and the
+ *     handler must forget it (remove it from wait lists, free its timer) and never call
+ *     rn_req_complete on it. A request parked without a cancel callback is kept alive
+ *     (orphaned) until rn_req_complete, whose output is then discarded.
+ *   - rn_req_complete may be called from any callback on the loop, including from inside
+ *     another request's handler (a Produce waking parked Fetches). It must not be called
+ *     from another thread: use an event to hop back onto the loop. */
+#ifndef RN_SERVER_H
+#define RN_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rn_arena.h"
+#include "ops/rn_metrics.h"
+#include "rn_rpc.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+typedef struct rn_server rn_server_t;
+typedef struct rn_srvconn rn_srvconn_t;
+typedef struct rn_req rn_req_t;
+
+/* Handler results (see the contract above). Negative RN_E* = malformed request. */
+enum {
+    RN_HANDLED_SYNC = 0,
+    RN_HANDLED_ASYNC = 1,
+    RN_HANDLED_NO_RESPONSE = 2,
+};
+
+typedef int (*rn_handler_fn)(rn_req_t *req);
+/* Told that a parked request's connection went away; see rn_req_park. */
+typedef void (*rn_cancel_fn)(rn_req_t *req, void *arg);
+
+/* Dispatch table flags. */
+enum {
+    /* The handler also receives versions outside [min_version, max_version] and answers
+     * them itself (ApiVersions answers an unsupported version with error 35 in v0 layout).
+     * For a version the codec does not define, req->request is NULL. */
+    RN_API_ANY_VERSION = 1,
+    /* No codec: the server parses the request header only (header v2 from flex_version). */
+    RN_API_RAW = 2,
+};
+
+/* One row of the dispatch table: which versions of an api key we serve and who serves them.
+ * ApiVersions is generated from these rows, so a row is a promise to clients. */
+typedef struct rn_api_entry {
+    int16_t api_key;
+    int16_t min_version, max_version;
+    int16_t flex_version; /* RN_API_RAW rows: first flexible version; INT16_MAX = none
+                           * (codec rows take it from the codec's api table) */
+    rn_handler_fn handler;
+    unsigned flags;
+    const char *name; /* "Produce", for logs and metrics */
+} rn_api_entry_t;
+
+#define RN_API_KEY_MAX 127 /* api keys above are rejected before lookup */
+
+/* A request in flight. Fields are read-only for handlers except user and out. */
+struct rn_req {
+    rn_server_t *server;
+    void *ctx; /* the server's context (runneld: rn_broker_t *) */
+    const rn_api_entry_t *api;
+    int16_t api_key, api_version;
+    int32_t correlation_id;
+    const char *client_id;    /* NUL-terminated copy; "" when null */
+    bool flexible;            /* header v2 / response header v1 */
+    void *request;            /* decoded rn_<api>_request_t; NULL for RN_API_RAW rows */
+    void *response;           /* rn_<api>_response_t to fill; NULL for RN_API_RAW rows */
+    int16_t response_version; /* version the response is encoded in (api_version) */
+    rn_arena_t arena;         /* per-request memory, freed when the response is queued */
+    const uint8_t *body;      /* request body after the header */
+    size_t body_len;
+    struct evbuffer *out; /* RN_API_RAW: response body, framed by the server */
+    void *user;           /* free for the handler (e.g. its parked state) */
+    const char *peer;     /* "host:port" of the client, for logs */
+    uint64_t conn_id;     /* stable id of the connection, for logs */
+
+    /* Private to the server. */
+    rn_srvconn_t *conn; /* the connection; marked closed (not freed) while req is orphaned */
+    struct rn_req *next;
+    uint8_t *frame; /* the frame after the size prefix (owned) */
+    size_t frame_len;
+    int state;
+    bool parked;      /* counted in metrics.requests_parked */
+    uint64_t read_ns; /* CLOCK_MONOTONIC when the frame was read, for metrics.latency */
+    bool no_response;
+    rn_cancel_fn cancel;
+    void *cancel_arg;
+};
+
+/* In-memory counters rendered on /metrics (metrics_broker.c). Indexed by api key where per
+ * api. Plain increments on the loop thread: no locks, no allocation. */
+typedef struct rn_server_metrics {
+    uint64_t requests[RN_API_KEY_MAX + 1];
+    uint64_t errors[RN_API_KEY_MAX + 1]; /* malformed + handler-flagged (rn_req_count_error) */
+    uint64_t bytes_in, bytes_out;
+    uint64_t connections_accepted, connections_open;
+    uint64_t connections_closed_bad; /* closed for a bad frame or request */
+    uint64_t requests_parked;        /* currently waiting for rn_req_complete */
+    /* Seconds from reading a request to queueing its response (or dropping it, for
+     * acks=0), over rn_metrics_latency_bounds. */
+    rn_metrics_hist_t latency[RN_API_KEY_MAX + 1];
+} rn_server_metrics_t;
+
+/* Server settings (runneld fills them from rn_config). */
+typedef struct rn_server_opts {
+    const char *host;             /* bind address; "" or NULL = every interface */
+    int port;                     /* 0 = ephemeral; rn_server_port tells the bound port */
+    int32_t max_request_bytes;    /* socket.request.max.bytes */
+    int64_t idle_ms;              /* connections.max.idle.ms; <= 0 = never */
+    int send_buffer, recv_buffer; /* SO_SNDBUF / SO_RCVBUF; <= 0 = OS default */
+    const rn_api_entry_t *apis;   /* dispatch table; copied */
+    size_t n_apis;
+    void *ctx; /* given to handlers as req->ctx */
+    /* Called with a file records' owner once libevent has sent (or dropped) it. */
+    rn_proto_release_fn *file_release;
+} rn_server_opts_t;
+
+/* Create a server on base and start listening. The codec's served versions
+ * (rn_rpc_serve, hence ApiVersions) are set from the dispatch table: rows not in the table
+ * are not served. NULL with a message in err on failure (address in use, bad host, a row
+ * outside the versions the codec defines). */
+rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts, char *err,
+                           size_t errlen);
+/* Stop accepting new connections (shutdown starts); existing ones keep being served. */
+void rn_server_stop_accepting(rn_server_t *srv);
+/* Shutdown, step two: stop reading requests on every connection; requests already read
+ * are still answered and written. */
+void rn_server_drain(rn_server_t *srv);
+/* True when no request is in flight and every connection's output has been written. */
+bool rn_server_drained(const rn_server_t *srv);
+/* Requests accepted but not yet answered, over all connections. */
+size_t rn_server_inflight(const rn_server_t *srv);
+/* Close every connection (parked requests are cancelled) and free the server. */
+void rn_server_free(rn_server_t *srv);
+
+int rn_server_port(const rn_server_t *srv);
+struct event_base *rn_server_base(const rn_server_t *srv);
+const rn_server_metrics_t *rn_server_metrics(const rn_server_t *srv);
+/* The dispatch table (sorted by api key), e.g. to answer ApiVersions. */
+const rn_api_entry_t *rn_server_apis(const rn_server_t *srv, size_t *count);
+/* The entry for an api key, or NULL. */
+const rn_api_entry_t *rn_server_find_api(const rn_server_t *srv, int16_t api_key);
+
+/* Append memory to the response body. 0 or RN_ENOMEM. */
+int rn_req_write(rn_req_t *req, const void *data, size_t len);
+/* Append len bytes of fd from offset to the response body, sent with sendfile(2).
+ * The fd must stay open until release(arg) is called (when the bytes have been sent or
+ * the connection dropped); release may be NULL. 0 or RN_EIO/RN_ENOMEM. */
+int rn_req_add_file(rn_req_t *req, int fd, int64_t offset, int64_t len, void (*release)(void *arg),
+                    void *arg);
+/* Declare that the handler will return RN_HANDLED_ASYNC; cancel (may be NULL) is called if
+ * the connection closes first. */
+void rn_req_park(rn_req_t *req, rn_cancel_fn cancel, void *arg);
+/* Finish a parked request: its body in req->out is framed and sent when its turn comes.
+ * req must not be touched afterwards. */
+void rn_req_complete(rn_req_t *req);
+/* Mark that no response is to be sent (acks=0); then return/complete as usual. */
+void rn_req_no_response(rn_req_t *req);
+/* Count an error answer for this api in the metrics. */
+void rn_req_count_error(rn_req_t *req);
+/* A printf-formatted string in the request's arena (error messages); null when out of
+ * memory. */
+rn_str_t rn_req_strf(rn_req_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A NUL-terminated arena copy of a slice ("" for null; NULL when out of memory). */
+char *rn_req_cstr(rn_req_t *req, rn_str_t s);
+/* True when the request's connection has closed (only possible for orphaned requests). */
+bool rn_req_orphaned(const rn_req_t *req);
+
+#endif

@@ -1,0 +1,236 @@
+/* rn_server: the listener, the dispatch table and server-wide state (see rn_server.h).
+ * Per-connection framing and the request queue live in conn.c. */
+#include "server_int.h"
+
+#include "rn_alloc.h"
+#include "rn_err.h"
+#include "rn_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static int api_cmp(const void *a, const void *b)
+{
+    const rn_api_entry_t *x = a, *y = b;
+    return x->api_key - y->api_key;
+}
+
+static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        port = ntohs(sin->sin_port);
+        snprintf(buf, len, "%s:%d", host, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        port = ntohs(sin6->sin6_port);
+        snprintf(buf, len, "[%s]:%d", host, port);
+    } else {
+        snprintf(buf, len, "unknown");
+    }
+}
+
+static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    rn_server_t *srv = arg;
+    char peer[64];
+    format_peer(sa, peer, sizeof(peer));
+    int one = 1;
+    /* Kafka clients pipeline small requests; Nagle would add latency to each response. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (srv->opts.send_buffer > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &srv->opts.send_buffer, sizeof(int));
+    if (srv->opts.recv_buffer > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &srv->opts.recv_buffer, sizeof(int));
+    rn_srvconn_t *conn = rn__srvconn_new(srv, fd, peer);
+    if (conn == NULL) {
+        RN_WARN("server", "cannot set up a connection from %s; closing it", peer);
+        evutil_closesocket(fd);
+        return;
+    }
+    srv->metrics.connections_accepted++;
+    srv->metrics.connections_open++;
+    RN_DEBUG("server", "conn=%llu accepted from %s", (unsigned long long)conn->id, peer);
+}
+
+static void on_listener_error(struct evconnlistener *listener, void *arg)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+    /* EMFILE/ENFILE: keep the listener; the next accept may succeed once fds free up. */
+    RN_ERROR("server", "accept failed: %s", evutil_socket_error_to_string(err));
+}
+
+/* Resolve host:port to a bindable address. Start-up only, so blocking DNS is acceptable. */
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *sslen,
+                   char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char portbuf[16];
+    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    const char *node = (host == NULL || *host == '\0') ? "0.0.0.0" : host;
+    int rc = getaddrinfo(node, portbuf, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", node, gai_strerror(rc));
+        return RN_EINVAL;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sslen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts, char *err,
+                           size_t errlen)
+{
+    rn_server_t *srv = rn_xcalloc(1, sizeof(*srv));
+    srv->base = base;
+    srv->opts = *opts;
+    srv->next_conn_id = 1;
+    for (int key = 0; key <= RN_API_KEY_MAX; key++)
+        rn_metrics_hist_init(&srv->metrics.latency[key], NULL, 0);
+    srv->apis = rn_xcalloc(opts->n_apis ? opts->n_apis : 1, sizeof(*srv->apis));
+    memcpy(srv->apis, opts->apis, opts->n_apis * sizeof(*srv->apis));
+    srv->n_apis = opts->n_apis;
+    srv->opts.apis = srv->apis;
+    qsort(srv->apis, srv->n_apis, sizeof(*srv->apis), api_cmp);
+    for (size_t i = 0; i < srv->n_apis; i++) {
+        int16_t key = srv->apis[i].api_key;
+        if (key < 0 || key > RN_API_KEY_MAX || srv->by_key[key] != NULL) {
+            snprintf(err, errlen, "dispatch table: api key %d is invalid or listed twice", key);
+            goto fail;
+        }
+        srv->by_key[key] = &srv->apis[i];
+    }
+    /* The codec serves exactly the table's rows, so ApiVersions tells the truth. */
+    for (size_t i = 0; i < rn_rpc_napis; i++) {
+        const rn_api_entry_t *row = srv->by_key[rn_rpc_apis[i].key];
+        if (row == NULL || (row->flags & RN_API_RAW))
+            rn_rpc_serve(rn_rpc_apis[i].key, -1, -1);
+        else if (rn_rpc_serve(row->api_key, row->min_version, row->max_version) != 0) {
+            snprintf(err, errlen, "dispatch table: %s v%d-%d is outside the codec's v%d-%d",
+                     row->name, row->min_version, row->max_version, rn_rpc_apis[i].min_version,
+                     rn_rpc_apis[i].max_version);
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < srv->n_apis; i++) {
+        if (!(srv->apis[i].flags & RN_API_RAW) && rn_rpc_api(srv->apis[i].api_key) == NULL) {
+            snprintf(err, errlen,
+                     "dispatch table: api key %d (%s) has no codec; flag it RN_API_RAW",
+                     srv->apis[i].api_key, srv->apis[i].name);
+            goto fail;
+        }
+    }
+    rn_proto_writer_init(&srv->writer);
+
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    if (resolve(opts->host, opts->port, &ss, &sslen, err, errlen) != 0)
+        goto fail;
+    srv->listener = evconnlistener_new_bind(
+        base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1,
+        (struct sockaddr *)&ss, (int)sslen);
+    if (srv->listener == NULL) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s",
+                 opts->host && *opts->host ? opts->host : "0.0.0.0", opts->port, strerror(errno));
+        goto fail;
+    }
+    evconnlistener_set_error_cb(srv->listener, on_listener_error);
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+    if (getsockname(evconnlistener_get_fd(srv->listener), (struct sockaddr *)&bound, &blen) == 0)
+        srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                      : ((struct sockaddr_in *)&bound)->sin_port);
+    return srv;
+fail:
+    rn_proto_writer_free(&srv->writer);
+    rn_free(srv->apis);
+    rn_free(srv);
+    return NULL;
+}
+
+void rn_server_stop_accepting(rn_server_t *srv)
+{
+    if (srv->listener != NULL) {
+        evconnlistener_free(srv->listener);
+        srv->listener = NULL;
+    }
+}
+
+void rn_server_drain(rn_server_t *srv)
+{
+    rn_server_stop_accepting(srv);
+    srv->draining = true;
+    for (rn_srvconn_t *conn = srv->conns; conn != NULL; conn = conn->next)
+        rn__srvconn_drain(conn);
+}
+
+bool rn_server_drained(const rn_server_t *srv)
+{
+    if (srv->inflight > 0)
+        return false;
+    for (const rn_srvconn_t *conn = srv->conns; conn != NULL; conn = conn->next)
+        if (rn__srvconn_output(conn) > 0)
+            return false;
+    return true;
+}
+
+size_t rn_server_inflight(const rn_server_t *srv)
+{
+    return srv->inflight;
+}
+
+void rn_server_free(rn_server_t *srv)
+{
+    if (srv == NULL)
+        return;
+    rn_server_stop_accepting(srv);
+    while (srv->conns != NULL)
+        rn__srvconn_close(srv->conns, "server shutting down");
+    rn__srvconn_free_zombies(srv);
+    rn_proto_writer_free(&srv->writer);
+    rn_free(srv->apis);
+    rn_free(srv);
+}
+
+int rn_server_port(const rn_server_t *srv)
+{
+    return srv->port;
+}
+
+struct event_base *rn_server_base(const rn_server_t *srv)
+{
+    return srv->base;
+}
+
+const rn_server_metrics_t *rn_server_metrics(const rn_server_t *srv)
+{
+    return &srv->metrics;
+}
+
+const rn_api_entry_t *rn_server_apis(const rn_server_t *srv, size_t *count)
+{
+    *count = srv->n_apis;
+    return srv->apis;
+}
+
+const rn_api_entry_t *rn_server_find_api(const rn_server_t *srv, int16_t api_key)
+{
+    if (api_key < 0 || api_key > RN_API_KEY_MAX)
+        return NULL;
+    return srv->by_key[api_key];
+}

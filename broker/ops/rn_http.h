@@ -1,0 +1,46 @@
+/* rn_http: runneld's monitoring endpoint — a small HTTP server (libevent's evhttp) on the
+ * broker's event loop, off unless metrics.listen is configured.
+ *
+ *   GET /metrics  200, the registry rendered in Prometheus' text format 0.0.4
+ *                 (Content-Type: text/plain; version=0.0.4; charset=utf-8)
+ *   GET /health   200 "ok": the process is up and its event loop answers (liveness)
+ *   GET /ready    200 "ready" when the ready callback says so, else 503 "not ready: WHY"
+ *                 (load balancers, systemd, orchestrators: readiness)
+ *   anything else 404; methods other than GET and HEAD 501 (evhttp's answer).
+ *
+ * Each scrape renders on the loop, so a scrape costs the loop what rendering costs (walking
+ * topics and partitions); requests are small and bounded (8 KiB of headers, no body) and
+ * idle connections time out after 30 s. Loop thread only. */
+#ifndef RN_HTTP_H
+#define RN_HTTP_H
+
+#include "ops/rn_metrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+
+typedef struct rn_http rn_http_t;
+
+/* True when the service is ready; otherwise false with a short reason in why. */
+typedef bool (*rn_http_ready_fn)(void *arg, char *why, size_t whylen);
+
+typedef struct rn_http_opts {
+    const char *host; /* bind address; "" or NULL = every interface */
+    int port;         /* 0 = ephemeral (rn_http_port tells the bound port) */
+    rn_metrics_t *metrics;
+    rn_http_ready_fn ready; /* NULL = always ready */
+    void *arg;
+} rn_http_opts_t;
+
+/* Listen on host:port on base. NULL with a message naming the address in err when the
+ * address cannot be bound (in use, not local). opts->metrics must outlive the server. */
+rn_http_t *rn_http_new(struct event_base *base, const rn_http_opts_t *opts, char *err,
+                       size_t errlen);
+/* The port bound. */
+int rn_http_port(const rn_http_t *http);
+/* Close the listener and every HTTP connection. NULL is a no-op. */
+void rn_http_free(rn_http_t *http);
+
+#endif

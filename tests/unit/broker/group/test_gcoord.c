@@ -1,0 +1,339 @@
+/* Tests for rn_gcoord: __consumer_offsets created on first use, commits appended before they
+ * are acknowledged, everything rebuilt by replaying the partitions (restart), DeleteGroups,
+ * OffsetDelete, offset expiry with tombstones, and the coordinator's error codes. Uses a real
+ * topic manager, offload thread and partition logs in a temporary data dir; a fake clock. */
+#include "rn_alloc.h"
+#include "rn_err.h"
+#include "rn_fsutil.h"
+#include "group/rn_gcoord.h"
+#include "rn_kerr.h"
+#include "rn_logmgr.h"
+#include "rn_plog.h"
+#include "tap.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[] = "/tmp/rn_test_gcoord.XXXXXX";
+static struct event_base *base;
+static int64_t clock_now = 1700000000000;
+
+static int64_t fake_now(void)
+{
+    return clock_now;
+}
+
+/* The storage hooks: logs from an rn_logmgr of the data dir (the data path's job in
+ * runneld), created on first use. */
+typedef struct logs {
+    rn_logmgr_t *mgr;
+    int appends;
+} logs_t;
+
+static rn_plog_t *get_log(void *arg, rn_partition_t *part)
+{
+    logs_t *l = arg;
+    rn_plog_t *log = rn_logmgr_get(l->mgr, part->topic->name, part->index);
+    if (log == NULL && rn_logmgr_create(l->mgr, part->topic->name, part->index, NULL, &log) != 0)
+        return NULL;
+    return log;
+}
+
+static void appended(void *arg, rn_partition_t *part, int32_t epoch, int64_t base_offset,
+                     int64_t bytes)
+{
+    ((logs_t *)arg)->appends++;
+}
+
+/* Answers of parked joins and syncs. */
+typedef struct waiter {
+    int answers;
+    int16_t error;
+    char member_id[128];
+    int32_t generation;
+    char assignment[32];
+} waiter_t;
+
+static void on_join(void *arg, void *w_, const rn_group_join_result_t *res)
+{
+    waiter_t *w = w_;
+    w->answers++;
+    w->error = res->error;
+    snprintf(w->member_id, sizeof(w->member_id), "%s", res->member_id);
+    w->generation = res->generation_id;
+}
+
+static void on_sync(void *arg, void *w_, const rn_group_sync_result_t *res)
+{
+    waiter_t *w = w_;
+    w->answers++;
+    w->error = res->error;
+    snprintf(w->assignment, sizeof(w->assignment), "%.*s", (int)res->assignment_len,
+             (const char *)res->assignment);
+}
+
+static int16_t topic_error = -99;
+static void on_topic(void *arg, int16_t error)
+{
+    topic_error = error;
+    event_base_loopbreak(base);
+}
+
+typedef struct world {
+    rn_config_t cfg;
+    rn_topics_t *topics;
+    rn_offload_t *off;
+    logs_t logs;
+    rn_gcoord_t *gc;
+} world_t;
+
+static void start(world_t *w, bool first)
+{
+    char err[256];
+    if (first) {
+        rn_config_init(&w->cfg);
+        rn_config_set(&w->cfg, "offsets.topic.num.partitions", "5", "test", err, sizeof(err));
+        rn_config_set(&w->cfg, "group.initial.rebalance.delay.ms", "0", "test", err, sizeof(err));
+        rn_config_set(&w->cfg, "offsets.retention.minutes", "60", "test", err, sizeof(err));
+        rn_config_resolve(&w->cfg, err, sizeof(err));
+    }
+    rn_logmgr_opts_t lo = {.dir = dir, .node_id = 1, .no_flusher = true, .now_ms = clock_now};
+    rn_plog_config_default(&lo.config);
+    memset(&w->logs, 0, sizeof(w->logs));
+    if (rn_logmgr_open(&lo, &w->logs.mgr, err, sizeof(err)) != 0)
+        diag("logmgr: %s", err);
+    w->topics = rn_topics_new(&w->cfg, w->logs.mgr, 1);
+    if (rn_topics_load(w->topics, err, sizeof(err)) != 0)
+        diag("load: %s", err);
+    w->off = rn_offload_new(base);
+    rn_gcoord_opts_t o = {
+        .base = base,
+        .cfg = &w->cfg,
+        .topics = w->topics,
+        .offload = w->off,
+        .node_id = 1,
+        .n_nodes = 1,
+        .storage = {get_log, appended, &w->logs},
+        .join_done = on_join,
+        .sync_done = on_sync,
+        .now_ms = fake_now,
+    };
+    w->gc = rn_gcoord_new(&o);
+}
+
+static void stop(world_t *w)
+{
+    rn_gcoord_free(w->gc);
+    rn_offload_free(w->off);
+    rn_topics_free(w->topics);
+    rn_logmgr_close(w->logs.mgr, false, NULL, 0, NULL, 0); /* like a crash: no marker */
+}
+
+static rn_gcoord_commit_t C(const char *topic, int32_t part, int64_t off, const char *md)
+{
+    return (rn_gcoord_commit_t){topic, part, off, 3, {md, md ? (int32_t)strlen(md) : -1}, 0};
+}
+
+static int64_t committed(rn_gcoord_t *gc, const char *group, const char *topic, int32_t part)
+{
+    const rn_committed_t *o;
+    if (rn_gcoord_offsets(gc, group, &o) != RN_KERR_NONE || o == NULL)
+        return -2;
+    const rn_offset_entry_t *e = rn_committed_get(o, topic, strlen(topic), part);
+    return e != NULL ? e->offset : -1;
+}
+
+/* A ConsumerProtocol v0 subscription to one topic. */
+static size_t sub_one(uint8_t *b, const char *topic)
+{
+    size_t l = strlen(topic), p = 0;
+    b[p++] = 0, b[p++] = 0, b[p++] = 0, b[p++] = 0, b[p++] = 0, b[p++] = 1;
+    b[p++] = 0, b[p++] = (uint8_t)l;
+    memcpy(b + p, topic, l);
+    p += l;
+    b[p++] = 0xff, b[p++] = 0xff, b[p++] = 0xff, b[p++] = 0xff;
+    return p;
+}
+
+static void test_all(void)
+{
+    world_t w;
+    start(&w, true);
+    int32_t node;
+    is(rn_gcoord_find(w.gc, "g", 1, &node), RN_KERR_COORDINATOR_NOT_AVAILABLE,
+       "no topic yet: COORDINATOR_NOT_AVAILABLE");
+    waiter_t jw = {0};
+    rn_group_join_req_t jr = {.member_id = "",
+                              .client_id = "c",
+                              .client_host = "/h",
+                              .session_timeout_ms = 10000,
+                              .rebalance_timeout_ms = 10000,
+                              .protocol_type = "consumer"};
+    rn_gcoord_join(w.gc, "g", &jr, &jw);
+    is(jw.error, RN_KERR_COORDINATOR_NOT_AVAILABLE, "join before the topic exists");
+
+    is(rn_gcoord_wait_topic(w.gc, on_topic, NULL), 1, "first use creates the topic");
+    is(rn_gcoord_wait_topic(w.gc, on_topic, &jw), 1, "a second waiter queues");
+    rn_gcoord_cancel_wait(w.gc, &jw);
+    event_base_dispatch(base);
+    is(topic_error, RN_KERR_NONE, "topic created");
+    rn_topic_t *t = rn_topics_find(w.topics, "__consumer_offsets", 18);
+    ok(t != NULL && t->ready && t->internal && t->n_partitions == 5, "5 partitions, internal");
+    ok(t != NULL && t->conf.v[RN_TC_CLEANUP_POLICY] != NULL &&
+           strcmp(t->conf.v[RN_TC_CLEANUP_POLICY], "compact") == 0,
+       "cleanup.policy=compact");
+    is(rn_gcoord_wait_topic(w.gc, on_topic, NULL), 0, "ready now");
+    is(rn_gcoord_find(w.gc, "g", 1, &node), RN_KERR_NONE, "coordinator found");
+    is(node, 1, "this node");
+
+    /* Simple consumer commits (generation -1, no member id). */
+    rn_gcoord_commit_t c[] = {C("orders", 0, 10, "m0"), C("orders", 1, 20, NULL),
+                              C("orders", 2, 30, "x")};
+    char big[RN_GCOORD_MAX_METADATA + 2];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    c[2].metadata = (rn_str_t){big, (int32_t)strlen(big)};
+    int appends = w.logs.appends;
+    rn_gcoord_commit(w.gc, "simple", "", NULL, -1, -1, c, 3);
+    is(c[0].error, RN_KERR_NONE, "commit ok");
+    is(c[2].error, RN_KERR_OFFSET_METADATA_TOO_LARGE, "metadata over 4096 bytes refused");
+    is(w.logs.appends, appends + 1, "one batch appended for the commit");
+    is(committed(w.gc, "simple", "orders", 0), 10, "offset 0 committed");
+    is(committed(w.gc, "simple", "orders", 1), 20, "offset 1 committed");
+    is(committed(w.gc, "simple", "orders", 2), -1, "refused one not stored");
+    rn_gcoord_commit_t bad = C("orders", 0, 99, NULL);
+    rn_gcoord_commit(w.gc, "nogroup", "m", NULL, 3, -1, &bad, 1);
+    is(bad.error, RN_KERR_ILLEGAL_GENERATION, "member commit to an unknown group");
+    bad = C("orders", 0, 99, NULL);
+    bad.error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    rn_gcoord_commit(w.gc, "simple", "", NULL, -1, -1, &bad, 1);
+    is(bad.error, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "pre-set errors are kept");
+    is(committed(w.gc, "simple", "orders", 0), 10, "and nothing stored");
+
+    /* A consumer group with one member. */
+    uint8_t s[32];
+    rn_group_protocol_t proto = {"range", s, (int32_t)sub_one(s, "orders")};
+    jr.protocols = &proto;
+    jr.n_protocols = 1;
+    memset(&jw, 0, sizeof(jw));
+    rn_gcoord_join(w.gc, "", &jr, &jw);
+    is(jw.error, RN_KERR_INVALID_GROUP_ID, "empty group id: INVALID_GROUP_ID");
+    jr.member_id = "ghost";
+    rn_gcoord_join(w.gc, "cg", &jr, &jw);
+    is(jw.error, RN_KERR_UNKNOWN_MEMBER_ID, "known-member join to an unknown group");
+    jr.member_id = "";
+    memset(&jw, 0, sizeof(jw));
+    rn_gcoord_join(w.gc, "cg", &jr, &jw);
+    is(jw.answers, 0, "join waits for its (0 ms) initial delay timer");
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    is(jw.answers, 1, "the group's libevent timer ended the join phase");
+    is(jw.generation, 1, "generation 1");
+    char member[128];
+    strcpy(member, jw.member_id);
+    waiter_t sw = {0};
+    rn_group_assignment_t asg = {member, (const uint8_t *)"ASG", 3};
+    rn_group_sync_req_t sr = {member, NULL, 1, NULL, NULL, &asg, 1};
+    rn_gcoord_sync(w.gc, "cg", &sr, &sw);
+    is(sw.error, RN_KERR_NONE, "sync ok (group record appended)");
+    is_str(sw.assignment, "ASG", "assignment");
+    is(rn_gcoord_heartbeat(w.gc, "cg", member, NULL, 1), RN_KERR_NONE, "heartbeat");
+    is(rn_gcoord_heartbeat(w.gc, "nope", member, NULL, 1), RN_KERR_UNKNOWN_MEMBER_ID,
+       "heartbeat to an unknown group");
+    rn_gcoord_commit_t mc[] = {C("orders", 0, 100, "m"), C("audit", 0, 7, "")};
+    rn_gcoord_commit(w.gc, "cg", member, NULL, 1, -1, mc, 2);
+    is(mc[0].error, RN_KERR_NONE, "member commit");
+    rn_gcoord_commit_t sc = C("orders", 0, 1, NULL);
+    rn_gcoord_commit(w.gc, "cg", "", NULL, -1, -1, &sc, 1);
+    is(sc.error, RN_KERR_UNKNOWN_MEMBER_ID, "simple commit to a live group refused");
+    is(rn_gcoord_delete_group(w.gc, "cg"), RN_KERR_NON_EMPTY_GROUP, "cannot delete live group");
+    rn_gcoord_tp_t del[] = {{"orders", 0, 0}, {"audit", 0, 0}};
+    is(rn_gcoord_delete_offsets(w.gc, "cg", del, 2), RN_KERR_NONE, "OffsetDelete");
+    is(del[0].error, RN_KERR_GROUP_SUBSCRIBED_TO_TOPIC, "subscribed topic kept");
+    is(del[1].error, RN_KERR_NONE, "other topic deleted");
+    is(committed(w.gc, "cg", "audit", 0), -1, "audit offset gone");
+    is(rn_gcoord_delete_offsets(w.gc, "zz", del, 1), RN_KERR_GROUP_ID_NOT_FOUND,
+       "OffsetDelete of an unknown group");
+    const rn_group_t **list;
+    size_t n;
+    rn_gcoord_list(w.gc, &list, &n);
+    is(n, 2, "two groups listed (simple and cg)");
+    /* The scrape-time iteration the metrics collector uses sees the same table. */
+    is(rn_gcoord_size(w.gc), 2, "rn_gcoord_size: two entries");
+    size_t n_offsets = 0, n_stable = 0;
+    for (size_t i = 0; i < rn_gcoord_size(w.gc); i++) {
+        const rn_committed_t *offs = NULL;
+        const rn_group_t *grp = rn_gcoord_at(w.gc, i, &offs);
+        n_offsets += offs != NULL ? rn_committed_count(offs) : 0;
+        n_stable += rn_group_state(grp) == RN_GROUP_STABLE;
+    }
+    is(n_offsets, 3, "rn_gcoord_at: simple's two offsets and cg's one");
+    is(n_stable, 1, "rn_gcoord_at: cg is the one Stable group");
+
+    /* A static-free restart: everything comes back from the log. */
+    clock_now += 1000;
+    stop(&w);
+    start(&w, false);
+    is(rn_gcoord_load(w.gc), 2, "two groups loaded");
+    is(committed(w.gc, "simple", "orders", 1), 20, "simple group's offsets back");
+    is(committed(w.gc, "cg", "orders", 0), 100, "member commit back");
+    is(committed(w.gc, "cg", "audit", 0), -1, "deleted offset stays deleted (tombstone)");
+    const rn_group_t *g;
+    is(rn_gcoord_describe(w.gc, "cg", &g), RN_KERR_NONE, "describe");
+    ok(g != NULL && rn_group_state(g) == RN_GROUP_STABLE && rn_group_generation(g) == 1 &&
+           rn_group_member_count(g) == 1,
+       "cg restored Stable, generation 1, one member");
+    memset(&sw, 0, sizeof(sw));
+    rn_gcoord_sync(w.gc, "cg", &sr, &sw);
+    is_str(sw.assignment, "ASG", "assignment survived the restart");
+    is(rn_gcoord_describe(w.gc, "unknown", &g), RN_KERR_NONE, "describe unknown group");
+    ok(g == NULL, "unknown: no group (Dead)");
+
+    /* Leave, delete, restart: gone. */
+    rn_gcoord_leaver_t lv = {member, NULL, -1};
+    is(rn_gcoord_leave(w.gc, "cg", &lv, 1), RN_KERR_NONE, "leave");
+    is(lv.error, RN_KERR_NONE, "member left");
+    is(rn_gcoord_describe(w.gc, "cg", &g), RN_KERR_NONE, "describe");
+    is(rn_group_state(g), RN_GROUP_EMPTY, "Empty after the last member left");
+    is(rn_gcoord_delete_group(w.gc, "cg"), RN_KERR_NONE, "delete the empty group");
+    is(rn_gcoord_delete_group(w.gc, "cg"), RN_KERR_GROUP_ID_NOT_FOUND, "deleted: not found");
+    is(committed(w.gc, "cg", "orders", 0), -2, "its offsets are gone");
+
+    /* Expiry: the simple group's commits are 1 s old; retention is 60 minutes. */
+    is(rn_gcoord_expire(w.gc), 0, "nothing expired yet");
+    clock_now += 3600 * 1000;
+    is(rn_gcoord_expire(w.gc), 2, "both simple offsets expire after 60 minutes");
+    is(rn_gcoord_group_count(w.gc), 0, "the group without offsets is removed");
+
+    /* An explicit retention (OffsetCommit v2-4) makes a version-1 value. */
+    rn_gcoord_commit_t rc1 = C("orders", 3, 5, "");
+    rn_gcoord_commit(w.gc, "ret", "", NULL, -1, 1000, &rc1, 1);
+    is(rc1.error, RN_KERR_NONE, "commit with retention");
+    const rn_committed_t *o;
+    rn_gcoord_offsets(w.gc, "ret", &o);
+    ok(o != NULL && rn_committed_get(o, "orders", 6, 3)->expire_ts == clock_now + 1000,
+       "expire timestamp = now + retention");
+
+    stop(&w);
+    start(&w, false);
+    is(rn_gcoord_load(w.gc), 1, "after restart only 'ret' is left");
+    is(committed(w.gc, "cg", "orders", 0), -2, "deleted group stays deleted");
+    is(committed(w.gc, "simple", "orders", 1), -2, "expired offsets stay expired");
+    clock_now += 1000;
+    is(rn_gcoord_expire(w.gc), 1, "explicit expiry reached");
+    stop(&w);
+    rn_config_free(&w.cfg);
+}
+
+int main(void)
+{
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    base = event_base_new();
+    test_all();
+    event_base_free(base);
+    char err[256];
+    rn_fsutil_remove_tree(dir, err, sizeof(err));
+    return done_testing();
+}
