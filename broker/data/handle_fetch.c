@@ -1,4 +1,4 @@
-/* Fetch (api key 1, v4-13): read record batches as file ranges (sent with sendfile), and
+/* Fetch (api key 1): read record batches as file ranges (sent with sendfile), and
  * long-poll when fewer than min_bytes are there.
  *
  * Sessions (KIP-227): runnel keeps none. A full fetch (session epoch 0 or -1) is answered

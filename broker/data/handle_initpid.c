@@ -1,4 +1,4 @@
-/* InitProducerId (api key 22, v0-4): producer ids for idempotent producers.
+/* InitProducerId (api key 22): producer ids for idempotent producers.
  *
  * Without a transactional id Kafka's coordinator "blindly" hands out a new producer id with
  * epoch 0, whatever producer id/epoch (v3+) the request carries; so does runnel, from

@@ -1,5 +1,5 @@
-/* Offsets of a partition: ListOffsets (api key 2, v1-7), DeleteRecords (21, v0-2) and
- * OffsetForLeaderEpoch (23, v2-4).
+/* Offsets of a partition: ListOffsets (api key 2), DeleteRecords (21) and
+ * OffsetForLeaderEpoch (23). Served versions: client/defs/<api>.def (serve=).
  *
  * ListOffsets timestamps: -1 latest (the high watermark for read_uncommitted consumers, the
  * last stable offset for read_committed ones, the log end for followers), -2 earliest (the

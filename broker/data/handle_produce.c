@@ -1,4 +1,4 @@
-/* Produce (api key 0, v0-9): validate each partition's record batch, check idempotent
+/* Produce (api key 0): validate each partition's record batch, check idempotent
  * producers' sequences, append with offsets assigned in place, wake parked Fetches.
  *
  * Versions 0-2 are served (as Kafka 3.x does) because librdkafka up to 2.11.0 drops gzip,

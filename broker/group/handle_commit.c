@@ -1,4 +1,4 @@
-/* Committed-offset handlers: OffsetCommit (v2-8), OffsetFetch (v1-8, v8 with several groups)
+/* Committed-offset handlers: OffsetCommit, OffsetFetch (v8+ with several groups)
  * and OffsetDelete (v0). Partitions of unknown topics are answered
  * UNKNOWN_TOPIC_OR_PARTITION here, as Kafka's request layer does; the rest goes to the group
  * coordinator (rn_gcoord), which appends commits to __consumer_offsets before this answers. */

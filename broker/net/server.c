@@ -115,9 +115,21 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
         }
         srv->by_key[key] = &srv->apis[i];
     }
-    /* The codec serves exactly the table's rows, so ApiVersions tells the truth. */
+    /* The codec serves exactly the table's rows, so ApiVersions tells the truth. A codec row
+     * with min/max -1 serves the serve= range of its client/defs file. */
     for (size_t i = 0; i < rn_rpc_napis; i++) {
-        const rn_api_entry_t *row = srv->by_key[rn_rpc_apis[i].key];
+        rn_api_entry_t *row = srv->by_key[rn_rpc_apis[i].key];
+        if (row != NULL && !(row->flags & RN_API_RAW) && row->min_version < 0) {
+            row->min_version = rn_rpc_apis[i].serve_min;
+            row->max_version = rn_rpc_apis[i].serve_max;
+            if (row->min_version < 0) {
+                snprintf(err, errlen,
+                         "dispatch table: %s has a handler but its definition "
+                         "serves no version (serve=none)",
+                         row->name);
+                goto fail;
+            }
+        }
         if (row == NULL || (row->flags & RN_API_RAW))
             rn_rpc_serve(rn_rpc_apis[i].key, -1, -1);
         else if (rn_rpc_serve(row->api_key, row->min_version, row->max_version) != 0) {

@@ -53,7 +53,7 @@ struct rn_server {
     rn_server_opts_t opts;
     rn_api_entry_t *apis; /* sorted copy of opts.apis */
     size_t n_apis;
-    const rn_api_entry_t *by_key[RN_API_KEY_MAX + 1];
+    rn_api_entry_t *by_key[RN_API_KEY_MAX + 1];
     int port;
     uint64_t next_conn_id;
     rn_srvconn_t *conns;   /* open connections */
