@@ -19,7 +19,13 @@ run_step() {
 }
 
 run_step "clang-format" bash -c 'git ls-files "*.c" "*.h" | xargs clang-format --dry-run --Werror'
+# Build outputs (jars, classes, objects) are never tracked: nothing tracked may be ignored.
+run_step "no tracked build outputs" bash -c \
+  'tracked=$(git ls-files -ci --exclude-standard); [ -z "$tracked" ] || { echo "tracked but ignored:"; echo "$tracked"; false; }'
 run_step "build release" scripts/build.sh release
+# A user's plain build in the Release and Debug configurations (warnings as errors here).
+run_step "build plain Release" scripts/build.sh plain-release
+run_step "build plain Debug" scripts/build.sh plain-debug
 run_step "tests release" ctest --test-dir build --output-on-failure -j2
 run_step "build sanitize" scripts/build.sh sanitize
 # The sanitizer build runs the unit tests and fuzz replays; integration tests drive

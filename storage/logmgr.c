@@ -597,18 +597,6 @@ int rn_logmgr_retain(rn_logmgr_t *mgr, int64_t now_ms, const rn_logmgr_retain_op
     return total;
 }
 
-int rn_logmgr_foreach(rn_logmgr_t *mgr, rn_logmgr_log_cb cb, void *arg)
-{
-    for (size_t i = 0; i < mgr->nbuckets; i++)
-        for (lm_entry_t *e = mgr->buckets[i], *next; e != NULL; e = next) {
-            next = e->next; /* cb may delete this partition */
-            int rc = cb(arg, e->topic, e->partition, e->log);
-            if (rc != 0)
-                return rc;
-        }
-    return 0;
-}
-
 size_t rn_logmgr_count(const rn_logmgr_t *mgr)
 {
     return mgr->count;

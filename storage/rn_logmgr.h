@@ -143,9 +143,6 @@ typedef struct rn_logmgr_retain_ops {
  * logged. Owner thread. Returns the segments deleted. */
 int rn_logmgr_retain(rn_logmgr_t *mgr, int64_t now_ms, const rn_logmgr_retain_ops_t *ops);
 
-/* Call cb for every log, in no particular order; a non-zero return stops and is returned. */
-typedef int (*rn_logmgr_log_cb)(void *arg, const char *topic, int32_t partition, rn_plog_t *log);
-int rn_logmgr_foreach(rn_logmgr_t *mgr, rn_logmgr_log_cb cb, void *arg);
 size_t rn_logmgr_count(const rn_logmgr_t *mgr);
 
 /* The high watermark replication-offset-checkpoint held for topic-partition at open, or -1. */

@@ -139,7 +139,7 @@ int rn_cli_parse_i64(rn_cli_t *cli, const char *opt, const char *s, int64_t min,
 int rn_cli_parse_i32(rn_cli_t *cli, const char *opt, const char *s, int32_t min, int32_t max,
                      int32_t *out)
 {
-    int64_t v;
+    int64_t v = 0; /* set on success; initialized for compilers that cannot see that */
     int st = rn_cli_parse_i64(cli, opt, s, min, max, &v);
     if (st == 0)
         *out = (int32_t)v;

@@ -44,7 +44,6 @@ struct rn_cleaner_thread {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stopping; /* under mu; also read atomically by the cancel hook */
-    bool wake;     /* under mu */
     struct {
         rn_cleaner_owner_fn fn;
         void *arg;
@@ -311,10 +310,8 @@ static void rest(rn_cleaner_thread_t *ct, int64_t ms)
         deadline.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&ct->mu);
-    while (!ct->stopping && !ct->wake &&
-           pthread_cond_timedwait(&ct->cv, &ct->mu, &deadline) != ETIMEDOUT)
+    while (!ct->stopping && pthread_cond_timedwait(&ct->cv, &ct->mu, &deadline) != ETIMEDOUT)
         ;
-    ct->wake = false;
     pthread_mutex_unlock(&ct->mu);
 }
 
@@ -430,14 +427,6 @@ void rn_cleaner_thread_stop(rn_cleaner_thread_t *ct)
     rn_free(ct->tps);
     rn_free(ct->checkpoint_path);
     rn_free(ct);
-}
-
-void rn_cleaner_thread_wake(rn_cleaner_thread_t *ct)
-{
-    pthread_mutex_lock(&ct->mu);
-    ct->wake = true;
-    pthread_cond_broadcast(&ct->cv);
-    pthread_mutex_unlock(&ct->mu);
 }
 
 void rn_cleaner_thread_stats(rn_cleaner_thread_t *ct, rn_cleaner_thread_stats_t *out)

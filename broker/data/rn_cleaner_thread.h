@@ -8,9 +8,9 @@
  * a start every compacted log gets one pass for this, since horizons are not checkpointed);
  * run one rn_cleaner_clean pass on it; record the new checkpoint in
  * `<data dir>/cleaner-offset-checkpoint` (Kafka's format, written atomically with fsync on
- * this thread). When no log qualifies it sleeps log.cleaner.backoff.ms (or until
- * rn_cleaner_thread_wake). A log whose pass fails with a damaged batch or an I/O error is
- * skipped for ten minutes (Kafka marks such partitions uncleanable).
+ * this thread). When no log qualifies it sleeps log.cleaner.backoff.ms. A log whose pass
+ * fails with a damaged batch or an I/O error is skipped for ten minutes (Kafka marks such
+ * partitions uncleanable).
  *
  * Threading: start, stop and the walk callback run on the loop thread; the walk and every
  * owner step of a pass (rn_cleaner.h) run on the loop at the thread's request, through a pipe
@@ -66,8 +66,6 @@ rn_cleaner_thread_t *rn_cleaner_thread_start(struct event_base *base,
                                              size_t errlen);
 /* Stop and free (NULL is a no-op). Loop thread; see Threading. */
 void rn_cleaner_thread_stop(rn_cleaner_thread_t *ct);
-/* Look for work now instead of after the backoff. Any thread. */
-void rn_cleaner_thread_wake(rn_cleaner_thread_t *ct);
 
 typedef struct rn_cleaner_thread_stats {
     int64_t passes;    /* passes finished (successfully) */

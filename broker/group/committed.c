@@ -89,15 +89,15 @@ const rn_offset_entry_t *rn_committed_at(const rn_committed_t *o, size_t i)
     return i < o->n ? &o->entries[i] : NULL;
 }
 
-const rn_offset_entry_t *rn_committed_get(const rn_committed_t *o, const char *topic, size_t topic_len,
-                                        int32_t partition)
+const rn_offset_entry_t *rn_committed_get(const rn_committed_t *o, const char *topic,
+                                          size_t topic_len, int32_t partition)
 {
     uint32_t s = o->slots[find_slot(o, topic, topic_len, partition)];
     return s != 0 ? &o->entries[s - 1] : NULL;
 }
 
 void rn_committed_put(rn_committed_t *o, const char *topic, size_t topic_len, int32_t partition,
-                    const rn_groupstore_offset_t *v)
+                      const rn_groupstore_offset_t *v)
 {
     size_t slot = find_slot(o, topic, topic_len, partition);
     rn_offset_entry_t *e;
@@ -151,7 +151,7 @@ bool rn_committed_has_topic(const rn_committed_t *o, const char *topic, size_t t
 }
 
 size_t rn_committed_expired(const rn_committed_t *o, const rn_group_t *g, int64_t now_ms,
-                          int64_t retention_ms, size_t **out)
+                            int64_t retention_ms, size_t **out)
 {
     enum { NONE, FROM_EMPTY, UNSUBSCRIBED, FROM_COMMIT } rule = FROM_COMMIT;
     int64_t empty_since = -1;

@@ -143,18 +143,6 @@ static void entry_timer(evutil_socket_t fd, short what, void *arg)
     rn__gcoord_touch(e->gc, e);
 }
 
-void rn_gcoord_tick(rn_gcoord_t *gc)
-{
-    int64_t now = rn__gcoord_now_ms(gc);
-    for (size_t i = 0; i < gc->n; i++) {
-        gentry_t *e = gc->entries[i];
-        if (rn_group_next_deadline(e->group) <= now) {
-            rn_group_tick(e->group, now);
-            rn__gcoord_touch(gc, e);
-        }
-    }
-}
-
 /* ---- the topic and appends ---- */
 
 rn_topic_t *rn__gcoord_offsets_topic(const rn_gcoord_t *gc)

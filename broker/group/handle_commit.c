@@ -118,8 +118,8 @@ typedef struct fetch_topic_out {
     int32_t n;
 } fetch_topic_out_t;
 
-static void fill_part(rn_req_t *req, const rn_committed_t *offsets, rn_str_t topic, int32_t partition,
-                      int16_t error, fetch_part_t *out)
+static void fill_part(rn_req_t *req, const rn_committed_t *offsets, rn_str_t topic,
+                      int32_t partition, int16_t error, fetch_part_t *out)
 {
     const rn_offset_entry_t *e =
         offsets != NULL && error == RN_KERR_NONE && topic.len >= 0

@@ -34,13 +34,13 @@ void rn_committed_free(rn_committed_t *offsets); /* NULL is a no-op */
 size_t rn_committed_count(const rn_committed_t *offsets);
 /* The entry, or NULL. */
 const rn_offset_entry_t *rn_committed_get(const rn_committed_t *offsets, const char *topic,
-                                        size_t topic_len, int32_t partition);
+                                          size_t topic_len, int32_t partition);
 /* Insert or replace. */
-void rn_committed_put(rn_committed_t *offsets, const char *topic, size_t topic_len, int32_t partition,
-                    const rn_groupstore_offset_t *v);
+void rn_committed_put(rn_committed_t *offsets, const char *topic, size_t topic_len,
+                      int32_t partition, const rn_groupstore_offset_t *v);
 /* Remove; false when absent. */
 bool rn_committed_remove(rn_committed_t *offsets, const char *topic, size_t topic_len,
-                       int32_t partition);
+                         int32_t partition);
 void rn_committed_clear(rn_committed_t *offsets);
 /* The i-th entry (i < count), for iteration. */
 const rn_offset_entry_t *rn_committed_at(const rn_committed_t *offsets, size_t i);
@@ -58,6 +58,6 @@ bool rn_committed_has_topic(const rn_committed_t *offsets, const char *topic, si
  *   - a group without protocol type (simple consumers only): from each commit;
  *   - anything else (rebalancing, other protocols): nothing expires. */
 size_t rn_committed_expired(const rn_committed_t *offsets, const rn_group_t *group, int64_t now_ms,
-                          int64_t retention_ms, size_t **out);
+                            int64_t retention_ms, size_t **out);
 
 #endif

@@ -153,10 +153,6 @@ int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, const char *group, rn_gcoord_t
  * offsets were removed. */
 size_t rn_gcoord_expire(rn_gcoord_t *gc);
 
-/* Run every group timer that is due (the libevent timers call it; tests with a fake clock
- * too). */
-void rn_gcoord_tick(rn_gcoord_t *gc);
-
 /* Groups known (all states but Dead). */
 size_t rn_gcoord_group_count(const rn_gcoord_t *gc);
 

@@ -129,8 +129,6 @@ void rn_topics_set_replicas(rn_topics_t *topics, rn_partition_t *part, const int
 /* Note that a topic's config overrides changed: calls the config_changed hook and marks
  * the registry for persisting. */
 void rn_topics_config_changed(rn_topics_t *topics, rn_topic_t *topic);
-/* Mark the registry for persisting. */
-void rn_topics_touch(rn_topics_t *topics);
 /* True when changes wait for rn_topics_persist. */
 bool rn_topics_dirty(const rn_topics_t *topics);
 

@@ -371,11 +371,6 @@ void rn_topics_config_changed(rn_topics_t *topics, rn_topic_t *topic)
     topics->dirty = true;
 }
 
-void rn_topics_touch(rn_topics_t *topics)
-{
-    topics->dirty = true;
-}
-
 bool rn_topics_dirty(const rn_topics_t *topics)
 {
     return topics->dirty;

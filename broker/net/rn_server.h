@@ -173,7 +173,6 @@ size_t rn_server_inflight(const rn_server_t *srv);
 void rn_server_free(rn_server_t *srv);
 
 int rn_server_port(const rn_server_t *srv);
-struct event_base *rn_server_base(const rn_server_t *srv);
 const rn_server_metrics_t *rn_server_metrics(const rn_server_t *srv);
 /* The dispatch table (sorted by api key), e.g. to answer ApiVersions. */
 const rn_api_entry_t *rn_server_apis(const rn_server_t *srv, size_t *count);

@@ -224,11 +224,6 @@ int rn_server_port(const rn_server_t *srv)
     return srv->port;
 }
 
-struct event_base *rn_server_base(const rn_server_t *srv)
-{
-    return srv->base;
-}
-
 const rn_server_metrics_t *rn_server_metrics(const rn_server_t *srv)
 {
     return &srv->metrics;

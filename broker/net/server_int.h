@@ -33,13 +33,13 @@ struct rn_srvconn {
     /* Request queue in arrival order; responses leave from the head only. */
     rn_req_t *head, *tail;
     size_t n_pending;
-    size_t n_orphans;       /* requests kept alive after close (parked without cancel) */
-    bool closed;            /* socket gone; struct lives on while n_orphans > 0 */
-    bool read_paused;       /* reading stopped by backpressure */
-    bool processing;        /* inside process_input (guards re-entrance) */
-    bool draining;          /* server shutdown: never resume reading */
-    bool broken;            /* a response could not be encoded: close, send nothing more */
-    struct event *resume;   /* re-runs process_input when the budget ran out */
+    size_t n_orphans;          /* requests kept alive after close (parked without cancel) */
+    bool closed;               /* socket gone; struct lives on while n_orphans > 0 */
+    bool read_paused;          /* reading stopped by backpressure */
+    bool processing;           /* inside process_input (guards re-entrance) */
+    bool draining;             /* server shutdown: never resume reading */
+    bool broken;               /* a response could not be encoded: close, send nothing more */
+    struct event *resume;      /* re-runs process_input when the budget ran out */
     rn_srvconn_t *prev, *next; /* server's list of open connections */
     /* A request received straight into its own buffer (rx_frame != NULL): rx_have of its
      * rx_size bytes are in; the size prefix is consumed. */

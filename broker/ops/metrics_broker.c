@@ -384,18 +384,6 @@ void rn_metrics_broker_register(rn_metrics_t *m, rn_broker_t *b)
     rn_metrics_family_filter(bf->topic_bytes_in, topic_live, ctx);
     rn_metrics_family_filter(bf->topic_messages_in, topic_live, ctx);
     rn_metrics_family_filter(bf->topic_bytes_out, topic_live, ctx);
-    bf->isr_shrinks = rn_metrics_series(
-        rn_metrics_family(m, RN_METRICS_COUNTER, "runnel_isr_shrinks_total",
-                          "Replicas removed from the ISR of a partition this node leads (0 "
-                          "until replication manages ISRs).",
-                          NULL, NULL, 0),
-        NULL);
-    bf->isr_expands = rn_metrics_series(
-        rn_metrics_family(m, RN_METRICS_COUNTER, "runnel_isr_expands_total",
-                          "Replicas added to the ISR of a partition this node leads (0 until "
-                          "replication manages ISRs).",
-                          NULL, NULL, 0),
-        NULL);
     rn_metrics_add_collector(m, collect_process, NULL);
 }
 
@@ -412,16 +400,4 @@ void rn_metrics_topic_out(rn_metrics_t *m, const rn_topic_t *topic, uint64_t byt
     if (m == NULL || m->broker.topic_bytes_out == NULL)
         return;
     rn_metrics_inc(rn_metrics_series1(m->broker.topic_bytes_out, topic->name), bytes);
-}
-
-void rn_metrics_isr_shrink(rn_metrics_t *m)
-{
-    if (m != NULL && m->broker.isr_shrinks != NULL)
-        rn_metrics_inc(m->broker.isr_shrinks, 1);
-}
-
-void rn_metrics_isr_expand(rn_metrics_t *m)
-{
-    if (m != NULL && m->broker.isr_expands != NULL)
-        rn_metrics_inc(m->broker.isr_expands, 1);
 }

@@ -44,7 +44,6 @@ typedef struct rn_metrics_item {
 /* runneld's own families (metrics_broker.c), NULL until rn_metrics_broker_register. */
 typedef struct rn_metrics_broker_fams {
     rn_metrics_family_t *topic_bytes_in, *topic_messages_in, *topic_bytes_out;
-    rn_metrics_series_t *isr_shrinks, *isr_expands;
     void *ctx; /* the collectors' argument; owned, freed with the registry */
 } rn_metrics_broker_fams_t;
 

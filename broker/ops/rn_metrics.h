@@ -182,15 +182,12 @@ size_t rn_metrics_dropped(const rn_metrics_t *m);
  *     replicas,in_sync_replicas}{topic,partition};
  *   per topic (counted by the data path, see below): runnel_topic_bytes_in_total,
  *     runnel_topic_messages_in_total, runnel_topic_bytes_out_total;
- *   replication: runnel_isr_shrinks_total, runnel_isr_expands_total;
  *   process: process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,
  *     process_max_fds, process_cpu_seconds_total, process_start_time_seconds.
  *
  * Hooks for other modules:
  *   - Produce calls rn_metrics_topic_in after each successful append, Fetch calls
  *     rn_metrics_topic_out with the record bytes of each response it sends to a consumer.
- *   - Replication calls rn_metrics_isr_shrink / rn_metrics_isr_expand when it changes an
- *     ISR of a partition this node leads.
  *   - The group coordinator registers a collector in its module init and removes it in its
  *     shutdown, emitting at scrape time what it knows, e.g.
  *
@@ -223,8 +220,5 @@ void rn_metrics_topic_in(rn_metrics_t *m, const struct rn_topic *topic, uint64_t
                          uint64_t records);
 /* Fetch is sending bytes of topic's records to a consumer (not to a follower). */
 void rn_metrics_topic_out(rn_metrics_t *m, const struct rn_topic *topic, uint64_t bytes);
-/* Replication removed a replica from / added a replica to an ISR this node leads. */
-void rn_metrics_isr_shrink(rn_metrics_t *m);
-void rn_metrics_isr_expand(rn_metrics_t *m);
 
 #endif

@@ -317,12 +317,10 @@ def main():
                       ("runnel_request_duration_seconds", "histogram"),
                       ("runnel_connections", "gauge"),
                       ("runnel_under_replicated_partitions", "gauge"),
-                      ("runnel_isr_shrinks_total", "counter"),
                       ("process_resident_memory_bytes", "gauge")):
         t.eq(types.get(fam), kind, "family %s is a %s" % (fam, kind))
     t.eq(value(before, "runnel_under_replicated_partitions"), 0,
          "under-replicated partitions: 0 on a single node")
-    t.eq(value(before, "runnel_isr_shrinks_total"), 0, "ISR shrinks: 0")
     states = ("Stable", "Empty", "PreparingRebalance", "CompletingRebalance", "Dead")
     t.ok(all(value(before, "runnel_consumer_groups", state=st) == 0 for st in states),
          "runnel_consumer_groups lists every state at 0 before any group",

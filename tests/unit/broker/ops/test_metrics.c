@@ -294,7 +294,6 @@ static void test_broker_families(void)
     rn_metrics_topic_in(m, &topic, 100, 3);
     rn_metrics_topic_in(m, &topic, 50, 2);
     rn_metrics_topic_out(m, &topic, 70);
-    rn_metrics_isr_shrink(m);
     rn_metrics_topic_in(NULL, &topic, 1, 1); /* no registry: a no-op */
 
     char *text = render(m);
@@ -307,8 +306,6 @@ static void test_broker_families(void)
        "topic messages in");
     ok(strstr(text, "runnel_topic_bytes_out_total{topic=\"orders\"} 70\n") != NULL,
        "topic bytes out");
-    ok(strstr(text, "runnel_isr_shrinks_total 1\n") != NULL, "ISR shrinks");
-    ok(strstr(text, "runnel_isr_expands_total 0\n") != NULL, "ISR expands");
     ok(strstr(text, "runnel_requests_total") == NULL, "no server: no request families");
     const char *rss = strstr(text, "\nprocess_resident_memory_bytes ");
     ok(rss != NULL && strtoull(rss + 31, NULL, 10) > 0, "RSS > 0");
