@@ -22,7 +22,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
 from rn_testlib import BUILD, Tap, free_port  # noqa: E402,F401 - re-exported to the tests
 import diffwire as W  # noqa: E402
-from diffwire import crc32c  # noqa: E402,F401 - re-exported to the tests
 
 RUNNELD = os.path.join(BUILD, "broker", "runneld")
 

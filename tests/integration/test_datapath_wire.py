@@ -3,17 +3,15 @@ duplicate acknowledgements, Fetch errors, limits and sessions, ListOffsets, Dele
 OffsetForLeaderEpoch, InitProducerId, long poll timing, both classic and flexible versions."""
 
 import os
-import struct
 import sys
 import threading
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datapath_common import (Broker, Conn, Tap, W, crc32c, delete_records,  # noqa: E402
-                             fetch, init_producer_id, legacy_message_set, list_offsets,
-                             metadata_create, offset_for_leader_epoch, parse_batches, produce,
-                             record_batch)
+from datapath_common import (Broker, Conn, Tap, W, delete_records, fetch,  # noqa: E402
+                             init_producer_id, legacy_message_set, list_offsets, metadata_create,
+                             offset_for_leader_epoch, parse_batches, produce, record_batch)
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
 OFFSET_OUT_OF_RANGE = 1
@@ -49,9 +47,10 @@ def test_produce(t, conn):
     r = produce(conn, topic, legacy_message_set([b"old"]), version=7)
     t.eq(r and r[0], INVALID_RECORD, "magic 1 message set in v7 -> INVALID_RECORD (as Kafka)")
 
-    # Broken batches: built by the shared builder, then damaged byte by byte (a record count
-    # that disagrees with the records is no batch the builder would make); they travel as the
-    # request's opaque Records bytes, so the request itself is still encoded generically.
+    # Broken batches: built by the shared builder, then damaged (a flipped byte, a cut, a
+    # record count that disagrees with the records); no codec would produce them, so they are
+    # patched bytes, sent as the request's opaque Records field (the request itself is still
+    # encoded from the definitions).
     bad = bytearray(record_batch([b"crc"]))
     bad[-1] ^= 0xFF
     r = produce(conn, topic, bytes(bad), version=7)
@@ -59,10 +58,8 @@ def test_produce(t, conn):
     r = produce(conn, topic, bytes(bad)[:40], version=7)
     t.eq(r and (r[0], r[3]), (INVALID_RECORD, -1),
          "truncated batch: INVALID_RECORD, log start -1 (as Kafka: no whole batch)")
-    counted = bytearray(record_batch([b"p", b"q"]))
-    struct.pack_into(">i", counted, 57, 3)  # 3 records announced, 2 follow; CRC made good
-    struct.pack_into(">I", counted, 17, crc32c(bytes(counted[21:])))
-    r = produce(conn, topic, bytes(counted), version=8)
+    counted = W.with_record_count(record_batch([b"p", b"q"]), 3)  # 3 announced, 2 follow
+    r = produce(conn, topic, counted, version=8)
     t.eq(r and (r[0], r[3]), (INVALID_RECORD, 0),
          "record count mismatch: INVALID_RECORD with the log start offset (as Kafka)")
     two = record_batch([b"x"]) + record_batch([b"y"])

@@ -423,6 +423,16 @@ def batch(values, ts=1700000000000, ts_step=1, producer_id=-1, epoch=-1, base_se
     return struct.pack(">qi", 0, len(body)) + body
 
 
+def with_record_count(data, count):
+    """A magic-2 batch whose header announces count records, whatever follows, with its CRC
+    made good again: no builder makes such a batch, so it is patched here for the tests of a
+    broker refusing it."""
+    out = bytearray(data)
+    struct.pack_into(">i", out, 57, count)
+    struct.pack_into(">I", out, 17, crc32c(bytes(out[21:])))
+    return bytes(out)
+
+
 def message_set(values, magic=1, ts=1700000000000):
     """A legacy magic 0/1 message set."""
     out = bytearray()
