@@ -1,23 +1,27 @@
 """Shared helpers for the data-path integration tests (test_datapath_*.py).
 
 Starts $RN_BUILD_DIR/broker/runneld on a free loopback port with a temporary data dir,
-prints TAP, and offers a minimal Kafka wire client (classic and flexible encodings, a record
-batch builder with CRC-32C) for checks no client library exposes (error codes, duplicate
-acknowledgements, sequence errors, DeleteRecords, OffsetForLeaderEpoch).
+prints TAP, and offers raw Kafka requests for checks no client library exposes (error codes,
+duplicate acknowledgements, sequence errors, DeleteRecords, OffsetForLeaderEpoch). Requests and
+answers go through the generic codec of tests/interop/diffwire.py (runnel's client/defs), which
+also builds the record batches, so the Python tests share one encoder, one CRC-32C and one
+varint codec.
 """
 
 import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # keep the source tree clean (diffwire imports client/)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
 from rn_testlib import BUILD, Tap, free_port  # noqa: E402,F401 - re-exported to the tests
+import diffwire as W  # noqa: E402
 
 RUNNELD = os.path.join(BUILD, "broker", "runneld")
 
@@ -108,102 +112,25 @@ class Broker:
              None if rc == 0 else self.log_text())
 
 
-# ---- CRC-32C and record batches -------------------------------------------------------------
-
-def _crc_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC_TABLE = _crc_table()
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = _CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-def zigzag(v):
-    return (v << 1) ^ (v >> 63)
-
-
-def varint(v):
-    v = zigzag(v) & 0xFFFFFFFFFFFFFFFF
-    out = bytearray()
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
-
-
-def uvarint(v):
-    out = bytearray()
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
-
+# ---- record batches ---------------------------------------------------------------------------
 
 def record_batch(values, producer_id=-1, epoch=-1, base_seq=-1, timestamp=None, attributes=0,
                  keys=None):
-    """A magic-2 uncompressed batch of the given values (bytes)."""
+    """A magic-2 uncompressed batch of the given values (bytes), every record stamped now (or
+    at timestamp): diffwire's builder with the data-path tests' defaults."""
     ts = int(time.time() * 1000) if timestamp is None else timestamp
-    recs = bytearray()
-    for i, v in enumerate(values):
-        k = keys[i] if keys else None
-        body = bytearray()
-        body += b"\x00"  # attributes
-        body += varint(0)  # timestamp delta
-        body += varint(i)  # offset delta
-        if k is None:
-            body += varint(-1)
-        else:
-            body += varint(len(k)) + k
-        body += varint(len(v)) + v
-        body += varint(0)  # headers
-        recs += varint(len(body)) + body
-    after_crc = struct.pack(">hiqqqhii", attributes, len(values) - 1, ts, ts, producer_id, epoch,
-                            base_seq, len(values)) + bytes(recs)
-    crc = crc32c(after_crc)
-    body = struct.pack(">ibI", 0, 2, crc) + after_crc  # leader epoch, magic, crc
-    return struct.pack(">qi", 0, len(body)) + body
+    return W.batch(values, ts=ts, ts_step=0, producer_id=producer_id, epoch=epoch,
+                   base_seq=base_seq, attributes=attributes, keys=keys)
 
 
-def legacy_message_set(values, magic=1):
-    """A magic 0/1 message set (what Produce v0-v2 clients of old sent)."""
-    import zlib
-    out = bytearray()
-    for i, v in enumerate(values):
-        body = struct.pack(">bb", magic, 0)
-        if magic == 1:
-            body += struct.pack(">q", int(time.time() * 1000))
-        body += struct.pack(">i", -1) + struct.pack(">i", len(v)) + v
-        msg = struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF) + body
-        out += struct.pack(">qi", i, len(msg)) + msg
-    return bytes(out)
+legacy_message_set = W.message_set
 
 
 def parse_batches(data):
-    """(base_offset, last_offset_delta, producer_id, epoch, base_seq, count, attrs) per batch."""
-    out = []
-    pos = 0
-    while pos + 61 <= len(data):
-        base, blen = struct.unpack_from(">qi", data, pos)
-        if pos + 12 + blen > len(data):
-            break
-        attrs, lod, _bts, _mts, pid, ep, seq, cnt = struct.unpack_from(">hiqqqhii", data, pos + 21)
-        out.append((base, lod, pid, ep, seq, cnt, attrs))
-        pos += 12 + blen
-    return out
+    """(base_offset, last_offset_delta, producer_id, epoch, base_seq, count, attrs) per whole
+    magic-2 batch; a trailing partial batch is left out."""
+    return [(h["base"], h["last_delta"], h["producer_id"], h["producer_epoch"], h["base_seq"],
+             h["count"], h["attrs"]) for h in W.batch_headers(data) if "count" in h]
 
 
 def segment_batches(data_dir, topic, partition=0):
@@ -217,198 +144,43 @@ def segment_batches(data_dir, topic, partition=0):
     return out
 
 
-# ---- a minimal wire client ------------------------------------------------------------------
+# ---- requests ----------------------------------------------------------------------------------
 
-class Writer:
-    def __init__(self, flexible=False):
-        self.b = bytearray()
-        self.flex = flexible
-
-    def i8(self, v):
-        self.b += struct.pack(">b", v)
-        return self
-
-    def i16(self, v):
-        self.b += struct.pack(">h", v)
-        return self
-
-    def i32(self, v):
-        self.b += struct.pack(">i", v)
-        return self
-
-    def i64(self, v):
-        self.b += struct.pack(">q", v)
-        return self
-
-    def string(self, s):
-        if s is None:
-            self.b += uvarint(0) if self.flex else struct.pack(">h", -1)
-        else:
-            e = s.encode()
-            self.b += (uvarint(len(e) + 1) if self.flex else struct.pack(">h", len(e))) + e
-        return self
-
-    def bytes_(self, v):
-        if v is None:
-            self.b += uvarint(0) if self.flex else struct.pack(">i", -1)
-        else:
-            self.b += (uvarint(len(v) + 1) if self.flex else struct.pack(">i", len(v))) + v
-        return self
-
-    def array(self, n):
-        self.b += uvarint(n + 1) if self.flex else struct.pack(">i", n)
-        return self
-
-    def uuid(self, u):
-        self.b += u
-        return self
-
-    def tags(self):
-        if self.flex:
-            self.b += b"\x00"
-        return self
-
-
-class Reader:
-    def __init__(self, data, flexible=False):
-        self.d = data
-        self.p = 0
-        self.flex = flexible
-
-    def _u(self, fmt):
-        v = struct.unpack_from(fmt, self.d, self.p)[0]
-        self.p += struct.calcsize(fmt)
-        return v
-
-    def i8(self):
-        return self._u(">b")
-
-    def i16(self):
-        return self._u(">h")
-
-    def i32(self):
-        return self._u(">i")
-
-    def i64(self):
-        return self._u(">q")
-
-    def uvarint(self):
-        v = shift = 0
-        while True:
-            b = self.d[self.p]
-            self.p += 1
-            v |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return v
-
-    def string(self):
-        n = self.uvarint() - 1 if self.flex else self.i16()
-        if n < 0:
-            return None
-        s = self.d[self.p:self.p + n].decode()
-        self.p += n
-        return s
-
-    def bytes_(self):
-        n = self.uvarint() - 1 if self.flex else self.i32()
-        if n < 0:
-            return None
-        s = self.d[self.p:self.p + n]
-        self.p += n
-        return bytes(s)
-
-    def array(self):
-        return self.uvarint() - 1 if self.flex else self.i32()
-
-    def uuid(self):
-        u = self.d[self.p:self.p + 16]
-        self.p += 16
-        return bytes(u)
-
-    def tags(self):
-        if self.flex:
-            for _ in range(self.uvarint()):
-                self.uvarint()
-                n = self.uvarint()
-                self.p += n
-
-
-class Conn:
-    """One connection; request() sends a body and returns a Reader over the response body."""
+class Conn(W.Conn):
+    """One connection (client id "test"), opened at once; call()/send()/recv() take api names
+    and dicts keyed by Kafka's field names (see diffwire)."""
 
     def __init__(self, bootstrap, timeout=15):
         host, port = bootstrap.split(":")
-        self.s = socket.create_connection((host, int(port)), timeout=timeout)
-        self.corr = 0
+        super().__init__(host, int(port), timeout=timeout, client_id="test")
+        self._connect()
 
-    def send(self, key, version, body, flexible=False):
-        self.corr += 1
-        hdr = struct.pack(">hhi", key, version, self.corr) + struct.pack(">h", 4) + b"test"
-        if flexible:
-            hdr += b"\x00"
-        msg = hdr + bytes(body)
-        self.s.sendall(struct.pack(">i", len(msg)) + msg)
-        return self.corr
 
-    def recv(self, flexible=False, corr=None):
-        size = struct.unpack(">i", self._read(4))[0]
-        data = self._read(size)
-        got = struct.unpack_from(">i", data, 0)[0]
-        if corr is not None and got != corr:
-            raise RuntimeError("correlation id %d, expected %d" % (got, corr))
-        r = Reader(data, flexible)
-        r.p = 4
-        if flexible:
-            r.tags()
-        return r
+def only_partition(resp, topics="Topics", partitions="Partitions"):
+    """The one partition answer of a single-topic, single-partition request."""
+    (topic,) = resp[topics]
+    (part,) = topic[partitions]
+    return part
 
-    def request(self, key, version, body, flexible=False):
-        corr = self.send(key, version, body, flexible)
-        return self.recv(flexible, corr)
 
-    def _read(self, n):
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = self.s.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("connection closed by the broker")
-            buf += chunk
-        return bytes(buf)
-
-    def close(self):
-        self.s.close()
+def api_versions(conn):
+    """{api key: (min, max)} from ApiVersions v0; {} when it answers an error."""
+    r = conn.call("ApiVersions", 0, {})
+    if r["ErrorCode"] != 0:
+        return {}
+    return {k["ApiKey"]: (k["MinVersion"], k["MaxVersion"]) for k in r["ApiKeys"]}
 
 
 def metadata_create(conn, topic, tries=50):
     """Metadata v4 with auto-creation until the topic has a leader; returns the partition count."""
+    err = None
     for _ in range(tries):
-        w = Writer().array(1).string(topic).i8(1)
-        r = conn.request(3, 4, w.b)
-        r.i32()  # throttle
-        for _ in range(r.array()):  # brokers
-            r.i32()
-            r.string()
-            r.i32()
-            r.string()
-        r.string()  # cluster id
-        r.i32()  # controller
+        r = conn.call("Metadata", 4, {"Topics": [{"Name": topic}],
+                                      "AllowAutoTopicCreation": True})
         parts = 0
-        err = None
-        for _ in range(r.array()):
-            err = r.i16()
-            r.string()
-            r.i8()
-            n = r.array()
-            for _ in range(n):
-                perr = r.i16()
-                r.i32()
-                leader = r.i32()
-                for _ in range(2):  # replicas, isr (offline replicas only from v5)
-                    for _ in range(r.array()):
-                        r.i32()
-                if perr == 0 and leader >= 0:
-                    parts += 1
+        for t in r["Topics"]:
+            err = t["ErrorCode"]
+            parts = sum(1 for p in t["Partitions"] if p["ErrorCode"] == 0 and p["LeaderId"] >= 0)
         if err == 0 and parts > 0:
             return parts
         time.sleep(0.1)
@@ -417,167 +189,94 @@ def metadata_create(conn, topic, tries=50):
 
 def produce(conn, topic, batch, version=7, acks=-1, partition=0, transactional_id=None):
     """Produce one batch; returns (error, base_offset, log_append_time, log_start_offset,
-    record_errors, error_message) for the partition (acks=0: None)."""
-    flex = version >= 9
-    w = Writer(flex)
+    record_errors, error_message) for the partition (acks=0: None). Fields the version lacks
+    are None; record_errors are (batch index, message) pairs."""
+    req = {"Acks": acks, "TimeoutMs": 5000,
+           "TopicData": [{"Name": topic, "PartitionData": [{"Index": partition,
+                                                            "Records": batch}]}]}
     if version >= 3:
-        w.string(transactional_id)
-    w.i16(acks).i32(5000)
-    w.array(1).string(topic).array(1).i32(partition).bytes_(batch).tags().tags().tags()
-    if acks == 0:
-        conn.send(0, version, w.b, flex)
+        req["TransactionalId"] = transactional_id
+    r = conn.call("Produce", version, req, answer=acks != 0)
+    if r is None:
         return None
-    r = conn.request(0, version, w.b, flex)
-    res = None
-    for _ in range(r.array()):
-        r.string()
-        for _ in range(r.array()):
-            r.i32()
-            err = r.i16()
-            base = r.i64()
-            lat = r.i64() if version >= 2 else None
-            lso = r.i64() if version >= 5 else None
-            rec_errs, msg = [], None
-            if version >= 8:
-                for _ in range(r.array()):
-                    rec_errs.append((r.i32(), r.string()))
-                    r.tags()
-                msg = r.string()
-            r.tags()
-            res = (err, base, lat, lso, rec_errs, msg)
-        r.tags()
-    return res
+    p = only_partition(r, "Responses", "PartitionResponses")
+    return (p["ErrorCode"], p["BaseOffset"],
+            p["LogAppendTimeMs"] if version >= 2 else None,
+            p["LogStartOffset"] if version >= 5 else None,
+            [(e["BatchIndex"], e["BatchIndexErrorMessage"]) for e in p["RecordErrors"]]
+            if version >= 8 else [],
+            p["ErrorMessage"] if version >= 8 else None)
 
 
 def fetch(conn, topic, offset, version=11, max_wait=0, min_bytes=1, max_bytes=1 << 20,
           part_max=1 << 20, partition=0, isolation=0, session_id=0, session_epoch=-1,
           topic_id=None):
-    """Fetch one partition; returns dict with top error, session id and the partition fields."""
-    flex = version >= 12
-    w = Writer(flex)
-    w.i32(-1).i32(max_wait).i32(min_bytes).i32(max_bytes).i8(isolation)
+    """Fetch one partition; returns dict with top error, session id and the partition fields
+    (None where the version lacks them; aborted is the number of aborted transactions or None
+    when null)."""
+    name = {"TopicId": topic_id} if version >= 13 else {"Topic": topic}
+    req = {"ReplicaId": -1, "MaxWaitMs": max_wait, "MinBytes": min_bytes,
+           "MaxBytes": max_bytes, "IsolationLevel": isolation,
+           "Topics": [dict(name, Partitions=[{"Partition": partition, "FetchOffset": offset,
+                                               "PartitionMaxBytes": part_max}])]}
     if version >= 7:
-        w.i32(session_id).i32(session_epoch)
-    w.array(1)
-    if version >= 13:
-        w.uuid(topic_id)
-    else:
-        w.string(topic)
-    w.array(1).i32(partition)
-    if version >= 9:
-        w.i32(-1)  # current leader epoch
-    w.i64(offset)
-    if version >= 12:
-        w.i32(-1)  # last fetched epoch
-    if version >= 5:
-        w.i64(-1)  # log start offset
-    w.i32(part_max).tags().tags()
+        req.update(SessionId=session_id, SessionEpoch=session_epoch, ForgottenTopicsData=[])
+    r = conn.call("Fetch", version, req)
+    out = {"throttle": r["ThrottleTimeMs"]}
     if version >= 7:
-        w.array(0)  # forgotten topics
-    if version >= 11:
-        w.string("")
-    w.tags()
-    r = conn.request(1, version, w.b, flex)
-    out = {"throttle": r.i32()}
-    if version >= 7:
-        out["error"] = r.i16()
-        out["session"] = r.i32()
-    for _ in range(r.array()):
+        out["error"] = r["ErrorCode"]
+        out["session"] = r["SessionId"]
+    for t in r["Responses"]:
         if version >= 13:
-            out["topic_id"] = r.uuid()
+            out["topic_id"] = bytes.fromhex(t["TopicId"])
         else:
-            out["topic"] = r.string()
-        for _ in range(r.array()):
-            out["partition"] = r.i32()
-            out["perror"] = r.i16()
-            out["hw"] = r.i64()
-            out["lso"] = r.i64()
-            out["log_start"] = r.i64() if version >= 5 else None
-            n = r.array()
-            out["aborted"] = None if n < 0 else n
-            for _ in range(max(n, 0)):
-                r.i64()
-                r.i64()
-                r.tags()
-            out["preferred"] = r.i32() if version >= 11 else None
-            out["records"] = r.bytes_()
-            r.tags()
-        r.tags()
-    r.tags()
+            out["topic"] = t["Topic"]
+        for p in t["Partitions"]:
+            aborted = p["AbortedTransactions"]
+            out.update(partition=p["PartitionIndex"], perror=p["ErrorCode"],
+                       hw=p["HighWatermark"], lso=p["LastStableOffset"],
+                       log_start=p["LogStartOffset"] if version >= 5 else None,
+                       aborted=None if aborted is None else len(aborted),
+                       preferred=p["PreferredReadReplica"] if version >= 11 else None,
+                       records=p["Records"])
     return out
 
 
 def list_offsets(conn, topic, timestamp, version=5, partition=0, isolation=0):
     """(error, timestamp, offset, leader epoch or None) of one partition (v1+)."""
-    flex = version >= 6
-    w = Writer(flex).i32(-1)
-    if version >= 2:
-        w.i8(isolation)
-    w.array(1).string(topic).array(1).i32(partition)
-    if version >= 4:
-        w.i32(-1)
-    w.i64(timestamp).tags().tags().tags()
-    r = conn.request(2, version, w.b, flex)
-    if version >= 2:
-        r.i32()
-    for _ in range(r.array()):
-        r.string()
-        for _ in range(r.array()):
-            r.i32()
-            err = r.i16()
-            ts = r.i64()
-            off = r.i64()
-            epoch = r.i32() if version >= 4 else None
-            r.tags()
-            return err, ts, off, epoch
-    return None
+    req = {"ReplicaId": -1, "IsolationLevel": isolation,
+           "Topics": [{"Name": topic, "Partitions": [{"PartitionIndex": partition,
+                                                      "Timestamp": timestamp}]}]}
+    if version < 2:
+        del req["IsolationLevel"]
+    p = only_partition(conn.call("ListOffsets", version, req))
+    return (p["ErrorCode"], p["Timestamp"], p["Offset"],
+            p["LeaderEpoch"] if version >= 4 else None)
 
 
 def delete_records(conn, topic, offset, version=1, partition=0):
-    flex = version >= 2
-    w = Writer(flex).array(1).string(topic).array(1).i32(partition).i64(offset).tags().tags()
-    w.i32(5000).tags()
-    r = conn.request(21, version, w.b, flex)
-    r.i32()
-    for _ in range(r.array()):
-        r.string()
-        for _ in range(r.array()):
-            r.i32()
-            low = r.i64()
-            err = r.i16()
-            return err, low
-    return None
+    """(error, low watermark) of one partition."""
+    r = conn.call("DeleteRecords", version, {
+        "Topics": [{"Name": topic, "Partitions": [{"PartitionIndex": partition,
+                                                   "Offset": offset}]}],
+        "TimeoutMs": 5000})
+    p = only_partition(r)
+    return p["ErrorCode"], p["LowWatermark"]
 
 
 def offset_for_leader_epoch(conn, topic, epoch, version=3, partition=0, current_epoch=-1):
-    flex = version >= 4
-    w = Writer(flex)
+    """(error, leader epoch, end offset) of one partition."""
+    req = {"Topics": [{"Topic": topic, "Partitions": [{"Partition": partition,
+                                                       "CurrentLeaderEpoch": current_epoch,
+                                                       "LeaderEpoch": epoch}]}]}
     if version >= 3:
-        w.i32(-1)  # replica id
-    w.array(1).string(topic).array(1).i32(partition).i32(current_epoch)
-    w.i32(epoch).tags().tags().tags()
-    r = conn.request(23, version, w.b, flex)
-    r.i32()
-    for _ in range(r.array()):
-        r.string()
-        for _ in range(r.array()):
-            err = r.i16()
-            r.i32()
-            ep = r.i32()
-            end = r.i64()
-            return err, ep, end
-    return None
+        req["ReplicaId"] = -1
+    p = only_partition(conn.call("OffsetForLeaderEpoch", version, req))
+    return p["ErrorCode"], p["LeaderEpoch"], p["EndOffset"]
 
 
 def init_producer_id(conn, transactional_id=None, version=1):
-    flex = version >= 2
-    w = Writer(flex).string(transactional_id).i32(60000)
-    if version >= 3:
-        w.i64(-1).i16(-1)
-    w.tags()
-    r = conn.request(22, version, w.b, flex)
-    r.i32()
-    err = r.i16()
-    pid = r.i64()
-    epoch = r.i16()
-    return err, pid, epoch
+    """(error, producer id, epoch)."""
+    r = conn.call("InitProducerId", version, {"TransactionalId": transactional_id,
+                                              "TransactionTimeoutMs": 60000})
+    return r["ErrorCode"], r["ProducerId"], r["ProducerEpoch"]

@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datapath_common import BUILD, Broker, Conn, Tap  # noqa: E402
+from datapath_common import BUILD, Broker, Conn, Tap, api_versions  # noqa: E402
 
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, ConfigResource  # noqa: E402
@@ -81,16 +81,10 @@ def kcat_records(topic, *extra):
 
 
 def served_apis():
-    host = BOOT
-    c = Conn(host)
-    r = c.request(18, 0, b"")
-    err = r.i16()
-    apis = {}
-    for _ in range(r.array()):
-        k, lo, hi = r.i16(), r.i16(), r.i16()
-        apis[k] = (lo, hi)
+    c = Conn(BOOT)
+    apis = api_versions(c)
     c.close()
-    return apis if err == 0 else {}
+    return apis
 
 
 admin = AdminClient({"bootstrap.servers": BOOT, "log_level": 0})

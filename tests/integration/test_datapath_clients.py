@@ -9,8 +9,8 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datapath_common import (Broker, Conn, Tap, fetch, parse_batches, produce,  # noqa: E402
-                             record_batch, segment_batches)
+from datapath_common import (Broker, Conn, Tap, api_versions, fetch,  # noqa: E402
+                             parse_batches, produce, record_batch, segment_batches)
 
 from confluent_kafka import (TIMESTAMP_LOG_APPEND_TIME, Consumer, Producer,  # noqa: E402
                              TopicPartition)
@@ -22,15 +22,9 @@ CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 def serves(broker, api_key, version):
     """True when the broker's ApiVersions (v0) lists api_key with version in range."""
     conn = Conn(broker.bootstrap)
-    r = conn.request(18, 0, b"")
-    r.i16()
-    found = False
-    for _ in range(r.array()):
-        key, lo, hi = r.i16(), r.i16(), r.i16()
-        if key == api_key and lo <= version <= hi:
-            found = True
+    lo, hi = api_versions(conn).get(api_key, (0, -1))
     conn.close()
-    return found
+    return lo <= version <= hi
 
 
 def consume_all(bootstrap, topic, count, timeout=20, extra=None):

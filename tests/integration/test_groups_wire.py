@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
 """Integration test of runneld's group coordinator on the wire, version by version.
 
-Raw requests (tests/integration/datapath_common.py's client) check what client libraries
-hide: ApiVersions ranges; FindCoordinator v0-v4 (batched keys, key types); JoinGroup v0 (the
-Debian sarama path), v4 MEMBER_ID_REQUIRED, v5 static members, v7 protocol type, v9
-SkipAssignment; SyncGroup v0/v5; Heartbeat; LeaveGroup v0 and v3 batches by instance id;
-OffsetCommit v2 (retention) / v8, OffsetFetch v1 (per-partition errors) / v7 (all topics) /
-v8 (several groups); DescribeGroups, ListGroups v4 state filter, DeleteGroups, OffsetDelete;
-Kafka's error codes; and that committed offsets and group metadata survive SIGKILL.
+Raw requests (encoded and decoded from runnel's client/defs by tests/interop/diffwire.py,
+through datapath_common's Conn) check what client libraries hide: ApiVersions ranges;
+FindCoordinator v0-v4 (batched keys, key types); JoinGroup v0 (the Debian sarama path), v4
+MEMBER_ID_REQUIRED, v5 static members, v7 protocol type, v9 SkipAssignment; SyncGroup v0/v5;
+Heartbeat; LeaveGroup v0 and v3 batches by instance id; OffsetCommit v2 (retention) / v8,
+OffsetFetch v1 (per-partition errors) / v7 (all topics) / v8 (several groups); DescribeGroups,
+ListGroups v4 state filter, DeleteGroups, OffsetDelete; Kafka's error codes; and that
+committed offsets and group metadata survive SIGKILL.
 """
 
 import os
+import struct
 import sys
 import time
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datapath_common import Broker, Conn, Tap, Writer  # noqa: E402
+from datapath_common import Broker, Conn, Tap, api_versions  # noqa: E402
 
 NONE, UNKNOWN_TOPIC, COORD_NA, ILLEGAL_GEN, INCONSISTENT = 0, 3, 15, 22, 23
 INVALID_GROUP_ID, UNKNOWN_MEMBER, INVALID_SESSION, REBALANCING = 24, 25, 26, 27
@@ -26,348 +29,169 @@ APIS = {8: (2, 8), 9: (1, 8), 10: (0, 4), 11: (0, 9), 12: (0, 4), 13: (0, 5), 14
         15: (0, 5), 16: (0, 4), 42: (0, 2), 47: (0, 0)}
 
 
-def flex(key, v):
-    first = {8: 8, 9: 6, 10: 3, 11: 6, 12: 4, 13: 4, 14: 4, 15: 5, 16: 3, 42: 2, 47: 99, 19: 5}
-    return v >= first[key]
-
-
-def call(c, key, v, body):
-    return c.request(key, v, body.b, flex(key, v))
-
-
 def subscription(topics):
-    """A ConsumerProtocol v0 subscription."""
-    w = Writer()
-    w.i16(0).i32(len(topics))
+    """A ConsumerProtocol v0 subscription (JoinGroup's opaque protocol metadata, which has no
+    message definition, so it is packed here: version, topics, null user data)."""
+    out = struct.pack(">hi", 0, len(topics))
     for t in topics:
-        w.string(t)
-    w.bytes_(None)
-    return bytes(w.b)
+        out += struct.pack(">h", len(t)) + t.encode()
+    return out + struct.pack(">i", -1)
 
 
-def join(c, v, group, member="", instance=None, protocols=None, session=10000,
-         rebalance=10000, ptype="consumer", reason=None):
+def join_request(v, group, member="", instance=None, protocols=None, session=10000,
+                 rebalance=10000, ptype="consumer", reason=None):
     protocols = protocols if protocols is not None else [("range", b"meta")]
-    w = Writer(flex(11, v))
-    w.string(group).i32(session)
+    req = {"GroupId": group, "SessionTimeoutMs": session, "MemberId": member,
+           "GroupInstanceId": instance, "ProtocolType": ptype, "Reason": reason,
+           "Protocols": [{"Name": name, "Metadata": meta} for name, meta in protocols]}
     if v >= 1:
-        w.i32(rebalance)
-    w.string(member)
-    if v >= 5:
-        w.string(instance)
-    w.string(ptype).array(len(protocols))
-    for name, meta in protocols:
-        w.string(name).bytes_(meta).tags()
-    if v >= 8:
-        w.string(reason)
-    w.tags()
-    r = call(c, 11, v, w)
-    out = {}
-    if v >= 2:
-        r.i32()
-    out["error"] = r.i16()
-    out["generation"] = r.i32()
+        req["RebalanceTimeoutMs"] = rebalance
+    return req
+
+
+def join_answer(r, v):
+    out = {"error": r["ErrorCode"], "generation": r["GenerationId"],
+           "protocol": r["ProtocolName"], "leader": r["Leader"], "member": r["MemberId"],
+           "members": [(m["MemberId"], m.get("GroupInstanceId"), m["Metadata"])
+                       for m in r["Members"]]}
     if v >= 7:
-        out["protocol_type"] = r.string()
-    out["protocol"] = r.string()
-    out["leader"] = r.string()
+        out["protocol_type"] = r["ProtocolType"]
     if v >= 9:
-        out["skip"] = r.i8()
-    out["member"] = r.string()
-    out["members"] = []
-    for _ in range(r.array()):
-        mid = r.string()
-        inst = r.string() if v >= 5 else None
-        meta = r.bytes_()
-        r.tags()
-        out["members"].append((mid, inst, meta))
-    r.tags()
+        out["skip"] = int(r["SkipAssignment"])
     return out
 
 
+def join(c, v, group, **kw):
+    return join_answer(c.call("JoinGroup", v, join_request(v, group, **kw)), v)
+
+
+def sync_request(group, gen, member, instance=None, assignments=(), ptype=None, pname=None):
+    return {"GroupId": group, "GenerationId": gen, "MemberId": member,
+            "GroupInstanceId": instance, "ProtocolType": ptype, "ProtocolName": pname,
+            "Assignments": [{"MemberId": mid, "Assignment": data} for mid, data in assignments]}
+
+
 def sync(c, v, group, gen, member, instance=None, assignments=(), ptype=None, pname=None):
-    w = Writer(flex(14, v))
-    w.string(group).i32(gen).string(member)
-    if v >= 3:
-        w.string(instance)
+    r = c.call("SyncGroup", v, sync_request(group, gen, member, instance, assignments, ptype,
+                                            pname))
+    out = {"error": r["ErrorCode"], "assignment": r["Assignment"]}
     if v >= 5:
-        w.string(ptype).string(pname)
-    w.array(len(assignments))
-    for mid, data in assignments:
-        w.string(mid).bytes_(data).tags()
-    w.tags()
-    r = call(c, 14, v, w)
-    if v >= 1:
-        r.i32()
-    out = {"error": r.i16()}
-    if v >= 5:
-        out["protocol_type"] = r.string()
-        out["protocol"] = r.string()
-    out["assignment"] = r.bytes_()
+        out["protocol_type"] = r["ProtocolType"]
+        out["protocol"] = r["ProtocolName"]
     return out
 
 
 def heartbeat(c, v, group, gen, member, instance=None):
-    w = Writer(flex(12, v))
-    w.string(group).i32(gen).string(member)
-    if v >= 3:
-        w.string(instance)
-    w.tags()
-    r = call(c, 12, v, w)
-    if v >= 1:
-        r.i32()
-    return r.i16()
+    r = c.call("Heartbeat", v, {"GroupId": group, "GenerationId": gen, "MemberId": member,
+                                "GroupInstanceId": instance})
+    return r["ErrorCode"]
 
 
 def leave(c, v, group, member="", members=()):
-    w = Writer(flex(13, v))
-    w.string(group)
     if v <= 2:
-        w.string(member)
+        req = {"GroupId": group, "MemberId": member}
     else:
-        w.array(len(members))
-        for mid, inst in members:
-            w.string(mid).string(inst)
-            if v >= 5:
-                w.string("test")
-            w.tags()
-    w.tags()
-    r = call(c, 13, v, w)
-    if v >= 1:
-        r.i32()
-    err = r.i16()
+        req = {"GroupId": group,
+               "Members": [{"MemberId": mid, "GroupInstanceId": inst,
+                            "Reason": "test" if v >= 5 else None} for mid, inst in members]}
+    r = c.call("LeaveGroup", v, req)
     if v <= 2:
-        return err, []
-    res = []
-    for _ in range(r.array()):
-        res.append((r.string(), r.string(), r.i16()))
-        r.tags()
-    return err, res
+        return r["ErrorCode"], []
+    return r["ErrorCode"], [(m["MemberId"], m["GroupInstanceId"], m["ErrorCode"])
+                            for m in r["Members"]]
 
 
 def commit(c, v, group, offsets, gen=-1, member="", instance=None, retention=-1):
     """offsets: {topic: {partition: (offset, metadata)}} -> {(topic, partition): error}"""
-    w = Writer(flex(8, v))
-    w.string(group).i32(gen).string(member)
-    if v >= 7:
-        w.string(instance)
+    req = {"GroupId": group, "GenerationIdOrMemberEpoch": gen, "MemberId": member,
+           "GroupInstanceId": instance,
+           "Topics": [{"Name": t, "Partitions": [
+               dict({"PartitionIndex": p, "CommittedOffset": off, "CommittedMetadata": md},
+                    **({"CommittedLeaderEpoch": 7} if v >= 6 else {}))
+               for p, (off, md) in parts.items()]} for t, parts in offsets.items()]}
     if 2 <= v <= 4:
-        w.i64(retention)
-    w.array(len(offsets))
-    for t, parts in offsets.items():
-        w.string(t).array(len(parts))
-        for p, (off, md) in parts.items():
-            w.i32(p).i64(off)
-            if v >= 6:
-                w.i32(7)
-            w.string(md).tags()
-        w.tags()
-    w.tags()
-    r = call(c, 8, v, w)
-    if v >= 3:
-        r.i32()
-    res = {}
-    for _ in range(r.array()):
-        t = r.string()
-        for _ in range(r.array()):
-            p = r.i32()
-            res[(t, p)] = r.i16()
-            r.tags()
-        r.tags()
-    return res
+        req["RetentionTimeMs"] = retention
+    r = c.call("OffsetCommit", v, req)
+    return {(t["Name"], p["PartitionIndex"]): p["ErrorCode"]
+            for t in r["Topics"] for p in t["Partitions"]}
 
 
-def read_parts(r, v8, v):
-    res = {}
-    for _ in range(r.array()):
-        t = r.string()
-        for _ in range(r.array()):
-            p = r.i32()
-            off = r.i64()
-            epoch = r.i32() if v8 or v >= 5 else None
-            md = r.string()
-            err = r.i16()
-            r.tags()
-            res[(t, p)] = (off, epoch, md, err)
-        r.tags()
-    return res
+def committed(topics):
+    """OffsetFetch answer topics -> {(t, p): (offset, leader epoch or None before v5,
+    metadata, error)}"""
+    return {(t["Name"], p["PartitionIndex"]): (p["CommittedOffset"],
+                                               p.get("CommittedLeaderEpoch"), p["Metadata"],
+                                               p["ErrorCode"])
+            for t in topics for p in t["Partitions"]}
+
+
+def wanted(topics):
+    """{topic: [partitions]} or None (all) -> OffsetFetch request topics."""
+    if topics is None:
+        return None
+    return [{"Name": t, "PartitionIndexes": parts} for t, parts in topics.items()]
 
 
 def fetch(c, v, group, topics):
     """topics: {topic: [partitions]} or None (all) -> (error, {(t, p): (off, epoch, md, err)})"""
-    w = Writer(flex(9, v))
-    w.string(group)
-    if topics is None:
-        w.array(-1)
-    else:
-        w.array(len(topics))
-        for t, parts in topics.items():
-            w.string(t).array(len(parts))
-            for p in parts:
-                w.i32(p)
-            w.tags()
-    if v >= 7:
-        w.i8(0)
-    w.tags()
-    r = call(c, 9, v, w)
-    if v >= 3:
-        r.i32()
-    res = read_parts(r, False, v)
-    err = r.i16() if v >= 2 else None
-    return err, res
+    r = c.call("OffsetFetch", v, {"GroupId": group, "Topics": wanted(topics)})
+    return (r["ErrorCode"] if v >= 2 else None), committed(r["Topics"])
 
 
 def fetch_groups(c, groups):
     """v8: groups: {group: topics or None} -> {group: (error, parts)}"""
-    w = Writer(True)
-    w.array(len(groups))
-    for g, topics in groups.items():
-        w.string(g)
-        if topics is None:
-            w.array(-1)
-        else:
-            w.array(len(topics))
-            for t, parts in topics.items():
-                w.string(t).array(len(parts))
-                for p in parts:
-                    w.i32(p)
-                w.tags()
-        w.tags()
-    w.i8(0).tags()
-    r = c.request(9, 8, w.b, True)
-    r.i32()
-    out = {}
-    for _ in range(r.array()):
-        g = r.string()
-        parts = read_parts(r, True, 8)
-        out[g] = (r.i16(), parts)
-        r.tags()
-    return out
+    r = c.call("OffsetFetch", 8, {"Groups": [{"GroupId": g, "Topics": wanted(topics)}
+                                             for g, topics in groups.items()]})
+    return {g["GroupId"]: (g["ErrorCode"], committed(g["Topics"])) for g in r["Groups"]}
 
 
 def find(c, v, key, key_type=0, keys=None):
-    w = Writer(flex(10, v))
     if v <= 3:
-        w.string(key)
-        if v >= 1:
-            w.i8(key_type)
-    else:
-        w.i8(key_type).array(len(keys))
-        for k in keys:
-            w.string(k)
-    w.tags()
-    r = call(c, 10, v, w)
-    if v >= 1:
-        r.i32()
-    if v <= 3:
-        err = r.i16()
-        msg = r.string() if v >= 1 else None
-        return {"error": err, "message": msg, "node": r.i32(), "host": r.string(),
-                "port": r.i32()}
-    res = []
-    for _ in range(r.array()):
-        res.append({"key": r.string(), "node": r.i32(), "host": r.string(), "port": r.i32(),
-                    "error": r.i16(), "message": r.string()})
-        r.tags()
-    return res
+        r = c.call("FindCoordinator", v, {"Key": key, "KeyType": key_type})
+        return {"error": r["ErrorCode"], "message": r.get("ErrorMessage"), "node": r["NodeId"],
+                "host": r["Host"], "port": r["Port"]}
+    r = c.call("FindCoordinator", v, {"KeyType": key_type, "CoordinatorKeys": keys})
+    return [{"key": x["Key"], "node": x["NodeId"], "host": x["Host"], "port": x["Port"],
+             "error": x["ErrorCode"], "message": x["ErrorMessage"]} for x in r["Coordinators"]]
 
 
 def describe(c, v, groups, ops=False):
-    w = Writer(flex(15, v))
-    w.array(len(groups))
-    for g in groups:
-        w.string(g)
-    if v >= 3:
-        w.i8(1 if ops else 0)
-    w.tags()
-    r = call(c, 15, v, w)
-    if v >= 1:
-        r.i32()
-    out = []
-    for _ in range(r.array()):
-        d = {"error": r.i16(), "group": r.string(), "state": r.string(),
-             "protocol_type": r.string(), "protocol": r.string(), "members": []}
-        for _ in range(r.array()):
-            m = {"member": r.string()}
-            m["instance"] = r.string() if v >= 4 else None
-            m["client_id"], m["client_host"] = r.string(), r.string()
-            m["metadata"], m["assignment"] = r.bytes_(), r.bytes_()
-            r.tags()
-            d["members"].append(m)
-        d["ops"] = r.i32() if v >= 3 else None
-        r.tags()
-        out.append(d)
-    return out
+    r = c.call("DescribeGroups", v, {"Groups": groups, "IncludeAuthorizedOperations": ops})
+    return [{"error": d["ErrorCode"], "group": d["GroupId"], "state": d["GroupState"],
+             "protocol_type": d["ProtocolType"], "protocol": d["ProtocolData"],
+             "members": [{"member": m["MemberId"], "instance": m.get("GroupInstanceId"),
+                          "client_id": m["ClientId"], "client_host": m["ClientHost"],
+                          "metadata": m["MemberMetadata"],
+                          "assignment": m["MemberAssignment"]} for m in d["Members"]],
+             "ops": d["AuthorizedOperations"] if v >= 3 else None} for d in r["Groups"]]
 
 
 def list_groups(c, v, states=()):
-    w = Writer(flex(16, v))
-    if v >= 4:
-        w.array(len(states))
-        for s in states:
-            w.string(s)
-    w.tags()
-    r = call(c, 16, v, w)
-    if v >= 1:
-        r.i32()
-    err = r.i16()
-    out = {}
-    for _ in range(r.array()):
-        g, pt = r.string(), r.string()
-        out[g] = (pt, r.string() if v >= 4 else None)
-        r.tags()
-    return err, out
+    r = c.call("ListGroups", v, {"StatesFilter": list(states)})
+    return r["ErrorCode"], {g["GroupId"]: (g["ProtocolType"], g.get("GroupState"))
+                            for g in r["Groups"]}
 
 
 def delete_groups(c, v, groups):
-    w = Writer(flex(42, v))
-    w.array(len(groups))
-    for g in groups:
-        w.string(g)
-    w.tags()
-    r = call(c, 42, v, w)
-    r.i32()
-    out = {}
-    for _ in range(r.array()):
-        g = r.string()
-        out[g] = r.i16()
-        r.tags()
-    return out
+    r = c.call("DeleteGroups", v, {"GroupsNames": groups})
+    return {g["GroupId"]: g["ErrorCode"] for g in r["Results"]}
 
 
 def offset_delete(c, group, topics):
-    w = Writer()
-    w.string(group).array(len(topics))
-    for t, parts in topics.items():
-        w.string(t).array(len(parts))
-        for p in parts:
-            w.i32(p)
-    r = c.request(47, 0, w.b)
-    err = r.i16()
-    r.i32()
-    out = {}
-    for _ in range(r.array()):
-        t = r.string()
-        for _ in range(r.array()):
-            p = r.i32()
-            out[(t, p)] = r.i16()
-    return err, out
+    r = c.call("OffsetDelete", 0, {
+        "GroupId": group,
+        "Topics": [{"Name": t, "Partitions": [{"PartitionIndex": p} for p in parts]}
+                   for t, parts in topics.items()]})
+    return r["ErrorCode"], {(t["Name"], p["PartitionIndex"]): p["ErrorCode"]
+                            for t in r["Topics"] for p in t["Partitions"]}
 
 
 def create_topic(c, name, partitions):
-    w = Writer()
-    w.array(1).string(name).i32(partitions).i16(1).array(0).array(0).i32(10000).i8(0)
-    r = c.request(19, 2, w.b)
-    r.i32()
-    r.array()
-    r.string()
-    return r.i16()
-
-
-def api_versions(c):
-    r = c.request(18, 0, b"")
-    r.i16()
-    return {r.i16(): (r.i16(), r.i16()) for _ in range(r.array())}
+    r = c.call("CreateTopics", 2, {"Topics": [{"Name": name, "NumPartitions": partitions,
+                                               "ReplicationFactor": 1}],
+                                   "timeoutMs": 10000})
+    (topic,) = r["Topics"]
+    return topic["ErrorCode"]
 
 
 # ---- the checks ----------------------------------------------------------------------------
@@ -394,25 +218,11 @@ def wait_coordinators(t, c):
 
 def metadata_ready(c, topic):
     """Metadata v1: whether topic exists with a leader for every partition."""
-    w = Writer()
-    w.array(1).string(topic)
-    r = c.request(3, 1, w.b)
-    for _ in range(r.array()):
-        r.i32(), r.string(), r.i32(), r.string()
-    r.i32()
+    r = c.call("Metadata", 1, {"Topics": [{"Name": topic}]})
     ok = False
-    for _ in range(r.array()):
-        err, _name, _internal = r.i16(), r.string(), r.i8()
-        leaders = []
-        for _ in range(r.array()):
-            r.i16()
-            r.i32()
-            leaders.append(r.i32())
-            for _ in range(r.array()):
-                r.i32()
-            for _ in range(r.array()):
-                r.i32()
-        ok = err == NONE and leaders and min(leaders) >= 0
+    for t in r["Topics"]:
+        leaders = [p["LeaderId"] for p in t["Partitions"]]
+        ok = t["ErrorCode"] == NONE and leaders and min(leaders) >= 0
     return ok
 
 
@@ -493,19 +303,19 @@ def check_v4_dance_and_rebalance(t, b, c):
     # A second member: the first learns of the rebalance from its heartbeat.
     r = join(c2, 9, "g-dance", protocols=[("range", sub)])
     bid = r["member"]
-    c2.send(11, 9, join_body(9, "g-dance", bid, sub), True)  # parked until a rejoins
+    # parked until a rejoins
+    corr = c2.send("JoinGroup", 9, join_request(9, "g-dance", bid, protocols=[("range", sub)]))
     t.eq(heartbeat(c, 4, "g-dance", gen, a), REBALANCING, "heartbeat: REBALANCE_IN_PROGRESS")
     ra = join(c, 9, "g-dance", member=a, protocols=[("range", sub)])
-    rb = parse_join(c2.recv(True), 9)
+    rb = join_answer(c2.recv("JoinGroup", 9, corr), 9)
     t.eq((ra["generation"], rb["generation"], ra["leader"], rb["leader"]),
          (gen + 1, gen + 1, a, a), "both in the next generation, same leader")
     t.eq((len(ra["members"]), len(rb["members"]), ra["skip"]), (2, 0, 0),
          "leader gets both members, follower none")
-    c2.send(14, 4, sync_body(4, "g-dance", gen + 1, bid), True)  # follower waits for leader
+    corr = c2.send("SyncGroup", 4, sync_request("g-dance", gen + 1, bid))  # waits for leader
     s = sync(c, 4, "g-dance", gen + 1, a, assignments=[(a, b"pa"), (bid, b"pb")])
-    sb = c2.recv(True)
-    sb.i32()
-    t.eq((s["assignment"], sb.i16(), sb.bytes_()), (b"pa", NONE, b"pb"),
+    sb = c2.recv("SyncGroup", 4, corr)
+    t.eq((s["assignment"], sb["ErrorCode"], sb["Assignment"]), (b"pa", NONE, b"pb"),
          "the leader's SyncGroup answers the waiting follower too")
     d = describe(c, 4, ["g-dance"], ops=True)[0]
     t.eq((d["state"], d["protocol"], len(d["members"]), d["ops"]),
@@ -524,30 +334,6 @@ def check_v4_dance_and_rebalance(t, b, c):
          {"g-dance": NON_EMPTY, "g-v0": NONE, "g-none": GROUP_NOT_FOUND},
          "DeleteGroups: live group refused, empty deleted, unknown not found")
     return a, bid, gen + 1
-
-
-def join_body(v, group, member, sub):
-    w = Writer(True)
-    w.string(group).i32(10000).i32(10000).string(member).string(None).string("consumer")
-    w.array(1).string("range").bytes_(sub).tags().string(None).tags()
-    return w.b
-
-
-def parse_join(r, v):
-    r.i32()
-    out = {"error": r.i16(), "generation": r.i32(), "protocol_type": r.string(),
-           "protocol": r.string(), "leader": r.string(), "skip": r.i8(), "member": r.string(),
-           "members": []}
-    for _ in range(r.array()):
-        out["members"].append((r.string(), r.string(), r.bytes_()))
-        r.tags()
-    return out
-
-
-def sync_body(v, group, gen, member):
-    w = Writer(True)
-    w.string(group).i32(gen).string(member).string(None).array(0).tags()
-    return w.b
 
 
 def check_static(t, b, c):

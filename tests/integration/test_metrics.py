@@ -19,8 +19,6 @@ import math
 import os
 import re
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -28,7 +26,8 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datapath_common import RUNNELD, Broker, Tap, free_port  # noqa: E402
+from datapath_common import (RUNNELD, Broker, Conn, Tap, api_versions,  # noqa: E402
+                             free_port)
 
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -215,30 +214,6 @@ def kcat(*args, data=None):
     return subprocess.run(["kcat"] + list(args), input=data, capture_output=True, timeout=60)
 
 
-def api_versions_request():
-    """A raw ApiVersions v0 request frame (client id "metrics-test")."""
-    cid = b"metrics-test"
-    body = struct.pack(">hhih", 18, 0, 7, len(cid)) + cid
-    return struct.pack(">i", len(body)) + body
-
-
-def recv_frame(sock):
-    head = b""
-    while len(head) < 4:
-        chunk = sock.recv(4 - len(head))
-        if not chunk:
-            raise OSError("connection closed")
-        head += chunk
-    size = struct.unpack(">i", head)[0]
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise OSError("connection closed")
-        data += chunk
-    return data
-
-
 def test_parser(t):
     """The strict parser must refuse what Prometheus refuses, or passing proves nothing."""
     good = ("# HELP a A.\n# TYPE a counter\na{x=\"q\\\"\\n\\\\\"} 1\n\n"
@@ -346,9 +321,8 @@ def main():
          "ApiVersions counted")
     t.ok((value(after, "runnel_network_received_bytes_total") or 0) > 0, "bytes received > 0")
 
-    sock = socket.create_connection(("127.0.0.1", broker.port), timeout=10)
-    sock.sendall(api_versions_request())
-    recv_frame(sock)
+    sock = Conn(broker.bootstrap, timeout=10)
+    t.ok(api_versions(sock), "ApiVersions answered on a raw connection")
     s = scrape(t, mport)
     t.ok((value(s, "runnel_connections") or 0) >= 1,
          "connections gauge counts the open connection (%r)" % value(s, "runnel_connections"))

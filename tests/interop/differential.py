@@ -939,10 +939,8 @@ def sc_produce(r):
     r.produce("bad crc v3", a, bytes(bad), v=3)
     r.produce("truncated batch", a, W.batch([b"truncated"])[:40])
     r.produce("two batches in one partition", a, W.batch([b"x"]) + W.batch([b"y"]))
-    count_bad = bytearray(W.batch([b"p", b"q"]))
-    count_bad[57:61] = (3).to_bytes(4, "big")  # header says 3 records, 2 follow; CRC fixed up
-    count_bad[17:21] = W.crc32c(bytes(count_bad[21:])).to_bytes(4, "big")
-    r.produce("record count mismatch", a, bytes(count_bad))
+    count_bad = W.with_record_count(W.batch([b"p", b"q"]), 3)  # 3 announced, 2 follow
+    r.produce("record count mismatch", a, count_bad)
     r.produce("magic 1 message set v3", a, W.message_set([b"old"]), v=3)
     r.produce("magic 1 message set v9", a, W.message_set([b"old"]))
     r.produce("magic 0 message set v3", a, W.message_set([b"old"], magic=0), v=3)

@@ -1,4 +1,6 @@
-"""Wire layer of the differential test (tests/interop/differential.py).
+"""The Python tests' one Kafka wire codec: the differential test (tests/interop/differential.py)
+and the integration tests that talk to runneld directly (tests/integration/datapath_common.py,
+test_groups_wire.py, ...) all build requests and read answers here. Python 3 stdlib only.
 
 A generic Kafka request encoder / response decoder driven by runnel's message definitions
 (client/defs/*.def, parsed by client/gen_protocol.py), so that every API version we test is
@@ -11,8 +13,8 @@ hex strings, bytes/records are Python bytes, arrays are lists (None when null). 
 absent from the wire are filled with their defaults so that "written at default" and "omitted"
 compare equal.
 
-Also here: CRC-32C, record batches (magic 2) and legacy message sets (magic 0/1) built with
-fixed timestamps, and a batch-header summary of fetched record bytes.
+Also here, once for all tests: CRC-32C, varints, record batches (magic 2) and legacy message
+sets (magic 0/1), and the batch headers of record bytes (fetched or read from a segment).
 """
 
 import gzip
@@ -297,13 +299,14 @@ def is_flexible(api, v):
 # ---- connection ------------------------------------------------------------------------------
 
 class Conn:
-    """One connection to a broker. call() sends a request and decodes its answer."""
+    """One connection to a broker. call() sends a request and decodes its answer; send() and
+    recv() split it for requests the broker parks (long polls, a JoinGroup waiting for the
+    others) while the test does something else."""
 
-    CLIENT_ID = "differential"
-
-    def __init__(self, host, port, timeout=30):
+    def __init__(self, host, port, timeout=30, client_id="differential"):
         self.addr = (host, port)
         self.timeout = timeout
+        self.client_id = client_id
         self.s = None
         self.corr = 0
 
@@ -320,7 +323,7 @@ class Conn:
         """Send one request (header v1, or v2 when flex_header) and return its correlation id."""
         self._connect()
         self.corr += 1
-        cid = self.CLIENT_ID.encode()
+        cid = self.client_id.encode()
         hdr = struct.pack(">hhih", api_key, v, self.corr, len(cid)) + cid
         if flex_header:
             hdr += b"\x00"
@@ -355,21 +358,26 @@ class Conn:
                 r.take(r.uvarint())
         return data[r.p:]
 
-    def call(self, api, v, req, answer=True, resp_version=None):
-        """Send api request v (a dict, or bytes for a hand-made body) and return the decoded
-        response (None when answer is False, as for acks=0). resp_version decodes the answer
-        at another version (ApiVersions answers an unsupported version in the v0 layout)."""
-        a = APIS[api]
-        flex = is_flexible(api, v)
+    def send(self, api, v, req):
+        """Send api request v (a dict, or bytes for a hand-made body); returns the
+        correlation id for recv()."""
         body = req if isinstance(req, (bytes, bytearray)) else encode(api, "request", v, req)
-        corr = self.send_raw(a.key, v, bytes(body), flex)
-        if not answer:
-            return None
+        return self.send_raw(APIS[api].key, v, bytes(body), is_flexible(api, v))
+
+    def recv(self, api, v, corr, resp_version=None):
+        """The decoded answer to the request sent with correlation id corr. resp_version
+        decodes it at another version (ApiVersions answers an unsupported version in the v0
+        layout)."""
         rv = v if resp_version is None else resp_version
         # ApiVersions always answers with response header v0.
         flex_resp = is_flexible(api, rv) and api != "ApiVersions"
-        data = self.recv_raw(corr, flex_resp)
-        return decode(api, "response", rv, data)
+        return decode(api, "response", rv, self.recv_raw(corr, flex_resp))
+
+    def call(self, api, v, req, answer=True, resp_version=None):
+        """send() and recv(): the decoded response (None when answer is False, as for
+        acks=0)."""
+        corr = self.send(api, v, req)
+        return self.recv(api, v, corr, resp_version) if answer else None
 
 
 # ---- record batches --------------------------------------------------------------------------
@@ -395,11 +403,14 @@ def crc32c(data):
 
 
 def batch(values, ts=1700000000000, ts_step=1, producer_id=-1, epoch=-1, base_seq=-1,
-          attributes=0, gzipped=False):
-    """A magic-2 record batch, uncompressed or gzip; record i has timestamp ts + i*ts_step."""
+          attributes=0, gzipped=False, keys=None):
+    """A magic-2 record batch, uncompressed or gzip; record i has timestamp ts + i*ts_step and
+    key keys[i] (None: a null key, as for every record when keys is None)."""
     recs = bytearray()
     for i, val in enumerate(values):
-        body = b"\x00" + varint(i * ts_step) + varint(i) + varint(-1)
+        key = keys[i] if keys else None
+        body = b"\x00" + varint(i * ts_step) + varint(i)
+        body += varint(-1) if key is None else varint(len(key)) + key
         body += varint(len(val)) + val + varint(0)
         recs += varint(len(body)) + body
     if gzipped:
@@ -410,6 +421,16 @@ def batch(values, ts=1700000000000, ts_step=1, producer_id=-1, epoch=-1, base_se
                             epoch, base_seq, len(values)) + bytes(recs)
     body = struct.pack(">ibI", 0, 2, crc32c(after_crc)) + after_crc
     return struct.pack(">qi", 0, len(body)) + body
+
+
+def with_record_count(data, count):
+    """A magic-2 batch whose header announces count records, whatever follows, with its CRC
+    made good again: no builder makes such a batch, so it is patched here for the tests of a
+    broker refusing it."""
+    out = bytearray(data)
+    struct.pack_into(">i", out, 57, count)
+    struct.pack_into(">I", out, 17, crc32c(bytes(out[21:])))
+    return bytes(out)
 
 
 def message_set(values, magic=1, ts=1700000000000):
@@ -425,11 +446,11 @@ def message_set(values, magic=1, ts=1700000000000):
     return bytes(out)
 
 
-def summarize_records(data):
-    """Fetched record bytes as batch headers: what a client takes from them. A trailing
-    partial batch (allowed by the protocol) is reported as such, not as its bytes."""
-    if data is None:
-        return None
+def batch_headers(data):
+    """The header of every batch in record bytes (a Fetch answer's records, a segment file),
+    in order, as dicts; magic-2 batches also carry crc_ok and the producer fields. A trailing
+    partial batch (allowed by the protocol) ends the list as {"partial_bytes": n} or
+    {"partial_batch_at": base offset}."""
     out = []
     pos = 0
     while pos < len(data):
@@ -446,8 +467,17 @@ def summarize_records(data):
             attrs, lod, fts, mts, pid, pep, seq, cnt = struct.unpack_from(
                 ">hiqqqhii", data, pos + 21)
             entry.update(crc_ok=crc32c(data[pos + 21:pos + 12 + blen]) == crc, attrs=attrs,
-                         last_delta=lod, first_ts=fts, max_ts=mts,
-                         producer=pid >= 0, producer_epoch=pep, base_seq=seq, count=cnt)
+                         last_delta=lod, first_ts=fts, max_ts=mts, producer_id=pid,
+                         producer_epoch=pep, base_seq=seq, count=cnt)
         out.append(entry)
         pos += 12 + blen
     return out
+
+
+def summarize_records(data):
+    """Fetched record bytes as batch headers: what a client takes from them. The producer id
+    (which differs between brokers) is reduced to whether there is one."""
+    if data is None:
+        return None
+    return [{("producer" if k == "producer_id" else k): (v >= 0 if k == "producer_id" else v)
+             for k, v in h.items()} for h in batch_headers(data)]
