@@ -307,7 +307,7 @@ int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config
         int prc = open_partition(mgr, parts[i].topic, parts[i].partition, &cfg, &popts, NULL, why,
                                  sizeof(why));
         if (prc != 0) {
-            /* One damaged partition must not take the others down (DESIGN 8): it stays
+            /* One damaged partition must not take the others down (design.md, decision 8): it stays
              * offline, its files untouched, until repaired and reopened. */
             RN_ERROR("logmgr", "%s; the partition stays offline until repaired and reopened", why);
             mgr->offline = rn_xrealloc(mgr->offline, (mgr->noffline + 1) * sizeof(*mgr->offline));

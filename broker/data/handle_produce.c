@@ -24,7 +24,7 @@
  *     no control batch, a sequence for a producer id (INVALID_RECORD); uncompressed
  *     batches are walked record by record (rn_recwalk) and a compacted topic refuses null
  *     keys: INVALID_RECORD with record_errors (v8+). Compressed batches are stored without
- *     decompressing (DESIGN decision 2), so their records are not checked here;
+ *     decompressing (design.md, decision 2), so their records are not checked here;
  *   - idempotent batches: rn_pidstate's verdict (duplicates answer their original offsets);
  *   - the append (RECORD_LIST_TOO_LARGE past segment.bytes, KAFKA_STORAGE_ERROR on I/O).
  * log_start_offset is -1 for errors found before the log is consulted (request framing,

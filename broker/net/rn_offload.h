@@ -1,7 +1,7 @@
 /* rn_offload: run blocking work (fsync, atomic metadata writes, directory creation and
  * removal) on one background thread and get the result back on the event loop.
  *
- * DESIGN decision 3 keeps the loop free of fsync; a handler that must persist something
+ * design.md decision 3 keeps the loop free of fsync; a handler that must persist something
  * before answering (CreateTopics, AlterConfigs) submits a job and returns RN_HANDLED_ASYNC,
  * and the job's done callback completes the request on the loop.
  *

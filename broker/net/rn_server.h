@@ -1,7 +1,7 @@
 /* rn_server: runneld's network side — listener, connections, Kafka framing, dispatch of
  * requests to API handlers, and in-order responses.
  *
- * One libevent event_base runs everything (DESIGN decision 3). Each connection reads
+ * One libevent event_base runs everything (design.md, decision 3). Each connection reads
  * frames (int32 size + request), checks the size against socket.request.max.bytes before
  * allocating, decodes the request header, looks the api key up in the dispatch table and
  * calls the handler. Requests of one connection are queued in arrival order; a response is

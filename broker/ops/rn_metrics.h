@@ -28,7 +28,7 @@
  * end in _total; the process_* names are the ones Prometheus' client libraries use, so
  * stock dashboards work.
  *
- * Loop thread only: no locks anywhere (DESIGN decision 3). */
+ * Loop thread only: no locks anywhere (design.md, decision 3). */
 #ifndef RN_METRICS_H
 #define RN_METRICS_H
 

@@ -65,7 +65,7 @@ KNOWN = [
      "runnel has no broker setting log.cleaner.min.cleanable.ratio (the topic default 0.5 is "
      "fixed), so no broker synonym is listed"),
     (r"^topic-settings/fetch from (gzip|uncompressed) topic$",
-     "runnel stores batches as produced (DESIGN decision 2) and does not apply a topic's "
+     "runnel stores batches as produced (docs/design.md, decision 2) and does not apply a topic's "
      "compression.type; Kafka recompresses to it"),
     (r"^init-producer-id/transactional id",
      "no transactions yet: a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED "
@@ -304,7 +304,7 @@ def broker_configs(resp):
     """Broker-resource DescribeConfigs: runneld's broker settings are static (config file and
     flags), so it marks each read-only, where Kafka marks the dynamically updatable ones
     writable. Two of runnel's defaults differ by design and their DEFAULT synonyms with them:
-    default.replication.factor -1 = min(3, nodes) (DESIGN.md), node.id 1 (runneld with no
+    default.replication.factor -1 = min(3, nodes) (docs/design.md), node.id 1 (runneld with no
     arguments is a single node 1; Kafka has no default)."""
     for res in resp.get("Results", []):
         for c in res.get("Configs") or []:
