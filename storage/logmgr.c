@@ -7,6 +7,7 @@
 #include "rn_fsutil.h"
 #include "rn_log.h"
 #include "rn_partmeta.h"
+#include "rn_vec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -124,11 +125,7 @@ static void load_checkpoint(rn_logmgr_t *mgr, const char *name, rn_checkpoint_t 
 static void queue_deleted(rn_logmgr_t *mgr, const char *path)
 {
     pthread_mutex_lock(&mgr->mu);
-    if (mgr->ndeleted == mgr->cap_deleted) {
-        mgr->cap_deleted = mgr->cap_deleted ? mgr->cap_deleted * 2 : 8;
-        mgr->deleted = rn_xrealloc(mgr->deleted, mgr->cap_deleted * sizeof(*mgr->deleted));
-    }
-    mgr->deleted[mgr->ndeleted++] = rn_xstrdup(path);
+    rn_vec_xpush(mgr->deleted, mgr->ndeleted, mgr->cap_deleted, rn_xstrdup(path));
     pthread_mutex_unlock(&mgr->mu);
 }
 

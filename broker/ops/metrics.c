@@ -5,6 +5,7 @@
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_vec.h"
 
 #include <event2/buffer.h>
 #include <inttypes.h>
@@ -194,11 +195,7 @@ static bool seen(const rn_metrics_writer_t *w, const char *name)
 
 static void remember(rn_metrics_writer_t *w, const char *name)
 {
-    if (w->n_seen == w->cap_seen) {
-        w->cap_seen = w->cap_seen ? 2 * w->cap_seen : 64;
-        w->seen = rn_xrealloc(w->seen, w->cap_seen * sizeof(*w->seen));
-    }
-    w->seen[w->n_seen++] = rn_xstrdup(name);
+    rn_vec_xpush(w->seen, w->n_seen, w->cap_seen, rn_xstrdup(name));
 }
 
 static const char *const hist_suffixes[] = {"_bucket", "_sum", "_count"};
@@ -384,11 +381,7 @@ void rn_metrics_free(rn_metrics_t *m)
 
 static void add_item(rn_metrics_t *m, rn_metrics_item_t item)
 {
-    if (m->n_items == m->cap_items) {
-        m->cap_items = m->cap_items ? 2 * m->cap_items : 32;
-        m->items = rn_xrealloc(m->items, m->cap_items * sizeof(*m->items));
-    }
-    m->items[m->n_items++] = item;
+    rn_vec_xpush(m->items, m->n_items, m->cap_items, item);
 }
 
 /* FNV-1a over the values, each followed by a 0xff byte (which UTF-8 never contains). */
@@ -478,11 +471,7 @@ rn_metrics_series_t *rn_metrics_series(rn_metrics_family_t *fam, const char *con
         return fam->series[fam->index[slot] - 1];
 
     rn_metrics_series_t *s = series_new(fam, values, hash);
-    if (fam->n_series == fam->cap_series) {
-        fam->cap_series = fam->cap_series ? 2 * fam->cap_series : 8;
-        fam->series = rn_xrealloc(fam->series, fam->cap_series * sizeof(*fam->series));
-    }
-    fam->series[fam->n_series++] = s;
+    rn_vec_xpush(fam->series, fam->n_series, fam->cap_series, s);
     if (2 * fam->n_series > fam->index_cap)
         index_rebuild(fam, 2 * fam->index_cap);
     else
