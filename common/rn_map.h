@@ -79,7 +79,9 @@ void *rn_map_remove(rn_map_t *map, uint64_t hash, rn_map_eq_fn eq, const void *k
 bool rn_map_remove_item(rn_map_t *map, uint64_t hash, const void *item);
 
 /* Iteration in slot order: start with *pos = 0; returns the next item or NULL at the end.
- * The map must not change during an iteration (removal moves items between slots). */
+ * No insertion during an iteration. The item just returned may be removed if the caller then
+ * decrements *pos: removal can shift an unvisited item into its slot, which is then visited
+ * next; an item shifted from the array's end to its start may be visited a second time. */
 void *rn_map_next(const rn_map_t *map, size_t *pos);
 
 #endif
