@@ -7,6 +7,7 @@
 #include "rn_fsutil.h"
 #include "rn_log.h"
 #include "rn_partmeta.h"
+#include "rn_hash.h"
 #include "rn_vec.h"
 
 #include <dirent.h>
@@ -61,11 +62,7 @@ struct rn_logmgr {
 
 static uint64_t tp_hash(const char *topic, int32_t partition)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = topic; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    h = (h ^ (uint32_t)partition) * 1099511628211ULL;
-    return h;
+    return rn_hash_combine(rn_hash_bytes(topic, strlen(topic)), (uint32_t)partition);
 }
 
 static lm_entry_t **table_slot(const rn_logmgr_t *mgr, const char *topic, int32_t partition)
