@@ -6,6 +6,7 @@
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_fsutil.h"
+#include "rn_vec.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -129,10 +130,7 @@ bool rn__topic_name_valid(const char *name, size_t len)
 static void checkpoint_push(rn_checkpoint_t *cp, size_t *cap, const char *topic, size_t topic_len,
                             int32_t partition, int64_t offset)
 {
-    if (cp->count == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        cp->entries = rn_xrealloc(cp->entries, *cap * sizeof(*cp->entries));
-    }
+    rn_vec_xreserve(cp->entries, *cap, cp->count + 1);
     rn_checkpoint_entry_t *entry = &cp->entries[cp->count++];
     entry->topic = rn_xstrndup(topic, topic_len);
     entry->partition = partition;

@@ -7,6 +7,7 @@
 #include "rn_err.h"
 #include "rn_fsutil.h"
 #include "rn_log.h"
+#include "rn_vec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -419,10 +420,7 @@ int rn_datadir_list_partitions(const rn_datadir_t *dd, rn_datadir_part_t **parts
                         ent->d_name);
             continue;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            list = rn_xrealloc(list, cap * sizeof(*list));
-        }
+        rn_vec_xreserve(list, cap, n + 1);
         list[n].topic = rn_xstrdup(topic);
         list[n].partition = partition;
         list[n].name = rn_xstrdup(ent->d_name);

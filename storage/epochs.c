@@ -5,6 +5,7 @@
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_fsutil.h"
+#include "rn_vec.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,11 +40,7 @@ int rn_epochs_assign(rn_epochs_t *ec, int32_t epoch, int64_t start_offset)
             break;
         ec->count--;
     }
-    if (ec->count == ec->cap) {
-        ec->cap = ec->cap ? ec->cap * 2 : 8;
-        ec->entries = rn_xrealloc(ec->entries, ec->cap * sizeof(*ec->entries));
-    }
-    ec->entries[ec->count++] = (rn_epoch_entry_t){epoch, start_offset};
+    rn_vec_xpush(ec->entries, ec->count, ec->cap, ((rn_epoch_entry_t){epoch, start_offset}));
     return 1;
 }
 

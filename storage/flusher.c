@@ -5,6 +5,7 @@
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_vec.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -108,10 +109,7 @@ void rn_flusher_stop(rn_flusher_t *fl)
 void rn_flusher_add(rn_flusher_t *fl, struct rn_plog *log)
 {
     pthread_mutex_lock(&fl->mu);
-    if (fl->n == fl->cap) {
-        fl->cap = fl->cap ? fl->cap * 2 : 16;
-        fl->entries = rn_xrealloc(fl->entries, fl->cap * sizeof(*fl->entries));
-    }
+    rn_vec_xreserve(fl->entries, fl->cap, fl->n + 1);
     log->flusher_slot = fl->n;
     fl->entries[fl->n].log = log;
     fl->entries[fl->n].requested = 0;

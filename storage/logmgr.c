@@ -7,6 +7,8 @@
 #include "rn_fsutil.h"
 #include "rn_log.h"
 #include "rn_partmeta.h"
+#include "rn_hash.h"
+#include "rn_vec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -60,11 +62,7 @@ struct rn_logmgr {
 
 static uint64_t tp_hash(const char *topic, int32_t partition)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = topic; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    h = (h ^ (uint32_t)partition) * 1099511628211ULL;
-    return h;
+    return rn_hash_combine(rn_hash_bytes(topic, strlen(topic)), (uint32_t)partition);
 }
 
 static lm_entry_t **table_slot(const rn_logmgr_t *mgr, const char *topic, int32_t partition)
@@ -124,11 +122,7 @@ static void load_checkpoint(rn_logmgr_t *mgr, const char *name, rn_checkpoint_t 
 static void queue_deleted(rn_logmgr_t *mgr, const char *path)
 {
     pthread_mutex_lock(&mgr->mu);
-    if (mgr->ndeleted == mgr->cap_deleted) {
-        mgr->cap_deleted = mgr->cap_deleted ? mgr->cap_deleted * 2 : 8;
-        mgr->deleted = rn_xrealloc(mgr->deleted, mgr->cap_deleted * sizeof(*mgr->deleted));
-    }
-    mgr->deleted[mgr->ndeleted++] = rn_xstrdup(path);
+    rn_vec_xpush(mgr->deleted, mgr->ndeleted, mgr->cap_deleted, rn_xstrdup(path));
     pthread_mutex_unlock(&mgr->mu);
 }
 

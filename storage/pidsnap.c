@@ -6,6 +6,7 @@
 #include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_fsutil.h"
+#include "rn_vec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -176,11 +177,7 @@ int rn_pidsnap_list(const char *dir, int64_t **offsets, size_t *count, char *err
         int64_t offset;
         if (rn_pidsnap_parse_filename(ent->d_name, &offset) != 0)
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            list = rn_xrealloc(list, cap * sizeof(*list));
-        }
-        list[n++] = offset;
+        rn_vec_xpush(list, n, cap, offset);
     }
     int saved = errno;
     closedir(d);

@@ -7,6 +7,7 @@
 #include "rn_err.h"
 #include "rn_flusher.h"
 #include "rn_log.h"
+#include "rn_vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,11 +102,7 @@ rn_plog_t *rn__plog_alloc(const char *dir, const rn_plog_config_t *cfg)
 
 void rn__plog_push(rn_plog_t *log, rn_segment_t *seg)
 {
-    if (log->nsegs == log->cap) {
-        log->cap = log->cap ? log->cap * 2 : 8;
-        log->segs = rn_xrealloc(log->segs, log->cap * sizeof(*log->segs));
-    }
-    log->segs[log->nsegs++] = seg;
+    rn_vec_xpush(log->segs, log->nsegs, log->cap, seg);
 }
 
 size_t rn__plog_find(const rn_plog_t *log, int64_t offset)

@@ -5,6 +5,7 @@
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_vec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,11 +25,7 @@ typedef struct i64vec {
 
 static void vec_push(i64vec_t *vec, int64_t x)
 {
-    if (vec->n == vec->cap) {
-        vec->cap = vec->cap ? vec->cap * 2 : 16;
-        vec->v = rn_xrealloc(vec->v, vec->cap * sizeof(*vec->v));
-    }
-    vec->v[vec->n++] = x;
+    rn_vec_xpush(vec->v, vec->n, vec->cap, x);
 }
 
 static int vec_has(const i64vec_t *vec, int64_t x)

@@ -6,6 +6,7 @@
 #include "rn_codec.h"
 #include "rn_endian.h"
 #include "rn_records.h"
+#include "rn_vec.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -134,10 +135,7 @@ void rn__dump_put_bytes(FILE *out, const uint8_t *data, int32_t len, int hex)
 
 void rn__dump_note(rn__dump_notes_t *ns, size_t pos, const char *fmt, ...)
 {
-    if (ns->n == ns->cap) {
-        ns->cap = ns->cap ? ns->cap * 2 : 64;
-        ns->v = rn_xrealloc(ns->v, ns->cap * sizeof(*ns->v));
-    }
+    rn_vec_xreserve(ns->v, ns->cap, ns->n + 1);
     rn__dump_note_t *note = &ns->v[ns->n++];
     note->pos = pos;
     note->seq = ns->n;

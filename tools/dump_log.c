@@ -9,6 +9,7 @@
 #include "rn_err.h"
 #include "rn_endian.h"
 #include "rn_records.h"
+#include "rn_vec.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -223,10 +224,7 @@ static void dump_batch(rn_dump_log_t *lg, const uint8_t *b, size_t total)
     if (hdr.record_count > 0)
         lg->records += (uint64_t)hdr.record_count;
     if (lg->collect_batches) {
-        if (lg->ntable == lg->table_cap) {
-            lg->table_cap = lg->table_cap ? lg->table_cap * 2 : 256;
-            lg->table = rn_xrealloc(lg->table, lg->table_cap * sizeof(*lg->table));
-        }
+        rn_vec_xreserve(lg->table, lg->table_cap, lg->ntable + 1);
         rn_dump_batch_t *e = &lg->table[lg->ntable++];
         e->pos = lg->pos;
         e->base_offset = hdr.base_offset;

@@ -7,6 +7,7 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_str.h"
+#include "rn_vec.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@ typedef struct goff {
 
 typedef struct goffs {
     goff_t *items;
-    int n, cap;
+    int n;
+    size_t cap;
 } goffs_t;
 
 static goff_t *goffs_find(goffs_t *g, const char *topic, int32_t partition, bool add)
@@ -35,10 +37,7 @@ static goff_t *goffs_find(goffs_t *g, const char *topic, int32_t partition, bool
             return &g->items[i];
     if (!add)
         return NULL;
-    if (g->n == g->cap) {
-        g->cap = g->cap ? g->cap * 2 : 32;
-        g->items = rn_xrealloc(g->items, sizeof *g->items * (size_t)g->cap);
-    }
+    rn_vec_xreserve(g->items, g->cap, (size_t)g->n + 1);
     goff_t *o = &g->items[g->n++];
     memset(o, 0, sizeof *o);
     o->topic = (char *)topic;

@@ -13,6 +13,7 @@
 #include "rn_kerr.h"
 #include "rn_records.h"
 #include "rn_str.h"
+#include "rn_vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -382,10 +383,7 @@ static bool add_record(producer_t *pr, const char *line, size_t len)
     else
         p = pr->sticky;
     pending_t *pp = &pr->parts[p];
-    if (pp->n == pp->cap) {
-        pp->cap = pp->cap ? pp->cap * 2 : 64;
-        pp->recs = rn_xrealloc(pp->recs, sizeof *pp->recs * pp->cap);
-    }
+    rn_vec_xreserve(pp->recs, pp->cap, pp->n + 1);
     rn_record_spec_t *rec = &pp->recs[pp->n++];
     memset(rec, 0, sizeof *rec);
     char *copy = rn_arena_memdup(&pp->data, line, len ? len : 1);

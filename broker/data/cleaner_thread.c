@@ -12,6 +12,7 @@
 #include "rn_checkpoint.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_vec.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -124,10 +125,7 @@ static tp_state_t *tp_find(rn_cleaner_thread_t *ct, const char *topic, int32_t p
             return &ct->tps[i];
     if (!add)
         return NULL;
-    if (ct->ntps == ct->cap) {
-        ct->cap = ct->cap ? ct->cap * 2 : 16;
-        ct->tps = rn_xrealloc(ct->tps, ct->cap * sizeof(*ct->tps));
-    }
+    rn_vec_xreserve(ct->tps, ct->cap, ct->ntps + 1);
     tp_state_t *st = &ct->tps[ct->ntps++];
     *st = (tp_state_t){rn_xstrdup(topic), partition, 0, 0, 0, false};
     return st;

@@ -1,6 +1,6 @@
 /* Parked Fetch requests (see rn_fetchwait.h).
  *
- * Structure: a chained hash table maps a partition key to a key node holding a doubly linked
+ * Structure: an rn_map maps a partition key to a key node holding a doubly linked
  * list of links; each waiter owns one link per watched partition (allocated with the waiter,
  * so their addresses are stable). Every waiter is also on the registry's list of all
  * waiters, for shutdown. A waiter is in one of three states:
@@ -19,6 +19,8 @@
 
 #include "rn_alloc.h"
 #include "rn_err.h"
+#include "rn_hash.h"
+#include "rn_map.h"
 
 typedef struct fw_link fw_link_t;
 typedef struct fw_key fw_key_t;
@@ -33,7 +35,6 @@ struct fw_link {
 
 struct fw_key {
     const void *key;
-    fw_key_t *chain; /* next node in the same bucket */
     fw_link_t *head;
     size_t nlinks;
 };
@@ -55,56 +56,26 @@ struct rn_fetchwaiter {
 
 struct rn_fetchwait {
     struct event_base *base;
-    fw_key_t **buckets;
-    size_t nbuckets; /* power of two */
-    size_t nnodes;
+    rn_map_t nodes; /* of fw_key_t, owned, by key address (rn_hash_u64: no eq needed) */
     rn_fetchwaiter_t *all;
     size_t nwaiters;
 };
 
-static size_t hash_key(const void *key)
+static uint64_t hash_key(const void *key)
 {
-    uint64_t x = (uint64_t)(uintptr_t)key;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return (size_t)x;
+    return rn_hash_u64((uint64_t)(uintptr_t)key);
 }
 
 rn_fetchwait_t *rn_fetchwait_new(struct event_base *base)
 {
     rn_fetchwait_t *fw = rn_xcalloc(1, sizeof(*fw));
     fw->base = base;
-    fw->nbuckets = 16;
-    fw->buckets = rn_xcalloc(fw->nbuckets, sizeof(*fw->buckets));
     return fw;
 }
 
 static fw_key_t *find_node(const rn_fetchwait_t *fw, const void *key)
 {
-    fw_key_t *n = fw->buckets[hash_key(key) & (fw->nbuckets - 1)];
-    while (n && n->key != key)
-        n = n->chain;
-    return n;
-}
-
-static void grow(rn_fetchwait_t *fw)
-{
-    size_t nb = fw->nbuckets * 2;
-    fw_key_t **buckets = rn_xcalloc(nb, sizeof(*buckets));
-    for (size_t i = 0; i < fw->nbuckets; i++) {
-        fw_key_t *n = fw->buckets[i];
-        while (n) {
-            fw_key_t *next = n->chain;
-            size_t b = hash_key(n->key) & (nb - 1);
-            n->chain = buckets[b];
-            buckets[b] = n;
-            n = next;
-        }
-    }
-    rn_free(fw->buckets);
-    fw->buckets = buckets;
-    fw->nbuckets = nb;
+    return rn_map_get(&fw->nodes, hash_key(key), NULL, NULL);
 }
 
 static fw_key_t *get_node(rn_fetchwait_t *fw, const void *key)
@@ -112,24 +83,15 @@ static fw_key_t *get_node(rn_fetchwait_t *fw, const void *key)
     fw_key_t *n = find_node(fw, key);
     if (n)
         return n;
-    if (fw->nnodes >= fw->nbuckets)
-        grow(fw);
     n = rn_xcalloc(1, sizeof(*n));
     n->key = key;
-    size_t b = hash_key(key) & (fw->nbuckets - 1);
-    n->chain = fw->buckets[b];
-    fw->buckets[b] = n;
-    fw->nnodes++;
+    rn_map_xput(&fw->nodes, hash_key(key), n);
     return n;
 }
 
 static void drop_node(rn_fetchwait_t *fw, fw_key_t *node)
 {
-    fw_key_t **pp = &fw->buckets[hash_key(node->key) & (fw->nbuckets - 1)];
-    while (*pp != node)
-        pp = &(*pp)->chain;
-    *pp = node->chain;
-    fw->nnodes--;
+    rn_map_remove_item(&fw->nodes, hash_key(node->key), node);
     rn_free(node);
 }
 
@@ -310,6 +272,6 @@ void rn_fetchwait_free(rn_fetchwait_t *fw)
         return;
     while (fw->all)
         fire(fw->all, RN_FETCHWAIT_SHUTDOWN);
-    rn_free(fw->buckets);
+    rn_map_free(&fw->nodes);
     rn_free(fw);
 }

@@ -1,108 +1,64 @@
 /* Idempotent producer state of one partition (see rn_pidstate.h for the rules).
  *
- * Storage: an open-addressing hash table (linear probing, power-of-two capacity, load kept
- * at or below 1/2) of producer entries stored inline; an empty slot has producer_id -1
- * (valid producer ids are >= 0). Deletion shifts later members of the probe run back so no
- * tombstones are needed. Each entry keeps its batches oldest first in a small array. */
+ * Storage: producer entries allocated one by one in an rn_map keyed by producer id. The
+ * hash is rn_hash_u64(producer id), a bijection, so the map compares hashes only and a
+ * lookup — one per produced batch — touches no entry until it is found. Each entry keeps
+ * its batches oldest first in a small array. */
 #include "data/rn_pidstate.h"
 
 #include <string.h>
 
 #include "rn_alloc.h"
 #include "rn_err.h"
-
-#define EMPTY_PID    (-1)
-#define MIN_CAPACITY 8
+#include "rn_hash.h"
+#include "rn_map.h"
 
 typedef struct pid_entry {
-    int64_t producer_id; /* EMPTY_PID marks a free slot */
+    int64_t producer_id;
     int16_t epoch;
     uint8_t nbatches; /* 0..RN_PIDSTATE_BATCHES, oldest first */
     rn_pidstate_batch_t batches[RN_PIDSTATE_BATCHES];
 } pid_entry_t;
 
 struct rn_pidstate {
-    pid_entry_t *slots;
-    size_t capacity; /* power of two */
-    size_t count;
+    rn_map_t by_pid; /* of pid_entry_t, owned */
 };
 
-static size_t hash_pid(int64_t pid)
+static uint64_t hash_pid(int64_t pid)
 {
-    /* splitmix64 finaliser: producer ids are sequential, spread them over the table. */
-    uint64_t x = (uint64_t)pid;
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return (size_t)x;
-}
-
-static pid_entry_t *alloc_slots(size_t capacity)
-{
-    pid_entry_t *slots = rn_xmalloc(capacity * sizeof(*slots));
-    for (size_t i = 0; i < capacity; i++)
-        slots[i].producer_id = EMPTY_PID;
-    return slots;
+    return rn_hash_u64((uint64_t)pid);
 }
 
 rn_pidstate_t *rn_pidstate_new(void)
 {
-    rn_pidstate_t *ps = rn_xcalloc(1, sizeof(*ps));
-    ps->capacity = MIN_CAPACITY;
-    ps->slots = alloc_slots(ps->capacity);
-    return ps;
+    return rn_xcalloc(1, sizeof(rn_pidstate_t));
+}
+
+void rn_pidstate_clear(rn_pidstate_t *ps)
+{
+    size_t pos = 0;
+    for (pid_entry_t *e; (e = rn_map_next(&ps->by_pid, &pos)) != NULL;)
+        rn_free(e);
+    rn_map_clear(&ps->by_pid);
 }
 
 void rn_pidstate_free(rn_pidstate_t *ps)
 {
     if (!ps)
         return;
-    rn_free(ps->slots);
+    rn_pidstate_clear(ps);
+    rn_map_free(&ps->by_pid);
     rn_free(ps);
 }
 
 size_t rn_pidstate_count(const rn_pidstate_t *ps)
 {
-    return ps->count;
-}
-
-void rn_pidstate_clear(rn_pidstate_t *ps)
-{
-    for (size_t i = 0; i < ps->capacity; i++)
-        ps->slots[i].producer_id = EMPTY_PID;
-    ps->count = 0;
+    return rn_map_count(&ps->by_pid);
 }
 
 static pid_entry_t *find(const rn_pidstate_t *ps, int64_t pid)
 {
-    size_t mask = ps->capacity - 1;
-    for (size_t i = hash_pid(pid) & mask;; i = (i + 1) & mask) {
-        pid_entry_t *e = &ps->slots[i];
-        if (e->producer_id == pid)
-            return e;
-        if (e->producer_id == EMPTY_PID)
-            return NULL;
-    }
-}
-
-static void grow(rn_pidstate_t *ps)
-{
-    size_t old_cap = ps->capacity;
-    pid_entry_t *old = ps->slots;
-    ps->capacity = old_cap * 2;
-    ps->slots = alloc_slots(ps->capacity);
-    size_t mask = ps->capacity - 1;
-    for (size_t j = 0; j < old_cap; j++) {
-        if (old[j].producer_id == EMPTY_PID)
-            continue;
-        size_t i = hash_pid(old[j].producer_id) & mask;
-        while (ps->slots[i].producer_id != EMPTY_PID)
-            i = (i + 1) & mask;
-        ps->slots[i] = old[j];
-    }
-    rn_free(old);
+    return rn_map_get(&ps->by_pid, hash_pid(pid), NULL, NULL);
 }
 
 /* The entry of pid, created empty (epoch -1, no batches) if absent. */
@@ -111,37 +67,11 @@ static pid_entry_t *find_or_insert(rn_pidstate_t *ps, int64_t pid)
     pid_entry_t *e = find(ps, pid);
     if (e)
         return e;
-    if ((ps->count + 1) * 2 > ps->capacity)
-        grow(ps);
-    size_t mask = ps->capacity - 1;
-    size_t i = hash_pid(pid) & mask;
-    while (ps->slots[i].producer_id != EMPTY_PID)
-        i = (i + 1) & mask;
-    e = &ps->slots[i];
-    memset(e, 0, sizeof(*e));
+    e = rn_xcalloc(1, sizeof(*e));
     e->producer_id = pid;
     e->epoch = -1;
-    ps->count++;
+    rn_map_xput(&ps->by_pid, hash_pid(pid), e);
     return e;
-}
-
-/* Remove the entry in slot i, moving later members of its probe run back into the hole
- * (backward-shift deletion keeps every entry reachable from its home slot). */
-static void remove_slot(rn_pidstate_t *ps, size_t i)
-{
-    size_t mask = ps->capacity - 1;
-    size_t hole = i;
-    for (size_t j = (i + 1) & mask; ps->slots[j].producer_id != EMPTY_PID; j = (j + 1) & mask) {
-        size_t home = hash_pid(ps->slots[j].producer_id) & mask;
-        /* j may move into hole only if its home is not cyclically within (hole, j]. */
-        int home_in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!home_in_range) {
-            ps->slots[hole] = ps->slots[j];
-            hole = j;
-        }
-    }
-    ps->slots[hole].producer_id = EMPTY_PID;
-    ps->count--;
 }
 
 int32_t rn_pidstate_last_seq(int32_t base_seq, int32_t record_count)
@@ -226,10 +156,8 @@ int rn_pidstate_lookup(const rn_pidstate_t *ps, int64_t producer_id, int16_t *ep
 int rn_pidstate_foreach(const rn_pidstate_t *ps,
                         int (*fn)(const rn_pidstate_entry_t *entry, void *arg), void *arg)
 {
-    for (size_t i = 0; i < ps->capacity; i++) {
-        const pid_entry_t *e = &ps->slots[i];
-        if (e->producer_id == EMPTY_PID)
-            continue;
+    size_t pos = 0;
+    for (const pid_entry_t *e; (e = rn_map_next(&ps->by_pid, &pos)) != NULL;) {
         rn_pidstate_entry_t out = {
             .producer_id = e->producer_id,
             .producer_epoch = e->epoch,
@@ -275,22 +203,21 @@ int rn_pidstate_load(rn_pidstate_t *ps, const rn_pidstate_entry_t *entry)
     return 0;
 }
 
-/* Remove every entry for which drop(entry, arg) is true; returns how many. Restarts the scan
- * after each removal at the same slot, because backward shifting may move an unvisited entry
- * into it; entries shifted from past the end of the array to its front are revisited, which
- * is harmless. */
+/* Remove every entry for which drop(entry, arg) is true; returns how many. After a removal
+ * the scan steps back to the same slot, because the map's backward shift may move an
+ * unvisited entry into it; entries shifted from past the end of the array to its front are
+ * revisited, which is harmless (every drop function is idempotent). */
 static size_t remove_if(rn_pidstate_t *ps, int (*drop)(pid_entry_t *e, int64_t a, int64_t b),
                         int64_t a, int64_t b)
 {
-    size_t removed = 0;
-    for (size_t i = 0; i < ps->capacity;) {
-        pid_entry_t *e = &ps->slots[i];
-        if (e->producer_id != EMPTY_PID && drop(e, a, b)) {
-            remove_slot(ps, i);
+    size_t removed = 0, pos = 0;
+    for (pid_entry_t *e; (e = rn_map_next(&ps->by_pid, &pos)) != NULL;) {
+        if (drop(e, a, b)) {
+            rn_map_remove_item(&ps->by_pid, hash_pid(e->producer_id), e);
+            rn_free(e);
             removed++;
-            continue;
+            pos--;
         }
-        i++;
     }
     return removed;
 }

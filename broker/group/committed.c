@@ -1,72 +1,66 @@
 /* committed.c: a group's committed offsets (rn_committed.h) — entries in a dense array for
- * iteration, indexed by an open-addressing hash table of (topic, partition). */
+ * iteration, indexed by an rn_map of (topic, partition). */
 #include "group/rn_committed.h"
 
 #include "rn_alloc.h"
+#include "rn_hash.h"
+#include "rn_map.h"
+#include "rn_vec.h"
 
 #include <string.h>
 
+/* Entries are allocated one by one so their addresses are stable for the map; entries[] is
+ * the iteration order and index finds them by (topic, partition). */
 struct rn_committed {
-    rn_offset_entry_t *entries; /* dense, n used */
+    rn_offset_entry_t **entries; /* dense, n used */
     size_t n, cap;
-    uint32_t *slots; /* index + 1 into entries; 0 = free; nslots is a power of two */
-    size_t nslots;
+    rn_map_t index; /* of the entries */
 };
 
-static uint32_t hash_key(const char *topic, size_t len, int32_t partition)
+typedef struct tp_key {
+    const char *topic;
+    size_t len;
+    int32_t partition;
+} tp_key_t;
+
+static uint64_t hash_key(const char *topic, size_t len, int32_t partition)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)topic[i]) * 16777619u;
-    h = (h ^ (uint32_t)partition) * 16777619u;
-    return h ^ (h >> 15);
+    return rn_hash_combine(rn_hash_bytes(topic, len), (uint32_t)partition);
 }
 
-static bool key_eq(const rn_offset_entry_t *e, const char *topic, size_t len, int32_t partition)
+static bool key_eq(const void *item, const void *key)
 {
-    return e->partition == partition && e->topic_len == len && memcmp(e->topic, topic, len) == 0;
+    const rn_offset_entry_t *e = item;
+    const tp_key_t *k = key;
+    return e->partition == k->partition && e->topic_len == k->len &&
+           memcmp(e->topic, k->topic, k->len) == 0;
 }
 
-/* The slot holding the key, or the free slot where it would go. */
-static size_t find_slot(const rn_committed_t *o, const char *topic, size_t len, int32_t partition)
+static rn_offset_entry_t *find(const rn_committed_t *o, const char *topic, size_t len,
+                               int32_t partition)
 {
-    size_t mask = o->nslots - 1;
-    size_t i = hash_key(topic, len, partition) & mask;
-    while (o->slots[i] != 0 && !key_eq(&o->entries[o->slots[i] - 1], topic, len, partition))
-        i = (i + 1) & mask;
-    return i;
-}
-
-static void rehash(rn_committed_t *o, size_t nslots)
-{
-    rn_free(o->slots);
-    o->nslots = nslots;
-    o->slots = rn_xcalloc(nslots, sizeof(*o->slots));
-    for (size_t k = 0; k < o->n; k++) {
-        const rn_offset_entry_t *e = &o->entries[k];
-        o->slots[find_slot(o, e->topic, e->topic_len, e->partition)] = (uint32_t)(k + 1);
-    }
+    tp_key_t k = {topic, len, partition};
+    return rn_map_get(&o->index, hash_key(topic, len, partition), key_eq, &k);
 }
 
 rn_committed_t *rn_committed_new(void)
 {
-    rn_committed_t *o = rn_xcalloc(1, sizeof(*o));
-    rehash(o, 16);
-    return o;
+    return rn_xcalloc(1, sizeof(rn_committed_t));
 }
 
 static void entry_free(rn_offset_entry_t *e)
 {
     rn_free(e->topic);
     rn_free(e->metadata);
+    rn_free(e);
 }
 
 void rn_committed_clear(rn_committed_t *o)
 {
     for (size_t k = 0; k < o->n; k++)
-        entry_free(&o->entries[k]);
+        entry_free(o->entries[k]);
     o->n = 0;
-    memset(o->slots, 0, o->nslots * sizeof(*o->slots));
+    rn_map_clear(&o->index);
 }
 
 void rn_committed_free(rn_committed_t *o)
@@ -75,7 +69,7 @@ void rn_committed_free(rn_committed_t *o)
         return;
     rn_committed_clear(o);
     rn_free(o->entries);
-    rn_free(o->slots);
+    rn_map_free(&o->index);
     rn_free(o);
 }
 
@@ -86,36 +80,28 @@ size_t rn_committed_count(const rn_committed_t *o)
 
 const rn_offset_entry_t *rn_committed_at(const rn_committed_t *o, size_t i)
 {
-    return i < o->n ? &o->entries[i] : NULL;
+    return i < o->n ? o->entries[i] : NULL;
 }
 
 const rn_offset_entry_t *rn_committed_get(const rn_committed_t *o, const char *topic,
                                           size_t topic_len, int32_t partition)
 {
-    uint32_t s = o->slots[find_slot(o, topic, topic_len, partition)];
-    return s != 0 ? &o->entries[s - 1] : NULL;
+    return find(o, topic, topic_len, partition);
 }
 
 void rn_committed_put(rn_committed_t *o, const char *topic, size_t topic_len, int32_t partition,
                       const rn_groupstore_offset_t *v)
 {
-    size_t slot = find_slot(o, topic, topic_len, partition);
-    rn_offset_entry_t *e;
-    if (o->slots[slot] != 0) {
-        e = &o->entries[o->slots[slot] - 1];
+    rn_offset_entry_t *e = find(o, topic, topic_len, partition);
+    if (e != NULL) {
         rn_free(e->metadata);
     } else {
-        if (o->n == o->cap) {
-            o->cap = o->cap ? o->cap * 2 : 8;
-            o->entries = rn_xrealloc(o->entries, o->cap * sizeof(*o->entries));
-        }
-        e = &o->entries[o->n++];
+        e = rn_xcalloc(1, sizeof(*e));
         e->topic = rn_xstrndup(topic, topic_len);
         e->topic_len = topic_len;
         e->partition = partition;
-        o->slots[slot] = (uint32_t)o->n;
-        if (o->n * 2 > o->nslots)
-            rehash(o, o->nslots * 2);
+        rn_vec_xpush(o->entries, o->n, o->cap, e);
+        rn_map_xput(&o->index, hash_key(topic, topic_len, partition), e);
     }
     e->offset = v->offset;
     e->leader_epoch = v->leader_epoch;
@@ -127,25 +113,24 @@ void rn_committed_put(rn_committed_t *o, const char *topic, size_t topic_len, in
 
 bool rn_committed_remove(rn_committed_t *o, const char *topic, size_t topic_len, int32_t partition)
 {
-    size_t slot = find_slot(o, topic, topic_len, partition);
-    if (o->slots[slot] == 0)
+    tp_key_t key = {topic, topic_len, partition};
+    rn_offset_entry_t *e =
+        rn_map_remove(&o->index, hash_key(topic, topic_len, partition), key_eq, &key);
+    if (e == NULL)
         return false;
-    size_t k = o->slots[slot] - 1;
-    entry_free(&o->entries[k]);
-    if (k != o->n - 1)
-        o->entries[k] = o->entries[o->n - 1];
-    o->n--;
-    /* Linear probing: rebuilding the index is the simplest correct deletion, and removals
-     * (expiry, OffsetDelete, DeleteGroups) are rare next to lookups. */
-    rehash(o, o->nslots);
+    size_t k = 0;
+    while (o->entries[k] != e)
+        k++;
+    o->entries[k] = o->entries[--o->n];
+    entry_free(e);
     return true;
 }
 
 bool rn_committed_has_topic(const rn_committed_t *o, const char *topic, size_t topic_len)
 {
     for (size_t k = 0; k < o->n; k++)
-        if (o->entries[k].topic_len == topic_len &&
-            memcmp(o->entries[k].topic, topic, topic_len) == 0)
+        if (o->entries[k]->topic_len == topic_len &&
+            memcmp(o->entries[k]->topic, topic, topic_len) == 0)
             return true;
     return false;
 }
@@ -174,7 +159,7 @@ size_t rn_committed_expired(const rn_committed_t *o, const rn_group_t *g, int64_
     size_t *idx = rn_xmalloc(o->n * sizeof(*idx));
     size_t n = 0;
     for (size_t k = 0; k < o->n; k++) {
-        const rn_offset_entry_t *e = &o->entries[k];
+        const rn_offset_entry_t *e = o->entries[k];
         if (rule == UNSUBSCRIBED && rn_group_is_subscribed(g, e->topic))
             continue;
         bool expired;

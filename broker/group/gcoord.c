@@ -6,10 +6,12 @@
 
 #include "rn_alloc.h"
 #include "rn_err.h"
+#include "rn_hash.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
 #include "rn_plog.h"
 #include "rn_records.h"
+#include "rn_vec.h"
 
 #include <event2/event.h>
 #include <string.h>
@@ -26,34 +28,22 @@ int64_t rn__gcoord_now_ms(const rn_gcoord_t *gc)
 
 /* ---- the group table ---- */
 
-static uint32_t hash_id(const char *s, size_t len)
+typedef struct id_key {
+    const char *id;
+    size_t len;
+} id_key_t;
+
+static bool entry_has_id(const void *item, const void *key)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
+    const gentry_t *e = item;
+    const id_key_t *k = key;
+    return e->id_len == k->len && memcmp(e->id, k->id, k->len) == 0;
 }
 
 gentry_t *rn__gcoord_find_entry(const rn_gcoord_t *gc, const char *id)
 {
-    size_t len = strlen(id);
-    for (gentry_t *e = gc->buckets[hash_id(id, len) & (gc->nbuckets - 1)]; e; e = e->next)
-        if (e->id_len == len && memcmp(e->id, id, len) == 0)
-            return e;
-    return NULL;
-}
-
-static void rehash(rn_gcoord_t *gc, size_t nbuckets)
-{
-    rn_free(gc->buckets);
-    gc->nbuckets = nbuckets;
-    gc->buckets = rn_xcalloc(nbuckets, sizeof(*gc->buckets));
-    for (size_t i = 0; i < gc->n; i++) {
-        gentry_t *e = gc->entries[i];
-        size_t b = hash_id(e->id, e->id_len) & (nbuckets - 1);
-        e->next = gc->buckets[b];
-        gc->buckets[b] = e;
-    }
+    id_key_t key = {id, strlen(id)};
+    return rn_map_get(&gc->by_id, rn_hash_bytes(key.id, key.len), entry_has_id, &key);
 }
 
 static void entry_join_done(void *arg, void *waiter, const rn_group_join_result_t *res)
@@ -83,19 +73,9 @@ gentry_t *rn__gcoord_add_entry(rn_gcoord_t *gc, const char *id, int32_t partitio
     e->group = rn_group_new(id, &gc->gcfg, &ops, rn__gcoord_now_ms(gc));
     e->offsets = rn_committed_new();
     e->timer = evtimer_new(gc->o.base, entry_timer, e);
-    if (gc->n == gc->cap) {
-        gc->cap = gc->cap ? gc->cap * 2 : 64;
-        gc->entries = rn_xrealloc(gc->entries, gc->cap * sizeof(*gc->entries));
-    }
     e->pos = gc->n;
-    gc->entries[gc->n++] = e;
-    if (gc->n > gc->nbuckets) {
-        rehash(gc, gc->nbuckets * 2);
-    } else {
-        size_t b = hash_id(e->id, e->id_len) & (gc->nbuckets - 1);
-        e->next = gc->buckets[b];
-        gc->buckets[b] = e;
-    }
+    rn_vec_xpush(gc->entries, gc->n, gc->cap, e);
+    rn_map_xput(&gc->by_id, rn_hash_bytes(e->id, e->id_len), e);
     return e;
 }
 
@@ -112,10 +92,7 @@ static void free_entry(gentry_t *e)
 
 void rn__gcoord_remove_entry(rn_gcoord_t *gc, gentry_t *e)
 {
-    gentry_t **pp = &gc->buckets[hash_id(e->id, e->id_len) & (gc->nbuckets - 1)];
-    while (*pp != e)
-        pp = &(*pp)->next;
-    *pp = e->next;
+    rn_map_remove_item(&gc->by_id, rn_hash_bytes(e->id, e->id_len), e);
     gc->entries[e->pos] = gc->entries[--gc->n];
     gc->entries[e->pos]->pos = e->pos;
     free_entry(e);
@@ -281,11 +258,7 @@ typedef struct tombstones {
 
 static void tomb_add(tombstones_t *t, uint8_t *key, size_t klen, int64_t ts)
 {
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 16;
-        t->recs = rn_xrealloc(t->recs, t->cap * sizeof(*t->recs));
-    }
-    t->recs[t->n++] = (rn_record_spec_t){key, klen, NULL, 0, NULL, 0, ts};
+    rn_vec_xpush(t->recs, t->n, t->cap, ((rn_record_spec_t){key, klen, NULL, 0, NULL, 0, ts}));
 }
 
 static void tomb_offset(tombstones_t *t, const gentry_t *e, const char *topic, size_t tlen,
@@ -770,7 +743,6 @@ rn_gcoord_t *rn_gcoord_new(const rn_gcoord_opts_t *opts)
     gc->gcfg.max_session_timeout_ms =
         (int32_t)rn_config_int(cfg, RN_CFG_GROUP_MAX_SESSION_TIMEOUT_MS);
     gc->retention_ms = rn_config_int(cfg, RN_CFG_OFFSETS_RETENTION_MINUTES) * 60000;
-    rehash(gc, 64);
     gc->expire_timer = event_new(opts->base, -1, EV_PERSIST, expire_timer, gc);
     struct timeval tv = {RN_GCOORD_RETENTION_CHECK_MS / 1000, 0};
     event_add(gc->expire_timer, &tv);
@@ -793,7 +765,7 @@ void rn_gcoord_free(rn_gcoord_t *gc)
     if (gc->expire_timer != NULL)
         event_free(gc->expire_timer);
     rn_free(gc->entries);
-    rn_free(gc->buckets);
+    rn_map_free(&gc->by_id);
     rn_free(gc->loaded);
     rn_free(gc->listbuf);
     rn_free(gc);

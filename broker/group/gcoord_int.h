@@ -5,6 +5,7 @@
 #define RN_GCOORD_INT_H
 
 #include "group/rn_gcoord.h"
+#include "rn_map.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,8 +20,7 @@ typedef struct gentry {
     rn_group_t *group;
     rn_committed_t *offsets;
     struct event *timer;
-    struct gentry *next; /* hash chain */
-    size_t pos;          /* index in gc->entries */
+    size_t pos; /* index in gc->entries */
     /* While loading: the last group metadata value seen (NULL after a tombstone). */
     uint8_t *load_meta;
     size_t load_meta_len;
@@ -42,9 +42,8 @@ struct rn_gcoord {
     rn_gcoord_opts_t o;
     rn_group_config_t gcfg;
     int64_t retention_ms;
-    gentry_t **buckets; /* nbuckets, a power of two */
-    size_t nbuckets;
-    gentry_t **entries; /* dense list of every group */
+    rn_map_t by_id;     /* every group, by group id */
+    gentry_t **entries; /* the same groups, dense, in the order ListGroups reports them */
     size_t n, cap;
     bool *loaded; /* per partition of __consumer_offsets: replayed and ours */
     int32_t n_loaded;

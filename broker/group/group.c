@@ -10,6 +10,7 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
+#include "rn_vec.h"
 
 #include <string.h>
 
@@ -289,12 +290,8 @@ static void new_member_join(rn_group_t *g, const rn_group_join_req_t *req, void 
             update_static_member(g, m, id, req, waiter);
     } else if (req->require_known_member_id) {
         /* KIP-394: hand out the id first; the member joins for real with it. */
-        if (g->n_pending == g->cap_pending) {
-            g->cap_pending = g->cap_pending ? g->cap_pending * 2 : 4;
-            g->pending = rn_xrealloc(g->pending, g->cap_pending * sizeof(*g->pending));
-        }
-        g->pending[g->n_pending++] =
-            (pending_member_t){rn_xstrdup(id), g->now + req->session_timeout_ms};
+        rn_vec_xpush(g->pending, g->n_pending, g->cap_pending,
+                     ((pending_member_t){rn_xstrdup(id), g->now + req->session_timeout_ms}));
         rn__group_join_error(g, waiter, id, RN_KERR_MEMBER_ID_REQUIRED);
     } else {
         add_member_and_rebalance(g, req, id, waiter);

@@ -8,6 +8,7 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
+#include "rn_vec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,11 +291,7 @@ void rn__group_add_member(rn_group_t *g, rn_group_member_t *m, void *waiter)
     }
     if (g->leader == NULL)
         g->leader = m;
-    if (g->n_members == g->cap_members) {
-        g->cap_members = g->cap_members ? g->cap_members * 2 : 4;
-        g->members = rn_xrealloc(g->members, g->cap_members * sizeof(*g->members));
-    }
-    g->members[g->n_members++] = m;
+    rn_vec_xpush(g->members, g->n_members, g->cap_members, m);
     m->join_waiter = waiter;
     if (waiter != NULL)
         g->n_awaiting_join++;

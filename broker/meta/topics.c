@@ -6,6 +6,7 @@
 #include "rn_err.h"
 #include "rn_log.h"
 #include "rn_uuid.h"
+#include "rn_vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,7 @@ static void array_remove(rn_topic_t **arr, size_t n, size_t pos)
 
 void rn__topics_ptrs_push(rn__topics_ptrs_t *list, void *ptr)
 {
-    if (list->n == list->cap) {
-        list->cap = list->cap ? list->cap * 2 : 8;
-        list->items = rn_xrealloc(list->items, list->cap * sizeof(*list->items));
-    }
-    list->items[list->n++] = ptr;
+    rn_vec_xpush(list->items, list->n, list->cap, ptr);
 }
 
 rn_topics_t *rn_topics_new(const rn_config_t *cfg, rn_logmgr_t *logmgr, int32_t node_id)
@@ -269,11 +266,10 @@ rn_topic_t *rn__topics_insert(rn_topics_t *topics, const char *name, size_t len,
     topic->replication_factor = rf;
     topic->internal = (len == 18 && memcmp(name, "__consumer_offsets", 18) == 0) ||
                       (len == 19 && memcmp(name, "__transaction_state", 19) == 0);
-    if (topics->n == topics->cap) {
-        topics->cap = topics->cap ? topics->cap * 2 : 16;
-        topics->by_name = rn_xrealloc(topics->by_name, topics->cap * sizeof(rn_topic_t *));
-        topics->by_id = rn_xrealloc(topics->by_id, topics->cap * sizeof(rn_topic_t *));
-    }
+    /* by_name and by_id hold the same topics, so they grow together and share cap. */
+    size_t cap_by_name = topics->cap;
+    rn_vec_xreserve(topics->by_name, cap_by_name, topics->n + 1);
+    rn_vec_xreserve(topics->by_id, topics->cap, topics->n + 1);
     bool found;
     size_t npos = name_pos(topics, name, len, &found);
     size_t ipos = id_pos(topics, id, &found);

@@ -5,6 +5,9 @@
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_hash.h"
+#include "rn_map.h"
+#include "rn_vec.h"
 
 #include <event2/buffer.h>
 #include <inttypes.h>
@@ -194,11 +197,7 @@ static bool seen(const rn_metrics_writer_t *w, const char *name)
 
 static void remember(rn_metrics_writer_t *w, const char *name)
 {
-    if (w->n_seen == w->cap_seen) {
-        w->cap_seen = w->cap_seen ? 2 * w->cap_seen : 64;
-        w->seen = rn_xrealloc(w->seen, w->cap_seen * sizeof(*w->seen));
-    }
-    w->seen[w->n_seen++] = rn_xstrdup(name);
+    rn_vec_xpush(w->seen, w->n_seen, w->cap_seen, rn_xstrdup(name));
 }
 
 static const char *const hist_suffixes[] = {"_bucket", "_sum", "_count"};
@@ -356,13 +355,14 @@ static void series_free_all(rn_metrics_family_t *fam)
     for (size_t i = 0; i < fam->n_series; i++)
         rn_free(fam->series[i]);
     fam->n_series = 0;
+    rn_map_clear(&fam->index);
 }
 
 static void family_free(rn_metrics_family_t *fam)
 {
     series_free_all(fam);
     rn_free(fam->series);
-    rn_free(fam->index);
+    rn_map_free(&fam->index);
     for (size_t i = 0; i < fam->n_labels; i++)
         rn_free(fam->labels[i]);
     rn_free(fam->name);
@@ -384,40 +384,23 @@ void rn_metrics_free(rn_metrics_t *m)
 
 static void add_item(rn_metrics_t *m, rn_metrics_item_t item)
 {
-    if (m->n_items == m->cap_items) {
-        m->cap_items = m->cap_items ? 2 * m->cap_items : 32;
-        m->items = rn_xrealloc(m->items, m->cap_items * sizeof(*m->items));
-    }
-    m->items[m->n_items++] = item;
+    rn_vec_xpush(m->items, m->n_items, m->cap_items, item);
 }
 
-/* FNV-1a over the values, each followed by a 0xff byte (which UTF-8 never contains). */
-static uint32_t hash_values(const char *const *values, size_t n)
+/* The hash of a series' label values, each followed by a 0xff byte (which UTF-8 never
+ * contains) so ("ab", "c") and ("a", "bc") differ. */
+static uint64_t hash_values(const char *const *values, size_t n)
 {
-    uint32_t h = 2166136261u;
+    uint64_t h = RN_HASH_SEED;
     for (size_t i = 0; i < n; i++) {
-        for (const unsigned char *p = (const unsigned char *)values[i]; *p; p++)
-            h = (h ^ *p) * 16777619u;
-        h = (h ^ 0xffu) * 16777619u;
+        h = rn_hash_fnv1a(h, values[i], strlen(values[i]));
+        h = rn_hash_fnv1a(h, "\xff", 1);
     }
-    return h;
-}
-
-static void index_rebuild(rn_metrics_family_t *fam, size_t cap)
-{
-    rn_free(fam->index);
-    fam->index = rn_xcalloc(cap, sizeof(*fam->index));
-    fam->index_cap = cap;
-    for (size_t i = 0; i < fam->n_series; i++) {
-        size_t slot = fam->series[i]->hash & (cap - 1);
-        while (fam->index[slot] != 0)
-            slot = (slot + 1) & (cap - 1);
-        fam->index[slot] = (uint32_t)(i + 1);
-    }
+    return rn_hash_mix(h);
 }
 
 static rn_metrics_series_t *series_new(rn_metrics_family_t *fam, const char *const *values,
-                                       uint32_t hash)
+                                       uint64_t hash)
 {
     size_t size = sizeof(rn_metrics_series_t) + fam->n_labels * sizeof(char *);
     size_t hist_at = size; /* a multiple of 8: the struct and the pointers are */
@@ -442,28 +425,27 @@ static rn_metrics_series_t *series_new(rn_metrics_family_t *fam, const char *con
     return s;
 }
 
-static bool values_equal(const rn_metrics_family_t *fam, const rn_metrics_series_t *s,
-                         const char *const *values)
+/* A lookup key: the label values of fam (n_labels of them). */
+typedef struct series_key {
+    const rn_metrics_family_t *fam;
+    const char *const *values;
+} series_key_t;
+
+static bool series_has_values(const void *item, const void *key)
 {
-    for (size_t i = 0; i < fam->n_labels; i++)
-        if (strcmp(s->values[i], values[i]) != 0)
+    const rn_metrics_series_t *s = item;
+    const series_key_t *k = key;
+    for (size_t i = 0; i < k->fam->n_labels; i++)
+        if (strcmp(s->values[i], k->values[i]) != 0)
             return false;
     return true;
 }
 
-/* Slot of the index holding the series for values, or the empty slot where it would go. */
-static size_t index_find(const rn_metrics_family_t *fam, const char *const *values, uint32_t hash)
+static rn_metrics_series_t *series_find(const rn_metrics_family_t *fam, const char *const *values,
+                                        uint64_t hash)
 {
-    size_t mask = fam->index_cap - 1, slot = hash & mask;
-    for (;;) {
-        uint32_t at = fam->index[slot];
-        if (at == 0)
-            return slot;
-        const rn_metrics_series_t *s = fam->series[at - 1];
-        if (s->hash == hash && values_equal(fam, s, values))
-            return slot;
-        slot = (slot + 1) & mask;
-    }
+    series_key_t key = {fam, values};
+    return rn_map_get(&fam->index, hash, series_has_values, &key);
 }
 
 rn_metrics_series_t *rn_metrics_series(rn_metrics_family_t *fam, const char *const *values)
@@ -472,21 +454,13 @@ rn_metrics_series_t *rn_metrics_series(rn_metrics_family_t *fam, const char *con
         return NULL;
     if (fam->n_labels == 0)
         return fam->series[0]; /* created with the family */
-    uint32_t hash = hash_values(values, fam->n_labels);
-    size_t slot = index_find(fam, values, hash);
-    if (fam->index[slot] != 0)
-        return fam->series[fam->index[slot] - 1];
-
-    rn_metrics_series_t *s = series_new(fam, values, hash);
-    if (fam->n_series == fam->cap_series) {
-        fam->cap_series = fam->cap_series ? 2 * fam->cap_series : 8;
-        fam->series = rn_xrealloc(fam->series, fam->cap_series * sizeof(*fam->series));
-    }
-    fam->series[fam->n_series++] = s;
-    if (2 * fam->n_series > fam->index_cap)
-        index_rebuild(fam, 2 * fam->index_cap);
-    else
-        fam->index[slot] = (uint32_t)fam->n_series;
+    uint64_t hash = hash_values(values, fam->n_labels);
+    rn_metrics_series_t *s = series_find(fam, values, hash);
+    if (s != NULL)
+        return s;
+    s = series_new(fam, values, hash);
+    rn_vec_xpush(fam->series, fam->n_series, fam->cap_series, s);
+    rn_map_xput(&fam->index, hash, s);
     return s;
 }
 
@@ -499,6 +473,7 @@ rn_metrics_series_t *rn_metrics_series1(rn_metrics_family_t *fam, const char *va
 /* Remove the series at position i, keeping the creation order of the others. */
 static void series_remove_at(rn_metrics_family_t *fam, size_t i)
 {
+    rn_map_remove_item(&fam->index, fam->series[i]->hash, fam->series[i]);
     rn_free(fam->series[i]);
     memmove(&fam->series[i], &fam->series[i + 1], (fam->n_series - i - 1) * sizeof(*fam->series));
     fam->n_series--;
@@ -508,11 +483,13 @@ void rn_metrics_series_remove(rn_metrics_family_t *fam, const char *const *value
 {
     if (fam == NULL || fam->n_labels == 0)
         return;
-    size_t slot = index_find(fam, values, hash_values(values, fam->n_labels));
-    if (fam->index[slot] == 0)
+    rn_metrics_series_t *s = series_find(fam, values, hash_values(values, fam->n_labels));
+    if (s == NULL)
         return;
-    series_remove_at(fam, fam->index[slot] - 1);
-    index_rebuild(fam, fam->index_cap); /* positions after it moved; removals are rare */
+    size_t i = 0;
+    while (fam->series[i] != s)
+        i++;
+    series_remove_at(fam, i);
 }
 
 void rn_metrics_family_filter(rn_metrics_family_t *fam, rn_metrics_live_fn live, void *arg)
@@ -605,8 +582,6 @@ rn_metrics_family_t *rn_metrics_family(rn_metrics_t *m, rn_metrics_type_t type, 
     }
     fam->name = rn_xstrdup(name);
     fam->help = help != NULL ? rn_xstrdup(help) : NULL;
-    fam->index_cap = 8;
-    fam->index = rn_xcalloc(fam->index_cap, sizeof(*fam->index));
     if (fam->n_labels == 0) {
         fam->series = rn_xcalloc(1, sizeof(*fam->series));
         fam->cap_series = 1;
@@ -666,14 +641,9 @@ void rn_metrics_remove_collector(rn_metrics_t *m, rn_metrics_collect_fn fn, void
 static void render_family(rn_metrics_writer_t *w, rn_metrics_family_t *fam)
 {
     if (fam->live != NULL) {
-        bool removed = false;
         for (size_t i = fam->n_series; i-- > 0;)
-            if (!fam->live((const char *const *)fam->series[i]->values, fam->live_arg)) {
+            if (!fam->live((const char *const *)fam->series[i]->values, fam->live_arg))
                 series_remove_at(fam, i);
-                removed = true;
-            }
-        if (removed)
-            index_rebuild(fam, fam->index_cap);
     }
     if (rn_metrics_emit_family(w, fam->type, fam->name, fam->help) != 0)
         return;

@@ -4,9 +4,10 @@
 #define RN_METRICS_INT_H
 
 #include "ops/rn_metrics.h"
+#include "rn_map.h"
 
 struct rn_metrics_series {
-    uint32_t hash; /* of the label values, for the family's index */
+    uint64_t hash; /* of the label values, for the family's index */
     union {
         uint64_t count; /* counters */
         double value;   /* gauges */
@@ -15,9 +16,8 @@ struct rn_metrics_series {
     char *values[];          /* fam->n_labels copies, in the same allocation */
 };
 
-/* Series are kept in creation order (series[]) and indexed by hash: index[] holds
- * series position + 1 (0 = empty slot), index_cap is a power of two at least twice
- * n_series, so probing always ends. */
+/* Series are kept in creation order (series[], the order /metrics shows them) and found
+ * by their label values through index, which holds the same series. */
 struct rn_metrics_family {
     rn_metrics_type_t type;
     char *name;
@@ -28,8 +28,7 @@ struct rn_metrics_family {
     size_t n_bounds;
     rn_metrics_series_t **series;
     size_t n_series, cap_series;
-    uint32_t *index;
-    size_t index_cap;
+    rn_map_t index;
     rn_metrics_live_fn live;
     void *live_arg;
 };
