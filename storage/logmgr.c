@@ -8,6 +8,7 @@
 #include "rn_log.h"
 #include "rn_partmeta.h"
 #include "rn_hash.h"
+#include "rn_map.h"
 #include "rn_vec.h"
 
 #include <dirent.h>
@@ -25,7 +26,6 @@ typedef struct lm_entry {
     int32_t partition;
     uint64_t hash;
     rn_plog_t *log;
-    struct lm_entry *next;
 } lm_entry_t;
 
 /* A partition whose log could not be opened at load: it stays out of the table (so nothing
@@ -50,8 +50,7 @@ struct rn_logmgr {
     bool clean;
     pthread_mutex_t mu;
     pthread_mutex_t ckpt_mu; /* one checkpoint writer at a time (they share temp names) */
-    lm_entry_t **buckets;
-    size_t nbuckets, count;
+    rn_map_t table;          /* of lm_entry_t, by tp_hash */
     rn_checkpoint_t hw_loaded;
     char **deleted;
     size_t ndeleted, cap_deleted;
@@ -65,40 +64,33 @@ static uint64_t tp_hash(const char *topic, int32_t partition)
     return rn_hash_combine(rn_hash_bytes(topic, strlen(topic)), (uint32_t)partition);
 }
 
-static lm_entry_t **table_slot(const rn_logmgr_t *mgr, const char *topic, int32_t partition)
+typedef struct tp_key {
+    const char *topic;
+    int32_t partition;
+} tp_key_t;
+
+static bool entry_is(const void *item, const void *key)
 {
-    uint64_t h = tp_hash(topic, partition);
-    lm_entry_t **slot = &mgr->buckets[h % mgr->nbuckets];
-    while (*slot != NULL && !((*slot)->hash == h && (*slot)->partition == partition &&
-                              !strcmp((*slot)->topic, topic)))
-        slot = &(*slot)->next;
-    return slot;
+    const lm_entry_t *e = item;
+    const tp_key_t *k = key;
+    return e->partition == k->partition && strcmp(e->topic, k->topic) == 0;
+}
+
+static lm_entry_t *table_find(const rn_logmgr_t *mgr, const char *topic, int32_t partition)
+{
+    tp_key_t k = {topic, partition};
+    return rn_map_get(&mgr->table, tp_hash(topic, partition), entry_is, &k);
 }
 
 /* Insert (caller holds mu, the partition is absent). */
 static void table_insert(rn_logmgr_t *mgr, const char *topic, int32_t partition, rn_plog_t *log)
 {
-    if (mgr->count + 1 > mgr->nbuckets) {
-        size_t n = mgr->nbuckets * 2;
-        lm_entry_t **buckets = rn_xcalloc(n, sizeof(*buckets));
-        for (size_t i = 0; i < mgr->nbuckets; i++)
-            for (lm_entry_t *e = mgr->buckets[i], *next; e != NULL; e = next) {
-                next = e->next;
-                e->next = buckets[e->hash % n];
-                buckets[e->hash % n] = e;
-            }
-        rn_free(mgr->buckets);
-        mgr->buckets = buckets;
-        mgr->nbuckets = n;
-    }
     lm_entry_t *e = rn_xcalloc(1, sizeof(*e));
     e->topic = rn_xstrdup(topic);
     e->partition = partition;
     e->hash = tp_hash(topic, partition);
     e->log = log;
-    e->next = mgr->buckets[e->hash % mgr->nbuckets];
-    mgr->buckets[e->hash % mgr->nbuckets] = e;
-    mgr->count++;
+    rn_map_xput(&mgr->table, e->hash, e);
 }
 
 static int64_t checkpoint_offset(const rn_checkpoint_t *cp, const char *topic, int32_t partition)
@@ -190,16 +182,13 @@ static int open_partition(rn_logmgr_t *mgr, const char *topic, int32_t partition
 
 static void mgr_free_table(rn_logmgr_t *mgr)
 {
-    for (size_t i = 0; i < mgr->nbuckets; i++)
-        for (lm_entry_t *e = mgr->buckets[i], *next; e != NULL; e = next) {
-            next = e->next;
-            rn_plog_close(e->log);
-            rn_free(e->topic);
-            rn_free(e);
-        }
-    rn_free(mgr->buckets);
-    mgr->buckets = NULL;
-    mgr->nbuckets = mgr->count = 0;
+    size_t pos = 0;
+    for (lm_entry_t *e; (e = rn_map_next(&mgr->table, &pos)) != NULL;) {
+        rn_plog_close(e->log);
+        rn_free(e->topic);
+        rn_free(e);
+    }
+    rn_map_free(&mgr->table);
 }
 
 static void mgr_free(rn_logmgr_t *mgr)
@@ -239,8 +228,6 @@ int rn_logmgr_open(const rn_logmgr_opts_t *opts, rn_logmgr_t **out, char *err, s
     mgr->config = opts->config;
     mgr->config_fn = opts->config_fn;
     mgr->config_arg = opts->config_arg;
-    mgr->nbuckets = 64;
-    mgr->buckets = rn_xcalloc(mgr->nbuckets, sizeof(*mgr->buckets));
     pthread_mutex_init(&mgr->mu, NULL);
     pthread_mutex_init(&mgr->ckpt_mu, NULL);
     int rc = rn_datadir_open(opts->dir, opts->node_id, opts->cluster_id, &mgr->dd, err, errlen);
@@ -315,13 +302,13 @@ int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config
     if (rc != 0)
         return rc;
     RN_INFO("logmgr", "%s: opened %zu partition log(s) after a%s shutdown (%zu offline)", mgr->dir,
-            mgr->count, mgr->clean ? " clean" : "n unclean", mgr->noffline);
+            rn_map_count(&mgr->table), mgr->clean ? " clean" : "n unclean", mgr->noffline);
     return 0;
 }
 
 rn_plog_t *rn_logmgr_get(rn_logmgr_t *mgr, const char *topic, int32_t partition)
 {
-    lm_entry_t *e = *table_slot(mgr, topic, partition);
+    lm_entry_t *e = table_find(mgr, topic, partition);
     return e != NULL ? e->log : NULL;
 }
 
@@ -370,11 +357,8 @@ int rn_logmgr_close_log(rn_logmgr_t *mgr, const char *topic, int32_t partition)
         return 0;
     }
     pthread_mutex_lock(&mgr->mu);
-    lm_entry_t **slot = table_slot(mgr, topic, partition), *e = *slot;
-    if (e != NULL) {
-        *slot = e->next;
-        mgr->count--;
-    }
+    tp_key_t k = {topic, partition};
+    lm_entry_t *e = rn_map_remove(&mgr->table, tp_hash(topic, partition), entry_is, &k);
     pthread_mutex_unlock(&mgr->mu);
     if (e == NULL)
         return RN_ENOTFOUND;
@@ -390,7 +374,7 @@ int rn_logmgr_delete_dir(rn_logmgr_t *mgr, const char *topic, int32_t partition)
     if (rn_datadir_partition_path(mgr->dd, topic, partition, path, sizeof(path)) != 0)
         return RN_EINVAL;
     pthread_mutex_lock(&mgr->mu);
-    bool open = *table_slot(mgr, topic, partition) != NULL;
+    bool open = table_find(mgr, topic, partition) != NULL;
     pthread_mutex_unlock(&mgr->mu);
     if (open)
         return RN_EEXIST;
@@ -493,19 +477,20 @@ int rn_logmgr_purge_deleted(rn_logmgr_t *mgr)
 static rn_plog_t **snapshot_logs(rn_logmgr_t *mgr, size_t *n, rn_checkpoint_entry_t **names)
 {
     pthread_mutex_lock(&mgr->mu);
-    rn_plog_t **logs = rn_xcalloc(mgr->count + 1, sizeof(*logs));
+    size_t count = rn_map_count(&mgr->table);
+    rn_plog_t **logs = rn_xcalloc(count + 1, sizeof(*logs));
     if (names != NULL)
-        *names = rn_xcalloc(mgr->count + 1, sizeof(**names));
+        *names = rn_xcalloc(count + 1, sizeof(**names));
     size_t k = 0;
-    for (size_t i = 0; i < mgr->nbuckets; i++)
-        for (lm_entry_t *e = mgr->buckets[i]; e != NULL; e = e->next) {
-            rn__plog_ref(e->log);
-            if (names != NULL) {
-                (*names)[k].topic = rn_xstrdup(e->topic);
-                (*names)[k].partition = e->partition;
-            }
-            logs[k++] = e->log;
+    size_t pos = 0;
+    for (lm_entry_t *e; (e = rn_map_next(&mgr->table, &pos)) != NULL;) {
+        rn__plog_ref(e->log);
+        if (names != NULL) {
+            (*names)[k].topic = rn_xstrdup(e->topic);
+            (*names)[k].partition = e->partition;
         }
+        logs[k++] = e->log;
+    }
     pthread_mutex_unlock(&mgr->mu);
     *n = k;
     return logs;
@@ -568,32 +553,30 @@ int rn_logmgr_flush_all(rn_logmgr_t *mgr)
 int rn_logmgr_retain(rn_logmgr_t *mgr, int64_t now_ms, const rn_logmgr_retain_ops_t *ops)
 {
     int total = 0;
-    for (size_t i = 0; i < mgr->nbuckets; i++)
-        for (lm_entry_t *e = mgr->buckets[i], *next; e != NULL; e = next) {
-            next = e->next;
-            if (ops != NULL && ops->wants != NULL &&
-                !ops->wants(ops->arg, e->topic, e->partition, e->log))
-                continue;
-            int64_t before = rn_plog_log_start_offset(e->log);
-            int deleted = 0;
-            int rc = rn_plog_retain(e->log, now_ms, &deleted);
-            if (rc != 0)
-                RN_WARN("logmgr", "retention of %s failed: %s", rn_plog_name(e->log),
-                        rn_strerror(rc));
-            total += deleted;
-            if (deleted == 0 && rn_plog_log_start_offset(e->log) == before)
-                continue;
-            RN_INFO("logmgr", "retention deleted %d segment(s) of %s; log start %" PRId64, deleted,
-                    rn_plog_name(e->log), rn_plog_log_start_offset(e->log));
-            if (ops != NULL && ops->retained != NULL)
-                ops->retained(ops->arg, e->topic, e->partition, e->log);
-        }
+    size_t pos = 0;
+    for (lm_entry_t *e; (e = rn_map_next(&mgr->table, &pos)) != NULL;) {
+        if (ops != NULL && ops->wants != NULL &&
+            !ops->wants(ops->arg, e->topic, e->partition, e->log))
+            continue;
+        int64_t before = rn_plog_log_start_offset(e->log);
+        int deleted = 0;
+        int rc = rn_plog_retain(e->log, now_ms, &deleted);
+        if (rc != 0)
+            RN_WARN("logmgr", "retention of %s failed: %s", rn_plog_name(e->log), rn_strerror(rc));
+        total += deleted;
+        if (deleted == 0 && rn_plog_log_start_offset(e->log) == before)
+            continue;
+        RN_INFO("logmgr", "retention deleted %d segment(s) of %s; log start %" PRId64, deleted,
+                rn_plog_name(e->log), rn_plog_log_start_offset(e->log));
+        if (ops != NULL && ops->retained != NULL)
+            ops->retained(ops->arg, e->topic, e->partition, e->log);
+    }
     return total;
 }
 
 size_t rn_logmgr_count(const rn_logmgr_t *mgr)
 {
-    return mgr->count;
+    return rn_map_count(&mgr->table);
 }
 
 int64_t rn_logmgr_checkpointed_hw(const rn_logmgr_t *mgr, const char *topic, int32_t partition)
