@@ -1,5 +1,6 @@
 /* rn_broker: start-up and shutdown of one runneld process (see rn_broker.h). */
 #include "rn_handlers.h"
+#include "rn_clock.h"
 #include "data/rn_datapath.h"
 #include "ops/rn_http.h"
 #include "ops/rn_metrics.h"
@@ -36,7 +37,7 @@ static int open_datadir(rn_broker_t *b, char *err, size_t errlen)
         .node_id = b->node_id,
         .cluster_id = want,
         .defer_logs = true,
-        .now_ms = rn_datapath_now_ms(),
+        .now_ms = rn_clock_wall_ms(),
     };
     rn_plog_config_default(&opts.config);
     int rc = rn_logmgr_open(&opts, &b->logmgr, err, errlen);
@@ -56,13 +57,10 @@ static int close_datadir(rn_broker_t *b, bool clean, char *err, size_t errlen)
     return rc;
 }
 
-/* Modules started so far, so a failed start or close stops exactly those. */
-static size_t modules_started;
-
 static void stop_modules(rn_broker_t *b)
 {
-    while (modules_started > 0) {
-        const rn_broker_module_t *mod = &rn_broker_modules[--modules_started];
+    while (b->modules_started > 0) {
+        const rn_broker_module_t *mod = &rn_broker_modules[--b->modules_started];
         if (mod->shutdown != NULL)
             mod->shutdown(b);
     }
@@ -138,8 +136,9 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
         rc = RN_EIO;
         goto fail;
     }
-    for (modules_started = 0; rn_broker_modules[modules_started].name != NULL; modules_started++) {
-        const rn_broker_module_t *mod = &rn_broker_modules[modules_started];
+    for (b->modules_started = 0; rn_broker_modules[b->modules_started].name != NULL;
+         b->modules_started++) {
+        const rn_broker_module_t *mod = &rn_broker_modules[b->modules_started];
         if (mod->init != NULL && (rc = mod->init(b, err, errlen)) != 0)
             goto fail;
     }

@@ -4,6 +4,7 @@
  * RN_DRAIN_MS), close storage cleanly (clean-shutdown marker) and exit 0; a second signal
  * skips the drain. SIGHUP re-reads log.level from the config file. SIGPIPE is ignored:
  * a client that vanished shows up as a write error on its own connection. */
+#include "rn_clock.h"
 #include "rn_broker.h"
 #include "rn_config.h"
 #include "rn_err.h"
@@ -22,21 +23,14 @@ typedef struct runneld {
     rn_config_t cfg;
     struct event_base *base;
     struct event *drain_timer;
-    struct timespec drain_start;
+    int64_t drain_start_ms; /* rn_clock_mono_ms at the first stop signal */
     int signals;
 } runneld_t;
-
-static long elapsed_ms(const struct timespec *since)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
     runneld_t *rd = arg;
-    long waited = elapsed_ms(&rd->drain_start);
+    long waited = (long)(rn_clock_mono_ms() - rd->drain_start_ms);
     if (rn_broker_drained(&rd->broker)) {
         RN_INFO("main", "in-flight requests answered after %ld ms", waited);
         event_base_loopbreak(rd->base);
@@ -57,7 +51,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     RN_INFO("main", "%s: stopping; no new connections or requests, answering those in flight",
             strsignal((int)sig));
     rn_broker_drain(&rd->broker);
-    clock_gettime(CLOCK_MONOTONIC, &rd->drain_start);
+    rd->drain_start_ms = rn_clock_mono_ms();
     struct timeval tick = {0, 20000};
     event_add(rd->drain_timer, &tick);
 }

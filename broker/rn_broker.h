@@ -42,6 +42,9 @@ typedef struct rn_broker {
     int advertised_port; /* the bound port when advertised.listeners gives none */
     bool clean_start;    /* the previous process stopped cleanly */
     bool stopping;
+    /* Modules of rn_broker_modules started so far, so a failed start or a close stops
+     * exactly those. Per broker: several brokers may run in one process (simulation). */
+    size_t modules_started;
 } rn_broker_t;
 
 /* A data-path or coordinator module with state in the broker (see dispatch.c). init runs

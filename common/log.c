@@ -1,5 +1,6 @@
 /* Leveled one-line logging to stderr (see rn_log.h). */
 #include "rn_log.h"
+#include "rn_clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,14 +46,14 @@ void rn_log(rn_log_level_t level, const char *component, const char *fmt, ...)
     if ((int)level < rn_log_level_current)
         return;
     char line[2048];
-    struct timespec now;
+    int64_t now_ms = rn_clock_wall_ms();
+    time_t now_s = (time_t)(now_ms / 1000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
+    gmtime_r(&now_s, &tm);
     int len = snprintf(line, sizeof(line),
                        "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s node=%d %s: ", tm.tm_year + 1900,
                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                       now.tv_nsec / 1000000, rn_log_level_names[level], rn_log_node_id, component);
+                       (long)(now_ms % 1000), rn_log_level_names[level], rn_log_node_id, component);
     va_list ap;
     va_start(ap, fmt);
     len += vsnprintf(line + len, sizeof(line) - (size_t)len, fmt, ap);

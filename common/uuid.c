@@ -1,5 +1,6 @@
 /* Kafka-style 128-bit ids: random generation and the base64url / hex forms (see rn_uuid.h). */
 #include "rn_uuid.h"
+#include "rn_clock.h"
 
 #include "rn_err.h"
 
@@ -131,16 +132,8 @@ static bool uuid_reserved(const rn_uuid_t *uuid)
 int rn_uuid_random(rn_uuid_t *uuid)
 {
     for (;;) {
-        size_t got = 0;
-        while (got < sizeof(uuid->bytes)) {
-            ssize_t n = getrandom(uuid->bytes + got, sizeof(uuid->bytes) - got, 0);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                return RN_EIO;
-            }
-            got += (size_t)n;
-        }
+        if (rn_random_bytes(uuid->bytes, sizeof(uuid->bytes)) != 0)
+            return RN_EIO;
         uuid->bytes[6] = (uint8_t)((uuid->bytes[6] & 0x0f) | 0x40); /* version 4 */
         uuid->bytes[8] = (uint8_t)((uuid->bytes[8] & 0x3f) | 0x80); /* IETF variant */
         char b64[RN_UUID_BASE64_LEN + 1];

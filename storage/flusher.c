@@ -1,5 +1,6 @@
 /* The flush thread: fsyncs partition logs off the event loop (see rn_flusher.h). */
 #include "rn_flusher.h"
+#include "rn_clock.h"
 
 #include "plog_internal.h"
 #include "rn_alloc.h"
@@ -33,7 +34,7 @@ static void *flusher_main(void *arg)
     rn_flusher_t *fl = arg;
     pthread_mutex_lock(&fl->mu);
     while (!fl->stop) {
-        int64_t now = rn__plog_mono_ms(), wake = INT64_MAX;
+        int64_t now = rn_clock_mono_ms(), wake = INT64_MAX;
         rn_plog_t *pick = NULL;
         for (size_t k = 0; k < fl->n; k++) {
             size_t i = (fl->cursor + k) % fl->n;

@@ -1,6 +1,7 @@
 /* The partition logs of one data directory: open/recover, create/delete, checkpoints,
  * retention, clean shutdown (see rn_logmgr.h). */
 #include "rn_logmgr.h"
+#include "rn_clock.h"
 
 #include "rn_alloc.h"
 #include "rn_err.h"
@@ -336,9 +337,7 @@ int rn_logmgr_create(rn_logmgr_t *mgr, const char *topic, int32_t partition,
     rn_plog_open_opts_t popts = {0};
     popts.create = 1;
     popts.clean = 1; /* a new directory has nothing to recover */
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    popts.now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    popts.now_ms = rn_clock_wall_ms();
     char why[512];
     int rc = open_partition(mgr, topic, partition, cfg, &popts, out, why, sizeof(why));
     if (rc != 0)

@@ -2,6 +2,7 @@
  * segment list (see rn_plog.h). Opening and recovery live in plog_open.c, truncation and
  * retention in plog_trim.c. */
 #include "plog_internal.h"
+#include "rn_clock.h"
 
 #include "rn_alloc.h"
 #include "rn_err.h"
@@ -58,20 +59,6 @@ int rn_plog_config_validate(const rn_plog_config_t *cfg, char *err, size_t errle
     return RN_EINVAL;
 }
 
-int64_t rn__plog_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t rn__plog_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void rn__plog_params(const rn_plog_config_t *cfg, rn_segment_params_t *params)
 {
     params->index_max_bytes = (size_t)cfg->segment_index_bytes;
@@ -93,7 +80,7 @@ rn_plog_t *rn__plog_alloc(const char *dir, const rn_plog_config_t *cfg)
     rn__plog_params(cfg, &log->params);
     log->flush_ms = cfg->flush_ms;
     log->trunc_low = INT64_MAX;
-    log->last_flush_ms = rn__plog_mono_ms();
+    log->last_flush_ms = rn_clock_mono_ms();
     log->refs = 1;
     pthread_mutex_init(&log->mu, NULL);
     pthread_mutex_init(&log->flush_mu, NULL);
@@ -562,7 +549,7 @@ int rn_plog_flush(rn_plog_t *log)
     int64_t target = rn_plog_log_end_offset(log);
     int64_t rp = log->recovery_point;
     if (target <= rp) {
-        __atomic_store_n(&log->last_flush_ms, rn__plog_mono_ms(), __ATOMIC_RELAXED);
+        __atomic_store_n(&log->last_flush_ms, rn_clock_mono_ms(), __ATOMIC_RELAXED);
         pthread_mutex_unlock(&log->mu);
         pthread_mutex_unlock(&log->flush_mu);
         return 0;
@@ -599,7 +586,7 @@ int rn_plog_flush(rn_plog_t *log)
         if (flushed > log->recovery_point)
             __atomic_store_n(&log->recovery_point, flushed, __ATOMIC_RELEASE);
     }
-    __atomic_store_n(&log->last_flush_ms, rn__plog_mono_ms(), __ATOMIC_RELAXED);
+    __atomic_store_n(&log->last_flush_ms, rn_clock_mono_ms(), __ATOMIC_RELAXED);
     pthread_mutex_unlock(&log->mu);
     for (size_t i = 0; i < n; i++)
         rn_segment_unref(segs[i]);

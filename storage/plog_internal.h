@@ -34,8 +34,6 @@ struct rn_plog {
     size_t flusher_slot; /* index in the flusher's table; the flusher's lock guards it */
 };
 
-int64_t rn__plog_mono_ms(void); /* monotonic clock: flush.ms bookkeeping */
-int64_t rn__plog_wall_ms(void); /* wall clock: segment.ms bookkeeping */
 void rn__plog_params(const rn_plog_config_t *cfg, rn_segment_params_t *params);
 /* Allocate the struct (no segments yet). */
 rn_plog_t *rn__plog_alloc(const char *dir, const rn_plog_config_t *cfg);

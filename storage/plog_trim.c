@@ -1,6 +1,7 @@
 /* Partition log: everything that removes data — truncation (replication), DeleteRecords and
  * retention (see rn_plog.h). */
 #include "plog_internal.h"
+#include "rn_clock.h"
 
 #include "rn_alloc.h"
 #include "rn_err.h"
@@ -58,7 +59,7 @@ int rn_plog_truncate_fully(rn_plog_t *log, int64_t new_start)
             keep = i;
     if (keep == log->nsegs) {
         rn_segment_t *seg;
-        int err = rn_segment_create(log->dir, new_start, &log->params, rn__plog_wall_ms(), &seg);
+        int err = rn_segment_create(log->dir, new_start, &log->params, rn_clock_wall_ms(), &seg);
         if (err) {
             RN_ERROR("log", "%s: cannot create segment %020" PRId64 ".log: %s", log->name,
                      new_start, strerror(errno));

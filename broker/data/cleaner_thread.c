@@ -7,6 +7,7 @@
  * The per-partition state (tps) belongs to the thread; the loop touches it only inside a call,
  * while the thread waits, so the mutex handoff orders every access. */
 #include "data/rn_cleaner_thread.h"
+#include "rn_clock.h"
 
 #include "rn_alloc.h"
 #include "rn_checkpoint.h"
@@ -58,13 +59,6 @@ struct rn_cleaner_thread {
     bool cp_dirty;
     rn_cleaner_thread_stats_t stats; /* __atomic */
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool is_stopping(rn_cleaner_thread_t *ct)
 {
@@ -299,7 +293,7 @@ static int run_pass(rn_cleaner_thread_t *ct, const choice_t *ch)
 /* Sleep up to ms, or until woken or stopped. */
 static void rest(rn_cleaner_thread_t *ct, int64_t ms)
 {
-    struct timespec deadline;
+    struct timespec deadline; /* a real wait: the condition variable's clock, not rn_clock */
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += ms / 1000;
     deadline.tv_nsec += (ms % 1000) * 1000000;
@@ -334,7 +328,7 @@ static void *thread_main(void *arg)
 {
     rn_cleaner_thread_t *ct = arg;
     while (!is_stopping(ct)) {
-        choice_t ch = {.ct = ct, .now = wall_ms()};
+        choice_t ch = {.ct = ct, .now = rn_clock_wall_ms()};
         for (size_t i = 0; i < ct->ntps; i++)
             ct->tps[i].seen = false;
         if (call_on_loop(ct, choose_on_loop, &ch) != 0)

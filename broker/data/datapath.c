@@ -1,6 +1,7 @@
 /* The data-path module: start-up and shutdown, the partition-state accessor, checkpoint
  * files, retention and housekeeping (see rn_datapath.h). */
 #include "datapath_int.h"
+#include "rn_clock.h"
 
 #include "rn_alloc.h"
 #include "rn_log.h"
@@ -13,25 +14,6 @@
 #include <time.h>
 
 #define CKPT_INTERVAL_MS 60000 /* Kafka's log.flush.offset.checkpoint.interval.ms */
-
-int64_t rn__dp_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t rn_datapath_now_ms(void)
-{
-    return rn__dp_now_ms();
-}
-
-int64_t rn__dp_monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 rn_datapath_t *rn_datapath(const rn_broker_t *b)
 {
@@ -229,7 +211,7 @@ static void retain_moved(void *arg, const char *topic, int32_t partition, rn_plo
 static void retain_all(rn_datapath_t *dp)
 {
     rn_topics_t *topics = dp->b->topics;
-    int64_t now = rn__dp_now_ms();
+    int64_t now = rn_clock_wall_ms();
     for (size_t t = 0; t < rn_topics_count(topics); t++) {
         rn_topic_t *topic = rn_topics_at(topics, t);
         for (int32_t i = 0; i < topic->n_partitions; i++) {
@@ -266,7 +248,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         rn_fetchwait_wake_all(dp->waits);
         return;
     }
-    int64_t now = rn__dp_monotonic_ms();
+    int64_t now = rn_clock_mono_ms();
     if (now >= dp->next_retain_ms) {
         retain_all(dp);
         int64_t every = rn_config_int(dp->b->cfg, RN_CFG_LOG_RETENTION_CHECK_INTERVAL_MS);
@@ -311,7 +293,7 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
         return rc;
     }
     /* Open (and after an unclean stop recover) every partition log in the data dir. */
-    rc = rn_logmgr_load(dp->logmgr, log_config, dp, rn__dp_now_ms(), err, errlen);
+    rc = rn_logmgr_load(dp->logmgr, log_config, dp, rn_clock_wall_ms(), err, errlen);
     if (rc != 0) {
         rn_pidalloc_close(dp->pidalloc);
         rn_free(dp);
@@ -324,7 +306,7 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
     rn_topics_hooks_t hooks = {partition_removed, dp, config_changed};
     rn_topics_set_hooks(b->topics, &hooks);
 
-    int64_t now = rn__dp_monotonic_ms();
+    int64_t now = rn_clock_mono_ms();
     dp->next_retain_ms = now + 30000; /* Kafka waits log.initial.task.delay.ms (30 s) */
     dp->next_ckpt_ms = now + CKPT_INTERVAL_MS;
     dp->tick = event_new(b->base, -1, EV_PERSIST, on_tick, dp);

@@ -24,9 +24,6 @@ struct rn_datapath {
 /* Kafka's producer.id.expiration.ms default (one day). */
 #define RN_DP_PRODUCER_EXPIRATION_MS (24LL * 3600 * 1000)
 
-int64_t rn__dp_now_ms(void);       /* wall clock, ms */
-int64_t rn__dp_monotonic_ms(void); /* monotonic clock, ms */
-
 /* Topic configuration (tc: the overrides of topic `name`) -> partition-log configuration. */
 /* Resolve the produce-time topic settings of dpart (see rn_dpart_t). */
 void rn__dp_produce_config(const rn_datapath_t *dp, const rn_topic_t *topic, rn_dpart_t *dpart);

@@ -33,6 +33,7 @@
  * With acks=0 no response is sent; if a partition failed the connection is closed instead,
  * as Kafka does, so the client notices and refreshes its metadata. */
 #include "data/rn_datapath.h"
+#include "rn_clock.h"
 #include "rn_handlers.h"
 #include "data/rn_recwalk.h"
 
@@ -333,7 +334,7 @@ int rn_handle_produce(rn_req_t *req)
         .b = rn_req_broker(req),
         .dp = rn_datapath(rn_req_broker(req)),
         .preq = preq,
-        .now_ms = rn_datapath_now_ms(),
+        .now_ms = rn_clock_wall_ms(),
     };
     int32_t ntopics = preq->topic_data.count > 0 ? preq->topic_data.count : 0;
     rn_topic_produce_response_t *touts =

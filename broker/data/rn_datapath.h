@@ -84,9 +84,6 @@ void rn_datapath_start_moved(rn_datapath_t *dp, rn_dpart_t *dpart);
 rn_fetchwait_t *rn_datapath_waits(const rn_datapath_t *dp);
 rn_pidalloc_t *rn_datapath_pidalloc(const rn_datapath_t *dp);
 
-/* Wall-clock milliseconds (timestamps, LogAppendTime). */
-int64_t rn_datapath_now_ms(void);
-
 /* Release a Fetch file range once sent (the server's opts.file_release): owner is the
  * rn_segment_t reference taken by rn_plog_read. Any thread. */
 void rn_datapath_release_file(void *owner);

@@ -3,6 +3,7 @@
  * and deletions, and offset expiry. Membership rules live in group.c; the replay at start-up
  * in gcoord_load.c. */
 #include "gcoord_int.h"
+#include "rn_clock.h"
 
 #include "rn_alloc.h"
 #include "rn_err.h"
@@ -21,9 +22,7 @@ int64_t rn__gcoord_now_ms(const rn_gcoord_t *gc)
 {
     if (gc->o.now_ms != NULL)
         return gc->o.now_ms();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return rn_clock_wall_ms();
 }
 
 /* ---- the group table ---- */

@@ -3,6 +3,7 @@
  * subscribed topics, the metadata snapshot handed to ops.store, and the group's lifecycle
  * (new, restore, unload, free) and read access. The protocol itself is in group.c. */
 #include "group_int.h"
+#include "rn_clock.h"
 
 #include "rn_alloc.h"
 #include "rn_err.h"
@@ -169,8 +170,8 @@ char *rn__group_new_member_id(const char *prefix)
 {
     static uint64_t fallback;
     uint8_t b[16];
-    if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
-        /* No kernel randomness yet: still unique within this process. */
+    if (rn_random_bytes(b, sizeof(b)) != 0) {
+        /* No randomness to be had: still unique within this process. */
         uint64_t x = ++fallback ^ (uint64_t)(uintptr_t)&fallback;
         for (int i = 0; i < 16; i++)
             b[i] = (uint8_t)(x >> (8 * (i % 8))) ^ (uint8_t)(i * 37);

@@ -4,6 +4,7 @@
 #define RN_SERVER_INT_H
 
 #include "net/rn_server.h"
+#include "rn_clock.h"
 
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
@@ -67,9 +68,7 @@ struct rn_server {
 /* CLOCK_MONOTONIC in nanoseconds (request latency). */
 static inline uint64_t rn__server_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return (uint64_t)rn_clock_mono_ns();
 }
 
 /* request.c */

@@ -6,6 +6,7 @@
  * partition logs, /proc. Only the per-topic traffic counters and the ISR counters live in
  * the registry, because nothing else remembers them. */
 #include "metrics_int.h"
+#include "rn_clock.h"
 
 #include "rn_alloc.h"
 #include "rn_broker.h"
@@ -23,9 +24,7 @@
 
 static double monotonic_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)rn_clock_mono_ns() / 1e9;
 }
 
 /* ---- broker, requests, network ---- */
