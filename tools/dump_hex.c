@@ -5,6 +5,7 @@
 #include "rn_alloc.h"
 #include "rn_codec.h"
 #include "rn_endian.h"
+#include "rn_reader.h"
 #include "rn_records.h"
 
 #include <stdarg.h>
@@ -213,11 +214,22 @@ typedef struct walk {
     int hex;
 } walk_t;
 
+/* The varint (or, when wide, varlong) at w->pos, not consumed: its size in bytes, or 0 when
+ * it is malformed or cut by the record's end. */
+static int peek_varint(const walk_t *w, int64_t *v, bool wide)
+{
+    rn_reader_t r = rn_reader_make(w->sec + w->pos, w->len - w->pos);
+    *v = wide ? rn_reader_varlong(&r) : rn_reader_varint(&r);
+    return r.err ? 0 : (int)(r.p - (w->sec + w->pos));
+}
+
 static int walk_varint(walk_t *w, int32_t *v, const char *fmt, const char *prefix)
 {
-    int n = rn_records_get_varint(w->sec + w->pos, w->len - w->pos, v);
+    int64_t wide;
+    int n = peek_varint(w, &wide, false);
     if (n <= 0)
         return 0;
+    *v = (int32_t)wide;
     rn__dump_note(w->ns, w->at + w->pos, fmt, prefix, *v);
     w->pos += (size_t)n;
     return 1;
@@ -226,9 +238,10 @@ static int walk_varint(walk_t *w, int32_t *v, const char *fmt, const char *prefi
 /* A length varint and the bytes it announces (nullable when -1 is allowed). */
 static int walk_bytes(walk_t *w, const char *prefix, const char *field, int nullable)
 {
-    int32_t n;
+    int64_t wide;
     size_t start = w->pos;
-    int k = rn_records_get_varint(w->sec + w->pos, w->len - w->pos, &n);
+    int k = peek_varint(w, &wide, false);
+    int32_t n = (int32_t)wide; /* a varint: within int32 whenever k > 0 */
     if (k <= 0 || n < (nullable ? -1 : 0) || (n > 0 && (size_t)n > w->len - w->pos - (size_t)k))
         return 0;
     rn__dump_note(w->ns, w->at + start, "%s%sLength=%d%s", prefix, field, n,
@@ -260,7 +273,7 @@ static int walk_record(walk_t *w, const rn_batch_header_t *hdr, int32_t index)
     if (w->pos < w->len) {
         rn__dump_note(w->ns, w->at + w->pos, "%sattributes=%d", prefix, (int8_t)w->sec[w->pos]);
         w->pos++;
-        int n = rn_records_get_varlong(w->sec + w->pos, w->len - w->pos, &ts_delta);
+        int n = peek_varint(w, &ts_delta, true);
         if (n > 0) {
             rn__dump_note(w->ns, w->at + w->pos, "%stimestampDelta=%lld (timestamp %lld)", prefix,
                           (long long)ts_delta,
@@ -270,7 +283,9 @@ static int walk_record(walk_t *w, const rn_batch_header_t *hdr, int32_t index)
         }
     }
     if (ok) {
-        int k = rn_records_get_varint(w->sec + w->pos, w->len - w->pos, &off_delta);
+        int64_t delta;
+        int k = peek_varint(w, &delta, false);
+        off_delta = (int32_t)delta;
         ok = k > 0;
         if (ok) {
             rn__dump_note(w->ns, w->at + w->pos, "%soffsetDelta=%d (offset %lld)", prefix,

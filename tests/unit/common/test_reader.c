@@ -60,6 +60,40 @@ static void test_varint_roundtrip(void)
     ok(rn_varint_put_s32(buf, 64) == 2 && buf[0] == 0x80 && buf[1] == 0x01, "varint 64 is 80 01");
 }
 
+/* Known encodings (Kafka's ByteUtilsTest and the protobuf spec). */
+static void test_varint_known(void)
+{
+    static const struct {
+        int32_t v;
+        uint8_t enc[5];
+        size_t n;
+    } v32[] = {
+        {0, {0x00}, 1},
+        {-1, {0x01}, 1},
+        {1, {0x02}, 1},
+        {63, {0x7e}, 1},
+        {-64, {0x7f}, 1},
+        {64, {0x80, 0x01}, 2},
+        {-65, {0x81, 0x01}, 2},
+        {300, {0xd8, 0x04}, 2},
+        {INT32_MAX, {0xfe, 0xff, 0xff, 0xff, 0x0f}, 5},
+        {INT32_MIN, {0xff, 0xff, 0xff, 0xff, 0x0f}, 5},
+    };
+    for (size_t i = 0; i < sizeof(v32) / sizeof(v32[0]); i++) {
+        uint8_t buf[RN_VARINT_MAX];
+        size_t n = rn_varint_put_s32(buf, v32[i].v);
+        ok(n == v32[i].n && memcmp(buf, v32[i].enc, n) == 0, "varint %d encodes as known",
+           v32[i].v);
+        rn_reader_t r = rn_reader_make(buf, n - 1);
+        (void)rn_reader_varint(&r);
+        is(r.err, RN_ETRUNC, "varint %d cut short is RN_ETRUNC", v32[i].v);
+    }
+    uint8_t buf[RN_VARLONG_MAX];
+    is(rn_varint_put_s64(buf, INT64_MIN), 10, "INT64_MIN takes 10 bytes");
+    is(buf[9], 0x01, "its last byte carries only bit 63");
+    ok(rn_varint_put(buf, 300) == 2 && buf[0] == 0xac && buf[1] == 0x02, "uvarint 300 = ac 02");
+}
+
 static void test_varint_bad(void)
 {
     /* Five bytes are the most an int32 varint may take. */
@@ -198,6 +232,7 @@ int main(void)
 {
     test_ints();
     test_varint_roundtrip();
+    test_varint_known();
     test_varint_bad();
     test_sticky();
     test_slices();
