@@ -163,47 +163,74 @@ static void attrs_text(char *dst, size_t cap, int attrs)
              attrs & RN_BATCH_ATTR_DELETE_HORIZON ? ", delete horizon" : "");
 }
 
+/* Whether the field of `size` bytes at off lies within the len bytes dumped. */
+static int has_field(size_t len, size_t off, size_t size)
+{
+    return len >= off + size;
+}
+
+static void note_crc(rn__dump_notes_t *ns, uint32_t crc, int crc_state, uint32_t computed)
+{
+    if (crc_state == 1)
+        rn__dump_note(ns, RN_BATCH_OFF_CRC, "crc=0x%08x (CRC-32C of bytes 21..end: valid)", crc);
+    else if (crc_state == 0)
+        rn__dump_note(ns, RN_BATCH_OFF_CRC, "crc=0x%08x (MISMATCH: bytes 21..end give 0x%08x)", crc,
+                      computed);
+    else
+        rn__dump_note(ns, RN_BATCH_OFF_CRC, "crc=0x%08x", crc);
+}
+
+/* The fields after the CRC: attributes .. recordCount. */
+static void note_header_tail(rn__dump_notes_t *ns, const uint8_t *b, size_t len)
+{
+    char at[96];
+    if (has_field(len, RN_BATCH_OFF_ATTRIBUTES, 2)) {
+        uint16_t attrs = rn_load_be16(b + RN_BATCH_OFF_ATTRIBUTES);
+        attrs_text(at, sizeof(at), attrs);
+        rn__dump_note(ns, RN_BATCH_OFF_ATTRIBUTES, "attributes=0x%04x (%s)", attrs, at);
+    }
+    if (has_field(len, RN_BATCH_OFF_LAST_OFFSET_DELTA, 4))
+        rn__dump_note(ns, RN_BATCH_OFF_LAST_OFFSET_DELTA, "lastOffsetDelta=%d",
+                      (int32_t)rn_load_be32(b + RN_BATCH_OFF_LAST_OFFSET_DELTA));
+    if (has_field(len, RN_BATCH_OFF_BASE_TIMESTAMP, 8))
+        rn__dump_note(ns, RN_BATCH_OFF_BASE_TIMESTAMP, "baseTimestamp=%lld",
+                      (long long)(int64_t)rn_load_be64(b + RN_BATCH_OFF_BASE_TIMESTAMP));
+    if (has_field(len, RN_BATCH_OFF_MAX_TIMESTAMP, 8))
+        rn__dump_note(ns, RN_BATCH_OFF_MAX_TIMESTAMP, "maxTimestamp=%lld",
+                      (long long)(int64_t)rn_load_be64(b + RN_BATCH_OFF_MAX_TIMESTAMP));
+    if (has_field(len, RN_BATCH_OFF_PRODUCER_ID, 8))
+        rn__dump_note(ns, RN_BATCH_OFF_PRODUCER_ID, "producerId=%lld",
+                      (long long)(int64_t)rn_load_be64(b + RN_BATCH_OFF_PRODUCER_ID));
+    if (has_field(len, RN_BATCH_OFF_PRODUCER_EPOCH, 2))
+        rn__dump_note(ns, RN_BATCH_OFF_PRODUCER_EPOCH, "producerEpoch=%d",
+                      (int16_t)rn_load_be16(b + RN_BATCH_OFF_PRODUCER_EPOCH));
+    if (has_field(len, RN_BATCH_OFF_BASE_SEQUENCE, 4))
+        rn__dump_note(ns, RN_BATCH_OFF_BASE_SEQUENCE, "baseSequence=%d",
+                      (int32_t)rn_load_be32(b + RN_BATCH_OFF_BASE_SEQUENCE));
+    if (has_field(len, RN_BATCH_OFF_RECORD_COUNT, 4))
+        rn__dump_note(ns, RN_BATCH_OFF_RECORD_COUNT, "recordCount=%d",
+                      (int32_t)rn_load_be32(b + RN_BATCH_OFF_RECORD_COUNT));
+}
+
 void rn__dump_note_header(rn__dump_notes_t *ns, const uint8_t *b, size_t len, int crc_state,
                           uint32_t computed)
 {
-    char at[96];
-    if (len >= 8)
-        rn__dump_note(ns, 0, "baseOffset=%lld", (long long)(int64_t)rn_load_be64(b));
-    if (len >= 12)
-        rn__dump_note(ns, 8, "batchLength=%d (the batch is %lld bytes)",
-                      (int32_t)rn_load_be32(b + 8), (long long)(int32_t)rn_load_be32(b + 8) + 12);
-    if (len >= 16)
-        rn__dump_note(ns, 12, "partitionLeaderEpoch=%d", (int32_t)rn_load_be32(b + 12));
-    if (len >= 17)
-        rn__dump_note(ns, 16, "magic=%d", (int8_t)b[16]);
-    if (len >= 21) {
-        uint32_t crc = rn_load_be32(b + 17);
-        if (crc_state == 1)
-            rn__dump_note(ns, 17, "crc=0x%08x (CRC-32C of bytes 21..end: valid)", crc);
-        else if (crc_state == 0)
-            rn__dump_note(ns, 17, "crc=0x%08x (MISMATCH: bytes 21..end give 0x%08x)", crc,
-                          computed);
-        else
-            rn__dump_note(ns, 17, "crc=0x%08x", crc);
+    if (has_field(len, RN_BATCH_OFF_BASE_OFFSET, 8))
+        rn__dump_note(ns, RN_BATCH_OFF_BASE_OFFSET, "baseOffset=%lld",
+                      (long long)(int64_t)rn_load_be64(b + RN_BATCH_OFF_BASE_OFFSET));
+    if (has_field(len, RN_BATCH_OFF_BATCH_LENGTH, 4)) {
+        int32_t length = (int32_t)rn_load_be32(b + RN_BATCH_OFF_BATCH_LENGTH);
+        rn__dump_note(ns, RN_BATCH_OFF_BATCH_LENGTH, "batchLength=%d (the batch is %lld bytes)",
+                      length, (long long)length + RN_BATCH_LOG_OVERHEAD);
     }
-    if (len >= 23) {
-        attrs_text(at, sizeof(at), rn_load_be16(b + 21));
-        rn__dump_note(ns, 21, "attributes=0x%04x (%s)", rn_load_be16(b + 21), at);
-    }
-    if (len >= 27)
-        rn__dump_note(ns, 23, "lastOffsetDelta=%d", (int32_t)rn_load_be32(b + 23));
-    if (len >= 35)
-        rn__dump_note(ns, 27, "baseTimestamp=%lld", (long long)(int64_t)rn_load_be64(b + 27));
-    if (len >= 43)
-        rn__dump_note(ns, 35, "maxTimestamp=%lld", (long long)(int64_t)rn_load_be64(b + 35));
-    if (len >= 51)
-        rn__dump_note(ns, 43, "producerId=%lld", (long long)(int64_t)rn_load_be64(b + 43));
-    if (len >= 53)
-        rn__dump_note(ns, 51, "producerEpoch=%d", (int16_t)rn_load_be16(b + 51));
-    if (len >= 57)
-        rn__dump_note(ns, 53, "baseSequence=%d", (int32_t)rn_load_be32(b + 53));
-    if (len >= 61)
-        rn__dump_note(ns, 57, "recordCount=%d", (int32_t)rn_load_be32(b + 57));
+    if (has_field(len, RN_BATCH_OFF_LEADER_EPOCH, 4))
+        rn__dump_note(ns, RN_BATCH_OFF_LEADER_EPOCH, "partitionLeaderEpoch=%d",
+                      (int32_t)rn_load_be32(b + RN_BATCH_OFF_LEADER_EPOCH));
+    if (has_field(len, RN_BATCH_OFF_MAGIC, 1))
+        rn__dump_note(ns, RN_BATCH_OFF_MAGIC, "magic=%d", (int8_t)b[RN_BATCH_OFF_MAGIC]);
+    if (has_field(len, RN_BATCH_OFF_CRC, 4))
+        note_crc(ns, rn_load_be32(b + RN_BATCH_OFF_CRC), crc_state, computed);
+    note_header_tail(ns, b, len);
 }
 
 /* A cursor over one record's bytes that notes each field; returns 0 on a malformed field. */

@@ -21,9 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!buf)
         return 0;
     memset(buf, 0, RN_BATCH_HEADER_SIZE);
-    buf[RN_BATCH_MAGIC_OFFSET] = 2;
-    memcpy(buf + 57, data, 4);     /* recordCount */
-    memcpy(buf + 27, data + 4, 8); /* baseTimestamp */
+    buf[RN_BATCH_OFF_MAGIC] = 2;
+    memcpy(buf + RN_BATCH_OFF_RECORD_COUNT, data, 4);
+    memcpy(buf + RN_BATCH_OFF_BASE_TIMESTAMP, data + 4, 8);
     memcpy(buf + RN_BATCH_HEADER_SIZE, data + 12, size - 12);
     rn_recwalk_result_t res;
     int rc = rn_recwalk_check(buf, len, &res);

@@ -361,13 +361,13 @@ static void test_malformed(void)
 
     /* A compressed batch whose section is garbage. */
     memset(buf + RN_BATCH_HEADER_SIZE, 0x5a, slen);
-    rn_store_be16(buf + 21, RN_CODEC_LZ4);
+    rn_store_be16(buf + RN_BATCH_OFF_ATTRIBUTES, RN_CODEC_LZ4);
     rn_records_iter_t it;
     is(rn_records_open(&it, buf, len, NULL, 4096), RN_ECORRUPT, "garbage lz4 section");
     rn_records_close(&it);
-    rn_store_be16(buf + 21, 7);
+    rn_store_be16(buf + RN_BATCH_OFF_ATTRIBUTES, 7);
     is(rn_records_open(&it, buf, len, NULL, 4096), RN_EUNSUPPORTED, "codec 7");
-    buf[16] = 1;
+    buf[RN_BATCH_OFF_MAGIC] = 1;
     is(rn_records_open(&it, buf, len, NULL, 4096), RN_EUNSUPPORTED, "magic 1");
     rn_free(buf);
 }
