@@ -34,12 +34,12 @@
  * as Kafka does, so the client notices and refreshes its metadata. */
 #include "data/rn_datapath.h"
 #include "rn_handlers.h"
-#include "data/rn_recwalk.h"
 
 #include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
+#include "rn_recwalk.h"
 #include "ops/rn_metrics.h"
 #include "rn_str.h"
 
