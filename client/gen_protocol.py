@@ -429,7 +429,7 @@ class Gen:
             for msg in (api.request, api.response):
                 t = msg.top.cname
                 h.append("/* Decode a %s v%d-%d body; arrays come from r->arena, strings and\n"
-                         " * bytes point into the input. Returns 0 or r->err. */" % (
+                         " * bytes point into the input. Returns 0 or r->rd.err. */" % (
                              msg.name, api.lo, api.hi))
                 h.append("int %s_decode(rn_proto_reader_t *r, int16_t version, %s_t *msg);" % (t, t))
                 h.append("/* Encode a %s body at version; returns 0 or w->err. */" % msg.name)
@@ -527,7 +527,7 @@ class Gen:
                 tl.append("rn_proto_skip_tags(r);")
             else:
                 tl.append("uint32_t ntags = rn_proto_read_uvarint(r);")
-                tl.append("for (uint32_t t = 0; t < ntags && !r->err; t++) {")
+                tl.append("for (uint32_t t = 0; t < ntags && !r->rd.err; t++) {")
                 tl.append("    uint32_t tag = rn_proto_read_uvarint(r);")
                 tl.append("    rn_proto_reader_t sub, *sr = &sub;")
                 tl.append("    if (!rn_proto_sub(r, rn_proto_read_uvarint(r), &sub))")
@@ -655,7 +655,7 @@ class Gen:
                 item = "rn_proto_read_uuid(%s, &%s.items[i]);" % (rd, m)
             else:
                 item = "%s.items[i] = %s;" % (m, self.scalar_read(f.elem, rd, fl, "false"))
-            lines.append("for (int32_t i = 0; i < %s.count && !%s->err; i++)" % (m, rd))
+            lines.append("for (int32_t i = 0; i < %s.count && !%s->rd.err; i++)" % (m, rd))
             lines.append("    " + item)
             return ["{"] + ["    " + l for l in lines] + ["}"]
         if f.struct:
@@ -706,7 +706,7 @@ class Gen:
             "int %s_decode(rn_proto_reader_t *r, int16_t version, %s_t *msg)\n{" % (t, t),
             "    if (version < %d || version > %d) {" % (api.lo, api.hi),
             "        rn_proto_fail(r, RN_EUNSUPPORTED);\n        return RN_EUNSUPPORTED;\n    }",
-            "    %s_dec(r, version, msg);\n    return r->err;\n}\n" % t,
+            "    %s_dec(r, version, msg);\n    return r->rd.err;\n}\n" % t,
             "int %s_encode(rn_proto_writer_t *w, int16_t version, const %s_t *msg)\n{" % (t, t),
             "    if (version < %d || version > %d) {" % (api.lo, api.hi),
             "        rn_proto_writer_fail(w, RN_EUNSUPPORTED);\n        return RN_EUNSUPPORTED;\n    }",

@@ -11,62 +11,12 @@
 
 /* ---- reader ---- */
 
-void rn_proto_reader_init(rn_proto_reader_t *r, const void *data, size_t len, rn_arena_t *arena)
-{
-    r->p = data;
-    r->end = r->p + len;
-    r->err = 0;
-    r->arena = arena;
-}
-
-void rn_proto_fail(rn_proto_reader_t *r, int err)
-{
-    if (r->err == 0)
-        r->err = err;
-}
-
 double rn_proto_read_float64(rn_proto_reader_t *r)
 {
-    uint64_t bits = (uint64_t)rn_proto_read_int64(r);
+    uint64_t bits = rn_reader_u64(&r->rd);
     double v;
     memcpy(&v, &bits, sizeof(v));
     return v;
-}
-
-/* A varint at the reader: consumed on success; on failure the reader's sticky error is
- * RN_ETRUNC (the input ends inside it) or RN_ECORRUPT. */
-static uint64_t read_varint_bits(rn_proto_reader_t *r, int maxbytes, int bits)
-{
-    if (r->err)
-        return 0;
-    uint64_t v = 0;
-    int n = rn_varint_get(r->p, rn_proto_remaining(r), maxbytes, bits, &v);
-    if (n < 0) {
-        rn_proto_fail(r, n);
-        return 0;
-    }
-    r->p += n;
-    return v;
-}
-
-uint64_t rn_proto_read_uvarlong(rn_proto_reader_t *r)
-{
-    return read_varint_bits(r, RN_VARLONG_MAX, 64);
-}
-
-uint32_t rn_proto_read_uvarint(rn_proto_reader_t *r)
-{
-    return (uint32_t)read_varint_bits(r, RN_VARINT_MAX, 32);
-}
-
-int32_t rn_proto_read_varint(rn_proto_reader_t *r)
-{
-    return rn_unzigzag32(rn_proto_read_uvarint(r));
-}
-
-int64_t rn_proto_read_varlong(rn_proto_reader_t *r)
-{
-    return rn_unzigzag64(rn_proto_read_uvarlong(r));
 }
 
 void rn_proto_read_uuid(rn_proto_reader_t *r, rn_uuid_t *out)
@@ -87,7 +37,7 @@ static int64_t rn_proto_read_len(rn_proto_reader_t *r, bool compact, bool wide, 
         len = (int64_t)rn_proto_read_uvarint(r) - 1;
     else
         len = wide ? rn_proto_read_int32(r) : rn_proto_read_int16(r);
-    if (r->err)
+    if (r->rd.err)
         return -2;
     /* Strings are at most 32767 bytes in both encodings, as in Kafka. */
     if (len < -1 || (len == -1 && !nullable) || (!wide && len > INT16_MAX)) {
@@ -106,9 +56,7 @@ rn_str_t rn_proto_read_string(rn_proto_reader_t *r, bool compact, bool nullable)
     int64_t len = rn_proto_read_len(r, compact, false, nullable);
     if (len < 0)
         return (rn_str_t){NULL, len == -1 ? -1 : 0};
-    rn_str_t s = {(const char *)r->p, (int32_t)len};
-    r->p += len;
-    return s;
+    return (rn_str_t){(const char *)rn_proto_take(r, (size_t)len), (int32_t)len};
 }
 
 rn_bytes_t rn_proto_read_bytes(rn_proto_reader_t *r, bool compact, bool nullable)
@@ -116,9 +64,7 @@ rn_bytes_t rn_proto_read_bytes(rn_proto_reader_t *r, bool compact, bool nullable
     int64_t len = rn_proto_read_len(r, compact, true, nullable);
     if (len < 0)
         return (rn_bytes_t){NULL, len == -1 ? -1 : 0};
-    rn_bytes_t b = {r->p, (int32_t)len};
-    r->p += len;
-    return b;
+    return (rn_bytes_t){rn_proto_take(r, (size_t)len), (int32_t)len};
 }
 
 void rn_proto_read_records(rn_proto_reader_t *r, bool compact, bool nullable, rn_records_t *out)
@@ -141,7 +87,7 @@ int32_t rn_proto_read_array_len(rn_proto_reader_t *r, bool compact, bool nullabl
             return 0;
         }
     }
-    if (r->err)
+    if (r->rd.err)
         return 0;
     if (n == -1) {
         if (!nullable)
@@ -161,7 +107,7 @@ int32_t rn_proto_read_array_len(rn_proto_reader_t *r, bool compact, bool nullabl
 
 void *rn_proto_alloc(rn_proto_reader_t *r, int32_t count, size_t size)
 {
-    if (r->err || count <= 0)
+    if (r->rd.err || count <= 0)
         return NULL;
     void *ptr = r->arena ? rn_arena_alloc(r->arena, (size_t)count * size) : NULL;
     if (ptr == NULL)
@@ -169,30 +115,21 @@ void *rn_proto_alloc(rn_proto_reader_t *r, int32_t count, size_t size)
     return ptr;
 }
 
-void rn_proto_skip(rn_proto_reader_t *r, size_t n)
-{
-    (void)rn_proto_take(r, n);
-}
-
 bool rn_proto_sub(rn_proto_reader_t *r, size_t len, rn_proto_reader_t *sub)
 {
-    const uint8_t *p = rn_proto_take(r, len);
-    rn_proto_reader_init(sub, p ? p : r->p, p ? len : 0, r->arena);
-    return p != NULL;
+    sub->arena = r->arena;
+    return rn_reader_sub(&r->rd, len, &sub->rd);
 }
 
 void rn_proto_sub_end(rn_proto_reader_t *r, const rn_proto_reader_t *sub)
 {
-    if (sub->err)
-        rn_proto_fail(r, sub->err);
-    else if (sub->p != sub->end)
-        rn_proto_fail(r, RN_ECORRUPT);
+    rn_reader_sub_end(&r->rd, &sub->rd);
 }
 
 void rn_proto_skip_tags(rn_proto_reader_t *r)
 {
     uint32_t n = rn_proto_read_uvarint(r);
-    for (uint32_t i = 0; i < n && !r->err; i++) {
+    for (uint32_t i = 0; i < n && !r->rd.err; i++) {
         (void)rn_proto_read_uvarint(r); /* tag */
         rn_proto_skip(r, rn_proto_read_uvarint(r));
     }

@@ -11,9 +11,10 @@
  *                 blob, file pieces become file chunks of the writer output (sendfile).
  *   rn_<T>_array_t {int32_t count; T *items;} count -1 = null array.
  *
- * The reader {p, end, err} never reads past end. The first failure stores a negative RN_E*
- * code in err (sticky): every later read returns zero/empty and does not move, so decoders
- * check err once at the end. Array counts are checked against the bytes left (at the
+ * The reader is common/rn_reader.h's {p, end, err} with an arena for decoded arrays: it never
+ * reads past end, and the first failure stores a negative RN_E* code in rd.err (sticky):
+ * every later read returns zero/empty and does not move, so decoders check rd.err once at
+ * the end. Array counts are checked against the bytes left (at the
  * element's minimum wire size) and RN_PROTO_MAX_ARRAY before anything is allocated.
  *
  * The writer appends to an owned growable buffer and can splice in external memory and file
@@ -26,6 +27,7 @@
 #include "rn_arena.h"
 #include "rn_endian.h"
 #include "rn_err.h"
+#include "rn_reader.h"
 #include "rn_uuid.h"
 
 #include <stdbool.h>
@@ -92,87 +94,97 @@ typedef struct rn_uuid_array {
 
 /* ---- reader ---- */
 
+/* The common bounded reader (rn_reader.h: sticky err, reads past the end return zero) plus
+ * the arena that decoded arrays come from. Read rd.err once after decoding. */
 typedef struct rn_proto_reader {
-    const uint8_t *p;   /* next byte */
-    const uint8_t *end; /* one past the last readable byte */
-    int err;            /* 0, or the first RN_E* failure (RN_ETRUNC, RN_ECORRUPT, RN_ENOMEM) */
-    rn_arena_t *arena;  /* decoded arrays are allocated here */
+    rn_reader_t rd;
+    rn_arena_t *arena; /* decoded arrays are allocated here; may be NULL */
 } rn_proto_reader_t;
 
 /* Read [data, data+len); arrays go to arena (may be NULL if nothing needs allocating). */
-void rn_proto_reader_init(rn_proto_reader_t *r, const void *data, size_t len, rn_arena_t *arena);
+static inline void rn_proto_reader_init(rn_proto_reader_t *r, const void *data, size_t len,
+                                        rn_arena_t *arena)
+{
+    rn_reader_init(&r->rd, data, len);
+    r->arena = arena;
+}
 
 /* Record the first failure; later reads return zero and do not advance. */
-void rn_proto_fail(rn_proto_reader_t *r, int err);
+static inline void rn_proto_fail(rn_proto_reader_t *r, int err)
+{
+    rn_reader_fail(&r->rd, err);
+}
 
 static inline size_t rn_proto_remaining(const rn_proto_reader_t *r)
 {
-    return (size_t)(r->end - r->p);
+    return rn_reader_left(&r->rd);
 }
 
 /* Take n bytes: a pointer to them, or NULL (and RN_ETRUNC) when fewer remain. */
 static inline const uint8_t *rn_proto_take(rn_proto_reader_t *r, size_t n)
 {
-    if (r->err)
-        return NULL;
-    if (rn_proto_remaining(r) < n) {
-        rn_proto_fail(r, RN_ETRUNC);
-        return NULL;
-    }
-    const uint8_t *p = r->p;
-    r->p += n;
-    return p;
+    return rn_reader_take(&r->rd, n);
 }
 
 static inline int8_t rn_proto_read_int8(rn_proto_reader_t *r)
 {
-    const uint8_t *p = rn_proto_take(r, 1);
-    return p ? (int8_t)p[0] : 0;
+    return rn_reader_i8(&r->rd);
 }
 
 /* Kafka booleans: any non-zero byte is true. */
 static inline bool rn_proto_read_bool(rn_proto_reader_t *r)
 {
-    const uint8_t *p = rn_proto_take(r, 1);
-    return p ? p[0] != 0 : false;
+    return rn_reader_u8(&r->rd) != 0;
 }
 
 static inline uint16_t rn_proto_read_uint16(rn_proto_reader_t *r)
 {
-    const uint8_t *p = rn_proto_take(r, 2);
-    return p ? rn_load_be16(p) : 0;
+    return rn_reader_u16(&r->rd);
 }
 
 static inline int16_t rn_proto_read_int16(rn_proto_reader_t *r)
 {
-    return (int16_t)rn_proto_read_uint16(r);
+    return rn_reader_i16(&r->rd);
 }
 
 static inline uint32_t rn_proto_read_uint32(rn_proto_reader_t *r)
 {
-    const uint8_t *p = rn_proto_take(r, 4);
-    return p ? rn_load_be32(p) : 0;
+    return rn_reader_u32(&r->rd);
 }
 
 static inline int32_t rn_proto_read_int32(rn_proto_reader_t *r)
 {
-    return (int32_t)rn_proto_read_uint32(r);
+    return rn_reader_i32(&r->rd);
 }
 
 static inline int64_t rn_proto_read_int64(rn_proto_reader_t *r)
 {
-    const uint8_t *p = rn_proto_take(r, 8);
-    return p ? (int64_t)rn_load_be64(p) : 0;
+    return rn_reader_i64(&r->rd);
 }
 
 double rn_proto_read_float64(rn_proto_reader_t *r);
 
 /* Unsigned varint of at most 5 bytes that fits 32 bits; otherwise RN_ECORRUPT. */
-uint32_t rn_proto_read_uvarint(rn_proto_reader_t *r);
+static inline uint32_t rn_proto_read_uvarint(rn_proto_reader_t *r)
+{
+    return rn_reader_uvarint(&r->rd);
+}
+
 /* Zig-zag varint (int32) and varlong (int64), as in record headers. */
-int32_t rn_proto_read_varint(rn_proto_reader_t *r);
-int64_t rn_proto_read_varlong(rn_proto_reader_t *r);
-uint64_t rn_proto_read_uvarlong(rn_proto_reader_t *r);
+static inline int32_t rn_proto_read_varint(rn_proto_reader_t *r)
+{
+    return rn_reader_varint(&r->rd);
+}
+
+static inline int64_t rn_proto_read_varlong(rn_proto_reader_t *r)
+{
+    return rn_reader_varlong(&r->rd);
+}
+
+static inline uint64_t rn_proto_read_uvarlong(rn_proto_reader_t *r)
+{
+    return rn_reader_uvarlong(&r->rd);
+}
 
 void rn_proto_read_uuid(rn_proto_reader_t *r, rn_uuid_t *out);
 
@@ -192,7 +204,10 @@ int32_t rn_proto_read_array_len(rn_proto_reader_t *r, bool compact, bool nullabl
 void *rn_proto_alloc(rn_proto_reader_t *r, int32_t count, size_t size);
 
 /* Skip n bytes. */
-void rn_proto_skip(rn_proto_reader_t *r, size_t n);
+static inline void rn_proto_skip(rn_proto_reader_t *r, size_t n)
+{
+    rn_reader_skip(&r->rd, n);
+}
 
 /* Open a sub-reader over the next len bytes and advance r past them; false (r failed) when
  * fewer remain. The caller decodes from sub and then calls rn_proto_sub_end(). */

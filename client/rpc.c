@@ -118,7 +118,7 @@ int rn_rpc_read_request_header(rn_proto_reader_t *r, int header_version,
     hdr->client_id = header_version >= 1 ? rn_proto_read_string(r, false, true) : RN_STR_NULL;
     if (header_version >= 2)
         rn_proto_skip_tags(r);
-    return r->err;
+    return r->rd.err;
 }
 
 void rn_rpc_write_request_header(rn_proto_writer_t *w, int header_version,
@@ -164,8 +164,8 @@ const char *rn_rpc_status_name(int status)
 static int rn_rpc_fail(rn_rpc_request_t *req, const rn_proto_reader_t *r, const uint8_t *frame,
                        int status)
 {
-    req->error = r->err;
-    req->error_offset = (size_t)(r->p - frame);
+    req->error = r->rd.err;
+    req->error_offset = (size_t)(r->rd.p - frame);
     req->body = NULL;
     return status;
 }
@@ -180,7 +180,7 @@ int rn_rpc_decode_request(const uint8_t *frame, size_t len, rn_arena_t *arena, u
     req->api_key = rn_proto_read_int16(&r);
     req->api_version = rn_proto_read_int16(&r);
     req->correlation_id = rn_proto_read_int32(&r);
-    if (r.err)
+    if (r.rd.err)
         return rn_rpc_fail(req, &r, frame, RN_RPC_BAD_HEADER);
     req->api = rn_rpc_api(req->api_key);
     if (req->api == NULL)
@@ -190,7 +190,7 @@ int rn_rpc_decode_request(const uint8_t *frame, size_t len, rn_arena_t *arena, u
     req->client_id = rn_proto_read_string(&r, false, true);
     if (req->header_version >= 2)
         rn_proto_skip_tags(&r);
-    if (r.err)
+    if (r.rd.err)
         return rn_rpc_fail(req, &r, frame, RN_RPC_BAD_HEADER);
     int16_t lo = req->api->min_version, hi = req->api->max_version;
     if (!(flags & RN_RPC_ANY_VERSION))
@@ -205,11 +205,11 @@ int rn_rpc_decode_request(const uint8_t *frame, size_t len, rn_arena_t *arena, u
     req->api->request_decode(&r, req->api_version, body);
     /* Kafka ignores bytes after a body (librdkafka 2.x sends three after its all-topics
      * Metadata v9+ request); callers that serve clients pass RN_RPC_ALLOW_TRAILING. */
-    req->trailing_bytes = r.err == 0 ? (size_t)(r.end - r.p) : 0;
+    req->trailing_bytes = r.rd.err == 0 ? (size_t)(r.rd.end - r.rd.p) : 0;
     if (req->trailing_bytes > 0 && !(flags & RN_RPC_ALLOW_TRAILING))
         rn_proto_fail(&r, RN_ECORRUPT); /* trailing bytes: we and the client disagree */
-    if (r.err)
-        return rn_rpc_fail(req, &r, frame, r.err == RN_ENOMEM ? RN_RPC_NOMEM : RN_RPC_BAD_BODY);
+    if (r.rd.err)
+        return rn_rpc_fail(req, &r, frame, r.rd.err == RN_ENOMEM ? RN_RPC_NOMEM : RN_RPC_BAD_BODY);
     req->body = body;
     return RN_RPC_OK;
 }
@@ -272,26 +272,26 @@ int rn_rpc_decode_response(const uint8_t *frame, size_t len, rn_arena_t *arena, 
     rn_proto_reader_init(&r, frame, len, arena);
     *correlation_id =
         rn_rpc_read_response_header(&r, rn_rpc_response_header_version(api, api_version));
-    if (r.err)
-        return r.err;
+    if (r.rd.err)
+        return r.rd.err;
     void *msg = rn_arena_alloc(arena, api->response_size);
     if (msg == NULL)
         return RN_ENOMEM;
     rn_proto_reader_t body_start = r;
     api->response_decode(&r, api_version, msg);
-    if (r.err == 0 && r.p != r.end)
+    if (r.rd.err == 0 && r.rd.p != r.rd.end)
         rn_proto_fail(&r, RN_ECORRUPT);
-    if (r.err && api_key == RN_API_API_VERSIONS && api_version > 0) {
+    if (r.rd.err && api_key == RN_API_API_VERSIONS && api_version > 0) {
         /* A broker that does not serve our ApiVersions version answers in the v0 layout
          * (UNSUPPORTED_VERSION, and Kafka 4 lists only its ApiVersions range there), as
          * Kafka's clients expect. */
         r = body_start;
         api->response_decode(&r, 0, msg);
-        if (r.err == 0 && r.p != r.end)
+        if (r.rd.err == 0 && r.rd.p != r.rd.end)
             rn_proto_fail(&r, RN_ECORRUPT);
     }
-    if (r.err)
-        return r.err;
+    if (r.rd.err)
+        return r.rd.err;
     *body = msg;
     return 0;
 }

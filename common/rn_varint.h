@@ -1,6 +1,7 @@
 /* rn_varint: unsigned LEB128 varints and their zig-zag signed form, the one codec behind both
  * the wire protocol's compact lengths and tagged fields (client/proto.c) and the records
- * inside v2 batches (storage/records.c).
+ * inside v2 batches (storage/records.c). Decoding from a buffer goes through rn_reader.h,
+ * which calls rn_varint_get; encoders write with rn_varint_put and the _s32/_s64 forms.
  *
  * An int32 varint takes at most 5 bytes and an int64 varlong at most 10; the decoder rejects a
  * longer encoding and a last byte that sets bits beyond the type, and accepts non-minimal
@@ -81,6 +82,27 @@ static inline int32_t rn_unzigzag32(uint32_t u)
 static inline int64_t rn_unzigzag64(uint64_t u)
 {
     return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+}
+
+/* Kafka's signed varint (int32) and varlong (int64): zig-zag, then the unsigned codec. */
+static inline size_t rn_varint_size_s32(int32_t v)
+{
+    return rn_varint_size(rn_zigzag32(v));
+}
+
+static inline size_t rn_varint_size_s64(int64_t v)
+{
+    return rn_varint_size(rn_zigzag64(v));
+}
+
+static inline size_t rn_varint_put_s32(uint8_t *p, int32_t v)
+{
+    return rn_varint_put(p, rn_zigzag32(v));
+}
+
+static inline size_t rn_varint_put_s64(uint8_t *p, int64_t v)
+{
+    return rn_varint_put(p, rn_zigzag64(v));
 }
 
 #endif

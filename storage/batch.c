@@ -7,27 +7,27 @@
 
 int rn_batch_header_parse(const uint8_t *buf, size_t len, rn_batch_header_t *hdr)
 {
-    if (len < RN_BATCH_MAGIC_OFFSET + 1)
+    if (len < RN_BATCH_OFF_MAGIC + 1)
         return RN_ETRUNC;
-    hdr->base_offset = (int64_t)rn_load_be64(buf);
-    hdr->batch_length = (int32_t)rn_load_be32(buf + 8);
-    hdr->partition_leader_epoch = (int32_t)rn_load_be32(buf + 12);
-    hdr->magic = (int8_t)buf[RN_BATCH_MAGIC_OFFSET];
+    hdr->base_offset = (int64_t)rn_load_be64(buf + RN_BATCH_OFF_BASE_OFFSET);
+    hdr->batch_length = (int32_t)rn_load_be32(buf + RN_BATCH_OFF_BATCH_LENGTH);
+    hdr->partition_leader_epoch = (int32_t)rn_load_be32(buf + RN_BATCH_OFF_LEADER_EPOCH);
+    hdr->magic = (int8_t)buf[RN_BATCH_OFF_MAGIC];
     if (hdr->magic != 2)
         return hdr->magic == 0 || hdr->magic == 1 ? RN_EUNSUPPORTED : RN_ECORRUPT;
     if (hdr->batch_length < RN_BATCH_HEADER_SIZE - RN_BATCH_LOG_OVERHEAD)
         return RN_ECORRUPT;
     if (len < RN_BATCH_HEADER_SIZE)
         return RN_ETRUNC;
-    hdr->crc = rn_load_be32(buf + 17);
-    hdr->attributes = (int16_t)rn_load_be16(buf + 21);
-    hdr->last_offset_delta = (int32_t)rn_load_be32(buf + 23);
-    hdr->base_timestamp = (int64_t)rn_load_be64(buf + 27);
-    hdr->max_timestamp = (int64_t)rn_load_be64(buf + 35);
-    hdr->producer_id = (int64_t)rn_load_be64(buf + 43);
-    hdr->producer_epoch = (int16_t)rn_load_be16(buf + 51);
-    hdr->base_sequence = (int32_t)rn_load_be32(buf + 53);
-    hdr->record_count = (int32_t)rn_load_be32(buf + 57);
+    hdr->crc = rn_load_be32(buf + RN_BATCH_OFF_CRC);
+    hdr->attributes = (int16_t)rn_load_be16(buf + RN_BATCH_OFF_ATTRIBUTES);
+    hdr->last_offset_delta = (int32_t)rn_load_be32(buf + RN_BATCH_OFF_LAST_OFFSET_DELTA);
+    hdr->base_timestamp = (int64_t)rn_load_be64(buf + RN_BATCH_OFF_BASE_TIMESTAMP);
+    hdr->max_timestamp = (int64_t)rn_load_be64(buf + RN_BATCH_OFF_MAX_TIMESTAMP);
+    hdr->producer_id = (int64_t)rn_load_be64(buf + RN_BATCH_OFF_PRODUCER_ID);
+    hdr->producer_epoch = (int16_t)rn_load_be16(buf + RN_BATCH_OFF_PRODUCER_EPOCH);
+    hdr->base_sequence = (int32_t)rn_load_be32(buf + RN_BATCH_OFF_BASE_SEQUENCE);
+    hdr->record_count = (int32_t)rn_load_be32(buf + RN_BATCH_OFF_RECORD_COUNT);
     return 0;
 }
 
@@ -57,37 +57,37 @@ int rn_batch_validate(const uint8_t *buf, size_t len, rn_batch_header_t *hdr)
 
 void rn_batch_header_write(uint8_t *buf, size_t total, const rn_batch_header_t *hdr)
 {
-    rn_store_be64(buf, (uint64_t)hdr->base_offset);
-    rn_store_be32(buf + 8, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
-    rn_store_be32(buf + 12, (uint32_t)hdr->partition_leader_epoch);
-    buf[RN_BATCH_MAGIC_OFFSET] = 2;
-    rn_store_be16(buf + 21, (uint16_t)hdr->attributes);
-    rn_store_be32(buf + 23, (uint32_t)hdr->last_offset_delta);
-    rn_store_be64(buf + 27, (uint64_t)hdr->base_timestamp);
-    rn_store_be64(buf + 35, (uint64_t)hdr->max_timestamp);
-    rn_store_be64(buf + 43, (uint64_t)hdr->producer_id);
-    rn_store_be16(buf + 51, (uint16_t)hdr->producer_epoch);
-    rn_store_be32(buf + 53, (uint32_t)hdr->base_sequence);
-    rn_store_be32(buf + 57, (uint32_t)hdr->record_count);
-    rn_store_be32(buf + RN_BATCH_CRC_OFFSET, rn_batch_compute_crc(buf, total));
+    rn_store_be64(buf + RN_BATCH_OFF_BASE_OFFSET, (uint64_t)hdr->base_offset);
+    rn_store_be32(buf + RN_BATCH_OFF_BATCH_LENGTH, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
+    rn_store_be32(buf + RN_BATCH_OFF_LEADER_EPOCH, (uint32_t)hdr->partition_leader_epoch);
+    buf[RN_BATCH_OFF_MAGIC] = 2;
+    rn_store_be16(buf + RN_BATCH_OFF_ATTRIBUTES, (uint16_t)hdr->attributes);
+    rn_store_be32(buf + RN_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)hdr->last_offset_delta);
+    rn_store_be64(buf + RN_BATCH_OFF_BASE_TIMESTAMP, (uint64_t)hdr->base_timestamp);
+    rn_store_be64(buf + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)hdr->max_timestamp);
+    rn_store_be64(buf + RN_BATCH_OFF_PRODUCER_ID, (uint64_t)hdr->producer_id);
+    rn_store_be16(buf + RN_BATCH_OFF_PRODUCER_EPOCH, (uint16_t)hdr->producer_epoch);
+    rn_store_be32(buf + RN_BATCH_OFF_BASE_SEQUENCE, (uint32_t)hdr->base_sequence);
+    rn_store_be32(buf + RN_BATCH_OFF_RECORD_COUNT, (uint32_t)hdr->record_count);
+    rn_store_be32(buf + RN_BATCH_OFF_CRC, rn_batch_compute_crc(buf, total));
 }
 
 void rn_batch_set_base_offset(uint8_t *buf, int64_t base_offset)
 {
-    rn_store_be64(buf, (uint64_t)base_offset);
+    rn_store_be64(buf + RN_BATCH_OFF_BASE_OFFSET, (uint64_t)base_offset);
 }
 
 void rn_batch_set_leader_epoch(uint8_t *buf, int32_t epoch)
 {
-    rn_store_be32(buf + 12, (uint32_t)epoch);
+    rn_store_be32(buf + RN_BATCH_OFF_LEADER_EPOCH, (uint32_t)epoch);
 }
 
 void rn_batch_set_log_append_time(uint8_t *buf, size_t total, int64_t timestamp_ms)
 {
-    uint16_t attrs = rn_load_be16(buf + 21);
-    rn_store_be16(buf + 21, (uint16_t)(attrs | RN_BATCH_ATTR_LOG_APPEND_TIME));
-    rn_store_be64(buf + 35, (uint64_t)timestamp_ms);
-    rn_store_be32(buf + RN_BATCH_CRC_OFFSET, rn_batch_compute_crc(buf, total));
+    uint16_t attrs = rn_load_be16(buf + RN_BATCH_OFF_ATTRIBUTES);
+    rn_store_be16(buf + RN_BATCH_OFF_ATTRIBUTES, (uint16_t)(attrs | RN_BATCH_ATTR_LOG_APPEND_TIME));
+    rn_store_be64(buf + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)timestamp_ms);
+    rn_store_be32(buf + RN_BATCH_OFF_CRC, rn_batch_compute_crc(buf, total));
 }
 
 const char *rn_batch_strerror(int err)

@@ -8,6 +8,7 @@
 #include "rn_err.h"
 #include "rn_log.h"
 #include "rn_records.h"
+#include "rn_varint.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -164,26 +165,25 @@ static int build_empty(rn__filter_t *f, const rn_batch_header_t *hdr)
  * the timestamp varlong and the length varint can grow). Returns the bytes written. */
 static size_t reencode(uint8_t *p, const rn_record_t *rec, int64_t ts_delta)
 {
-    size_t body = 1 + rn_records_varlong_size(ts_delta) +
-                  rn_records_varint_size(rec->offset_delta) + rn_records_varint_size(rec->key.len) +
-                  (rec->key.len > 0 ? rec->key.len : 0) + rn_records_varint_size(rec->value.len) +
-                  (rec->value.len > 0 ? rec->value.len : 0) +
-                  rn_records_varint_size(rec->header_count) + rec->headers_len;
-    size_t n = rn_records_put_varint(p, (int32_t)body);
+    size_t body = 1 + rn_varint_size_s64(ts_delta) + rn_varint_size_s32(rec->offset_delta) +
+                  rn_varint_size_s32(rec->key.len) + (rec->key.len > 0 ? rec->key.len : 0) +
+                  rn_varint_size_s32(rec->value.len) + (rec->value.len > 0 ? rec->value.len : 0) +
+                  rn_varint_size_s32(rec->header_count) + rec->headers_len;
+    size_t n = rn_varint_put_s32(p, (int32_t)body);
     p[n++] = (uint8_t)rec->attributes;
-    n += rn_records_put_varlong(p + n, ts_delta);
-    n += rn_records_put_varint(p + n, rec->offset_delta);
-    n += rn_records_put_varint(p + n, rec->key.len);
+    n += rn_varint_put_s64(p + n, ts_delta);
+    n += rn_varint_put_s32(p + n, rec->offset_delta);
+    n += rn_varint_put_s32(p + n, rec->key.len);
     if (rec->key.len > 0) {
         memcpy(p + n, rec->key.data, (size_t)rec->key.len);
         n += (size_t)rec->key.len;
     }
-    n += rn_records_put_varint(p + n, rec->value.len);
+    n += rn_varint_put_s32(p + n, rec->value.len);
     if (rec->value.len > 0) {
         memcpy(p + n, rec->value.data, (size_t)rec->value.len);
         n += (size_t)rec->value.len;
     }
-    n += rn_records_put_varint(p + n, rec->header_count);
+    n += rn_varint_put_s32(p + n, rec->header_count);
     if (rec->headers_len > 0)
         memcpy(p + n, rec->headers, rec->headers_len);
     return n + rec->headers_len;

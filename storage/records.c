@@ -1,166 +1,82 @@
-/* Records inside v2 batches: varints, the bounds-checked record iterator, control records
- * and the batch builder (see rn_records.h). */
+/* Records inside v2 batches: the one parser of the v2 record layout, the record iterator
+ * built on it, control records and the batch builder (see rn_records.h). */
 #include "rn_records.h"
 
 #include "rn_alloc.h"
 #include "rn_endian.h"
 #include "rn_err.h"
+#include "rn_reader.h"
 #include "rn_varint.h"
 
 #include <string.h>
 
-/* ---- varints (the codec is rn_varint.h's) ---- */
+/* ---- the v2 record layout ---- */
 
-size_t rn_records_varint_size(int32_t v)
+/* The reader's slices have the record's own {pointer, int32 length, -1 = null} shape. */
+static rn_record_bytes_t record_bytes(rn_slice_t s)
 {
-    return rn_varint_size(rn_zigzag32(v));
+    return (rn_record_bytes_t){s.ptr, s.len};
 }
 
-size_t rn_records_varlong_size(int64_t v)
+/* attributes, timestampDelta, offsetDelta: the fixed-order prefix of every record. */
+static void parse_prefix(rn_reader_t *r, rn_record_t *rec)
 {
-    return rn_varint_size(rn_zigzag64(v));
+    rec->attributes = rn_reader_i8(r);
+    rec->timestamp_delta = rn_reader_varlong(r);
+    rec->offset_delta = rn_reader_varint(r);
 }
 
-size_t rn_records_uvarint_size(uint32_t v)
+/* The header_count headers: keys never null, values nullable. */
+static void parse_headers(rn_reader_t *r, rn_record_t *rec)
 {
-    return rn_varint_size(v);
-}
-
-size_t rn_records_put_varint(uint8_t *p, int32_t v)
-{
-    return rn_varint_put(p, rn_zigzag32(v));
-}
-
-size_t rn_records_put_varlong(uint8_t *p, int64_t v)
-{
-    return rn_varint_put(p, rn_zigzag64(v));
-}
-
-size_t rn_records_put_uvarint(uint8_t *p, uint32_t v)
-{
-    return rn_varint_put(p, v);
-}
-
-int rn_records_get_uvarint(const uint8_t *p, size_t len, uint32_t *v)
-{
-    uint64_t u;
-    int n = rn_varint_get(p, len, RN_VARINT_MAX, 32, &u);
-    if (n > 0)
-        *v = (uint32_t)u;
-    return n;
-}
-
-int rn_records_get_varint(const uint8_t *p, size_t len, int32_t *v)
-{
-    uint64_t u;
-    int n = rn_varint_get(p, len, RN_VARINT_MAX, 32, &u);
-    if (n > 0)
-        *v = rn_unzigzag32((uint32_t)u);
-    return n;
-}
-
-int rn_records_get_varlong(const uint8_t *p, size_t len, int64_t *v)
-{
-    uint64_t u;
-    int n = rn_varint_get(p, len, RN_VARLONG_MAX, 64, &u);
-    if (n > 0)
-        *v = rn_unzigzag64(u);
-    return n;
-}
-
-/* ---- bounded reader with a sticky error ---- */
-
-typedef struct reader {
-    const uint8_t *p, *end;
-    int err;
-} reader_t;
-
-static int32_t rd_varint(reader_t *r)
-{
-    int32_t v = 0;
-    if (r->err)
-        return 0;
-    int n = rn_records_get_varint(r->p, (size_t)(r->end - r->p), &v);
-    if (n < 0) {
-        r->err = RN_ECORRUPT;
-        return 0;
+    /* Each header takes at least two bytes; this bounds the loop before it starts (a
+     * count beyond it would fail inside the loop anyway). */
+    if ((size_t)rec->header_count > rn_reader_left(r) / 2) {
+        rn_reader_fail(r, RN_ECORRUPT);
+        return;
     }
-    r->p += n;
-    return v;
+    rec->headers = r->p;
+    for (int32_t i = 0; i < rec->header_count && !r->err; i++) {
+        (void)rn_reader_varbytes(r, false);
+        (void)rn_reader_varbytes(r, true);
+    }
+    rec->headers_len = (size_t)(r->p - rec->headers);
 }
 
-static int64_t rd_varlong(reader_t *r)
+/* Which part of a record's body failed first (RN_RECORD_OK when none): the body is read in
+ * field order and later fields are not looked at once one fails. */
+static rn_record_fault_t parse_body(rn_reader_t *body, rn_record_t *rec)
 {
-    int64_t v = 0;
-    if (r->err)
-        return 0;
-    int n = rn_records_get_varlong(r->p, (size_t)(r->end - r->p), &v);
-    if (n < 0) {
-        r->err = RN_ECORRUPT;
-        return 0;
-    }
-    r->p += n;
-    return v;
+    parse_prefix(body, rec);
+    if (body->err)
+        return RN_RECORD_BAD_PREFIX;
+    rec->key = record_bytes(rn_reader_varbytes(body, true));
+    rec->value = record_bytes(rn_reader_varbytes(body, true));
+    rec->header_count = rn_reader_varint(body);
+    if (body->err || rec->header_count < 0)
+        return RN_RECORD_BAD_FIELDS;
+    parse_headers(body, rec);
+    if (body->err)
+        return RN_RECORD_BAD_HEADERS;
+    return body->p == body->end ? RN_RECORD_OK : RN_RECORD_BAD_SIZE;
 }
 
-static uint8_t rd_u8(reader_t *r)
+rn_record_fault_t rn_records_parse(rn_reader_t *r, rn_record_t *rec)
 {
-    if (r->err || r->p == r->end) {
-        r->err = RN_ECORRUPT;
-        return 0;
+    const uint8_t *start = r->p;
+    rn_reader_t body;
+    memset(rec, 0, sizeof(*rec));
+    rec->key = rec->value = (rn_record_bytes_t){NULL, -1};
+    rn_record_fault_t fault = RN_RECORD_BAD_LENGTH;
+    if (rn_reader_varint_block(r, &body))
+        fault = parse_body(&body, rec);
+    if (fault != RN_RECORD_OK) {
+        r->p = start; /* p at the record that failed */
+        rn_reader_fail(r, RN_ECORRUPT);
+        return fault;
     }
-    return *r->p++;
-}
-
-/* A length-prefixed byte string; -1 is null when nullable, other negatives are corrupt. */
-static rn_record_bytes_t rd_bytes(reader_t *r, int nullable)
-{
-    rn_record_bytes_t b = {NULL, -1};
-    int32_t len = rd_varint(r);
-    if (r->err)
-        return b;
-    if (len == -1 && nullable)
-        return b;
-    if (len < 0 || len > r->end - r->p) {
-        r->err = RN_ECORRUPT;
-        return b;
-    }
-    b.data = r->p;
-    b.len = len;
-    r->p += len;
-    return b;
-}
-
-/* ---- record iteration ---- */
-
-/* Decode the record at p[0..len): its length prefix must fit in len and its fields must
- * consume exactly that many bytes (Kafka's DefaultRecord.readFrom rule). */
-static int parse_record(const uint8_t *p, size_t len, rn_record_t *rec)
-{
-    reader_t outer = {p, p + len, 0};
-    int32_t size = rd_varint(&outer);
-    if (outer.err || size < 0 || size > outer.end - outer.p)
-        return RN_ECORRUPT;
-    reader_t r = {outer.p, outer.p + size, 0};
-    rec->attributes = (int8_t)rd_u8(&r);
-    rec->timestamp_delta = rd_varlong(&r);
-    rec->offset_delta = rd_varint(&r);
-    rec->key = rd_bytes(&r, 1);
-    rec->value = rd_bytes(&r, 1);
-    rec->header_count = rd_varint(&r);
-    /* Each header takes at least two bytes; this bounds the loop before it starts. */
-    if (r.err || rec->header_count < 0 || rec->header_count > (r.end - r.p) / 2)
-        return RN_ECORRUPT;
-    rec->headers = r.p;
-    for (int32_t i = 0; i < rec->header_count && !r.err; i++) {
-        rd_bytes(&r, 0);
-        rd_bytes(&r, 1);
-    }
-    if (r.err || r.p != r.end)
-        return RN_ECORRUPT;
-    rec->headers_len = (size_t)(r.p - rec->headers);
-    rec->size = (size_t)(r.end - p);
-    return 0;
+    rec->size = (size_t)(r->p - start);
+    return RN_RECORD_OK;
 }
 
 void rn_records_iter_init(rn_records_iter_t *it, const rn_batch_header_t *hdr,
@@ -222,9 +138,9 @@ int rn_records_iter_next(rn_records_iter_t *it, rn_record_t *rec)
             return it->err = RN_ECORRUPT;
         return 0;
     }
-    int err = parse_record(it->records + it->pos, it->records_len - it->pos, rec);
-    if (err)
-        return it->err = err;
+    rn_reader_t r = rn_reader_make(it->records + it->pos, it->records_len - it->pos);
+    if (rn_records_parse(&r, rec) != RN_RECORD_OK)
+        return it->err = RN_ECORRUPT;
     rec->pos = it->pos;
     it->pos += rec->size;
     it->index++;
@@ -251,9 +167,9 @@ int rn_records_header_next(const rn_record_t *rec, size_t *cursor, rn_record_byt
         return 0;
     if (*cursor > rec->headers_len)
         return RN_ECORRUPT;
-    reader_t r = {rec->headers + *cursor, rec->headers + rec->headers_len, 0};
-    *key = rd_bytes(&r, 0);
-    *value = rd_bytes(&r, 1);
+    rn_reader_t r = rn_reader_make(rec->headers + *cursor, rec->headers_len - *cursor);
+    *key = record_bytes(rn_reader_varbytes(&r, false));
+    *value = record_bytes(rn_reader_varbytes(&r, true));
     if (r.err)
         return RN_ECORRUPT;
     *cursor = (size_t)(r.p - rec->headers);
@@ -302,14 +218,14 @@ void rn_records_control_encode(uint8_t key[4], uint8_t value[6], int16_t type,
 
 static size_t bytes_size(const void *data, size_t len)
 {
-    return data == NULL ? 1 : rn_records_varint_size((int32_t)len) + len;
+    return data == NULL ? 1 : rn_varint_size_s32((int32_t)len) + len;
 }
 
 static uint8_t *put_bytes(uint8_t *p, const void *data, size_t len)
 {
     if (data == NULL)
-        return p + rn_records_put_varint(p, -1);
-    p += rn_records_put_varint(p, (int32_t)len);
+        return p + rn_varint_put_s32(p, -1);
+    p += rn_varint_put_s32(p, (int32_t)len);
     if (len)
         memcpy(p, data, len);
     return p + len;
@@ -320,9 +236,9 @@ static size_t record_body_size(const rn_record_spec_t *rec, int64_t ts_delta, in
 {
     if (rec->key_len > FIELD_MAX || rec->value_len > FIELD_MAX || rec->header_count > FIELD_MAX / 2)
         return 0;
-    size_t size = 1 + rn_records_varlong_size(ts_delta) + rn_records_varint_size(off_delta) +
+    size_t size = 1 + rn_varint_size_s64(ts_delta) + rn_varint_size_s32(off_delta) +
                   bytes_size(rec->key, rec->key_len) + bytes_size(rec->value, rec->value_len) +
-                  rn_records_varint_size((int32_t)rec->header_count);
+                  rn_varint_size_s32((int32_t)rec->header_count);
     for (size_t i = 0; i < rec->header_count; i++) {
         const rn_record_header_t *h = &rec->headers[i];
         if (h->key_len > FIELD_MAX || h->value_len > FIELD_MAX)
@@ -337,13 +253,13 @@ static size_t record_body_size(const rn_record_spec_t *rec, int64_t ts_delta, in
 static uint8_t *put_record(uint8_t *p, const rn_record_spec_t *rec, size_t body, int64_t ts_delta,
                            int32_t off_delta)
 {
-    p += rn_records_put_varint(p, (int32_t)body);
+    p += rn_varint_put_s32(p, (int32_t)body);
     *p++ = 0; /* attributes: unused in v2 */
-    p += rn_records_put_varlong(p, ts_delta);
-    p += rn_records_put_varint(p, off_delta);
+    p += rn_varint_put_s64(p, ts_delta);
+    p += rn_varint_put_s32(p, off_delta);
     p = put_bytes(p, rec->key, rec->key_len);
     p = put_bytes(p, rec->value, rec->value_len);
-    p += rn_records_put_varint(p, (int32_t)rec->header_count);
+    p += rn_varint_put_s32(p, (int32_t)rec->header_count);
     for (size_t i = 0; i < rec->header_count; i++) {
         const rn_record_header_t *h = &rec->headers[i];
         p = put_bytes(p, h->key ? h->key : "", h->key ? h->key_len : 0);
@@ -390,7 +306,7 @@ int rn_batch_build(const rn_batch_spec_t *spec, const rn_record_spec_t *recs, si
         size_t body = record_body_size(&recs[i], ts_delta, delta);
         if (body == 0)
             return RN_ETOOBIG;
-        section += rn_records_varint_size((int32_t)body) + body;
+        section += rn_varint_size_s32((int32_t)body) + body;
         if (section > FIELD_MAX - RN_BATCH_HEADER_SIZE)
             return RN_ETOOBIG;
     }

@@ -12,13 +12,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RN_BATCH_HEADER_SIZE 61
+/* Where each header field starts; every access to a batch's bytes names its field. */
+#define RN_BATCH_OFF_BASE_OFFSET       0  /* int64 */
+#define RN_BATCH_OFF_BATCH_LENGTH      8  /* int32 */
+#define RN_BATCH_OFF_LEADER_EPOCH      12 /* int32 partitionLeaderEpoch */
+#define RN_BATCH_OFF_MAGIC             16 /* int8 */
+#define RN_BATCH_OFF_CRC               17 /* uint32 */
+#define RN_BATCH_OFF_ATTRIBUTES        21 /* int16 */
+#define RN_BATCH_OFF_LAST_OFFSET_DELTA 23 /* int32 */
+#define RN_BATCH_OFF_BASE_TIMESTAMP    27 /* int64 */
+#define RN_BATCH_OFF_MAX_TIMESTAMP     35 /* int64 */
+#define RN_BATCH_OFF_PRODUCER_ID       43 /* int64 */
+#define RN_BATCH_OFF_PRODUCER_EPOCH    51 /* int16 */
+#define RN_BATCH_OFF_BASE_SEQUENCE     53 /* int32 */
+#define RN_BATCH_OFF_RECORD_COUNT      57 /* int32 */
+#define RN_BATCH_HEADER_SIZE           61 /* the records start here */
+
 /* baseOffset + batchLength: the bytes before (and including) batchLength, which the batch
  * length does not count. */
 #define RN_BATCH_LOG_OVERHEAD 12
-#define RN_BATCH_MAGIC_OFFSET 16
-#define RN_BATCH_CRC_OFFSET   17
-#define RN_BATCH_CRC_START    21 /* first byte covered by the CRC (attributes) */
+#define RN_BATCH_CRC_START    RN_BATCH_OFF_ATTRIBUTES /* first byte covered by the CRC */
 
 enum rn_batch_codec {
     RN_CODEC_NONE = 0,

@@ -1,13 +1,14 @@
-/* rn_records: the records inside a v2 record batch — varint codecs, a bounds-checked record
- * iterator (decompressing the batch when needed), control records, and a batch builder.
+/* rn_records: the records inside a v2 record batch — the one parser of the record layout
+ * (rn_records_parse), a record iterator on it (decompressing the batch when needed),
+ * control records, and a batch builder. The varint codec is common/rn_varint.h's and the
+ * reader common/rn_reader.h's.
  *
  * Record layout (after the 61-byte header, compressed as one block when the codec is set):
  *   length varint (bytes after this field), attributes int8 (unused), timestampDelta varlong,
  *   offsetDelta varint, keyLength varint (-1 = null) + key, valueLength varint (-1 = null) +
  *   value, headerCount varint, then per header keyLength varint (>= 0) + key,
  *   valueLength varint (-1 = null) + value.
- * "varint"/"varlong" are zigzag-encoded signed LEB128 (Protocol Buffers' sint32/sint64);
- * "uvarint" is plain unsigned LEB128 (the protocol's compact lengths).
+ * "varint"/"varlong" are zigzag-encoded signed LEB128 (Protocol Buffers' sint32/sint64).
  *
  * Everything here treats input bytes as hostile: every length is checked against the
  * bytes that remain and a malformed record is RN_ECORRUPT, never a read past the end. */
@@ -17,32 +18,10 @@
 #include "rn_batch.h"
 #include "rn_codec.h"
 
-#include "rn_varint.h"
+#include "rn_reader.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* ---- varints ---- */
-
-/* The codec itself is common/rn_varint.h (RN_VARINT_MAX, RN_VARLONG_MAX come from there). */
-
-/* Encoded size in bytes. */
-size_t rn_records_varint_size(int32_t v);
-size_t rn_records_varlong_size(int64_t v);
-size_t rn_records_uvarint_size(uint32_t v);
-
-/* Encode v at p (which has room for the size above, at most RN_VARINT_MAX /
- * RN_VARLONG_MAX bytes); return the bytes written. */
-size_t rn_records_put_varint(uint8_t *p, int32_t v);
-size_t rn_records_put_varlong(uint8_t *p, int64_t v);
-size_t rn_records_put_uvarint(uint8_t *p, uint32_t v);
-
-/* Decode from p[0..len): return the bytes consumed (> 0), RN_ETRUNC when len ends inside
- * the varint, RN_ECORRUPT when it runs longer than 5 (10) bytes or its last byte sets
- * bits beyond 32 (64). Non-minimal encodings are accepted, as Kafka's Java reader does. */
-int rn_records_get_varint(const uint8_t *p, size_t len, int32_t *v);
-int rn_records_get_varlong(const uint8_t *p, size_t len, int64_t *v);
-int rn_records_get_uvarint(const uint8_t *p, size_t len, uint32_t *v);
 
 /* ---- reading records ---- */
 
@@ -68,6 +47,25 @@ typedef struct rn_record {
     size_t pos;  /* where the record's length varint starts in the (decompressed) section */
     size_t size; /* bytes of the whole record, length varint included */
 } rn_record_t;
+
+/* Where a record failed, in the order its fields are read; the first failure wins. */
+typedef enum rn_record_fault {
+    RN_RECORD_OK = 0,
+    RN_RECORD_BAD_LENGTH,  /* length varint malformed, negative or past the input */
+    RN_RECORD_BAD_PREFIX,  /* attributes, timestampDelta or offsetDelta */
+    RN_RECORD_BAD_FIELDS,  /* key, value or header count */
+    RN_RECORD_BAD_HEADERS, /* a header's key or value, or more headers than bytes */
+    RN_RECORD_BAD_SIZE,    /* the fields end before the record's length does */
+} rn_record_fault_t;
+
+/* Parse the record at r: its length prefix must fit in what remains of r and its fields
+ * must consume exactly that many bytes (Kafka's DefaultRecord.readFrom rule). On success r
+ * is past the record and rec's fields, size included, are set (offset, timestamp and pos
+ * are the iterator's). On a fault r fails (RN_ETRUNC when the input ends inside the record's
+ * length or before its end, else RN_ECORRUPT), its p stays at the record, and rec holds the
+ * fields read before the faulty one: offset_delta is valid for any fault after
+ * RN_RECORD_BAD_PREFIX. */
+rn_record_fault_t rn_records_parse(rn_reader_t *r, rn_record_t *rec);
 
 /* Iterator over the records of one batch. Fields are read-only for callers; hdr and
  * records/records_len may be inspected (records is the decompressed section). */

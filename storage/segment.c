@@ -423,7 +423,7 @@ static void explain_invalid(const uint8_t *p, size_t avail, int err, char *buf, 
         return;
     }
     int perr = rn_batch_header_parse(p, avail, &hdr);
-    if (avail <= RN_BATCH_MAGIC_OFFSET || (perr == RN_ETRUNC && avail < RN_BATCH_HEADER_SIZE)) {
+    if (avail <= RN_BATCH_OFF_MAGIC || (perr == RN_ETRUNC && avail < RN_BATCH_HEADER_SIZE)) {
         snprintf(buf, len, "file ends inside a batch header (%zu bytes left)", avail);
     } else if (perr != 0 && hdr.magic != 2) {
         snprintf(buf, len, "bad magic %d (expected 2)", hdr.magic);

@@ -5,6 +5,7 @@
 #include "rn_alloc.h"
 #include "rn_codec.h"
 #include "rn_endian.h"
+#include "rn_reader.h"
 #include "rn_records.h"
 #include "rn_vec.h"
 
@@ -160,47 +161,74 @@ static void attrs_text(char *dst, size_t cap, int attrs)
              attrs & RN_BATCH_ATTR_DELETE_HORIZON ? ", delete horizon" : "");
 }
 
+/* Whether the field of `size` bytes at off lies within the len bytes dumped. */
+static int has_field(size_t len, size_t off, size_t size)
+{
+    return len >= off + size;
+}
+
+static void note_crc(rn__dump_notes_t *ns, uint32_t crc, int crc_state, uint32_t computed)
+{
+    if (crc_state == 1)
+        rn__dump_note(ns, RN_BATCH_OFF_CRC, "crc=0x%08x (CRC-32C of bytes 21..end: valid)", crc);
+    else if (crc_state == 0)
+        rn__dump_note(ns, RN_BATCH_OFF_CRC, "crc=0x%08x (MISMATCH: bytes 21..end give 0x%08x)", crc,
+                      computed);
+    else
+        rn__dump_note(ns, RN_BATCH_OFF_CRC, "crc=0x%08x", crc);
+}
+
+/* The fields after the CRC: attributes .. recordCount. */
+static void note_header_tail(rn__dump_notes_t *ns, const uint8_t *b, size_t len)
+{
+    char at[96];
+    if (has_field(len, RN_BATCH_OFF_ATTRIBUTES, 2)) {
+        uint16_t attrs = rn_load_be16(b + RN_BATCH_OFF_ATTRIBUTES);
+        attrs_text(at, sizeof(at), attrs);
+        rn__dump_note(ns, RN_BATCH_OFF_ATTRIBUTES, "attributes=0x%04x (%s)", attrs, at);
+    }
+    if (has_field(len, RN_BATCH_OFF_LAST_OFFSET_DELTA, 4))
+        rn__dump_note(ns, RN_BATCH_OFF_LAST_OFFSET_DELTA, "lastOffsetDelta=%d",
+                      (int32_t)rn_load_be32(b + RN_BATCH_OFF_LAST_OFFSET_DELTA));
+    if (has_field(len, RN_BATCH_OFF_BASE_TIMESTAMP, 8))
+        rn__dump_note(ns, RN_BATCH_OFF_BASE_TIMESTAMP, "baseTimestamp=%lld",
+                      (long long)(int64_t)rn_load_be64(b + RN_BATCH_OFF_BASE_TIMESTAMP));
+    if (has_field(len, RN_BATCH_OFF_MAX_TIMESTAMP, 8))
+        rn__dump_note(ns, RN_BATCH_OFF_MAX_TIMESTAMP, "maxTimestamp=%lld",
+                      (long long)(int64_t)rn_load_be64(b + RN_BATCH_OFF_MAX_TIMESTAMP));
+    if (has_field(len, RN_BATCH_OFF_PRODUCER_ID, 8))
+        rn__dump_note(ns, RN_BATCH_OFF_PRODUCER_ID, "producerId=%lld",
+                      (long long)(int64_t)rn_load_be64(b + RN_BATCH_OFF_PRODUCER_ID));
+    if (has_field(len, RN_BATCH_OFF_PRODUCER_EPOCH, 2))
+        rn__dump_note(ns, RN_BATCH_OFF_PRODUCER_EPOCH, "producerEpoch=%d",
+                      (int16_t)rn_load_be16(b + RN_BATCH_OFF_PRODUCER_EPOCH));
+    if (has_field(len, RN_BATCH_OFF_BASE_SEQUENCE, 4))
+        rn__dump_note(ns, RN_BATCH_OFF_BASE_SEQUENCE, "baseSequence=%d",
+                      (int32_t)rn_load_be32(b + RN_BATCH_OFF_BASE_SEQUENCE));
+    if (has_field(len, RN_BATCH_OFF_RECORD_COUNT, 4))
+        rn__dump_note(ns, RN_BATCH_OFF_RECORD_COUNT, "recordCount=%d",
+                      (int32_t)rn_load_be32(b + RN_BATCH_OFF_RECORD_COUNT));
+}
+
 void rn__dump_note_header(rn__dump_notes_t *ns, const uint8_t *b, size_t len, int crc_state,
                           uint32_t computed)
 {
-    char at[96];
-    if (len >= 8)
-        rn__dump_note(ns, 0, "baseOffset=%lld", (long long)(int64_t)rn_load_be64(b));
-    if (len >= 12)
-        rn__dump_note(ns, 8, "batchLength=%d (the batch is %lld bytes)",
-                      (int32_t)rn_load_be32(b + 8), (long long)(int32_t)rn_load_be32(b + 8) + 12);
-    if (len >= 16)
-        rn__dump_note(ns, 12, "partitionLeaderEpoch=%d", (int32_t)rn_load_be32(b + 12));
-    if (len >= 17)
-        rn__dump_note(ns, 16, "magic=%d", (int8_t)b[16]);
-    if (len >= 21) {
-        uint32_t crc = rn_load_be32(b + 17);
-        if (crc_state == 1)
-            rn__dump_note(ns, 17, "crc=0x%08x (CRC-32C of bytes 21..end: valid)", crc);
-        else if (crc_state == 0)
-            rn__dump_note(ns, 17, "crc=0x%08x (MISMATCH: bytes 21..end give 0x%08x)", crc,
-                          computed);
-        else
-            rn__dump_note(ns, 17, "crc=0x%08x", crc);
+    if (has_field(len, RN_BATCH_OFF_BASE_OFFSET, 8))
+        rn__dump_note(ns, RN_BATCH_OFF_BASE_OFFSET, "baseOffset=%lld",
+                      (long long)(int64_t)rn_load_be64(b + RN_BATCH_OFF_BASE_OFFSET));
+    if (has_field(len, RN_BATCH_OFF_BATCH_LENGTH, 4)) {
+        int32_t length = (int32_t)rn_load_be32(b + RN_BATCH_OFF_BATCH_LENGTH);
+        rn__dump_note(ns, RN_BATCH_OFF_BATCH_LENGTH, "batchLength=%d (the batch is %lld bytes)",
+                      length, (long long)length + RN_BATCH_LOG_OVERHEAD);
     }
-    if (len >= 23) {
-        attrs_text(at, sizeof(at), rn_load_be16(b + 21));
-        rn__dump_note(ns, 21, "attributes=0x%04x (%s)", rn_load_be16(b + 21), at);
-    }
-    if (len >= 27)
-        rn__dump_note(ns, 23, "lastOffsetDelta=%d", (int32_t)rn_load_be32(b + 23));
-    if (len >= 35)
-        rn__dump_note(ns, 27, "baseTimestamp=%lld", (long long)(int64_t)rn_load_be64(b + 27));
-    if (len >= 43)
-        rn__dump_note(ns, 35, "maxTimestamp=%lld", (long long)(int64_t)rn_load_be64(b + 35));
-    if (len >= 51)
-        rn__dump_note(ns, 43, "producerId=%lld", (long long)(int64_t)rn_load_be64(b + 43));
-    if (len >= 53)
-        rn__dump_note(ns, 51, "producerEpoch=%d", (int16_t)rn_load_be16(b + 51));
-    if (len >= 57)
-        rn__dump_note(ns, 53, "baseSequence=%d", (int32_t)rn_load_be32(b + 53));
-    if (len >= 61)
-        rn__dump_note(ns, 57, "recordCount=%d", (int32_t)rn_load_be32(b + 57));
+    if (has_field(len, RN_BATCH_OFF_LEADER_EPOCH, 4))
+        rn__dump_note(ns, RN_BATCH_OFF_LEADER_EPOCH, "partitionLeaderEpoch=%d",
+                      (int32_t)rn_load_be32(b + RN_BATCH_OFF_LEADER_EPOCH));
+    if (has_field(len, RN_BATCH_OFF_MAGIC, 1))
+        rn__dump_note(ns, RN_BATCH_OFF_MAGIC, "magic=%d", (int8_t)b[RN_BATCH_OFF_MAGIC]);
+    if (has_field(len, RN_BATCH_OFF_CRC, 4))
+        note_crc(ns, rn_load_be32(b + RN_BATCH_OFF_CRC), crc_state, computed);
+    note_header_tail(ns, b, len);
 }
 
 /* A cursor over one record's bytes that notes each field; returns 0 on a malformed field. */
@@ -211,11 +239,22 @@ typedef struct walk {
     int hex;
 } walk_t;
 
+/* The varint (or, when wide, varlong) at w->pos, not consumed: its size in bytes, or 0 when
+ * it is malformed or cut by the record's end. */
+static int peek_varint(const walk_t *w, int64_t *v, bool wide)
+{
+    rn_reader_t r = rn_reader_make(w->sec + w->pos, w->len - w->pos);
+    *v = wide ? rn_reader_varlong(&r) : rn_reader_varint(&r);
+    return r.err ? 0 : (int)(r.p - (w->sec + w->pos));
+}
+
 static int walk_varint(walk_t *w, int32_t *v, const char *fmt, const char *prefix)
 {
-    int n = rn_records_get_varint(w->sec + w->pos, w->len - w->pos, v);
+    int64_t wide;
+    int n = peek_varint(w, &wide, false);
     if (n <= 0)
         return 0;
+    *v = (int32_t)wide;
     rn__dump_note(w->ns, w->at + w->pos, fmt, prefix, *v);
     w->pos += (size_t)n;
     return 1;
@@ -224,9 +263,10 @@ static int walk_varint(walk_t *w, int32_t *v, const char *fmt, const char *prefi
 /* A length varint and the bytes it announces (nullable when -1 is allowed). */
 static int walk_bytes(walk_t *w, const char *prefix, const char *field, int nullable)
 {
-    int32_t n;
+    int64_t wide;
     size_t start = w->pos;
-    int k = rn_records_get_varint(w->sec + w->pos, w->len - w->pos, &n);
+    int k = peek_varint(w, &wide, false);
+    int32_t n = (int32_t)wide; /* a varint: within int32 whenever k > 0 */
     if (k <= 0 || n < (nullable ? -1 : 0) || (n > 0 && (size_t)n > w->len - w->pos - (size_t)k))
         return 0;
     rn__dump_note(w->ns, w->at + start, "%s%sLength=%d%s", prefix, field, n,
@@ -258,7 +298,7 @@ static int walk_record(walk_t *w, const rn_batch_header_t *hdr, int32_t index)
     if (w->pos < w->len) {
         rn__dump_note(w->ns, w->at + w->pos, "%sattributes=%d", prefix, (int8_t)w->sec[w->pos]);
         w->pos++;
-        int n = rn_records_get_varlong(w->sec + w->pos, w->len - w->pos, &ts_delta);
+        int n = peek_varint(w, &ts_delta, true);
         if (n > 0) {
             rn__dump_note(w->ns, w->at + w->pos, "%stimestampDelta=%lld (timestamp %lld)", prefix,
                           (long long)ts_delta,
@@ -268,7 +308,9 @@ static int walk_record(walk_t *w, const rn_batch_header_t *hdr, int32_t index)
         }
     }
     if (ok) {
-        int k = rn_records_get_varint(w->sec + w->pos, w->len - w->pos, &off_delta);
+        int64_t delta;
+        int k = peek_varint(w, &delta, false);
+        off_delta = (int32_t)delta;
         ok = k > 0;
         if (ok) {
             rn__dump_note(w->ns, w->at + w->pos, "%soffsetDelta=%d (offset %lld)", prefix,

@@ -17,7 +17,7 @@
 /* Smallest legacy (magic 0/1) message: crc, magic, attributes, key and value lengths. */
 #define LEGACY_MIN_SIZE 14
 /* Bytes of a header that must be present to read batchLength and magic. */
-#define HEADER_PREFIX (RN_BATCH_MAGIC_OFFSET + 1)
+#define HEADER_PREFIX (RN_BATCH_OFF_MAGIC + 1)
 /* Bytes shown in the hex dump of a region whose structure is lost. */
 #define HEX_TAIL 256
 
@@ -308,8 +308,8 @@ size_t rn_dump_log_feed(rn_dump_log_t *lg, const uint8_t *buf, size_t len, int e
             off = len;
             break;
         }
-        int32_t length = (int32_t)rn_load_be32(p + 8);
-        int8_t magic = (int8_t)p[RN_BATCH_MAGIC_OFFSET];
+        int32_t length = (int32_t)rn_load_be32(p + RN_BATCH_OFF_BATCH_LENGTH);
+        int8_t magic = (int8_t)p[RN_BATCH_OFF_MAGIC];
         int legacy = magic == 0 || magic == 1;
         int32_t min_length =
             legacy ? LEGACY_MIN_SIZE : RN_BATCH_HEADER_SIZE - RN_BATCH_LOG_OVERHEAD;

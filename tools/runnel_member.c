@@ -84,25 +84,25 @@ int rn_cli_cproto_decode(rn_arena_t *arena, rn_bytes_t b, bool with_partitions,
     rn_proto_reader_init(&r, b.ptr, (size_t)b.len, arena);
     out->version = rn_proto_read_int16(&r);
     int32_t n = rn_proto_read_array_len(&r, false, false, 2);
-    if (r.err || out->version < 0)
+    if (r.rd.err || out->version < 0)
         return RN_ECORRUPT;
     out->topics = rn_arena_calloc(arena, (size_t)n + 1, sizeof *out->topics);
     if (out->topics == NULL)
         return RN_ENOMEM;
-    for (int32_t i = 0; i < n && !r.err; i++) {
+    for (int32_t i = 0; i < n && !r.rd.err; i++) {
         rn_str_t name = rn_proto_read_string(&r, false, false);
         rn_cli_tparts_t *t = &out->topics[i];
         t->topic = rn_str_arena_dup(arena, name.len >= 0 ? name : rn_str(""));
         if (with_partitions) {
             int32_t np = rn_proto_read_array_len(&r, false, false, 4);
             t->partitions = rn_arena_calloc(arena, (size_t)np + 1, sizeof *t->partitions);
-            for (int32_t k = 0; k < np && !r.err && t->partitions; k++)
+            for (int32_t k = 0; k < np && !r.rd.err && t->partitions; k++)
                 t->partitions[t->npartitions++] = rn_proto_read_int32(&r);
         }
         out->ntopics++;
     }
     /* User data and the fields of newer versions follow; they do not change what we use. */
-    return r.err ? RN_ECORRUPT : 0;
+    return r.rd.err ? RN_ECORRUPT : 0;
 }
 
 static int cmp_member(const void *a, const void *b)

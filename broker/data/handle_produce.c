@@ -35,12 +35,12 @@
 #include "data/rn_datapath.h"
 #include "rn_clock.h"
 #include "rn_handlers.h"
-#include "data/rn_recwalk.h"
 
 #include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
+#include "rn_recwalk.h"
 #include "ops/rn_metrics.h"
 #include "rn_str.h"
 
@@ -236,8 +236,8 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
         /* Kafka recomputes maxTimestamp from the records (LogValidator); the time index and
          * ListOffsets depend on it, so a client's wrong value is corrected here. */
         if (walk.max_timestamp != hdr.max_timestamp) {
-            rn_store_be64(buf + 35, (uint64_t)walk.max_timestamp);
-            rn_store_be32(buf + RN_BATCH_CRC_OFFSET, rn_batch_compute_crc(buf, len));
+            rn_store_be64(buf + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)walk.max_timestamp);
+            rn_store_be32(buf + RN_BATCH_OFF_CRC, rn_batch_compute_crc(buf, len));
             hdr.max_timestamp = walk.max_timestamp;
         }
     }
@@ -317,8 +317,8 @@ static bool has_transactional_batch(const rn_produce_request_t *preq)
         const rn_topic_produce_data_t *tin = &preq->topic_data.items[t];
         for (int32_t p = 0; p < tin->partition_data.count; p++) {
             const rn_records_t *rec = &tin->partition_data.items[p].records;
-            if (rec->len >= RN_BATCH_HEADER_SIZE && rec->ptr[RN_BATCH_MAGIC_OFFSET] == 2 &&
-                (rn_load_be16(rec->ptr + 21) & RN_BATCH_ATTR_TRANSACTIONAL))
+            if (rec->len >= RN_BATCH_HEADER_SIZE && rec->ptr[RN_BATCH_OFF_MAGIC] == 2 &&
+                (rn_load_be16(rec->ptr + RN_BATCH_OFF_ATTRIBUTES) & RN_BATCH_ATTR_TRANSACTIONAL))
                 return true;
         }
     }

@@ -458,15 +458,15 @@ static bool add_subscription(rn_group_t *g, const uint8_t *p, int32_t len)
     if (rn_proto_read_int16(&r) < 0)
         return false;
     int32_t n = rn_proto_read_array_len(&r, false, false, 2);
-    for (int32_t i = 0; i < n && r.err == 0; i++) {
+    for (int32_t i = 0; i < n && r.rd.err == 0; i++) {
         rn_str_t t = rn_proto_read_string(&r, false, false);
-        if (r.err != 0)
+        if (r.rd.err != 0)
             break;
         g->topics = rn_xrealloc(g->topics, (g->n_topics + 1) * sizeof(*g->topics));
         g->topics[g->n_topics++] = rn_xstrndup(t.ptr != NULL ? t.ptr : "", (size_t)t.len);
     }
     (void)rn_proto_read_bytes(&r, false, true);
-    return r.err == 0;
+    return r.rd.err == 0;
 }
 
 /* Kafka's computeSubscribedTopics. */

@@ -206,8 +206,8 @@ int rn_groupstore_encode_group(const rn_groupstore_group_t *v, int16_t version, 
 
 static int done(const rn_proto_reader_t *r)
 {
-    if (r->err != 0)
-        return r->err == RN_ENOMEM ? RN_ENOMEM : RN_ECORRUPT;
+    if (r->rd.err != 0)
+        return r->rd.err == RN_ENOMEM ? RN_ENOMEM : RN_ECORRUPT;
     return rn_proto_remaining(r) == 0 ? 0 : RN_ECORRUPT;
 }
 
@@ -217,7 +217,7 @@ int rn_groupstore_decode_key(const uint8_t *p, size_t len, rn_groupstore_key_t *
     rn_proto_reader_init(&r, p, len, NULL);
     memset(key, 0, sizeof(*key));
     key->version = rn_proto_read_int16(&r);
-    if (r.err != 0)
+    if (r.rd.err != 0)
         return RN_ECORRUPT;
     switch (key->version) {
     case RN_GROUPSTORE_KEY_OFFSET_V0:
@@ -241,7 +241,7 @@ int rn_groupstore_decode_offset(const uint8_t *p, size_t len, rn_groupstore_offs
     rn_proto_reader_t r;
     rn_proto_reader_init(&r, p, len, NULL);
     int16_t version = rn_proto_read_int16(&r);
-    if (r.err != 0)
+    if (r.rd.err != 0)
         return RN_ECORRUPT;
     if (version < 0 || version > 4)
         return RN_EUNSUPPORTED;
@@ -263,7 +263,7 @@ int rn_groupstore_decode_group(const uint8_t *p, size_t len, rn_arena_t *arena,
     rn_proto_reader_init(&r, p, len, arena);
     memset(v, 0, sizeof(*v));
     int16_t version = rn_proto_read_int16(&r);
-    if (r.err != 0)
+    if (r.rd.err != 0)
         return RN_ECORRUPT;
     if (version < 0 || version > 4)
         return RN_EUNSUPPORTED;
@@ -277,7 +277,7 @@ int rn_groupstore_decode_group(const uint8_t *p, size_t len, rn_arena_t *arena,
     int32_t n = rn_proto_read_array_len(&r, flex, false, flex ? 10 : 20);
     if (n > 0) {
         v->members = rn_proto_alloc(&r, n, sizeof(*v->members));
-        for (int32_t i = 0; i < n && r.err == 0; i++) {
+        for (int32_t i = 0; i < n && r.rd.err == 0; i++) {
             rn_groupstore_member_t *m = &v->members[i];
             m->member_id = rn_proto_read_string(&r, flex, false);
             m->instance_id = version >= 3 ? rn_proto_read_string(&r, flex, true) : RN_STR_NULL;
@@ -292,7 +292,7 @@ int rn_groupstore_decode_group(const uint8_t *p, size_t len, rn_arena_t *arena,
                 rn_proto_skip_tags(&r);
         }
     }
-    v->n_members = r.err == 0 && n > 0 ? n : 0;
+    v->n_members = r.rd.err == 0 && n > 0 ? n : 0;
     if (flex)
         rn_proto_skip_tags(&r);
     return done(&r);

@@ -7,74 +7,44 @@
 #include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_reader.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Bounded reader for RN_API_RAW request headers; a read past the end sets err. */
-typedef struct hdr_reader {
-    const uint8_t *p, *end;
-    bool err;
-} hdr_reader_t;
-
-static int16_t rd_i16(hdr_reader_t *rd)
-{
-    if (rd->err || rd->end - rd->p < 2)
-        return (rd->err = true, 0);
-    int16_t v = (int16_t)rn_load_be16(rd->p);
-    rd->p += 2;
-    return v;
-}
-
-static uint32_t rd_uvarint(hdr_reader_t *rd)
-{
-    uint32_t v = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        if (rd->err || rd->p >= rd->end)
-            return (rd->err = true, 0);
-        uint8_t b = *rd->p++;
-        v |= (uint32_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    return (rd->err = true, 0);
-}
-
 /* Skip a tagged-field section (KIP-482): unknown tags are skipped, never rejected. */
-static void rd_skip_tags(hdr_reader_t *rd)
+static void skip_tags(rn_reader_t *rd)
 {
-    uint32_t count = rd_uvarint(rd);
+    uint32_t count = rn_reader_uvarint(rd);
     for (uint32_t i = 0; i < count && !rd->err; i++) {
-        rd_uvarint(rd); /* tag */
-        uint32_t size = rd_uvarint(rd);
-        if (rd->err || (size_t)(rd->end - rd->p) < size)
-            return (void)(rd->err = true);
-        rd->p += size;
+        (void)rn_reader_uvarint(rd); /* tag */
+        rn_reader_skip(rd, rn_reader_uvarint(rd));
     }
 }
 
 /* RN_API_RAW: client id and tags after the fixed 8 header bytes. */
 static const char *decode_raw(rn_req_t *req, const rn_api_entry_t *api)
 {
-    hdr_reader_t rd = {req->frame + 8, req->frame + req->frame_len, false};
+    rn_reader_t rd = rn_reader_make(req->frame + 8, req->frame_len - 8);
     if (req->api_version < api->min_version || req->api_version > api->max_version)
         return "unsupported api version";
     req->flexible = req->api_version >= api->flex_version;
-    int16_t idlen = rd_i16(&rd); /* client_id: nullable string, int16 length */
-    if (rd.err || idlen < -1 || (idlen >= 0 && rd.end - rd.p < idlen))
+    int16_t idlen = rn_reader_i16(&rd); /* client_id: nullable string, int16 length */
+    if (idlen < -1)
         return "malformed request header";
-    if (idlen >= 0) {
-        req->client_id = rn_xstrndup((const char *)rd.p, (size_t)idlen);
-        rd.p += idlen;
-    }
+    const uint8_t *id = idlen >= 0 ? rn_reader_take(&rd, (size_t)idlen) : NULL;
+    if (rd.err)
+        return "malformed request header";
+    if (id != NULL)
+        req->client_id = rn_xstrndup((const char *)id, (size_t)idlen);
     if (req->flexible)
-        rd_skip_tags(&rd);
+        skip_tags(&rd);
     if (rd.err)
         return "malformed request header";
     req->body = rd.p;
-    req->body_len = (size_t)(rd.end - rd.p);
+    req->body_len = rn_reader_left(&rd);
     return NULL;
 }
 

@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while (pos < llen && rn_batch_header_parse(logbytes + pos, llen - pos, &hdr) == 0 &&
                rn_batch_total_size(&hdr) <= llen - pos) {
             size_t total = rn_batch_total_size(&hdr);
-            rn_store_be32(logbytes + pos + RN_BATCH_CRC_OFFSET,
+            rn_store_be32(logbytes + pos + RN_BATCH_OFF_CRC,
                           rn_batch_compute_crc(logbytes + pos, total));
             pos += total;
         }

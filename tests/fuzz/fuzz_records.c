@@ -67,8 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (len > RN_BATCH_HEADER_SIZE) {
         uint8_t *batch = rn_xmalloc(len);
         memcpy(batch, in, len);
-        uint16_t attrs = rn_load_be16(batch + 21);
-        rn_store_be16(batch + 21, (uint16_t)((attrs & ~RN_BATCH_ATTR_CODEC_MASK) | codec));
+        uint16_t attrs = rn_load_be16(batch + RN_BATCH_OFF_ATTRIBUTES);
+        rn_store_be16(batch + RN_BATCH_OFF_ATTRIBUTES,
+                      (uint16_t)((attrs & ~RN_BATCH_ATTR_CODEC_MASK) | codec));
         rn_batch_header_t hdr;
         (void)rn_batch_validate(batch, len, &hdr);
         rn_records_iter_t it;

@@ -42,7 +42,7 @@ static const char *check(int16_t key, int16_t version, int dir, const uint8_t *b
     rn_proto_reader_t r;
     rn_proto_reader_init(&r, copy, len, arena);
     int rc = dir ? api->response_decode(&r, version, msg) : api->request_decode(&r, version, msg);
-    const uint8_t *end = r.p;
+    const uint8_t *end = r.rd.p;
     if (rc != 0) {
         free(copy);
         return "our decoder rejected it";

@@ -29,7 +29,7 @@ static int decode_body(const rn_rpc_api_t *api, bool response, int16_t v, const 
     rn_proto_reader_t r;
     rn_proto_reader_init(&r, data, len, arena);
     int rc = response ? api->response_decode(&r, v, msg) : api->request_decode(&r, v, msg);
-    *consumed_all = r.p == r.end;
+    *consumed_all = r.rd.p == r.rd.end;
     return rc;
 }
 

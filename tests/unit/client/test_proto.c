@@ -64,7 +64,7 @@ static void test_varints(void)
         ok(bytes_eq(buf, n, uv[i].enc, uv[i].len), "uvarint %u encodes", uv[i].v);
         rn_proto_reader_t r = rd(uv[i].enc, uv[i].len);
         is(rn_proto_read_uvarint(&r), uv[i].v, "uvarint %u decodes", uv[i].v);
-        ok(r.err == 0 && r.p == r.end, "uvarint %u consumed exactly", uv[i].v);
+        ok(r.rd.err == 0 && r.rd.p == r.rd.end, "uvarint %u consumed exactly", uv[i].v);
     }
     static const struct {
         int32_t v;
@@ -96,7 +96,8 @@ static void test_varints(void)
         size_t n = out_bytes(&w, buf, sizeof(buf));
         rn_proto_reader_t r = rd(buf, n);
         is(rn_proto_read_varlong(&r), longs[i], "varlong %lld round trip", (long long)longs[i]);
-        ok(r.err == 0 && r.p == r.end, "varlong %lld consumed exactly", (long long)longs[i]);
+        ok(r.rd.err == 0 && r.rd.p == r.rd.end, "varlong %lld consumed exactly",
+           (long long)longs[i]);
     }
     rn_proto_writer_reset(&w);
     rn_proto_write_varlong(&w, INT64_MIN);
@@ -107,23 +108,23 @@ static void test_varints(void)
     const uint8_t six[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
     rn_proto_reader_t r = rd(six, sizeof(six));
     rn_proto_read_uvarint(&r);
-    is(r.err, RN_ECORRUPT, "six-byte uvarint is corrupt");
+    is(r.rd.err, RN_ECORRUPT, "six-byte uvarint is corrupt");
     const uint8_t big5[] = {0xff, 0xff, 0xff, 0xff, 0x1f};
     r = rd(big5, sizeof(big5));
     rn_proto_read_uvarint(&r);
-    is(r.err, RN_ECORRUPT, "uvarint over 32 bits is corrupt");
+    is(r.rd.err, RN_ECORRUPT, "uvarint over 32 bits is corrupt");
     const uint8_t cut[] = {0x80, 0x80};
     r = rd(cut, sizeof(cut));
     rn_proto_read_uvarint(&r);
-    is(r.err, RN_ETRUNC, "uvarint cut short is truncated");
+    is(r.rd.err, RN_ETRUNC, "uvarint cut short is truncated");
     const uint8_t long11[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
     r = rd(long11, sizeof(long11));
     rn_proto_read_uvarlong(&r);
-    is(r.err, RN_ECORRUPT, "eleven-byte uvarlong is corrupt");
+    is(r.rd.err, RN_ECORRUPT, "eleven-byte uvarlong is corrupt");
     const uint8_t over64[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
     r = rd(over64, sizeof(over64));
     rn_proto_read_uvarlong(&r);
-    is(r.err, RN_ECORRUPT, "uvarlong over 64 bits is corrupt");
+    is(r.rd.err, RN_ECORRUPT, "uvarlong over 64 bits is corrupt");
 }
 
 static void test_fixed(void)
@@ -136,13 +137,13 @@ static void test_fixed(void)
     is(rn_proto_read_int32(&r), (int32_t)0x80000001, "int32 big-endian");
     is(rn_proto_read_int64(&r), 42, "int64 big-endian");
     ok(rn_proto_read_float64(&r) == 1.5, "float64 IEEE big-endian");
-    ok(r.err == 0 && r.p == r.end, "all consumed");
-    const uint8_t *before = r.p;
+    ok(r.rd.err == 0 && r.rd.p == r.rd.end, "all consumed");
+    const uint8_t *before = r.rd.p;
     is(rn_proto_read_int32(&r), 0, "read past the end returns zero");
-    is(r.err, RN_ETRUNC, "and records RN_ETRUNC");
-    r.p = data; /* even with bytes available again, the error is sticky */
+    is(r.rd.err, RN_ETRUNC, "and records RN_ETRUNC");
+    r.rd.p = data; /* even with bytes available again, the error is sticky */
     is(rn_proto_read_int8(&r), 0, "reads after an error return zero");
-    ok(r.p == data && before != data, "and do not move");
+    ok(r.rd.p == data && before != data, "and do not move");
 
     rn_proto_writer_t w;
     rn_proto_writer_init(&w);
@@ -176,25 +177,25 @@ static void test_strings(void)
     s = rn_proto_read_string(&r, false, true);
     ok(rn_str_is_null(s), "length -1 is null when nullable");
     s = rn_proto_read_string(&r, false, false);
-    ok(s.len == 0 && !r.err, "empty string");
+    ok(s.len == 0 && !r.rd.err, "empty string");
     r = rd(classic + 5, 2);
     rn_proto_read_string(&r, false, false);
-    is(r.err, RN_ECORRUPT, "null where not nullable is corrupt");
+    is(r.rd.err, RN_ECORRUPT, "null where not nullable is corrupt");
     const uint8_t neg[] = {0xff, 0xfe};
     r = rd(neg, 2);
     rn_proto_read_string(&r, false, true);
-    is(r.err, RN_ECORRUPT, "length -2 is corrupt");
+    is(r.rd.err, RN_ECORRUPT, "length -2 is corrupt");
     const uint8_t longer[] = {0x00, 0x09, 'a'};
     r = rd(longer, sizeof(longer));
     rn_proto_read_string(&r, false, false);
-    is(r.err, RN_ETRUNC, "length past the end is truncated");
+    is(r.rd.err, RN_ETRUNC, "length past the end is truncated");
 
     const uint8_t compact[] = {0x04, 'x', 'y', 'z', 0x00, 0x01};
     r = rd(compact, sizeof(compact));
     ok(rn_str_eq_cstr(rn_proto_read_string(&r, true, false), "xyz"), "compact string");
     ok(rn_str_is_null(rn_proto_read_string(&r, true, true)), "compact null");
     s = rn_proto_read_string(&r, true, false);
-    ok(s.len == 0 && r.err == 0 && r.p == r.end, "compact empty");
+    ok(s.len == 0 && r.rd.err == 0 && r.rd.p == r.rd.end, "compact empty");
 
     const uint8_t bytes[] = {0x00, 0x00, 0x00, 0x02, 0xde, 0xad, 0xff, 0xff, 0xff, 0xff};
     r = rd(bytes, sizeof(bytes));
@@ -245,27 +246,27 @@ static void test_arrays(void)
     rn_proto_reader_t r;
     rn_proto_reader_init(&r, ten, sizeof(ten), &arena);
     rn_proto_read_array_len(&r, false, false, 4);
-    is(r.err, RN_ETRUNC, "10 elements of 4 bytes cannot fit in 8 bytes");
+    is(r.rd.err, RN_ETRUNC, "10 elements of 4 bytes cannot fit in 8 bytes");
     rn_proto_reader_init(&r, ten, sizeof(ten), &arena);
     is(rn_proto_read_array_len(&r, false, false, 0), 10, "10 elements of min size 0 fit");
 
     const uint8_t huge[] = {0x00, 0x20, 0x00, 0x00};
     rn_proto_reader_init(&r, huge, sizeof(huge), &arena);
     rn_proto_read_array_len(&r, false, false, 0);
-    is(r.err, RN_ETOOBIG, "2M elements exceed the hard maximum before any allocation");
+    is(r.rd.err, RN_ETOOBIG, "2M elements exceed the hard maximum before any allocation");
     const uint8_t null[] = {0xff, 0xff, 0xff, 0xff, 0x00};
     rn_proto_reader_init(&r, null, sizeof(null), &arena);
     is(rn_proto_read_array_len(&r, false, true, 4), -1, "null array");
     is(rn_proto_read_array_len(&r, true, true, 4), -1, "compact null array");
     rn_proto_reader_init(&r, null, 4, &arena);
     rn_proto_read_array_len(&r, false, false, 4);
-    is(r.err, RN_ECORRUPT, "null where not nullable is corrupt");
+    is(r.rd.err, RN_ECORRUPT, "null where not nullable is corrupt");
     const uint8_t neg[] = {0xff, 0xff, 0xff, 0xfe};
     rn_proto_reader_init(&r, neg, 4, &arena);
     rn_proto_read_array_len(&r, false, true, 4);
-    is(r.err, RN_ECORRUPT, "count -2 is corrupt");
+    is(r.rd.err, RN_ECORRUPT, "count -2 is corrupt");
     rn_proto_reader_init(&r, ten, 4, NULL);
-    ok(rn_proto_alloc(&r, 3, 8) == NULL && r.err == RN_ENOMEM, "no arena: RN_ENOMEM");
+    ok(rn_proto_alloc(&r, 3, 8) == NULL && r.rd.err == RN_ENOMEM, "no arena: RN_ENOMEM");
     rn_arena_free(&arena);
 }
 
@@ -279,7 +280,7 @@ static void test_tags_and_subs(void)
     const uint8_t badtag[] = {0x01, 0x00, 0x09, 0xaa};
     r = rd(badtag, sizeof(badtag));
     rn_proto_skip_tags(&r);
-    is(r.err, RN_ETRUNC, "tag size past the end");
+    is(r.rd.err, RN_ETRUNC, "tag size past the end");
 
     const uint8_t block[] = {0x00, 0x00, 0x00, 0x05, 0x09, 0x09};
     r = rd(block, sizeof(block));
@@ -287,9 +288,9 @@ static void test_tags_and_subs(void)
     ok(rn_proto_sub(&r, 4, &sub), "sub-reader opened");
     is(rn_proto_read_int16(&sub), 0, "read inside");
     rn_proto_sub_end(&r, &sub);
-    is(r.err, RN_ECORRUPT, "bytes left in a sub-reader are corrupt");
+    is(r.rd.err, RN_ECORRUPT, "bytes left in a sub-reader are corrupt");
     r = rd(block, sizeof(block));
-    ok(!rn_proto_sub(&r, 7, &sub) && r.err == RN_ETRUNC, "sub-reader longer than the input");
+    ok(!rn_proto_sub(&r, 7, &sub) && r.rd.err == RN_ETRUNC, "sub-reader longer than the input");
 }
 
 static void test_writer(void)

@@ -276,7 +276,7 @@ static void test_headers(void)
         rn_proto_reader_t r;
         rn_proto_reader_init(&r, want[v], len[v], NULL);
         is(rn_rpc_read_request_header(&r, v, &back), 0, "request header v%d reads", v);
-        ok(r.p == r.end && back.api_key == 1 && back.api_version == 11 &&
+        ok(r.rd.p == r.rd.end && back.api_key == 1 && back.api_version == 11 &&
                back.correlation_id == 0x01020304 &&
                (v == 0 ? rn_str_is_null(back.client_id) : rn_str_eq_cstr(back.client_id, "c")),
            "request header v%d fields", v);
@@ -286,7 +286,7 @@ static void test_headers(void)
                               0xff, 0xff, 0x01, 0x07, 0x02, 0xaa, 0xbb};
     rn_proto_reader_t r;
     rn_proto_reader_init(&r, tagged, sizeof(tagged), NULL);
-    ok(rn_rpc_read_request_header(&r, 2, &back) == 0 && r.p == r.end &&
+    ok(rn_rpc_read_request_header(&r, 2, &back) == 0 && r.rd.p == r.rd.end &&
            rn_str_is_null(back.client_id),
        "request header v2: null client id, unknown tag skipped");
     rn_proto_writer_reset(&w);
@@ -294,7 +294,7 @@ static void test_headers(void)
     const uint8_t resp1[] = {0, 0, 0, 9, 0};
     ok(same_bytes(&w, resp1, 5), "response header v1 bytes");
     rn_proto_reader_init(&r, resp1, 5, NULL);
-    ok(rn_rpc_read_response_header(&r, 1) == 9 && r.p == r.end, "response header v1 reads");
+    ok(rn_rpc_read_response_header(&r, 1) == 9 && r.rd.p == r.rd.end, "response header v1 reads");
     rn_proto_writer_free(&w);
 }
 

@@ -87,18 +87,18 @@ static inline size_t tu_add_batch(tu_buf_t *b, int count, size_t value_len, int6
     }
     size_t total = pos - start;
     rn_store_be64(h, 0);
-    rn_store_be32(h + 8, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
-    rn_store_be32(h + 12, (uint32_t)-1);
-    h[16] = 2;
-    rn_store_be16(h + 21, 0);
-    rn_store_be32(h + 23, (uint32_t)(count - 1));
-    rn_store_be64(h + 27, (uint64_t)first_ts);
-    rn_store_be64(h + 35, (uint64_t)max_ts);
-    rn_store_be64(h + 43, (uint64_t)-1);
-    rn_store_be16(h + 51, (uint16_t)-1);
-    rn_store_be32(h + 53, (uint32_t)-1);
-    rn_store_be32(h + 57, (uint32_t)count);
-    rn_store_be32(h + 17, rn_batch_compute_crc(h, total));
+    rn_store_be32(h + RN_BATCH_OFF_BATCH_LENGTH, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
+    rn_store_be32(h + RN_BATCH_OFF_LEADER_EPOCH, (uint32_t)-1);
+    h[RN_BATCH_OFF_MAGIC] = 2;
+    rn_store_be16(h + RN_BATCH_OFF_ATTRIBUTES, 0);
+    rn_store_be32(h + RN_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)(count - 1));
+    rn_store_be64(h + RN_BATCH_OFF_BASE_TIMESTAMP, (uint64_t)first_ts);
+    rn_store_be64(h + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)max_ts);
+    rn_store_be64(h + RN_BATCH_OFF_PRODUCER_ID, (uint64_t)-1);
+    rn_store_be16(h + RN_BATCH_OFF_PRODUCER_EPOCH, (uint16_t)-1);
+    rn_store_be32(h + RN_BATCH_OFF_BASE_SEQUENCE, (uint32_t)-1);
+    rn_store_be32(h + RN_BATCH_OFF_RECORD_COUNT, (uint32_t)count);
+    rn_store_be32(h + RN_BATCH_OFF_CRC, rn_batch_compute_crc(h, total));
     b->len = pos;
     return start;
 }

@@ -21,18 +21,18 @@ static size_t build_batch(uint8_t *buf)
     memset(buf, 0, RN_BATCH_HEADER_SIZE);
     size_t total = RN_BATCH_HEADER_SIZE + sizeof(record);
     rn_store_be64(buf, 0);
-    rn_store_be32(buf + 8, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
-    buf[16] = 2;
-    rn_store_be16(buf + 21, 0);
-    rn_store_be32(buf + 23, 0);
-    rn_store_be64(buf + 27, 1700000000000ULL);
-    rn_store_be64(buf + 35, 1700000000000ULL);
-    rn_store_be64(buf + 43, (uint64_t)-1);
-    rn_store_be16(buf + 51, (uint16_t)-1);
-    rn_store_be32(buf + 53, (uint32_t)-1);
-    rn_store_be32(buf + 57, 1);
+    rn_store_be32(buf + RN_BATCH_OFF_BATCH_LENGTH, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
+    buf[RN_BATCH_OFF_MAGIC] = 2;
+    rn_store_be16(buf + RN_BATCH_OFF_ATTRIBUTES, 0);
+    rn_store_be32(buf + RN_BATCH_OFF_LAST_OFFSET_DELTA, 0);
+    rn_store_be64(buf + RN_BATCH_OFF_BASE_TIMESTAMP, 1700000000000ULL);
+    rn_store_be64(buf + RN_BATCH_OFF_MAX_TIMESTAMP, 1700000000000ULL);
+    rn_store_be64(buf + RN_BATCH_OFF_PRODUCER_ID, (uint64_t)-1);
+    rn_store_be16(buf + RN_BATCH_OFF_PRODUCER_EPOCH, (uint16_t)-1);
+    rn_store_be32(buf + RN_BATCH_OFF_BASE_SEQUENCE, (uint32_t)-1);
+    rn_store_be32(buf + RN_BATCH_OFF_RECORD_COUNT, 1);
     memcpy(buf + RN_BATCH_HEADER_SIZE, record, sizeof(record));
-    rn_store_be32(buf + 17, rn_batch_compute_crc(buf, total));
+    rn_store_be32(buf + RN_BATCH_OFF_CRC, rn_batch_compute_crc(buf, total));
     return total;
 }
 
@@ -68,17 +68,17 @@ int main(void)
     is(rn_batch_validate(buf, total, &hdr), RN_ECORRUPT, "flipped value byte fails the CRC");
     buf[RN_BATCH_HEADER_SIZE + 8] ^= 0x20;
 
-    buf[16] = 1;
+    buf[RN_BATCH_OFF_MAGIC] = 1;
     is(rn_batch_validate(buf, total, &hdr), RN_EUNSUPPORTED, "magic 1 is rejected as legacy");
     ok(strstr(rn_batch_strerror(RN_EUNSUPPORTED), "magic") != NULL, "legacy error names magic");
-    buf[16] = 2;
+    buf[RN_BATCH_OFF_MAGIC] = 2;
 
-    rn_store_be32(buf + 8, 10);
+    rn_store_be32(buf + RN_BATCH_OFF_BATCH_LENGTH, 10);
     is(rn_batch_validate(buf, total, &hdr), RN_ECORRUPT, "batchLength below header size");
-    rn_store_be32(buf + 8, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
+    rn_store_be32(buf + RN_BATCH_OFF_BATCH_LENGTH, (uint32_t)(total - RN_BATCH_LOG_OVERHEAD));
 
-    rn_store_be32(buf + 57, 5);
-    rn_store_be32(buf + 17, rn_batch_compute_crc(buf, total));
+    rn_store_be32(buf + RN_BATCH_OFF_RECORD_COUNT, 5);
+    rn_store_be32(buf + RN_BATCH_OFF_CRC, rn_batch_compute_crc(buf, total));
     is(rn_batch_validate(buf, total, &hdr), RN_ECORRUPT, "count above lastOffsetDelta+1");
     return done_testing();
 }

@@ -138,7 +138,7 @@ static void test_append_basics(const char *root)
     is(rn_plog_log_end_offset(log), 9, "log end unchanged");
     b.p[mid + 70] ^= 1;
     is(rn_plog_append(log, b.p, b.len - 1, 7, NOW, &info), RN_ETRUNC, "a truncated buffer");
-    b.p[16] = 1;
+    b.p[RN_BATCH_OFF_MAGIC] = 1;
     is(rn_plog_append(log, b.p, b.len, 7, NOW, &info), RN_EUNSUPPORTED, "legacy magic");
     is(rn_plog_append(log, b.p, 0, 7, NOW, &info), RN_ETRUNC, "empty append");
     tu_free(&b);
@@ -148,10 +148,10 @@ static void test_append_basics(const char *root)
     tu_add_batch(&b, 1, 10, NOW, 1, 7);
     is(rn_plog_append_validated(log, b.p, b.len - 1, 7, NOW, &info), RN_ETRUNC,
        "validated append: a truncated buffer is still refused");
-    b.p[16] = 1;
+    b.p[RN_BATCH_OFF_MAGIC] = 1;
     is(rn_plog_append_validated(log, b.p, b.len, 7, NOW, &info), RN_EUNSUPPORTED,
        "validated append: legacy magic is still refused");
-    b.p[16] = 2;
+    b.p[RN_BATCH_OFF_MAGIC] = 2;
     is(rn_plog_log_end_offset(log), 9, "log end unchanged by refused appends");
     is(rn_plog_append_validated(log, b.p, b.len, 7, NOW, &info), 0, "validated append");
     ok(info.base_offset == 9 && info.last_offset == 11 && info.batch_count == 2,

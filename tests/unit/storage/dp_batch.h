@@ -95,18 +95,18 @@ static inline void dp_batch_finish_ex(dp_batch_t *b, int64_t pid, int16_t epoch,
     int32_t count = count_override >= 0 ? count_override : b->count;
     uint8_t *h = b->buf;
     rn_store_be64(h, 0);
-    rn_store_be32(h + 8, (uint32_t)(b->len - RN_BATCH_LOG_OVERHEAD));
-    rn_store_be32(h + 12, 0);
-    h[16] = 2;
-    rn_store_be16(h + 21, (uint16_t)attrs);
-    rn_store_be32(h + 23, (uint32_t)(count - 1));
-    rn_store_be64(h + 27, (uint64_t)b->base_ts);
-    rn_store_be64(h + 35, (uint64_t)b->max_ts);
-    rn_store_be64(h + 43, (uint64_t)pid);
-    rn_store_be16(h + 51, (uint16_t)epoch);
-    rn_store_be32(h + 53, (uint32_t)seq);
-    rn_store_be32(h + 57, (uint32_t)count);
-    rn_store_be32(h + 17, rn_batch_compute_crc(h, b->len));
+    rn_store_be32(h + RN_BATCH_OFF_BATCH_LENGTH, (uint32_t)(b->len - RN_BATCH_LOG_OVERHEAD));
+    rn_store_be32(h + RN_BATCH_OFF_LEADER_EPOCH, 0);
+    h[RN_BATCH_OFF_MAGIC] = 2;
+    rn_store_be16(h + RN_BATCH_OFF_ATTRIBUTES, (uint16_t)attrs);
+    rn_store_be32(h + RN_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)(count - 1));
+    rn_store_be64(h + RN_BATCH_OFF_BASE_TIMESTAMP, (uint64_t)b->base_ts);
+    rn_store_be64(h + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)b->max_ts);
+    rn_store_be64(h + RN_BATCH_OFF_PRODUCER_ID, (uint64_t)pid);
+    rn_store_be16(h + RN_BATCH_OFF_PRODUCER_EPOCH, (uint16_t)epoch);
+    rn_store_be32(h + RN_BATCH_OFF_BASE_SEQUENCE, (uint32_t)seq);
+    rn_store_be32(h + RN_BATCH_OFF_RECORD_COUNT, (uint32_t)count);
+    rn_store_be32(h + RN_BATCH_OFF_CRC, rn_batch_compute_crc(h, b->len));
 }
 
 static inline void dp_batch_finish(dp_batch_t *b, int64_t pid, int16_t epoch, int32_t seq)

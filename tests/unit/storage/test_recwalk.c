@@ -1,8 +1,8 @@
-/* Unit tests for rn_recwalk: valid batches (with null keys/values and headers), max
- * timestamp, and each kind of malformed record is caught at the right index. */
+/* Unit tests for rn_recwalk (storage/recwalk.c): valid batches (with null keys/values and headers),
+ * max timestamp, and each kind of malformed record is caught at the right index. */
 #include "dp_batch.h"
 #include "rn_err.h"
-#include "data/rn_recwalk.h"
+#include "rn_recwalk.h"
 #include "tap.h"
 
 #include <string.h>
@@ -180,9 +180,75 @@ static void test_bad(void)
     is(rn_recwalk_check(b.buf, 10, &res), RN_ECORRUPT, "shorter than a header refused");
 }
 
+/* The walk and the record iterator share one parser, so they agree on every record; a
+ * timestampDelta whose tenth varlong byte sets bits beyond 64 was once accepted here and
+ * refused by the iterator (and so by the cleaner), and is now refused by both. */
+static void test_one_parser(void)
+{
+    dp_batch_init(&b, 0);
+    {
+        dp_batch_t tmp;
+        tmp.len = 0;
+        tmp.buf[tmp.len++] = 0;
+        memset(tmp.buf + tmp.len, 0xff, 9);
+        tmp.len += 9;
+        tmp.buf[tmp.len++] = 0x7f; /* bits 64..69 set */
+        dp_varint(&tmp, 0);
+        dp_varint(&tmp, -1);
+        dp_varint(&tmp, -1);
+        dp_varint(&tmp, 0);
+        dp_varint(&b, (int64_t)tmp.len);
+        dp_put(&b, tmp.buf, tmp.len);
+        b.count++;
+    }
+    dp_batch_finish(&b, -1, -1, -1);
+    is(walk(), RN_ECORRUPT, "timestampDelta beyond 64 bits refused");
+    is_str(res.reason, "malformed record header", "as a malformed record header");
+
+    /* Both a wrong offset delta and a bad key: the offset delta, read first, is reported. */
+    dp_batch_init(&b, 0);
+    {
+        dp_batch_t tmp;
+        tmp.len = 0;
+        tmp.buf[tmp.len++] = 0;
+        dp_varint(&tmp, 0);
+        dp_varint(&tmp, 3);
+        dp_varint(&tmp, -2);
+        dp_varint(&tmp, -1);
+        dp_varint(&tmp, 0);
+        dp_varint(&b, (int64_t)tmp.len);
+        dp_put(&b, tmp.buf, tmp.len);
+        b.count++;
+    }
+    dp_batch_finish(&b, -1, -1, -1);
+    is(walk(), RN_ECORRUPT, "offset delta and key both wrong");
+    is_str(res.reason, "record offset delta is not its position in the batch",
+           "the first bad field is named");
+
+    /* More headers than the record has bytes for. */
+    dp_batch_init(&b, 0);
+    {
+        dp_batch_t tmp;
+        tmp.len = 0;
+        tmp.buf[tmp.len++] = 0;
+        dp_varint(&tmp, 0);
+        dp_varint(&tmp, 0);
+        dp_varint(&tmp, -1);
+        dp_varint(&tmp, -1);
+        dp_varint(&tmp, 50);
+        dp_varint(&b, (int64_t)tmp.len);
+        dp_put(&b, tmp.buf, tmp.len);
+        b.count++;
+    }
+    dp_batch_finish(&b, -1, -1, -1);
+    is(walk(), RN_ECORRUPT, "header count beyond the record");
+    is_str(res.reason, "malformed record header (key/value of a header)", "named as a header");
+}
+
 int main(void)
 {
     test_valid();
     test_bad();
+    test_one_parser();
     return done_testing();
 }

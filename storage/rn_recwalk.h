@@ -1,10 +1,9 @@
 /* rn_recwalk: walk the records of an uncompressed v2 batch to validate them, as Kafka's
  * LogValidator does before it assigns offsets in place.
  *
- * Record layout (after the 61-byte batch header): length varint (zig-zag), attributes int8,
- * timestampDelta varlong, offsetDelta varint, keyLength varint (-1 = null) + key,
- * valueLength varint (-1 = null) + value, headerCount varint, then per header keyLength
- * varint (>= 0, UTF-8 key) + key, valueLength varint (-1 = null) + value.
+ * The records are parsed by rn_records_parse (rn_records.h holds the layout); this module
+ * adds the validator's rules and names the first problem. It lives with the records in
+ * storage/ because it needs nothing of the broker: the Produce handler calls it.
  *
  * Checked: every length and varint stays inside its record and the record inside the batch;
  * each record's length matches the bytes its fields take; offsetDelta is the record's index
