@@ -1,5 +1,6 @@
 /* Kafka-style 128-bit ids: random generation and the base64url / hex forms (see rn_uuid.h). */
 #include "rn_uuid.h"
+#include "rn_hex.h"
 #include "rn_clock.h"
 
 #include "rn_err.h"
@@ -77,17 +78,6 @@ void rn_uuid_to_text(const rn_uuid_t *uuid, char *out)
     out[o] = '\0';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int rn_uuid_from_text(const char *s, size_t len, rn_uuid_t *uuid)
 {
     if (len != RN_UUID_TEXT_LEN)
@@ -99,7 +89,7 @@ int rn_uuid_from_text(const char *s, size_t len, rn_uuid_t *uuid)
             if (s[i++] != '-')
                 return RN_EINVAL;
         }
-        int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+        int hi = rn_hex_value(s[i]), lo = rn_hex_value(s[i + 1]);
         if (hi < 0 || lo < 0)
             return RN_EINVAL;
         parsed.bytes[b] = (uint8_t)(hi << 4 | lo);

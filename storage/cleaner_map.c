@@ -4,21 +4,11 @@
 
 #include "rn_alloc.h"
 #include "rn_err.h"
+#include "rn_hash.h"
 
 #include <string.h>
 
 /* ---- key hash ---- */
-
-/* The 64-bit finalizer of MurmurHash3 (a bijection with full avalanche). */
-static uint64_t fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
 
 static uint64_t rotl64(uint64_t x, int r)
 {
@@ -41,15 +31,15 @@ static uint64_t lane(const uint8_t *key, size_t len, uint64_t seed)
     uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL);
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        h ^= fmix64(load_le64(key + i) + seed);
+        h ^= rn_hash_mix(load_le64(key + i) + seed);
         h = rotl64(h, 29) * 0xbf58476d1ce4e5b9ULL + 0x94d049bb133111ebULL;
     }
     uint64_t tail = (uint64_t)(len - i) << 56;
     for (size_t j = 0; i + j < len; j++)
         tail |= (uint64_t)key[i + j] << (8 * j);
-    h ^= fmix64(tail + seed);
+    h ^= rn_hash_mix(tail + seed);
     h = rotl64(h, 29) * 0xbf58476d1ce4e5b9ULL;
-    return fmix64(h);
+    return rn_hash_mix(h);
 }
 
 rn__ckey_t rn__cleaner_hash(const uint8_t *key, size_t len)
@@ -140,7 +130,7 @@ void rn__pidmap_free(rn__pidmap_t *pm)
 
 static rn__pidmap_slot_t *pid_slot(const rn__pidmap_t *pm, int64_t pid)
 {
-    size_t i = (size_t)fmix64((uint64_t)pid) & pm->mask;
+    size_t i = (size_t)rn_hash_mix((uint64_t)pid) & pm->mask;
     while (pm->slots[i].pid >= 0 && pm->slots[i].pid != pid)
         i = (i + 1) & pm->mask;
     return &pm->slots[i];

@@ -2,6 +2,7 @@
  * in, error messages that say what to do, number and time parsing, and the cluster
  * look-ups every subcommand needs (bootstrap, metadata, topics, ListOffsets by leader). */
 #include "rn_cli.h"
+#include "rn_hex.h"
 
 #include "rn_alloc.h"
 #include "rn_err.h"
@@ -182,17 +183,6 @@ int rn_cli_parse_time(rn_cli_t *cli, const char *opt, const char *s, int64_t *ou
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t rn_cli_unescape(char *s)
 {
     char *w = s;
@@ -209,8 +199,8 @@ size_t rn_cli_unescape(char *s)
         case '0': *w++ = '\0'; break;
         case '\\': *w++ = '\\'; break;
         case 'x':
-            if (hexval(r[1]) >= 0 && hexval(r[2]) >= 0) {
-                *w++ = (char)(hexval(r[1]) * 16 + hexval(r[2]));
+            if (rn_hex_value(r[1]) >= 0 && rn_hex_value(r[2]) >= 0) {
+                *w++ = (char)(rn_hex_value(r[1]) * 16 + rn_hex_value(r[2]));
                 r += 2;
                 break;
             }
