@@ -25,7 +25,8 @@ var apis = map[int16][2]int16{
 	0: {0, 11}, 1: {0, 17}, 2: {0, 10}, 3: {0, 12}, 8: {0, 9}, 9: {0, 9}, 10: {0, 6},
 	11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 5}, 16: {0, 5}, 18: {0, 4},
 	19: {0, 7}, 20: {0, 6}, 21: {0, 2}, 22: {0, 5}, 23: {0, 4}, 32: {0, 4}, 33: {0, 2},
-	37: {0, 3}, 42: {0, 2}, 44: {0, 1}, 47: {0, 0}, 60: {0, 1},
+	37: {0, 3}, 42: {0, 2}, 44: {0, 1}, 47: {0, 0}, 52: {0, 2}, 53: {0, 1}, 54: {0, 1},
+	55: {0, 2}, 59: {0, 1}, 60: {0, 1}, 62: {0, 4}, 63: {0, 1}, 67: {0, 0},
 }
 
 const perVersion = 4
@@ -42,6 +43,10 @@ var taggedFrom = map[string]int16{
 	"ApiVersionsResponse.SupportedFeatures": 3, "ApiVersionsResponse.FinalizedFeaturesEpoch": 3,
 	"ApiVersionsResponse.FinalizedFeatures": 3, "ApiVersionsResponse.ZkMigrationReady": 3,
 	"CreateTopicsResponseTopic.ConfigErrorCode": 5,
+	"VoteResponse.NodeEndpoints":                1, "BeginQuorumEpochResponse.NodeEndpoints": 1,
+	"EndQuorumEpochResponse.NodeEndpoints": 1, "FetchSnapshotResponse.NodeEndpoints": 1,
+	"FetchSnapshotRequestTopicPartition.ReplicaDirectoryID": 1, "BrokerHeartbeatRequest.OfflineLogDirs": 1,
+	"BrokerHeartbeatRequest.CordonedLogDirs": 99,
 }
 
 var rng = rand.New(rand.NewSource(20241123))
