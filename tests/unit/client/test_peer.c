@@ -260,7 +260,11 @@ typedef struct result {
     int order; /* value of ncalls when it ran */
     char topic[32];
     rn_peer_t *free_peer; /* when set, the callback frees this peer */
+    rn_peer_t *send_peer; /* when set, the callback sends to this peer... */
+    int send_st;          /* ...and keeps what rn_peer_send returned */
 } result_t;
+
+static int send_md(rn_peer_t *peer, int16_t version, const char *topic, result_t *r);
 
 static void on_result(void *arg, int status, const void *response)
 {
@@ -271,6 +275,10 @@ static void on_result(void *arg, int status, const void *response)
     const rn_metadata_response_t *md = response;
     if (md != NULL && md->topics.count == 1)
         snprintf(r->topic, sizeof r->topic, "%.*s", RN_STR_ARGS(md->topics.items[0].name));
+    if (r->send_peer != NULL) {
+        static result_t scratch;
+        r->send_st = send_md(r->send_peer, 12, "from-callback", &scratch);
+    }
     if (r->free_peer != NULL) {
         rn_peer_t *peer = r->free_peer;
         r->free_peer = NULL;
@@ -592,6 +600,7 @@ static void test_free(void)
     rn_peer_t *refused = new_peer("127.0.0.1", unused_port(), 5000);
     send_md(refused, 12, "d", &r[3]);
     send_md(refused, 12, "e", &r[4]);
+    r[1].send_peer = peer;
     rn_peer_free(peer);
     rn_peer_free(refused);
     int cancelled = 0;
@@ -599,6 +608,7 @@ static void test_free(void)
         cancelled += r[i].calls == 1 && r[i].status == RN_PEER_CANCELLED;
     is(cancelled, 5, "in flight and queued: each cancelled once, before free returned");
     is(ncalls, base_calls + 5, "5 callbacks");
+    is(r[1].send_st, RN_ECANCELED, "a send from a cancelled callback: RN_ECANCELED");
     run_for(100);
     is(ncalls, base_calls + 5, "none after free returned");
 
