@@ -16,7 +16,9 @@
  *    offset is what everyone else applied there (so the sequences are prefixes of one
  *    another); committed entries are never changed or lost;
  *  - leader completeness: a new leader of epoch E holds every entry committed in epochs
- *    below E. */
+ *    below E;
+ *  - durability of votes: a granted vote or a candidate's request leaves only once the
+ *    quorum state saying so is on disk. */
 #ifndef RN_RAFT_SIM_H
 #define RN_RAFT_SIM_H
 
@@ -34,7 +36,7 @@
 #define SIM_MAX_NODES 7
 #define SIM_TICK_MS   5
 
-static uint64_t sim_mix(uint64_t x)
+static inline uint64_t sim_mix(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -65,7 +67,7 @@ typedef struct sim_log {
     struct sim *sim;
 } sim_log_t;
 
-static void sim_log_trunc(sim_log_t *log, int64_t end)
+static inline void sim_log_trunc(sim_log_t *log, int64_t end)
 {
     while ((int64_t)log->n > end - log->start) {
         log->n--;
@@ -75,22 +77,23 @@ static void sim_log_trunc(sim_log_t *log, int64_t end)
         log->synced = end;
 }
 
-static uint64_t sim_log_chain(const sim_log_t *log, int64_t offset)
+static inline uint64_t sim_log_chain(const sim_log_t *log, int64_t offset)
 {
     if (offset < log->start)
         return log->start_chain; /* only asked for start - 1 */
     return log->items[offset - log->start].chain;
 }
 
-static int64_t sim_log_end(void *p)
+static inline int64_t sim_log_end(void *p)
 {
     sim_log_t *log = p;
     return log->start + (int64_t)log->n;
 }
 
-static void sim_check_append(struct sim *sim, int64_t offset, int32_t epoch, uint64_t chain);
+static inline void sim_check_append(struct sim *sim, int64_t offset, int32_t epoch, uint64_t chain);
 
-static int sim_log_append(void *p, int32_t epoch, uint8_t kind, const uint8_t *data, size_t len)
+static inline int sim_log_append(void *p, int32_t epoch, uint8_t kind, const uint8_t *data,
+                                 size_t len)
 {
     sim_log_t *log = p;
     int64_t off = sim_log_end(log);
@@ -108,13 +111,13 @@ static int sim_log_append(void *p, int32_t epoch, uint8_t kind, const uint8_t *d
     return 0;
 }
 
-static int sim_log_truncate_to(void *p, int64_t end)
+static inline int sim_log_truncate_to(void *p, int64_t end)
 {
     sim_log_trunc(p, end);
     return 0;
 }
 
-static int sim_log_read(void *p, int64_t offset, rn_raft_entry_t *out)
+static inline int sim_log_read(void *p, int64_t offset, rn_raft_entry_t *out)
 {
     sim_log_t *log = p;
     if (offset < log->start || offset >= sim_log_end(log))
@@ -124,30 +127,30 @@ static int sim_log_read(void *p, int64_t offset, rn_raft_entry_t *out)
     return 0;
 }
 
-static int sim_log_flush(void *p)
+static inline int sim_log_flush(void *p)
 {
     sim_log_t *log = p;
     log->synced = sim_log_end(log);
     return 0;
 }
 
-static int64_t sim_log_start(void *p)
+static inline int64_t sim_log_start(void *p)
 {
     return ((sim_log_t *)p)->start;
 }
 
-static int32_t sim_log_start_epoch(void *p)
+static inline int32_t sim_log_start_epoch(void *p)
 {
     return ((sim_log_t *)p)->start_epoch;
 }
 
-static int32_t sim_log_last_epoch(void *p)
+static inline int32_t sim_log_last_epoch(void *p)
 {
     sim_log_t *log = p;
     return log->n ? log->items[log->n - 1].epoch : log->start_epoch;
 }
 
-static int sim_log_epoch_end(void *p, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
+static inline int sim_log_epoch_end(void *p, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
 {
     sim_log_t *log = p;
     for (size_t i = log->n; i > 0; i--) {
@@ -160,7 +163,7 @@ static int sim_log_epoch_end(void *p, int32_t epoch, int32_t *out_epoch, int64_t
     return RN_ENOTFOUND;
 }
 
-static int sim_log_reset(void *p, int64_t start, int32_t start_epoch)
+static inline int sim_log_reset(void *p, int64_t start, int32_t start_epoch)
 {
     sim_log_t *log = p;
     sim_log_trunc(log, log->start);
@@ -170,7 +173,7 @@ static int sim_log_reset(void *p, int64_t start, int32_t start_epoch)
     return 0;
 }
 
-static int sim_log_drop_prefix(void *p, int64_t start)
+static inline int sim_log_drop_prefix(void *p, int64_t start)
 {
     sim_log_t *log = p;
     if (start <= log->start)
@@ -257,18 +260,18 @@ typedef struct sim {
     bool trace;
 } sim_t;
 
-static uint32_t sim_rand(sim_t *sim)
+static inline uint32_t sim_rand(sim_t *sim)
 {
     sim->rng = sim->rng * 6364136223846793005ull + 1442695040888963407ull;
     return (uint32_t)(sim_mix(sim->rng) >> 32);
 }
 
-static bool sim_chance(sim_t *sim, int per_mille)
+static inline bool sim_chance(sim_t *sim, int per_mille)
 {
     return (int)(sim_rand(sim) % 1000) < per_mille;
 }
 
-__attribute__((format(printf, 2, 3))) static void sim_fail(sim_t *sim, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static inline void sim_fail(sim_t *sim, const char *fmt, ...)
 {
     if (sim->failed[0])
         return;
@@ -279,9 +282,9 @@ __attribute__((format(printf, 2, 3))) static void sim_fail(sim_t *sim, const cha
     va_end(ap);
 }
 
-static void sim_reg_grow(sim_t *sim);
+static inline void sim_reg_grow(sim_t *sim);
 
-static void sim_check_append(sim_t *sim, int64_t offset, int32_t epoch, uint64_t chain)
+static inline void sim_check_append(sim_t *sim, int64_t offset, int32_t epoch, uint64_t chain)
 {
     if (sim->reg_n * 2 >= sim->reg_cap)
         sim_reg_grow(sim);
@@ -303,7 +306,7 @@ static void sim_check_append(sim_t *sim, int64_t offset, int32_t epoch, uint64_t
     }
 }
 
-static void sim_reg_grow(sim_t *sim)
+static inline void sim_reg_grow(sim_t *sim)
 {
     struct sim_reg *old = sim->reg;
     size_t old_cap = sim->reg_cap;
@@ -319,7 +322,7 @@ static void sim_reg_grow(sim_t *sim)
 }
 
 /* A persisted leader claim for an epoch must be the only one. */
-static void sim_check_leader(sim_t *sim, int32_t epoch, int32_t leader)
+static inline void sim_check_leader(sim_t *sim, int32_t epoch, int32_t leader)
 {
     if (leader < 0 || epoch < 0)
         return;
@@ -332,7 +335,7 @@ static void sim_check_leader(sim_t *sim, int32_t epoch, int32_t leader)
                  sim->epoch_leader[epoch], leader);
 }
 
-static void sim_commit(sim_t *sim, sim_node_t *node, int64_t offset, uint64_t chain)
+static inline void sim_commit(sim_t *sim, sim_node_t *node, int64_t offset, uint64_t chain)
 {
     if ((size_t)offset < sim->n_committed) {
         if (sim->committed[offset] != chain)
@@ -352,9 +355,9 @@ static void sim_commit(sim_t *sim, sim_node_t *node, int64_t offset, uint64_t ch
 
 /* ---- callbacks ---- */
 
-static void sim_send(void *ctx, const rn_raft_msg_t *msg);
+static inline void sim_send(void *ctx, const rn_raft_msg_t *msg);
 
-static int sim_persist(void *ctx, const rn_raft_qstate_t *qs)
+static inline int sim_persist(void *ctx, const rn_raft_qstate_t *qs)
 {
     sim_node_t *node = ctx;
     if (node->has_qs) {
@@ -372,7 +375,7 @@ static int sim_persist(void *ctx, const rn_raft_qstate_t *qs)
     return 0;
 }
 
-static void sim_apply(void *ctx, const rn_raft_entry_t *entry)
+static inline void sim_apply(void *ctx, const rn_raft_entry_t *entry)
 {
     sim_node_t *node = ctx;
     if ((size_t)entry->offset != node->sm_n) {
@@ -387,13 +390,13 @@ static void sim_apply(void *ctx, const rn_raft_entry_t *entry)
         node->saw_marker = true;
 }
 
-static uint32_t sim_random_cb(void *ctx)
+static inline uint32_t sim_random_cb(void *ctx)
 {
     return sim_rand(((sim_node_t *)ctx)->sim);
 }
 
-static int sim_snapshot_read(void *ctx, rn_raft_snapshot_id_t *id, const uint8_t **data,
-                             size_t *len)
+static inline int sim_snapshot_read(void *ctx, rn_raft_snapshot_id_t *id, const uint8_t **data,
+                                    size_t *len)
 {
     sim_node_t *node = ctx;
     if (node->snap_id.end_offset <= 0)
@@ -404,8 +407,8 @@ static int sim_snapshot_read(void *ctx, rn_raft_snapshot_id_t *id, const uint8_t
     return 0;
 }
 
-static int sim_snapshot_install(void *ctx, rn_raft_snapshot_id_t id, const uint8_t *data,
-                                size_t len)
+static inline int sim_snapshot_install(void *ctx, rn_raft_snapshot_id_t id, const uint8_t *data,
+                                       size_t len)
 {
     sim_node_t *node = ctx;
     if (len != (size_t)id.end_offset * sizeof(uint64_t) || id.end_offset <= 0)
@@ -425,14 +428,14 @@ static int sim_snapshot_install(void *ctx, rn_raft_snapshot_id_t id, const uint8
 
 /* ---- network ---- */
 
-static void sim_msg_free(sim_msg_t *m)
+static inline void sim_msg_free(sim_msg_t *m)
 {
     rn_free(m->recs);
     rn_free(m->blob);
 }
 
 /* Deep copy: the node's pointers live only during the send call. */
-static void sim_enqueue(sim_t *sim, const rn_raft_msg_t *msg)
+static inline void sim_enqueue(sim_t *sim, const rn_raft_msg_t *msg)
 {
     sim_msg_t m = {.msg = *msg, .seq = sim->seq++};
     m.at = sim->now + sim->delay_min +
@@ -461,7 +464,7 @@ static void sim_enqueue(sim_t *sim, const rn_raft_msg_t *msg)
     rn_vec_xpush(sim->q, sim->qn, sim->qcap, m);
 }
 
-static sim_node_t *sim_node(sim_t *sim, int32_t id)
+static inline sim_node_t *sim_node(sim_t *sim, int32_t id)
 {
     for (int i = 0; i < sim->n; i++)
         if (sim->nodes[i].id == id)
@@ -469,11 +472,18 @@ static sim_node_t *sim_node(sim_t *sim, int32_t id)
     return NULL;
 }
 
-static void sim_send(void *ctx, const rn_raft_msg_t *msg)
+static inline void sim_send(void *ctx, const rn_raft_msg_t *msg)
 {
     sim_node_t *from = ctx;
     sim_t *sim = from->sim;
     sim_node_t *to = sim_node(sim, msg->to);
+    /* What a vote promises must be on disk before the message leaves. */
+    bool granted =
+        msg->type == RN_RAFT_VOTE_RESP && msg->u.vote_resp.granted && !msg->u.vote_resp.pre_vote;
+    bool asking = msg->type == RN_RAFT_VOTE_REQ && !msg->u.vote_req.pre_vote;
+    if ((granted || asking) && (!from->has_qs || from->qs.epoch != msg->epoch ||
+                                from->qs.voted_id != (granted ? msg->to : from->id)))
+        sim_fail(sim, "node %d sent a vote in epoch %d before persisting it", from->id, msg->epoch);
     if (to == NULL || to->group != from->group || sim_chance(sim, sim->loss))
         return;
     sim_enqueue(sim, msg);
@@ -483,7 +493,7 @@ static void sim_send(void *ctx, const rn_raft_msg_t *msg)
 
 /* ---- node lifecycle ---- */
 
-static void sim_start(sim_t *sim, sim_node_t *node)
+static inline void sim_start(sim_t *sim, sim_node_t *node)
 {
     rn_raft_io_t io = {.ctx = node,
                        .send = sim_send,
@@ -506,7 +516,7 @@ static void sim_start(sim_t *sim, sim_node_t *node)
 }
 
 /* Power loss: unflushed log entries go too when lose_unflushed. */
-static void sim_crash(sim_t *sim, sim_node_t *node, bool lose_unflushed)
+static inline void sim_crash(sim_t *sim, sim_node_t *node, bool lose_unflushed)
 {
     (void)sim;
     rn_raft_free(node->raft);
@@ -517,7 +527,7 @@ static void sim_crash(sim_t *sim, sim_node_t *node, bool lose_unflushed)
 
 /* The metadata log directory is lost (log and snapshot); the quorum state survives, so
  * the node cannot vote twice in an epoch. Its messages still in flight are gone too. */
-static void sim_wipe(sim_t *sim, sim_node_t *node)
+static inline void sim_wipe(sim_t *sim, sim_node_t *node)
 {
     sim_log_trunc(&node->log, node->log.start);
     node->log.start = node->log.synced = 0;
@@ -536,7 +546,7 @@ static void sim_wipe(sim_t *sim, sim_node_t *node)
     }
 }
 
-static void sim_init(sim_t *sim, int n, uint64_t seed, const rn_raft_config_t *cfg)
+static inline void sim_init(sim_t *sim, int n, uint64_t seed, const rn_raft_config_t *cfg)
 {
     memset(sim, 0, sizeof(*sim));
     sim->rng = seed * 0x2545F4914F6CDD1Dull + 1;
@@ -559,7 +569,7 @@ static void sim_init(sim_t *sim, int n, uint64_t seed, const rn_raft_config_t *c
         sim_start(sim, &sim->nodes[i]);
 }
 
-static void sim_destroy(sim_t *sim)
+static inline void sim_destroy(sim_t *sim)
 {
     for (int i = 0; i < sim->n; i++) {
         sim_node_t *node = &sim->nodes[i];
@@ -579,7 +589,7 @@ static void sim_destroy(sim_t *sim)
 }
 
 /* A new leader of epoch E must hold every entry committed in an epoch below E. */
-static void sim_check_new_leader(sim_t *sim, sim_node_t *node)
+static inline void sim_check_new_leader(sim_t *sim, sim_node_t *node)
 {
     int32_t epoch = rn_raft_epoch(node->raft);
     for (size_t o = sim->n_committed; o > 0; o--) {
@@ -595,7 +605,7 @@ static void sim_check_new_leader(sim_t *sim, sim_node_t *node)
     }
 }
 
-static void sim_check(sim_t *sim)
+static inline void sim_check(sim_t *sim)
 {
     for (int i = 0; i < sim->n; i++) {
         sim_node_t *node = &sim->nodes[i];
@@ -620,7 +630,7 @@ static void sim_check(sim_t *sim)
 }
 
 /* One event: the earliest due message, or else a tick of every running node. */
-static void sim_step(sim_t *sim)
+static inline void sim_step(sim_t *sim)
 {
     size_t best = sim->qn;
     for (size_t i = 0; i < sim->qn; i++)
@@ -647,7 +657,7 @@ static void sim_step(sim_t *sim)
 }
 
 /* The running node that leads the highest epoch, or NULL. */
-static sim_node_t *sim_leader(sim_t *sim)
+static inline sim_node_t *sim_leader(sim_t *sim)
 {
     sim_node_t *best = NULL;
     for (int i = 0; i < sim->n; i++) {
@@ -660,14 +670,14 @@ static sim_node_t *sim_leader(sim_t *sim)
 }
 
 /* Run until sim->now >= until or a failure. */
-static void sim_run_until(sim_t *sim, int64_t until)
+static inline void sim_run_until(sim_t *sim, int64_t until)
 {
     while (sim->now < until && !sim->failed[0])
         sim_step(sim);
 }
 
 /* Take a snapshot of everything node has applied (the broker would write a checkpoint). */
-static void sim_snapshot(sim_t *sim, sim_node_t *node)
+static inline void sim_snapshot(sim_t *sim, sim_node_t *node)
 {
     (void)sim;
     int64_t end = rn_raft_applied(node->raft);
