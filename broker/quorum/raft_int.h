@@ -17,7 +17,8 @@ typedef struct rn_raft_voter {
 } rn_raft_voter_t;
 
 /* Invariants: epoch, voted_id and leader_id equal what io->persist() last stored once a
- * transition returns; leader_id == node_id iff state is LEADER or RESIGNED; voted_id never
+ * transition returns; leader_id == node_id only as LEADER, RESIGNED, or PROSPECTIVE right
+ * after resigning (it never leads that epoch again); voted_id never
  * changes within an epoch once set; applied <= hw <= end offset (followers) or flushed_end
  * (leader); hw never decreases. */
 struct rn_raft {
