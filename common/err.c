@@ -18,6 +18,7 @@ const char *rn_strerror(int err)
     case RN_EUNSUPPORTED: return "unsupported";
     case RN_EFULL: return "full";
     case RN_ECANCELED: return "cancelled";
+    case RN_ENOTLEADER: return "not the leader";
     default: return "unknown error";
     }
 }

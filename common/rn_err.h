@@ -19,6 +19,7 @@ enum {
     RN_EUNSUPPORTED = -11, /* valid but not supported (legacy magic, unknown codec) */
     RN_EFULL = -12,        /* an index or buffer is full */
     RN_ECANCELED = -13,    /* abandoned: stopped, or the state it worked on changed meanwhile */
+    RN_ENOTLEADER = -14,   /* this node does not lead what was asked of it (quorum, partition) */
 };
 
 /* A short English description of an RN_E* code, for logs and error messages. */
