@@ -102,8 +102,12 @@ static bool hosted_here(const rn_datapath_t *dp, const rn_partition_t *part)
 
 rn_dpart_t *rn_datapath_part(rn_datapath_t *dp, rn_partition_t *part)
 {
-    if (part->user)
-        return part->user;
+    if (part->user) {
+        rn_dpart_t *dpart = part->user;
+        if (dpart->log == NULL)
+            rn__dpart_retry(dp, dpart);
+        return dpart;
+    }
     if (!part->topic->ready || part->topic->deleted || !hosted_here(dp, part))
         return NULL;
     part->user = rn__dpart_open(dp, part);

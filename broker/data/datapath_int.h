@@ -24,6 +24,9 @@ struct rn_datapath {
 /* Kafka's producer.id.expiration.ms default (one day). */
 #define RN_DP_PRODUCER_EXPIRATION_MS (24LL * 3600 * 1000)
 
+/* Pause between tries to open a partition log that failed to open (e.g. EMFILE). */
+#define RN_DP_OPEN_RETRY_MS 1000
+
 int64_t rn__dp_now_ms(void);       /* wall clock, ms */
 int64_t rn__dp_monotonic_ms(void); /* monotonic clock, ms */
 
@@ -36,6 +39,8 @@ void rn__dp_plog_config(const rn_datapath_t *dp, const rn_topicconf_t *tc, const
 /* Take the log from rn_logmgr (creating it for a topic made since start-up) and rebuild the
  * state of part (dpart.c). Never NULL. */
 rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part);
+/* Try a failed open again once its pause (RN_DP_OPEN_RETRY_MS) is over. */
+void rn__dpart_retry(rn_datapath_t *dp, rn_dpart_t *dpart);
 /* Free a partition's state; the log stays with rn_logmgr. clean: write the producer
  * snapshot and epoch cache first (blocking; shutdown only). */
 void rn__dpart_close(rn_datapath_t *dp, rn_dpart_t *dpart, bool clean);
