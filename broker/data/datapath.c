@@ -1,6 +1,7 @@
 /* The data-path module: start-up and shutdown, the partition-state accessor, checkpoint
  * files, retention and housekeeping (see rn_datapath.h). */
 #include "datapath_int.h"
+#include "data/rn_tslookup.h"
 
 #include "rn_alloc.h"
 #include "rn_log.h"
@@ -36,6 +37,11 @@ int64_t rn__dp_monotonic_ms(void)
 rn_datapath_t *rn_datapath(const rn_broker_t *b)
 {
     return b->datapath;
+}
+
+struct rn_tslookup *rn_datapath_tslookup(const rn_datapath_t *dp)
+{
+    return dp->tslookup;
 }
 
 rn_fetchwait_t *rn_datapath_waits(const rn_datapath_t *dp)
@@ -322,6 +328,7 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
         return rc;
     }
     dp->waits = rn_fetchwait_new(b->base);
+    dp->tslookup = rn_tslookup_new(b->offload, &b->stopping);
     b->datapath = dp;
     open_all(dp);
 
@@ -346,6 +353,8 @@ void rn_datapath_shutdown(rn_broker_t *b)
     /* The server is gone, so no request is parked any more; whatever is left learns of it. */
     rn_fetchwait_free(dp->waits);
     dp->waits = NULL;
+    rn_tslookup_free(dp->tslookup); /* after rn_offload_free: no job is left */
+    dp->tslookup = NULL;
     rn_topics_hooks_t none = {NULL, NULL, NULL};
     rn_topics_set_hooks(b->topics, &none);
 

@@ -87,6 +87,8 @@ void rn_datapath_start_moved(rn_datapath_t *dp, rn_dpart_t *dpart);
 /* The parked-Fetch registry and the producer id allocator. */
 rn_fetchwait_t *rn_datapath_waits(const rn_datapath_t *dp);
 rn_pidalloc_t *rn_datapath_pidalloc(const rn_datapath_t *dp);
+/* Lookups inside compressed batches for ListOffsets, off the loop (rn_tslookup.h). */
+struct rn_tslookup *rn_datapath_tslookup(const rn_datapath_t *dp);
 
 /* Wall-clock milliseconds (timestamps, LogAppendTime). */
 int64_t rn_datapath_now_ms(void);
