@@ -145,8 +145,8 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         "Most bytes one Fetch response carries."),
     /* Bounds on what one request may cost (runnel's own keys; Kafka leaves them to quotas
      * and policies). */
-    ROW(RN_CFG_FETCH_MAX_WAIT_MS_CAP, "fetch.max.wait.ms.cap", RN_CFG_INT, "30000", 0, I32MAX,
-        NULL, 0,
+    ROW(RN_CFG_FETCH_MAX_WAIT_MS_CAP, "fetch.max.wait.ms.cap", RN_CFG_INT, "30000", 0, I32MAX, NULL,
+        0,
         "Longest a Fetch is parked whatever its max_wait_ms asks (runnel's own key; clients' "
         "request.timeout.ms bounds it anyway)."),
     ROW(RN_CFG_MAX_PARTITIONS_PER_REQUEST, "max.partitions.per.request", RN_CFG_INT, "10000", 1,
@@ -154,8 +154,8 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         "Most partitions one CreateTopics or CreatePartitions request may add; past it a topic "
         "gets POLICY_VIOLATION, as Kafka answers an operation over 10000 records (runnel's own "
         "key)."),
-    ROW(RN_CFG_MAX_PARTITIONS_PER_TOPIC, "max.partitions.per.topic", RN_CFG_INT, "10000", 1,
-        I32MAX, NULL, 0,
+    ROW(RN_CFG_MAX_PARTITIONS_PER_TOPIC, "max.partitions.per.topic", RN_CFG_INT, "10000", 1, I32MAX,
+        NULL, 0,
         "Most partitions one topic may have; a larger count gets INVALID_PARTITIONS (runnel's own "
         "key)."),
     ROW(RN_CFG_MAX_PARTITIONS, "max.partitions", RN_CFG_INT, "-1", -1, I32MAX, NULL, 0,

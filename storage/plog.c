@@ -546,8 +546,8 @@ int rn_plog_offset_for_timestamp_deferred(rn_plog_t *log, int64_t ts, int64_t mi
     return RN_ENOTFOUND;
 }
 
-int rn_plog_max_timestamp_deferred(rn_plog_t *log, rn_segment_ts_hit_t *hit,
-                                   rn_segment_t **seg_out, rn_segment_ts_batch_t *batch)
+int rn_plog_max_timestamp_deferred(rn_plog_t *log, rn_segment_ts_hit_t *hit, rn_segment_t **seg_out,
+                                   rn_segment_ts_batch_t *batch)
 {
     rn_segment_t *best = NULL;
     for (size_t i = rn__plog_find(log, log->log_start_offset); i < log->nsegs; i++) {

@@ -294,8 +294,7 @@ int rn_segment_batches_end(const rn_segment_t *seg, uint64_t start, uint64_t lim
 #define TS_LOOKUP_MAX_RECORDS RN_SEGMENT_TS_MAX_RECORDS
 
 int rn_segment_find_in_batch(const rn_segment_t *seg, const rn_segment_ts_batch_t *batch,
-                             rn_segment_ts_query_t *queries, size_t n, size_t max_out,
-                             bool *opaque)
+                             rn_segment_ts_query_t *queries, size_t n, size_t max_out, bool *opaque)
 {
     const rn_batch_header_t *hdr = &batch->hdr;
     *opaque = false;

@@ -91,8 +91,8 @@ typedef struct lo_lookup {
     const rn_list_offsets_partition_t *pin;
     rn_list_offsets_partition_response_t *out;
     int64_t ts;
-    int64_t next_min;  /* where to go on when the asked batch holds no match */
-    bool max_ts;       /* ListOffsets -3 */
+    int64_t next_min; /* where to go on when the asked batch holds no match */
+    bool max_ts;      /* ListOffsets -3 */
     rn_segment_ts_hit_t fallback;
 } lo_lookup_t;
 
@@ -126,8 +126,8 @@ static void lo_continue(lo_lookup_t *lk, int rc, const rn_segment_ts_hit_t *hit,
 {
     rn_req_t *req = lk->st->req;
     rn_broker_t *b = rn_req_broker(req);
-    rn_dpart_t *dpart = lookup(req, lk->name, lk->pin->partition_index, -1, NULL,
-                               &lk->out->error_code);
+    rn_dpart_t *dpart =
+        lookup(req, lk->name, lk->pin->partition_index, -1, NULL, &lk->out->error_code);
     if (dpart == NULL)
         return;
     rn_plog_t *log = dpart->log;
@@ -217,16 +217,15 @@ static void list_partition(rn_req_t *req, lo_state_t *st, const rn_list_offsets_
         out->offset = rn_plog_log_start_offset(log);
         out->leader_epoch = rn_epochs_epoch_for_offset(&dpart->epochs, out->offset);
         return;
-    default:
-        break;
+    default: break;
     }
     lo_lookup_t *lk = rn_arena_calloc(&req->arena, 1, sizeof(*lk));
     if (lk == NULL) {
         out->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
         return;
     }
-    *lk = (lo_lookup_t){st, lreq, name, pin, out, pin->timestamp, -1,
-                        pin->timestamp == MAX_TIMESTAMP, {0}};
+    *lk = (lo_lookup_t){
+        st, lreq, name, pin, out, pin->timestamp, -1, pin->timestamp == MAX_TIMESTAMP, {0}};
     lo_continue(lk, RN_ENOTFOUND, NULL, true);
 }
 

@@ -40,8 +40,8 @@ typedef struct rn_datapath rn_datapath_t;
 /* Data-path state of one partition. */
 typedef struct rn_dpart {
     rn_partition_t *part;
-    rn_plog_t *log; /* borrowed from rn_logmgr; NULL when opening failed (open_error) */
-    int open_error; /* RN_E* of the failed open, 0 when open */
+    rn_plog_t *log;        /* borrowed from rn_logmgr; NULL when opening failed (open_error) */
+    int open_error;        /* RN_E* of the failed open, 0 when open */
     int open_failures;     /* failed tries since the last success */
     int64_t open_retry_ms; /* monotonic time from which a failed open is tried again */
     rn_pidstate_t *pids;

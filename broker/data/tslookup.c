@@ -7,8 +7,8 @@
 
 #include <string.h>
 
-#define OPAQUE_SLOTS 64
-#define ANSWER_SLOTS 256
+#define OPAQUE_SLOTS    64
+#define ANSWER_SLOTS    256
 #define JOB_QUERIES_MAX 64
 
 /* What identifies a batch's bytes: a log, where in it, and the header's own fields. */
@@ -120,7 +120,7 @@ static void remember(rn_tslookup_t *tl, const tl_batch_t *tb)
     for (size_t q = 0; q < tb->nqueries; q++) {
         tl_answer_t *a = &tl->answers[tl->next_answer];
         tl->next_answer = (tl->next_answer + 1) % ANSWER_SLOTS;
-        *a = (tl_answer_t){tb->key, tb->queries[q].ts, tb->queries[q].min_offset,
+        *a = (tl_answer_t){tb->key,           tb->queries[q].ts,  tb->queries[q].min_offset,
                            tb->queries[q].rc, tb->queries[q].hit, true};
     }
 }
@@ -144,8 +144,7 @@ static int job_work(void *arg)
 static void job_done(void *arg, int rc);
 
 /* The job's answer to (ts, min_offset), or NULL when it was not asked. */
-static const rn_segment_ts_query_t *job_answer(const tl_batch_t *tb, int64_t ts,
-                                               int64_t min_offset)
+static const rn_segment_ts_query_t *job_answer(const tl_batch_t *tb, int64_t ts, int64_t min_offset)
 {
     for (size_t i = 0; i < tb->nqueries; i++)
         if (tb->queries[i].ts == ts && tb->queries[i].min_offset == min_offset)
@@ -237,8 +236,7 @@ int rn_tslookup_find(rn_tslookup_t *tl, const void *log, rn_segment_t *seg,
                      const rn_segment_ts_batch_t *batch, int64_t ts, int64_t min_offset, int *rc,
                      rn_segment_ts_hit_t *hit, rn_tslookup_cb cb, void *arg)
 {
-    tl_key_t key = {log, seg->base_offset, batch->position, batch->hdr.base_offset,
-                    batch->hdr.crc};
+    tl_key_t key = {log, seg->base_offset, batch->position, batch->hdr.base_offset, batch->hdr.crc};
     if (is_opaque(tl, &key)) {
         rn_segment_unref(seg);
         opaque_hit(batch, min_offset, hit);

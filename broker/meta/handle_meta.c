@@ -274,8 +274,9 @@ int rn_handle_metadata(rn_req_t *req)
         wait = true;
     }
     if (refused > 0)
-        RN_DEBUG("metadata", "peer %s: %d topic(s) not auto-created (auto.create.topics.rate "
-                             "or max.partitions)",
+        RN_DEBUG("metadata",
+                 "peer %s: %d topic(s) not auto-created (auto.create.topics.rate "
+                 "or max.partitions)",
                  req->peer, refused);
     if (md_all_topics(req))
         for (size_t i = 0; i < rn_topics_count(b->topics); i++)

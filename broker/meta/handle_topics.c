@@ -202,8 +202,7 @@ static bool create_check(rn_req_t *req, const rn_creatable_topic_t *t, bool dup,
                      "Both cannot be used at the same time.");
             return false;
         }
-        if (!partitions_allowed(req, t->assignments.count, &res->error_code,
-                                &res->error_message))
+        if (!partitions_allowed(req, t->assignments.count, &res->error_code, &res->error_message))
             return false;
         int32_t width = t->assignments.items[0].broker_ids.count;
         uint8_t *seen_index = rn_arena_calloc(&req->arena, (size_t)t->assignments.count, 1);
