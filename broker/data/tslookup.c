@@ -196,6 +196,7 @@ static void job_done(void *arg, int rc)
     /* Give answers from a copy: a callback may ask again (the next batch of the log). */
     rn_segment_ts_query_t *results = tb->queries;
     size_t nresults = tb->nqueries;
+    bool opaque = tb->opaque; /* the next job (below) writes tb's own */
     tb->queries = NULL;
     tb->nqueries = 0;
     bool again = tb->waiting != NULL;
@@ -216,7 +217,7 @@ static void job_done(void *arg, int rc)
         for (size_t i = 0; i < nresults && a == NULL; i++)
             if (results[i].ts == q->ts && results[i].min_offset == q->min_offset)
                 a = &results[i];
-        if (qrc == 0 && tb->opaque)
+        if (qrc == 0 && opaque)
             opaque_hit(&tb->batch, q->min_offset, &hit);
         else if (qrc == 0 && a != NULL)
             qrc = a->rc, hit = a->hit;
