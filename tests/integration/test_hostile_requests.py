@@ -25,6 +25,16 @@ POLICY_VIOLATION = 44
 I32MAX = 2**31 - 1
 
 
+def sanitized():
+    """True for a build with the sanitizers, whose shadow memory needs an unlimited address
+    space."""
+    try:
+        with open(os.path.join(D.BUILD, "CMakeCache.txt")) as f:
+            return "RN_SANITIZE:BOOL=ON" in f.read()
+    except OSError:
+        return False
+
+
 class LimitedBroker(Broker):
     """runneld under resource limits (RLIMIT_NOFILE, RLIMIT_AS), so a case that exhausts fds
     or memory does so quickly and without hurting the machine."""
@@ -39,7 +49,7 @@ class LimitedBroker(Broker):
             D._die_with_parent()
             if self.nofile:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
-            if self.address_space:
+            if self.address_space and not sanitized():
                 resource.setrlimit(resource.RLIMIT_AS, (self.address_space, self.address_space))
         real = subprocess.Popen
 
