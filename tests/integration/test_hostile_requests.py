@@ -174,6 +174,47 @@ def case_fd_exhaustion(t):
     b.finish(t)
 
 
+def case_fd_retry(t):
+    """With the derived bound lifted, the same Fetch does exhaust the fds: a partition that
+    failed to open then must come back once fds are free again, not stay offline."""
+    b = LimitedBroker(["--auto.create.topics.rate", "100000", "--max.partitions", "100000"],
+                      nofile=2048)
+    t.cleanups.append(b.cleanup)
+    conn = Conn(b.bootstrap, timeout=60)
+    metadata_create(conn, "legit")
+    names = ["fd-%04d" % i for i in range(1000)]
+    for i in range(0, len(names), 250):
+        for _ in range(50):
+            r = conn.call("Metadata", 4, {"Topics": [{"Name": n} for n in names[i:i + 250]],
+                                          "AllowAutoTopicCreation": True})
+            if all(x["ErrorCode"] != 5 for x in r["Topics"]):
+                break
+            time.sleep(0.05)
+    req = {"ReplicaId": -1, "MaxWaitMs": 0, "MinBytes": 1, "MaxBytes": 1 << 20,
+           "IsolationLevel": 0, "SessionId": 0, "SessionEpoch": -1, "ForgottenTopicsData": [],
+           "Topics": [{"Topic": n, "Partitions": [{"Partition": 0, "FetchOffset": 0,
+                                                   "PartitionMaxBytes": 1024}]}
+                      for n in names]}
+    conn.call("Fetch", 11, req)
+    during = produce(conn, "legit", D.record_batch([b"during"]))
+    conn.call("DeleteTopics", 5, {"TopicNames": names, "TimeoutMs": 30000})
+    after, waited = None, 0.0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 5:
+        after = produce(conn, "legit", D.record_batch([b"after"]))
+        if after and after[0] == 0:
+            break
+        time.sleep(0.1)
+    waited = time.monotonic() - t0
+    t.diag("max.partitions lifted: produce to a fresh partition while fds are exhausted: error "
+           "%r; after the 1000 topics are deleted: error %r within %.1f s"
+           % (during and during[0], after and after[0], waited))
+    t.ok(after is not None and after[0] == 0,
+         "a partition that failed to open for lack of fds opens once they are free "
+         "(error %r)" % (after and after[0]), b.log_text()[-1500:])
+    b.finish(t)
+
+
 # ---- a gzip bomb, then ListOffsets by timestamp 150 times -----------------------------------
 
 def bomb_batch(zeros, ts=1700000000000):
@@ -322,6 +363,7 @@ def main():
     t = Tap("test_hostile_requests", timeout_s=170)
     t.step("huge num_partitions", case_huge_partitions, t)
     t.step("fd exhaustion", case_fd_exhaustion, t)
+    t.step("fd retry", case_fd_retry, t)
     b = Broker(["--fetch.max.bytes", "150000", "--fetch.max.wait.ms.cap", "1000",
                 "--auto.create.topics.rate", "100"])
     t.cleanups.append(b.cleanup)
