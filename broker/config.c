@@ -143,6 +143,29 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         NULL, 0, "Longest a follower's fetch waits for data."),
     ROW(RN_CFG_FETCH_MAX_BYTES, "fetch.max.bytes", RN_CFG_INT, "57671680", 1024, I32MAX, NULL, 0,
         "Most bytes one Fetch response carries."),
+    /* Bounds on what one request may cost (runnel's own keys; Kafka leaves them to quotas
+     * and policies). */
+    ROW(RN_CFG_FETCH_MAX_WAIT_MS_CAP, "fetch.max.wait.ms.cap", RN_CFG_INT, "30000", 0, I32MAX, NULL,
+        0,
+        "Longest a Fetch is parked whatever its max_wait_ms asks (runnel's own key; clients' "
+        "request.timeout.ms bounds it anyway)."),
+    ROW(RN_CFG_MAX_PARTITIONS_PER_REQUEST, "max.partitions.per.request", RN_CFG_INT, "10000", 1,
+        I32MAX, NULL, 0,
+        "Most partitions one CreateTopics or CreatePartitions request may add; past it a topic "
+        "gets POLICY_VIOLATION, as Kafka answers an operation over 10000 records (runnel's own "
+        "key)."),
+    ROW(RN_CFG_MAX_PARTITIONS_PER_TOPIC, "max.partitions.per.topic", RN_CFG_INT, "10000", 1, I32MAX,
+        NULL, 0,
+        "Most partitions one topic may have; a larger count gets INVALID_PARTITIONS (runnel's own "
+        "key)."),
+    ROW(RN_CFG_MAX_PARTITIONS, "max.partitions", RN_CFG_INT, "-1", -1, I32MAX, NULL, 0,
+        "Most partitions this node holds; creations past it get POLICY_VIOLATION. -1 = what the "
+        "open-file limit allows: (RLIMIT_NOFILE - 256) / 3, a log and its two indexes each "
+        "(runnel's own key)."),
+    ROW(RN_CFG_AUTO_CREATE_TOPICS_RATE, "auto.create.topics.rate", RN_CFG_INT, "100", 1, I32MAX,
+        NULL, 0,
+        "Most topics Metadata requests auto-create per second (server-wide, bursts of as many); "
+        "the rest answer UNKNOWN_TOPIC_OR_PARTITION and the client retries (runnel's own key)."),
     ROW(RN_CFG_OFFSETS_TOPIC_NUM_PARTITIONS, "offsets.topic.num.partitions", RN_CFG_INT, "50", 1,
         100000, NULL, 0, "Partitions of __consumer_offsets."),
     ROW(RN_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR, "offsets.topic.replication.factor", RN_CFG_INT,

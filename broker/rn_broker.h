@@ -41,6 +41,10 @@ typedef struct rn_broker {
     char advertised_host[256];
     int advertised_port; /* the bound port when advertised.listeners gives none */
     bool clean_start;    /* the previous process stopped cleanly */
+    /* auto.create.topics.rate's token bucket (handle_meta.c): topics Metadata may still
+     * auto-create, refilled at the rate up to one second's worth. */
+    double autocreate_tokens;
+    int64_t autocreate_ms; /* monotonic time of the last refill; 0 = never */
     bool stopping;
     /* Modules of rn_broker_modules started so far, so a failed start or a close stops
      * exactly those. Per broker: several brokers may run in one process (simulation). */

@@ -66,6 +66,9 @@ rn__admin_state_t *rn__admin_state(rn_req_t *req, int32_t max);
 void rn__admin_track(rn__admin_state_t *st, int16_t *code, rn_str_t *message);
 int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st);
 
+/* Partitions this node may still add under max.partitions (handle_topics.c). */
+int64_t rn__partition_room(const rn_broker_t *b);
+
 static inline rn_broker_t *rn_req_broker(const rn_req_t *req)
 {
     return (rn_broker_t *)req->ctx;

@@ -509,6 +509,56 @@ int rn_plog_offset_for_timestamp(rn_plog_t *log, int64_t ts, rn_segment_ts_hit_t
     return RN_ENOTFOUND;
 }
 
+int rn_plog_offset_for_timestamp_deferred(rn_plog_t *log, int64_t ts, int64_t min_offset,
+                                          rn_segment_ts_hit_t *hit, rn_segment_t **seg_out,
+                                          rn_segment_ts_batch_t *batch)
+{
+    if (min_offset < log->log_start_offset)
+        min_offset = log->log_start_offset;
+    for (size_t i = rn__plog_find(log, min_offset); i < log->nsegs; i++) {
+        rn_segment_t *seg = log->segs[i];
+        if (seg->max_timestamp < ts)
+            continue;
+        int err = rn_segment_find_timestamp_deferred(seg, ts, min_offset, hit, batch);
+        if (err == 1) {
+            rn_segment_ref(seg);
+            *seg_out = seg;
+        }
+        if (err != RN_ENOTFOUND)
+            return err;
+    }
+    return RN_ENOTFOUND;
+}
+
+int rn_plog_max_timestamp_deferred(rn_plog_t *log, rn_segment_ts_hit_t *hit, rn_segment_t **seg_out,
+                                   rn_segment_ts_batch_t *batch)
+{
+    rn_segment_t *best = NULL;
+    for (size_t i = rn__plog_find(log, log->log_start_offset); i < log->nsegs; i++) {
+        rn_segment_t *seg = log->segs[i];
+        if (seg->next_offset > log->log_start_offset && seg->max_timestamp >= 0 &&
+            (best == NULL || seg->max_timestamp > best->max_timestamp))
+            best = seg;
+    }
+    if (best == NULL)
+        return RN_ENOTFOUND;
+    /* The answer when the batch holding it lies below the log start. */
+    hit->offset = best->offset_of_max_timestamp;
+    hit->timestamp = best->max_timestamp;
+    hit->leader_epoch = -1;
+    rn_segment_ts_hit_t found;
+    int err = rn_segment_find_timestamp_deferred(best, best->max_timestamp, log->log_start_offset,
+                                                 &found, batch);
+    if (err == 1) {
+        rn_segment_ref(best);
+        *seg_out = best;
+        return 1;
+    }
+    if (err == 0)
+        *hit = found;
+    return err == RN_ENOTFOUND ? 0 : err;
+}
+
 int rn_plog_max_timestamp(rn_plog_t *log, rn_segment_ts_hit_t *hit)
 {
     rn_segment_t *best = NULL;

@@ -153,6 +153,17 @@ const char *rn_plog_dir(const rn_plog_t *log);
  * (compressed batches are decompressed to find it). 0 and *hit (offset, timestamp, the
  * batch's leader epoch), or RN_ENOTFOUND when every timestamp is smaller. */
 int rn_plog_offset_for_timestamp(rn_plog_t *log, int64_t ts, rn_segment_ts_hit_t *hit);
+/* Both lookups without decompressing on the calling thread: when the answer lies inside a
+ * compressed batch they return 1 with *seg (a reference the caller drops with
+ * rn_segment_unref, any thread) and *batch, for rn_segment_find_in_batch off the loop.
+ * The timestamp lookup starts at min_offset (at least the log start), so a caller whose
+ * batch held no match goes on after it; the max-timestamp one leaves in *hit the answer to
+ * give when the batch holds no record with the segment's largest timestamp. */
+int rn_plog_offset_for_timestamp_deferred(rn_plog_t *log, int64_t ts, int64_t min_offset,
+                                          rn_segment_ts_hit_t *hit, rn_segment_t **seg,
+                                          rn_segment_ts_batch_t *batch);
+int rn_plog_max_timestamp_deferred(rn_plog_t *log, rn_segment_ts_hit_t *hit, rn_segment_t **seg,
+                                   rn_segment_ts_batch_t *batch);
 /* The largest timestamp in the log and the last offset of the (first) batch holding it
  * (ListOffsets MAX_TIMESTAMP); RN_ENOTFOUND when no batch has a timestamp. */
 int rn_plog_max_timestamp(rn_plog_t *log, rn_segment_ts_hit_t *hit);

@@ -25,6 +25,7 @@
 #include "rn_timeindex.h"
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define RN_SEGMENT_NAME_DIGITS 20
@@ -117,6 +118,38 @@ typedef struct rn_segment_ts_hit {
  * the first batch whose maxTimestamp >= ts. Returns 0, RN_ENOTFOUND, RN_ENOMEM, RN_EIO. */
 int rn_segment_find_timestamp(const rn_segment_t *seg, int64_t ts, int64_t min_offset,
                               rn_segment_ts_hit_t *hit);
+
+/* A batch a timestamp lookup has to look inside. */
+typedef struct rn_segment_ts_batch {
+    uint64_t position;
+    rn_batch_header_t hdr;
+} rn_segment_ts_batch_t;
+
+/* rn_segment_find_timestamp, except that when the answer lies inside a compressed batch it
+ * returns 1 with the batch in *defer instead of decompressing it (for callers that
+ * decompress off the event loop with rn_segment_find_in_batch). */
+int rn_segment_find_timestamp_deferred(const rn_segment_t *seg, int64_t ts, int64_t min_offset,
+                                       rn_segment_ts_hit_t *hit, rn_segment_ts_batch_t *defer);
+
+/* One question to rn_segment_find_in_batch: the first record with timestamp >= ts and
+ * offset >= min_offset; rc 0 with hit, or RN_ENOTFOUND. */
+typedef struct rn_segment_ts_query {
+    int64_t ts;
+    int64_t min_offset;
+    int rc;
+    rn_segment_ts_hit_t hit;
+} rn_segment_ts_query_t;
+
+/* Answer n queries about batch from one pass over its records, decompressing at most
+ * max_out bytes of them. A batch that cannot be decoded within that is opaque (*opaque set):
+ * every query is answered with its first offset >= min_offset and its maxTimestamp, whatever
+ * the timestamp asked. Reads only the .log through pread: any thread holding a reference
+ * may call it. Returns 0, RN_ENOMEM or RN_EIO. */
+int rn_segment_find_in_batch(const rn_segment_t *seg, const rn_segment_ts_batch_t *batch,
+                             rn_segment_ts_query_t *queries, size_t n, size_t max_out,
+                             bool *opaque);
+/* The decompression budget of a timestamp lookup in one batch. */
+#define RN_SEGMENT_TS_MAX_RECORDS (64u << 20)
 
 /* Remove every batch whose last offset >= offset (a batch straddling offset goes whole), fix
  * the indexes, recompute next_offset / max timestamp. Needs an active segment. *bytes_cut may

@@ -291,50 +291,58 @@ int rn_segment_batches_end(const rn_segment_t *seg, uint64_t start, uint64_t lim
 
 /* Cap on a batch's decompressed records when looking up a timestamp; past it the answer is
  * the batch's first offset (the lookup stays correct at batch granularity). */
-#define TS_LOOKUP_MAX_RECORDS (64u << 20)
+#define TS_LOOKUP_MAX_RECORDS RN_SEGMENT_TS_MAX_RECORDS
 
-/* Within the batch at pos (maxTimestamp >= ts), the first record with timestamp >= ts and
- * offset >= min_offset, decompressing when needed (records of a LogAppendTime batch all carry
- * maxTimestamp). A batch that cannot be decoded answers with its first offset >= min_offset
- * and its maxTimestamp rather than hiding the data behind it. */
-static int find_in_batch(const rn_segment_t *seg, uint64_t pos, const rn_batch_header_t *hdr,
-                         int64_t ts, int64_t min_offset, rn_segment_ts_hit_t *hit)
+int rn_segment_find_in_batch(const rn_segment_t *seg, const rn_segment_ts_batch_t *batch,
+                             rn_segment_ts_query_t *queries, size_t n, size_t max_out, bool *opaque)
 {
-    hit->leader_epoch = hdr->partition_leader_epoch;
+    const rn_batch_header_t *hdr = &batch->hdr;
+    *opaque = false;
+    for (size_t q = 0; q < n; q++) {
+        queries[q].rc = RN_ENOTFOUND;
+        queries[q].hit.leader_epoch = hdr->partition_leader_epoch;
+    }
     size_t total = rn_batch_total_size(hdr);
     uint8_t *buf = rn_malloc(total);
     if (buf == NULL)
         return RN_ENOMEM;
-    int err = pread_full(seg->fd, buf, total, pos);
+    int err = pread_full(seg->fd, buf, total, batch->position);
     if (err) {
         rn_free(buf);
         return err;
     }
     rn_records_iter_t it;
     rn_record_t rec;
-    int opened = rn_records_open(&it, buf, total, NULL, TS_LOOKUP_MAX_RECORDS);
-    err = RN_ENOTFOUND;
+    int opened = rn_records_open(&it, buf, total, NULL, max_out);
     int more = 0;
-    while (opened == 0 && (more = rn_records_iter_next(&it, &rec)) == 1) {
-        if (rec.timestamp >= ts && rec.offset >= min_offset) {
-            hit->offset = rec.offset;
-            hit->timestamp = rec.timestamp;
-            err = 0;
-            break;
+    size_t left = n;
+    while (opened == 0 && left > 0 && (more = rn_records_iter_next(&it, &rec)) == 1) {
+        for (size_t q = 0; q < n; q++) {
+            rn_segment_ts_query_t *qu = &queries[q];
+            if (qu->rc == 0 || rec.timestamp < qu->ts || rec.offset < qu->min_offset)
+                continue;
+            qu->hit.offset = rec.offset;
+            qu->hit.timestamp = rec.timestamp;
+            qu->rc = 0;
+            left--;
         }
     }
     if (opened != 0 || more < 0) {
-        hit->offset = hdr->base_offset > min_offset ? hdr->base_offset : min_offset;
-        hit->timestamp = hdr->max_timestamp;
-        err = 0;
+        *opaque = true;
+        for (size_t q = 0; q < n; q++) {
+            rn_segment_ts_query_t *qu = &queries[q];
+            qu->hit.offset = hdr->base_offset > qu->min_offset ? hdr->base_offset : qu->min_offset;
+            qu->hit.timestamp = hdr->max_timestamp;
+            qu->rc = 0;
+        }
     }
     rn_records_close(&it);
     rn_free(buf);
-    return err;
+    return 0;
 }
 
-int rn_segment_find_timestamp(const rn_segment_t *seg, int64_t ts, int64_t min_offset,
-                              rn_segment_ts_hit_t *hit)
+int rn_segment_find_timestamp_deferred(const rn_segment_t *seg, int64_t ts, int64_t min_offset,
+                                       rn_segment_ts_hit_t *hit, rn_segment_ts_batch_t *defer)
 {
     if (seg->max_timestamp < ts || min_offset >= seg->next_offset)
         return RN_ENOTFOUND;
@@ -348,18 +356,34 @@ int rn_segment_find_timestamp(const rn_segment_t *seg, int64_t ts, int64_t min_o
     if (rn_index_lookup(&seg->index, min_offset, &entry) && entry.position > p)
         p = entry.position;
     while (p < seg->size) {
-        rn_batch_header_t hdr;
-        int err = rn_segment_read_header(seg, p, &hdr);
+        rn_segment_ts_batch_t batch = {.position = p};
+        int err = rn_segment_read_header(seg, p, &batch.hdr);
         if (err)
             return err;
-        if (hdr.max_timestamp >= ts && rn_batch_last_offset(&hdr) >= min_offset) {
-            err = find_in_batch(seg, p, &hdr, ts, min_offset, hit);
-            if (err != RN_ENOTFOUND)
+        if (batch.hdr.max_timestamp >= ts && rn_batch_last_offset(&batch.hdr) >= min_offset) {
+            if (defer != NULL && rn_batch_codec(&batch.hdr) != RN_CODEC_NONE) {
+                *defer = batch;
+                return 1;
+            }
+            rn_segment_ts_query_t query = {.ts = ts, .min_offset = min_offset};
+            bool opaque;
+            err = rn_segment_find_in_batch(seg, &batch, &query, 1, TS_LOOKUP_MAX_RECORDS, &opaque);
+            if (err != 0)
                 return err;
+            if (query.rc == 0) {
+                *hit = query.hit;
+                return 0;
+            }
         }
-        p += rn_batch_total_size(&hdr);
+        p += rn_batch_total_size(&batch.hdr);
     }
     return RN_ENOTFOUND;
+}
+
+int rn_segment_find_timestamp(const rn_segment_t *seg, int64_t ts, int64_t min_offset,
+                              rn_segment_ts_hit_t *hit)
+{
+    return rn_segment_find_timestamp_deferred(seg, ts, min_offset, hit, NULL);
 }
 
 /* Recompute next_offset, the largest timestamp and bytes_since_index from the indexes' last

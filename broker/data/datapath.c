@@ -1,6 +1,7 @@
 /* The data-path module: start-up and shutdown, the partition-state accessor, checkpoint
  * files, retention and housekeeping (see rn_datapath.h). */
 #include "datapath_int.h"
+#include "data/rn_tslookup.h"
 #include "rn_clock.h"
 
 #include "rn_alloc.h"
@@ -18,6 +19,11 @@
 rn_datapath_t *rn_datapath(const rn_broker_t *b)
 {
     return b->datapath;
+}
+
+struct rn_tslookup *rn_datapath_tslookup(const rn_datapath_t *dp)
+{
+    return dp->tslookup;
 }
 
 rn_fetchwait_t *rn_datapath_waits(const rn_datapath_t *dp)
@@ -84,8 +90,12 @@ static bool hosted_here(const rn_datapath_t *dp, const rn_partition_t *part)
 
 rn_dpart_t *rn_datapath_part(rn_datapath_t *dp, rn_partition_t *part)
 {
-    if (part->user)
-        return part->user;
+    if (part->user) {
+        rn_dpart_t *dpart = part->user;
+        if (dpart->log == NULL)
+            rn__dpart_retry(dp, dpart);
+        return dpart;
+    }
     if (!part->topic->ready || part->topic->deleted || !hosted_here(dp, part))
         return NULL;
     part->user = rn__dpart_open(dp, part);
@@ -300,6 +310,7 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
         return rc;
     }
     dp->waits = rn_fetchwait_new(b->base);
+    dp->tslookup = rn_tslookup_new(b->offload, &b->stopping);
     b->datapath = dp;
     open_all(dp);
 
@@ -324,6 +335,8 @@ void rn_datapath_shutdown(rn_broker_t *b)
     /* The server is gone, so no request is parked any more; whatever is left learns of it. */
     rn_fetchwait_free(dp->waits);
     dp->waits = NULL;
+    rn_tslookup_free(dp->tslookup); /* after rn_offload_free: no job is left */
+    dp->tslookup = NULL;
     rn_topics_hooks_t none = {NULL, NULL, NULL};
     rn_topics_set_hooks(b->topics, &none);
 

@@ -12,6 +12,7 @@ struct event;
 struct rn_datapath {
     rn_broker_t *b;
     rn_fetchwait_t *waits;
+    struct rn_tslookup *tslookup;
     rn_pidalloc_t *pidalloc;
     rn_logmgr_t *logmgr;    /* the broker's: owns the logs, checkpoints and retention */
     struct event *tick;     /* 1 s housekeeping timer */
@@ -24,6 +25,9 @@ struct rn_datapath {
 /* Kafka's producer.id.expiration.ms default (one day). */
 #define RN_DP_PRODUCER_EXPIRATION_MS (24LL * 3600 * 1000)
 
+/* Pause between tries to open a partition log that failed to open (e.g. EMFILE). */
+#define RN_DP_OPEN_RETRY_MS 1000
+
 /* Topic configuration (tc: the overrides of topic `name`) -> partition-log configuration. */
 /* Resolve the produce-time topic settings of dpart (see rn_dpart_t). */
 void rn__dp_produce_config(const rn_datapath_t *dp, const rn_topic_t *topic, rn_dpart_t *dpart);
@@ -33,6 +37,8 @@ void rn__dp_plog_config(const rn_datapath_t *dp, const rn_topicconf_t *tc, const
 /* Take the log from rn_logmgr (creating it for a topic made since start-up) and rebuild the
  * state of part (dpart.c). Never NULL. */
 rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part);
+/* Try a failed open again once its pause (RN_DP_OPEN_RETRY_MS) is over. */
+void rn__dpart_retry(rn_datapath_t *dp, rn_dpart_t *dpart);
 /* Free a partition's state; the log stays with rn_logmgr. clean: write the producer
  * snapshot and epoch cache first (blocking; shutdown only). */
 void rn__dpart_close(rn_datapath_t *dp, rn_dpart_t *dpart, bool clean);

@@ -1,6 +1,7 @@
 /* One partition's data-path state: its log (owned by rn_logmgr), its idempotent-producer
  * state and its leader-epoch cache, rebuilt at open and saved at clean shutdown (see
  * rn_datapath.h). */
+#include "rn_clock.h"
 #include "datapath_int.h"
 
 #include "rn_alloc.h"
@@ -217,14 +218,11 @@ static void save_snapshot(rn_dpart_t *dpart)
 
 /* ---- open / close ---- */
 
-rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part)
+/* Open (or create) dpart's log and rebuild its state; on failure leave log NULL, set
+ * open_error and the time of the next try. */
+static void open_log(rn_datapath_t *dp, rn_dpart_t *dpart)
 {
-    rn_dpart_t *dpart = rn_xcalloc(1, sizeof(*dpart));
-    dpart->part = part;
-    dpart->pids = rn_pidstate_new();
-    rn_epochs_init(&dpart->epochs);
-    rn__dp_produce_config(dp, part->topic, dpart);
-
+    rn_partition_t *part = dpart->part;
     /* Logs found at start-up were opened (and recovered) by rn_logmgr_load; a partition of
      * a topic created since is new, in the directory its creation prepared. */
     const char *name = part->topic->name;
@@ -236,19 +234,43 @@ rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part)
         rc = rn_logmgr_create(dp->logmgr, name, part->index, &cfg, &log);
     }
     if (rc != 0) {
-        RN_ERROR("datapath",
-                 "cannot open the log of %s-%d: %s; the partition answers "
-                 "KAFKA_STORAGE_ERROR until the directory is repaired and runneld "
-                 "restarted",
-                 name, part->index, rn_strerror(rc));
+        /* Often transient (out of file descriptors): the partition answers
+         * KAFKA_STORAGE_ERROR and is tried again on use after a pause. */
+        if (dpart->open_failures++ == 0)
+            RN_ERROR("datapath",
+                     "cannot open the log of %s-%d: %s; the partition answers "
+                     "KAFKA_STORAGE_ERROR and is tried again every %d ms",
+                     name, part->index, rn_strerror(rc), RN_DP_OPEN_RETRY_MS);
         dpart->open_error = rc;
-        return dpart;
+        dpart->open_retry_ms = rn_clock_mono_ms() + RN_DP_OPEN_RETRY_MS;
+        return;
     }
+    if (dpart->open_failures > 0)
+        RN_INFO("datapath", "opened the log of %s-%d after %d failed tries", name, part->index,
+                dpart->open_failures);
+    dpart->open_error = 0;
+    dpart->open_failures = 0;
     dpart->log = log;
     dpart->dir = rn_xstrdup(rn_plog_dir(log));
     open_epochs(dp, dpart);
     open_producers(dpart);
+}
+
+rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part)
+{
+    rn_dpart_t *dpart = rn_xcalloc(1, sizeof(*dpart));
+    dpart->part = part;
+    dpart->pids = rn_pidstate_new();
+    rn_epochs_init(&dpart->epochs);
+    rn__dp_produce_config(dp, part->topic, dpart);
+    open_log(dp, dpart);
     return dpart;
+}
+
+void rn__dpart_retry(rn_datapath_t *dp, rn_dpart_t *dpart)
+{
+    if (dpart->log == NULL && rn_clock_mono_ms() >= dpart->open_retry_ms)
+        open_log(dp, dpart);
 }
 
 void rn__dpart_close(rn_datapath_t *dp, rn_dpart_t *dpart, bool clean)

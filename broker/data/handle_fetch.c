@@ -7,11 +7,18 @@
  * answered in full and gets FETCH_SESSION_ID_NOT_FOUND, on which Java and librdkafka clients
  * fall back to a full fetch.
  *
- * Limits (Kafka's ReplicaManager.readFromLog): max_bytes caps the whole response and
- * partition_max_bytes each partition, but until the first partition that returns data, one
- * whole batch is returned however large (KIP-74). Only whole batches are sent.
+ * Limits (Kafka's ReplicaManager.readFromLog): the smaller of max_bytes and the broker's
+ * fetch.max.bytes caps the whole response and partition_max_bytes each partition, but until
+ * the first partition that returns data, one whole batch is returned however large (KIP-74);
+ * once the budget is spent the remaining partitions return no records. Only whole batches are
+ * sent.
  *
- * Long poll (Kafka's DelayedFetch): the request is answered at once when max_wait_ms <= 0,
+ * A partition named twice (Kafka keys the request's partitions in a map) is answered once,
+ * where it was first named, with the parameters of its last mention; consecutive partitions
+ * of one topic share a topic entry in the response, as Kafka's FetchResponse builds it.
+ *
+ * Long poll (Kafka's DelayedFetch): max_wait_ms is capped at fetch.max.wait.ms.cap. The
+ * request is answered at once when max_wait_ms <= 0,
  * min_bytes is reached, or any partition has an error; otherwise it is parked in
  * rn_fetchwait, woken by appends to its partitions (counting at most partition_max_bytes
  * of each) or its deadline, and then read again from scratch. A connection that closes
@@ -25,15 +32,31 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
+#include "meta/rn_keyset.h"
 #include "ops/rn_metrics.h"
 
 #include <string.h>
+
+/* One distinct topic-partition of the request. */
+typedef struct fetch_item {
+    const rn_fetch_topic_t *tin;     /* the topic entry that named it first */
+    const rn_fetch_partition_t *pin; /* its last mention (Kafka: a later entry replaces) */
+} fetch_item_t;
+
+/* One topic entry of the response: items [first, first + count) share its topic. */
+typedef struct fetch_group {
+    const rn_fetch_topic_t *tin;
+    int32_t first, count;
+} fetch_group_t;
 
 typedef struct fetch_state {
     rn_req_t *req;
     rn_datapath_t *dp;
     rn_fetchwaiter_t *waiter; /* while parked */
     int32_t replica_id;
+    fetch_item_t *items;
+    fetch_group_t *groups;
+    int32_t nitems, ngroups;
 } fetch_state_t;
 
 /* Budget shared by the partitions of one response. */
@@ -132,33 +155,96 @@ static void read_partition(const fetch_state_t *st, const rn_fetch_request_t *fr
     budget->bytes += (int64_t)slice.length;
 }
 
+/* The bytes that identify a topic entry's topic: its id (v13+) or its name. */
+static const void *topic_key(const fetch_state_t *st, const rn_fetch_topic_t *tin, size_t *len)
+{
+    if (st->req->api_version >= 13) {
+        *len = sizeof(tin->topic_id);
+        return &tin->topic_id;
+    }
+    *len = tin->topic.len > 0 ? (size_t)tin->topic.len : 0;
+    return tin->topic.ptr;
+}
+
+static bool same_topic(const fetch_state_t *st, const rn_fetch_topic_t *a,
+                       const rn_fetch_topic_t *b)
+{
+    size_t alen, blen;
+    const void *ak = topic_key(st, a, &alen), *bk = topic_key(st, b, &blen);
+    return alen == blen && (alen == 0 || memcmp(ak, bk, alen) == 0);
+}
+
+/* Reduce the request to its distinct topic-partitions and group them into the response's
+ * topic entries (see the top of the file). */
+static int plan(fetch_state_t *st)
+{
+    rn_req_t *req = st->req;
+    const rn_fetch_request_t *freq = req->request;
+    size_t total = 0;
+    for (int32_t t = 0; t < freq->topics.count; t++)
+        total += (size_t)(freq->topics.items[t].partitions.count > 0
+                              ? freq->topics.items[t].partitions.count
+                              : 0);
+    st->items = rn_arena_calloc(&req->arena, total + 1, sizeof(*st->items));
+    st->groups = rn_arena_calloc(&req->arena, total + 1, sizeof(*st->groups));
+    rn_keyset_t keys;
+    if (st->items == NULL || st->groups == NULL || rn_keyset_init(&keys, total) != 0)
+        return RN_ENOMEM;
+    for (int32_t t = 0; t < freq->topics.count; t++) {
+        const rn_fetch_topic_t *tin = &freq->topics.items[t];
+        size_t len;
+        const void *key = topic_key(st, tin, &len);
+        for (int32_t p = 0; p < tin->partitions.count; p++) {
+            const rn_fetch_partition_t *pin = &tin->partitions.items[p];
+            rn_keyset_slot_t *slot = rn_keyset_add(&keys, key, len, pin->partition);
+            if (slot->value >= 0) {
+                st->items[slot->value].pin = pin;
+                continue;
+            }
+            slot->value = st->nitems;
+            st->items[st->nitems++] = (fetch_item_t){tin, pin};
+        }
+    }
+    rn_keyset_free(&keys);
+    for (int32_t i = 0; i < st->nitems; i++) {
+        fetch_group_t *g = st->ngroups > 0 ? &st->groups[st->ngroups - 1] : NULL;
+        if (g == NULL || !same_topic(st, g->tin, st->items[i].tin))
+            st->groups[st->ngroups++] = (fetch_group_t){st->items[i].tin, i, 0};
+        st->groups[st->ngroups - 1].count++;
+    }
+    return 0;
+}
+
 /* Build the whole response from the current state of the logs. */
 static int read_all(fetch_state_t *st, fetch_budget_t *budget)
 {
     rn_req_t *req = st->req;
     const rn_fetch_request_t *freq = req->request;
     rn_fetch_response_t *resp = req->response;
+    int64_t max = rn_config_int(rn_req_broker(req)->cfg, RN_CFG_FETCH_MAX_BYTES);
     budget->left = freq->max_bytes > 0 ? freq->max_bytes : 0;
+    if (budget->left > max)
+        budget->left = max;
     budget->min_one = true;
     budget->bytes = 0;
     budget->error = false;
-    int32_t ntopics = freq->topics.count > 0 ? freq->topics.count : 0;
     rn_fetchable_topic_response_t *touts =
-        rn_fetchable_topic_response_array_alloc(&req->arena, &resp->responses, ntopics);
-    if (!touts && ntopics > 0)
+        rn_fetchable_topic_response_array_alloc(&req->arena, &resp->responses, st->ngroups);
+    if (!touts && st->ngroups > 0)
         return RN_ENOMEM;
-    for (int32_t t = 0; t < ntopics; t++) {
-        const rn_fetch_topic_t *tin = &freq->topics.items[t];
+    for (int32_t t = 0; t < st->ngroups; t++) {
+        const fetch_group_t *g = &st->groups[t];
+        const rn_fetch_topic_t *tin = g->tin;
         touts[t].topic = tin->topic;
         touts[t].topic_id = tin->topic_id;
-        int32_t nparts = tin->partitions.count > 0 ? tin->partitions.count : 0;
+        int32_t nparts = g->count;
         rn_fetch_partition_data_t *pouts =
             rn_fetch_partition_data_array_alloc(&req->arena, &touts[t].partitions, nparts);
         if (!pouts && nparts > 0)
             return RN_ENOMEM;
         rn_topic_t *topic = find_topic(st, tin);
         for (int32_t p = 0; p < nparts; p++) {
-            const rn_fetch_partition_t *pin = &tin->partitions.items[p];
+            const rn_fetch_partition_t *pin = st->items[g->first + p].pin;
             rn_fetch_partition_data_t *out = &pouts[p];
             out->partition_index = pin->partition;
             out->high_watermark = -1;
@@ -181,17 +267,16 @@ static int read_all(fetch_state_t *st, fetch_budget_t *budget)
  * followers fetch is replication traffic). Call once, when the response is final. */
 static void count_bytes_out(const fetch_state_t *st)
 {
-    const rn_fetch_request_t *freq = st->req->request;
     const rn_fetch_response_t *resp = st->req->response;
     if (st->replica_id >= 0)
         return;
-    for (int32_t t = 0; t < resp->responses.count && t < freq->topics.count; t++) {
+    for (int32_t t = 0; t < resp->responses.count && t < st->ngroups; t++) {
         const rn_fetchable_topic_response_t *tout = &resp->responses.items[t];
         uint64_t bytes = 0;
         for (int32_t p = 0; p < tout->partitions.count; p++)
             if (tout->partitions.items[p].records.len > 0)
                 bytes += (uint64_t)tout->partitions.items[p].records.len;
-        rn_topic_t *topic = bytes > 0 ? find_topic(st, &freq->topics.items[t]) : NULL;
+        rn_topic_t *topic = bytes > 0 ? find_topic(st, st->groups[t].tin) : NULL;
         if (topic != NULL)
             rn_metrics_topic_out(rn_req_broker(st->req)->metrics, topic, bytes);
     }
@@ -243,18 +328,17 @@ static void park(fetch_state_t *st, const fetch_budget_t *budget)
 {
     rn_req_t *req = st->req;
     const rn_fetch_request_t *freq = req->request;
-    size_t n = 0;
-    for (int32_t t = 0; t < freq->topics.count; t++)
-        n += (size_t)(freq->topics.items[t].partitions.count > 0
-                          ? freq->topics.items[t].partitions.count
-                          : 0);
-    st->waiter = rn_fetchwait_park(rn_datapath_waits(st->dp), n, freq->min_bytes, budget->bytes,
-                                   freq->max_wait_ms, on_wake, st);
-    for (int32_t t = 0; t < freq->topics.count; t++) {
-        const rn_fetch_topic_t *tin = &freq->topics.items[t];
-        rn_topic_t *topic = find_topic(st, tin);
-        for (int32_t p = 0; topic && p < tin->partitions.count; p++) {
-            const rn_fetch_partition_t *pin = &tin->partitions.items[p];
+    int32_t wait = freq->max_wait_ms;
+    int64_t cap = rn_config_int(rn_req_broker(req)->cfg, RN_CFG_FETCH_MAX_WAIT_MS_CAP);
+    if (wait > cap)
+        wait = (int32_t)cap;
+    st->waiter = rn_fetchwait_park(rn_datapath_waits(st->dp), (size_t)st->nitems, freq->min_bytes,
+                                   budget->bytes, wait, on_wake, st);
+    for (int32_t t = 0; t < st->ngroups; t++) {
+        const fetch_group_t *g = &st->groups[t];
+        rn_topic_t *topic = find_topic(st, g->tin);
+        for (int32_t p = 0; topic && p < g->count; p++) {
+            const rn_fetch_partition_t *pin = st->items[g->first + p].pin;
             rn_partition_t *part = rn_topic_partition(topic, pin->partition);
             if (part)
                 rn_fetchwait_watch(st->waiter, part, pin->partition_max_bytes);
@@ -281,6 +365,12 @@ int rn_handle_fetch(rn_req_t *req)
     st->dp = rn_datapath(rn_req_broker(req));
     st->replica_id = req->api_version >= 15 ? freq->replica_state.replica_id : freq->replica_id;
 
+    if (plan(st) != 0) {
+        /* Too many partitions for memory: this request fails, the connection stays. */
+        resp->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
+        resp->responses = (rn_fetchable_topic_response_array_t){0, NULL};
+        return RN_HANDLED_SYNC;
+    }
     fetch_budget_t budget;
     int rc = read_all(st, &budget);
     if (rc != 0) {

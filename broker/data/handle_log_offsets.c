@@ -14,6 +14,11 @@
  * INVALID_TOPIC_EXCEPTION and topics whose cleanup.policy lacks "delete" POLICY_VIOLATION,
  * as in Kafka. A single node has no followers to wait for, so the answer is immediate.
  *
+ * A lookup by timestamp (or -3) that has to look inside a compressed batch does so on the
+ * offload worker through rn_tslookup (never on the loop: a batch may be a decompression
+ * bomb), shared with every other question about that batch and remembered; the request
+ * answers once its last such lookup is back.
+ *
  * OffsetForLeaderEpoch answers from the leader-epoch cache (rn_epochs_end_offset_for, with
  * the log end offset for the latest epoch).
  *
@@ -21,6 +26,7 @@
  * KAFKA_STORAGE_ERROR for an offline log, and for a current_leader_epoch >= 0 other than
  * the partition's: FENCED_LEADER_EPOCH (older) / UNKNOWN_LEADER_EPOCH (newer). */
 #include "data/rn_datapath.h"
+#include "data/rn_tslookup.h"
 #include "rn_handlers.h"
 
 #include "rn_err.h"
@@ -69,8 +75,119 @@ static rn_dpart_t *lookup(rn_req_t *req, rn_str_t name, int32_t index, int32_t c
 
 /* ---- ListOffsets ---- */
 
-static void list_partition(rn_req_t *req, const rn_list_offsets_request_t *lreq, rn_str_t name,
-                           const rn_list_offsets_partition_t *pin,
+/* A request's lookups still out on the offload worker. */
+typedef struct lo_state {
+    rn_req_t *req;
+    int pending;
+    bool parked; /* the handler returned RN_HANDLED_ASYNC */
+} lo_state_t;
+
+/* One partition's lookup by timestamp (or -3: then ts is the largest timestamp and fallback
+ * the answer when no record of its batch carries it). */
+typedef struct lo_lookup {
+    lo_state_t *st;
+    const rn_list_offsets_request_t *lreq;
+    rn_str_t name;
+    const rn_list_offsets_partition_t *pin;
+    rn_list_offsets_partition_response_t *out;
+    int64_t ts;
+    int64_t next_min; /* where to go on when the asked batch holds no match */
+    bool max_ts;      /* ListOffsets -3 */
+    rn_segment_ts_hit_t fallback;
+} lo_lookup_t;
+
+/* The offset consumers of this request may see (see the top of the file). */
+static int64_t lo_bound(const rn_list_offsets_request_t *lreq, rn_dpart_t *dpart)
+{
+    return lreq->replica_id >= 0        ? rn_plog_log_end_offset(dpart->log)
+           : lreq->isolation_level == 1 ? rn_dpart_last_stable_offset(dpart)
+                                        : rn_dpart_high_watermark(dpart);
+}
+
+static void lo_answer(lo_lookup_t *lk, rn_dpart_t *dpart, const rn_segment_ts_hit_t *hit)
+{
+    rn_list_offsets_partition_response_t *out = lk->out;
+    if (hit->offset >= lo_bound(lk->lreq, dpart))
+        return;
+    out->offset = hit->offset;
+    out->timestamp = hit->timestamp;
+    out->leader_epoch = !lk->max_ts && hit->leader_epoch >= 0
+                            ? hit->leader_epoch
+                            : rn_epochs_epoch_for_offset(&dpart->epochs, hit->offset);
+}
+
+static void lo_answered(void *arg, int rc, const rn_segment_ts_hit_t *hit);
+
+/* Go on with a lookup: answer it, or leave it with the offload worker (pending + 1). first:
+ * start it; otherwise rc and hit are what the worker found in the batch asked about (0,
+ * RN_ENOTFOUND: search on after it, or an error). A lookup that came back names its
+ * partition again: it may have gone meanwhile. */
+static void lo_continue(lo_lookup_t *lk, int rc, const rn_segment_ts_hit_t *hit, bool first)
+{
+    rn_req_t *req = lk->st->req;
+    rn_broker_t *b = rn_req_broker(req);
+    rn_dpart_t *dpart =
+        lookup(req, lk->name, lk->pin->partition_index, -1, NULL, &lk->out->error_code);
+    if (dpart == NULL)
+        return;
+    rn_plog_t *log = dpart->log;
+    rn_segment_ts_hit_t found;
+    while (rc != 0) {
+        if (rc != RN_ENOTFOUND && rc != 1)
+            goto failed;
+        rn_segment_t *seg = NULL;
+        rn_segment_ts_batch_t batch;
+        int64_t start = rn_plog_log_start_offset(log);
+        int64_t min = lk->next_min > start ? lk->next_min : start;
+        if (first && lk->max_ts) {
+            rc = rn_plog_max_timestamp_deferred(log, &lk->fallback, &seg, &batch);
+            if (rc == RN_ENOTFOUND)
+                return; /* no timestamps at all */
+            lk->ts = lk->fallback.timestamp;
+            found = lk->fallback;
+        } else {
+            rc = rn_plog_offset_for_timestamp_deferred(log, lk->ts, min, &found, &seg, &batch);
+            if (rc == RN_ENOTFOUND) {
+                if (lk->max_ts)
+                    lo_answer(lk, dpart, &lk->fallback);
+                return;
+            }
+        }
+        first = false;
+        hit = &found;
+        if (rc != 1)
+            continue; /* answered without decompressing, or failed */
+        lk->next_min = rn_batch_last_offset(&batch.hdr) + 1;
+        if (rn_tslookup_find(rn_datapath_tslookup(rn_datapath(b)), log, seg, &batch, lk->ts, min,
+                             &rc, &found, lo_answered, lk) == 0) {
+            lk->st->pending++;
+            return;
+        }
+        /* answered from memory: rc 0, or RN_ENOTFOUND to search on after the batch */
+    }
+    lo_answer(lk, dpart, hit);
+    return;
+failed:
+    RN_WARN("offsets", "ListOffsets on %s at timestamp %lld failed: %s", rn_plog_name(log),
+            (long long)lk->ts, rn_strerror(rc));
+    lk->out->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
+}
+
+static void lo_answered(void *arg, int rc, const rn_segment_ts_hit_t *hit)
+{
+    lo_lookup_t *lk = arg;
+    lo_state_t *st = lk->st;
+    st->pending--;
+    if (rc == RN_ECANCELED)
+        lk->out->error_code = RN_KERR_UNKNOWN_SERVER_ERROR; /* the broker is stopping */
+    else if (!rn_req_orphaned(st->req))
+        lo_continue(lk, rc, hit, false);
+    if (st->pending == 0 && st->parked)
+        rn_req_complete(st->req);
+}
+
+static void list_partition(rn_req_t *req, lo_state_t *st, const rn_list_offsets_request_t *lreq,
+                           rn_str_t name, const rn_list_offsets_partition_t *pin,
                            rn_list_offsets_partition_response_t *out)
 {
     out->partition_index = pin->partition_index;
@@ -91,36 +208,25 @@ static void list_partition(rn_req_t *req, const rn_list_offsets_request_t *lreq,
     if (!dpart)
         return;
     rn_plog_t *log = dpart->log;
-    int64_t bound = lreq->replica_id >= 0        ? rn_plog_log_end_offset(log)
-                    : lreq->isolation_level == 1 ? rn_dpart_last_stable_offset(dpart)
-                                                 : rn_dpart_high_watermark(dpart);
-    rn_segment_ts_hit_t hit;
     switch (pin->timestamp) {
     case LATEST_TIMESTAMP:
-        out->offset = bound;
+        out->offset = lo_bound(lreq, dpart);
         out->leader_epoch = dpart->part->leader_epoch;
-        break;
+        return;
     case EARLIEST_TIMESTAMP:
         out->offset = rn_plog_log_start_offset(log);
         out->leader_epoch = rn_epochs_epoch_for_offset(&dpart->epochs, out->offset);
-        break;
-    case MAX_TIMESTAMP:
-        if (rn_plog_max_timestamp(log, &hit) == 0 && hit.offset < bound) {
-            out->offset = hit.offset;
-            out->timestamp = hit.timestamp;
-            out->leader_epoch = rn_epochs_epoch_for_offset(&dpart->epochs, hit.offset);
-        }
-        break;
-    default:
-        if (rn_plog_offset_for_timestamp(log, pin->timestamp, &hit) == 0 && hit.offset < bound) {
-            out->offset = hit.offset;
-            out->timestamp = hit.timestamp;
-            out->leader_epoch = hit.leader_epoch >= 0
-                                    ? hit.leader_epoch
-                                    : rn_epochs_epoch_for_offset(&dpart->epochs, hit.offset);
-        }
-        break;
+        return;
+    default: break;
     }
+    lo_lookup_t *lk = rn_arena_calloc(&req->arena, 1, sizeof(*lk));
+    if (lk == NULL) {
+        out->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
+        return;
+    }
+    *lk = (lo_lookup_t){
+        st, lreq, name, pin, out, pin->timestamp, -1, pin->timestamp == MAX_TIMESTAMP, {0}};
+    lo_continue(lk, RN_ENOTFOUND, NULL, true);
 }
 
 int rn_handle_list_offsets(rn_req_t *req)
@@ -131,8 +237,10 @@ int rn_handle_list_offsets(rn_req_t *req)
     int32_t ntopics = lreq->topics.count > 0 ? lreq->topics.count : 0;
     rn_list_offsets_topic_response_t *touts =
         rn_list_offsets_topic_response_array_alloc(&req->arena, &resp->topics, ntopics);
-    if (!touts && ntopics > 0)
+    lo_state_t *st = rn_arena_calloc(&req->arena, 1, sizeof(*st));
+    if ((!touts && ntopics > 0) || st == NULL)
         return RN_ENOMEM;
+    st->req = req;
     for (int32_t t = 0; t < ntopics; t++) {
         const rn_list_offsets_topic_t *tin = &lreq->topics.items[t];
         int32_t nparts = tin->partitions.count > 0 ? tin->partitions.count : 0;
@@ -140,12 +248,21 @@ int rn_handle_list_offsets(rn_req_t *req)
         rn_list_offsets_partition_response_t *pouts =
             rn_list_offsets_partition_response_array_alloc(&req->arena, &touts[t].partitions,
                                                            nparts);
-        if (!pouts && nparts > 0)
-            return RN_ENOMEM;
+        if (!pouts && nparts > 0) {
+            if (st->pending == 0)
+                return RN_ENOMEM;
+            touts[t].partitions.count = 0; /* lookups are out: answer without the rest */
+            resp->topics.count = t + 1;
+            break;
+        }
         for (int32_t p = 0; p < nparts; p++)
-            list_partition(req, lreq, tin->name, &tin->partitions.items[p], &pouts[p]);
+            list_partition(req, st, lreq, tin->name, &tin->partitions.items[p], &pouts[p]);
     }
-    return RN_HANDLED_SYNC;
+    if (st->pending == 0)
+        return RN_HANDLED_SYNC;
+    st->parked = true;
+    rn_req_park(req, NULL, NULL); /* kept until the lookups are back, then completed */
+    return RN_HANDLED_ASYNC;
 }
 
 /* ---- DeleteRecords ---- */

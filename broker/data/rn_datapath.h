@@ -40,8 +40,10 @@ typedef struct rn_datapath rn_datapath_t;
 /* Data-path state of one partition. */
 typedef struct rn_dpart {
     rn_partition_t *part;
-    rn_plog_t *log; /* borrowed from rn_logmgr; NULL when opening failed (open_error) */
-    int open_error; /* RN_E* of the failed open, 0 when open */
+    rn_plog_t *log;        /* borrowed from rn_logmgr; NULL when opening failed (open_error) */
+    int open_error;        /* RN_E* of the failed open, 0 when open */
+    int open_failures;     /* failed tries since the last success */
+    int64_t open_retry_ms; /* monotonic time from which a failed open is tried again */
     rn_pidstate_t *pids;
     rn_epochs_t epochs;
     char *dir; /* <data dir>/<topic>-<partition>; NULL when the log is not open */
@@ -62,7 +64,9 @@ rn_datapath_t *rn_datapath(const rn_broker_t *b);
 
 /* The data-path state of part, opening its log on first use. NULL when the partition's
  * topic is not ready yet (its directory is not on disk). When the log cannot be opened
- * the state is returned with log NULL and open_error set (answer KAFKA_STORAGE_ERROR). */
+ * the state is returned with log NULL and open_error set (answer KAFKA_STORAGE_ERROR); a
+ * later call tries again once a pause has passed, so a transient failure (out of file
+ * descriptors) does not keep the partition offline. */
 rn_dpart_t *rn_datapath_part(rn_datapath_t *dp, rn_partition_t *part);
 
 /* The high watermark: the offset below which consumers may read. */
@@ -83,6 +87,8 @@ void rn_datapath_start_moved(rn_datapath_t *dp, rn_dpart_t *dpart);
 /* The parked-Fetch registry and the producer id allocator. */
 rn_fetchwait_t *rn_datapath_waits(const rn_datapath_t *dp);
 rn_pidalloc_t *rn_datapath_pidalloc(const rn_datapath_t *dp);
+/* Lookups inside compressed batches for ListOffsets, off the loop (rn_tslookup.h). */
+struct rn_tslookup *rn_datapath_tslookup(const rn_datapath_t *dp);
 
 /* Release a Fetch file range once sent (the server's opts.file_release): owner is the
  * rn_segment_t reference taken by rn_plog_read. Any thread. */

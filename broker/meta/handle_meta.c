@@ -1,5 +1,6 @@
 /* Handlers for what clients ask first: ApiVersions, Metadata (with topic auto-creation)
  * and DescribeCluster. */
+#include "rn_clock.h"
 #include "rn_handlers.h"
 
 #include "rn_err.h"
@@ -8,6 +9,7 @@
 #include "rn_str.h"
 
 #include <string.h>
+#include <time.h>
 
 static bool alnum(char c)
 {
@@ -198,6 +200,24 @@ static bool reserved_name(const char *name, size_t len)
            (len == 19 && memcmp(name, "__transaction_state", 19) == 0);
 }
 
+/* Take one topic from auto.create.topics.rate's bucket; false when it is empty. */
+static bool autocreate_token(rn_broker_t *b)
+{
+    int64_t now = rn_clock_mono_ms();
+    double rate = (double)rn_config_int(b->cfg, RN_CFG_AUTO_CREATE_TOPICS_RATE);
+    if (b->autocreate_ms == 0)
+        b->autocreate_tokens = rate;
+    else
+        b->autocreate_tokens += rate * (double)(now - b->autocreate_ms) / 1000.0;
+    if (b->autocreate_tokens > rate)
+        b->autocreate_tokens = rate;
+    b->autocreate_ms = now;
+    if (b->autocreate_tokens < 1.0)
+        return false;
+    b->autocreate_tokens -= 1.0;
+    return true;
+}
+
 int rn_handle_metadata(rn_req_t *req)
 {
     rn_broker_t *b = rn_req_broker(req);
@@ -212,6 +232,9 @@ int rn_handle_metadata(rn_req_t *req)
     bool allow_create = rn_config_bool(b->cfg, RN_CFG_AUTO_CREATE_TOPICS_ENABLE) &&
                         (req->api_version < 4 || mreq->allow_auto_topic_creation);
     bool wait = false;
+    int64_t partitions = rn_config_int(b->cfg, RN_CFG_NUM_PARTITIONS);
+    int64_t room = -1; /* max.partitions room, computed on the first creation */
+    int32_t refused = 0;
     for (int32_t i = 0; i < n; i++) {
         rn_str_t name = mreq->topics.items[i].name;
         if (name.len < 0)
@@ -235,11 +258,25 @@ int rn_handle_metadata(rn_req_t *req)
             errors[i] = RN_KERR_INVALID_TOPIC_EXCEPTION; /* collides with an existing name */
             continue;
         }
-        rn_topics_create(b->topics, ptr, (size_t)name.len,
-                         (int32_t)rn_config_int(b->cfg, RN_CFG_NUM_PARTITIONS),
+        if (room < 0)
+            room = rn__partition_room(b);
+        /* Over max.partitions or auto.create.topics.rate: not created (yet); the client
+         * sees the topic as unknown and retries, as when creation is off. */
+        if (partitions > room || !autocreate_token(b)) {
+            errors[i] = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            refused++;
+            continue;
+        }
+        room -= partitions;
+        rn_topics_create(b->topics, ptr, (size_t)name.len, (int32_t)partitions,
                          b->cfg->default_replication_factor, NULL);
         wait = true;
     }
+    if (refused > 0)
+        RN_DEBUG("metadata",
+                 "peer %s: %d topic(s) not auto-created (auto.create.topics.rate "
+                 "or max.partitions)",
+                 req->peer, refused);
     if (md_all_topics(req))
         for (size_t i = 0; i < rn_topics_count(b->topics); i++)
             wait |= !rn_topics_at(b->topics, i)->ready;

@@ -8,8 +8,10 @@
 #include "rn_kerr.h"
 #include "rn_log.h"
 #include "rn_str.h"
+#include "meta/rn_keyset.h"
 
 #include <string.h>
+#include <sys/resource.h>
 
 rn__admin_state_t *rn__admin_state(rn_req_t *req, int32_t max)
 {
@@ -56,13 +58,99 @@ int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st)
     return RN_HANDLED_ASYNC;
 }
 
-/* True when name occurs more than once among n slices. */
-static bool duplicated(const rn_str_t *names, size_t stride, int32_t n, rn_str_t name)
+/* Count the names of n entries (slices stride bytes apart) into set: a name given twice is
+ * one slot with count 2, so each entry's duplicate check costs O(1). RN_ENOMEM when the
+ * table for a client-sized count cannot be had. */
+static int count_names(rn_keyset_t *set, const rn_str_t *names, size_t stride, int32_t n)
 {
-    int count = 0;
-    for (int32_t i = 0; i < n; i++)
-        count += rn_str_eq(*(const rn_str_t *)((const char *)names + (size_t)i * stride), name);
-    return count > 1;
+    int rc = rn_keyset_init(set, (size_t)n);
+    if (rc != 0)
+        return rc;
+    for (int32_t i = 0; i < n; i++) {
+        rn_str_t name = *(const rn_str_t *)((const char *)names + (size_t)i * stride);
+        rn_keyset_add(set, name.ptr, name.len > 0 ? (size_t)name.len : 0, name.len < 0);
+    }
+    return 0;
+}
+
+/* The slot of a counted name: count > 1 means duplicated; value is -1 until the first
+ * occurrence has been answered (Kafka answers a name given twice once). */
+static rn_keyset_slot_t *name_slot(const rn_keyset_t *set, rn_str_t name)
+{
+    return rn_keyset_find(set, name.ptr, name.len > 0 ? (size_t)name.len : 0, name.len < 0);
+}
+
+int64_t rn__partition_room(const rn_broker_t *b)
+{
+    int64_t max = rn_config_int(b->cfg, RN_CFG_MAX_PARTITIONS);
+    if (max < 0) {
+        /* Every partition log costs three fds (.log, .index, .timeindex); keep 256 for
+         * connections and the data directory's own files. */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+            rl.rlim_cur > (rlim_t)INT32_MAX)
+            max = INT32_MAX;
+        else
+            max = rl.rlim_cur > 256 + 3 ? (int64_t)(rl.rlim_cur - 256) / 3 : 1;
+    }
+    int64_t have = 0;
+    for (size_t i = 0; i < rn_topics_count(b->topics); i++)
+        have += rn_topics_at(b->topics, i)->n_partitions;
+    return have < max ? max - have : 0;
+}
+
+/* The request-wide partition budgets of CreateTopics and CreatePartitions. */
+typedef struct part_budget {
+    int64_t request; /* max.partitions.per.request still unused */
+    int64_t node;    /* max.partitions room still unused */
+} part_budget_t;
+
+static part_budget_t part_budget(const rn_broker_t *b)
+{
+    return (part_budget_t){rn_config_int(b->cfg, RN_CFG_MAX_PARTITIONS_PER_REQUEST),
+                           rn__partition_room(b)};
+}
+
+/* Take add partitions from the budgets, or set POLICY_VIOLATION (as Kafka answers an
+ * operation that would write more than its 10000 records) and return false. */
+static bool take_partitions(rn_req_t *req, part_budget_t *budget, int64_t add, int16_t *code,
+                            rn_str_t *message)
+{
+    rn_broker_t *b = rn_req_broker(req);
+    if (add > budget->request) {
+        *code = RN_KERR_POLICY_VIOLATION;
+        *message = rn_req_strf(req,
+                               "Unable to perform excessively large batch operation: one "
+                               "request may add at most %lld partitions "
+                               "(max.partitions.per.request).",
+                               (long long)rn_config_int(b->cfg, RN_CFG_MAX_PARTITIONS_PER_REQUEST));
+        return false;
+    }
+    if (add > budget->node) {
+        *code = RN_KERR_POLICY_VIOLATION;
+        *message = rn_req_strf(req,
+                               "This broker has room for %lld more partitions (max.partitions, "
+                               "or what its open-file limit allows).",
+                               (long long)budget->node);
+        return false;
+    }
+    budget->request -= add;
+    budget->node -= add;
+    return true;
+}
+
+/* Kafka's INVALID_PARTITIONS for a count over max.partitions.per.topic. */
+static bool partitions_allowed(rn_req_t *req, int64_t count, int16_t *code, rn_str_t *message)
+{
+    int64_t max = rn_config_int(rn_req_broker(req)->cfg, RN_CFG_MAX_PARTITIONS_PER_TOPIC);
+    if (count <= max)
+        return true;
+    *code = RN_KERR_INVALID_PARTITIONS;
+    *message = rn_req_strf(req,
+                           "Number of partitions %lld is above this broker's limit of %lld per "
+                           "topic (max.partitions.per.topic).",
+                           (long long)count, (long long)max);
+    return false;
 }
 
 /* Check an explicit replica list: non-empty, known nodes, no repeats. */
@@ -114,13 +202,19 @@ static bool create_check(rn_req_t *req, const rn_creatable_topic_t *t, bool dup,
                      "Both cannot be used at the same time.");
             return false;
         }
+        if (!partitions_allowed(req, t->assignments.count, &res->error_code, &res->error_message))
+            return false;
         int32_t width = t->assignments.items[0].broker_ids.count;
+        uint8_t *seen_index = rn_arena_calloc(&req->arena, (size_t)t->assignments.count, 1);
+        if (seen_index == NULL) {
+            res->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
+            res->error_message = RN_STR_NULL;
+            return false;
+        }
         for (int32_t i = 0; i < t->assignments.count; i++) {
             const rn_creatable_replica_assignment_t *a = &t->assignments.items[i];
-            bool seen = false;
-            for (int32_t j = 0; j < t->assignments.count; j++)
-                seen |= j != i && t->assignments.items[j].partition_index == a->partition_index;
-            if (seen || a->partition_index < 0 || a->partition_index >= t->assignments.count ||
+            bool bad_index = a->partition_index < 0 || a->partition_index >= t->assignments.count;
+            if (bad_index || seen_index[a->partition_index]++ ||
                 !valid_replicas(b, &a->broker_ids, width)) {
                 res->error_code = RN_KERR_INVALID_REPLICA_ASSIGNMENT;
                 res->error_message =
@@ -145,6 +239,8 @@ static bool create_check(rn_req_t *req, const rn_creatable_topic_t *t, bool dup,
                 rn_req_strf(req, "Number of partitions was set to an invalid non-positive value.");
             return false;
         }
+        if (!partitions_allowed(req, *partitions, &res->error_code, &res->error_message))
+            return false;
         if (*rf <= 0 || *rf > nodes) {
             res->error_code = RN_KERR_INVALID_REPLICATION_FACTOR;
             res->error_message =
@@ -207,24 +303,32 @@ int rn_handle_create_topics(rn_req_t *req)
     rn__admin_state_t *st = rn__admin_state(req, n);
     if ((results == NULL && n > 0) || st == NULL)
         return RN_ENOMEM;
+    rn_keyset_t names;
+    if (count_names(&names, &creq->topics.items[0].name, sizeof(creq->topics.items[0]), n) != 0)
+        return RN_ENOMEM;
+    part_budget_t budget = part_budget(b);
     int32_t nres = 0;
     for (int32_t i = 0; i < n; i++) {
         const rn_creatable_topic_t *t = &creq->topics.items[i];
-        bool dup = duplicated(&creq->topics.items[0].name, sizeof(*t), n, t->name);
+        rn_keyset_slot_t *slot = name_slot(&names, t->name);
+        bool dup = slot->count > 1;
         /* Kafka answers a name given twice once (its results are keyed by name). */
-        if (dup && duplicated(&creq->topics.items[0].name, sizeof(*t), i + 1, t->name))
+        if (slot->value >= 0)
             continue;
+        slot->value = i;
         rn_creatable_topic_result_t *res = &results[nres++];
         res->name = t->name;
         res->error_message = RN_STR_NULL; /* Kafka: null unless there is an error */
         rn_topicconf_t conf = {0};
         int32_t partitions = 0;
         int16_t rf = 0;
-        if (create_check(req, t, dup, res, &conf, &partitions, &rf)) {
+        if (create_check(req, t, dup, res, &conf, &partitions, &rf) &&
+            take_partitions(req, &budget, partitions, &res->error_code, &res->error_message)) {
             res->num_partitions = partitions;
             res->replication_factor = rf;
             if (create_result_configs(req, res, &conf) != 0) {
                 rn_topicconf_free(&conf);
+                rn_keyset_free(&names);
                 return RN_ENOMEM;
             }
             if (!creq->validate_only) {
@@ -243,6 +347,7 @@ int rn_handle_create_topics(rn_req_t *req)
         }
         rn_topicconf_free(&conf);
     }
+    rn_keyset_free(&names);
     resp->topics.count = nres;
     return rn__admin_finish(req, st);
 }
@@ -264,27 +369,34 @@ int rn_handle_delete_topics(rn_req_t *req)
     if ((results == NULL && n > 0) || st == NULL)
         return RN_ENOMEM;
     bool enabled = rn_config_bool(b->cfg, RN_CFG_DELETE_TOPIC_ENABLE);
+    static const uint8_t zero[16];
+    /* Entries with a topic id are keyed by it (tag 2), the others by name (tags 0/1). */
+    rn_keyset_t keys;
+    if (rn_keyset_init(&keys, (size_t)n) != 0)
+        return RN_ENOMEM;
+    rn_keyset_slot_t **slots = rn_arena_calloc(&req->arena, (size_t)n + 1, sizeof(*slots));
+    if (slots == NULL) {
+        rn_keyset_free(&keys);
+        return RN_ENOMEM;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        const rn_uuid_t *id = by_state ? &dreq->topics.items[i].topic_id : NULL;
+        rn_str_t name = by_state ? dreq->topics.items[i].name : dreq->topic_names.items[i];
+        if (id != NULL && memcmp(id, zero, 16) != 0)
+            slots[i] = rn_keyset_add(&keys, id, 16, 2);
+        else
+            slots[i] =
+                rn_keyset_add(&keys, name.ptr, name.len > 0 ? (size_t)name.len : 0, name.len < 0);
+    }
     int32_t nres = 0;
     for (int32_t i = 0; i < n; i++) {
         rn_str_t name = by_state ? dreq->topics.items[i].name : dreq->topic_names.items[i];
         const rn_uuid_t *id = by_state ? &dreq->topics.items[i].topic_id : NULL;
-        static const uint8_t zero[16];
         bool by_id = id != NULL && memcmp(id, zero, 16) != 0;
-        bool dup = false, seen = false; /* seen: an earlier entry names the same topic */
-        for (int32_t j = 0; j < n; j++) {
-            if (j == i)
-                continue;
-            bool same;
-            if (by_state)
-                same = by_id ? memcmp(&dreq->topics.items[j].topic_id, id, 16) == 0
-                             : rn_str_eq(dreq->topics.items[j].name, name);
-            else
-                same = rn_str_eq(dreq->topic_names.items[j], name);
-            dup |= same;
-            seen |= same && j < i;
-        }
-        if (seen)
+        bool dup = slots[i]->count > 1;
+        if (slots[i]->value >= 0)
             continue; /* Kafka answers a topic named twice once (results keyed by topic) */
+        slots[i]->value = i;
         rn_deletable_topic_result_t *res = &results[nres++];
         res->name = name;
         if (id != NULL)
@@ -314,6 +426,7 @@ int rn_handle_delete_topics(rn_req_t *req)
         rn_topics_delete(b->topics, topic);
         rn__admin_track(st, &res->error_code, req->api_version >= 5 ? &res->error_message : NULL);
     }
+    rn_keyset_free(&keys);
     resp->responses.count = nres;
     return rn__admin_finish(req, st);
 }
@@ -331,13 +444,19 @@ int rn_handle_create_partitions(rn_req_t *req)
     rn__admin_state_t *st = rn__admin_state(req, n);
     if ((results == NULL && n > 0) || st == NULL)
         return RN_ENOMEM;
+    rn_keyset_t names;
+    if (count_names(&names, &preq->topics.items[0].name, sizeof(preq->topics.items[0]), n) != 0)
+        return RN_ENOMEM;
+    part_budget_t budget = part_budget(b);
     int32_t nres = 0;
     for (int32_t i = 0; i < n; i++) {
         const rn_create_partitions_topic_t *t = &preq->topics.items[i];
-        bool dup = duplicated(&preq->topics.items[0].name, sizeof(*t), n, t->name);
+        rn_keyset_slot_t *slot = name_slot(&names, t->name);
+        bool dup = slot->count > 1;
         /* Kafka answers a topic named twice once (its results are keyed by name). */
-        if (dup && duplicated(&preq->topics.items[0].name, sizeof(*t), i + 1, t->name))
+        if (slot->value >= 0)
             continue;
+        slot->value = i;
         rn_create_partitions_topic_result_t *res = &results[nres++];
         res->name = t->name;
         if (dup) {
@@ -365,6 +484,8 @@ int rn_handle_create_partitions(rn_req_t *req)
             continue;
         }
         int32_t add = t->count - topic->n_partitions;
+        if (!partitions_allowed(req, t->count, &res->error_code, &res->error_message))
+            continue;
         bool bad = false;
         if (t->assignments.count >= 0) {
             bad = t->assignments.count != add;
@@ -381,7 +502,8 @@ int rn_handle_create_partitions(rn_req_t *req)
                             add, topic->replication_factor);
             continue;
         }
-        if (preq->validate_only)
+        if (!take_partitions(req, &budget, add, &res->error_code, &res->error_message) ||
+            preq->validate_only)
             continue;
         int32_t before = topic->n_partitions;
         rn_topics_add_partitions(b->topics, topic, t->count);
@@ -391,6 +513,7 @@ int rn_handle_create_partitions(rn_req_t *req)
                                    t->assignments.items[a].broker_ids.count);
         rn__admin_track(st, &res->error_code, &res->error_message);
     }
+    rn_keyset_free(&names);
     resp->results.count = nres;
     return rn__admin_finish(req, st);
 }

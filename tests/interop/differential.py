@@ -241,7 +241,9 @@ def cmp_api_ranges(kafka, runnel):
 # metrics.listen), cluster.id (Kafka takes it from `kafka-storage format`, runnel from its
 # config on first start) and zookeeper.connect (a Kafka 3.x key accepted and ignored so that
 # old configuration files load).
-RUNNEL_BROKER_KEYS = {"log.level", "metrics.listen", "cluster.id", "zookeeper.connect"}
+RUNNEL_BROKER_KEYS = {"log.level", "metrics.listen", "cluster.id", "zookeeper.connect",
+                      "fetch.max.wait.ms.cap", "max.partitions.per.request",
+                      "max.partitions.per.topic", "max.partitions", "auto.create.topics.rate"}
 
 
 def cmp_names_subset(kafka, runnel):
