@@ -150,11 +150,11 @@ static int h_file(rn_req_t *req)
 }
 
 static const rn_api_entry_t apis[] = {
-    {API_ECHO, 0, 5, INT16_MAX, h_echo, 0, "DescribeGroups"}, /* v5 flexible */
-    {API_PARK, 0, 4, INT16_MAX, h_park, 0, "Heartbeat"},
-    {API_NORESP, 0, 5, INT16_MAX, h_noresp, 0, "LeaveGroup"},
-    {API_BAD, 0, 5, INT16_MAX, h_bad, 0, "SyncGroup"},
-    {API_FILE, -1, -1, INT16_MAX, h_file, 0, "Fetch"}, /* serve= range, as runneld's rows */
+    {API_ECHO, 0, 5, h_echo, 0, "DescribeGroups"}, /* v5 flexible */
+    {API_PARK, 0, 4, h_park, 0, "Heartbeat"},
+    {API_NORESP, 0, 5, h_noresp, 0, "LeaveGroup"},
+    {API_BAD, 0, 5, h_bad, 0, "SyncGroup"},
+    {API_FILE, -1, -1, h_file, 0, "Fetch"}, /* serve= range, as runneld's rows */
 };
 
 static void *loop_main(void *arg)
