@@ -12,12 +12,10 @@
 #include "data/rn_cleaner_thread.h"
 #include "data/rn_datapath.h"
 
-#include <stdint.h>
-
 /* min/max -1: the server takes the range from the codec's serve= (net/server.c). */
 #define ROW(key, fn, flags, name)                                                                  \
     {                                                                                              \
-        key, -1, -1, INT16_MAX, fn, flags, name                                                    \
+        key, -1, -1, fn, flags, name                                                               \
     }
 
 const rn_api_entry_t rn_broker_apis[] = {

@@ -1,5 +1,5 @@
-/* Requests: from a received frame to an rn_req_t (header and body decoded by the codec, or
- * just the header for RN_API_RAW rows), and from a finished request to response bytes.
+/* Requests: from a received frame to an rn_req_t (header and body decoded by the codec into
+ * the request's arena), and from a finished request to response bytes.
  * The connection queue that orders them lives in conn.c. */
 #include "server_int.h"
 
@@ -7,48 +7,13 @@
 #include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_log.h"
-#include "rn_reader.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Skip a tagged-field section (KIP-482): unknown tags are skipped, never rejected. */
-static void skip_tags(rn_reader_t *rd)
-{
-    uint32_t count = rn_reader_uvarint(rd);
-    for (uint32_t i = 0; i < count && !rd->err; i++) {
-        (void)rn_reader_uvarint(rd); /* tag */
-        rn_reader_skip(rd, rn_reader_uvarint(rd));
-    }
-}
-
-/* RN_API_RAW: client id and tags after the fixed 8 header bytes. */
-static const char *decode_raw(rn_req_t *req, const rn_api_entry_t *api)
-{
-    rn_reader_t rd = rn_reader_make(req->frame + 8, req->frame_len - 8);
-    if (req->api_version < api->min_version || req->api_version > api->max_version)
-        return "unsupported api version";
-    req->flexible = req->api_version >= api->flex_version;
-    int16_t idlen = rn_reader_i16(&rd); /* client_id: nullable string, int16 length */
-    if (idlen < -1)
-        return "malformed request header";
-    const uint8_t *id = idlen >= 0 ? rn_reader_take(&rd, (size_t)idlen) : NULL;
-    if (rd.err)
-        return "malformed request header";
-    if (id != NULL)
-        req->client_id = rn_xstrndup((const char *)id, (size_t)idlen);
-    if (req->flexible)
-        skip_tags(&rd);
-    if (rd.err)
-        return "malformed request header";
-    req->body = rd.p;
-    req->body_len = rn_reader_left(&rd);
-    return NULL;
-}
-
-/* Codec rows: the whole request decoded into the arena, the response allocated there. */
+/* The whole request decoded into the arena, the response allocated there. */
 static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *why, size_t whylen)
 {
     rn_rpc_request_t rpc;
@@ -107,8 +72,6 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
     const rn_api_entry_t *api = rn_server_find_api(srv, req->api_key);
     if (api == NULL)
         problem = "api key not served";
-    else if (api->flags & RN_API_RAW)
-        problem = decode_raw(req, api);
     else
         problem = decode_codec(req, api, why, sizeof(why));
     req->api = api;
@@ -145,26 +108,14 @@ int rn__req_encode(rn_req_t *req)
 {
     if (req->no_response)
         return 0;
-    if (req->response != NULL) {
-        rn_proto_writer_t *w = &req->server->writer;
-        rn_proto_writer_reset(w);
-        int rc = rn_rpc_encode_response(w, req->api_key, req->response_version, req->correlation_id,
-                                        req->response);
-        if (rc == 0)
-            rc = rn_proto_writer_to_evbuffer(w, req->out, req->server->opts.file_release);
-        rn_proto_writer_reset(w);
-        return rc;
-    }
-    uint8_t hdr[9];
-    size_t hlen = 8;
-    /* Response header v1 (tagged fields) for flexible versions, except ApiVersions,
-     * whose response header is always v0 so any client can read it. */
-    if (req->flexible && req->api_key != RN_API_API_VERSIONS)
-        hdr[hlen++] = 0; /* empty tagged-field section */
-    size_t total = hlen - 4 + evbuffer_get_length(req->out);
-    rn_store_be32(hdr, (uint32_t)total);
-    rn_store_be32(hdr + 4, (uint32_t)req->correlation_id);
-    return evbuffer_prepend(req->out, hdr, hlen) == 0 ? 0 : RN_ENOMEM;
+    rn_proto_writer_t *w = &req->server->writer;
+    rn_proto_writer_reset(w);
+    int rc = rn_rpc_encode_response(w, req->api_key, req->response_version, req->correlation_id,
+                                    req->response);
+    if (rc == 0)
+        rc = rn_proto_writer_to_evbuffer(w, req->out, req->server->opts.file_release);
+    rn_proto_writer_reset(w);
+    return rc;
 }
 
 void rn__req_release_memory(rn_req_t *req)
@@ -173,7 +124,6 @@ void rn__req_release_memory(rn_req_t *req)
     req->request = req->response = NULL;
     rn_free(req->frame);
     req->frame = NULL;
-    req->body = NULL;
 }
 
 void rn__req_free(rn_req_t *req)
@@ -185,40 +135,6 @@ void rn__req_free(rn_req_t *req)
     rn_free((char *)req->client_id);
     rn_free(req);
     srv->inflight--;
-}
-
-int rn_req_write(rn_req_t *req, const void *data, size_t len)
-{
-    return evbuffer_add(req->out, data, len) == 0 ? 0 : RN_ENOMEM;
-}
-
-typedef struct file_release {
-    void (*release)(void *arg);
-    void *arg;
-} file_release_t;
-
-static void on_segment_done(struct evbuffer_file_segment const *seg, int flags, void *arg)
-{
-    file_release_t *fr = arg;
-    fr->release(fr->arg);
-    rn_free(fr);
-}
-
-int rn_req_add_file(rn_req_t *req, int fd, int64_t offset, int64_t len, void (*release)(void *arg),
-                    void *arg)
-{
-    struct evbuffer_file_segment *seg = evbuffer_file_segment_new(fd, offset, len, 0);
-    if (seg == NULL)
-        return RN_EIO;
-    if (release != NULL) {
-        file_release_t *fr = rn_xmalloc(sizeof(*fr));
-        fr->release = release;
-        fr->arg = arg;
-        evbuffer_file_segment_add_cleanup_cb(seg, on_segment_done, fr);
-    }
-    int rc = evbuffer_add_file_segment(req->out, seg, 0, len);
-    evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
-    return rc == 0 ? 0 : RN_ENOMEM;
 }
 
 void rn_req_no_response(rn_req_t *req)

@@ -23,9 +23,6 @@
  *     to a file range (rn_records_t .in_file/.fd/.offset/.len/.owner): it goes out by
  *     sendfile(2) and opts.file_release(owner) runs when libevent is done with it.
  *   - req->ctx is the server's context pointer (runneld passes its rn_broker_t).
- *   - Rows flagged RN_API_RAW skip the codec: req->request/response are NULL, the body is
- *     req->body/body_len and the handler writes the response body into req->out
- *     (rn_req_write, rn_req_add_file); the server adds size and header.
  *   - Return RN_HANDLED_SYNC when the response is complete, RN_HANDLED_NO_RESPONSE when
  *     none is sent (acks=0 Produce; the request still keeps its place in the order),
  *     RN_HANDLED_ASYNC when the handler will finish later by calling rn_req_complete(req)
@@ -75,8 +72,6 @@ enum {
      * them itself (ApiVersions answers an unsupported version with error 35 in v0 layout).
      * For a version the codec does not define, req->request is NULL. */
     RN_API_ANY_VERSION = 1,
-    /* No codec: the server parses the request header only (header v2 from flex_version). */
-    RN_API_RAW = 2,
 };
 
 /* One row of the dispatch table: which versions of an api key we serve and who serves them.
@@ -84,8 +79,6 @@ enum {
 typedef struct rn_api_entry {
     int16_t api_key;
     int16_t min_version, max_version;
-    int16_t flex_version; /* RN_API_RAW rows: first flexible version; INT16_MAX = none
-                           * (codec rows take it from the codec's api table) */
     rn_handler_fn handler;
     unsigned flags;
     const char *name; /* "Produce", for logs and metrics */
@@ -93,7 +86,7 @@ typedef struct rn_api_entry {
 
 #define RN_API_KEY_MAX 127 /* api keys above are rejected before lookup */
 
-/* A request in flight. Fields are read-only for handlers except user and out. */
+/* A request in flight. Fields are read-only for handlers except user and the response. */
 struct rn_req {
     rn_server_t *server;
     void *ctx; /* the server's context (runneld: rn_broker_t *) */
@@ -102,22 +95,22 @@ struct rn_req {
     int32_t correlation_id;
     const char *client_id;    /* NUL-terminated copy; "" when null */
     bool flexible;            /* header v2 / response header v1 */
-    void *request;            /* decoded rn_<api>_request_t; NULL for RN_API_RAW rows */
-    void *response;           /* rn_<api>_response_t to fill; NULL for RN_API_RAW rows */
+    void *request;            /* decoded rn_<api>_request_t; NULL for an undefined version */
+    void *response;           /* rn_<api>_response_t to fill */
     int16_t response_version; /* version the response is encoded in (api_version) */
     rn_arena_t arena;         /* per-request memory, freed when the response is queued */
-    const uint8_t *body;      /* request body after the header */
-    size_t body_len;
-    struct evbuffer *out; /* RN_API_RAW: response body, framed by the server */
-    void *user;           /* free for the handler (e.g. its parked state) */
-    const char *peer;     /* "host:port" of the client, for logs */
-    uint64_t conn_id;     /* stable id of the connection, for logs */
+    void *user;               /* free for the handler (e.g. its parked state) */
+    const char *peer;         /* "host:port" of the client, for logs */
+    uint64_t conn_id;         /* stable id of the connection, for logs */
 
     /* Private to the server. */
     rn_srvconn_t *conn; /* the connection; marked closed (not freed) while req is orphaned */
     struct rn_req *next;
     uint8_t *frame; /* the frame after the size prefix (owned) */
     size_t frame_len;
+    /* The encoded response frame, kept until every earlier response has been written;
+     * file chunks in it stay sendfile segments. */
+    struct evbuffer *out;
     int state;
     bool parked;      /* counted in metrics.requests_parked */
     uint64_t read_ns; /* CLOCK_MONOTONIC when the frame was read, for metrics.latency */
@@ -179,17 +172,10 @@ const rn_api_entry_t *rn_server_apis(const rn_server_t *srv, size_t *count);
 /* The entry for an api key, or NULL. */
 const rn_api_entry_t *rn_server_find_api(const rn_server_t *srv, int16_t api_key);
 
-/* Append memory to the response body. 0 or RN_ENOMEM. */
-int rn_req_write(rn_req_t *req, const void *data, size_t len);
-/* Append len bytes of fd from offset to the response body, sent with sendfile(2).
- * The fd must stay open until release(arg) is called (when the bytes have been sent or
- * the connection dropped); release may be NULL. 0 or RN_EIO/RN_ENOMEM. */
-int rn_req_add_file(rn_req_t *req, int fd, int64_t offset, int64_t len, void (*release)(void *arg),
-                    void *arg);
 /* Declare that the handler will return RN_HANDLED_ASYNC; cancel (may be NULL) is called if
  * the connection closes first. */
 void rn_req_park(rn_req_t *req, rn_cancel_fn cancel, void *arg);
-/* Finish a parked request: its body in req->out is framed and sent when its turn comes.
+/* Finish a parked request: its response is encoded now and sent when its turn comes.
  * req must not be touched afterwards. */
 void rn_req_complete(rn_req_t *req);
 /* Mark that no response is to be sent (acks=0); then return/complete as usual. */

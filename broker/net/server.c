@@ -119,7 +119,7 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
      * with min/max -1 serves the serve= range of its client/defs file. */
     for (size_t i = 0; i < rn_rpc_napis; i++) {
         rn_api_entry_t *row = srv->by_key[rn_rpc_apis[i].key];
-        if (row != NULL && !(row->flags & RN_API_RAW) && row->min_version < 0) {
+        if (row != NULL && row->min_version < 0) {
             row->min_version = rn_rpc_apis[i].serve_min;
             row->max_version = rn_rpc_apis[i].serve_max;
             if (row->min_version < 0) {
@@ -130,7 +130,7 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
                 goto fail;
             }
         }
-        if (row == NULL || (row->flags & RN_API_RAW))
+        if (row == NULL)
             rn_rpc_serve(rn_rpc_apis[i].key, -1, -1);
         else if (rn_rpc_serve(row->api_key, row->min_version, row->max_version) != 0) {
             snprintf(err, errlen, "dispatch table: %s v%d-%d is outside the codec's v%d-%d",
@@ -140,9 +140,8 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
         }
     }
     for (size_t i = 0; i < srv->n_apis; i++) {
-        if (!(srv->apis[i].flags & RN_API_RAW) && rn_rpc_api(srv->apis[i].api_key) == NULL) {
-            snprintf(err, errlen,
-                     "dispatch table: api key %d (%s) has no codec; flag it RN_API_RAW",
+        if (rn_rpc_api(srv->apis[i].api_key) == NULL) {
+            snprintf(err, errlen, "dispatch table: api key %d (%s) has no codec",
                      srv->apis[i].api_key, srv->apis[i].name);
             goto fail;
         }

@@ -23,7 +23,7 @@
  * has been moved to the socket's output buffer. */
 enum {
     RN_REQ_HANDLING = 0, /* in the handler, or parked (ASYNC) */
-    RN_REQ_DONE = 1,     /* response body complete in out (or no response) */
+    RN_REQ_DONE = 1,     /* response encoded in out (or no response) */
 };
 
 struct rn_srvconn {

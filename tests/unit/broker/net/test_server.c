@@ -1,12 +1,22 @@
-/* Tests for rn_server with test handlers: framing limits, in-order responses for pipelined
- * and asynchronously completed requests, acks=0-style no-response requests, malformed
- * input closing only its own connection, parked requests outliving their connection,
- * file ranges sent by sendfile, flexible request headers, requests larger than a socket
- * read or arriving in pieces, and the metrics counters.
- * The server runs on its own thread; the test talks raw bytes over blocking sockets. */
+/* Tests for rn_server with test handlers on real api keys: framing limits, in-order
+ * responses for pipelined and asynchronously completed requests, acks=0-style no-response
+ * requests, malformed input closing only its own connection, parked requests outliving their
+ * connection, file ranges sent by sendfile, flexible request headers, requests larger than a
+ * socket read or arriving in pieces, and the metrics counters.
+ *
+ * The handlers stand in for the rooms' real ones, each on an api whose codec suits the
+ * behaviour under test:
+ *   DescribeGroups v0-5 "echo": answers one group per requested group id (v5 is flexible);
+ *   Heartbeat "park": answers after GenerationId ms with ErrorCode = GenerationId, with a
+ *     cancel callback when MemberId is "cancel";
+ *   LeaveGroup "no response"; SyncGroup "bad" (the handler calls the body malformed);
+ *   Fetch "file": partition 0's records are a file range, partition 1's are memory.
+ * The server runs on its own thread; the test encodes requests and decodes responses with
+ * the client codec over blocking sockets, and writes raw bytes where framing is the point. */
 #include "rn_alloc.h"
 #include "rn_endian.h"
 #include "rn_err.h"
+#include "rn_str.h"
 #include "net/rn_server.h"
 #include "tap.h"
 
@@ -21,22 +31,31 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum {
-    API_ECHO = 100,
-    API_PARK = 101,
-    API_NORESP = 102,
-    API_BAD = 103,
-    API_FILE = 104,
-    API_FLEX = 105
-};
+#define API_ECHO   RN_API_DESCRIBE_GROUPS
+#define API_PARK   RN_API_HEARTBEAT
+#define API_NORESP RN_API_LEAVE_GROUP
+#define API_BAD    RN_API_SYNC_GROUP
+#define API_FILE   RN_API_FETCH
 
 static struct event_base *base;
-static atomic_int cancels, releases, orphan_completions;
+static atomic_int cancels, releases, stray_releases, orphan_completions;
 static int file_fd = -1;
+static int file_owner; /* its address is the owner of the file records */
+/* Requests the server must have counted per api key: complete frames sent. */
+static uint64_t expected[RN_API_KEY_MAX + 1];
 
+/* DescribeGroups: one described group per requested id, the id echoed. */
 static int h_echo(rn_req_t *req)
 {
-    return rn_req_write(req, req->body, req->body_len);
+    const rn_describe_groups_request_t *dg = req->request;
+    rn_describe_groups_response_t *resp = req->response;
+    int32_t n = dg->groups.count;
+    rn_described_group_t *g = rn_described_group_array_alloc(&req->arena, &resp->groups, n);
+    if (g == NULL && n > 0)
+        return RN_ENOMEM;
+    for (int32_t i = 0; i < n; i++)
+        g[i].group_id = dg->groups.items[i]; /* the frame lives until the response is queued */
+    return RN_HANDLED_SYNC;
 }
 
 static int h_noresp(rn_req_t *req)
@@ -62,7 +81,6 @@ static void park_fire(evutil_socket_t fd, short what, void *arg)
     rn_free(pk);
     if (rn_req_orphaned(req))
         atomic_fetch_add(&orphan_completions, 1);
-    rn_req_write(req, req->body, req->body_len);
     rn_req_complete(req);
 }
 
@@ -74,47 +92,69 @@ static void park_cancel(rn_req_t *req, void *arg)
     atomic_fetch_add(&cancels, 1);
 }
 
-/* Body: int32 delay ms, int8 1 = with cancel callback. Answers its body after the delay. */
+/* Heartbeat: parked for GenerationId ms; the ErrorCode tells the client which request the
+ * response belongs to beyond its correlation id. */
 static int h_park(rn_req_t *req)
 {
-    if (req->body_len < 5)
-        return RN_ETRUNC;
-    int32_t delay = (int32_t)rn_load_be32(req->body);
+    const rn_heartbeat_request_t *hb = req->request;
+    rn_heartbeat_response_t *resp = req->response;
+    int32_t delay = hb->generation_id;
+    if (delay < 0 || delay > INT16_MAX)
+        return RN_EINVAL;
+    resp->error_code = (int16_t)delay;
     parked_t *pk = rn_xcalloc(1, sizeof(*pk));
     pk->req = req;
     pk->timer = evtimer_new(base, park_fire, pk);
     struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
     evtimer_add(pk->timer, &tv);
-    rn_req_park(req, req->body[4] ? park_cancel : NULL, pk);
+    rn_req_park(req, rn_str_eq_cstr(hb->member_id, "cancel") ? park_cancel : NULL, pk);
     return RN_HANDLED_ASYNC;
 }
 
-static void file_release(void *arg)
+static void file_release(void *owner)
 {
-    atomic_fetch_add(&releases, 1);
+    atomic_fetch_add(owner == &file_owner ? &releases : &stray_releases, 1);
 }
 
-/* Body: int32 offset, int32 length of the test file. */
+/* Fetch of one topic and two partitions: the first answered from the test file at
+ * [FetchOffset, FetchOffset + PartitionMaxBytes), the second from memory, so the file range
+ * sits between memory-encoded fields. */
 static int h_file(rn_req_t *req)
 {
-    if (req->body_len < 8)
-        return RN_ETRUNC;
-    rn_req_write(req, "F:", 2);
-    int rc = rn_req_add_file(req, file_fd, rn_load_be32(req->body), rn_load_be32(req->body + 4),
-                             file_release, NULL);
-    if (rc != 0)
-        return rc;
-    rn_req_write(req, ":E", 2);
+    const rn_fetch_request_t *fr = req->request;
+    if (fr->topics.count != 1 || fr->topics.items[0].partitions.count != 2)
+        return RN_EINVAL;
+    const rn_fetch_topic_t *t = &fr->topics.items[0];
+    rn_fetch_response_t *resp = req->response;
+    rn_fetchable_topic_response_t *tr =
+        rn_fetchable_topic_response_array_alloc(&req->arena, &resp->responses, 1);
+    if (tr == NULL)
+        return RN_ENOMEM;
+    tr->topic = t->topic;
+    rn_fetch_partition_data_t *pd =
+        rn_fetch_partition_data_array_alloc(&req->arena, &tr->partitions, 2);
+    if (pd == NULL)
+        return RN_ENOMEM;
+    for (int i = 0; i < 2; i++) {
+        pd[i].partition_index = t->partitions.items[i].partition;
+        pd[i].high_watermark = 20;
+    }
+    const rn_fetch_partition_t *p0 = &t->partitions.items[0];
+    pd[0].records = (rn_records_t){.in_file = true,
+                                   .fd = file_fd,
+                                   .offset = p0->fetch_offset,
+                                   .len = p0->partition_max_bytes,
+                                   .owner = &file_owner};
+    pd[1].records = (rn_records_t){.ptr = (const uint8_t *)"mem", .len = 3};
     return RN_HANDLED_SYNC;
 }
 
 static const rn_api_entry_t apis[] = {
-    {API_ECHO, 0, 3, INT16_MAX, h_echo, RN_API_RAW, "Echo"},
-    {API_PARK, 0, 0, INT16_MAX, h_park, RN_API_RAW, "Park"},
-    {API_NORESP, 0, 0, INT16_MAX, h_noresp, RN_API_RAW, "NoResp"},
-    {API_BAD, 0, 0, INT16_MAX, h_bad, RN_API_RAW, "Bad"},
-    {API_FILE, 0, 0, INT16_MAX, h_file, RN_API_RAW, "File"},
-    {API_FLEX, 0, 2, 1, h_echo, RN_API_RAW, "Flex"},
+    {API_ECHO, 0, 5, h_echo, 0, "DescribeGroups"}, /* v5 flexible */
+    {API_PARK, 0, 4, h_park, 0, "Heartbeat"},
+    {API_NORESP, 0, 5, h_noresp, 0, "LeaveGroup"},
+    {API_BAD, 0, 5, h_bad, 0, "SyncGroup"},
+    {API_FILE, -1, -1, h_file, 0, "Fetch"}, /* serve= range, as runneld's rows */
 };
 
 static void *loop_main(void *arg)
@@ -147,6 +187,28 @@ static void send_all(int fd, const void *data, size_t len)
     }
 }
 
+/* Count the complete frames in buf (key read from each) in expected[]. */
+static void tally(const uint8_t *buf, size_t len)
+{
+    while (len >= 8) {
+        size_t size = rn_load_be32(buf);
+        int16_t key = (int16_t)rn_load_be16(buf + 4);
+        if (size < 4 || size > len - 4)
+            break;
+        if (key >= 0 && key <= RN_API_KEY_MAX)
+            expected[key]++;
+        buf += 4 + size;
+        len -= 4 + size;
+    }
+}
+
+/* Send whole frames, counting them for the metrics check. */
+static void send_frames(int fd, const uint8_t *buf, size_t len)
+{
+    tally(buf, len);
+    send_all(fd, buf, len);
+}
+
 static int recv_all(int fd, void *data, size_t len)
 {
     uint8_t *p = data;
@@ -160,26 +222,60 @@ static int recv_all(int fd, void *data, size_t len)
     return 0;
 }
 
-/* Build a request frame with header v1 (v2 when flexible) into buf; returns its length. */
-static size_t build(uint8_t *buf, int16_t key, int16_t ver, int32_t corr, bool flexible,
-                    const void *body, size_t blen)
+/* Encode a request frame into buf with the codec: header v1 ("test" client id), or v2 for a
+ * flexible version with one unknown tag (7) of 2 bytes that the server must skip. Returns the
+ * frame length; 0 when it does not fit or the codec failed. */
+static size_t build(uint8_t *buf, size_t cap, int16_t key, int16_t ver, int32_t corr,
+                    const void *body)
 {
-    size_t n = 4;
-    rn_store_be16(buf + n, (uint16_t)key);
-    rn_store_be16(buf + n + 2, (uint16_t)ver);
-    rn_store_be32(buf + n + 4, (uint32_t)corr);
-    rn_store_be16(buf + n + 8, 4);
-    memcpy(buf + n + 10, "test", 4);
-    n += 14;
-    if (flexible) { /* one unknown tag (7) of 2 bytes: must be skipped */
+    const rn_rpc_api_t *api = rn_rpc_api(key);
+    rn_proto_writer_t w;
+    rn_proto_writer_init(&w);
+    size_t pos = rn_proto_writer_reserve(&w, 4);
+    rn_rpc_request_header_t hdr = {key, ver, corr, rn_str("test")};
+    rn_rpc_write_request_header(&w, 1, &hdr);
+    if (rn_rpc_is_flexible(api, ver)) {
         const uint8_t tags[] = {1, 7, 2, 0xaa, 0xbb};
-        memcpy(buf + n, tags, sizeof(tags));
-        n += sizeof(tags);
+        rn_proto_write_raw(&w, tags, sizeof(tags));
     }
-    memcpy(buf + n, body, blen);
-    n += blen;
-    rn_store_be32(buf, (uint32_t)(n - 4));
-    return n;
+    api->request_encode(&w, ver, body);
+    rn_proto_writer_patch_int32(&w, pos, (int32_t)(rn_proto_writer_total(&w) - 4));
+    long n = w.err ? -1 : rn_proto_writer_copy(&w, buf, cap);
+    rn_proto_writer_free(&w);
+    if (n < 0)
+        diag("cannot encode api key %d v%d: %ld", key, ver, n);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* A DescribeGroups request for ids[0..n). */
+static size_t build_echo(uint8_t *buf, size_t cap, int16_t ver, int32_t corr, const rn_str_t *ids,
+                         int32_t n)
+{
+    rn_describe_groups_request_t dg;
+    rn_describe_groups_request_init(&dg);
+    dg.groups.count = n;
+    dg.groups.items = (rn_str_t *)ids;
+    return build(buf, cap, API_ECHO, ver, corr, &dg);
+}
+
+/* A Heartbeat request parked for delay ms, with a cancel callback when cancel is set. */
+static size_t build_park(uint8_t *buf, size_t cap, int32_t corr, int32_t delay, bool cancel)
+{
+    rn_heartbeat_request_t hb;
+    rn_heartbeat_request_init(&hb);
+    hb.group_id = rn_str("g");
+    hb.generation_id = delay;
+    hb.member_id = rn_str(cancel ? "cancel" : "keep");
+    return build(buf, cap, API_PARK, 0, corr, &hb);
+}
+
+static size_t build_noresp(uint8_t *buf, size_t cap, int32_t corr)
+{
+    rn_leave_group_request_t lg;
+    rn_leave_group_request_init(&lg);
+    lg.group_id = rn_str("g");
+    lg.member_id = rn_str("m");
+    return build(buf, cap, API_NORESP, 0, corr, &lg);
 }
 
 /* Read one response frame; returns the payload length after the size, or -1. */
@@ -195,6 +291,35 @@ static int recv_frame(int fd, uint8_t *buf, size_t cap, int32_t *corr)
     return (int)size;
 }
 
+/* Receive and decode one response to a request (key, ver); NULL when none arrives, its
+ * correlation id is not corr, or it does not decode to exactly its frame. */
+static void *recv_resp(int fd, uint8_t *buf, size_t cap, rn_arena_t *arena, int16_t key,
+                       int16_t ver, int32_t corr)
+{
+    int32_t got = -1, hdr_corr = -1;
+    int len = recv_frame(fd, buf, cap, &got);
+    void *body = NULL;
+    int rc = len < 0 ? RN_ETRUNC
+                     : rn_rpc_decode_response(buf, (size_t)len, arena, key, ver, &hdr_corr, &body);
+    if (rc != 0 || got != corr || hdr_corr != corr) {
+        diag("api key %d v%d: response len %d corr %d (want %d): %s", key, ver, len, got, corr,
+             rc ? rn_strerror(rc) : "ok");
+        return NULL;
+    }
+    return body;
+}
+
+/* True when a DescribeGroups response echoes exactly ids[0..n). */
+static bool echoed(const rn_describe_groups_response_t *dg, const rn_str_t *ids, int32_t n)
+{
+    if (dg == NULL || dg->groups.count != n)
+        return false;
+    for (int32_t i = 0; i < n; i++)
+        if (dg->groups.items[i].error_code != 0 || !rn_str_eq(dg->groups.items[i].group_id, ids[i]))
+            return false;
+    return true;
+}
+
 static bool is_closed(int fd)
 {
     uint8_t b;
@@ -206,59 +331,69 @@ static void test_echo_and_order(int port)
 {
     int fd = connect_to(port);
     uint8_t buf[4096], resp[4096];
-    size_t n = build(buf, API_ECHO, 1, 7, false, "hello", 5);
-    send_all(fd, buf, n);
-    int32_t corr;
-    int len = recv_frame(fd, resp, sizeof(resp), &corr);
-    is(len, 9, "echo response size (corr + body)");
-    is(corr, 7, "correlation id echoed");
-    ok(len == 9 && memcmp(resp + 4, "hello", 5) == 0, "echo body");
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
+    rn_str_t hello[] = {rn_str("hello"), rn_str("world")};
+    size_t n = build_echo(buf, sizeof(buf), 1, 7, hello, 2);
+    send_frames(fd, buf, n);
+    rn_describe_groups_response_t *dg = recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 1, 7);
+    ok(dg != NULL, "echo response decodes, correlation id echoed");
+    ok(echoed(dg, hello, 2), "echo body: both group ids, in order");
 
     /* Pipelined: parked requests finishing in reverse order, echoes in between, and a
      * no-response request; answers must come back in request order without the latter. */
     size_t off = 0;
+    rn_str_t x = rn_str("x");
     for (int i = 0; i < 10; i++) {
-        uint8_t body[5];
-        if (i % 3 == 0) {
-            rn_store_be32(body, (uint32_t)(100 - i * 10));
-            body[4] = 1;
-            off += build(buf + off, API_PARK, 0, 100 + i, false, body, 5);
-        } else if (i == 5) {
-            off += build(buf + off, API_NORESP, 0, 100 + i, false, "", 0);
-        } else {
-            off += build(buf + off, API_ECHO, 0, 100 + i, false, "x", 1);
-        }
+        if (i % 3 == 0)
+            off += build_park(buf + off, sizeof(buf) - off, 100 + i, 100 - i * 10, true);
+        else if (i == 5)
+            off += build_noresp(buf + off, sizeof(buf) - off, 100 + i);
+        else
+            off += build_echo(buf + off, sizeof(buf) - off, 0, 100 + i, &x, 1);
     }
-    send_all(fd, buf, off);
+    send_frames(fd, buf, off);
     int order_ok = 1;
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 10 && order_ok; i++) {
         if (i == 5)
             continue;
-        if (recv_frame(fd, resp, sizeof(resp), &corr) < 0 || corr != 100 + i) {
-            order_ok = 0;
-            diag("response %d: correlation id %d", i, corr);
-            break;
+        if (i % 3 == 0) {
+            rn_heartbeat_response_t *hb =
+                recv_resp(fd, resp, sizeof(resp), &arena, API_PARK, 0, 100 + i);
+            order_ok = hb != NULL && hb->error_code == 100 - i * 10;
+        } else {
+            order_ok =
+                echoed(recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 0, 100 + i), &x, 1);
         }
+        if (!order_ok)
+            diag("response %d out of order or wrong", i);
     }
     ok(order_ok, "pipelined responses in request order (async and no-response mixed)");
 
     /* Many small requests in one write: more than one wakeup's budget. */
     off = 0;
     for (int i = 0; i < 100; i++)
-        off += build(buf + off, API_ECHO, 0, 1000 + i, false, "", 0);
-    send_all(fd, buf, off);
+        off += build_echo(buf + off, sizeof(buf) - off, 0, 1000 + i, NULL, 0);
+    send_frames(fd, buf, off);
     int all = 1;
-    for (int i = 0; i < 100 && all; i++)
-        all = recv_frame(fd, resp, sizeof(resp), &corr) == 4 && corr == 1000 + i;
+    for (int i = 0; i < 100 && all; i++) {
+        int32_t corr;
+        /* Exactly correlation id + an empty groups array: header v0, nothing else. */
+        all = recv_frame(fd, resp, sizeof(resp), &corr) == 8 && corr == 1000 + i &&
+              rn_load_be32(resp + 4) == 0;
+    }
     ok(all, "100 pipelined requests answered in order");
+    rn_arena_free(&arena);
     close(fd);
 }
 
 static void test_bad_input(int port)
 {
     uint8_t buf[256], resp[256];
-    int32_t corr;
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
     int keep = connect_to(port);
+    rn_str_t ok_id = rn_str("ok");
 
     int fd = connect_to(port);
     send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27);
@@ -279,45 +414,58 @@ static void test_bad_input(int port)
     close(fd);
 
     fd = connect_to(port);
-    size_t n = build(buf, 77, 0, 1, false, "", 0);
-    send_all(fd, buf, n);
+    size_t n = build_echo(buf, sizeof(buf), 0, 1, &ok_id, 1);
+    rn_store_be16(buf + 4, 77); /* a key nobody defines */
+    send_frames(fd, buf, n);
     ok(is_closed(fd), "unknown api key closes");
     close(fd);
 
     fd = connect_to(port);
-    n = build(buf, API_ECHO, 9, 1, false, "", 0);
-    send_all(fd, buf, n);
+    rn_metadata_request_t md;
+    rn_metadata_request_init(&md);
+    n = build(buf, sizeof(buf), RN_API_METADATA, 1, 1, &md);
+    send_frames(fd, buf, n);
+    ok(n > 0 && is_closed(fd), "api key the codec defines but the table does not serve closes");
+    close(fd);
+
+    fd = connect_to(port);
+    n = build_echo(buf, sizeof(buf), 0, 1, &ok_id, 1);
+    rn_store_be16(buf + 6, 9); /* DescribeGroups v9: beyond the served 0-5 */
+    send_frames(fd, buf, n);
     ok(is_closed(fd), "unsupported version closes");
     close(fd);
 
     fd = connect_to(port);
-    n = build(buf, API_BAD, 0, 1, false, "", 0);
-    send_all(fd, buf, n);
-    ok(is_closed(fd), "handler reporting a malformed body closes");
+    rn_sync_group_request_t sg;
+    rn_sync_group_request_init(&sg);
+    sg.group_id = rn_str("g");
+    sg.member_id = rn_str("m");
+    n = build(buf, sizeof(buf), API_BAD, 0, 1, &sg);
+    send_frames(fd, buf, n);
+    ok(n > 0 && is_closed(fd), "handler reporting a malformed body closes");
     close(fd);
 
     fd = connect_to(port);
     uint8_t trunc[] = {0, 0, 0, 9, 0, API_ECHO, 0, 0, 0, 0, 0, 1, 0x7f}; /* client id cut */
-    send_all(fd, trunc, sizeof(trunc));
+    send_frames(fd, trunc, sizeof(trunc));
     ok(is_closed(fd), "truncated request header closes");
     close(fd);
 
-    n = build(buf, API_ECHO, 0, 55, false, "ok", 2);
-    send_all(keep, buf, n);
-    ok(recv_frame(keep, resp, sizeof(resp), &corr) == 6 && corr == 55,
+    n = build_echo(buf, sizeof(buf), 0, 55, &ok_id, 1);
+    send_frames(keep, buf, n);
+    ok(echoed(recv_resp(keep, resp, sizeof(resp), &arena, API_ECHO, 0, 55), &ok_id, 1),
        "the other connection kept working throughout");
     close(keep);
+    rn_arena_free(&arena);
 }
 
 static void test_parked_disconnect(int port)
 {
-    uint8_t buf[256], body[5];
+    uint8_t buf[256];
     int before = atomic_load(&cancels);
     int fd = connect_to(port);
-    rn_store_be32(body, 5000);
-    body[4] = 1;
-    size_t n = build(buf, API_PARK, 0, 1, false, body, 5);
-    send_all(fd, buf, n);
+    size_t n = build_park(buf, sizeof(buf), 1, 5000, true);
+    send_frames(fd, buf, n);
     usleep(100 * 1000);
     close(fd);
     for (int i = 0; i < 100 && atomic_load(&cancels) == before; i++)
@@ -327,10 +475,8 @@ static void test_parked_disconnect(int port)
     /* Parked without a cancel callback: completed after the client left. */
     int done = atomic_load(&orphan_completions);
     fd = connect_to(port);
-    rn_store_be32(body, 200);
-    body[4] = 0;
-    n = build(buf, API_PARK, 0, 2, false, body, 5);
-    send_all(fd, buf, n);
+    n = build_park(buf, sizeof(buf), 2, 200, false);
+    send_frames(fd, buf, n);
     usleep(50 * 1000);
     close(fd);
     for (int i = 0; i < 100 && atomic_load(&orphan_completions) == done; i++)
@@ -340,86 +486,115 @@ static void test_parked_disconnect(int port)
 
 static void test_file_and_flex(int port)
 {
-    char path[] = "/tmp/rn_test_server.XXXXXX";
-    file_fd = mkstemp(path);
-    unlink(path);
-    const char *text = "0123456789abcdefghij";
-    if (write(file_fd, text, 20) != 20)
-        diag("write failed");
     int fd = connect_to(port);
-    uint8_t buf[256], resp[256], body[8];
-    rn_store_be32(body, 5);
-    rn_store_be32(body + 4, 10);
-    size_t n = build(buf, API_FILE, 0, 9, false, body, 8);
-    send_all(fd, buf, n);
-    int32_t corr;
-    int len = recv_frame(fd, resp, sizeof(resp), &corr);
-    is(len, 4 + 2 + 10 + 2, "file response size");
-    ok(len == 18 && memcmp(resp + 4, "F:56789abcde:E", 14) == 0, "file range between memory");
+    uint8_t buf[512], resp[512];
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
+
+    /* Fetch v12: flexible, so tagged sections (memory) follow the file bytes too. */
+    rn_fetch_request_t fr;
+    rn_fetch_request_init(&fr);
+    rn_fetch_topic_t *t = rn_fetch_topic_array_alloc(&arena, &fr.topics, 1);
+    t->topic = rn_str("t");
+    rn_fetch_partition_t *p = rn_fetch_partition_array_alloc(&arena, &t->partitions, 2);
+    p[0].partition = 3;
+    p[0].fetch_offset = 5;
+    p[0].partition_max_bytes = 10;
+    p[1].partition = 4;
+    size_t n = build(buf, sizeof(buf), API_FILE, 12, 9, &fr);
+    send_frames(fd, buf, n);
+    rn_fetch_response_t *f = recv_resp(fd, resp, sizeof(resp), &arena, API_FILE, 12, 9);
+    ok(f != NULL && f->responses.count == 1 && rn_str_eq_cstr(f->responses.items[0].topic, "t") &&
+           f->responses.items[0].partitions.count == 2,
+       "fetch response decodes: one topic, two partitions");
+    if (f != NULL && f->responses.count == 1 && f->responses.items[0].partitions.count == 2) {
+        const rn_fetch_partition_data_t *pd = f->responses.items[0].partitions.items;
+        ok(pd[0].partition_index == 3 && pd[0].high_watermark == 20 && pd[0].records.len == 10 &&
+               memcmp(pd[0].records.ptr, "56789abcde", 10) == 0,
+           "file range sent as the first partition's records");
+        ok(pd[1].partition_index == 4 && pd[1].high_watermark == 20 && pd[1].records.len == 3 &&
+               memcmp(pd[1].records.ptr, "mem", 3) == 0,
+           "memory-encoded fields after the file range intact");
+    }
     for (int i = 0; i < 100 && atomic_load(&releases) == 0; i++)
         usleep(10 * 1000);
     is(atomic_load(&releases), 1, "file segment released after sending");
+    is(atomic_load(&stray_releases), 0, "released with its own owner");
 
-    n = build(buf, API_FLEX, 1, 12, true, "abc", 3);
-    send_all(fd, buf, n);
-    len = recv_frame(fd, resp, sizeof(resp), &corr);
-    is(len, 4 + 1 + 3, "flexible response: header v1 adds the tag section");
-    ok(len == 8 && corr == 12 && resp[4] == 0 && memcmp(resp + 5, "abc", 3) == 0,
+    /* DescribeGroups v5 is flexible: request header v2 (with an unknown tag), response
+     * header v1, whose tag section is the byte after the correlation id. */
+    rn_str_t abc = rn_str("abc");
+    n = build_echo(buf, sizeof(buf), 5, 12, &abc, 1);
+    send_frames(fd, buf, n);
+    ok(echoed(recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 5, 12), &abc, 1),
        "unknown request tag skipped, body intact");
-    n = build(buf, API_FLEX, 0, 13, false, "abc", 3);
-    send_all(fd, buf, n);
-    len = recv_frame(fd, resp, sizeof(resp), &corr);
-    is(len, 7, "non-flexible version of the same api: header v0");
+    is(resp[4], 0, "flexible response: header v1 adds an empty tag section");
+    /* The same api's last non-flexible version: header v0, body right after the
+     * correlation id (ThrottleTimeMs 0, then one group). */
+    n = build_echo(buf, sizeof(buf), 4, 13, &abc, 1);
+    send_frames(fd, buf, n);
+    ok(echoed(recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 4, 13), &abc, 1) &&
+           rn_load_be32(resp + 4) == 0 && rn_load_be32(resp + 8) == 1,
+       "non-flexible version of the same api: header v0");
+    rn_arena_free(&arena);
     close(fd);
 }
 
 /* Requests larger than one socket read, and requests arriving in pieces: the body is read
- * straight into the request's buffer (conn.c rx_fill) and must come out intact. */
+ * straight into the request's buffer (conn.c rx_fill) and must come out intact. 600 KiB of
+ * group ids, in strings of at most an int16 length. */
+enum { BIG = 600 << 10, NIDS = 20, IDLEN = BIG / NIDS };
+
 static void test_large_and_split(int port)
 {
-    enum { BIG = 600 << 10 };
-    uint8_t *buf = rn_xmalloc(BIG + 64), *resp = rn_xmalloc(BIG + 64);
+    size_t cap = BIG + 4096;
+    uint8_t *buf = rn_xmalloc(cap), *resp = rn_xmalloc(cap);
     uint8_t *body = rn_xmalloc(BIG);
     for (size_t i = 0; i < BIG; i++)
         body[i] = (uint8_t)(i * 131 + i / 251);
+    rn_str_t ids[NIDS];
+    for (int i = 0; i < NIDS; i++)
+        ids[i] = (rn_str_t){(const char *)body + (size_t)i * IDLEN, IDLEN};
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
     int fd = connect_to(port);
-    size_t n = build(buf, API_ECHO, 0, 21, false, body, BIG);
-    send_all(fd, buf, n);
-    int32_t corr = 0;
-    int len = recv_frame(fd, resp, BIG + 64, &corr);
-    ok(len == 4 + BIG && corr == 21 && memcmp(resp + 4, body, BIG) == 0,
-       "600 KiB request echoed intact (len %d, corr %d)", len, corr);
+    size_t n = build_echo(buf, cap, 0, 21, ids, NIDS);
+    send_frames(fd, buf, n);
+    ok(n > BIG && echoed(recv_resp(fd, resp, cap, &arena, API_ECHO, 0, 21), ids, NIDS),
+       "600 KiB request echoed intact (%zu bytes)", n);
 
     /* The same request in pieces split inside the size prefix and the body, the last piece
      * carrying a whole second request: both answered, in order. */
-    n = build(buf, API_ECHO, 0, 22, false, body, BIG);
-    size_t n2 = build(buf + n, API_ECHO, 0, 23, false, "tail", 4);
+    n = build_echo(buf, cap, 0, 22, ids, NIDS);
+    rn_str_t tail = rn_str("tail");
+    size_t n2 = build_echo(buf + n, cap - n, 0, 23, &tail, 1);
+    tally(buf, n + n2);
     size_t cuts[] = {0, 2, 7, 5000, BIG / 2, n + n2};
     for (size_t i = 0; i + 1 < sizeof(cuts) / sizeof(cuts[0]); i++) {
         send_all(fd, buf + cuts[i], cuts[i + 1] - cuts[i]);
         usleep(20000);
     }
-    len = recv_frame(fd, resp, BIG + 64, &corr);
-    ok(len == 4 + BIG && corr == 22 && memcmp(resp + 4, body, BIG) == 0,
-       "request sent in pieces echoed intact (len %d, corr %d)", len, corr);
-    len = recv_frame(fd, resp, BIG + 64, &corr);
-    ok(len == 8 && corr == 23 && memcmp(resp + 4, "tail", 4) == 0,
+    ok(echoed(recv_resp(fd, resp, cap, &arena, API_ECHO, 0, 22), ids, NIDS),
+       "request sent in pieces echoed intact");
+    ok(echoed(recv_resp(fd, resp, cap, &arena, API_ECHO, 0, 23), &tail, 1),
        "request following it in the same write answered next");
     close(fd);
 
     /* A client gone halfway through a large request: the connection is dropped, the server
-     * goes on (the next connection is served). */
+     * goes on (the next connection is served). The half frame is never counted. */
     fd = connect_to(port);
-    n = build(buf, API_ECHO, 0, 24, false, body, BIG);
+    n = build_echo(buf, cap, 0, 24, ids, NIDS);
     send_all(fd, buf, n / 2);
     usleep(20000);
     close(fd);
     fd = connect_to(port);
-    n = build(buf, API_ECHO, 0, 25, false, "ok", 2);
-    send_all(fd, buf, n);
-    len = recv_frame(fd, resp, BIG + 64, &corr);
-    ok(len == 6 && corr == 25, "server serves the next client after a truncated request");
+    rn_str_t ok_id = rn_str("ok");
+    n = build_echo(buf, cap, 0, 25, &ok_id, 1);
+    send_frames(fd, buf, n);
+    ok(echoed(recv_resp(fd, resp, cap, &arena, API_ECHO, 0, 25), &ok_id, 1),
+       "server serves the next client after a truncated request");
     close(fd);
+    rn_arena_free(&arena);
     rn_free(buf);
     rn_free(resp);
     rn_free(body);
@@ -427,6 +602,12 @@ static void test_large_and_split(int port)
 
 int main(void)
 {
+    char path[] = "/tmp/rn_test_server.XXXXXX";
+    file_fd = mkstemp(path);
+    unlink(path);
+    if (write(file_fd, "0123456789abcdefghij", 20) != 20)
+        diag("write failed");
+
     evthread_use_pthreads();
     base = event_base_new();
     rn_server_opts_t opts = {.host = "127.0.0.1",
@@ -434,7 +615,8 @@ int main(void)
                              .max_request_bytes = 1 << 20,
                              .idle_ms = 0,
                              .apis = apis,
-                             .n_apis = sizeof(apis) / sizeof(apis[0])};
+                             .n_apis = sizeof(apis) / sizeof(apis[0]),
+                             .file_release = file_release};
     char err[256];
     rn_server_t *srv = rn_server_new(base, &opts, err, sizeof(err));
     ok(srv != NULL, "server starts: %s", srv ? "" : err);
@@ -442,6 +624,10 @@ int main(void)
         return done_testing();
     int port = rn_server_port(srv);
     ok(port > 0, "ephemeral port %d", port);
+    int16_t lo, hi;
+    ok(rn_rpc_served_range(API_FILE, &lo, &hi) && lo >= 0 && hi >= 12 &&
+           !rn_rpc_served_range(RN_API_METADATA, &lo, &hi),
+       "served versions follow the table (Fetch from its serve= range, Metadata not served)");
     pthread_t thr;
     pthread_create(&thr, NULL, loop_main, NULL);
 
@@ -454,12 +640,20 @@ int main(void)
     event_base_loopbreak(base);
     pthread_join(thr, NULL);
     const rn_server_metrics_t *m = rn_server_metrics(srv);
-    ok(m->requests[API_ECHO] >= 103, "echo requests counted (%llu)",
-       (unsigned long long)m->requests[API_ECHO]);
-    ok(m->connections_closed_bad >= 6, "bad connections counted (%llu)",
-       (unsigned long long)m->connections_closed_bad);
+    int16_t keys[] = {API_ECHO, API_PARK, API_NORESP, API_BAD, API_FILE, RN_API_METADATA, 77};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        is(m->requests[keys[i]], expected[keys[i]], "api key %d requests counted", keys[i]);
+    /* Unsupported version and truncated header; SyncGroup's handler; the unserved keys. */
+    is(m->errors[API_ECHO], 2, "echo errors counted");
+    is(m->errors[API_BAD], 1, "malformed-body errors counted");
+    ok(m->errors[RN_API_METADATA] == 1 && m->errors[77] == 1, "unserved api keys counted");
+    is(m->errors[API_PARK] + m->errors[API_NORESP] + m->errors[API_FILE], 0,
+       "no error for well-formed requests");
+    /* 3 framing errors + 5 bad requests in test_bad_input. */
+    is(m->connections_closed_bad, 8, "bad connections counted");
     is(m->requests_parked, 0, "no request left parked");
-    ok(m->bytes_in > 0 && m->bytes_out > 0, "bytes counted");
+    ok(m->bytes_in > BIG && m->bytes_out > BIG, "bytes counted (%llu in, %llu out)",
+       (unsigned long long)m->bytes_in, (unsigned long long)m->bytes_out);
     rn_server_free(srv);
     event_base_free(base);
     close(file_fd);
