@@ -88,7 +88,8 @@ static int start_http(rn_broker_t *b, char *err, size_t errlen)
                  b->cfg->v[RN_CFG_METRICS_LISTEN].source, text);
         return RN_EINVAL;
     }
-    rn_http_opts_t opts = {host, port, b->metrics, http_ready, b};
+    rn_http_opts_t opts = {host, port, b->metrics, http_ready, b,
+                           rn_config_int(b->cfg, RN_CFG_METRICS_CONNECTION_TIMEOUT_MS)};
     b->http = rn_http_new(b->base, &opts, err, errlen);
     if (b->http == NULL)
         return RN_EIO;
@@ -149,6 +150,13 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
         .port = cfg->listen_port,
         .max_request_bytes = (int32_t)rn_config_int(cfg, RN_CFG_SOCKET_REQUEST_MAX_BYTES),
         .idle_ms = rn_config_int(cfg, RN_CFG_CONNECTIONS_MAX_IDLE_MS),
+        .read_timeout_ms = rn_config_int(cfg, RN_CFG_SOCKET_REQUEST_READ_TIMEOUT_MS),
+        .max_connections = (int32_t)rn_config_int(cfg, RN_CFG_MAX_CONNECTIONS),
+        .max_connections_per_ip = (int32_t)rn_config_int(cfg, RN_CFG_MAX_CONNECTIONS_PER_IP),
+        .per_ip_overrides = rn_config_str(cfg, RN_CFG_MAX_CONNECTIONS_PER_IP_OVERRIDES),
+        .queued_max_request_bytes = rn_config_int(cfg, RN_CFG_QUEUED_MAX_REQUEST_BYTES),
+        .max_queued_response_bytes =
+            rn_config_int(cfg, RN_CFG_CONNECTIONS_MAX_QUEUED_RESPONSE_BYTES),
         .send_buffer = (int)rn_config_int(cfg, RN_CFG_SOCKET_SEND_BUFFER_BYTES),
         .recv_buffer = (int)rn_config_int(cfg, RN_CFG_SOCKET_RECEIVE_BUFFER_BYTES),
         .apis = rn_broker_apis,
