@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* ---- data directory ---- */
 
@@ -112,6 +113,29 @@ bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen)
     return problem == NULL;
 }
 
+/* File descriptors max.connections leaves to the data path (segments, indexes,
+ * checkpoints) when it is not set. */
+#define RN_FD_RESERVE 64
+
+/* max.connections; when not set, at most the open-files limit less RN_FD_RESERVE, so
+ * clients alone cannot exhaust descriptors (over the limit they are accepted and closed
+ * instead of stalling accept() at EMFILE while the data path fails to open files). */
+static int32_t max_connections(const rn_config_t *cfg)
+{
+    int64_t max = rn_config_int(cfg, RN_CFG_MAX_CONNECTIONS);
+    struct rlimit rl;
+    if (!cfg->v[RN_CFG_MAX_CONNECTIONS].set && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+        rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 2 * RN_FD_RESERVE &&
+        (int64_t)(rl.rlim_cur - RN_FD_RESERVE) < max) {
+        max = (int64_t)(rl.rlim_cur - RN_FD_RESERVE);
+        RN_INFO("broker",
+                "max.connections is %lld: the open-files limit (%llu) less %d for the data "
+                "path",
+                (long long)max, (unsigned long long)rl.rlim_cur, RN_FD_RESERVE);
+    }
+    return (int32_t)max;
+}
+
 int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, char *err,
                     size_t errlen)
 {
@@ -151,7 +175,7 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
         .max_request_bytes = (int32_t)rn_config_int(cfg, RN_CFG_SOCKET_REQUEST_MAX_BYTES),
         .idle_ms = rn_config_int(cfg, RN_CFG_CONNECTIONS_MAX_IDLE_MS),
         .read_timeout_ms = rn_config_int(cfg, RN_CFG_SOCKET_REQUEST_READ_TIMEOUT_MS),
-        .max_connections = (int32_t)rn_config_int(cfg, RN_CFG_MAX_CONNECTIONS),
+        .max_connections = max_connections(cfg),
         .max_connections_per_ip = (int32_t)rn_config_int(cfg, RN_CFG_MAX_CONNECTIONS_PER_IP),
         .per_ip_overrides = rn_config_str(cfg, RN_CFG_MAX_CONNECTIONS_PER_IP_OVERRIDES),
         .queued_max_request_bytes = rn_config_int(cfg, RN_CFG_QUEUED_MAX_REQUEST_BYTES),

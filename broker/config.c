@@ -134,7 +134,8 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         "this long (bytes of an unfinished request do not count); -1 = never."),
     /* Network limits against hostile clients (broker/net). */
     ROW(RN_CFG_MAX_CONNECTIONS, "max.connections", RN_CFG_INT, "2147483647", 1, I32MAX, NULL, 0,
-        "Most open client connections; a connection over it is accepted and closed at once."),
+        "Most open client connections; a connection over it is accepted and closed at once. "
+        "Not set: Kafka's default, capped at the open-files limit less 64."),
     ROW(RN_CFG_MAX_CONNECTIONS_PER_IP, "max.connections.per.ip", RN_CFG_INT, "2147483647", 1,
         I32MAX, NULL, 0,
         "Most open connections from one IP address; one over it is accepted and closed at "

@@ -25,6 +25,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 static void conn_unlink(rn_srvconn_t **list, rn_srvconn_t *conn)
@@ -61,17 +63,26 @@ static uint64_t ms_to_ns(int64_t ms)
 
 /* ---- reading on or off ---------------------------------------------------------------- */
 
+static bool reading_off(const rn_srvconn_t *conn)
+{
+    return conn->read_paused || conn->mem_wait || conn->draining || conn->broken;
+}
+
+static void timer_arm(rn_srvconn_t *conn, uint64_t deadline, uint64_t now);
+
 /* Enable or disable reading to match the connection's state; while it is off, watch for the
- * peer closing (the bufferevent reports EOF only while reading). */
+ * peer going away (the bufferevent reports EOF only while reading): EV_CLOSED at once for a
+ * FIN, the timer's poll (peer_gone) for a reset. */
 static void conn_update_reading(rn_srvconn_t *conn)
 {
     if (conn->closed)
         return;
-    bool off = conn->read_paused || conn->mem_wait || conn->draining || conn->broken;
-    if (off) {
+    if (reading_off(conn)) {
         bufferevent_disable(conn->bev, EV_READ);
         if (conn->closed_ev != NULL && !event_pending(conn->closed_ev, EV_CLOSED, NULL))
             event_add(conn->closed_ev, NULL);
+        uint64_t now = rn__server_now_ns();
+        timer_arm(conn, now + RN_CONN_PEER_POLL_NS, now);
     } else {
         if (conn->closed_ev != NULL)
             event_del(conn->closed_ev);
@@ -223,6 +234,19 @@ static void note_output_progress(rn_srvconn_t *conn, uint64_t now)
     }
 }
 
+/* True when the peer has gone (FIN or RST) though we are not reading: TCP_INFO tells it
+ * whatever unread data is queued. EV_CLOSED alone misses a reset (libevent reports only
+ * read/write for EPOLLHUP/EPOLLERR) and the bufferevent sees neither while reading is off
+ * and no output is pending. */
+static bool peer_gone(const rn_srvconn_t *conn)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (getsockopt(bufferevent_getfd(conn->bev), IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return errno != ENOPROTOOPT && errno != EOPNOTSUPP; /* not TCP: cannot tell */
+    return ti.tcpi_state == TCP_CLOSE || ti.tcpi_state == TCP_CLOSE_WAIT;
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     rn_srvconn_t *conn = arg;
@@ -233,6 +257,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     note_output_progress(conn, now);
     uint64_t next = 0;
+    if (reading_off(conn)) {
+        if (peer_gone(conn)) {
+            RN_DEBUG("server", "conn=%llu peer=%s: gone while reading was stopped",
+                     (unsigned long long)conn->id, conn->peer);
+            rn__srvconn_close(conn, "closed by client");
+            return;
+        }
+        next = now + RN_CONN_PEER_POLL_NS;
+    }
     if (conn->rx_start_ns != 0 && srv->opts.read_timeout_ms > 0 && !conn->read_paused) {
         uint64_t deadline = conn->rx_start_ns + ms_to_ns(srv->opts.read_timeout_ms);
         if (now >= deadline) {
@@ -249,7 +282,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
             rn__srvconn_close(conn, "request read timeout");
             return;
         }
-        next = deadline;
+        if (next == 0 || deadline < next)
+            next = deadline;
     }
     if (srv->opts.idle_ms > 0) {
         uint64_t deadline = conn->active_ns + ms_to_ns(srv->opts.idle_ms);

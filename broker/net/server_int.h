@@ -22,6 +22,8 @@
  * buffer chain: a chain costs about 1 KiB whatever it holds, so thousands of small queued
  * responses would otherwise hold ten times their size. */
 #define RN_CONN_COPY_MAX 4096
+/* While reading is stopped, how often the connection checks that its peer is still there. */
+#define RN_CONN_PEER_POLL_NS (250u * 1000000u)
 /* First allocation for a request body being received; it doubles as bytes arrive, so a
  * length prefix alone reserves nothing. */
 #define RN_CONN_RX_FIRST (16u << 10)
