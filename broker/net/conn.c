@@ -27,6 +27,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 static void conn_unlink(rn_srvconn_t **list, rn_srvconn_t *conn)
@@ -474,8 +475,14 @@ static int rx_fill(rn_srvconn_t *conn)
     }
     evutil_socket_t fd = bufferevent_getfd(conn->bev);
     while (conn->rx_have < conn->rx_size) {
-        if (conn->rx_have == conn->rx_cap && !rx_reserve(conn, conn->rx_have + 1))
-            return RX_NOMEM;
+        if (conn->rx_have == conn->rx_cap) {
+            /* Grow only for bytes that are there: a size prefix alone reserves nothing. */
+            int queued = 0;
+            if (ioctl(fd, FIONREAD, &queued) != 0 || queued <= 0)
+                break;
+            if (!rx_reserve(conn, conn->rx_have + 1))
+                return RX_NOMEM;
+        }
         ssize_t n =
             recv(fd, conn->rx_frame + conn->rx_have, conn->rx_cap - conn->rx_have, MSG_DONTWAIT);
         if (n > 0)

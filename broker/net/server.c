@@ -79,8 +79,8 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     int32_t limit = 0;
     const char *why = over_limit(srv, ip, &limit);
     if (why != NULL) {
-        evutil_closesocket(fd);
         srv->metrics.connections_rejected++;
+        evutil_closesocket(fd);
         rn_episode_t *ep =
             strcmp(why, "max.connections") == 0 ? &srv->ep_max_conns : &srv->ep_per_ip;
         if (rn_episode_hit(ep, now, RN_EPISODE_QUIET_NS))

@@ -41,6 +41,21 @@ HTTP_TIMEOUT_MS = 1500
 
 t = D.Tap("hostile_net", timeout_s=150)
 
+# RN_HOSTILE_BASELINE=1 leaves out the flags of the limits themselves, to measure a build
+# that predates them with the same attacks (the figures then show what the limits change).
+NEW_FLAGS = {"--queued.max.request.bytes", "--socket.request.read.timeout.ms",
+             "--metrics.connection.timeout.ms", "--max.connections", "--max.connections.per.ip",
+             "--max.connections.per.ip.overrides"}
+BASELINE = os.environ.get("RN_HOSTILE_BASELINE") == "1"
+
+
+def flags(*args):
+    out = []
+    for name, value in zip(args[::2], args[1::2]):
+        if not (BASELINE and name in NEW_FLAGS):
+            out += [name, value]
+    return out
+
 
 def status(pid):
     out = {}
@@ -146,6 +161,7 @@ class Good:
                 lat.append(time.monotonic() - t0)
                 if r[0] != 0:
                     self.errors.append("produce error %d" % r[0])
+                    time.sleep(0.005)
                     continue
                 self.acked += 1
                 t0 = time.monotonic()
@@ -191,12 +207,12 @@ def under_attack(name, good, attack, seconds):
 
 def main_broker():
     mport = D.free_port()
-    b = D.Broker(["--socket.request.max.bytes", str(8 << 20),
-                  "--queued.max.request.bytes", str(16 << 20),
-                  "--socket.request.read.timeout.ms", str(READ_TIMEOUT_MS),
-                  "--connections.max.idle.ms", "20000",
-                  "--metrics.listen", "127.0.0.1:%d" % mport,
-                  "--metrics.connection.timeout.ms", str(HTTP_TIMEOUT_MS)])
+    b = D.Broker(flags("--socket.request.max.bytes", str(8 << 20),
+                       "--queued.max.request.bytes", str(16 << 20),
+                       "--socket.request.read.timeout.ms", str(READ_TIMEOUT_MS),
+                       "--connections.max.idle.ms", "20000",
+                       "--metrics.listen", "127.0.0.1:%d" % mport,
+                       "--metrics.connection.timeout.ms", str(HTTP_TIMEOUT_MS)))
     t.cleanups.append(b.cleanup)
     pid = b.proc.pid
     good = Good(b.bootstrap, "hostile-good")
@@ -368,8 +384,8 @@ def main_broker():
 # ---- broker L: max.connections, max.connections.per.ip --------------------------------------
 
 def limits_broker():
-    b = D.Broker(["--max.connections", "60", "--max.connections.per.ip", "40",
-                  "--max.connections.per.ip.overrides", "127.0.0.1:1000"])
+    b = D.Broker(flags("--max.connections", "60", "--max.connections.per.ip", "40",
+                       "--max.connections.per.ip.overrides", "127.0.0.1:1000"))
     t.cleanups.append(b.cleanup)
     good = Good(b.bootstrap, "hostile-good")
     held = {}
@@ -419,7 +435,7 @@ def emfile_broker(extra=(), phase="emfile"):
 
     D._die_with_parent = preexec
     try:
-        b = D.Broker(list(extra))
+        b = D.Broker(flags(*extra))
     finally:
         D._die_with_parent = orig
     t.cleanups.append(b.cleanup)
@@ -463,7 +479,7 @@ def emfile_broker(extra=(), phase="emfile"):
         under_attack(phase, good, flood, 3.0)
     t.diag("%s: broker CPU %.0f%% during the flood, log %d bytes"
            % (phase, 100 * fig.get("cpu", 1), fig.get("log", -1)))
-    t.ok(fig.get("cpu", 1) < 0.3, "%s: no busy loop (%.0f%% CPU)"
+    t.ok(fig.get("cpu", 1) < 0.2, "%s: no busy loop (%.0f%% CPU)"
          % (phase, 100 * fig.get("cpu", 1)))
     t.ok(0 <= fig.get("log", -1) < LOG_LIMIT, "%s: log stays small" % phase)
     deadline = time.monotonic() + 5

@@ -2,7 +2,9 @@
  * and asynchronously completed requests, acks=0-style no-response requests, malformed
  * input closing only its own connection, parked requests outliving their connection,
  * file ranges sent by sendfile, flexible request headers, requests larger than a socket
- * read or arriving in pieces, and the metrics counters.
+ * read or arriving in pieces, the metrics counters, and the limits against hostile
+ * clients (request read deadline, max.connections, length prefixes reserving nothing,
+ * a vanished peer freed while reading is stopped).
  * The server runs on its own thread; the test talks raw bytes over blocking sockets. */
 #include "rn_alloc.h"
 #include "rn_endian.h"
@@ -425,6 +427,75 @@ static void test_large_and_split(int port)
     rn_free(body);
 }
 
+/* A second server with small limits: read deadline 300 ms, three connections,
+ * queued.max.request.bytes = socket.request.max.bytes = 1 MiB. */
+static rn_server_t *limited;
+
+static void test_limits(void)
+{
+    const rn_server_metrics_t *m = rn_server_metrics(limited);
+    int port = rn_server_port(limited);
+    int slow = connect_to(port);
+    uint8_t part[2] = {0, 0};
+    send_all(slow, part, sizeof(part));
+    usleep(100 * 1000);
+    send_all(slow, part, 1); /* a trickle does not extend the deadline */
+    usleep(600 * 1000);
+    ok(is_closed(slow), "a request unfinished after socket.request.read.timeout.ms closes");
+    is(m->connections_closed_slow, 1, "counted as slow");
+    close(slow);
+
+    /* Length prefixes alone reserve nothing. */
+    int fds[4];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = connect_to(port);
+        uint8_t prefix[4];
+        rn_store_be32(prefix, (1u << 20) - 64);
+        send_all(fds[i], prefix, 4);
+    }
+    usleep(100 * 1000);
+    is(m->queued_request_bytes, 0, "three 1 MiB length prefixes reserve no memory");
+    fds[3] = connect_to(port);
+    ok(is_closed(fds[3]), "a fourth connection over max.connections closes at once");
+    is(m->connections_rejected, 1, "counted as rejected");
+    close(fds[3]);
+    /* Part of each body: memory follows what arrived, within the bound. */
+    static uint8_t body[400 << 10];
+    for (int i = 0; i < 3; i++)
+        send_all(fds[i], body, sizeof(body));
+    usleep(100 * 1000);
+    ok(m->queued_request_bytes > 0 && m->queued_request_bytes <= (1 << 20),
+       "bodies held within queued.max.request.bytes (%lld)", (long long)m->queued_request_bytes);
+    ok(m->reads_paused_memory >= 1, "a connection waited for memory");
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    usleep(200 * 1000);
+    is(m->queued_request_bytes, 0, "memory given back when the clients leave");
+    is(m->connections_open, 0, "all closed");
+
+    /* Stopped reading (256 pending behind a parked request), then the peer resets. */
+    int fd = connect_to(port);
+    static uint8_t burst[300 * 32];
+    size_t n = 0;
+    uint8_t pbody[5];
+    rn_store_be32(pbody, 60000);
+    pbody[4] = 1; /* with a cancel callback */
+    n += build(burst + n, API_PARK, 0, 1, false, pbody, sizeof(pbody));
+    for (int i = 0; i < 299; i++)
+        n += build(burst + n, API_ECHO, 0, 2 + i, false, "x", 1);
+    send_all(fd, burst, n);
+    usleep(200 * 1000);
+    int before = atomic_load(&cancels);
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(fd); /* reset */
+    for (int i = 0; i < 20 && atomic_load(&cancels) == before; i++)
+        usleep(50 * 1000);
+    is(atomic_load(&cancels), before + 1, "a reset while reading is stopped cancels the parked "
+                                          "request");
+    is(m->connections_open, 0, "and frees the connection");
+}
+
 int main(void)
 {
     evthread_use_pthreads();
@@ -442,6 +513,16 @@ int main(void)
         return done_testing();
     int port = rn_server_port(srv);
     ok(port > 0, "ephemeral port %d", port);
+    rn_server_opts_t lopts = opts;
+    lopts.read_timeout_ms = 300;
+    lopts.max_connections = 3;
+    lopts.queued_max_request_bytes = 1 << 20;
+    limited = rn_server_new(base, &lopts, err, sizeof(err));
+    ok(limited != NULL, "server with small limits starts: %s", limited ? "" : err);
+    lopts.queued_max_request_bytes = (1 << 20) - 1;
+    rn_server_t *wrong = rn_server_new(base, &lopts, err, sizeof(err));
+    ok(wrong == NULL && strstr(err, "queued.max.request.bytes") != NULL,
+       "queued.max.request.bytes under socket.request.max.bytes is refused (%s)", err);
     pthread_t thr;
     pthread_create(&thr, NULL, loop_main, NULL);
 
@@ -450,6 +531,8 @@ int main(void)
     test_parked_disconnect(port);
     test_file_and_flex(port);
     test_large_and_split(port);
+    if (limited != NULL)
+        test_limits();
 
     event_base_loopbreak(base);
     pthread_join(thr, NULL);
@@ -461,6 +544,7 @@ int main(void)
     is(m->requests_parked, 0, "no request left parked");
     ok(m->bytes_in > 0 && m->bytes_out > 0, "bytes counted");
     rn_server_free(srv);
+    rn_server_free(limited);
     event_base_free(base);
     close(file_fd);
     return done_testing();
