@@ -89,8 +89,9 @@ static int start_http(rn_broker_t *b, char *err, size_t errlen)
                  b->cfg->v[RN_CFG_METRICS_LISTEN].source, text);
         return RN_EINVAL;
     }
-    rn_http_opts_t opts = {host, port, b->metrics, http_ready, b,
-                           rn_config_int(b->cfg, RN_CFG_METRICS_CONNECTION_TIMEOUT_MS)};
+    rn_http_opts_t opts = {host,       port,
+                           b->metrics, http_ready,
+                           b,          rn_config_int(b->cfg, RN_CFG_METRICS_CONNECTION_TIMEOUT_MS)};
     b->http = rn_http_new(b->base, &opts, err, errlen);
     if (b->http == NULL)
         return RN_EIO;

@@ -130,7 +130,8 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
     ROW(RN_CFG_SOCKET_RECEIVE_BUFFER_BYTES, "socket.receive.buffer.bytes", RN_CFG_INT, "-1", -1,
         I32MAX, NULL, 0, "SO_RCVBUF of client sockets; -1 = the OS default (runnel's default)."),
     ROW(RN_CFG_CONNECTIONS_MAX_IDLE_MS, "connections.max.idle.ms", RN_CFG_LONG, "600000", -1,
-        I64MAX, NULL, 0, "Close a connection that has completed no request and sent no response bytes for "
+        I64MAX, NULL, 0,
+        "Close a connection that has completed no request and sent no response bytes for "
         "this long (bytes of an unfinished request do not count); -1 = never."),
     /* Network limits against hostile clients (broker/net). */
     ROW(RN_CFG_MAX_CONNECTIONS, "max.connections", RN_CFG_INT, "2147483647", 1, I32MAX, NULL, 0,
@@ -158,8 +159,8 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         "Bytes of unsent responses (and of requests still being handled) one connection may "
         "hold before runnel stops reading its requests until it drains (runnel's own "
         "setting)."),
-    ROW(RN_CFG_METRICS_CONNECTION_TIMEOUT_MS, "metrics.connection.timeout.ms", RN_CFG_LONG,
-        "30000", 100, I64MAX, NULL, 0,
+    ROW(RN_CFG_METRICS_CONNECTION_TIMEOUT_MS, "metrics.connection.timeout.ms", RN_CFG_LONG, "30000",
+        100, I64MAX, NULL, 0,
         "Time an HTTP connection to metrics.listen has for each request, from connecting or "
         "from its previous answer; then it is closed, whatever it is sending (runnel's own "
         "setting)."),

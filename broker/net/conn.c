@@ -296,8 +296,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
                         "conn=%llu peer=%s: idle longer than connections.max.idle.ms (%lld ms); "
                         "closing idle connections (logged once per episode)",
                         (unsigned long long)conn->id, conn->peer, (long long)srv->opts.idle_ms);
-            RN_DEBUG("server", "conn=%llu peer=%s: idle", (unsigned long long)conn->id,
-                     conn->peer);
+            RN_DEBUG("server", "conn=%llu peer=%s: idle", (unsigned long long)conn->id, conn->peer);
             rn__srvconn_close(conn, "idle");
             return;
         }

@@ -97,8 +97,7 @@ int rn_ip_limits_parse(const char *text, rn_ip_limit_t **out, size_t *count, cha
             goto bad;
         if (numeric_host(host, limits[n].ip, sizeof(limits[n].ip)) != 0) {
             snprintf(err, errlen,
-                     "max.connections.per.ip.overrides: cannot resolve \"%s\" to an address",
-                     host);
+                     "max.connections.per.ip.overrides: cannot resolve \"%s\" to an address", host);
             rn_free(limits);
             return RN_EINVAL;
         }

@@ -53,10 +53,9 @@ static const char *over_limit(rn_server_t *srv, const char *ip, int32_t *limit)
         *limit = max;
         return "max.connections";
     }
-    int32_t per_ip = rn_ip_limit_for(srv->ip_limits, srv->n_ip_limits, ip,
-                                     srv->opts.max_connections_per_ip > 0
-                                         ? srv->opts.max_connections_per_ip
-                                         : INT32_MAX);
+    int32_t per_ip = rn_ip_limit_for(
+        srv->ip_limits, srv->n_ip_limits, ip,
+        srv->opts.max_connections_per_ip > 0 ? srv->opts.max_connections_per_ip : INT32_MAX);
     if (per_ip < INT32_MAX && rn__srvconn_count_ip(srv, ip) >= (size_t)per_ip) {
         *limit = per_ip;
         return "max.connections.per.ip";

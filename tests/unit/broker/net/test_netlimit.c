@@ -59,8 +59,8 @@ static void test_overrides(void)
     ok(n == 1 && (strcmp(lim[0].ip, "127.0.0.1") == 0 || strcmp(lim[0].ip, "::1") == 0),
        "localhost is a loopback address (%s)", n == 1 ? lim[0].ip : "?");
     rn_free(lim);
-    const char *bad[] = {"127.0.0.1", "127.0.0.1:", ":5", "127.0.0.1:x", "127.0.0.1:-1",
-                         "1.2.3.4:5,,", "[::1:5", "127.0.0.1:99999999999"};
+    const char *bad[] = {"127.0.0.1",    "127.0.0.1:",  ":5",     "127.0.0.1:x",
+                         "127.0.0.1:-1", "1.2.3.4:5,,", "[::1:5", "127.0.0.1:99999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         int rc = rn_ip_limits_parse(bad[i], &lim, &n, err, sizeof(err));

@@ -491,8 +491,9 @@ static void test_limits(void)
     close(fd); /* reset */
     for (int i = 0; i < 20 && atomic_load(&cancels) == before; i++)
         usleep(50 * 1000);
-    is(atomic_load(&cancels), before + 1, "a reset while reading is stopped cancels the parked "
-                                          "request");
+    is(atomic_load(&cancels), before + 1,
+       "a reset while reading is stopped cancels the parked "
+       "request");
     is(m->connections_open, 0, "and frees the connection");
 }
 

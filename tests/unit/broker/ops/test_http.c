@@ -124,8 +124,7 @@ static void test_trickle(rn_metrics_t *m)
     event_base_dispatch(base);
     event_free(tick);
     ok(t.closed_ms >= 250 && t.closed_ms < 1500,
-       "a connection trickling a byte every 50 ms is closed at its deadline (%ld ms)",
-       t.closed_ms);
+       "a connection trickling a byte every 50 ms is closed at its deadline (%ld ms)", t.closed_ms);
     close(t.fd);
     rn_http_free(http);
 }
