@@ -101,6 +101,8 @@ static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
 
 /* ---- queued.max.request.bytes ----------------------------------------------------------- */
 
+static void rx_started(rn_srvconn_t *conn);
+
 /* Count n more bytes of request memory; false (nothing counted) when the bound is reached. */
 static bool mem_take(rn_srvconn_t *conn, size_t n)
 {
@@ -160,7 +162,10 @@ static void mem_give(rn_server_t *srv, size_t n)
     int64_t limit = srv->opts.queued_max_request_bytes;
     while (srv->mem_head != NULL && (limit <= 0 || srv->metrics.queued_request_bytes < limit)) {
         rn_srvconn_t *conn = srv->mem_head;
+        bool held_nothing = conn->rx_cap == 0;
         mem_unlink(conn);
+        if (held_nothing && conn->rx_start_ns != 0) /* its read deadline starts again */
+            conn->rx_start_ns = 0, rx_started(conn);
         conn_update_reading(conn);
         event_active(conn->resume, EV_TIMEOUT, 0);
     }
@@ -225,6 +230,14 @@ static void rx_started(rn_srvconn_t *conn)
         timer_arm(conn, now + ms_to_ns(conn->srv->opts.read_timeout_ms), now);
 }
 
+/* The read deadline does not run while the wait is ours: our backpressure, or waiting for
+ * request memory while holding none (a connection holding part of a request keeps its
+ * clock, so holders that stall time out and free the memory others wait for). */
+static bool read_clock_stopped(const rn_srvconn_t *conn)
+{
+    return conn->read_paused || (conn->mem_wait && conn->rx_cap == 0);
+}
+
 /* Note output bytes the socket took since the last look as activity. */
 static void note_output_progress(rn_srvconn_t *conn, uint64_t now)
 {
@@ -267,7 +280,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         }
         next = now + RN_CONN_PEER_POLL_NS;
     }
-    if (conn->rx_start_ns != 0 && srv->opts.read_timeout_ms > 0 && !conn->read_paused) {
+    if (conn->rx_start_ns != 0 && srv->opts.read_timeout_ms > 0 && !read_clock_stopped(conn)) {
         uint64_t deadline = conn->rx_start_ns + ms_to_ns(srv->opts.read_timeout_ms);
         if (now >= deadline) {
             srv->metrics.connections_closed_slow++;
