@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* ---- data directory ---- */
 
@@ -86,7 +87,9 @@ static int start_http(rn_broker_t *b, char *err, size_t errlen)
                  b->cfg->v[RN_CFG_METRICS_LISTEN].source, text);
         return RN_EINVAL;
     }
-    rn_http_opts_t opts = {host, port, b->metrics, http_ready, b};
+    rn_http_opts_t opts = {host,       port,
+                           b->metrics, http_ready,
+                           b,          rn_config_int(b->cfg, RN_CFG_METRICS_CONNECTION_TIMEOUT_MS)};
     b->http = rn_http_new(b->base, &opts, err, errlen);
     if (b->http == NULL)
         return RN_EIO;
@@ -107,6 +110,29 @@ bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen)
     if (problem != NULL)
         snprintf(why, whylen, "%s", problem);
     return problem == NULL;
+}
+
+/* File descriptors max.connections leaves to the data path (segments, indexes,
+ * checkpoints) when it is not set. */
+#define RN_FD_RESERVE 64
+
+/* max.connections; when not set, at most the open-files limit less RN_FD_RESERVE, so
+ * clients alone cannot exhaust descriptors (over the limit they are accepted and closed
+ * instead of stalling accept() at EMFILE while the data path fails to open files). */
+static int32_t max_connections(const rn_config_t *cfg)
+{
+    int64_t max = rn_config_int(cfg, RN_CFG_MAX_CONNECTIONS);
+    struct rlimit rl;
+    if (!cfg->v[RN_CFG_MAX_CONNECTIONS].set && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+        rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 2 * RN_FD_RESERVE &&
+        (int64_t)(rl.rlim_cur - RN_FD_RESERVE) < max) {
+        max = (int64_t)(rl.rlim_cur - RN_FD_RESERVE);
+        RN_INFO("broker",
+                "max.connections is %lld: the open-files limit (%llu) less %d for the data "
+                "path",
+                (long long)max, (unsigned long long)rl.rlim_cur, RN_FD_RESERVE);
+    }
+    return (int32_t)max;
 }
 
 int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, char *err,
@@ -148,6 +174,13 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
         .port = cfg->listen_port,
         .max_request_bytes = (int32_t)rn_config_int(cfg, RN_CFG_SOCKET_REQUEST_MAX_BYTES),
         .idle_ms = rn_config_int(cfg, RN_CFG_CONNECTIONS_MAX_IDLE_MS),
+        .read_timeout_ms = rn_config_int(cfg, RN_CFG_SOCKET_REQUEST_READ_TIMEOUT_MS),
+        .max_connections = max_connections(cfg),
+        .max_connections_per_ip = (int32_t)rn_config_int(cfg, RN_CFG_MAX_CONNECTIONS_PER_IP),
+        .per_ip_overrides = rn_config_str(cfg, RN_CFG_MAX_CONNECTIONS_PER_IP_OVERRIDES),
+        .queued_max_request_bytes = rn_config_int(cfg, RN_CFG_QUEUED_MAX_REQUEST_BYTES),
+        .max_queued_response_bytes =
+            rn_config_int(cfg, RN_CFG_CONNECTIONS_MAX_QUEUED_RESPONSE_BYTES),
         .send_buffer = (int)rn_config_int(cfg, RN_CFG_SOCKET_SEND_BUFFER_BYTES),
         .recv_buffer = (int)rn_config_int(cfg, RN_CFG_SOCKET_RECEIVE_BUFFER_BYTES),
         .apis = rn_broker_apis,

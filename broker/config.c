@@ -130,7 +130,40 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
     ROW(RN_CFG_SOCKET_RECEIVE_BUFFER_BYTES, "socket.receive.buffer.bytes", RN_CFG_INT, "-1", -1,
         I32MAX, NULL, 0, "SO_RCVBUF of client sockets; -1 = the OS default (runnel's default)."),
     ROW(RN_CFG_CONNECTIONS_MAX_IDLE_MS, "connections.max.idle.ms", RN_CFG_LONG, "600000", -1,
-        I64MAX, NULL, 0, "Close connections idle this long; -1 = never."),
+        I64MAX, NULL, 0,
+        "Close a connection that has completed no request and sent no response bytes for "
+        "this long (bytes of an unfinished request do not count); -1 = never."),
+    /* Network limits against hostile clients (broker/net). */
+    ROW(RN_CFG_MAX_CONNECTIONS, "max.connections", RN_CFG_INT, "2147483647", 1, I32MAX, NULL, 0,
+        "Most open client connections; a connection over it is accepted and closed at once. "
+        "Not set: Kafka's default, capped at the open-files limit less 64."),
+    ROW(RN_CFG_MAX_CONNECTIONS_PER_IP, "max.connections.per.ip", RN_CFG_INT, "2147483647", 1,
+        I32MAX, NULL, 0,
+        "Most open connections from one IP address; one over it is accepted and closed at "
+        "once."),
+    ROW(RN_CFG_MAX_CONNECTIONS_PER_IP_OVERRIDES, "max.connections.per.ip.overrides", RN_CFG_LIST,
+        "", 0, 0, NULL, 0,
+        "Per-address exceptions to max.connections.per.ip, as HOST:N,HOST:N (host names are "
+        "resolved at start-up)."),
+    ROW(RN_CFG_SOCKET_REQUEST_READ_TIMEOUT_MS, "socket.request.read.timeout.ms", RN_CFG_LONG,
+        "30000", -1, I64MAX, NULL, 0,
+        "Time a client has to send the rest of a request once its first byte arrived; a "
+        "slower connection is closed (runnel's own setting); -1 = no limit."),
+    ROW(RN_CFG_QUEUED_MAX_REQUEST_BYTES, "queued.max.request.bytes", RN_CFG_LONG, "209715200", -1,
+        I64MAX, NULL, 0,
+        "Memory for requests being read or handled, over all connections; at the bound, "
+        "reading pauses until requests finish. At least socket.request.max.bytes; -1 = no "
+        "bound (runnel's default is 200 MiB)."),
+    ROW(RN_CFG_CONNECTIONS_MAX_QUEUED_RESPONSE_BYTES, "connections.max.queued.response.bytes",
+        RN_CFG_LONG, "4194304", 65536, I64MAX, NULL, 0,
+        "Bytes of unsent responses (and of requests still being handled) one connection may "
+        "hold before runnel stops reading its requests until it drains (runnel's own "
+        "setting)."),
+    ROW(RN_CFG_METRICS_CONNECTION_TIMEOUT_MS, "metrics.connection.timeout.ms", RN_CFG_LONG, "30000",
+        100, I64MAX, NULL, 0,
+        "Time an HTTP connection to metrics.listen has for each request, from connecting or "
+        "from its previous answer; then it is closed, whatever it is sending (runnel's own "
+        "setting)."),
     ROW(RN_CFG_MIN_INSYNC_REPLICAS, "min.insync.replicas", RN_CFG_INT, "1", 1, I32MAX, NULL, 0,
         "Fewest in-sync replicas for an acks=all produce to succeed."),
     ROW(RN_CFG_UNCLEAN_LEADER_ELECTION_ENABLE, "unclean.leader.election.enable", RN_CFG_BOOL,

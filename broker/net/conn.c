@@ -7,7 +7,14 @@
  *  - conn->bev != NULL exactly while !conn->closed.
  *  - A closed connection struct stays allocated while n_orphans > 0 (requests parked
  *    without a cancel callback), linked on srv->zombies; it is freed by the last
- *    rn_req_complete of an orphan or by rn_server_free. */
+ *    rn_req_complete of an orphan or by rn_server_free.
+ *  - Every byte of a request frame, from its allocation (grown as the bytes arrive, never
+ *    reserved from the size prefix alone) until the response is encoded, is counted in
+ *    srv->metrics.queued_request_bytes; at queued.max.request.bytes a connection that needs
+ *    more waits in srv->mem_head..mem_tail with reading stopped (mem_wait).
+ *  - Reading is stopped while read_paused (our backpressure: too many pending requests or
+ *    too many queued response bytes), mem_wait or draining; meanwhile closed_ev watches for
+ *    the peer going away, so a vanished client is freed at once whatever its state. */
 #include "server_int.h"
 
 #include "rn_alloc.h"
@@ -18,6 +25,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 static void conn_unlink(rn_srvconn_t **list, rn_srvconn_t *conn)
@@ -47,6 +57,271 @@ static void conn_free(rn_srvconn_t *conn)
 
 static void process_input(rn_srvconn_t *conn);
 
+static uint64_t ms_to_ns(int64_t ms)
+{
+    return (uint64_t)ms * 1000000u;
+}
+
+/* ---- reading on or off ---------------------------------------------------------------- */
+
+static bool reading_off(const rn_srvconn_t *conn)
+{
+    return conn->read_paused || conn->mem_wait || conn->draining || conn->broken;
+}
+
+static void timer_arm(rn_srvconn_t *conn, uint64_t deadline, uint64_t now);
+
+/* Enable or disable reading to match the connection's state; while it is off, watch for the
+ * peer going away (the bufferevent reports EOF only while reading): EV_CLOSED at once for a
+ * FIN, the timer's poll (peer_gone) for a reset. */
+static void conn_update_reading(rn_srvconn_t *conn)
+{
+    if (conn->closed)
+        return;
+    if (reading_off(conn)) {
+        bufferevent_disable(conn->bev, EV_READ);
+        if (conn->closed_ev != NULL && !event_pending(conn->closed_ev, EV_CLOSED, NULL))
+            event_add(conn->closed_ev, NULL);
+        uint64_t now = rn__server_now_ns();
+        timer_arm(conn, now + RN_CONN_PEER_POLL_NS, now);
+    } else {
+        if (conn->closed_ev != NULL)
+            event_del(conn->closed_ev);
+        bufferevent_enable(conn->bev, EV_READ);
+    }
+}
+
+static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
+{
+    rn_srvconn_t *conn = arg;
+    RN_DEBUG("server", "conn=%llu peer=%s: closed by the client while reading was stopped",
+             (unsigned long long)conn->id, conn->peer);
+    rn__srvconn_close(conn, "closed by client");
+}
+
+/* ---- queued.max.request.bytes ----------------------------------------------------------- */
+
+static void rx_started(rn_srvconn_t *conn);
+
+/* Count n more bytes of request memory; false (nothing counted) when the bound is reached. */
+static bool mem_take(rn_srvconn_t *conn, size_t n)
+{
+    rn_server_t *srv = conn->srv;
+    int64_t limit = srv->opts.queued_max_request_bytes;
+    if (limit > 0 && srv->metrics.queued_request_bytes + (int64_t)n > limit)
+        return false;
+    srv->metrics.queued_request_bytes += (int64_t)n;
+    return true;
+}
+
+/* conn needs memory the bound does not allow: stop reading until some is given back. */
+static void mem_wait(rn_srvconn_t *conn)
+{
+    rn_server_t *srv = conn->srv;
+    if (conn->mem_wait)
+        return;
+    conn->mem_wait = true;
+    conn->mem_next = NULL;
+    if (srv->mem_tail != NULL)
+        srv->mem_tail->mem_next = conn;
+    else
+        srv->mem_head = conn;
+    srv->mem_tail = conn;
+    srv->metrics.reads_paused_memory++;
+    if (rn_episode_hit(&srv->ep_memory, rn__server_now_ns(), RN_EPISODE_QUIET_NS))
+        RN_WARN("server",
+                "requests being read or handled hold %lld bytes, the queued.max.request.bytes "
+                "bound; connections wait before reading more (first: conn=%llu peer=%s)",
+                (long long)srv->metrics.queued_request_bytes, (unsigned long long)conn->id,
+                conn->peer);
+    conn_update_reading(conn);
+}
+
+static void mem_unlink(rn_srvconn_t *conn)
+{
+    rn_server_t *srv = conn->srv;
+    if (!conn->mem_wait)
+        return;
+    rn_srvconn_t **pp = &srv->mem_head, *prev = NULL;
+    while (*pp != conn) {
+        prev = *pp;
+        pp = &(*pp)->mem_next;
+    }
+    *pp = conn->mem_next;
+    if (srv->mem_tail == conn)
+        srv->mem_tail = prev;
+    conn->mem_next = NULL;
+    conn->mem_wait = false;
+}
+
+/* Give n bytes of request memory back and let waiting connections try again (from the
+ * loop: this may run inside another connection's handler). */
+static void mem_give(rn_server_t *srv, size_t n)
+{
+    srv->metrics.queued_request_bytes -= (int64_t)n;
+    int64_t limit = srv->opts.queued_max_request_bytes;
+    while (srv->mem_head != NULL && (limit <= 0 || srv->metrics.queued_request_bytes < limit)) {
+        rn_srvconn_t *conn = srv->mem_head;
+        bool held_nothing = conn->rx_cap == 0;
+        mem_unlink(conn);
+        if (held_nothing && conn->rx_start_ns != 0) /* its read deadline starts again */
+            conn->rx_start_ns = 0, rx_started(conn);
+        conn_update_reading(conn);
+        event_active(conn->resume, EV_TIMEOUT, 0);
+    }
+}
+
+/* Requests leave through these so their frame memory is given back. */
+static void req_release(rn_req_t *req)
+{
+    if (req->frame != NULL)
+        mem_give(req->server, req->frame_len);
+    rn__req_release_memory(req);
+}
+
+static void req_free(rn_req_t *req)
+{
+    rn_server_t *srv = req->server;
+    size_t held = req->frame != NULL ? req->frame_len : 0;
+    rn__req_free(req);
+    if (held > 0)
+        mem_give(srv, held);
+}
+
+/* ---- connections.max.queued.response.bytes ------------------------------------------------ */
+
+static size_t queued_limit(const rn_server_t *srv)
+{
+    return srv->opts.max_queued_response_bytes > 0 ? (size_t)srv->opts.max_queued_response_bytes
+                                                   : RN_CONN_MAX_QUEUED;
+}
+
+/* Bytes this connection holds for its answers: unsent output, responses waiting behind an
+ * earlier request, and the arenas of requests still being handled. */
+static size_t conn_held(const rn_srvconn_t *conn)
+{
+    size_t held = evbuffer_get_length(bufferevent_get_output(conn->bev));
+    for (const rn_req_t *req = conn->head; req != NULL; req = req->next)
+        held += (req->out != NULL ? evbuffer_get_length(req->out) : 0) + req->arena.used;
+    return held;
+}
+
+/* ---- deadlines ---------------------------------------------------------------------------- */
+
+/* Arm the timer for deadline (ns, monotonic) unless it already fires earlier. */
+static void timer_arm(rn_srvconn_t *conn, uint64_t deadline, uint64_t now)
+{
+    if (conn->timer_at_ns != 0 && conn->timer_at_ns <= deadline)
+        return;
+    uint64_t wait = deadline > now ? deadline - now : 0;
+    struct timeval tv = {(time_t)(wait / 1000000000u), (suseconds_t)(wait % 1000000000u / 1000)};
+    conn->timer_at_ns = deadline;
+    event_add(conn->timer, &tv);
+}
+
+/* Part of a request is in: start its read deadline unless it runs already. */
+static void rx_started(rn_srvconn_t *conn)
+{
+    if (conn->rx_start_ns != 0)
+        return;
+    uint64_t now = rn__server_now_ns();
+    conn->rx_start_ns = now;
+    if (conn->srv->opts.read_timeout_ms > 0)
+        timer_arm(conn, now + ms_to_ns(conn->srv->opts.read_timeout_ms), now);
+}
+
+/* The read deadline does not run while the wait is ours: our backpressure, or waiting for
+ * request memory while holding none (a connection holding part of a request keeps its
+ * clock, so holders that stall time out and free the memory others wait for). */
+static bool read_clock_stopped(const rn_srvconn_t *conn)
+{
+    return conn->read_paused || (conn->mem_wait && conn->rx_cap == 0);
+}
+
+/* Note output bytes the socket took since the last look as activity. */
+static void note_output_progress(rn_srvconn_t *conn, uint64_t now)
+{
+    uint64_t sent = conn->out_total - evbuffer_get_length(bufferevent_get_output(conn->bev));
+    if (sent != conn->out_sent) {
+        conn->out_sent = sent;
+        conn->active_ns = now;
+    }
+}
+
+/* True when the peer has gone (FIN or RST) though we are not reading: TCP_INFO tells it
+ * whatever unread data is queued. EV_CLOSED alone misses a reset (libevent reports only
+ * read/write for EPOLLHUP/EPOLLERR) and the bufferevent sees neither while reading is off
+ * and no output is pending. */
+static bool peer_gone(const rn_srvconn_t *conn)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (getsockopt(bufferevent_getfd(conn->bev), IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return errno != ENOPROTOOPT && errno != EOPNOTSUPP; /* not TCP: cannot tell */
+    return ti.tcpi_state == TCP_CLOSE || ti.tcpi_state == TCP_CLOSE_WAIT;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    rn_srvconn_t *conn = arg;
+    rn_server_t *srv = conn->srv;
+    uint64_t now = rn__server_now_ns();
+    conn->timer_at_ns = 0;
+    if (conn->closed)
+        return;
+    note_output_progress(conn, now);
+    uint64_t next = 0;
+    if (reading_off(conn)) {
+        if (peer_gone(conn)) {
+            RN_DEBUG("server", "conn=%llu peer=%s: gone while reading was stopped",
+                     (unsigned long long)conn->id, conn->peer);
+            rn__srvconn_close(conn, "closed by client");
+            return;
+        }
+        next = now + RN_CONN_PEER_POLL_NS;
+    }
+    if (conn->rx_start_ns != 0 && srv->opts.read_timeout_ms > 0 && !read_clock_stopped(conn)) {
+        uint64_t deadline = conn->rx_start_ns + ms_to_ns(srv->opts.read_timeout_ms);
+        if (now >= deadline) {
+            srv->metrics.connections_closed_slow++;
+            if (rn_episode_hit(&srv->ep_slow, now, RN_EPISODE_QUIET_NS))
+                RN_WARN("server",
+                        "conn=%llu peer=%s: a request was not completed within "
+                        "socket.request.read.timeout.ms (%lld ms); closing such connections "
+                        "(logged once per episode)",
+                        (unsigned long long)conn->id, conn->peer,
+                        (long long)srv->opts.read_timeout_ms);
+            RN_DEBUG("server", "conn=%llu peer=%s: request read timed out",
+                     (unsigned long long)conn->id, conn->peer);
+            rn__srvconn_close(conn, "request read timeout");
+            return;
+        }
+        if (next == 0 || deadline < next)
+            next = deadline;
+    }
+    if (srv->opts.idle_ms > 0) {
+        uint64_t deadline = conn->active_ns + ms_to_ns(srv->opts.idle_ms);
+        bool handling = conn->n_pending > 0; /* waiting for our answer is not idleness */
+        if (!handling && now >= deadline) {
+            srv->metrics.connections_closed_idle++;
+            if (rn_episode_hit(&srv->ep_idle, now, RN_EPISODE_QUIET_NS))
+                RN_INFO("server",
+                        "conn=%llu peer=%s: idle longer than connections.max.idle.ms (%lld ms); "
+                        "closing idle connections (logged once per episode)",
+                        (unsigned long long)conn->id, conn->peer, (long long)srv->opts.idle_ms);
+            RN_DEBUG("server", "conn=%llu peer=%s: idle", (unsigned long long)conn->id, conn->peer);
+            rn__srvconn_close(conn, "idle");
+            return;
+        }
+        if (now >= deadline) /* handling: look again after another idle period */
+            deadline = now + ms_to_ns(srv->opts.idle_ms);
+        if (next == 0 || deadline < next)
+            next = deadline;
+    }
+    if (next != 0)
+        timer_arm(conn, next, now);
+}
+
 /* Move finished responses at the head of the queue to the socket, then resume reading
  * if backpressure had paused it. */
 static void conn_flush(rn_srvconn_t *conn)
@@ -64,15 +339,27 @@ static void conn_flush(rn_srvconn_t *conn)
                                 (double)(rn__server_now_ns() - req->read_ns) / 1e9);
         if (!req->no_response) {
             size_t len = evbuffer_get_length(req->out);
-            if (bufferevent_write_buffer(conn->bev, req->out) == 0)
+            struct evbuffer_iovec vec;
+            int rc;
+            /* One chain means memory only: a file range always follows a header chain. */
+            if (len <= RN_CONN_COPY_MAX &&
+                evbuffer_peek(req->out, (ev_ssize_t)len, NULL, &vec, 1) == 1)
+                rc = bufferevent_write(conn->bev, vec.iov_base, vec.iov_len);
+            else
+                rc = bufferevent_write_buffer(conn->bev, req->out);
+            if (rc == 0) {
                 srv->metrics.bytes_out += len;
+                conn->out_total += len;
+            }
         }
-        rn__req_free(req);
+        req_free(req);
     }
     if (conn->read_paused && !conn->draining && conn->n_pending < RN_CONN_MAX_PENDING / 2 &&
-        evbuffer_get_length(bufferevent_get_output(conn->bev)) < RN_CONN_MAX_OUTPUT) {
+        conn_held(conn) < queued_limit(srv) / 2) {
         conn->read_paused = false;
-        bufferevent_enable(conn->bev, EV_READ);
+        if (conn->rx_start_ns != 0) /* the read deadline restarts: we were the slow one */
+            conn->rx_start_ns = 0, rx_started(conn);
+        conn_update_reading(conn);
         event_active(conn->resume, EV_TIMEOUT, 0); /* frames may already be buffered */
     }
 }
@@ -85,7 +372,7 @@ static void req_finish(rn_req_t *req)
     rn_srvconn_t *conn = req->conn;
     req->state = RN_REQ_DONE;
     int rc = rn__req_encode(req);
-    rn__req_release_memory(req);
+    req_release(req);
     if (rc != 0) {
         RN_ERROR("server",
                  "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d: cannot encode "
@@ -99,11 +386,13 @@ static void req_finish(rn_req_t *req)
     }
 }
 
+/* Our backpressure: stop reading until the connection's answers drain. */
 static void conn_pause(rn_srvconn_t *conn)
 {
     if (!conn->read_paused) {
         conn->read_paused = true;
-        bufferevent_disable(conn->bev, EV_READ);
+        conn->srv->metrics.reads_paused_backpressure++;
+        conn_update_reading(conn);
     }
 }
 
@@ -112,8 +401,10 @@ static void conn_pause(rn_srvconn_t *conn)
 static bool handle_frame(rn_srvconn_t *conn, uint8_t *frame, size_t size)
 {
     rn_server_t *srv = conn->srv;
+    conn->active_ns = rn__server_now_ns();
     rn_req_t *req = rn__req_new(conn, frame, size);
     if (req == NULL) {
+        mem_give(srv, size); /* the frame was freed with the request */
         rn__srvconn_close(conn, "bad request");
         return false;
     }
@@ -151,21 +442,61 @@ static bool handle_frame(rn_srvconn_t *conn, uint8_t *frame, size_t size)
     return true;
 }
 
+/* Grow the frame being received to hold need bytes (need <= rx_size), doubling, so memory
+ * follows the bytes that actually arrived. False when queued.max.request.bytes has no room
+ * (the caller waits) or memory is short. */
+static bool rx_reserve(rn_srvconn_t *conn, size_t need)
+{
+    if (need <= conn->rx_cap)
+        return true;
+    size_t cap = conn->rx_cap ? conn->rx_cap : RN_CONN_RX_FIRST;
+    while (cap < need)
+        cap *= 2;
+    if (cap > conn->rx_size)
+        cap = conn->rx_size;
+    if (!mem_take(conn, cap - conn->rx_cap))
+        return false;
+    uint8_t *frame = rn_realloc(conn->rx_frame, cap);
+    if (frame == NULL) {
+        mem_give(conn->srv, cap - conn->rx_cap);
+        return false;
+    }
+    conn->rx_frame = frame;
+    conn->rx_cap = cap;
+    return true;
+}
+
+enum { RX_MORE, RX_DONE, RX_NOMEM };
+
 /* Fill the partly received frame: first from what the bufferevent has read, then with
  * reads from the socket straight into the frame. libevent 2.1 reads at most 4 KiB per
  * wakeup, so a 1 MB Produce would otherwise take 256 loop iterations and a copy out of the
  * evbuffer. End of stream and socket errors are left for the bufferevent's next read to
- * report (the socket stays readable). Returns true once the frame is complete. */
-static bool rx_fill(rn_srvconn_t *conn)
+ * report (the socket stays readable). RX_DONE once the frame is complete, RX_NOMEM when the
+ * memory bound stops it. */
+static int rx_fill(rn_srvconn_t *conn)
 {
     struct evbuffer *in = bufferevent_get_input(conn->bev);
-    if (conn->rx_have < conn->rx_size)
-        conn->rx_have += (size_t)evbuffer_remove(in, conn->rx_frame + conn->rx_have,
-                                                 conn->rx_size - conn->rx_have);
+    size_t inbuf = evbuffer_get_length(in);
+    size_t want = conn->rx_size - conn->rx_have;
+    if (inbuf > 0 && want > 0) {
+        size_t n = inbuf < want ? inbuf : want;
+        if (!rx_reserve(conn, conn->rx_have + n))
+            return RX_NOMEM;
+        conn->rx_have += (size_t)evbuffer_remove(in, conn->rx_frame + conn->rx_have, n);
+    }
     evutil_socket_t fd = bufferevent_getfd(conn->bev);
     while (conn->rx_have < conn->rx_size) {
+        if (conn->rx_have == conn->rx_cap) {
+            /* Grow only for bytes that are there: a size prefix alone reserves nothing. */
+            int queued = 0;
+            if (ioctl(fd, FIONREAD, &queued) != 0 || queued <= 0)
+                break;
+            if (!rx_reserve(conn, conn->rx_have + 1))
+                return RX_NOMEM;
+        }
         ssize_t n =
-            recv(fd, conn->rx_frame + conn->rx_have, conn->rx_size - conn->rx_have, MSG_DONTWAIT);
+            recv(fd, conn->rx_frame + conn->rx_have, conn->rx_cap - conn->rx_have, MSG_DONTWAIT);
         if (n > 0)
             conn->rx_have += (size_t)n;
         else if (n < 0 && errno == EINTR)
@@ -173,7 +504,7 @@ static bool rx_fill(rn_srvconn_t *conn)
         else
             break; /* EAGAIN: wait for more; EOF or error: the bufferevent reports it */
     }
-    return conn->rx_have == conn->rx_size;
+    return conn->rx_have == conn->rx_size ? RX_DONE : RX_MORE;
 }
 
 /* Read and dispatch complete frames, at most RN_CONN_BUDGET per call so one busy client
@@ -181,21 +512,22 @@ static bool rx_fill(rn_srvconn_t *conn)
 static void process_input(rn_srvconn_t *conn)
 {
     rn_server_t *srv = conn->srv;
-    if (conn->closed || conn->processing || conn->draining || conn->broken)
+    if (conn->closed || conn->processing || conn->draining || conn->broken || conn->mem_wait)
         return;
     conn->processing = true;
     struct evbuffer *in = bufferevent_get_input(conn->bev);
     int budget = RN_CONN_BUDGET;
     for (;;) {
-        if (conn->n_pending >= RN_CONN_MAX_PENDING ||
-            evbuffer_get_length(bufferevent_get_output(conn->bev)) >= RN_CONN_MAX_OUTPUT) {
+        if (conn->n_pending >= RN_CONN_MAX_PENDING || conn_held(conn) >= queued_limit(srv)) {
             conn_pause(conn);
             break;
         }
-        if (conn->rx_frame != NULL) {
-            if (!rx_fill(conn)) {
-                /* Called back on any data, to read the rest of the frame ourselves. */
-                bufferevent_setwatermark(conn->bev, EV_READ, 0, 0);
+        if (conn->rx_size != 0) {
+            int st = rx_fill(conn);
+            if (st != RX_DONE) {
+                rx_started(conn);
+                if (st == RX_NOMEM)
+                    mem_wait(conn);
                 break;
             }
             if (budget-- == 0) {
@@ -205,6 +537,8 @@ static void process_input(rn_srvconn_t *conn)
             uint8_t *frame = conn->rx_frame;
             size_t size = conn->rx_size;
             conn->rx_frame = NULL;
+            conn->rx_size = conn->rx_have = conn->rx_cap = 0;
+            conn->rx_start_ns = 0;
             srv->metrics.bytes_in += 4 + (uint64_t)size;
             if (!handle_frame(conn, frame, size))
                 return; /* closed; conn may be freed */
@@ -214,7 +548,10 @@ static void process_input(rn_srvconn_t *conn)
         }
         size_t avail = evbuffer_get_length(in);
         if (avail < 4) {
-            bufferevent_setwatermark(conn->bev, EV_READ, 4, 0);
+            if (avail > 0)
+                rx_started(conn);
+            else
+                conn->rx_start_ns = 0;
             break;
         }
         uint8_t szbuf[4];
@@ -233,12 +570,25 @@ static void process_input(rn_srvconn_t *conn)
             return;
         }
         bool whole = avail >= 4 + (size_t)size;
-        if (whole && budget-- == 0) {
+        if (!whole) {
+            /* Receive the rest straight into a frame that grows as it arrives (rx_fill). */
+            evbuffer_drain(in, 4);
+            conn->rx_size = (size_t)size;
+            conn->rx_have = conn->rx_cap = 0;
+            continue;
+        }
+        if (budget-- == 0) {
             event_active(conn->resume, EV_TIMEOUT, 0);
+            break;
+        }
+        if (!mem_take(conn, (size_t)size)) {
+            rx_started(conn);
+            mem_wait(conn);
             break;
         }
         uint8_t *frame = rn_malloc((size_t)size);
         if (frame == NULL) {
+            mem_give(srv, (size_t)size);
             RN_ERROR("server",
                      "conn=%llu peer=%s: out of memory for a %d-byte request; "
                      "closing the connection",
@@ -248,14 +598,8 @@ static void process_input(rn_srvconn_t *conn)
             return;
         }
         evbuffer_drain(in, 4);
-        if (!whole) {
-            /* Receive the rest straight into the frame (rx_fill). */
-            conn->rx_frame = frame;
-            conn->rx_size = (size_t)size;
-            conn->rx_have = 0;
-            continue;
-        }
         evbuffer_remove(in, frame, (size_t)size);
+        conn->rx_start_ns = 0;
         srv->metrics.bytes_in += 4 + (uint64_t)size;
         if (!handle_frame(conn, frame, (size_t)size))
             return; /* closed; conn may be freed */
@@ -282,6 +626,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 static void on_write(struct bufferevent *bev, void *arg)
 {
     rn_srvconn_t *conn = arg;
+    note_output_progress(conn, rn__server_now_ns());
     if (conn->read_paused)
         conn_flush(conn); /* re-checks the limits and resumes */
 }
@@ -289,18 +634,6 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     rn_srvconn_t *conn = arg;
-    if (what & BEV_EVENT_TIMEOUT) {
-        if (conn->n_pending == 0) {
-            RN_INFO("server",
-                    "conn=%llu peer=%s: idle longer than connections.max.idle.ms; "
-                    "closing the connection",
-                    (unsigned long long)conn->id, conn->peer);
-            rn__srvconn_close(conn, "idle");
-        } else if (!conn->read_paused && !conn->draining) {
-            bufferevent_enable(bev, EV_READ); /* waiting for our answer is not idleness */
-        }
-        return;
-    }
     if (what & BEV_EVENT_ERROR) {
         int err = EVUTIL_SOCKET_ERROR();
         RN_DEBUG("server", "conn=%llu peer=%s: socket error: %s", (unsigned long long)conn->id,
@@ -313,43 +646,63 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-rn_srvconn_t *rn__srvconn_new(rn_server_t *srv, int fd, const char *peer)
+rn_srvconn_t *rn__srvconn_new(rn_server_t *srv, int fd, const char *peer, const char *ip)
 {
     rn_srvconn_t *conn = rn_xcalloc(1, sizeof(*conn));
     conn->srv = srv;
     conn->id = srv->next_conn_id++;
     snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
+    snprintf(conn->ip, sizeof(conn->ip), "%s", ip);
     conn->draining = srv->draining;
     conn->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     conn->resume = event_new(srv->base, -1, 0, on_resume, conn);
-    if (conn->bev == NULL || conn->resume == NULL) {
+    conn->timer = event_new(srv->base, -1, 0, on_timer, conn);
+    /* EV_CLOSED needs a backend that reports it (epoll: EPOLLRDHUP); elsewhere a stopped
+     * connection notices its peer only when reading resumes. */
+    if (event_base_get_features(srv->base) & EV_FEATURE_EARLY_CLOSE)
+        conn->closed_ev = event_new(srv->base, fd, EV_CLOSED | EV_PERSIST, on_peer_closed, conn);
+    if (conn->bev == NULL || conn->resume == NULL || conn->timer == NULL) {
         if (conn->bev != NULL)
             bufferevent_free(conn->bev); /* closes fd */
         else
             evutil_closesocket(fd);
         if (conn->resume != NULL)
             event_free(conn->resume);
+        if (conn->timer != NULL)
+            event_free(conn->timer);
+        if (conn->closed_ev != NULL)
+            event_free(conn->closed_ev);
         rn_free(conn);
         return NULL;
     }
+    size_t limit = queued_limit(srv);
     bufferevent_set_max_single_read(conn->bev, RN_CONN_IO_CHUNK);
     bufferevent_set_max_single_write(conn->bev, RN_CONN_IO_CHUNK);
     bufferevent_setcb(conn->bev, on_read, on_write, on_event, conn);
-    bufferevent_setwatermark(conn->bev, EV_READ, 4, 0);
-    bufferevent_setwatermark(conn->bev, EV_WRITE, RN_CONN_MAX_OUTPUT / 2, 0);
-    if (srv->opts.idle_ms > 0) {
-        struct timeval tv = {srv->opts.idle_ms / 1000, (srv->opts.idle_ms % 1000) * 1000};
-        bufferevent_set_timeouts(conn->bev, &tv, NULL);
-    }
-    bufferevent_enable(conn->bev, EV_READ);
+    /* Called on every read: the first byte of a request starts its read deadline. */
+    bufferevent_setwatermark(conn->bev, EV_READ, 0, 0);
+    bufferevent_setwatermark(conn->bev, EV_WRITE, limit / 2, 0);
+    uint64_t now = rn__server_now_ns();
+    conn->active_ns = now;
+    if (srv->opts.idle_ms > 0)
+        timer_arm(conn, now + ms_to_ns(srv->opts.idle_ms), now);
     conn_link(&srv->conns, conn);
+    conn_update_reading(conn);
     return conn;
+}
+
+size_t rn__srvconn_count_ip(const rn_server_t *srv, const char *ip)
+{
+    size_t n = 0;
+    for (const rn_srvconn_t *conn = srv->conns; conn != NULL; conn = conn->next)
+        n += strcmp(conn->ip, ip) == 0;
+    return n;
 }
 
 void rn__srvconn_drain(rn_srvconn_t *conn)
 {
     conn->draining = true;
-    conn_pause(conn);
+    conn_update_reading(conn);
 }
 
 size_t rn__srvconn_output(const rn_srvconn_t *conn)
@@ -363,12 +716,21 @@ void rn__srvconn_close(rn_srvconn_t *conn, const char *why)
     if (conn->closed)
         return;
     conn->closed = true;
+    mem_unlink(conn);
     rn_free(conn->rx_frame);
     conn->rx_frame = NULL;
+    if (conn->rx_cap > 0)
+        mem_give(srv, conn->rx_cap);
+    conn->rx_size = conn->rx_have = conn->rx_cap = 0;
+    if (conn->closed_ev != NULL)
+        event_free(conn->closed_ev); /* before the socket closes: it watches the fd */
+    conn->closed_ev = NULL;
     bufferevent_free(conn->bev); /* closes the socket; queued output is dropped */
     conn->bev = NULL;
     event_free(conn->resume);
     conn->resume = NULL;
+    event_free(conn->timer);
+    conn->timer = NULL;
     conn_unlink(&srv->conns, conn);
     srv->metrics.connections_open--;
     RN_DEBUG("server", "conn=%llu peer=%s closed: %s", (unsigned long long)conn->id, conn->peer,
@@ -381,12 +743,12 @@ void rn__srvconn_close(rn_srvconn_t *conn, const char *why)
         rn_req_t *next = req->next;
         req->next = NULL;
         if (req->state == RN_REQ_DONE) {
-            rn__req_free(req);
+            req_free(req);
         } else if (req->cancel != NULL) {
             srv->metrics.requests_parked--;
             req->parked = false;
             req->cancel(req, req->cancel_arg);
-            rn__req_free(req);
+            req_free(req);
         } else {
             if (keep_tail != NULL)
                 keep_tail->next = req;
@@ -419,7 +781,7 @@ void rn__srvconn_free_zombies(rn_server_t *srv)
                     (unsigned long long)conn->id, req->api_key, req->correlation_id);
             if (req->parked)
                 srv->metrics.requests_parked--;
-            rn__req_free(req);
+            req_free(req);
         }
         conn_free(conn);
     }
@@ -455,7 +817,7 @@ void rn_req_complete(rn_req_t *req)
         }
         conn->n_orphans--;
         conn->n_pending--;
-        rn__req_free(req);
+        req_free(req);
         if (conn->n_orphans == 0) {
             conn_unlink(&srv->zombies, conn);
             conn_free(conn);

@@ -8,6 +8,13 @@
  * written only when every earlier request on that connection has been answered, so a
  * handler may finish later (long-poll Fetch, acks=all Produce) without reordering.
  *
+ * Limits against hostile clients (README "Exposing runnel to a network"): connections over
+ * max.connections / max.connections.per.ip are accepted and closed; a request must be
+ * completed within read_timeout_ms of its first byte; request memory (grown as bytes
+ * arrive) is bounded server-wide by queued.max.request.bytes and a connection's unsent
+ * responses by max_queued_response_bytes (reading stops until it drains); a peer that goes
+ * away is freed at once even while reading is stopped; accept at EMFILE backs off.
+ *
  * Handler contract (the interface every API handler plugs into):
  *
  *   int rn_handle_xxx(rn_req_t *req);
@@ -128,6 +135,14 @@ typedef struct rn_server_metrics {
     uint64_t connections_accepted, connections_open;
     uint64_t connections_closed_bad; /* closed for a bad frame or request */
     uint64_t requests_parked;        /* currently waiting for rn_req_complete */
+    /* The limits against hostile clients (see rn_server_opts_t). */
+    uint64_t connections_rejected;      /* over max.connections or max.connections.per.ip */
+    uint64_t connections_closed_idle;   /* connections.max.idle.ms */
+    uint64_t connections_closed_slow;   /* socket.request.read.timeout.ms */
+    uint64_t accept_pauses;             /* listener paused for EMFILE/ENFILE (episodes) */
+    uint64_t reads_paused_memory;       /* a connection waited for queued.max.request.bytes */
+    uint64_t reads_paused_backpressure; /* a connection waited for its responses to drain */
+    int64_t queued_request_bytes;       /* memory of requests being read or handled (gauge) */
     /* Seconds from reading a request to queueing its response (or dropping it, for
      * acks=0), over rn_metrics_latency_bounds. */
     rn_metrics_hist_t latency[RN_API_KEY_MAX + 1];
@@ -135,12 +150,22 @@ typedef struct rn_server_metrics {
 
 /* Server settings (runneld fills them from rn_config). */
 typedef struct rn_server_opts {
-    const char *host;             /* bind address; "" or NULL = every interface */
-    int port;                     /* 0 = ephemeral; rn_server_port tells the bound port */
-    int32_t max_request_bytes;    /* socket.request.max.bytes */
-    int64_t idle_ms;              /* connections.max.idle.ms; <= 0 = never */
-    int send_buffer, recv_buffer; /* SO_SNDBUF / SO_RCVBUF; <= 0 = OS default */
-    const rn_api_entry_t *apis;   /* dispatch table; copied */
+    const char *host;                  /* bind address; "" or NULL = every interface */
+    int port;                          /* 0 = ephemeral; rn_server_port tells the bound port */
+    int32_t max_request_bytes;         /* socket.request.max.bytes */
+    int64_t idle_ms;                   /* connections.max.idle.ms; <= 0 = never. Only complete
+                                        * requests and response bytes written are activity */
+    int64_t read_timeout_ms;           /* socket.request.read.timeout.ms: from a request's first
+                                        * byte to its last; <= 0 = never */
+    int32_t max_connections;           /* max.connections; <= 0 = no limit */
+    int32_t max_connections_per_ip;    /* max.connections.per.ip; <= 0 = no limit */
+    const char *per_ip_overrides;      /* max.connections.per.ip.overrides "HOST:N,..." */
+    int64_t queued_max_request_bytes;  /* queued.max.request.bytes, over all connections;
+                                        * <= 0 = no bound; else >= max_request_bytes */
+    int64_t max_queued_response_bytes; /* connections.max.queued.response.bytes per
+                                        * connection; <= 0 = 4 MiB */
+    int send_buffer, recv_buffer;      /* SO_SNDBUF / SO_RCVBUF; <= 0 = OS default */
+    const rn_api_entry_t *apis;        /* dispatch table; copied */
     size_t n_apis;
     void *ctx; /* given to handlers as req->ctx */
     /* Called with a file records' owner once libevent has sent (or dropped) it. */

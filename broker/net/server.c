@@ -21,18 +21,21 @@ static int api_cmp(const void *a, const void *b)
     return x->api_key - y->api_key;
 }
 
-static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
+/* The peer as "host:port" for logs and its numeric address alone (host, hostlen >=
+ * INET6_ADDRSTRLEN) for the per-address limits. */
+static void format_peer(const struct sockaddr *sa, char *buf, size_t len, char *host,
+                        size_t hostlen)
 {
-    char host[INET6_ADDRSTRLEN] = "?";
+    snprintf(host, hostlen, "?");
     int port = 0;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)hostlen);
         port = ntohs(sin->sin_port);
         snprintf(buf, len, "%s:%d", host, port);
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)hostlen);
         port = ntohs(sin6->sin6_port);
         snprintf(buf, len, "[%s]:%d", host, port);
     } else {
@@ -40,12 +43,57 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t len)
     }
 }
 
+/* Over max.connections or the peer's max.connections.per.ip: the reason, else NULL. Kafka
+ * accepts such a connection and closes it at once, and so do we (the client sees a close,
+ * not a stall in the backlog). */
+static const char *over_limit(rn_server_t *srv, const char *ip, int32_t *limit)
+{
+    int32_t max = srv->opts.max_connections;
+    if (max > 0 && srv->metrics.connections_open >= (uint64_t)max) {
+        *limit = max;
+        return "max.connections";
+    }
+    int32_t per_ip = rn_ip_limit_for(
+        srv->ip_limits, srv->n_ip_limits, ip,
+        srv->opts.max_connections_per_ip > 0 ? srv->opts.max_connections_per_ip : INT32_MAX);
+    if (per_ip < INT32_MAX && rn__srvconn_count_ip(srv, ip) >= (size_t)per_ip) {
+        *limit = per_ip;
+        return "max.connections.per.ip";
+    }
+    return NULL;
+}
+
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
     rn_server_t *srv = arg;
-    char peer[64];
-    format_peer(sa, peer, sizeof(peer));
+    char peer[64], ip[INET6_ADDRSTRLEN];
+    format_peer(sa, peer, sizeof(peer), ip, sizeof(ip));
+    uint64_t now = rn__server_now_ns();
+    if (srv->accept_backoff_ms != 0) {
+        RN_INFO("server", "accepting connections again after %llu ms without file descriptors",
+                (unsigned long long)((now - srv->accept_paused_ns) / 1000000u));
+        srv->accept_backoff_ms = 0;
+    }
+    int32_t limit = 0;
+    const char *why = over_limit(srv, ip, &limit);
+    if (why != NULL) {
+        srv->metrics.connections_rejected++;
+        evutil_closesocket(fd);
+        rn_episode_t *ep =
+            strcmp(why, "max.connections") == 0 ? &srv->ep_max_conns : &srv->ep_per_ip;
+        if (rn_episode_hit(ep, now, RN_EPISODE_QUIET_NS))
+            RN_WARN("server",
+                    "%s (%d) reached: closing new connections at once (first: %s); "
+                    "logged once per episode",
+                    why, limit, peer);
+        return;
+    }
+    if (srv->ep_max_conns.active) {
+        uint64_t n = rn_episode_end(&srv->ep_max_conns);
+        RN_INFO("server", "below max.connections again; %llu connections were refused",
+                (unsigned long long)n);
+    }
     int one = 1;
     /* Kafka clients pipeline small requests; Nagle would add latency to each response. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -53,7 +101,7 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &srv->opts.send_buffer, sizeof(int));
     if (srv->opts.recv_buffer > 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &srv->opts.recv_buffer, sizeof(int));
-    rn_srvconn_t *conn = rn__srvconn_new(srv, fd, peer);
+    rn_srvconn_t *conn = rn__srvconn_new(srv, fd, peer, ip);
     if (conn == NULL) {
         RN_WARN("server", "cannot set up a connection from %s; closing it", peer);
         evutil_closesocket(fd);
@@ -64,11 +112,38 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     RN_DEBUG("server", "conn=%llu accepted from %s", (unsigned long long)conn->id, peer);
 }
 
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+    rn_server_t *srv = arg;
+    if (srv->listener != NULL)
+        evconnlistener_enable(srv->listener);
+}
+
 static void on_listener_error(struct evconnlistener *listener, void *arg)
 {
+    rn_server_t *srv = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    /* EMFILE/ENFILE: keep the listener; the next accept may succeed once fds free up. */
-    RN_ERROR("server", "accept failed: %s", evutil_socket_error_to_string(err));
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+        /* A problem of that one connection (the peer reset it first, ...). */
+        RN_DEBUG("server", "accept failed: %s", evutil_socket_error_to_string(err));
+        return;
+    }
+    /* Out of descriptors or memory: the pending connection stays in the backlog and the
+     * listener stays readable, so retrying at once would spin. Pause, then retry with
+     * back-off until an accept succeeds. */
+    evconnlistener_disable(listener);
+    if (srv->accept_backoff_ms == 0) {
+        srv->accept_paused_ns = rn__server_now_ns();
+        srv->metrics.accept_pauses++;
+        RN_ERROR("server",
+                 "accept failed: %s; new connections wait, retrying every %d..%d ms "
+                 "(raise the open-files limit or lower max.connections)",
+                 evutil_socket_error_to_string(err), RN_ACCEPT_BACKOFF_FIRST_MS,
+                 RN_ACCEPT_BACKOFF_MAX_MS);
+    }
+    srv->accept_backoff_ms = rn_accept_backoff_next(srv->accept_backoff_ms);
+    struct timeval tv = {srv->accept_backoff_ms / 1000, (srv->accept_backoff_ms % 1000) * 1000};
+    event_add(srv->accept_retry, &tv);
 }
 
 /* Resolve host:port to a bindable address. Start-up only, so blocking DNS is acceptable. */
@@ -147,6 +222,22 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
         }
     }
     rn_proto_writer_init(&srv->writer);
+    if (opts->queued_max_request_bytes > 0 &&
+        opts->queued_max_request_bytes < opts->max_request_bytes) {
+        snprintf(err, errlen,
+                 "queued.max.request.bytes (%lld) must be at least socket.request.max.bytes "
+                 "(%d), or -1",
+                 (long long)opts->queued_max_request_bytes, opts->max_request_bytes);
+        goto fail;
+    }
+    if (rn_ip_limits_parse(opts->per_ip_overrides, &srv->ip_limits, &srv->n_ip_limits, err,
+                           errlen) != 0)
+        goto fail;
+    srv->accept_retry = evtimer_new(base, on_accept_retry, srv);
+    if (srv->accept_retry == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
 
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -168,6 +259,9 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
                                                       : ((struct sockaddr_in *)&bound)->sin_port);
     return srv;
 fail:
+    if (srv->accept_retry != NULL)
+        event_free(srv->accept_retry);
+    rn_free(srv->ip_limits);
     rn_proto_writer_free(&srv->writer);
     rn_free(srv->apis);
     rn_free(srv);
@@ -180,6 +274,8 @@ void rn_server_stop_accepting(rn_server_t *srv)
         evconnlistener_free(srv->listener);
         srv->listener = NULL;
     }
+    if (srv->accept_retry != NULL)
+        event_del(srv->accept_retry);
 }
 
 void rn_server_drain(rn_server_t *srv)
@@ -213,6 +309,8 @@ void rn_server_free(rn_server_t *srv)
     while (srv->conns != NULL)
         rn__srvconn_close(srv->conns, "server shutting down");
     rn__srvconn_free_zombies(srv);
+    event_free(srv->accept_retry);
+    rn_free(srv->ip_limits);
     rn_proto_writer_free(&srv->writer);
     rn_free(srv->apis);
     rn_free(srv);

@@ -3,19 +3,31 @@
 #ifndef RN_SERVER_INT_H
 #define RN_SERVER_INT_H
 
+#include "net/rn_netlimit.h"
 #include "net/rn_server.h"
 #include "rn_clock.h"
 
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <netinet/in.h>
 #include <time.h>
 
 /* Requests handled per read wakeup before yielding to other connections. */
 #define RN_CONN_BUDGET 16
 /* Unanswered requests one connection may have before we stop reading from it. */
 #define RN_CONN_MAX_PENDING 256
-/* Output bytes queued on one connection before we stop reading from it. */
-#define RN_CONN_MAX_OUTPUT (16u << 20)
+/* Default of connections.max.queued.response.bytes: bytes of unsent responses (and of
+ * requests still being handled) one connection may hold before we stop reading from it. */
+#define RN_CONN_MAX_QUEUED (4u << 20)
+/* Responses up to this size are copied into the socket's output instead of moving their
+ * buffer chain: a chain costs about 1 KiB whatever it holds, so thousands of small queued
+ * responses would otherwise hold ten times their size. */
+#define RN_CONN_COPY_MAX 4096
+/* While reading is stopped, how often the connection checks that its peer is still there. */
+#define RN_CONN_PEER_POLL_NS (250u * 1000000u)
+/* First allocation for a request body being received; it doubles as bytes arrive, so a
+ * length prefix alone reserves nothing. */
+#define RN_CONN_RX_FIRST (16u << 10)
 /* Largest single read/write per wakeup (libevent's default is 16 KiB). */
 #define RN_CONN_IO_CHUNK (256 << 10)
 
@@ -37,15 +49,32 @@ struct rn_srvconn {
     size_t n_orphans;          /* requests kept alive after close (parked without cancel) */
     bool closed;               /* socket gone; struct lives on while n_orphans > 0 */
     bool read_paused;          /* reading stopped by backpressure */
+    bool mem_wait;             /* reading stopped until queued.max.request.bytes has room */
     bool processing;           /* inside process_input (guards re-entrance) */
     bool draining;             /* server shutdown: never resume reading */
     bool broken;               /* a response could not be encoded: close, send nothing more */
     struct event *resume;      /* re-runs process_input when the budget ran out */
     rn_srvconn_t *prev, *next; /* server's list of open connections */
-    /* A request received straight into its own buffer (rx_frame != NULL): rx_have of its
-     * rx_size bytes are in; the size prefix is consumed. */
+    rn_srvconn_t *mem_next;    /* server's FIFO of connections in mem_wait */
+    char ip[INET6_ADDRSTRLEN]; /* the peer's address, for max.connections.per.ip */
+    /* A request received straight into its own buffer (rx_size != 0): rx_have of its
+     * rx_size bytes are in, in rx_frame of rx_cap bytes (rx_have <= rx_cap <= rx_size, all
+     * counted in srv->metrics.queued_request_bytes); the size prefix is consumed. */
     uint8_t *rx_frame;
-    size_t rx_size, rx_have;
+    size_t rx_size, rx_have, rx_cap;
+    /* Deadlines (one timer; it re-arms itself for the earliest):
+     *  - idle: active_ns + idle_ms, when no request is being handled;
+     *  - read: rx_start_ns + read_timeout_ms while part of a request is in and reading is
+     *    not stopped by our own backpressure. */
+    struct event *timer;
+    uint64_t timer_at_ns; /* when the timer fires; 0 = not armed */
+    uint64_t active_ns;   /* last complete request read or response bytes written */
+    uint64_t rx_start_ns; /* first byte of the unfinished request; 0 = none */
+    uint64_t out_total;   /* bytes ever queued on the socket's output */
+    uint64_t out_sent;    /* out_total minus the output left, at the last look */
+    /* Watches for the peer going away (EV_CLOSED: FIN or RST) while reading is stopped,
+     * when the bufferevent would not notice. */
+    struct event *closed_ev;
 };
 
 struct rn_server {
@@ -61,6 +90,14 @@ struct rn_server {
     rn_srvconn_t *zombies; /* closed connections kept for orphaned requests */
     size_t inflight;
     bool draining;
+    rn_srvconn_t *mem_head, *mem_tail; /* connections waiting for queued.max.request.bytes */
+    rn_ip_limit_t *ip_limits;          /* max.connections.per.ip.overrides */
+    size_t n_ip_limits;
+    struct event *accept_retry; /* re-enables the listener after EMFILE/ENFILE */
+    int accept_backoff_ms;      /* current back-off; 0 = accepting normally */
+    uint64_t accept_paused_ns;  /* when the current accept pause began */
+    /* Episodes, each logged once when it starts (and for some, when it ends). */
+    rn_episode_t ep_max_conns, ep_per_ip, ep_slow, ep_idle, ep_memory;
     rn_proto_writer_t writer; /* encodes one response at a time, then is reset */
     rn_server_metrics_t metrics;
 };
@@ -82,7 +119,7 @@ void rn__req_release_memory(rn_req_t *req);
 void rn__req_free(rn_req_t *req);
 
 /* conn.c */
-rn_srvconn_t *rn__srvconn_new(rn_server_t *srv, int fd, const char *peer);
+rn_srvconn_t *rn__srvconn_new(rn_server_t *srv, int fd, const char *peer, const char *ip);
 /* Close the socket, cancel parked requests, free what is no longer referenced. */
 void rn__srvconn_close(rn_srvconn_t *conn, const char *why);
 /* Stop reading from conn for good (shutdown drain). */
@@ -91,5 +128,7 @@ void rn__srvconn_drain(rn_srvconn_t *conn);
 size_t rn__srvconn_output(const rn_srvconn_t *conn);
 /* Free closed connections whose orphaned requests were never completed (shutdown). */
 void rn__srvconn_free_zombies(rn_server_t *srv);
+/* Open connections from ip. */
+size_t rn__srvconn_count_ip(const rn_server_t *srv, const char *ip);
 
 #endif

@@ -114,6 +114,33 @@ static void collect_broker(rn_metrics_writer_t *w, void *arg)
     rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_connections_closed_bad_total",
                            "Connections closed for a bad frame or a malformed request.");
     rn_metrics_emit_u64(w, NULL, 0, sm->connections_closed_bad);
+    rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_connections_rejected_total",
+                           "Connections closed at accept: over max.connections or "
+                           "max.connections.per.ip.");
+    rn_metrics_emit_u64(w, NULL, 0, sm->connections_rejected);
+    rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_connections_closed_idle_total",
+                           "Connections closed after connections.max.idle.ms without activity.");
+    rn_metrics_emit_u64(w, NULL, 0, sm->connections_closed_idle);
+    rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_connections_closed_slow_total",
+                           "Connections closed for not completing a request within "
+                           "socket.request.read.timeout.ms.");
+    rn_metrics_emit_u64(w, NULL, 0, sm->connections_closed_slow);
+    rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_accept_pauses_total",
+                           "Times the listener paused because accept ran out of file "
+                           "descriptors or memory.");
+    rn_metrics_emit_u64(w, NULL, 0, sm->accept_pauses);
+    rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_reads_paused_total",
+                           "Times a connection stopped being read: memory = "
+                           "queued.max.request.bytes reached, backpressure = its own "
+                           "responses or pending requests at their bound.");
+    rn_metrics_emit_u64(w, (rn_metrics_label_t[]){{"reason", "memory"}}, 1,
+                        sm->reads_paused_memory);
+    rn_metrics_emit_u64(w, (rn_metrics_label_t[]){{"reason", "backpressure"}}, 1,
+                        sm->reads_paused_backpressure);
+    rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_queued_request_bytes",
+                           "Memory of requests being read or handled (queued.max.request.bytes "
+                           "bounds it).");
+    rn_metrics_emit_u64(w, NULL, 0, (uint64_t)sm->queued_request_bytes);
     rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_network_received_bytes_total",
                            "Bytes of Kafka requests read, size prefixes included.");
     rn_metrics_emit_u64(w, NULL, 0, sm->bytes_in);

@@ -9,8 +9,11 @@
  *   anything else 404; methods other than GET and HEAD 501 (evhttp's answer).
  *
  * Each scrape renders on the loop, so a scrape costs the loop what rendering costs (walking
- * topics and partitions); requests are small and bounded (8 KiB of headers, no body) and
- * idle connections time out after 30 s. Loop thread only. */
+ * topics and partitions); requests are small and bounded (8 KiB of headers, no body).
+ * Each connection has timeout_ms (metrics.connection.timeout.ms) from accepting it, and
+ * again from each answer, to send its next request: a deadline that bytes trickling in do
+ * not extend; at it the connection is closed. Out of file descriptors, the listener pauses
+ * and retries with back-off. Loop thread only. */
 #ifndef RN_HTTP_H
 #define RN_HTTP_H
 
@@ -18,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 
@@ -32,6 +36,7 @@ typedef struct rn_http_opts {
     rn_metrics_t *metrics;
     rn_http_ready_fn ready; /* NULL = always ready */
     void *arg;
+    int64_t timeout_ms; /* per-request deadline of a connection; <= 0 = 30 s */
 } rn_http_opts_t;
 
 /* Listen on host:port on base. NULL with a message naming the address in err when the

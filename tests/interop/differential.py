@@ -238,12 +238,17 @@ def cmp_api_ranges(kafka, runnel):
 
 
 # runneld settings with no Kafka 4.x broker config of that name: its own (log.level,
-# metrics.listen), cluster.id (Kafka takes it from `kafka-storage format`, runnel from its
-# config on first start) and zookeeper.connect (a Kafka 3.x key accepted and ignored so that
-# old configuration files load).
+# metrics.listen, the limits Kafka has no name for: socket.request.read.timeout.ms,
+# connections.max.queued.response.bytes, metrics.connection.timeout.ms,
+# fetch.max.wait.ms.cap, max.partitions.per.request, max.partitions.per.topic,
+# max.partitions, auto.create.topics.rate), cluster.id (Kafka takes it from `kafka-storage
+# format`, runnel from its config on first start) and zookeeper.connect (a Kafka 3.x key
+# accepted and ignored so that old configuration files load).
 RUNNEL_BROKER_KEYS = {"log.level", "metrics.listen", "cluster.id", "zookeeper.connect",
-                      "fetch.max.wait.ms.cap", "max.partitions.per.request",
-                      "max.partitions.per.topic", "max.partitions", "auto.create.topics.rate"}
+                      "socket.request.read.timeout.ms", "connections.max.queued.response.bytes",
+                      "metrics.connection.timeout.ms", "fetch.max.wait.ms.cap",
+                      "max.partitions.per.request", "max.partitions.per.topic", "max.partitions",
+                      "auto.create.topics.rate"}
 
 
 def cmp_names_subset(kafka, runnel):

@@ -2,7 +2,9 @@
  * responses for pipelined and asynchronously completed requests, acks=0-style no-response
  * requests, malformed input closing only its own connection, parked requests outliving their
  * connection, file ranges sent by sendfile, flexible request headers, requests larger than a
- * socket read or arriving in pieces, and the metrics counters.
+ * socket read or arriving in pieces, the metrics counters, and the limits against hostile
+ * clients (request read deadline, max.connections, length prefixes reserving nothing, a
+ * vanished peer freed while reading is stopped).
  *
  * The handlers stand in for the rooms' real ones, each on an api whose codec suits the
  * behaviour under test:
@@ -600,6 +602,73 @@ static void test_large_and_split(int port)
     rn_free(body);
 }
 
+/* A second server with small limits: read deadline 300 ms, three connections,
+ * queued.max.request.bytes = socket.request.max.bytes = 1 MiB. */
+static rn_server_t *limited;
+
+static void test_limits(void)
+{
+    const rn_server_metrics_t *m = rn_server_metrics(limited);
+    int port = rn_server_port(limited);
+    int slow = connect_to(port);
+    uint8_t part[2] = {0, 0};
+    send_all(slow, part, sizeof(part));
+    usleep(100 * 1000);
+    send_all(slow, part, 1); /* a trickle does not extend the deadline */
+    usleep(600 * 1000);
+    ok(is_closed(slow), "a request unfinished after socket.request.read.timeout.ms closes");
+    is(m->connections_closed_slow, 1, "counted as slow");
+    close(slow);
+
+    /* Length prefixes alone reserve nothing. */
+    int fds[4];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = connect_to(port);
+        uint8_t prefix[4];
+        rn_store_be32(prefix, (1u << 20) - 64);
+        send_all(fds[i], prefix, 4);
+    }
+    usleep(100 * 1000);
+    is(m->queued_request_bytes, 0, "three 1 MiB length prefixes reserve no memory");
+    fds[3] = connect_to(port);
+    ok(is_closed(fds[3]), "a fourth connection over max.connections closes at once");
+    is(m->connections_rejected, 1, "counted as rejected");
+    close(fds[3]);
+    /* Part of each body: memory follows what arrived, within the bound. */
+    static uint8_t body[400 << 10];
+    for (int i = 0; i < 3; i++)
+        send_all(fds[i], body, sizeof(body));
+    usleep(100 * 1000);
+    ok(m->queued_request_bytes > 0 && m->queued_request_bytes <= (1 << 20),
+       "bodies held within queued.max.request.bytes (%lld)", (long long)m->queued_request_bytes);
+    ok(m->reads_paused_memory >= 1, "a connection waited for memory");
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    usleep(200 * 1000);
+    is(m->queued_request_bytes, 0, "memory given back when the clients leave");
+    is(m->connections_open, 0, "all closed");
+
+    /* Stopped reading (256 pending behind a parked request), then the peer resets. */
+    int fd = connect_to(port);
+    static uint8_t burst[300 * 32];
+    size_t n = build_park(burst, sizeof(burst), 1, 30000, true); /* with a cancel callback */
+    const rn_str_t x = rn_str("x");
+    for (int i = 0; i < 299; i++)
+        n += build_echo(burst + n, sizeof(burst) - n, 0, 2 + i, &x, 1);
+    send_all(fd, burst, n);
+    usleep(200 * 1000);
+    int before = atomic_load(&cancels);
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(fd); /* reset */
+    for (int i = 0; i < 20 && atomic_load(&cancels) == before; i++)
+        usleep(50 * 1000);
+    is(atomic_load(&cancels), before + 1,
+       "a reset while reading is stopped cancels the parked "
+       "request");
+    is(m->connections_open, 0, "and frees the connection");
+}
+
 int main(void)
 {
     char path[] = "/tmp/rn_test_server.XXXXXX";
@@ -628,6 +697,16 @@ int main(void)
     ok(rn_rpc_served_range(API_FILE, &lo, &hi) && lo >= 0 && hi >= 12 &&
            !rn_rpc_served_range(RN_API_METADATA, &lo, &hi),
        "served versions follow the table (Fetch from its serve= range, Metadata not served)");
+    rn_server_opts_t lopts = opts;
+    lopts.read_timeout_ms = 300;
+    lopts.max_connections = 3;
+    lopts.queued_max_request_bytes = 1 << 20;
+    limited = rn_server_new(base, &lopts, err, sizeof(err));
+    ok(limited != NULL, "server with small limits starts: %s", limited ? "" : err);
+    lopts.queued_max_request_bytes = (1 << 20) - 1;
+    rn_server_t *wrong = rn_server_new(base, &lopts, err, sizeof(err));
+    ok(wrong == NULL && strstr(err, "queued.max.request.bytes") != NULL,
+       "queued.max.request.bytes under socket.request.max.bytes is refused (%s)", err);
     pthread_t thr;
     pthread_create(&thr, NULL, loop_main, NULL);
 
@@ -636,6 +715,8 @@ int main(void)
     test_parked_disconnect(port);
     test_file_and_flex(port);
     test_large_and_split(port);
+    if (limited != NULL)
+        test_limits();
 
     event_base_loopbreak(base);
     pthread_join(thr, NULL);
@@ -655,6 +736,7 @@ int main(void)
     ok(m->bytes_in > BIG && m->bytes_out > BIG, "bytes counted (%llu in, %llu out)",
        (unsigned long long)m->bytes_in, (unsigned long long)m->bytes_out);
     rn_server_free(srv);
+    rn_server_free(limited);
     event_base_free(base);
     close(file_fd);
     return done_testing();

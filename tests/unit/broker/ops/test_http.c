@@ -1,6 +1,7 @@
 /* Tests for rn_http: /metrics (content type, the registry's exact rendering, query strings
  * ignored, HEAD), /health, /ready following its callback (503 with the reason), 404 for
- * other paths, 501 for other methods, and a clear error for an address already in use.
+ * other paths, 501 for other methods, a clear error for an address already in use, and a
+ * connection trickling bytes closed at metrics.connection.timeout.ms.
  * Server and client (libevent's evhttp client) share one event loop in this thread. */
 #include "ops/rn_http.h"
 #include "ops/rn_metrics.h"
@@ -9,8 +10,14 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 static struct event_base *base;
 
@@ -68,6 +75,60 @@ static void collect(rn_metrics_writer_t *w, void *arg)
     rn_metrics_emit_u64(w, NULL, 0, ++*(uint64_t *)arg);
 }
 
+typedef struct trickle {
+    int fd;
+    struct timespec start;
+    long closed_ms; /* -1 while open */
+} trickle_t;
+
+static long since_ms(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* One byte of a request line every 50 ms, never a whole line; notes when the server
+ * closes. */
+static void on_trickle(evutil_socket_t fd, short what, void *arg)
+{
+    trickle_t *t = arg;
+    long ms = since_ms(&t->start);
+    char c;
+    ssize_t n = recv(t->fd, &c, 1, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+        send(t->fd, "G", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        t->closed_ms = ms;
+        event_base_loopbreak(base);
+    } else if (ms > 3000) {
+        event_base_loopbreak(base);
+    }
+}
+
+static void test_trickle(rn_metrics_t *m)
+{
+    char err[256];
+    rn_http_opts_t opts = {"127.0.0.1", 0, m, NULL, NULL, 300};
+    rn_http_t *http = rn_http_new(base, &opts, err, sizeof(err));
+    ok(http != NULL, "server with a 300 ms deadline (%s)", http ? "ok" : err);
+    if (http == NULL)
+        return;
+    trickle_t t = {.fd = socket(AF_INET, SOCK_STREAM, 0), .closed_ms = -1};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(rn_http_port(http))};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok(connect(t.fd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "trickle: connected");
+    clock_gettime(CLOCK_MONOTONIC, &t.start);
+    struct event *tick = event_new(base, -1, EV_PERSIST, on_trickle, &t);
+    struct timeval every = {0, 50000};
+    event_add(tick, &every);
+    event_base_dispatch(base);
+    event_free(tick);
+    ok(t.closed_ms >= 250 && t.closed_ms < 1500,
+       "a connection trickling a byte every 50 ms is closed at its deadline (%ld ms)", t.closed_ms);
+    close(t.fd);
+    rn_http_free(http);
+}
+
 int main(void)
 {
     base = event_base_new();
@@ -75,7 +136,7 @@ int main(void)
     uint64_t scrapes = 0;
     rn_metrics_add_collector(m, collect, &scrapes);
     char err[256];
-    rn_http_opts_t opts = {"127.0.0.1", 0, m, is_ready, "testing"};
+    rn_http_opts_t opts = {"127.0.0.1", 0, m, is_ready, "testing", 0};
     rn_http_t *http = rn_http_new(base, &opts, err, sizeof(err));
     ok(http != NULL, "listening (%s)", http ? "ok" : err);
     if (http == NULL)
@@ -116,7 +177,7 @@ int main(void)
     r = request(port, EVHTTP_REQ_POST, "/metrics");
     is(r.code, 501, "POST: refused");
 
-    rn_http_opts_t clash = {"127.0.0.1", port, m, NULL, NULL};
+    rn_http_opts_t clash = {"127.0.0.1", port, m, NULL, NULL, 0};
     rn_http_t *second = rn_http_new(base, &clash, err, sizeof(err));
     ok(second == NULL && strstr(err, "cannot listen on 127.0.0.1:") != NULL,
        "address in use: refused naming it (%s)", second ? "listening" : err);
@@ -124,6 +185,7 @@ int main(void)
 
     rn_http_free(http);
     rn_http_free(NULL);
+    test_trickle(m);
     rn_metrics_free(m);
     event_base_free(base);
     return done_testing();
