@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "rn_varint.h"
 #include "rn_batch.h"
 #include "rn_endian.h"
 
@@ -29,12 +30,7 @@ static inline void dp_put(dp_batch_t *b, const void *p, size_t n)
 
 static inline void dp_varint(dp_batch_t *b, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    while (z >= 0x80) {
-        b->buf[b->len++] = (uint8_t)(z | 0x80);
-        z >>= 7;
-    }
-    b->buf[b->len++] = (uint8_t)z;
+    b->len += rn_varint_put_s64(b->buf + b->len, v);
 }
 
 static inline void dp_batch_init(dp_batch_t *b, int64_t base_ts)

@@ -6,6 +6,7 @@
 #ifndef RN_PLOG_TESTUTIL_H
 #define RN_PLOG_TESTUTIL_H
 
+#include "rn_varint.h"
 #include "rn_alloc.h"
 #include "rn_batch.h"
 #include "rn_endian.h"
@@ -42,18 +43,6 @@ static inline void tu_free(tu_buf_t *b)
     memset(b, 0, sizeof(*b));
 }
 
-static inline size_t tu_varint(uint8_t *p, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    size_t n = 0;
-    while (z >= 0x80) {
-        p[n++] = (uint8_t)(z | 0x80);
-        z >>= 7;
-    }
-    p[n++] = (uint8_t)z;
-    return n;
-}
-
 /* Append one batch (base offset 0, epoch -1, not idempotent) of `count` records with null keys
  * and value_len-byte values (byte j of record i = seed + 31 i + j), record i at timestamp
  * first_ts + i * ts_step. Returns the batch's position in b. */
@@ -70,12 +59,12 @@ static inline size_t tu_add_batch(tu_buf_t *b, int count, size_t value_len, int6
         uint8_t body[32];
         size_t n = 0;
         body[n++] = 0; /* attributes */
-        n += tu_varint(body + n, (int64_t)i * ts_step);
-        n += tu_varint(body + n, i);
-        n += tu_varint(body + n, -1); /* null key */
-        n += tu_varint(body + n, (int64_t)value_len);
+        n += rn_varint_put_s64(body + n, (int64_t)i * ts_step);
+        n += rn_varint_put_s64(body + n, i);
+        n += rn_varint_put_s64(body + n, -1); /* null key */
+        n += rn_varint_put_s64(body + n, (int64_t)value_len);
         size_t rec_len = n + value_len + 1; /* + headerCount */
-        pos += tu_varint(b->p + pos, (int64_t)rec_len);
+        pos += rn_varint_put_s64(b->p + pos, (int64_t)rec_len);
         memcpy(b->p + pos, body, n);
         pos += n;
         for (size_t j = 0; j < value_len; j++)
