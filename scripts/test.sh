@@ -32,6 +32,13 @@ run_step "build sanitize" scripts/build.sh sanitize
 # the release binaries with real clients and run once above.
 run_step "tests sanitize" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j2 -L unit
+# The hostile-client tests once more against the sanitizer build of runneld: an attack that
+# corrupts memory or leaks must fail here even when the release build survives it.
+for hostile in test_hostile_net test_hostile_requests; do
+  run_step "$hostile sanitize" env RN_SOURCE_DIR="$PWD" RN_BUILD_DIR="$PWD/build-asan" \
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    /usr/bin/python3 tests/integration/$hostile.py
+done
 run_step "build fuzz" scripts/build.sh fuzz
 for target in build-fuzz/tests/fuzz_*; do
   [ -x "$target" ] || continue

@@ -427,11 +427,14 @@ static bool handle_frame(rn_srvconn_t *conn, uint8_t *frame, size_t size)
         req_finish(req);
         conn_flush(conn);
     } else if (rc < 0) {
-        RN_WARN("server",
-                "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d: "
-                "malformed %s request (%s); closing the connection",
-                (unsigned long long)conn->id, conn->peer, key, version, corr, api->name,
-                rn_strerror(rc));
+        uint64_t skipped = 0;
+        if (rn_lograte_allow(&srv->log_bad, rn__server_now_ns(), RN_BAD_LOG_PER_SEC, &skipped))
+            RN_WARN("server",
+                    "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d: "
+                    "malformed %s request (%s); closing the connection (%llu more bad "
+                    "requests not logged before this one)",
+                    (unsigned long long)conn->id, conn->peer, key, version, corr, api->name,
+                    rn_strerror(rc), (unsigned long long)skipped);
         srv->metrics.errors[key]++;
         srv->metrics.connections_closed_bad++;
         req->state = RN_REQ_DONE; /* not parked: free it with the connection */
@@ -560,10 +563,14 @@ static void process_input(rn_srvconn_t *conn)
         if (size < 8 || size > srv->opts.max_request_bytes) {
             /* Before allocating: a huge or negative size is garbage or an attack, and an
              * HTTP or TLS client lands here too. */
-            RN_WARN("server",
-                    "conn=%llu peer=%s: request size %d is outside 8..%d "
-                    "(socket.request.max.bytes); closing the connection",
-                    (unsigned long long)conn->id, conn->peer, size, srv->opts.max_request_bytes);
+            uint64_t skipped = 0;
+            if (rn_lograte_allow(&srv->log_bad, rn__server_now_ns(), RN_BAD_LOG_PER_SEC, &skipped))
+                RN_WARN("server",
+                        "conn=%llu peer=%s: request size %d is outside 8..%d "
+                        "(socket.request.max.bytes); closing the connection (%llu more bad "
+                        "requests not logged before this one)",
+                        (unsigned long long)conn->id, conn->peer, size, srv->opts.max_request_bytes,
+                        (unsigned long long)skipped);
             srv->metrics.connections_closed_bad++;
             conn->processing = false;
             rn__srvconn_close(conn, "bad frame size");

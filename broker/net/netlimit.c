@@ -34,6 +34,23 @@ uint64_t rn_episode_end(rn_episode_t *ep)
     return hits;
 }
 
+bool rn_lograte_allow(rn_lograte_t *lr, uint64_t now_ns, uint32_t per_window, uint64_t *suppressed)
+{
+    if (lr->window_ns == 0 || now_ns - lr->window_ns >= RN_LOGRATE_WINDOW_NS) {
+        lr->window_ns = now_ns;
+        lr->lines = 0;
+    }
+    if (lr->lines >= per_window) {
+        lr->suppressed++;
+        return false;
+    }
+    lr->lines++;
+    if (suppressed != NULL)
+        *suppressed = lr->suppressed;
+    lr->suppressed = 0;
+    return true;
+}
+
 int rn_accept_backoff_next(int cur_ms)
 {
     if (cur_ms <= 0)

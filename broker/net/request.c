@@ -89,12 +89,15 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
         for (size_t i = 0; i < nhex; i++)
             snprintf(hex + 2 * i, 3, "%02x", frame[i]);
         hex[2 * nhex] = '\0';
-        RN_WARN("server",
-                "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d client_id=%s: "
-                "%s; closing the connection (%zu bytes: %s%s)",
-                (unsigned long long)conn->id, conn->peer, req->api_key, req->api_version,
-                req->correlation_id, req->client_id ? req->client_id : "", problem, size, hex,
-                size > nhex ? "..." : "");
+        uint64_t skipped = 0;
+        if (rn_lograte_allow(&srv->log_bad, rn__server_now_ns(), RN_BAD_LOG_PER_SEC, &skipped))
+            RN_WARN("server",
+                    "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d "
+                    "client_id=%s: %s; closing the connection (%zu bytes: %s%s; %llu more bad "
+                    "requests not logged before this one)",
+                    (unsigned long long)conn->id, conn->peer, req->api_key, req->api_version,
+                    req->correlation_id, req->client_id ? req->client_id : "", problem, size, hex,
+                    size > nhex ? "..." : "", (unsigned long long)skipped);
         if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
             srv->metrics.errors[req->api_key]++;
         srv->metrics.connections_closed_bad++;

@@ -28,6 +28,22 @@ bool rn_episode_hit(rn_episode_t *ep, uint64_t now_ns, uint64_t quiet_ns);
 /* End the current episode; the number of its events (0 when none was active). */
 uint64_t rn_episode_end(rn_episode_t *ep);
 
+/* A budget of log lines for events every one of which is worth a line until a client sends
+ * them by the thousand (malformed requests: a scanner, a fuzzer, a broken client): at most
+ * per_window lines in each window of RN_LOGRATE_WINDOW_NS; the rest are counted and the
+ * first line of a later window reports how many were left out. */
+typedef struct rn_lograte {
+    uint64_t window_ns;  /* start of the current window; 0 before the first event */
+    uint32_t lines;      /* logged in the current window */
+    uint64_t suppressed; /* not logged since the last line that reported them */
+} rn_lograte_t;
+
+#define RN_LOGRATE_WINDOW_NS 1000000000ull
+
+/* Count an event at now_ns; true when it may be logged. Then *suppressed (which may be
+ * NULL) holds the events left out before it, to be said in that line, and is reset. */
+bool rn_lograte_allow(rn_lograte_t *lr, uint64_t now_ns, uint32_t per_window, uint64_t *suppressed);
+
 /* Accept back-off after EMFILE/ENFILE: 100 ms, doubling, at most 1 s. cur_ms 0 = first. */
 #define RN_ACCEPT_BACKOFF_FIRST_MS 100
 #define RN_ACCEPT_BACKOFF_MAX_MS   1000

@@ -14,6 +14,9 @@
 
 /* Requests handled per read wakeup before yielding to other connections. */
 #define RN_CONN_BUDGET 16
+/* Lines a second about malformed requests and frames; beyond, they are counted (see
+ * rn_lograte_t) and the connections_closed_bad metric keeps the full count. */
+#define RN_BAD_LOG_PER_SEC 20
 /* Unanswered requests one connection may have before we stop reading from it. */
 #define RN_CONN_MAX_PENDING 256
 /* Default of connections.max.queued.response.bytes: bytes of unsent responses (and of
@@ -98,6 +101,7 @@ struct rn_server {
     uint64_t accept_paused_ns;  /* when the current accept pause began */
     /* Episodes, each logged once when it starts (and for some, when it ends). */
     rn_episode_t ep_max_conns, ep_per_ip, ep_slow, ep_idle, ep_memory;
+    rn_lograte_t log_bad;     /* lines about malformed requests and frames */
     rn_proto_writer_t writer; /* encodes one response at a time, then is reset */
     rn_server_metrics_t metrics;
 };

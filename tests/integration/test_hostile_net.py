@@ -16,11 +16,17 @@ not crash, and its log must stay under LOG_LIMIT bytes.
               them are closed at once
   emfile      373 connections with the open-files limit at 256: no busy loop, a small
               log, served again once descriptors free up
+  garbage     random and malformed frames from a seeded generator (random bytes, random
+              headers of real api keys with random bodies, negative and oversized lengths,
+              real requests cut short or with bytes flipped) on fresh connections: only
+              those connections close, and the log stays small (lines about bad requests
+              are rate-limited)
 
 Small limits come from flags so the test runs in well under a minute. Figures are printed
 as TAP diagnostics. stdlib only."""
 
 import os
+import random
 import resource
 import socket
 import struct
@@ -38,6 +44,7 @@ RSS_LIMIT_MB = 120  # above the broker's size before the attacks
 LOG_LIMIT = 64 << 10
 READ_TIMEOUT_MS = 1500
 HTTP_TIMEOUT_MS = 1500
+GARBAGE_SEED = int(os.environ.get("RN_HOSTILE_SEED", "20261207"))
 
 t = D.Tap("hostile_net", timeout_s=150)
 
@@ -380,6 +387,16 @@ def main_broker():
         ok = False
     t.ok(ok, "http: /metrics still answers")
 
+    log_before = log_bytes(b)
+    under_attack("garbage", good, lambda: garbage(b.port), 3.0)
+    t.diag("garbage: %d malformed frames (seed %d; RN_HOSTILE_SEED reruns it), log grew %d "
+           "bytes" % (garbage.sent, GARBAGE_SEED, log_bytes(b) - log_before))
+    t.ok(garbage.sent > 200, "garbage: %d malformed frames sent" % garbage.sent)
+    t.ok(b.proc.poll() is None, "garbage: runneld still running")
+    t.ok(log_bytes(b) - log_before < 32 << 10,
+         "garbage: bad-request lines are rate-limited (log grew %d bytes)"
+         % (log_bytes(b) - log_before))
+
     n = good.all_there()
     t.eq(n, good.acked, "good client: every acknowledged record is in the log (%d)" % good.acked)
     peak = rss_mb(pid, "VmHWM")
@@ -392,6 +409,50 @@ def main_broker():
          b.log_text()[-1500:])
     good.conn.close()
     b.finish(t)
+
+
+def garbage_frame(rnd):
+    """One malformed frame; the kinds are in the module's docstring."""
+    meta = frame("Metadata", 9, W.encode("Metadata", "request", 9,
+                                         {"Topics": None, "AllowAutoTopicCreation": False}))
+    kind = rnd.randrange(6)
+    if kind == 0:
+        return rnd.randbytes(rnd.randrange(1, 200))
+    if kind == 1:
+        body = rnd.randbytes(rnd.randrange(0, 300))
+        return struct.pack(">i", len(body)) + body
+    if kind == 2:
+        api = rnd.choice(sorted(W.APIS.values(), key=lambda a: a.key))
+        v = rnd.randint(api.lo, api.hi)
+        hdr = struct.pack(">hhih", api.key, v, rnd.randrange(1 << 31), 4) + b"evil"
+        if W.is_flexible(api.name, v):
+            hdr += b"\0"
+        msg = hdr + rnd.randbytes(rnd.randrange(0, 200))
+        return struct.pack(">i", len(msg)) + msg
+    if kind == 3:
+        size = rnd.choice([-1, -(2 ** 31), 2 ** 31 - 1, 64 << 20, 3])
+        return struct.pack(">i", size) + rnd.randbytes(16)
+    if kind == 4:
+        return meta[:rnd.randrange(1, len(meta))]
+    f = bytearray(meta)
+    for _ in range(3):
+        f[rnd.randrange(4, len(f))] ^= 1 + rnd.randrange(255)
+    return bytes(f)
+
+
+def garbage(port):
+    rnd = random.Random(GARBAGE_SEED)
+    garbage.sent = 0
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        try:
+            s = connect(port)
+            s.sendall(garbage_frame(rnd))
+            garbage.sent += 1
+            is_closed(s, 0.01)
+            s.close()
+        except OSError:
+            pass
 
 
 # ---- broker L: max.connections, max.connections.per.ip --------------------------------------

@@ -69,10 +69,30 @@ static void test_overrides(void)
     }
 }
 
+/* Malformed requests by the thousand: at most per_window lines a second, and the first line
+ * of a later window says how many were left out. */
+static void test_lograte(void)
+{
+    rn_lograte_t lr = {0};
+    const uint64_t s = RN_LOGRATE_WINDOW_NS;
+    uint64_t skipped = 99;
+    int logged = 0;
+    for (int i = 0; i < 1000; i++)
+        logged += rn_lograte_allow(&lr, 5 * s + (uint64_t)i * 1000, 3, &skipped);
+    is(logged, 3, "1000 events within a second: 3 lines");
+    is(skipped, 0, "the first lines report nothing left out");
+    ok(rn_lograte_allow(&lr, 6 * s + 1, 3, &skipped), "next window: logged again");
+    is(skipped, 997, "and it reports the 997 left out");
+    ok(rn_lograte_allow(&lr, 6 * s + 2, 3, &skipped) && skipped == 0, "the count is reported once");
+    ok(rn_lograte_allow(&lr, 6 * s + 3, 3, NULL), "suppressed may be NULL");
+    ok(!rn_lograte_allow(&lr, 6 * s + 4, 3, &skipped), "the window's budget is spent");
+}
+
 int main(void)
 {
     test_episodes();
     test_backoff();
     test_overrides();
+    test_lograte();
     return done_testing();
 }
