@@ -18,6 +18,18 @@ Definition format (one file per API; '#' starts a comment line):
     response
       ...
 
+A metadata record (KIP-631's __cluster_metadata entries, e.g. client/defs/metadata/*.def) is
+one file with a `record` line and a single `data` section:
+
+    record TopicRecord key=2 versions=0 flexible=0+
+    data
+      Name string
+      TopicId uuid
+
+It becomes the struct rn_topic_record_t with rn_topic_record_init/decode/encode (the body
+only: the frame around it is the caller's), the constant RN_MREC_TOPIC_RECORD = 2 and a row
+of rn_mrec_types[]. Record keys are their own namespace, apart from api keys.
+
 A field line is `Name Type [versions] [null=versions] [tag=N] [default=value]`, indented two
 spaces per nesting level under its struct. Versions are `N+`, `N-M` or `N` (default: every
 version of the message). Types: bool int8 int16 uint16 int32 uint32 int64 float64 string
@@ -110,8 +122,8 @@ class Struct:
 class Message:
     def __init__(self, api, kind):
         self.api = api
-        self.kind = kind  # "request" or "response"
-        self.name = api.name + kind.capitalize()
+        self.kind = kind  # "request", "response" or "data" (a record's body)
+        self.name = api.name if kind == "data" else api.name + kind.capitalize()
         self.top = Struct(self.name, (api.lo, api.hi), self)
         self.structs = []  # children before parents, top last
 
@@ -126,8 +138,23 @@ class Api:
         self.flex = flex  # first flexible version or None
         self.serve = serve
         self.path = path
+        self.record = False
         self.request = Message(self, "request")
         self.response = Message(self, "response")
+        self.data = None
+
+    @property
+    def msgs(self):
+        """The messages this definition holds: request and response, or a record's data."""
+        return (self.data,) if self.record else (self.request, self.response)
+
+
+def new_record(name, key, lo, hi, flex, path):
+    rec = Api(name, key, lo, hi, flex, None, path)
+    rec.record = True
+    rec.request = rec.response = None
+    rec.data = Message(rec, "data")
+    return rec
 
 
 def parse_file(path):
@@ -162,10 +189,27 @@ def parse_file(path):
                 if serve and not (lo <= serve[0] and serve[1] <= hi):
                     raise DefError("%s: serve range outside versions" % where)
                 api = Api(words[1], key, lo, hi, flex, serve, path)
-            elif words[0] in ("request", "response") and len(words) == 1:
+            elif words[0] == "record":
+                if api is not None:
+                    raise DefError("%s: one record per file" % where)
+                attrs = dict(w.split("=", 1) for w in words[2:])
+                try:
+                    key = int(attrs["key"])
+                    lo, hi = parse_versions(attrs["versions"], where)
+                    flex = None if attrs["flexible"] == "none" else \
+                        parse_versions(attrs["flexible"], where)[0]
+                except KeyError as e:
+                    raise DefError("%s: record line needs %s=" % (where, e.args[0]))
+                if hi == VMAX:
+                    raise DefError("%s: record versions need an upper bound" % where)
+                api = new_record(words[1], key, lo, hi, flex, path)
+            elif words[0] in ("request", "response", "data") and len(words) == 1:
                 if api is None:
                     raise DefError("%s: %s before the api line" % (where, words[0]))
-                current = api.request if words[0] == "request" else api.response
+                if (words[0] == "data") != api.record:
+                    raise DefError("%s: an api has request/response, a record data" % where)
+                current = {"request": api.request, "response": api.response,
+                           "data": api.data}[words[0]]
                 stack = [(0, current.top)]
             else:
                 raise DefError("%s: expected 'api', 'request' or 'response'" % where)
@@ -227,10 +271,12 @@ def check(apis):
     seen = {}
     keys = {}
     for api in apis:
-        if api.key in keys:
-            raise DefError("%s: api key %d also in %s" % (api.path, api.key, keys[api.key]))
-        keys[api.key] = api.path
-        for msg in (api.request, api.response):
+        kind = "record" if api.record else "api"
+        if (kind, api.key) in keys:
+            raise DefError("%s: %s key %d also in %s" % (api.path, kind, api.key,
+                                                        keys[(kind, api.key)]))
+        keys[(kind, api.key)] = api.path
+        for msg in api.msgs:
             collect(msg.top, msg.structs)
             for s in msg.structs:
                 if s.cname in seen:
@@ -395,7 +441,9 @@ def elem_min_expr(f, ctx, api, tables, parent):
 
 class Gen:
     def __init__(self, apis):
-        self.apis = apis
+        self.apis = apis  # every definition, apis and records
+        self.rpcs = [a for a in apis if not a.record]
+        self.records = [a for a in apis if a.record]
         self.h = []
         self.c = []
         self.fill = []
@@ -416,17 +464,31 @@ class Gen:
         h.append('#include "rn_arena.h"\n#include "rn_proto.h"\n')
         h.append("#include <stdbool.h>\n#include <stdint.h>\n")
         h.append("/* Kafka api keys. */\nenum {")
-        for api in sorted(self.apis, key=lambda a: a.key):
+        for api in sorted(self.rpcs, key=lambda a: a.key):
             h.append("    RN_API_%s = %d," % (api.snake.upper(), api.key))
         h.append("};\n")
+        h.append("/* Metadata record types (the api keys of KIP-631's records). */\nenum {")
+        for rec in sorted(self.records, key=lambda a: a.key):
+            h.append("    RN_MREC_%s = %d," % (rec.snake.upper(), rec.key))
+        h.append("};\n")
+        h.append("/* One metadata record type: its versions and its body's codec, through void")
+        h.append(" * pointers to the rn_<name>_record_t of that type. */")
+        h.append("typedef struct rn_mrec_type {\n    int16_t type;\n    const char *name;")
+        h.append("    int16_t min_version, max_version;\n    size_t size;")
+        h.append("    void (*init)(void *msg);")
+        h.append("    int (*decode)(rn_proto_reader_t *r, int16_t version, void *msg);")
+        h.append("    int (*encode)(rn_proto_writer_t *w, int16_t version, const void *msg);")
+        h.append("} rn_mrec_type_t;\n")
+        h.append("/* The type's row, or NULL for a type runnel does not know. */")
+        h.append("const rn_mrec_type_t *rn_mrec_type(int type);\n")
         for api in self.apis:
             h.append("/* ---- %s (key %d, v%d-%d, flexible %s) ---- */\n" % (
                 api.name, api.key, api.lo, api.hi,
                 "v%d+" % api.flex if api.flex is not None else "never"))
-            for msg in (api.request, api.response):
+            for msg in api.msgs:
                 for s in msg.structs:
                     self.struct_decl(s, api)
-            for msg in (api.request, api.response):
+            for msg in api.msgs:
                 t = msg.top.cname
                 h.append("/* Decode a %s v%d-%d body; arrays come from r->arena, strings and\n"
                          " * bytes point into the input. Returns 0 or r->rd.err. */" % (
@@ -440,7 +502,10 @@ class Gen:
         h.append(" * records are memory. Returns 0, RN_ENOTFOUND (no such api/version) or")
         h.append(" * RN_ENOMEM. *seed advances (xorshift64*, must be non-zero). */")
         h.append("int rn_msgfill_random(int16_t api_key, bool response, int16_t version, void *msg,")
-        h.append("                      rn_arena_t *arena, uint64_t *seed);\n")
+        h.append("                      rn_arena_t *arena, uint64_t *seed);")
+        h.append("/* The same for the body of a metadata record of type (an rn_<name>_record_t). */")
+        h.append("int rn_msgfill_record(int16_t type, int16_t version, void *msg, rn_arena_t *arena,")
+        h.append("                      uint64_t *seed);\n")
         h.append("#endif")
 
     def struct_decl(self, s, api):
@@ -448,6 +513,8 @@ class Gen:
         h.append("typedef struct %s {" % s.cname)
         for f in s.fields:
             h.append("    %s %s; /* %s */" % (member_type(f), f.cname, field_comment(f, api)))
+        if not s.fields:
+            h.append("    char unused; /* no fields (an empty struct is not C11) */")
         h.append("} %s_t;\n" % s.cname)
         h.append("/* Set every field of *s to its default. */")
         h.append("void %s_init(%s_t *s);" % (s.cname, s.cname))
@@ -471,13 +538,13 @@ class Gen:
                  "    static const rn_uuid_t zero;\n    return memcmp(id, &zero, sizeof(zero)) == 0;\n}\n")
         body = []
         for api in self.apis:
-            for msg in (api.request, api.response):
+            for msg in api.msgs:
                 for s in msg.structs:
                     body.extend(self.struct_code(s, api))
                 body.extend(self.msg_code(msg, api))
         protos = []
         for api in self.apis:
-            for msg in (api.request, api.response):
+            for msg in api.msgs:
                 for s in msg.structs:
                     protos.append("static void %s_dec(rn_proto_reader_t *r, int16_t v, %s_t *s);"
                                   % (s.cname, s.cname))
@@ -491,6 +558,7 @@ class Gen:
         c.append("")
         c.extend(body)
         c.extend(self.api_table())
+        c.extend(self.record_table())
 
     def struct_code(self, s, api):
         out = []
@@ -720,7 +788,7 @@ class Gen:
 
     def api_table(self):
         out = ["const rn_rpc_api_t rn_rpc_apis[] = {"]
-        for api in sorted(self.apis, key=lambda a: a.key):
+        for api in sorted(self.rpcs, key=lambda a: a.key):
             rq, rs = api.request.top.cname, api.response.top.cname
             out.append("    {")
             out.append("        .key = %d," % api.key)
@@ -738,6 +806,21 @@ class Gen:
             out.append("    },")
         out.append("};\n")
         out.append("const size_t rn_rpc_napis = sizeof(rn_rpc_apis) / sizeof(rn_rpc_apis[0]);")
+        return out
+
+    def record_table(self):
+        out = ["\nstatic const rn_mrec_type_t rn__mrec_types[] = {"]
+        for rec in sorted(self.records, key=lambda a: a.key):
+            t = rec.data.top.cname
+            out.append("    {%d, \"%s\", %d, %d, sizeof(%s_t), %s_init_any, %s_decode_any,"
+                       % (rec.key, rec.name, rec.lo, rec.hi, t, t, t))
+            out.append("     %s_encode_any}," % t)
+        out.append("};\n")
+        out.append("const rn_mrec_type_t *rn_mrec_type(int type)\n{")
+        out.append("    for (size_t i = 0; i < sizeof(rn__mrec_types) / sizeof(rn__mrec_types[0]); i++)")
+        out.append("        if (rn__mrec_types[i].type == type)")
+        out.append("            return &rn__mrec_types[i];")
+        out.append("    return NULL;\n}")
         return out
 
     # ---- random fill (tests, fuzzing) ----
@@ -834,25 +917,34 @@ static void rn__fill_records(rn__fill_t *f, bool nullable, rn_records_t *rec)
 }
 """)
         for api in self.apis:
-            for msg in (api.request, api.response):
+            for msg in api.msgs:
                 for s in msg.structs:
                     o.append("static void %s_fill(rn__fill_t *f, int16_t v, %s_t *s);"
                              % (s.cname, s.cname))
         o.append("")
         for api in self.apis:
-            for msg in (api.request, api.response):
+            for msg in api.msgs:
                 for s in msg.structs:
                     o.extend(self.fill_struct(s, api))
         o.append("int rn_msgfill_random(int16_t api_key, bool response, int16_t version, void *msg,")
         o.append("                      rn_arena_t *arena, uint64_t *seed)\n{")
         o.append("    rn__fill_t f = {arena, seed, 0};\n    switch (api_key) {")
-        for api in sorted(self.apis, key=lambda a: a.key):
+        for api in sorted(self.rpcs, key=lambda a: a.key):
             o.append("    case %d:" % api.key)
             o.append("        if (version < %d || version > %d)\n            return RN_ENOTFOUND;"
                      % (api.lo, api.hi))
             o.append("        if (response)\n            %s_fill(&f, version, msg);\n        else\n"
                      "            %s_fill(&f, version, msg);\n        break;"
                      % (api.response.top.cname, api.request.top.cname))
+        o.append("    default: return RN_ENOTFOUND;\n    }\n    return f.err;\n}\n")
+        o.append("int rn_msgfill_record(int16_t type, int16_t version, void *msg, rn_arena_t *arena,")
+        o.append("                      uint64_t *seed)\n{")
+        o.append("    rn__fill_t f = {arena, seed, 0};\n    switch (type) {")
+        for rec in sorted(self.records, key=lambda a: a.key):
+            o.append("    case %d:" % rec.key)
+            o.append("        if (version < %d || version > %d)\n            return RN_ENOTFOUND;"
+                     % (rec.lo, rec.hi))
+            o.append("        %s_fill(&f, version, msg);\n        break;" % rec.data.top.cname)
         o.append("    default: return RN_ENOTFOUND;\n    }\n    return f.err;\n}")
 
     def fill_struct(self, s, api):

@@ -126,6 +126,18 @@ void rn_topics_add_partitions(rn_topics_t *topics, rn_topic_t *topic, int32_t to
  * leader and the ISR is the whole list. */
 void rn_topics_set_replicas(rn_topics_t *topics, rn_partition_t *part, const int32_t *ids,
                             int32_t n);
+/* Calls for the metadata image (controller/rn_mimage.h), which decides ids, assignments
+ * and leaders itself and replays them here in log order. */
+/* Create a topic with the given id and no partitions (not ready until persisted). */
+rn_topic_t *rn_topics_create_id(rn_topics_t *topics, const char *name, size_t len,
+                                const rn_uuid_t *id, int16_t rf);
+/* Append partition topic->n_partitions with these replicas (n >= 1; leader replicas[0],
+ * ISR all, epoch 0 until rn_topics_set_leader says otherwise). */
+rn_partition_t *rn_topics_add_partition(rn_topics_t *topics, rn_topic_t *topic,
+                                        const int32_t *replicas, int32_t n);
+/* Set a partition's leader (-1: none), leader epoch and ISR. */
+void rn_topics_set_leader(rn_topics_t *topics, rn_partition_t *part, int32_t leader,
+                          int32_t leader_epoch, const int32_t *isr, int32_t n_isr);
 /* Note that a topic's config overrides changed: calls the config_changed hook and marks
  * the registry for persisting. */
 void rn_topics_config_changed(rn_topics_t *topics, rn_topic_t *topic);

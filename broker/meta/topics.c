@@ -360,6 +360,39 @@ void rn_topics_set_replicas(rn_topics_t *topics, rn_partition_t *part, const int
     topics->dirty = true;
 }
 
+rn_topic_t *rn_topics_create_id(rn_topics_t *topics, const char *name, size_t len,
+                                const rn_uuid_t *id, int16_t rf)
+{
+    rn_topic_t *topic = rn__topics_insert(topics, name, len, id, rf);
+    rn__topics_ptrs_push(&topics->pending.created, topic);
+    topics->dirty = true;
+    RN_INFO("topics", "created topic %.*s from the metadata log", (int)len, name);
+    return topic;
+}
+
+rn_partition_t *rn_topics_add_partition(rn_topics_t *topics, rn_topic_t *topic,
+                                        const int32_t *replicas, int32_t n)
+{
+    rn_partition_t *part = rn__topic_add_partition(topics, topic, replicas, n);
+    rn__topics_ptrs_push(&topics->pending.mkdirs, part);
+    topics->dirty = true;
+    return part;
+}
+
+void rn_topics_set_leader(rn_topics_t *topics, rn_partition_t *part, int32_t leader,
+                          int32_t leader_epoch, const int32_t *isr, int32_t n_isr)
+{
+    int32_t *copy = rn_xmalloc((size_t)(n_isr > 0 ? n_isr : 1) * sizeof(int32_t));
+    if (n_isr > 0)
+        memcpy(copy, isr, (size_t)n_isr * sizeof(int32_t));
+    rn_free(part->isr);
+    part->isr = copy;
+    part->n_isr = n_isr;
+    part->leader_id = leader;
+    part->leader_epoch = leader_epoch;
+    topics->dirty = true;
+}
+
 void rn_topics_config_changed(rn_topics_t *topics, rn_topic_t *topic)
 {
     if (topics->hooks.config_changed != NULL)

@@ -1,0 +1,239 @@
+/* rn_controller: broker decisions — registration (epoch = the RegisterBrokerRecord's
+ * offset), heartbeats and their sessions, fencing with leader movement, unfencing, and
+ * producer id blocks (rn_controller.h; KIP-631's ClusterControlManager and
+ * BrokerHeartbeatManager are the reference). */
+#include "controller/rn_controller.h"
+
+#include "rn_alloc.h"
+#include "rn_kerr.h"
+#include "rn_vec.h"
+
+#include <string.h>
+
+static rn__ctl_session_t *session(rn_controller_t *ctl, int32_t id)
+{
+    for (size_t i = 0; i < ctl->n_sessions; i++)
+        if (ctl->sessions[i].id == id)
+            return &ctl->sessions[i];
+    return NULL;
+}
+
+static void touch(rn_controller_t *ctl, int32_t id, int64_t now_ms)
+{
+    rn__ctl_session_t *s = session(ctl, id);
+    if (s == NULL) {
+        rn__ctl_session_t fresh = {id, now_ms};
+        rn_vec_xpush(ctl->sessions, ctl->n_sessions, ctl->sessions_cap, fresh);
+        return;
+    }
+    s->last_ms = now_ms;
+}
+
+static bool alive(rn_controller_t *ctl, int32_t id, int64_t now_ms)
+{
+    rn__ctl_session_t *s = session(ctl, id);
+    return s != NULL && now_ms - s->last_ms < ctl->opts.session_timeout_ms;
+}
+
+void rn_controller_register_broker(rn_controller_t *ctl,
+                                   const rn_broker_registration_request_t *req, int64_t next_offset,
+                                   int64_t now_ms, rn_mrecs_t *out,
+                                   rn_broker_registration_response_t *resp)
+{
+    const char *cid = ctl->opts.cluster_id;
+    if (cid != NULL && (req->cluster_id.len != (int32_t)strlen(cid) ||
+                        memcmp(req->cluster_id.ptr, cid, strlen(cid)) != 0)) {
+        resp->error_code = RN_KERR_INCONSISTENT_CLUSTER_ID;
+        return;
+    }
+    const rn_mimage_broker_t *old = rn_mimage_broker(ctl->img, req->broker_id);
+    if (old != NULL && rn_uuid_equal(&old->incarnation_id, &req->incarnation_id)) {
+        /* The same incarnation asking again keeps its epoch: nothing to write. */
+        touch(ctl, req->broker_id, now_ms);
+        resp->broker_epoch = old->epoch;
+        return;
+    }
+    if (old != NULL && !old->fenced && alive(ctl, req->broker_id, now_ms)) {
+        resp->error_code = RN_KERR_DUPLICATE_BROKER_REGISTRATION;
+        return;
+    }
+    int n = req->listeners.count > 0 ? req->listeners.count : 0;
+    rn_broker_endpoint_t eps[n > 0 ? n : 1];
+    for (int i = 0; i < n; i++) {
+        const rn_broker_registration_req_listener_t *l = &req->listeners.items[i];
+        eps[i] = (rn_broker_endpoint_t){l->name, l->host, l->port, l->security_protocol};
+    }
+    int64_t epoch = next_offset + out->n;
+    rn_mrec_t rec;
+    rn_mrec_init(&rec, RN_MREC_REGISTER_BROKER_RECORD);
+    rn_register_broker_record_t *r = &rec.body.register_broker;
+    r->broker_id = req->broker_id;
+    r->incarnation_id = req->incarnation_id;
+    r->broker_epoch = epoch;
+    r->end_points = (rn_broker_endpoint_array_t){n, eps};
+    r->rack = req->rack;
+    r->fenced = true; /* a new incarnation starts fenced until it catches up */
+    rn_mrecs_add(out, &rec);
+    touch(ctl, req->broker_id, now_ms);
+    resp->broker_epoch = epoch;
+}
+
+/* Leader choice (PartitionChangeBuilder): the current leader if still in the ISR and
+ * active, else the first replica in assignment order that is in the ISR and active. */
+static int32_t choose_leader(const rn_mimage_t *img, const rn_mimage_part_t *part,
+                             const int32_t *isr, int32_t n_isr, int32_t exclude)
+{
+    for (int32_t i = 0; i < part->n_replicas; i++) {
+        int32_t id = part->replicas[i];
+        if (id == exclude || !rn_mimage_broker_active(img, id))
+            continue;
+        for (int32_t j = 0; j < n_isr; j++)
+            if (isr[j] == id)
+                return id;
+    }
+    return -1;
+}
+
+static void change_record(const rn_mimage_topic_t *t, int32_t p, const int32_t *isr, int32_t n_isr,
+                          int32_t leader, rn_mrecs_t *out)
+{
+    rn_mrec_t rec;
+    rn_mrec_init(&rec, RN_MREC_PARTITION_CHANGE_RECORD);
+    rn_partition_change_record_t *r = &rec.body.partition_change;
+    r->partition_id = p;
+    r->topic_id = t->id;
+    if (isr != NULL)
+        r->isr = (rn_int32_array_t){n_isr, (int32_t *)isr};
+    r->leader = leader;
+    rn_mrecs_add(out, &rec);
+}
+
+void rn_controller_fence(rn_controller_t *ctl, int32_t id, rn_mrecs_t *out)
+{
+    const rn_mimage_broker_t *b = rn_mimage_broker(ctl->img, id);
+    if (b == NULL || b->fenced)
+        return;
+    int from = out->n;
+    for (size_t i = 0; i < rn_mimage_topic_count(ctl->img); i++) {
+        const rn_mimage_topic_t *t = rn_mimage_topic_at(ctl->img, i);
+        for (int32_t p = 0; p < t->n_parts; p++) {
+            const rn_mimage_part_t *part = &t->parts[p];
+            int32_t isr[part->n_isr > 0 ? part->n_isr : 1], n_isr = 0;
+            bool in_isr = false;
+            for (int32_t j = 0; j < part->n_isr; j++) {
+                if (part->isr[j] == id)
+                    in_isr = true;
+                else
+                    isr[n_isr++] = part->isr[j];
+            }
+            if (!in_isr && part->leader != id)
+                continue;
+            if (n_isr == 0 && in_isr) /* never empty an ISR: the last member stays */
+                isr[n_isr++] = id;
+            int32_t leader = part->leader;
+            if (leader == id || leader == -1)
+                leader = choose_leader(ctl->img, part, isr, n_isr, id);
+            change_record(t, p, in_isr && n_isr != part->n_isr ? isr : NULL, n_isr,
+                          leader != part->leader ? leader : -2, out);
+        }
+    }
+    rn_mrec_t rec;
+    rn_mrec_init(&rec, RN_MREC_FENCE_BROKER_RECORD);
+    rec.body.fence_broker.id = id;
+    rec.body.fence_broker.epoch = b->epoch;
+    rn_mrecs_add(out, &rec);
+    rn_mrecs_wrap_transaction(out, from, "FenceBroker");
+}
+
+/* Unfence, then give leaderless partitions whose ISR holds the broker their leader back. */
+static void unfence(rn_controller_t *ctl, const rn_mimage_broker_t *b, rn_mrecs_t *out)
+{
+    int from = out->n;
+    rn_mrec_t rec;
+    rn_mrec_init(&rec, RN_MREC_UNFENCE_BROKER_RECORD);
+    rec.body.unfence_broker.id = b->id;
+    rec.body.unfence_broker.epoch = b->epoch;
+    rn_mrecs_add(out, &rec);
+    for (size_t i = 0; i < rn_mimage_topic_count(ctl->img); i++) {
+        const rn_mimage_topic_t *t = rn_mimage_topic_at(ctl->img, i);
+        for (int32_t p = 0; p < t->n_parts; p++) {
+            const rn_mimage_part_t *part = &t->parts[p];
+            if (part->leader != -1)
+                continue;
+            for (int32_t j = 0; j < part->n_isr; j++)
+                if (part->isr[j] == b->id)
+                    change_record(t, p, NULL, 0, b->id, out);
+        }
+    }
+    rn_mrecs_wrap_transaction(out, from, "UnfenceBroker");
+}
+
+void rn_controller_heartbeat(rn_controller_t *ctl, const rn_broker_heartbeat_request_t *req,
+                             int64_t now_ms, rn_mrecs_t *out, rn_broker_heartbeat_response_t *resp)
+{
+    const rn_mimage_broker_t *b = rn_mimage_broker(ctl->img, req->broker_id);
+    if (b == NULL) {
+        resp->error_code = RN_KERR_BROKER_ID_NOT_REGISTERED;
+        return;
+    }
+    if (b->epoch != req->broker_epoch) {
+        resp->error_code = RN_KERR_STALE_BROKER_EPOCH;
+        return;
+    }
+    touch(ctl, b->id, now_ms);
+    resp->is_caught_up = req->current_metadata_offset >= b->epoch;
+    resp->is_fenced = b->fenced;
+    if (req->want_shut_down) {
+        /* Leaving: off the ISRs, leaders moved, fenced; then it may stop. */
+        rn_controller_fence(ctl, b->id, out);
+        resp->is_fenced = true;
+        resp->should_shut_down = true;
+    } else if (req->want_fence && !b->fenced) {
+        rn_controller_fence(ctl, b->id, out);
+        resp->is_fenced = true;
+    } else if (b->fenced && !req->want_fence && resp->is_caught_up) {
+        unfence(ctl, b, out);
+        resp->is_fenced = false;
+    }
+}
+
+int32_t rn_controller_check_sessions(rn_controller_t *ctl, int64_t now_ms, rn_mrecs_t *out)
+{
+    for (size_t i = 0; i < rn_mimage_broker_count(ctl->img); i++) {
+        const rn_mimage_broker_t *b = rn_mimage_broker_at(ctl->img, i);
+        if (b->fenced)
+            continue;
+        /* A broker the new active controller has not heard from yet gets a full session. */
+        if (session(ctl, b->id) == NULL)
+            touch(ctl, b->id, now_ms);
+        if (alive(ctl, b->id, now_ms))
+            continue;
+        rn_controller_fence(ctl, b->id, out);
+        return b->id;
+    }
+    return -1;
+}
+
+void rn_controller_allocate_producer_ids(rn_controller_t *ctl,
+                                         const rn_allocate_producer_ids_request_t *req,
+                                         rn_mrecs_t *out, rn_allocate_producer_ids_response_t *resp)
+{
+    const rn_mimage_broker_t *b = rn_mimage_broker(ctl->img, req->broker_id);
+    if (b == NULL) {
+        resp->error_code = RN_KERR_BROKER_ID_NOT_REGISTERED;
+        return;
+    }
+    if (b->epoch != req->broker_epoch) {
+        resp->error_code = RN_KERR_STALE_BROKER_EPOCH;
+        return;
+    }
+    int64_t start = rn_mimage_next_producer_id(ctl->img);
+    rn_mrec_t rec;
+    rn_mrec_init(&rec, RN_MREC_PRODUCER_IDS_RECORD);
+    rec.body.producer_ids.broker_id = b->id;
+    rec.body.producer_ids.broker_epoch = b->epoch;
+    rec.body.producer_ids.next_producer_id = start + RN_CONTROLLER_PID_BLOCK;
+    rn_mrecs_add(out, &rec);
+    resp->producer_id_start = start;
+    resp->producer_id_len = RN_CONTROLLER_PID_BLOCK;
+}
