@@ -116,7 +116,8 @@ static int start_http(rn_broker_t *b, char *err, size_t errlen)
 }
 
 /* This node has applied the metadata log up to the leader's high watermark (as far as it
- * knows it: a follower's high watermark comes with each Fetch answer). */
+ * knows it: a follower's high watermark comes with each Fetch answer). A node without
+ * --cluster leads its quorum of one within a tick and is ready as before. */
 static bool quorum_caught_up(const rn_broker_t *b)
 {
     int64_t hw = rn_quorum_high_watermark(b->quorum);
@@ -132,7 +133,7 @@ bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen)
         problem = "not listening";
     else if (b->controller_id < 0)
         problem = "no controller quorum yet";
-    else if (b->quorum != NULL && !quorum_caught_up(b))
+    else if (b->quorum != NULL && b->cfg->n_voters > 0 && !quorum_caught_up(b))
         problem = "metadata log not caught up with the quorum leader";
     if (problem != NULL)
         snprintf(why, whylen, "%s", problem);

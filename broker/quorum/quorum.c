@@ -503,8 +503,9 @@ static void *thread_main(void *arg)
 
 int rn__quorum_thread_start(rn_quorum_t *q, char *err, size_t errlen)
 {
-    q->seen_leader = -2;
-    q->seen_epoch = -2;
+    /* The loop starts from the durable view; only changes from it are posted. */
+    q->seen_leader = rn_raft_leader(q->raft);
+    q->seen_epoch = rn_raft_epoch(q->raft);
     q->tick = event_new(q->qbase, -1, EV_PERSIST, on_tick, q);
     struct timeval tv = {0, TICK_MS * 1000};
     event_add(q->tick, &tv);
