@@ -307,8 +307,12 @@ static void send_answer(rn_quorum_t *q, const rn_raft_msg_t *msg)
             a->position = (int64_t)pos;
             a->size = (int64_t)len;
         }
-        a->msg.u.fetch_resp.records = NULL;
-        a->msg.u.snap_resp.data = NULL;
+        /* The union's pointers point into raft's memory, gone after this call; clear only
+         * the member of this message's type (the others overlap its fields). */
+        if (msg->type == RN_RAFT_FETCH_RESP)
+            a->msg.u.fetch_resp.records = NULL;
+        else if (msg->type == RN_RAFT_FETCH_SNAPSHOT_RESP)
+            a->msg.u.snap_resp.data = NULL;
         post_out(q, &a->link, QO_ANSWER);
         *pp = p->next;
         rn_free(p);
