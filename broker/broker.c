@@ -7,6 +7,7 @@
 
 #include "rn_alloc.h"
 #include "rn_err.h"
+#include "rn_hash.h"
 #include "rn_log.h"
 #include "rn_logmgr.h"
 #include "rn_uuid.h"
@@ -29,6 +30,25 @@ static int open_datadir(rn_broker_t *b, char *err, size_t errlen)
                      b->cfg->v[RN_CFG_CLUSTER_ID].source, text);
             return RN_EINVAL;
         }
+        want = &cluster;
+    } else if (b->cfg->n_voters > 0) {
+        /* Without cluster.id, the voters of one --cluster must still agree on an id (every
+         * quorum RPC checks it; Kafka has kafka-storage.sh format do this): derive it from
+         * the voters list, the same on every node. */
+        uint64_t h1 = 0x52554e4e454c31ull, h2 = 0x434c555354455232ull;
+        for (int i = 0; i < b->cfg->n_voters; i++) {
+            const rn_config_voter_t *v = &b->cfg->voters[i];
+            char one[300];
+            int n = snprintf(one, sizeof(one), "%d@%s:%d,", v->id, v->host, v->port);
+            h1 = rn_hash_fnv1a(h1, one, (size_t)n);
+            h2 = rn_hash_mix(h2 ^ h1);
+        }
+        for (int i = 0; i < 8; i++) {
+            cluster.bytes[i] = (uint8_t)(h1 >> (56 - 8 * i));
+            cluster.bytes[8 + i] = (uint8_t)(h2 >> (56 - 8 * i));
+        }
+        cluster.bytes[6] = (uint8_t)((cluster.bytes[6] & 0x0f) | 0x40); /* a v4-shaped uuid */
+        cluster.bytes[8] = (uint8_t)((cluster.bytes[8] & 0x3f) | 0x80);
         want = &cluster;
     }
     /* The logs are opened by the data path once the topic registry (and so every topic's
@@ -98,6 +118,15 @@ static int start_http(rn_broker_t *b, char *err, size_t errlen)
     return 0;
 }
 
+/* This node has applied the metadata log up to the leader's high watermark (as far as it
+ * knows it: a follower's high watermark comes with each Fetch answer). A node without
+ * --cluster leads its quorum of one within a tick and is ready as before. */
+static bool quorum_caught_up(const rn_broker_t *b)
+{
+    int64_t hw = rn_quorum_high_watermark(b->quorum);
+    return hw >= 0 && rn_quorum_applied_offset(b->quorum) + 1 >= hw;
+}
+
 bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen)
 {
     const char *problem = NULL;
@@ -107,6 +136,8 @@ bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen)
         problem = "not listening";
     else if (b->controller_id < 0)
         problem = "no controller quorum yet";
+    else if (b->quorum != NULL && b->cfg->n_voters > 0 && !quorum_caught_up(b))
+        problem = "metadata log not caught up with the quorum leader";
     if (problem != NULL)
         snprintf(why, whylen, "%s", problem);
     return problem == NULL;

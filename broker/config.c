@@ -54,6 +54,23 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         "Data directory used when log.dirs is not given."),
     ROW(RN_CFG_CONTROLLER_QUORUM_VOTERS, "controller.quorum.voters", RN_CFG_LIST, NULL, 0, 0, NULL,
         0, "The cluster's nodes as ID@HOST:PORT,...; unset = single node (--cluster)."),
+    ROW(RN_CFG_CONTROLLER_QUORUM_ELECTION_TIMEOUT_MS, "controller.quorum.election.timeout.ms",
+        RN_CFG_INT, "1000", 1, I32MAX, NULL, 0,
+        "Without a leader for this long (randomised up to twice it) a voter starts an "
+        "election."),
+    ROW(RN_CFG_CONTROLLER_QUORUM_FETCH_TIMEOUT_MS, "controller.quorum.fetch.timeout.ms", RN_CFG_INT,
+        "2000", 1, I32MAX, NULL, 0,
+        "A follower that hears nothing from the quorum leader for this long starts an "
+        "election."),
+    ROW(RN_CFG_CONTROLLER_QUORUM_ELECTION_BACKOFF_MAX_MS,
+        "controller.quorum.election.backoff.max.ms", RN_CFG_INT, "1000", 1, I32MAX, NULL, 0,
+        "Longest wait before a candidate that lost an election tries again."),
+    ROW(RN_CFG_CONTROLLER_QUORUM_REQUEST_TIMEOUT_MS, "controller.quorum.request.timeout.ms",
+        RN_CFG_INT, "2000", 1, I32MAX, NULL, 0,
+        "A quorum request (Vote, Fetch, ...) unanswered for this long is given up."),
+    ROW(RN_CFG_METADATA_LOG_MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS,
+        "metadata.log.max.record.bytes.between.snapshots", RN_CFG_INT, "20971520", 1, INT64_MAX,
+        NULL, 0, "Bytes of metadata records applied between two metadata snapshots."),
     ROW(RN_CFG_CLUSTER_ID, "cluster.id", RN_CFG_STRING, NULL, 0, 0, NULL, 0,
         "Cluster id for a new data directory; an existing one keeps the id in "
         "meta.properties. Unset = generated."),

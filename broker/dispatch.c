@@ -47,10 +47,17 @@ const rn_api_entry_t rn_broker_apis[] = {
     ROW(RN_API_LIST_GROUPS, rn_handle_list_groups, 0, "ListGroups"),
     ROW(RN_API_DELETE_GROUPS, rn_handle_delete_groups, 0, "DeleteGroups"),
     ROW(RN_API_OFFSET_DELETE, rn_handle_offset_delete, 0, "OffsetDelete"),
+    ROW(RN_API_VOTE, rn_handle_vote, 0, "Vote"),
+    ROW(RN_API_BEGIN_QUORUM_EPOCH, rn_handle_begin_quorum_epoch, 0, "BeginQuorumEpoch"),
+    ROW(RN_API_END_QUORUM_EPOCH, rn_handle_end_quorum_epoch, 0, "EndQuorumEpoch"),
+    ROW(RN_API_DESCRIBE_QUORUM, rn_handle_describe_quorum, 0, "DescribeQuorum"),
+    ROW(RN_API_FETCH_SNAPSHOT, rn_handle_fetch_snapshot, 0, "FetchSnapshot"),
 };
 const size_t rn_broker_napis = sizeof(rn_broker_apis) / sizeof(rn_broker_apis[0]);
 
 const rn_broker_module_t rn_broker_modules[] = {
+    /* First: the controller id and the metadata log exist before anything serves. */
+    {"quorum", rn_quorum_module_init, rn_quorum_module_shutdown},
     {"datapath", rn_datapath_init, rn_datapath_shutdown},
     {"cleaner", rn_cleaner_thread_module_init, rn_cleaner_thread_module_shutdown},
     {"groups", rn_groups_init, rn_groups_shutdown}, /* after datapath: replays its logs */

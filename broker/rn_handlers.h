@@ -6,6 +6,7 @@
 #define RN_HANDLERS_H
 
 #include "rn_broker.h"
+#include "quorum/rn_quorum.h"
 #include "net/rn_server.h"
 
 /* The dispatch table and the modules with state (dispatch.c). */
@@ -46,6 +47,12 @@ int rn_handle_describe_groups(rn_req_t *req);
 int rn_handle_list_groups(rn_req_t *req);
 int rn_handle_delete_groups(rn_req_t *req);
 int rn_groups_init(rn_broker_t *b, char *err, size_t errlen);
+/* quorum/: the metadata quorum module, and the Fetch handler's hook for
+ * __cluster_metadata-0 (a replica's Fetch naming it goes to the quorum). */
+int rn_quorum_module_init(rn_broker_t *b, char *err, size_t errlen);
+void rn_quorum_module_shutdown(rn_broker_t *b);
+bool rn_quorum_fetch_wanted(const rn_req_t *req);
+int rn_quorum_handle_fetch(rn_req_t *req);
 void rn_groups_shutdown(rn_broker_t *b);
 
 /* group/handle_commit.c */

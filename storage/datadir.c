@@ -406,6 +406,10 @@ int rn_datadir_list_partitions(const rn_datadir_t *dd, rn_datadir_part_t **parts
             break;
         if (ent->d_name[0] == '.')
             continue;
+        /* The metadata quorum's log is no data partition: its owner opens it (as Kafka
+         * keeps __cluster_metadata-0 apart from its LogManager's partitions). */
+        if (strcmp(ent->d_name, RN_DATADIR_METADATA_LOG) == 0)
+            continue;
         bool is_dir = ent->d_type == DT_DIR;
         if (ent->d_type == DT_UNKNOWN || ent->d_type == DT_LNK) {
             struct stat st;

@@ -23,6 +23,9 @@
 #ifndef RN_DATADIR_H
 #define RN_DATADIR_H
 
+/* The metadata quorum log's directory, which rn_datadir_list_partitions skips. */
+#define RN_DATADIR_METADATA_LOG "__cluster_metadata-0"
+
 #include "rn_uuid.h"
 
 #include <stdbool.h>

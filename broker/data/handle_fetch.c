@@ -351,6 +351,8 @@ int rn_handle_fetch(rn_req_t *req)
 {
     const rn_fetch_request_t *freq = req->request;
     rn_fetch_response_t *resp = req->response;
+    if (rn_quorum_fetch_wanted(req))
+        return rn_quorum_handle_fetch(req); /* a voter replicating __cluster_metadata-0 */
     resp->throttle_time_ms = 0;
     resp->session_id = 0;
     if (req->api_version >= 7 && freq->session_epoch != 0 && freq->session_epoch != -1) {

@@ -80,8 +80,11 @@ int rn_quorum_append(rn_quorum_t *q, const uint8_t *const *entries, const size_t
 /* The leader this node knows (-1: none) and its epoch. */
 int32_t rn_quorum_leader(const rn_quorum_t *q, int32_t *epoch);
 bool rn_quorum_is_leader(const rn_quorum_t *q);
-/* The offset below which every entry is committed and applied here (-1 before any). */
+/* The last offset committed and applied here (-1 before any). */
 int64_t rn_quorum_applied_offset(const rn_quorum_t *q);
+/* The high watermark this node knows (the leader's, as of its last Fetch answer for a
+ * follower); -1 before it knows one. */
+int64_t rn_quorum_high_watermark(rn_quorum_t *q);
 
 /* Handlers for the quorum RPCs received on the broker's listener (dispatch.c rows), and the
  * Fetch handler's hook for __cluster_metadata-0. Contract of net/rn_server.h. */

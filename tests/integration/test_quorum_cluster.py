@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Three runneld nodes form the metadata quorum (broker/quorum/): they agree on one leader and
+epoch (DescribeQuorum, Metadata's controller id); a SIGKILLed leader is replaced within a
+bound; the old leader rejoins as a follower and catches up; a follower stopped past the
+fetch timeout does not disturb the leader (pre-vote); a node wiped clean rejoins; a single
+node is its own leader at once."""
+import os
+import shutil
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import datapath_common as D  # noqa: E402
+
+T = D.Tap("test_quorum_cluster", timeout_s=120)
+TOPIC = "__cluster_metadata"
+
+
+class Node(D.Broker):
+    def __init__(self, node_id, port, cluster):
+        self.node_id = node_id
+        self.fixed_port = port
+        self.cluster = cluster
+        super().__init__()
+
+    def start(self):
+        self.port = self.fixed_port
+        self.log = open(os.path.join(self.dir, "runneld.log"), "ab")
+        self.proc = D.subprocess.Popen(
+            [D.RUNNELD, "--node-id", str(self.node_id), "--listen", self.bootstrap,
+             "--data-dir", self.data, "--cluster", self.cluster],
+            stdout=self.log, stderr=D.subprocess.STDOUT, preexec_fn=D._die_with_parent)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                D.socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("node %d did not listen" % self.node_id)
+
+
+def describe(node):
+    """(leader id, epoch, high watermark, {voter: log end}, error) as node sees it."""
+    try:
+        c = D.Conn(node.bootstrap, timeout=3)
+        r = c.call("DescribeQuorum", 1, {"Topics": [{"TopicName": TOPIC,
+                                                      "Partitions": [{"PartitionIndex": 0}]}]})
+        c.close()
+    except Exception:  # noqa: BLE001 - a stopped or restarting node
+        return None
+    p = D.only_partition(r, "Topics", "Partitions")
+    ends = {v["ReplicaId"]: v["LogEndOffset"] for v in p["CurrentVoters"]}
+    return p["LeaderId"], p["LeaderEpoch"], p["HighWatermark"], ends, p["ErrorCode"]
+
+
+def controller(node):
+    try:
+        c = D.Conn(node.bootstrap, timeout=3)
+        r = c.call("Metadata", 12, {"Topics": [], "AllowAutoTopicCreation": False})
+        c.close()
+        return r["ControllerId"]
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def agreed(nodes, timeout, not_leader=None):
+    """Wait until every node names the same leader and epoch; (leader, epoch) or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        views = [describe(n) for n in nodes]
+        if all(v is not None and v[0] >= 0 for v in views) and \
+                len({(v[0], v[1]) for v in views}) == 1 and \
+                views[0][0] != not_leader and \
+                all(controller(n) == views[0][0] for n in nodes):
+            return views[0][0], views[0][1]
+        time.sleep(0.05)
+    return None
+
+
+def main():
+    ports = [D.free_port() for _ in range(3)]
+    cluster = ",".join("%d@127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(ports))
+    nodes = [Node(i + 1, ports[i], cluster) for i in range(3)]
+    for n in nodes:
+        T.cleanups.append(n.cleanup)
+    by_id = {n.node_id: n for n in nodes}
+
+    got = agreed(nodes, 15)
+    T.ok(got is not None, "three nodes agree on one leader and epoch (DescribeQuorum, Metadata)",
+         None if got else "\n".join(n.log_text() for n in nodes))
+    if got is None:
+        return
+    leader, epoch = got
+    d = describe(by_id[leader])
+    T.ok(d[4] == 0 and sorted(d[3]) == [1, 2, 3], "the leader describes all three voters")
+
+    # SIGKILL the leader: a new one within the bound.
+    t0 = time.monotonic()
+    by_id[leader].stop(kill=True)
+    rest = [n for n in nodes if n.node_id != leader]
+    got2 = agreed(rest, 10, not_leader=leader)
+    took = time.monotonic() - t0
+    T.diag("new leader %s %.2f s after SIGKILL of leader %d" % (got2, took, leader))
+    T.ok(got2 is not None and got2[0] != leader and got2[1] > epoch and took < 5,
+         "a new leader within 5 s of a SIGKILL (%.2f s)" % took)
+    if got2 is None:
+        return
+    leader2, epoch2 = got2
+
+    # The old leader restarts and rejoins as a follower with the same view and catches up.
+    by_id[leader].start()
+    time.sleep(1)
+    got3 = agreed(nodes, 10)
+    T.ok(got3 == (leader2, epoch2), "the restarted node follows leader %d at epoch %d"
+         % (leader2, epoch2), str(got3))
+    deadline = time.monotonic() + 10
+    caught = False
+    while time.monotonic() < deadline and not caught:
+        d = describe(by_id[leader2])
+        caught = d is not None and d[3].get(leader, -1) == d[3].get(leader2)
+        time.sleep(0.1)
+    T.ok(caught, "the restarted node's log end catches up with the leader's",
+         str(describe(by_id[leader2])))
+    d = describe(by_id[leader2])
+    T.ok(d is not None and d[2] == max(d[3].values()),
+         "the high watermark reaches the leader's log end (%s)" % (d,))
+
+    # SIGSTOP a follower past the fetch timeout: pre-vote keeps the leader and epoch.
+    follower = [n for n in nodes if n.node_id != leader2][0]
+    follower.proc.send_signal(signal.SIGSTOP)
+    time.sleep(3)
+    follower.proc.send_signal(signal.SIGCONT)
+    time.sleep(2)
+    got4 = agreed(nodes, 10)
+    T.ok(got4 == (leader2, epoch2), "a follower stopped for 3 s does not disturb the leader",
+         str(got4))
+
+    # A node restarted with an empty data dir rejoins.
+    wiped = [n for n in nodes if n.node_id != leader2][1]
+    wiped.stop()
+    shutil.rmtree(wiped.data)
+    wiped.start()
+    got5 = agreed(nodes, 10)
+    T.ok(got5 is not None and got5[0] == leader2, "a node with an empty data dir rejoins",
+         str(got5))
+    deadline = time.monotonic() + 10
+    d = None
+    while time.monotonic() < deadline:
+        d = describe(by_id[leader2])
+        if d is not None and d[3].get(wiped.node_id, -1) == d[3].get(leader2):
+            break
+        time.sleep(0.1)
+    T.ok(d is not None and d[3].get(wiped.node_id, -1) == d[3].get(leader2),
+         "the wiped node's log is rebuilt up to the leader's end (%s)" % (d,))
+    for n in nodes:
+        n.finish(T)
+
+    # A single node is its own leader at once.
+    t0 = time.monotonic()
+    single = D.Broker()
+    T.cleanups.append(single.cleanup)
+    d = None
+    while time.monotonic() - t0 < 5 and (d is None or d[0] != 1):
+        d = describe(single)
+    T.ok(d is not None and d[0] == 1 and controller(single) == 1,
+         "a single node leads its quorum of one (%.2f s from start)" % (time.monotonic() - t0))
+    single.finish(T)
+
+
+T.step("quorum cluster", main)
+T.done()
