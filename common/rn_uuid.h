@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define RN_UUID_BASE64_LEN 22
-#define RN_UUID_TEXT_LEN 36
+#define RN_UUID_TEXT_LEN   36
 
 typedef struct rn_uuid {
     uint8_t bytes[16]; /* big-endian: bytes[0..7] = Kafka's mostSignificantBits */
