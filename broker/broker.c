@@ -166,6 +166,35 @@ static int32_t max_connections(const rn_config_t *cfg)
     return (int32_t)max;
 }
 
+/* Each listener's advertised endpoint, the bound port standing in for 0; the inter-broker
+ * one is also this node's address for other nodes. */
+static void advertise(rn_broker_t *b)
+{
+    const rn_config_t *cfg = b->cfg;
+    b->listeners = rn_xcalloc((size_t)b->n_listeners, sizeof(*b->listeners));
+    for (int i = 0; i < b->n_listeners; i++) {
+        const rn_config_listener_t *lst = &cfg->listeners[i];
+        b->listeners[i].name = lst->name;
+        b->listeners[i].host = lst->advertised_host;
+        b->listeners[i].port = lst->advertised_port != 0 ? lst->advertised_port
+                                                         : rn_server_listener_port(b->server, i);
+    }
+    const rn_broker_listener_t *ib = &b->listeners[b->inter_broker_listener];
+    snprintf(b->advertised_host, sizeof(b->advertised_host), "%s", ib->host);
+    b->advertised_port = ib->port;
+    /* A voter entry for this node that is not its controller listener would send the other
+     * voters' RPCs elsewhere; worth a word at start-up, not a refusal (NAT, proxies). */
+    for (int i = 0; i < cfg->n_voters; i++) {
+        const rn_broker_listener_t *ctl = &b->listeners[b->controller_listener];
+        if (cfg->voters[i].id == b->node_id && cfg->voters[i].port != ctl->port &&
+            cfg->voters[i].port != rn_server_listener_port(b->server, b->controller_listener))
+            RN_WARN("broker",
+                    "controller.quorum.voters gives this node (%d) port %d, but controller RPCs "
+                    "arrive on listener %s (port %d)",
+                    b->node_id, cfg->voters[i].port, ctl->name, ctl->port);
+    }
+}
+
 int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, char *err,
                     size_t errlen)
 {
@@ -174,8 +203,9 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
     b->base = base;
     b->node_id = cfg->node_id;
     b->controller_id = cfg->n_voters > 0 ? -1 : cfg->node_id;
-    snprintf(b->advertised_host, sizeof(b->advertised_host), "%s", cfg->advertised_host);
-    b->advertised_port = cfg->advertised_port;
+    b->n_listeners = cfg->n_listeners;
+    b->inter_broker_listener = cfg->inter_broker_listener;
+    b->controller_listener = cfg->controller_listener;
 
     int rc = open_datadir(b, err, errlen);
     if (rc != 0)
@@ -200,9 +230,13 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
             goto fail;
     }
 
+    rn_server_listen_t *listens = rn_xcalloc((size_t)cfg->n_listeners, sizeof(*listens));
+    for (int i = 0; i < cfg->n_listeners; i++)
+        listens[i] = (rn_server_listen_t){cfg->listeners[i].name, cfg->listeners[i].host,
+                                          cfg->listeners[i].port};
     rn_server_opts_t opts = {
-        .host = cfg->listen_host,
-        .port = cfg->listen_port,
+        .listens = listens,
+        .n_listens = (size_t)cfg->n_listeners,
         .max_request_bytes = (int32_t)rn_config_int(cfg, RN_CFG_SOCKET_REQUEST_MAX_BYTES),
         .idle_ms = rn_config_int(cfg, RN_CFG_CONNECTIONS_MAX_IDLE_MS),
         .read_timeout_ms = rn_config_int(cfg, RN_CFG_SOCKET_REQUEST_READ_TIMEOUT_MS),
@@ -220,12 +254,12 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
         .file_release = rn_datapath_release_file,
     };
     b->server = rn_server_new(base, &opts, err, errlen);
+    rn_free(listens);
     if (b->server == NULL) {
         rc = RN_EINVAL;
         goto fail;
     }
-    if (b->advertised_port == 0)
-        b->advertised_port = rn_server_port(b->server);
+    advertise(b);
     rc = start_http(b, err, errlen);
     if (rc != 0)
         goto fail;
@@ -240,6 +274,7 @@ fail:;
     rn_topics_free(b->topics);
     close_datadir(b, false, ignored, sizeof(ignored));
     rn_metrics_free(b->metrics);
+    rn_free(b->listeners);
     memset(b, 0, sizeof(*b));
     return rc;
 }
@@ -273,12 +308,14 @@ int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen)
     b->topics = NULL;
     rn_metrics_free(b->metrics);
     b->metrics = NULL;
+    rn_free(b->listeners);
+    b->listeners = NULL;
     return close_datadir(b, clean, err, errlen);
 }
 
 int rn_broker_port(const rn_broker_t *b)
 {
-    return rn_server_port(b->server);
+    return rn_server_listener_port(b->server, b->inter_broker_listener);
 }
 
 int rn_broker_node_count(const rn_broker_t *b)
@@ -297,6 +334,16 @@ void rn_broker_node(const rn_broker_t *b, int i, int32_t *id, const char **host,
     *id = b->cfg->voters[i].id;
     *host = b->cfg->voters[i].host;
     *port = b->cfg->voters[i].port;
+}
+
+void rn_broker_node_on(const rn_broker_t *b, int listener, int i, int32_t *id, const char **host,
+                       int32_t *port)
+{
+    rn_broker_node(b, i, id, host, port);
+    if (*id == b->node_id && listener >= 0 && listener < b->n_listeners) {
+        *host = b->listeners[listener].host;
+        *port = b->listeners[listener].port;
+    }
 }
 
 bool rn_broker_is_node(const rn_broker_t *b, int32_t id)

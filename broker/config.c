@@ -1,6 +1,6 @@
 /* runneld configuration: the key table, value parsing, flags, resolution (see rn_config.h).
  * The YAML reader lives in config_yaml.c. */
-#include "rn_config.h"
+#include "config_int.h"
 
 #include "rn_alloc.h"
 #include "rn_err.h"
@@ -43,11 +43,12 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
     ROW(RN_CFG_BROKER_ID, "broker.id", RN_CFG_INT, NULL, 0, I32MAX, NULL, RN_CFGF_ALIAS,
         "Older name of node.id."),
     ROW(RN_CFG_LISTENERS, "listeners", RN_CFG_LIST, "PLAINTEXT://127.0.0.1:9092", 0, 0, NULL, 0,
-        "Address clients and other nodes connect to, NAME://HOST:PORT or HOST:PORT; an empty "
-        "host listens on every interface; the first listener is used (--listen)."),
+        "Addresses clients and other nodes connect to, NAME://HOST:PORT,... (HOST:PORT is "
+        "named PLAINTEXT); an empty host listens on every interface (--listen sets one)."),
     ROW(RN_CFG_ADVERTISED_LISTENERS, "advertised.listeners", RN_CFG_LIST, NULL, 0, 0, NULL, 0,
-        "Address given to clients in Metadata; defaults to listeners (the host name when "
-        "listening on every interface)."),
+        "Per listener, NAME://HOST:PORT,... given in Metadata to clients connected to it; a "
+        "listener not named advertises its own address (the host name for an empty host; "
+        "0.0.0.0 must be advertised)."),
     ROW(RN_CFG_LOG_DIRS, "log.dirs", RN_CFG_LIST, "./runnel-data", 0, 0, NULL, 0,
         "The data directory (one directory) holding partitions and checkpoints (--data-dir)."),
     ROW(RN_CFG_LOG_DIR, "log.dir", RN_CFG_STRING, NULL, 0, 0, NULL, RN_CFGF_ALIAS,
@@ -244,12 +245,19 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         "(e.g. 127.0.0.1:9644); unset = no endpoint."),
     ROW(RN_CFG_BROKER_RACK, "broker.rack", RN_CFG_STRING, NULL, 0, 0, NULL, RN_CFGF_IGNORED,
         "Rack of this node (accepted; not used for placement)."),
+    /* Named listeners (config_listeners.c). */
     ROW(RN_CFG_CONTROLLER_LISTENER_NAMES, "controller.listener.names", RN_CFG_LIST, NULL, 0, 0,
-        NULL, RN_CFGF_IGNORED, "Accepted; runnel's one listener carries controller traffic."),
+        NULL, 0,
+        "Listener(s) controller RPCs arrive on, the first used; each must be in listeners. "
+        "Unset = the inter-broker listener. Every listener serves every request."),
     ROW(RN_CFG_INTER_BROKER_LISTENER_NAME, "inter.broker.listener.name", RN_CFG_STRING, NULL, 0, 0,
-        NULL, RN_CFGF_IGNORED, "Accepted; runnel's one listener carries replication traffic."),
+        NULL, 0,
+        "Listener other nodes reach this one on; unset = the one named PLAINTEXT, else the "
+        "first in listeners."),
     ROW(RN_CFG_LISTENER_SECURITY_PROTOCOL_MAP, "listener.security.protocol.map", RN_CFG_LIST, NULL,
-        0, 0, NULL, RN_CFGF_IGNORED, "Accepted; runnel speaks PLAINTEXT."),
+        0, 0, NULL, 0,
+        "NAME:PROTOCOL,... for every listener; unset = a listener named after a protocol uses "
+        "it (controller listeners PLAINTEXT). runnel speaks only PLAINTEXT."),
     ROW(RN_CFG_NUM_NETWORK_THREADS, "num.network.threads", RN_CFG_INT, "3", 1, I32MAX, NULL,
         RN_CFGF_IGNORED, "Accepted; runnel runs one event loop."),
     ROW(RN_CFG_NUM_IO_THREADS, "num.io.threads", RN_CFG_INT, "8", 1, I32MAX, NULL, RN_CFGF_IGNORED,
@@ -448,6 +456,7 @@ void rn_config_free(rn_config_t *cfg)
     rn_free(cfg->config_file);
     rn_free(cfg->data_dir);
     rn_free(cfg->voters);
+    rn_free(cfg->listeners);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -596,29 +605,9 @@ int rn_config_resolve(rn_config_t *cfg, char *err, size_t errlen)
         cfg->node_id = (int32_t)cfg->v[RN_CFG_BROKER_ID].i;
     }
 
-    const char *lst = rn_config_str(cfg, RN_CFG_LISTENERS);
-    if (lst == NULL || rn_config_parse_hostport(lst, cfg->listen_host, sizeof(cfg->listen_host),
-                                                &cfg->listen_port) != 0)
-        return fail(err, errlen, "%s: listeners: \"%s\" is not HOST:PORT or NAME://HOST:PORT",
-                    src_of(cfg, RN_CFG_LISTENERS), lst ? lst : "");
-    const char *adv = rn_config_str(cfg, RN_CFG_ADVERTISED_LISTENERS);
-    if (adv != NULL && *adv != '\0') {
-        if (rn_config_parse_hostport(adv, cfg->advertised_host, sizeof(cfg->advertised_host),
-                                     &cfg->advertised_port) != 0 ||
-            cfg->advertised_host[0] == '\0')
-            return fail(err, errlen,
-                        "%s: advertised.listeners: \"%s\" is not HOST:PORT or NAME://HOST:PORT",
-                        src_of(cfg, RN_CFG_ADVERTISED_LISTENERS), adv);
-    } else {
-        snprintf(cfg->advertised_host, sizeof(cfg->advertised_host), "%s", cfg->listen_host);
-        cfg->advertised_port = cfg->listen_port;
-        if (cfg->advertised_host[0] == '\0' || strcmp(cfg->advertised_host, "0.0.0.0") == 0 ||
-            strcmp(cfg->advertised_host, "::") == 0) {
-            if (gethostname(cfg->advertised_host, sizeof(cfg->advertised_host)) != 0)
-                snprintf(cfg->advertised_host, sizeof(cfg->advertised_host), "localhost");
-            cfg->advertised_host[sizeof(cfg->advertised_host) - 1] = '\0';
-        }
-    }
+    int rc = rn__config_resolve_listeners(cfg, err, errlen);
+    if (rc != 0)
+        return rc;
 
     /* One data directory: log.dirs, else log.dir. */
     rn_cfg_key_t dkey = RN_CFG_LOG_DIRS;
@@ -635,8 +624,8 @@ int rn_config_resolve(rn_config_t *cfg, char *err, size_t errlen)
     rn_free(cfg->data_dir);
     cfg->data_dir = rn_xstrdup(dir);
 
-    int rc = parse_voters(cfg, rn_config_str(cfg, RN_CFG_CONTROLLER_QUORUM_VOTERS),
-                          src_of(cfg, RN_CFG_CONTROLLER_QUORUM_VOTERS), err, errlen);
+    rc = parse_voters(cfg, rn_config_str(cfg, RN_CFG_CONTROLLER_QUORUM_VOTERS),
+                      src_of(cfg, RN_CFG_CONTROLLER_QUORUM_VOTERS), err, errlen);
     if (rc != 0)
         return rc;
     if (cfg->n_voters > 0) {
@@ -813,8 +802,9 @@ void rn_config_usage(FILE *out, const char *prog)
         "usage: %s [--node-id N] [--listen HOST:PORT] [--data-dir DIR]\n"
         "           [--cluster 1@HOST:PORT,2@HOST:PORT,...] [--config FILE] [--KEY VALUE]...\n\n"
         "  --node-id N          this node's id (node.id, default 1)\n"
-        "  --listen HOST:PORT   client and inter-node address (listeners, default "
-        "127.0.0.1:9092)\n"
+        "  --listen HOST:PORT   one PLAINTEXT listener for clients and other nodes alike\n"
+        "                       (listeners, default 127.0.0.1:9092; named listeners:\n"
+        "                       listeners, advertised.listeners and friends below)\n"
         "  --data-dir DIR       data directory (log.dirs, default ./runnel-data)\n"
         "  --cluster LIST       every node as ID@HOST:PORT (controller.quorum.voters);\n"
         "                       without it the node is a single-node cluster\n"

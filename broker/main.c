@@ -6,6 +6,7 @@
  * a client that vanished shows up as a write error on its own connection. */
 #include "rn_clock.h"
 #include "rn_broker.h"
+#include "net/rn_server.h"
 #include "rn_config.h"
 #include "rn_err.h"
 #include "rn_log.h"
@@ -113,9 +114,14 @@ int main(int argc, char **argv)
     RN_INFO("main", "cluster id %s; %s", rd.broker.cluster_id,
             rd.broker.clean_start ? "the previous run stopped cleanly"
                                   : "no clean-shutdown marker (new directory or a crash)");
-    RN_INFO("main", "listening on %s:%d, advertised as %s:%d",
-            rd.cfg.listen_host[0] ? rd.cfg.listen_host : "0.0.0.0", rn_broker_port(&rd.broker),
-            rd.broker.advertised_host, rd.broker.advertised_port);
+    for (int i = 0; i < rd.broker.n_listeners; i++) {
+        const rn_config_listener_t *lst = &rd.cfg.listeners[i];
+        RN_INFO("main", "listener %s on %s:%d, advertised as %s:%d%s%s", lst->name,
+                lst->host[0] ? lst->host : "0.0.0.0", rn_server_listener_port(rd.broker.server, i),
+                rd.broker.listeners[i].host, rd.broker.listeners[i].port,
+                i == rd.broker.inter_broker_listener ? " (inter-broker)" : "",
+                i == rd.broker.controller_listener ? " (controller)" : "");
+    }
 
     struct event *sigterm = evsignal_new(rd.base, SIGTERM, on_stop_signal, &rd);
     struct event *sigint = evsignal_new(rd.base, SIGINT, on_stop_signal, &rd);

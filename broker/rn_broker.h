@@ -23,6 +23,14 @@ struct rn_logmgr;
 struct rn_metrics;
 struct rn_http;
 
+/* One listener as clients connected to it are told to reach this node: its advertised
+ * address, the bound port when advertised.listeners gives none. */
+typedef struct rn_broker_listener {
+    const char *name; /* cfg->listeners[i].name */
+    const char *host;
+    int32_t port;
+} rn_broker_listener_t;
+
 typedef struct rn_broker {
     rn_config_t *cfg;
     struct event_base *base;
@@ -40,6 +48,13 @@ typedef struct rn_broker {
     char cluster_id[23];               /* base64, from meta.properties */
     int32_t node_id;
     int32_t controller_id; /* self for a single node; the quorum module updates it */
+    /* Every listener (cfg->listeners order; req->listener indexes it), and the ones other
+     * nodes and controller RPCs use. advertised_host/port are the inter-broker listener's
+     * endpoint: this node's address for inter-node traffic (e.g. broker registration). */
+    rn_broker_listener_t *listeners;
+    int n_listeners;
+    int inter_broker_listener;
+    int controller_listener;
     char advertised_host[256];
     int advertised_port; /* the bound port when advertised.listeners gives none */
     bool clean_start;    /* the previous process stopped cleanly */
@@ -77,12 +92,18 @@ int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen);
 /* Ready to serve clients (the /ready endpoint): listening, not shutting down, and the
  * controller quorum known. Otherwise false with the reason in why. */
 bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen);
-/* The port the listener is bound to. */
+/* The port the inter-broker listener is bound to. */
 int rn_broker_port(const rn_broker_t *b);
 /* The nodes to list in Metadata / DescribeCluster: the voters, or just this node. For
- * index i its id, host and port (this node's advertised address for itself). */
+ * index i its id, host and port (this node's inter-broker advertised address for itself;
+ * another node's is its controller.quorum.voters address). */
 int rn_broker_node_count(const rn_broker_t *b);
 void rn_broker_node(const rn_broker_t *b, int i, int32_t *id, const char **host, int32_t *port);
+/* The same as a client connected to listener (req->listener) sees it: this node's address
+ * is that listener's advertised one, as Kafka answers each client on its own listener.
+ * Other nodes keep their voter address until they register their listeners. */
+void rn_broker_node_on(const rn_broker_t *b, int listener, int i, int32_t *id, const char **host,
+                       int32_t *port);
 /* True when id is a node of the cluster. */
 bool rn_broker_is_node(const rn_broker_t *b, int32_t id);
 

@@ -152,6 +152,18 @@ typedef struct rn_config_value {
     char source[128]; /* "FILE:LINE" or "--flag" when set; "" otherwise */
 } rn_config_value_t;
 
+/* One named listener (listeners), with what clients are told to connect to
+ * (advertised.listeners, else its own address). Only PLAINTEXT listeners exist: any other
+ * security protocol stops start-up. */
+#define RN_LISTENER_NAME_MAX 64
+typedef struct rn_config_listener {
+    char name[RN_LISTENER_NAME_MAX]; /* upper case, as Kafka normalises listener names */
+    char host[256];                  /* bind address; "" = every interface */
+    int port;                        /* 0 = ephemeral (tests) */
+    char advertised_host[256];       /* never 0.0.0.0 (Kafka refuses to advertise it) */
+    int advertised_port;             /* 0 = the port actually bound */
+} rn_config_listener_t;
+
 /* One controller-quorum voter from --cluster / controller.quorum.voters. */
 typedef struct rn_config_voter {
     int32_t id;
@@ -165,6 +177,16 @@ typedef struct rn_config {
 
     /* Resolved by load; read these instead of the raw values. */
     int32_t node_id;
+    /* Every listener in the order of listeners (owned; n_listeners >= 1), the one other
+     * nodes reach this node on (inter.broker.listener.name; default the listener named
+     * PLAINTEXT, else the first) and the one controller RPCs arrive on
+     * (controller.listener.names' first; default the inter-broker one). Every listener
+     * serves every API: a node is broker and controller at once. */
+    rn_config_listener_t *listeners;
+    int n_listeners;
+    int inter_broker_listener;
+    int controller_listener;
+    /* The inter-broker listener's addresses (what --listen sets). */
     char listen_host[256]; /* "" = every interface */
     int listen_port;       /* 0 = ephemeral (tests) */
     char advertised_host[256];
@@ -210,7 +232,7 @@ int rn_config_load_buffer(rn_config_t *cfg, const char *name, const void *data, 
                           char *err, size_t errlen);
 
 /* Fill the resolved fields from the raw values and check cross-key rules (node.id among
- * the voters, one data dir, parseable listeners). 0 or RN_EINVAL + err. */
+ * the voters, one data dir, listeners and every key naming them). 0 or RN_EINVAL + err. */
 int rn_config_resolve(rn_config_t *cfg, char *err, size_t errlen);
 
 /* Re-read log.level from the config file (SIGHUP); a flag given on the command line keeps
@@ -246,10 +268,13 @@ const char *rn_config_value_error(rn_cfg_type_t type, const char *text, int64_t 
 /* "int", "long", "bool", ... for messages and --help. */
 const char *rn_config_type_name(rn_cfg_type_t type);
 
+/* The index in cfg->listeners of the listener named name (any case), or -1. */
+int rn_config_listener_find(const rn_config_t *cfg, const char *name);
+
 /* Print the usage text: contract flags, then every key with its type, default and doc. */
 void rn_config_usage(FILE *out, const char *prog);
 
-/* Split "NAME://host:port" or "host:port" (IPv6 in brackets) of the first listener of a
+/* Split "NAME://host:port" or "host:port" (IPv6 in brackets) of the first entry of a
  * comma-separated list into host and port. 0 or RN_EINVAL. */
 int rn_config_parse_hostport(const char *text, char *host, size_t hostlen, int *port);
 

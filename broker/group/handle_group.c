@@ -82,7 +82,7 @@ static void find_one(rn_req_t *req, rn_str_t key, int16_t *error, rn_str_t *mess
         for (int i = 0; i < rn_broker_node_count(b); i++) {
             int32_t id, p;
             const char *h;
-            rn_broker_node(b, i, &id, &h, &p);
+            rn_broker_node_on(b, req->listener, i, &id, &h, &p);
             if (id == node) {
                 *node_id = id;
                 *host = dup_str(req, h);

@@ -68,7 +68,7 @@ static int fill_brokers(rn_req_t *req, rn_metadata_response_broker_array_t *arr)
         return RN_ENOMEM;
     for (int i = 0; i < n; i++) {
         const char *host;
-        rn_broker_node(b, i, &items[i].node_id, &host, &items[i].port);
+        rn_broker_node_on(b, req->listener, i, &items[i].node_id, &host, &items[i].port);
         items[i].host = rn_str(host);
     }
     return 0;
@@ -293,7 +293,7 @@ int rn_handle_describe_cluster(rn_req_t *req)
     rn_broker_t *b = rn_req_broker(req);
     const rn_describe_cluster_request_t *dreq = req->request;
     rn_describe_cluster_response_t *resp = req->response;
-    /* The one listener carries client and controller traffic (combined mode), so a request
+    /* Every listener carries client and controller traffic (combined mode), so a request
      * for controller endpoints (type 2, bootstrap.controllers) is answered with the same
      * nodes, where Kafka's broker listener answers MISMATCHED_ENDPOINT_TYPE. */
     resp->endpoint_type = dreq->endpoint_type;
@@ -308,7 +308,7 @@ int rn_handle_describe_cluster(rn_req_t *req)
         return RN_ENOMEM;
     for (int i = 0; i < n; i++) {
         const char *host;
-        rn_broker_node(b, i, &items[i].broker_id, &host, &items[i].port);
+        rn_broker_node_on(b, req->listener, i, &items[i].broker_id, &host, &items[i].port);
         items[i].host = rn_str(host);
     }
     return RN_HANDLED_SYNC;

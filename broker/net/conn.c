@@ -653,10 +653,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-rn_srvconn_t *rn__srvconn_new(rn_server_t *srv, int fd, const char *peer, const char *ip)
+rn_srvconn_t *rn__srvconn_new(rn_server_t *srv, int listener, int fd, const char *peer,
+                              const char *ip)
 {
     rn_srvconn_t *conn = rn_xcalloc(1, sizeof(*conn));
     conn->srv = srv;
+    conn->listener = listener;
     conn->id = srv->next_conn_id++;
     snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
     snprintf(conn->ip, sizeof(conn->ip), "%s", ip);

@@ -55,6 +55,7 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
     req->conn = conn;
     req->conn_id = conn->id;
     req->peer = conn->peer;
+    req->listener = conn->listener;
     req->frame = frame;
     req->frame_len = size;
     /* size >= 8 is checked by the framing, so the fixed header fields are there. */

@@ -109,6 +109,8 @@ struct rn_req {
     void *user;               /* free for the handler (e.g. its parked state) */
     const char *peer;         /* "host:port" of the client, for logs */
     uint64_t conn_id;         /* stable id of the connection, for logs */
+    int listener;             /* index in opts.listens of the socket the connection came in
+                               * on (0 with a single host/port): which addresses to answer */
 
     /* Private to the server. */
     rn_srvconn_t *conn; /* the connection; marked closed (not freed) while req is orphaned */
@@ -148,8 +150,18 @@ typedef struct rn_server_metrics {
     rn_metrics_hist_t latency[RN_API_KEY_MAX + 1];
 } rn_server_metrics_t;
 
-/* Server settings (runneld fills them from rn_config). */
+/* One listening socket (a named listener of runneld). */
+typedef struct rn_server_listen {
+    const char *name; /* for logs, e.g. "INTERNAL"; copied */
+    const char *host; /* bind address; "" or NULL = every interface */
+    int port;         /* 0 = ephemeral */
+} rn_server_listen_t;
+
+/* Server settings (runneld fills them from rn_config). The connection limits and request
+ * memory are server-wide, over every listening socket, as Kafka's broker-wide ones. */
 typedef struct rn_server_opts {
+    const rn_server_listen_t *listens; /* every listening socket; copied */
+    size_t n_listens;                  /* 0 = the one socket of host and port */
     const char *host;                  /* bind address; "" or NULL = every interface */
     int port;                          /* 0 = ephemeral; rn_server_port tells the bound port */
     int32_t max_request_bytes;         /* socket.request.max.bytes */
@@ -190,7 +202,9 @@ size_t rn_server_inflight(const rn_server_t *srv);
 /* Close every connection (parked requests are cancelled) and free the server. */
 void rn_server_free(rn_server_t *srv);
 
+/* The bound port of the first listening socket, or of socket i. */
 int rn_server_port(const rn_server_t *srv);
+int rn_server_listener_port(const rn_server_t *srv, int i);
 const rn_server_metrics_t *rn_server_metrics(const rn_server_t *srv);
 /* The dispatch table (sorted by api key), e.g. to answer ApiVersions. */
 const rn_api_entry_t *rn_server_apis(const rn_server_t *srv, size_t *count);

@@ -66,7 +66,8 @@ static const char *over_limit(rn_server_t *srv, const char *ip, int32_t *limit)
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
-    rn_server_t *srv = arg;
+    rn_lsock_t *ls = arg;
+    rn_server_t *srv = ls->srv;
     char peer[64], ip[INET6_ADDRSTRLEN];
     format_peer(sa, peer, sizeof(peer), ip, sizeof(ip));
     uint64_t now = rn__server_now_ns();
@@ -101,7 +102,7 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &srv->opts.send_buffer, sizeof(int));
     if (srv->opts.recv_buffer > 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &srv->opts.recv_buffer, sizeof(int));
-    rn_srvconn_t *conn = rn__srvconn_new(srv, fd, peer, ip);
+    rn_srvconn_t *conn = rn__srvconn_new(srv, ls->index, fd, peer, ip);
     if (conn == NULL) {
         RN_WARN("server", "cannot set up a connection from %s; closing it", peer);
         evutil_closesocket(fd);
@@ -109,19 +110,22 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     }
     srv->metrics.connections_accepted++;
     srv->metrics.connections_open++;
-    RN_DEBUG("server", "conn=%llu accepted from %s", (unsigned long long)conn->id, peer);
+    RN_DEBUG("server", "conn=%llu accepted from %s on listener %s", (unsigned long long)conn->id,
+             peer, ls->name);
 }
 
 static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
 {
     rn_server_t *srv = arg;
-    if (srv->listener != NULL)
-        evconnlistener_enable(srv->listener);
+    for (size_t i = 0; i < srv->n_lsocks; i++)
+        if (srv->lsocks[i].lev != NULL)
+            evconnlistener_enable(srv->lsocks[i].lev);
 }
 
 static void on_listener_error(struct evconnlistener *listener, void *arg)
 {
-    rn_server_t *srv = arg;
+    rn_lsock_t *ls = arg;
+    rn_server_t *srv = ls->srv;
     int err = EVUTIL_SOCKET_ERROR();
     if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
         /* A problem of that one connection (the peer reset it first, ...). */
@@ -130,8 +134,10 @@ static void on_listener_error(struct evconnlistener *listener, void *arg)
     }
     /* Out of descriptors or memory: the pending connection stays in the backlog and the
      * listener stays readable, so retrying at once would spin. Pause, then retry with
-     * back-off until an accept succeeds. */
-    evconnlistener_disable(listener);
+     * back-off until an accept succeeds. Descriptors are short for every socket alike. */
+    for (size_t i = 0; i < srv->n_lsocks; i++)
+        if (srv->lsocks[i].lev != NULL)
+            evconnlistener_disable(srv->lsocks[i].lev);
     if (srv->accept_backoff_ms == 0) {
         srv->accept_paused_ns = rn__server_now_ns();
         srv->metrics.accept_pauses++;
@@ -165,6 +171,39 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     *sslen = res->ai_addrlen;
     freeaddrinfo(res);
+    return 0;
+}
+
+/* Bind and listen on one socket of the server. 0, or RN_EINVAL with err set. */
+static int listen_on(rn_server_t *srv, rn_lsock_t *ls, int index, const rn_server_listen_t *lst,
+                     char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    ls->srv = srv;
+    ls->index = index;
+    snprintf(ls->name, sizeof(ls->name), "%s", lst->name != NULL ? lst->name : "");
+    if (resolve(lst->host, lst->port, &ss, &sslen, err, errlen) != 0)
+        return RN_EINVAL;
+    ls->lev = evconnlistener_new_bind(
+        srv->base, on_accept, ls, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        -1, (struct sockaddr *)&ss, (int)sslen);
+    if (ls->lev == NULL) {
+        int errnum = errno;
+        char label[80] = "";
+        if (ls->name[0] != '\0')
+            snprintf(label, sizeof(label), " (listener %s)", ls->name);
+        snprintf(err, errlen, "cannot listen on %s:%d%s: %s",
+                 lst->host && *lst->host ? lst->host : "0.0.0.0", lst->port, label,
+                 strerror(errnum));
+        return RN_EINVAL;
+    }
+    evconnlistener_set_error_cb(ls->lev, on_listener_error);
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+    if (getsockname(evconnlistener_get_fd(ls->lev), (struct sockaddr *)&bound, &blen) == 0)
+        ls->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                     : ((struct sockaddr_in *)&bound)->sin_port);
     return 0;
 }
 
@@ -239,26 +278,20 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
         goto fail;
     }
 
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    if (resolve(opts->host, opts->port, &ss, &sslen, err, errlen) != 0)
-        goto fail;
-    srv->listener = evconnlistener_new_bind(
-        base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1,
-        (struct sockaddr *)&ss, (int)sslen);
-    if (srv->listener == NULL) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s",
-                 opts->host && *opts->host ? opts->host : "0.0.0.0", opts->port, strerror(errno));
-        goto fail;
-    }
-    evconnlistener_set_error_cb(srv->listener, on_listener_error);
-    struct sockaddr_storage bound;
-    socklen_t blen = sizeof(bound);
-    if (getsockname(evconnlistener_get_fd(srv->listener), (struct sockaddr *)&bound, &blen) == 0)
-        srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                      : ((struct sockaddr_in *)&bound)->sin_port);
+    rn_server_listen_t one = {"", opts->host, opts->port};
+    const rn_server_listen_t *listens = opts->n_listens > 0 ? opts->listens : &one;
+    srv->n_lsocks = opts->n_listens > 0 ? opts->n_listens : 1;
+    srv->lsocks = rn_xcalloc(srv->n_lsocks, sizeof(*srv->lsocks));
+    for (size_t i = 0; i < srv->n_lsocks; i++)
+        if (listen_on(srv, &srv->lsocks[i], (int)i, &listens[i], err, errlen) != 0)
+            goto fail;
+    srv->opts.listens = NULL; /* the caller's; lsocks keep what is needed */
     return srv;
 fail:
+    for (size_t i = 0; i < srv->n_lsocks; i++)
+        if (srv->lsocks[i].lev != NULL)
+            evconnlistener_free(srv->lsocks[i].lev);
+    rn_free(srv->lsocks);
     if (srv->accept_retry != NULL)
         event_free(srv->accept_retry);
     rn_free(srv->ip_limits);
@@ -270,9 +303,11 @@ fail:
 
 void rn_server_stop_accepting(rn_server_t *srv)
 {
-    if (srv->listener != NULL) {
-        evconnlistener_free(srv->listener);
-        srv->listener = NULL;
+    for (size_t i = 0; i < srv->n_lsocks; i++) {
+        if (srv->lsocks[i].lev != NULL) {
+            evconnlistener_free(srv->lsocks[i].lev);
+            srv->lsocks[i].lev = NULL;
+        }
     }
     if (srv->accept_retry != NULL)
         event_del(srv->accept_retry);
@@ -310,6 +345,7 @@ void rn_server_free(rn_server_t *srv)
         rn__srvconn_close(srv->conns, "server shutting down");
     rn__srvconn_free_zombies(srv);
     event_free(srv->accept_retry);
+    rn_free(srv->lsocks);
     rn_free(srv->ip_limits);
     rn_proto_writer_free(&srv->writer);
     rn_free(srv->apis);
@@ -318,7 +354,12 @@ void rn_server_free(rn_server_t *srv)
 
 int rn_server_port(const rn_server_t *srv)
 {
-    return srv->port;
+    return srv->lsocks[0].port;
+}
+
+int rn_server_listener_port(const rn_server_t *srv, int i)
+{
+    return i >= 0 && (size_t)i < srv->n_lsocks ? srv->lsocks[i].port : -1;
 }
 
 const rn_server_metrics_t *rn_server_metrics(const rn_server_t *srv)

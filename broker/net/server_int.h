@@ -43,6 +43,7 @@ enum {
 
 struct rn_srvconn {
     rn_server_t *srv;
+    int listener;            /* index of the listening socket it was accepted on */
     struct bufferevent *bev; /* NULL once closed */
     uint64_t id;
     char peer[64];
@@ -80,14 +81,23 @@ struct rn_srvconn {
     struct event *closed_ev;
 };
 
+/* One listening socket; lev is NULL once accepting has stopped. */
+typedef struct rn_lsock {
+    rn_server_t *srv;
+    struct evconnlistener *lev;
+    int index;
+    int port; /* bound */
+    char name[64];
+} rn_lsock_t;
+
 struct rn_server {
     struct event_base *base;
-    struct evconnlistener *listener;
+    rn_lsock_t *lsocks; /* every listening socket, in opts.listens order */
+    size_t n_lsocks;
     rn_server_opts_t opts;
     rn_api_entry_t *apis; /* sorted copy of opts.apis */
     size_t n_apis;
     rn_api_entry_t *by_key[RN_API_KEY_MAX + 1];
-    int port;
     uint64_t next_conn_id;
     rn_srvconn_t *conns;   /* open connections */
     rn_srvconn_t *zombies; /* closed connections kept for orphaned requests */
@@ -123,7 +133,8 @@ void rn__req_release_memory(rn_req_t *req);
 void rn__req_free(rn_req_t *req);
 
 /* conn.c */
-rn_srvconn_t *rn__srvconn_new(rn_server_t *srv, int fd, const char *peer, const char *ip);
+rn_srvconn_t *rn__srvconn_new(rn_server_t *srv, int listener, int fd, const char *peer,
+                              const char *ip);
 /* Close the socket, cancel parked requests, free what is no longer referenced. */
 void rn__srvconn_close(rn_srvconn_t *conn, const char *why);
 /* Stop reading from conn for good (shutdown drain). */

@@ -246,6 +246,97 @@ static void test_help_and_text(void)
     rn_config_free(&cfg);
 }
 
+/* Named listeners: every listener resolved with its advertised address, names
+ * case-insensitive, roles by name, and each misspelling an error naming key and name. */
+static void test_listeners(void)
+{
+    rn_config_t cfg;
+    char err[512];
+    const char *path =
+        write_file("listeners.yaml", "listeners: internal://127.0.0.1:19092, EXTERNAL://:19094,"
+                                     "CONTROLLER://[::1]:19093\n"
+                                     "advertised.listeners: EXTERNAL://broker1.example:9094\n"
+                                     "listener.security.protocol.map: INTERNAL:PLAINTEXT,"
+                                     "EXTERNAL:plaintext,CONTROLLER:PLAINTEXT,SSL:SSL\n"
+                                     "inter.broker.listener.name: Internal\n"
+                                     "controller.listener.names: CONTROLLER\n");
+    const char *args[] = {"--config", path, NULL};
+    is(load(&cfg, err, sizeof(err), args), RN_CONFIG_RUN, "three listeners load: %s", err);
+    is(cfg.n_listeners, 3, "three listeners");
+    is_str(cfg.listeners[0].name, "INTERNAL", "names upper-cased");
+    is_str(cfg.listeners[0].advertised_host, "127.0.0.1", "INTERNAL advertises itself");
+    is(cfg.listeners[0].advertised_port, 19092, "INTERNAL's port");
+    is_str(cfg.listeners[1].host, "", "EXTERNAL on every interface");
+    is_str(cfg.listeners[1].advertised_host, "broker1.example", "EXTERNAL advertised");
+    is(cfg.listeners[1].advertised_port, 9094, "EXTERNAL's advertised port");
+    is_str(cfg.listeners[2].host, "::1", "IPv6 listener");
+    is(cfg.inter_broker_listener, 0, "inter.broker.listener.name any case");
+    is(cfg.controller_listener, 2, "controller.listener.names");
+    is(cfg.listen_port, 19092, "listen_port is the inter-broker listener's");
+    ok(rn_config_listener_find(&cfg, "external") == 1, "find by name, any case");
+    rn_config_free(&cfg);
+
+    const char *plain[] = {"--listeners", "A://127.0.0.1:1,PLAINTEXT://127.0.0.1:2",
+                           "--listener.security.protocol.map", "A:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                           NULL};
+    is(load(&cfg, err, sizeof(err), plain), RN_CONFIG_RUN, "two listeners load: %s", err);
+    is(cfg.inter_broker_listener, 1, "inter-broker default: the one named PLAINTEXT");
+    is(cfg.controller_listener, 1, "controller default: the inter-broker one");
+    rn_config_free(&cfg);
+    const char *first[] = {"--listeners", "A://127.0.0.1:1,B://127.0.0.1:2",
+                           "--listener.security.protocol.map", "A:PLAINTEXT,B:PLAINTEXT", NULL};
+    is(load(&cfg, err, sizeof(err), first), RN_CONFIG_RUN, "no PLAINTEXT listener: %s", err);
+    is(cfg.inter_broker_listener, 0, "inter-broker default: the first");
+    rn_config_free(&cfg);
+    const char *ctl[] = {"--listeners", "PLAINTEXT://127.0.0.1:1,CONTROLLER://127.0.0.1:2",
+                         "--controller-listener-names", "CONTROLLER", NULL};
+    is(load(&cfg, err, sizeof(err), ctl), RN_CONFIG_RUN, "no map, a controller listener: %s", err);
+    is(cfg.controller_listener, 1, "without a map a controller listener is PLAINTEXT");
+    rn_config_free(&cfg);
+
+    struct {
+        const char *args[8];
+        const char *want;
+    } cases[] = {
+        {{"--listeners", "A://127.0.0.1:1,B://127.0.0.1:2", NULL},
+         "no security protocol for listener A"},
+        {{"--listeners", "SSL://127.0.0.1:1", NULL}, "listener SSL uses SSL"},
+        {{"--listeners", "A://127.0.0.1:1", "--listener.security.protocol.map", "A:SASL_SSL", NULL},
+         "--listener.security.protocol.map: listener A uses SASL_SSL"},
+        {{"--listeners", "A://127.0.0.1:1", "--listener.security.protocol.map", "A:TLS", NULL},
+         "\"TLS\" is not a security protocol"},
+        {{"--listeners", "A://127.0.0.1:1", "--listener.security.protocol.map",
+          "A:PLAINTEXT,B:PLAINTEXT", NULL},
+         "--listener.security.protocol.map: B is not a listener (listeners defines A)"},
+        {{"--listen", "127.0.0.1:1", "--advertised.listeners", "EXTERNAL://h:1", NULL},
+         "--advertised.listeners: EXTERNAL is not a listener (listeners defines PLAINTEXT)"},
+        {{"--listen", "127.0.0.1:1", "--inter.broker.listener.name", "INTERNAL", NULL},
+         "--inter.broker.listener.name: INTERNAL is not a listener"},
+        {{"--listen", "127.0.0.1:1", "--controller.listener.names", "PLAINTEXT,CONTROLLER", NULL},
+         "--controller.listener.names: CONTROLLER is not a listener"},
+        {{"--listeners", "PLAINTEXT://127.0.0.1:1,plaintext://127.0.0.1:2", NULL},
+         "listener PLAINTEXT is defined twice"},
+        {{"--listeners", "A://127.0.0.1:5,B://127.0.0.2:5", "--listener.security.protocol.map",
+          "A:PLAINTEXT,B:PLAINTEXT", NULL},
+         "A and B both use port 5"},
+        {{"--listen", "0.0.0.0:9092", NULL}, "listener PLAINTEXT listens on 0.0.0.0"},
+        {{"--listen", "127.0.0.1:1", "--advertised.listeners", "0.0.0.0:1", NULL},
+         "0.0.0.0 is not an address clients can connect to"},
+        {{"--listeners", "BAD NAME://127.0.0.1:1", NULL}, "is not HOST:PORT or NAME://HOST:PORT"},
+        {{"--listeners", " , ", NULL}, "--listeners: is empty"},
+        {{"--listen", "[::]:9092", "--advertised.listeners", "PLAINTEXT://h:9092", NULL}, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = load(&cfg, err, sizeof(err), cases[i].args);
+        if (cases[i].want == NULL)
+            is(rc, 0, "listener case %zu loads: %s", i, err);
+        else
+            ok(rc == RN_EINVAL && strstr(err, cases[i].want) != NULL, "listener case %zu: %s", i,
+               err);
+        rn_config_free(&cfg);
+    }
+}
+
 int main(void)
 {
     if (mkdtemp(tmpdir) == NULL)
@@ -255,6 +346,7 @@ int main(void)
     test_key_flags();
     test_file();
     test_help_and_text();
+    test_listeners();
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

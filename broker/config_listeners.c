@@ -1,0 +1,355 @@
+/* Named listeners (see rn_config.h): listeners, advertised.listeners,
+ * listener.security.protocol.map, inter.broker.listener.name and controller.listener.names
+ * resolved into cfg->listeners. Kafka's rules are the reference: names are case-insensitive
+ * (kept in upper case); every name another key mentions must be a defined listener, so a
+ * misspelling stops start-up instead of silently dropping a listener; a listener's protocol
+ * comes from the map, or without a map from its name; 0.0.0.0 is never advertised. */
+#include "config_int.h"
+
+#include "rn_alloc.h"
+#include "rn_err.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* Kafka's security protocols; runnel speaks the first only. */
+static const char *const rn_protocols[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", NULL};
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return RN_EINVAL;
+}
+
+static const char *src_of(const rn_config_t *cfg, rn_cfg_key_t key)
+{
+    return cfg->v[key].set ? cfg->v[key].source : "default";
+}
+
+/* The defined listener names, "A, B", for messages naming a misspelt one. */
+static const char *defined_names(const rn_config_t *cfg, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < cfg->n_listeners && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", cfg->listeners[i].name);
+    return buf;
+}
+
+/* Calls fn for every comma-separated entry of text, trimmed, empty ones skipped (a YAML
+ * sequence joined with ',' or "a, b"). Stops at the first non-zero result. */
+static int each_item(const char *text, int (*fn)(const char *item, void *arg), void *arg, char *err,
+                     size_t errlen, const char *at)
+{
+    for (const char *p = text != NULL ? text : ""; *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        const char *next = comma != NULL ? comma + 1 : p + len;
+        while (len > 0 && isspace((unsigned char)*p))
+            p++, len--;
+        while (len > 0 && isspace((unsigned char)p[len - 1]))
+            len--;
+        char item[600];
+        if (len >= sizeof(item))
+            return fail(err, errlen, "%s: entry \"%.40s...\" is too long", at, p);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        p = next;
+        if (len == 0)
+            continue;
+        int rc = fn(item, arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Copy a listener name upper-cased into out; false when empty, too long or not made of
+ * letters, digits, '_', '-' and '.'. */
+static bool norm_name(const char *name, size_t len, char out[RN_LISTENER_NAME_MAX])
+{
+    if (len == 0 || len >= RN_LISTENER_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+            return false;
+        out[i] = (char)toupper(c);
+    }
+    out[len] = '\0';
+    return true;
+}
+
+/* Split "NAME://HOST:PORT" (or "HOST:PORT", named PLAINTEXT as --listen is) into name,
+ * host and port. 0 or RN_EINVAL. */
+static int parse_endpoint(const char *item, char name[RN_LISTENER_NAME_MAX], char *host,
+                          size_t hostlen, int *port)
+{
+    const char *sep = strstr(item, "://");
+    if (sep == NULL)
+        snprintf(name, RN_LISTENER_NAME_MAX, "PLAINTEXT");
+    else if (!norm_name(item, (size_t)(sep - item), name))
+        return RN_EINVAL;
+    return rn_config_parse_hostport(sep != NULL ? sep + 3 : item, host, hostlen, port);
+}
+
+int rn_config_listener_find(const rn_config_t *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->n_listeners; i++)
+        if (strcasecmp(cfg->listeners[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Most listeners one node may define (each is a socket and an entry per node in
+ * Metadata); far above any deployment's handful. */
+#define RN_LISTENERS_MAX 32
+
+/* State of one pass over a key's entries. */
+typedef struct scan {
+    rn_config_t *cfg;
+    char *err;
+    size_t errlen;
+    const char *src;
+    char at[300];                /* "SOURCE: key" (or just "--key") prefixing this key's messages */
+    bool seen[RN_LISTENERS_MAX]; /* named by this key already (duplicates) */
+    int proto[RN_LISTENERS_MAX]; /* the map: index in rn_protocols, -1 = not mapped */
+    bool controller[RN_LISTENERS_MAX]; /* named in controller.listener.names */
+} scan_t;
+
+/* Messages about key start with "SOURCE: key", or "--key" alone for a flag so spelt. */
+static void begin_key(scan_t *sc, rn_cfg_key_t key)
+{
+    const char *name = rn_config_def(key)->name;
+    sc->src = src_of(sc->cfg, key);
+    if (strncmp(sc->src, "--", 2) == 0 && strcmp(sc->src + 2, name) == 0)
+        snprintf(sc->at, sizeof(sc->at), "%s", sc->src);
+    else
+        snprintf(sc->at, sizeof(sc->at), "%s: %s", sc->src, name);
+}
+
+/* "The listener NAME is not defined" with the defined ones, for every key naming one. */
+static int unknown_listener(scan_t *sc, const char *name)
+{
+    char names[512];
+    return fail(sc->err, sc->errlen, "%s: %s is not a listener (listeners defines %s)", sc->at,
+                name, defined_names(sc->cfg, names, sizeof(names)));
+}
+
+static int add_listener(const char *item, void *arg)
+{
+    scan_t *sc = arg;
+    rn_config_t *cfg = sc->cfg;
+    if (cfg->n_listeners == RN_LISTENERS_MAX)
+        return fail(sc->err, sc->errlen, "%s: more than %d listeners", sc->at, RN_LISTENERS_MAX);
+    rn_config_listener_t *lst = &cfg->listeners[cfg->n_listeners];
+    if (parse_endpoint(item, lst->name, lst->host, sizeof(lst->host), &lst->port) != 0)
+        return fail(sc->err, sc->errlen, "%s: \"%s\" is not HOST:PORT or NAME://HOST:PORT", sc->at,
+                    item);
+    for (int i = 0; i < cfg->n_listeners; i++) {
+        const rn_config_listener_t *other = &cfg->listeners[i];
+        if (strcmp(other->name, lst->name) == 0)
+            return fail(sc->err, sc->errlen, "%s: listener %s is defined twice", sc->at, lst->name);
+        /* As Kafka: one port per listener, except an IPv4 and an IPv6 address sharing one. */
+        bool v6 = strchr(lst->host, ':') != NULL, other_v6 = strchr(other->host, ':') != NULL;
+        if (lst->port != 0 && other->port == lst->port && v6 == other_v6)
+            return fail(sc->err, sc->errlen,
+                        "%s: %s and %s both use port %d; each listener needs its "
+                        "own port",
+                        sc->at, other->name, lst->name, lst->port);
+    }
+    cfg->n_listeners++;
+    return 0;
+}
+
+static int find_protocol(const char *text)
+{
+    for (int i = 0; rn_protocols[i] != NULL; i++)
+        if (strcasecmp(rn_protocols[i], text) == 0)
+            return i;
+    return -1;
+}
+
+static int add_mapping(const char *item, void *arg)
+{
+    scan_t *sc = arg;
+    const char *colon = strchr(item, ':');
+    char name[RN_LISTENER_NAME_MAX];
+    if (colon == NULL || !norm_name(item, (size_t)(colon - item), name))
+        return fail(sc->err, sc->errlen, "%s: \"%s\" is not NAME:PROTOCOL", sc->at, item);
+    int proto = find_protocol(colon + 1);
+    if (proto < 0)
+        return fail(sc->err, sc->errlen,
+                    "%s: \"%s\" is not a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT "
+                    "or SASL_SSL)",
+                    sc->at, colon + 1);
+    int i = rn_config_listener_find(sc->cfg, name);
+    if (i < 0) {
+        /* Kafka's default map names every protocol; a copied map may keep those. */
+        if (find_protocol(name) >= 0)
+            return 0;
+        return unknown_listener(sc, name);
+    }
+    if (sc->proto[i] >= 0)
+        return fail(sc->err, sc->errlen, "%s: listener %s is mapped twice", sc->at, name);
+    sc->proto[i] = proto;
+    return 0;
+}
+
+/* Every listener's protocol from the map; without a map, as Kafka: a listener named after
+ * a protocol uses it and a controller listener PLAINTEXT. Only PLAINTEXT starts. */
+static int resolve_protocols(rn_config_t *cfg, scan_t *sc)
+{
+    const char *map = rn_config_str(cfg, RN_CFG_LISTENER_SECURITY_PROTOCOL_MAP);
+    bool given = map != NULL && *map != '\0';
+    begin_key(sc, RN_CFG_LISTENER_SECURITY_PROTOCOL_MAP);
+    for (int i = 0; i < cfg->n_listeners; i++)
+        sc->proto[i] = -1;
+    if (given) {
+        int rc = each_item(map, add_mapping, sc, sc->err, sc->errlen, sc->at);
+        if (rc != 0)
+            return rc;
+    }
+    for (int i = 0; i < cfg->n_listeners; i++) {
+        const char *name = cfg->listeners[i].name;
+        if (!given)
+            sc->proto[i] = sc->controller[i] ? 0 : find_protocol(name);
+        if (sc->proto[i] < 0)
+            return fail(sc->err, sc->errlen,
+                        "%s: no security protocol for listener %s%s; map it, e.g. "
+                        "%s:PLAINTEXT",
+                        sc->at, name, given ? "" : " (not set, and not named after one)", name);
+        if (sc->proto[i] != 0)
+            return fail(sc->err, sc->errlen,
+                        "%s: listener %s uses %s; runnel speaks only PLAINTEXT", sc->at, name,
+                        rn_protocols[sc->proto[i]]);
+    }
+    return 0;
+}
+
+static int add_advertised(const char *item, void *arg)
+{
+    scan_t *sc = arg;
+    char name[RN_LISTENER_NAME_MAX], host[256];
+    int port;
+    if (parse_endpoint(item, name, host, sizeof(host), &port) != 0 || host[0] == '\0')
+        return fail(sc->err, sc->errlen, "%s: \"%s\" is not HOST:PORT or NAME://HOST:PORT", sc->at,
+                    item);
+    int i = rn_config_listener_find(sc->cfg, name);
+    if (i < 0)
+        return unknown_listener(sc, name);
+    if (sc->seen[i])
+        return fail(sc->err, sc->errlen, "%s: listener %s is advertised twice", sc->at, name);
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        return fail(sc->err, sc->errlen,
+                    "%s: listener %s: %s is not an address clients can connect to; "
+                    "advertise a routable host name or address",
+                    sc->at, name, host);
+    sc->seen[i] = true;
+    rn_config_listener_t *lst = &sc->cfg->listeners[i];
+    snprintf(lst->advertised_host, sizeof(lst->advertised_host), "%s", host);
+    lst->advertised_port = port;
+    return 0;
+}
+
+/* advertised.listeners, then each listener not named there advertises its own address:
+ * the host name for an empty host, as Kafka; 0.0.0.0 is refused, as Kafka. */
+static int resolve_advertised(rn_config_t *cfg, scan_t *sc)
+{
+    memset(sc->seen, 0, sizeof(sc->seen));
+    begin_key(sc, RN_CFG_ADVERTISED_LISTENERS);
+    int rc = each_item(rn_config_str(cfg, RN_CFG_ADVERTISED_LISTENERS), add_advertised, sc, sc->err,
+                       sc->errlen, sc->at);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < cfg->n_listeners; i++) {
+        rn_config_listener_t *lst = &cfg->listeners[i];
+        if (sc->seen[i])
+            continue;
+        if (strcmp(lst->host, "0.0.0.0") == 0 || strcmp(lst->host, "::") == 0)
+            return fail(sc->err, sc->errlen,
+                        "%s: advertised.listeners: listener %s listens on %s, which clients "
+                        "cannot connect to; advertise it, e.g. %s://HOSTNAME:%d",
+                        src_of(cfg, RN_CFG_LISTENERS), lst->name, lst->host, lst->name, lst->port);
+        snprintf(lst->advertised_host, sizeof(lst->advertised_host), "%s", lst->host);
+        if (lst->host[0] == '\0' &&
+            gethostname(lst->advertised_host, sizeof(lst->advertised_host)) != 0)
+            snprintf(lst->advertised_host, sizeof(lst->advertised_host), "localhost");
+        lst->advertised_host[sizeof(lst->advertised_host) - 1] = '\0';
+        lst->advertised_port = lst->port;
+    }
+    return 0;
+}
+
+static int add_controller_name(const char *item, void *arg)
+{
+    scan_t *sc = arg;
+    int i = rn_config_listener_find(sc->cfg, item);
+    if (i < 0)
+        return unknown_listener(sc, item);
+    sc->controller[i] = true;
+    if (sc->cfg->controller_listener < 0)
+        sc->cfg->controller_listener = i;
+    return 0;
+}
+
+/* inter.broker.listener.name (default: the listener named PLAINTEXT as Kafka, else the
+ * first) and controller.listener.names (default: the inter-broker listener). */
+static int resolve_roles(rn_config_t *cfg, scan_t *sc)
+{
+    const char *ibl = rn_config_str(cfg, RN_CFG_INTER_BROKER_LISTENER_NAME);
+    if (ibl != NULL && *ibl != '\0') {
+        cfg->inter_broker_listener = rn_config_listener_find(cfg, ibl);
+        begin_key(sc, RN_CFG_INTER_BROKER_LISTENER_NAME);
+        if (cfg->inter_broker_listener < 0)
+            return unknown_listener(sc, ibl);
+    } else {
+        int plain = rn_config_listener_find(cfg, "PLAINTEXT");
+        cfg->inter_broker_listener = plain >= 0 ? plain : 0;
+    }
+    cfg->controller_listener = -1;
+    begin_key(sc, RN_CFG_CONTROLLER_LISTENER_NAMES);
+    int rc = each_item(rn_config_str(cfg, RN_CFG_CONTROLLER_LISTENER_NAMES), add_controller_name,
+                       sc, sc->err, sc->errlen, sc->at);
+    if (rc != 0)
+        return rc;
+    if (cfg->controller_listener < 0)
+        cfg->controller_listener = cfg->inter_broker_listener;
+    return 0;
+}
+
+int rn__config_resolve_listeners(rn_config_t *cfg, char *err, size_t errlen)
+{
+    scan_t sc = {.cfg = cfg, .err = err, .errlen = errlen};
+    begin_key(&sc, RN_CFG_LISTENERS);
+    rn_free(cfg->listeners);
+    cfg->listeners = rn_xcalloc(RN_LISTENERS_MAX, sizeof(*cfg->listeners));
+    cfg->n_listeners = 0;
+    const char *text = rn_config_str(cfg, RN_CFG_LISTENERS);
+    int rc = each_item(text, add_listener, &sc, err, errlen, sc.at);
+    if (rc == 0 && cfg->n_listeners == 0)
+        rc = fail(err, errlen, "%s: is empty; give NAME://HOST:PORT (or --listen)", sc.at);
+    if (rc == 0)
+        rc = resolve_roles(cfg, &sc);
+    if (rc == 0)
+        rc = resolve_protocols(cfg, &sc);
+    if (rc == 0)
+        rc = resolve_advertised(cfg, &sc);
+    if (rc != 0) {
+        cfg->n_listeners = 0;
+        return rc;
+    }
+    const rn_config_listener_t *ib = &cfg->listeners[cfg->inter_broker_listener];
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%s", ib->host);
+    cfg->listen_port = ib->port;
+    snprintf(cfg->advertised_host, sizeof(cfg->advertised_host), "%s", ib->advertised_host);
+    cfg->advertised_port = ib->advertised_port;
+    return 0;
+}
