@@ -40,3 +40,15 @@ if [ "$(cat tests/interop/node_modules/.runnel-deps 2>/dev/null)" != "$lock" ]; 
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
   echo "$lock" >tests/interop/node_modules/.runnel-deps
 fi
+
+# Kafka's own command-line tools (kafka-tools from Maven Central), for the cluster tests that
+# run kafka-metadata-quorum.sh's class against runneld. Fetched once per version.
+KT_VERSION=3.9.1
+KT_LIBS=${KAFKA_TOOLS_CACHE:-$HOME/.cache/runnel/kafka-tools}/$KT_VERSION/libs
+if [ ! -f "$KT_LIBS/.complete" ]; then
+  rm -rf "$KT_LIBS"
+  mkdir -p "$KT_LIBS"
+  (cd tests/interop/kafka-tools && mvn -B -q dependency:copy-dependencies \
+    -Dkafka.version="$KT_VERSION" -DincludeScope=runtime -DoutputDirectory="$KT_LIBS")
+  touch "$KT_LIBS/.complete"
+fi

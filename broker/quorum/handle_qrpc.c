@@ -150,8 +150,14 @@ int rn_handle_describe_quorum(rn_req_t *req)
     p->leader_epoch = st.epoch;
     p->high_watermark = st.hw;
     resp->nodes.count = 0;
+    if (st.state != RN_RAFT_LEADER && st.leader_id >= 0) {
+        /* Only the leader knows every voter's progress: ask it, as Kafka's brokers forward
+         * DescribeQuorum to the active controller. */
+        int rc = rn__quorum_forward_describe(b->quorum, req, st.leader_id);
+        if (rc == RN_HANDLED_ASYNC)
+            return rc;
+    }
     if (st.state != RN_RAFT_LEADER) {
-        /* Only the leader knows every voter's progress (Kafka answers the same way). */
         p->error_code = RN_KERR_NOT_LEADER_OR_FOLLOWER;
         p->current_voters.count = p->observers.count = 0;
         return RN_HANDLED_SYNC;

@@ -138,6 +138,11 @@ rn_quorum_t *rn_quorum_start(struct event_base *base, const rn_quorum_opts_t *op
     }
     memcpy(q->voter_ids, opts->voter_ids, (size_t)opts->n_voters * sizeof(int32_t));
     q->opts.voter_ids = q->voter_ids;
+    for (int i = 0; i < opts->n_voters; i++) {
+        snprintf(q->voter_host[i], sizeof(q->voter_host[i]), "%s",
+                 opts->voter_hosts && opts->voter_hosts[i] ? opts->voter_hosts[i] : "");
+        q->voter_port[i] = opts->voter_ports ? opts->voter_ports[i] : 0;
+    }
     q->base = base;
     snprintf(q->cluster_id, sizeof(q->cluster_id), "%s", opts->cluster_id ? opts->cluster_id : "");
     q->leader_id = -1;
@@ -170,6 +175,7 @@ void rn_quorum_stop(rn_quorum_t *q)
 {
     if (q == NULL)
         return;
+    rn__quorum_forward_free(q);
     rn_qitem_t *stop = rn_xcalloc(1, sizeof(*stop));
     stop->kind = QI_STOP;
     rn_qbox_post(q->inbox, stop);

@@ -71,7 +71,18 @@ struct rn_quorum {
     int64_t applied_bytes_since_snapshot;
     uint64_t applied_count;
     rn_qhandle_t handles; /* list head */
+    /* Forwarding DescribeQuorum to the leader (qforward.c): the voters' addresses, kept
+     * from opts, and a peer per voter made on first use. */
+    char voter_host[RN_RAFT_MAX_VOTERS][256];
+    int voter_port[RN_RAFT_MAX_VOTERS];
+    struct rn_peer *fwd[RN_RAFT_MAX_VOTERS];
 };
+
+/* qforward.c: forward a DescribeQuorum request (this node does not lead) to leader_id and
+ * relay its answer: RN_HANDLED_ASYNC, or RN_ENOTLEADER/RN_E* when it cannot be sent. */
+int rn__quorum_forward_describe(rn_quorum_t *q, struct rn_req *req, int32_t leader_id);
+/* Free the forwarding peers (loop; callbacks of requests in flight run first). */
+void rn__quorum_forward_free(rn_quorum_t *q);
 
 /* Hand a request decoded on the loop to the thread; the answer completes h->req. */
 void rn__quorum_submit(rn_quorum_t *q, rn_qhandle_t *h, const rn_raft_msg_t *msg,

@@ -7,6 +7,7 @@ node is its own leader at once."""
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -79,6 +80,22 @@ def agreed(nodes, timeout, not_leader=None):
     return None
 
 
+KAFKA_TOOLS = os.path.join(os.environ.get("KAFKA_TOOLS_CACHE") or
+                           os.path.expanduser("~/.cache/runnel/kafka-tools"), "3.9.1", "libs")
+
+
+def metadata_quorum_status(node):
+    """kafka-metadata-quorum.sh describe --status against node (its output), or None when the
+    kafka-tools jars are not installed."""
+    if not os.path.exists(os.path.join(KAFKA_TOOLS, ".complete")) or not shutil.which("java"):
+        return None
+    r = subprocess.run(["java", "-cp", KAFKA_TOOLS + "/*",
+                        "org.apache.kafka.tools.MetadataQuorumCommand",
+                        "--bootstrap-server", node.bootstrap, "describe", "--status"],
+                       capture_output=True, text=True, timeout=90)
+    return r.stdout + r.stderr
+
+
 def main():
     ports = [D.free_port() for _ in range(3)]
     cluster = ",".join("%d@127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(ports))
@@ -95,6 +112,20 @@ def main():
     leader, epoch = got
     d = describe(by_id[leader])
     T.ok(d[4] == 0 and sorted(d[3]) == [1, 2, 3], "the leader describes all three voters")
+
+    # Kafka's own tool (kafka-metadata-quorum.sh describe --status), bootstrapped on each
+    # node: a follower forwards DescribeQuorum to the leader, as Kafka's brokers do.
+    for n in nodes:
+        out = metadata_quorum_status(n)
+        if out is None:
+            T.ok(True, "kafka-metadata-quorum.sh describe --status # SKIP kafka-tools jars "
+                 "absent (scripts/deps.sh fetches them)")
+            break
+        T.ok("LeaderId:               %d" % leader in out and
+             "LeaderEpoch:            %d" % epoch in out and
+             all('"id": %d' % i in out for i in (1, 2, 3)),
+             "kafka-metadata-quorum.sh describe --status through node %d shows leader %d, "
+             "epoch %d and the three voters" % (n.node_id, leader, epoch), out[-1500:])
 
     # SIGKILL the leader: a new one within the bound.
     t0 = time.monotonic()
