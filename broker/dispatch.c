@@ -11,6 +11,7 @@
 #include "rn_handlers.h"
 #include "data/rn_cleaner_thread.h"
 #include "data/rn_datapath.h"
+#include "quota/rn_quotas.h"
 
 /* min/max -1: the server takes the range from the codec's serve= (net/server.c). */
 #define ROW(key, fn, flags, name)                                                                  \
@@ -47,6 +48,9 @@ const rn_api_entry_t rn_broker_apis[] = {
     ROW(RN_API_LIST_GROUPS, rn_handle_list_groups, 0, "ListGroups"),
     ROW(RN_API_DELETE_GROUPS, rn_handle_delete_groups, 0, "DeleteGroups"),
     ROW(RN_API_OFFSET_DELETE, rn_handle_offset_delete, 0, "OffsetDelete"),
+    /* Client quotas (quota/). */
+    ROW(RN_API_DESCRIBE_CLIENT_QUOTAS, rn_handle_describe_client_quotas, 0, "DescribeClientQuotas"),
+    ROW(RN_API_ALTER_CLIENT_QUOTAS, rn_handle_alter_client_quotas, 0, "AlterClientQuotas"),
 };
 const size_t rn_broker_napis = sizeof(rn_broker_apis) / sizeof(rn_broker_apis[0]);
 
@@ -54,5 +58,6 @@ const rn_broker_module_t rn_broker_modules[] = {
     {"datapath", rn_datapath_init, rn_datapath_shutdown},
     {"cleaner", rn_cleaner_thread_module_init, rn_cleaner_thread_module_shutdown},
     {"groups", rn_groups_init, rn_groups_shutdown}, /* after datapath: replays its logs */
+    {"quotas", rn_quotas_init, rn_quotas_shutdown},
     {NULL, NULL, NULL},
 };
