@@ -1,6 +1,7 @@
 /* The quota module: its state, the usage sensors (find, record, expire), persisting the
  * store, and the throttle metrics (see rn_quotas.h). */
 #include "quota/rn_quotas.h"
+#include "rn_handlers.h"
 
 #include "quota/rn_qrate.h"
 #include "rn_alloc.h"
@@ -155,6 +156,18 @@ void rn_quotas_unrecord(rn_quotas_t *q, rn_qtype_t type, const char *user, const
     sensor_t *s = sensor_for(q, type, user, client, &bound, now_ms);
     if (s != NULL)
         rn_qrate_record(s->rate, &q->cfg, -value, now_ms);
+}
+
+int64_t rn_quotas_fetch_max_bytes(const rn_req_t *req)
+{
+    rn_quotas_t *q = rn_req_broker(req)->quotas;
+    double bound;
+    if (q == NULL || !rn_qstore_lookup(q->store, RN_QK_CONSUMER_BYTE_RATE, RN_QUOTA_USER,
+                                       req->client_id, &bound, NULL))
+        return INT64_MAX;
+    int windows = q->cfg.windows > 1 ? q->cfg.windows - 1 : 1;
+    double max = bound * windows * ((double)q->cfg.window_ms / 1000.0);
+    return max < (double)INT64_MAX ? (int64_t)max : INT64_MAX;
 }
 
 void rn_quotas_count_throttle(rn_quotas_t *q, rn_qtype_t type, int64_t ms)

@@ -60,6 +60,9 @@ int64_t rn_quotas_record(rn_quotas_t *q, rn_qtype_t type, const char *user, cons
 /* Take back a value recorded at now_ms (a throttled Fetch sends nothing). */
 void rn_quotas_unrecord(rn_quotas_t *q, rn_qtype_t type, const char *user, const char *client,
                         double value, int64_t now_ms);
+/* The most record bytes a Fetch of req's client may carry without being throttled for
+ * sure: consumer_byte_rate * (windows - 1) * window; INT64_MAX without a quota. */
+int64_t rn_quotas_fetch_max_bytes(const rn_req_t *req);
 /* Count a throttle of ms for type in the metrics. */
 void rn_quotas_count_throttle(rn_quotas_t *q, rn_qtype_t type, int64_t ms);
 
