@@ -1,5 +1,6 @@
 /* rn_broker: start-up and shutdown of one runneld process (see rn_broker.h). */
 #include "rn_handlers.h"
+#include "quota/rn_quotas.h"
 #include "rn_clock.h"
 #include "data/rn_datapath.h"
 #include "ops/rn_http.h"
@@ -252,6 +253,7 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
         .n_apis = rn_broker_napis,
         .ctx = b,
         .file_release = rn_datapath_release_file,
+        .before_response = rn_quotas_before_response,
     };
     b->server = rn_server_new(base, &opts, err, errlen);
     rn_free(listens);

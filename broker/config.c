@@ -217,6 +217,11 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         NULL, 0,
         "Most topics Metadata requests auto-create per second (server-wide, bursts of as many); "
         "the rest answer UNKNOWN_TOPIC_OR_PARTITION and the client retries (runnel's own key)."),
+    /* Client quotas (broker/quota). */
+    ROW(RN_CFG_QUOTA_WINDOW_NUM, "quota.window.num", RN_CFG_INT, "11", 1, 1000, NULL, 0,
+        "Samples a client's produce, fetch and request-time rates are measured over."),
+    ROW(RN_CFG_QUOTA_WINDOW_SIZE_SECONDS, "quota.window.size.seconds", RN_CFG_INT, "1", 1, 3600,
+        NULL, 0, "Length of one quota sample."),
     ROW(RN_CFG_OFFSETS_TOPIC_NUM_PARTITIONS, "offsets.topic.num.partitions", RN_CFG_INT, "50", 1,
         100000, NULL, 0, "Partitions of __consumer_offsets."),
     ROW(RN_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR, "offsets.topic.replication.factor", RN_CFG_INT,

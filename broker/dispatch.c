@@ -11,6 +11,7 @@
 #include "rn_handlers.h"
 #include "data/rn_cleaner_thread.h"
 #include "data/rn_datapath.h"
+#include "quota/rn_quotas.h"
 
 /* min/max -1: the server takes the range from the codec's serve= (net/server.c). */
 #define ROW(key, fn, flags, name)                                                                  \
@@ -52,6 +53,9 @@ const rn_api_entry_t rn_broker_apis[] = {
     ROW(RN_API_END_QUORUM_EPOCH, rn_handle_end_quorum_epoch, 0, "EndQuorumEpoch"),
     ROW(RN_API_DESCRIBE_QUORUM, rn_handle_describe_quorum, 0, "DescribeQuorum"),
     ROW(RN_API_FETCH_SNAPSHOT, rn_handle_fetch_snapshot, 0, "FetchSnapshot"),
+    /* Client quotas (quota/). */
+    ROW(RN_API_DESCRIBE_CLIENT_QUOTAS, rn_handle_describe_client_quotas, 0, "DescribeClientQuotas"),
+    ROW(RN_API_ALTER_CLIENT_QUOTAS, rn_handle_alter_client_quotas, 0, "AlterClientQuotas"),
 };
 const size_t rn_broker_napis = sizeof(rn_broker_apis) / sizeof(rn_broker_apis[0]);
 
@@ -61,5 +65,6 @@ const rn_broker_module_t rn_broker_modules[] = {
     {"datapath", rn_datapath_init, rn_datapath_shutdown},
     {"cleaner", rn_cleaner_thread_module_init, rn_cleaner_thread_module_shutdown},
     {"groups", rn_groups_init, rn_groups_shutdown}, /* after datapath: replays its logs */
+    {"quotas", rn_quotas_init, rn_quotas_shutdown},
     {NULL, NULL, NULL},
 };

@@ -60,6 +60,10 @@ int rn_handle_offset_commit(rn_req_t *req);
 int rn_handle_offset_fetch(rn_req_t *req);
 int rn_handle_offset_delete(rn_req_t *req);
 
+/* quota/handle_quotas.c, handle_quotas_alter.c: client quotas */
+int rn_handle_describe_client_quotas(rn_req_t *req);
+int rn_handle_alter_client_quotas(rn_req_t *req);
+
 /* Admin requests that change topics answer once the change is on disk (handle_topics.c):
  * rn__admin_state allocates the state, rn__admin_track notes a result whose error code
  * (and message, may be NULL) becomes KAFKA_STORAGE_ERROR if persisting fails, and

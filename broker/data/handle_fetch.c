@@ -28,6 +28,7 @@
  * stable offset (read_committed); a replica id >= 0 (a follower) reads to the log end. */
 #include "data/rn_datapath.h"
 #include "rn_handlers.h"
+#include "quota/rn_quotas.h"
 
 #include "rn_err.h"
 #include "rn_kerr.h"
@@ -225,6 +226,12 @@ static int read_all(fetch_state_t *st, fetch_budget_t *budget)
     budget->left = freq->max_bytes > 0 ? freq->max_bytes : 0;
     if (budget->left > max)
         budget->left = max;
+    /* A consumer under a byte-rate quota gets at most what the quota lets through in its
+     * windows (Kafka's getMaxValueInQuotaWindow): a bigger response would always be throttled
+     * and answered empty, and the consumer would starve. */
+    int64_t quota_max = st->replica_id < 0 ? rn_quotas_fetch_max_bytes(req) : INT64_MAX;
+    if (budget->left > quota_max)
+        budget->left = quota_max;
     budget->min_one = true;
     budget->bytes = 0;
     budget->error = false;

@@ -66,7 +66,8 @@ static uint64_t ms_to_ns(int64_t ms)
 
 static bool reading_off(const rn_srvconn_t *conn)
 {
-    return conn->read_paused || conn->mem_wait || conn->draining || conn->broken;
+    return conn->read_paused || conn->mem_wait || conn->draining || conn->broken ||
+           conn->mute_until_ns != 0;
 }
 
 static void timer_arm(rn_srvconn_t *conn, uint64_t deadline, uint64_t now);
@@ -235,7 +236,7 @@ static void rx_started(rn_srvconn_t *conn)
  * clock, so holders that stall time out and free the memory others wait for). */
 static bool read_clock_stopped(const rn_srvconn_t *conn)
 {
-    return conn->read_paused || (conn->mem_wait && conn->rx_cap == 0);
+    return conn->read_paused || conn->mute_until_ns != 0 || (conn->mem_wait && conn->rx_cap == 0);
 }
 
 /* Note output bytes the socket took since the last look as activity. */
@@ -261,6 +262,17 @@ static bool peer_gone(const rn_srvconn_t *conn)
     return ti.tcpi_state == TCP_CLOSE || ti.tcpi_state == TCP_CLOSE_WAIT;
 }
 
+static void conn_flush(rn_srvconn_t *conn);
+
+/* The throttle time is over: read again and send what was held back. */
+static void throttle_end(rn_srvconn_t *conn)
+{
+    conn->mute_until_ns = conn->hold_until_ns = 0;
+    conn_update_reading(conn);
+    event_active(conn->resume, EV_TIMEOUT, 0); /* frames may already be buffered */
+    conn_flush(conn);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     rn_srvconn_t *conn = arg;
@@ -270,7 +282,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (conn->closed)
         return;
     note_output_progress(conn, now);
-    uint64_t next = 0;
+    if (conn->mute_until_ns != 0 && now >= conn->mute_until_ns)
+        throttle_end(conn);
+    uint64_t next = conn->mute_until_ns;
     if (reading_off(conn)) {
         if (peer_gone(conn)) {
             RN_DEBUG("server", "conn=%llu peer=%s: gone while reading was stopped",
@@ -278,7 +292,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
             rn__srvconn_close(conn, "closed by client");
             return;
         }
-        next = now + RN_CONN_PEER_POLL_NS;
+        if (next == 0 || now + RN_CONN_PEER_POLL_NS < next)
+            next = now + RN_CONN_PEER_POLL_NS;
     }
     if (conn->rx_start_ns != 0 && srv->opts.read_timeout_ms > 0 && !read_clock_stopped(conn)) {
         uint64_t deadline = conn->rx_start_ns + ms_to_ns(srv->opts.read_timeout_ms);
@@ -329,6 +344,8 @@ static void conn_flush(rn_srvconn_t *conn)
     rn_server_t *srv = conn->srv;
     if (conn->broken)
         return; /* closing from on_resume; nothing more goes out */
+    if (conn->hold_until_ns != 0)
+        return; /* a throttled old client: throttle_end flushes */
     while (conn->head != NULL && conn->head->state == RN_REQ_DONE) {
         rn_req_t *req = conn->head;
         conn->head = req->next;
@@ -371,6 +388,8 @@ static void req_finish(rn_req_t *req)
 {
     rn_srvconn_t *conn = req->conn;
     req->state = RN_REQ_DONE;
+    if (conn->srv->opts.before_response != NULL && !conn->closed)
+        conn->srv->opts.before_response(req);
     int rc = rn__req_encode(req);
     req_release(req);
     if (rc != 0) {
@@ -420,7 +439,10 @@ static bool handle_frame(rn_srvconn_t *conn, uint8_t *frame, size_t size)
     const rn_api_entry_t *api = req->api;
     int16_t key = req->api_key, version = req->api_version;
     int32_t corr = req->correlation_id;
+    uint64_t started = rn__server_now_ns();
     int rc = api->handler(req);
+    if (rc == RN_HANDLED_SYNC || rc == RN_HANDLED_NO_RESPONSE)
+        req->handle_ns = rn__server_now_ns() - started; /* an ASYNC req may be gone */
     if (rc == RN_HANDLED_SYNC || rc == RN_HANDLED_NO_RESPONSE) {
         if (rc == RN_HANDLED_NO_RESPONSE)
             req->no_response = true;
@@ -803,6 +825,22 @@ void rn_req_park(rn_req_t *req, rn_cancel_fn cancel, void *arg)
     if (!req->parked)
         req->server->metrics.requests_parked++;
     req->parked = true;
+}
+
+void rn_req_throttle(rn_req_t *req, int64_t ms, bool hold_response)
+{
+    rn_srvconn_t *conn = req->conn;
+    if (conn->closed || ms <= 0)
+        return;
+    uint64_t now = rn__server_now_ns(), until = now + ms_to_ns(ms);
+    if (conn->mute_until_ns == 0)
+        conn->srv->metrics.reads_paused_throttle++;
+    if (until > conn->mute_until_ns)
+        conn->mute_until_ns = until;
+    if (hold_response && until > conn->hold_until_ns)
+        conn->hold_until_ns = until;
+    conn_update_reading(conn);
+    timer_arm(conn, conn->mute_until_ns, now); /* on_timer re-arms for what comes after */
 }
 
 void rn_req_complete(rn_req_t *req)

@@ -111,6 +111,7 @@ struct rn_req {
     uint64_t conn_id;         /* stable id of the connection, for logs */
     int listener;             /* index in opts.listens of the socket the connection came in
                                * on (0 with a single host/port): which addresses to answer */
+    uint64_t handle_ns;       /* loop time spent in the handler call (request quotas) */
 
     /* Private to the server. */
     rn_srvconn_t *conn; /* the connection; marked closed (not freed) while req is orphaned */
@@ -144,6 +145,7 @@ typedef struct rn_server_metrics {
     uint64_t accept_pauses;             /* listener paused for EMFILE/ENFILE (episodes) */
     uint64_t reads_paused_memory;       /* a connection waited for queued.max.request.bytes */
     uint64_t reads_paused_backpressure; /* a connection waited for its responses to drain */
+    uint64_t reads_paused_throttle;     /* a connection was muted for a quota (rn_req_throttle) */
     int64_t queued_request_bytes;       /* memory of requests being read or handled (gauge) */
     /* Seconds from reading a request to queueing its response (or dropping it, for
      * acks=0), over rn_metrics_latency_bounds. */
@@ -182,6 +184,10 @@ typedef struct rn_server_opts {
     void *ctx; /* given to handlers as req->ctx */
     /* Called with a file records' owner once libevent has sent (or dropped) it. */
     rn_proto_release_fn *file_release;
+    /* Called for every finished request of an open connection just before its response is
+     * encoded (also without a response, acks=0): where client quotas record usage, set the
+     * response's throttle time and call rn_req_throttle. NULL = none. */
+    void (*before_response)(rn_req_t *req);
 } rn_server_opts_t;
 
 /* Create a server on base and start listening. The codec's served versions
@@ -219,6 +225,12 @@ void rn_req_park(rn_req_t *req, rn_cancel_fn cancel, void *arg);
 void rn_req_complete(rn_req_t *req);
 /* Mark that no response is to be sent (acks=0); then return/complete as usual. */
 void rn_req_no_response(rn_req_t *req);
+/* Throttle the request's client for ms (a quota was exceeded): stop reading from its
+ * connection (mute it) until then, as Kafka does since KIP-219, so the client's next
+ * request waits; with hold_response (clients older than KIP-219, which do not back off by
+ * themselves) this response and later ones are also held back until then. Call from
+ * before_response or a handler. */
+void rn_req_throttle(rn_req_t *req, int64_t ms, bool hold_response);
 /* Count an error answer for this api in the metrics. */
 void rn_req_count_error(rn_req_t *req);
 /* A printf-formatted string in the request's arena (error messages); null when out of

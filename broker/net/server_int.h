@@ -79,6 +79,10 @@ struct rn_srvconn {
     /* Watches for the peer going away (EV_CLOSED: FIN or RST) while reading is stopped,
      * when the bufferevent would not notice. */
     struct event *closed_ev;
+    /* Quota throttling (rn_req_throttle): reading is off until mute_until_ns, responses
+     * stay queued until hold_until_ns (<= mute_until_ns); 0 = not muted / not held. The
+     * timer fires at mute_until_ns. */
+    uint64_t mute_until_ns, hold_until_ns;
 };
 
 /* One listening socket; lev is NULL once accepting has stopped. */

@@ -132,11 +132,14 @@ static void collect_broker(rn_metrics_writer_t *w, void *arg)
     rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_reads_paused_total",
                            "Times a connection stopped being read: memory = "
                            "queued.max.request.bytes reached, backpressure = its own "
-                           "responses or pending requests at their bound.");
+                           "responses or pending requests at their bound, throttle = muted "
+                           "for a client quota.");
     rn_metrics_emit_u64(w, (rn_metrics_label_t[]){{"reason", "memory"}}, 1,
                         sm->reads_paused_memory);
     rn_metrics_emit_u64(w, (rn_metrics_label_t[]){{"reason", "backpressure"}}, 1,
                         sm->reads_paused_backpressure);
+    rn_metrics_emit_u64(w, (rn_metrics_label_t[]){{"reason", "throttle"}}, 1,
+                        sm->reads_paused_throttle);
     rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_queued_request_bytes",
                            "Memory of requests being read or handled (queued.max.request.bytes "
                            "bounds it).");
