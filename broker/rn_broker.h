@@ -42,8 +42,8 @@ typedef struct rn_broker {
     struct rn_cleaner_thread *cleaner; /* log cleaner (rn_cleaner_thread.h); NULL when off */
     struct rn_gcoord *gcoord;          /* group coordinator (rn_gcoord.h) */
     struct rn_quorum *quorum;          /* the metadata quorum (quorum/rn_quorum.h) */
-    uint64_t quorum_applied;           /* entries the (empty) state machine was given */
     struct rn_quotas *quotas;          /* client quotas (quota/rn_quotas.h) */
+    struct rn_cluster *cluster;        /* the metadata image, active controller (rn_cluster.h) */
     struct rn_metrics *metrics;        /* the metrics registry (rn_metrics.h); never NULL */
     struct rn_http *http;              /* /metrics, /health, /ready; NULL unless metrics.listen */
     char cluster_id[23];               /* base64, from meta.properties */

@@ -385,7 +385,7 @@ int rn_gcoord_wait_topic(rn_gcoord_t *gc, void (*done)(void *arg, int16_t error)
     }
     /* Creating, or created by someone else and not yet on disk: either way the topic is
      * ready once the registry persist queued now (after any earlier one) has run. */
-    rn_topics_persist(gc->o.topics, gc->o.offload, topic_created, gc->creating);
+    rn_topics_commit(gc->o.topics, gc->o.offload, topic_created, gc->creating);
     return 1;
 }
 

@@ -284,7 +284,7 @@ int rn_handle_metadata(rn_req_t *req)
         return md_answer(req, errors);
     /* Answer once new topics are on disk: the client gets leaders on its first try. */
     rn_req_park(req, NULL, NULL);
-    rn_topics_persist(b->topics, b->offload, md_persisted, req);
+    rn_topics_commit(b->topics, b->offload, md_persisted, req);
     return RN_HANDLED_ASYNC;
 }
 

@@ -36,9 +36,10 @@ static void admin_persisted(void *arg, int rc)
     rn_req_t *req = arg;
     rn__admin_state_t *st = req->user;
     if (rc != 0 && !rn_req_orphaned(req)) {
+        int16_t code = rc == RN_ENOTLEADER ? RN_KERR_NOT_CONTROLLER : RN_KERR_KAFKA_STORAGE_ERROR;
         for (int i = 0; i < st->n; i++) {
-            *st->codes[i] = RN_KERR_KAFKA_STORAGE_ERROR;
-            if (st->messages[i] != NULL)
+            *st->codes[i] = code;
+            if (st->messages[i] != NULL && code == RN_KERR_KAFKA_STORAGE_ERROR)
                 *st->messages[i] = rn_req_strf(req, "The broker could not write its topic "
                                                     "registry to disk; see its log.");
         }
@@ -54,7 +55,7 @@ int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st)
         return RN_HANDLED_SYNC;
     req->user = st;
     rn_req_park(req, NULL, NULL);
-    rn_topics_persist(b->topics, b->offload, admin_persisted, req);
+    rn_topics_commit(b->topics, b->offload, admin_persisted, req);
     return RN_HANDLED_ASYNC;
 }
 

@@ -151,6 +151,19 @@ bool rn_topics_dirty(const rn_topics_t *topics);
 void rn_topics_persist(rn_topics_t *topics, rn_offload_t *off, void (*done)(void *arg, int rc),
                        void *arg);
 
+/* Where changes made in memory go to become true: the metadata quorum. A committer sees the
+ * topics' pending in-memory changes, has them committed as records (or forwarded to the
+ * controller) and then persisted, and calls done(arg, rc) as rn_topics_persist would
+ * (rc RN_ENOTLEADER: this node is not the controller; the changes were undone). */
+typedef void (*rn_topics_commit_fn)(void *carg, rn_topics_t *topics,
+                                    void (*done)(void *arg, int rc), void *arg);
+void rn_topics_set_committer(rn_topics_t *topics, rn_topics_commit_fn fn, void *carg);
+/* What every path that changes topics calls (CreateTopics, DeleteTopics, CreatePartitions,
+ * configs, auto-creation, the group coordinator): the committer when one is set, else
+ * rn_topics_persist alone (unit tests, tools). */
+void rn_topics_commit(rn_topics_t *topics, rn_offload_t *off, void (*done)(void *arg, int rc),
+                      void *arg);
+
 /* Serialise the registry (for tests and persist); caller frees with rn_free. */
 char *rn_topics_serialize(const rn_topics_t *topics, size_t *len);
 

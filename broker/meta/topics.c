@@ -117,6 +117,21 @@ void rn_topics_set_hooks(rn_topics_t *topics, const rn_topics_hooks_t *hooks)
     topics->hooks = *hooks;
 }
 
+void rn_topics_set_committer(rn_topics_t *topics, rn_topics_commit_fn fn, void *carg)
+{
+    topics->commit = fn;
+    topics->commit_arg = carg;
+}
+
+void rn_topics_commit(rn_topics_t *topics, rn_offload_t *off, void (*done)(void *arg, int rc),
+                      void *arg)
+{
+    if (topics->commit != NULL)
+        topics->commit(topics->commit_arg, topics, done, arg);
+    else
+        rn_topics_persist(topics, off, done, arg);
+}
+
 size_t rn_topics_count(const rn_topics_t *topics)
 {
     return topics->n;

@@ -35,6 +35,8 @@ struct rn_topics {
     rn_topic_t **by_id;   /* the same topics sorted by id bytes */
     size_t n, cap;
     rn_topics_hooks_t hooks;
+    rn_topics_commit_fn commit; /* NULL: persist only */
+    void *commit_arg;
     bool dirty;
     uint32_t next_assign; /* round-robin start of the next replica assignment */
     rn__topics_pending_t pending;

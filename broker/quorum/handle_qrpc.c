@@ -4,6 +4,7 @@
  * decided; DescribeQuorum is answered at once from the state the thread publishes. */
 #include "quorum/quorum_int.h"
 #include "rn_handlers.h"
+#include "controller/rn_cluster.h"
 
 #include "rn_alloc.h"
 #include "rn_clock.h"
@@ -168,38 +169,6 @@ int rn_handle_describe_quorum(rn_req_t *req)
 
 /* ---- the broker module ---- */
 
-static void sm_apply(void *arg, int64_t offset, int32_t epoch, const uint8_t *data, size_t len)
-{
-    (void)offset;
-    (void)epoch;
-    (void)data;
-    (void)len;
-    ((rn_broker_t *)arg)->quorum_applied++; /* the controller's state machine plugs in here */
-}
-
-static void sm_leader(void *arg, int32_t leader_id, int32_t epoch)
-{
-    (void)epoch;
-    ((rn_broker_t *)arg)->controller_id = leader_id;
-}
-
-static int sm_snapshot_write(void *arg, int64_t offset, uint8_t **data, size_t *len)
-{
-    (void)arg;
-    (void)offset;
-    *data = rn_xmalloc(1); /* the empty state */
-    *len = 0;
-    return 0;
-}
-
-static int sm_snapshot_load(void *arg, int64_t offset, const uint8_t *data, size_t len)
-{
-    (void)arg;
-    (void)offset;
-    (void)data;
-    return len == 0 ? 0 : RN_ECORRUPT;
-}
-
 int rn_quorum_module_init(rn_broker_t *b, char *err, size_t errlen)
 {
     rn_config_t *cfg = b->cfg;
@@ -216,6 +185,8 @@ int rn_quorum_module_init(rn_broker_t *b, char *err, size_t errlen)
         hosts[i] = cfg->n_voters > 0 ? cfg->voters[i].host : "127.0.0.1";
         ports[i] = cfg->n_voters > 0 ? cfg->voters[i].port : 0;
     }
+    /* The image first: the quorum replays the log into it before rn_quorum_start returns. */
+    b->cluster = rn_cluster_new(b);
     rn_quorum_opts_t opts = {
         .node_id = b->node_id,
         .voter_ids = ids,
@@ -231,20 +202,30 @@ int rn_quorum_module_init(rn_broker_t *b, char *err, size_t errlen)
         .request_timeout_ms = rn_config_int(cfg, RN_CFG_CONTROLLER_QUORUM_REQUEST_TIMEOUT_MS),
         .snapshot_bytes =
             rn_config_int(cfg, RN_CFG_METADATA_LOG_MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS),
-        .apply = sm_apply,
-        .leader_changed = sm_leader,
-        .snapshot_write = sm_snapshot_write,
-        .snapshot_load = sm_snapshot_load,
-        .arg = b,
+        .apply = rn_cluster_apply,
+        .leader_changed = rn_cluster_leader_changed,
+        .snapshot_write = rn_cluster_snapshot_write,
+        .snapshot_load = rn_cluster_snapshot_load,
+        .arg = b->cluster,
     };
     /* A quorum of one leads within a tick; Metadata names it from the start. */
     b->controller_id = n == 1 ? b->node_id : -1;
     b->quorum = rn_quorum_start(b->base, &opts, err, errlen);
-    return b->quorum != NULL ? 0 : RN_EIO;
+    if (b->quorum == NULL) {
+        rn_cluster_free(b->cluster);
+        b->cluster = NULL;
+        return RN_EIO;
+    }
+    rn_cluster_started(b->cluster);
+    return 0;
 }
 
 void rn_quorum_module_shutdown(rn_broker_t *b)
 {
+    if (b->cluster != NULL)
+        rn_cluster_stop(b->cluster);
     rn_quorum_stop(b->quorum);
     b->quorum = NULL;
+    rn_cluster_free(b->cluster);
+    b->cluster = NULL;
 }

@@ -137,6 +137,13 @@ int64_t rn_quorum_high_watermark(rn_quorum_t *q)
     return st.leader_id >= 0 && st.hw > 0 ? st.hw : -1;
 }
 
+int64_t rn_quorum_end_offset(rn_quorum_t *q)
+{
+    rn_qstatus_t st;
+    rn__quorum_status(q, &st);
+    return st.leo;
+}
+
 void rn__quorum_status(rn_quorum_t *q, rn_qstatus_t *out)
 {
     pthread_mutex_lock(&q->pub_mu);

@@ -85,6 +85,12 @@ int64_t rn_quorum_applied_offset(const rn_quorum_t *q);
 /* The high watermark this node knows (the leader's, as of its last Fetch answer for a
  * follower); -1 before it knows one. */
 int64_t rn_quorum_high_watermark(rn_quorum_t *q);
+/* The log end offset as the quorum thread last published it: the offset the next appended
+ * entry gets when nothing else is appended first. The controller names a new broker's epoch
+ * with it (the offset of its RegisterBrokerRecord, as Kafka) while its own appends are the
+ * only ones in flight; the quorum thread's own control records (LeaderChange) are written
+ * at the start of an epoch, before the controller activates, so they do not move it. */
+int64_t rn_quorum_end_offset(rn_quorum_t *q);
 
 /* Handlers for the quorum RPCs received on the broker's listener (dispatch.c rows), and the
  * Fetch handler's hook for __cluster_metadata-0. Contract of net/rn_server.h. */

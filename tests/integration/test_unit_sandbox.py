@@ -248,6 +248,7 @@ def main():
         ok(len(segs) >= 1, "the partition has %d segment(s)" % len(segs))
 
         calls, denied, bad_families, outside, inside = set(), {}, set(), {}, 0
+        unfinished = {}  # pid -> the first half of a call strace split
         for trace in traces:
             with open(trace, errors="replace") as f:
                 for line in f:
@@ -255,7 +256,19 @@ def main():
                     if not m:
                         continue
                     name = m.group(1)
+                    pid = line.split(None, 1)[0]
                     if " resumed>" in line[:60]:
+                        # Another thread's call split this one in two: its result is here,
+                        # its arguments on the "<unfinished ...>" line kept below.
+                        first = unfinished.pop(pid, None)
+                        if first is None or "= -1 " in line:
+                            continue
+                        line = first
+                    elif line.rstrip().endswith("<unfinished ...>"):
+                        unfinished[pid] = line
+                        calls.add(name)
+                        if name not in allowed:
+                            denied.setdefault(name, line.strip())
                         continue
                     calls.add(name)
                     if name not in allowed:

@@ -1,0 +1,334 @@
+/* rn_cluster: the image on every node, snapshots, and the active controller's queue of
+ * operations (rn_cluster.h). */
+#include "controller/rn_cluster.h"
+#include "quorum/rn_quorum.h"
+#include "rn_broker.h"
+
+#include "rn_alloc.h"
+#include "rn_err.h"
+#include "rn_log.h"
+
+#include <event2/event.h>
+#include <string.h>
+
+struct rn_cluster {
+    rn_broker_t *b;
+    rn_mimage_t *img;
+    rn_controller_t ctl;
+    bool leading;                 /* the quorum named this node leader at the current epoch */
+    bool active;                  /* leading and the activation records are applied */
+    rn_cluster_op_t *head, *tail; /* waiting operations, in submission order */
+    rn_cluster_op_t *current;     /* appended, waiting to commit and apply */
+    int64_t wait_offset;          /* current's last offset once committed; -1 before */
+    rn_cluster_op_t activate;
+    struct event *kick;    /* runs the queue from the loop, never inside a callback */
+    struct event *persist; /* persists what applied records changed in the topics */
+    bool persisting, persist_again;
+    bool stopping;
+};
+
+static void applied_hook(void *arg, const rn_mimage_t *img, const rn_mrec_t *rec)
+{
+    rn_cluster_t *c = arg;
+    int rc = rn_mimage_topics_apply(img, rec, c->b->topics);
+    /* On the controller a removal is already done in memory; elsewhere a miss is news. */
+    if (rc != 0 && rec->type != RN_MREC_REMOVE_TOPIC_RECORD)
+        RN_WARN("cluster", "node %d: %s at offset %lld: topics not in step with the image",
+                c->b->node_id, rn_mrec_name(rec->type), (long long)rn_mimage_offset(img));
+}
+
+static void kick(rn_cluster_t *c)
+{
+    event_active(c->kick, 0, 0);
+}
+
+static void persisted(void *arg, int rc)
+{
+    rn_cluster_t *c = arg;
+    if (rc != 0)
+        RN_ERROR("cluster", "node %d: cannot write the topics the metadata log names",
+                 c->b->node_id);
+    c->persisting = false;
+    if (c->persist_again) {
+        c->persist_again = false;
+        event_active(c->persist, 0, 0);
+    }
+}
+
+static void on_persist(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rn_cluster_t *c = arg;
+    if (c->b->offload == NULL || !rn_topics_dirty(c->b->topics))
+        return;
+    if (c->persisting) {
+        c->persist_again = true;
+        return;
+    }
+    c->persisting = true;
+    rn_topics_persist(c->b->topics, c->b->offload, persisted, c);
+}
+
+/* ---- the queue ---- */
+
+static rn_cluster_op_t *pop(rn_cluster_t *c)
+{
+    rn_cluster_op_t *op = c->head;
+    if (op != NULL) {
+        c->head = op->next;
+        if (c->head == NULL)
+            c->tail = NULL;
+        op->next = NULL;
+    }
+    return op;
+}
+
+static void fail_queued(rn_cluster_t *c)
+{
+    rn_cluster_op_t *op;
+    while ((op = pop(c)) != NULL)
+        op->done(op, RN_ENOTLEADER);
+}
+
+static void finish_current(rn_cluster_t *c, int rc)
+{
+    rn_cluster_op_t *op = c->current;
+    c->current = NULL;
+    c->wait_offset = -1;
+    if (op != NULL)
+        op->done(op, rc);
+    kick(c);
+}
+
+static void appended(void *arg, int rc, int64_t last_offset)
+{
+    rn_cluster_t *c = arg;
+    if (c->stopping)
+        return;
+    if (rc != 0) {
+        finish_current(c, rc);
+        return;
+    }
+    c->wait_offset = last_offset;
+    if (rn_mimage_offset(c->img) >= last_offset)
+        finish_current(c, 0);
+}
+
+static void run_queue(rn_cluster_t *c)
+{
+    int32_t epoch;
+    int32_t leader = c->b->quorum != NULL ? rn_quorum_leader(c->b->quorum, &epoch) : -1;
+    if (c->current != NULL)
+        return;
+    if (leader >= 0 && leader != c->b->node_id) {
+        fail_queued(c);
+        return;
+    }
+    if (!c->leading || c->head == NULL)
+        return;
+    if (!c->active && c->head != &c->activate)
+        return;
+    rn_cluster_op_t *op = pop(c);
+    rn_mrecs_t out;
+    rn_mrecs_init(&out);
+    op->decide(op, c, rn_quorum_end_offset(c->b->quorum), &out);
+    if (out.err != 0 || out.n == 0) {
+        int err = out.err;
+        rn_mrecs_free(&out);
+        op->done(op, err);
+        kick(c);
+        return;
+    }
+    c->current = op;
+    c->wait_offset = -1;
+    int rc = rn_quorum_append(c->b->quorum, (const uint8_t *const *)out.data, out.lens, out.n,
+                              appended, c);
+    rn_mrecs_free(&out);
+    if (rc != 0)
+        finish_current(c, rc);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    run_queue(arg);
+}
+
+void rn_cluster_submit(rn_cluster_t *c, rn_cluster_op_t *op)
+{
+    op->next = NULL;
+    if (c->tail != NULL)
+        c->tail->next = op;
+    else
+        c->head = op;
+    c->tail = op;
+    kick(c);
+}
+
+/* ---- activation ---- */
+
+static void activate_decide(rn_cluster_op_t *op, rn_cluster_t *c, int64_t next_offset,
+                            rn_mrecs_t *out)
+{
+    (void)op;
+    (void)next_offset;
+    bool empty = rn_mimage_offset(c->img) < 0;
+    rn_controller_activate(&c->ctl, out);
+    /* The first activation of an empty log imports the topics runnel-topics held. */
+    if (empty)
+        rn_cluster_reconcile(c->img, c->b->topics, out);
+}
+
+static void activate_done(rn_cluster_op_t *op, int rc)
+{
+    rn_cluster_t *c = op->arg;
+    if (rc != 0) {
+        RN_WARN("cluster", "node %d: activation as controller failed: %s", c->b->node_id,
+                rn_strerror(rc));
+        return;
+    }
+    c->active = c->leading;
+    RN_INFO("cluster", "node %d: active controller (metadata offset %lld)", c->b->node_id,
+            (long long)rn_mimage_offset(c->img));
+}
+
+void rn_cluster_leader_changed(void *arg, int32_t leader_id, int32_t epoch)
+{
+    rn_cluster_t *c = arg;
+    (void)epoch;
+    if (c->stopping)
+        return;
+    c->b->controller_id = leader_id;
+    bool was = c->leading;
+    c->leading = leader_id == c->b->node_id;
+    if (was && !c->leading) {
+        c->active = false;
+        rn_controller_free(&c->ctl);
+        rn_controller_init(&c->ctl, c->img, &c->ctl.opts); /* sessions start afresh */
+    }
+    if (c->leading && !was) {
+        c->activate.next = c->head; /* first: every other operation waits for it */
+        c->head = &c->activate;
+        if (c->tail == NULL)
+            c->tail = &c->activate;
+    }
+    kick(c);
+}
+
+/* ---- apply and snapshots ---- */
+
+void rn_cluster_apply(void *arg, int64_t offset, int32_t epoch, const uint8_t *data, size_t len)
+{
+    rn_cluster_t *c = arg;
+    (void)epoch;
+    if (c->stopping)
+        return;
+    int rc = rn_mimage_apply(c->img, offset, data, len);
+    if (rc != 0)
+        RN_WARN("cluster", "node %d: metadata record at offset %lld not applied: %s", c->b->node_id,
+                (long long)offset, rn_strerror(rc));
+    if (rn_topics_dirty(c->b->topics))
+        event_active(c->persist, 0, 0);
+    if (c->current != NULL && c->wait_offset >= 0 && offset >= c->wait_offset)
+        finish_current(c, 0);
+}
+
+int rn_cluster_snapshot_write(void *arg, int64_t offset, uint8_t **data, size_t *len)
+{
+    rn_cluster_t *c = arg;
+    if (rn_mimage_offset(c->img) != offset)
+        return RN_EINVAL;
+    return rn_mimage_snapshot_write(c->img, data, len);
+}
+
+int rn_cluster_snapshot_load(void *arg, int64_t offset, const uint8_t *data, size_t len)
+{
+    rn_cluster_t *c = arg;
+    int rc = rn_mimage_snapshot_load(c->img, offset, data, len);
+    if (rc != 0)
+        return rc;
+    rn_mimage_topics_sync(c->img, c->b->topics);
+    if (rn_topics_dirty(c->b->topics))
+        event_active(c->persist, 0, 0);
+    return 0;
+}
+
+/* ---- life ---- */
+
+rn_cluster_t *rn_cluster_new(rn_broker_t *b)
+{
+    rn_cluster_t *c = rn_xcalloc(1, sizeof(*c));
+    c->b = b;
+    c->img = rn_mimage_new();
+    c->wait_offset = -1;
+    rn_mimage_set_hook(c->img, applied_hook, c);
+    rn_controller_opts_t opts;
+    rn_controller_opts_default(&opts);
+    opts.cluster_id = b->cluster_id;
+    opts.num_partitions = (int32_t)rn_config_int(b->cfg, RN_CFG_NUM_PARTITIONS);
+    opts.default_replication_factor = b->cfg->default_replication_factor;
+    opts.offsets_topic_partitions =
+        (int32_t)rn_config_int(b->cfg, RN_CFG_OFFSETS_TOPIC_NUM_PARTITIONS);
+    opts.offsets_topic_replication_factor =
+        (int16_t)rn_config_int(b->cfg, RN_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
+    rn_controller_init(&c->ctl, c->img, &opts);
+    c->activate = (rn_cluster_op_t){NULL, activate_decide, activate_done, c};
+    c->kick = event_new(b->base, -1, 0, on_kick, c);
+    c->persist = event_new(b->base, -1, 0, on_persist, c);
+    rn_topics_set_committer(b->topics, rn_cluster_commit, c);
+    return c;
+}
+
+void rn_cluster_started(rn_cluster_t *c)
+{
+    if (rn_mimage_offset(c->img) < 0)
+        return; /* an empty log: the cache's topics wait for the import */
+    rn_mimage_topics_sync(c->img, c->b->topics);
+    if (rn_topics_dirty(c->b->topics))
+        event_active(c->persist, 0, 0);
+}
+
+void rn_cluster_stop(rn_cluster_t *c)
+{
+    c->stopping = true;
+}
+
+void rn_cluster_free(rn_cluster_t *c)
+{
+    if (c == NULL)
+        return;
+    /* The server has gone (its parked requests with it): operations are told RN_ECANCELED,
+     * on which they free themselves and answer nobody. */
+    rn_cluster_op_t *cur = c->current;
+    c->current = NULL;
+    if (cur != NULL && cur != &c->activate)
+        cur->done(cur, RN_ECANCELED);
+    c->leading = false;
+    rn_cluster_op_t *op;
+    while ((op = pop(c)) != NULL)
+        if (op != &c->activate)
+            op->done(op, RN_ECANCELED);
+    rn_topics_set_committer(c->b->topics, NULL, NULL);
+    event_free(c->kick);
+    event_free(c->persist);
+    rn_controller_free(&c->ctl);
+    rn_mimage_free(c->img);
+    rn_free(c);
+}
+
+const rn_mimage_t *rn_cluster_image(const rn_cluster_t *c)
+{
+    return c->img;
+}
+
+rn_controller_t *rn_cluster_controller(rn_cluster_t *c)
+{
+    return &c->ctl;
+}
+
+rn_broker_t *rn_cluster_broker(const rn_cluster_t *c)
+{
+    return c->b;
+}
