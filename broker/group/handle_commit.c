@@ -62,6 +62,7 @@ int rn_handle_offset_commit(rn_req_t *req)
                 .offset = p->committed_offset,
                 .leader_epoch = req->api_version >= 6 ? p->committed_leader_epoch : -1,
                 .metadata = p->committed_metadata,
+                .commit_timestamp = req->api_version == 1 ? p->commit_timestamp : -1,
                 .error = known_partition(req, t->name, p->partition_index)
                              ? RN_KERR_NONE
                              : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION,
