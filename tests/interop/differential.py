@@ -230,9 +230,15 @@ def differences(a, b, path="", key=None, out=None):
 
 # ---- custom comparisons (a relation rather than equality) ----------------------------------
 
+# Kafka 3.9 served every api key runnel serves from v0; runnel keeps those floors where Kafka
+# 4.0 raised them (KIP-896; README, "Kafka APIs served"), so its ranges may start lower.
+KAFKA3_FLOOR = 0
+
+
 def cmp_api_ranges(kafka, runnel):
     """ApiVersions: the same error and layout; every range runnel advertises lies within
-    Kafka's (runnel serves a subset of the keys and versions; which subset is its choice)."""
+    Kafka's, or starts at Kafka 3.9's floor (runnel serves a subset of the keys and versions;
+    which subset is its choice)."""
     out = []
     if kafka.get("ErrorCode") != runnel.get("ErrorCode"):
         out.append(("ErrorCode", kafka.get("ErrorCode"), runnel.get("ErrorCode")))
@@ -240,7 +246,7 @@ def cmp_api_ranges(kafka, runnel):
     for k in runnel.get("ApiKeys") or []:
         t = theirs.get(k["ApiKey"])
         mine = (k["MinVersion"], k["MaxVersion"])
-        if t is None or mine[0] < t[0] or mine[1] > t[1]:
+        if t is None or mine[0] < min(t[0], KAFKA3_FLOOR) or mine[1] > t[1]:
             out.append(("ApiKeys[%d]" % k["ApiKey"], t, mine))
     return out
 
