@@ -19,6 +19,9 @@
  * bomb), shared with every other question about that batch and remembered; the request
  * answers once its last such lookup is back.
  *
+ * v0 answers Kafka 3.x's older question instead: offsets where segments begin (see
+ * list_partition_v0).
+ *
  * OffsetForLeaderEpoch answers from the leader-epoch cache (rn_epochs_end_offset_for, with
  * the log end offset for the latest epoch).
  *
@@ -29,12 +32,15 @@
 #include "data/rn_tslookup.h"
 #include "rn_handlers.h"
 
+#include "rn_clock.h"
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
 #include "meta/rn_topicconf.h"
 
+#include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define LATEST_TIMESTAMP   (-1)
 #define EARLIEST_TIMESTAMP (-2)
@@ -186,6 +192,63 @@ static void lo_answered(void *arg, int rc, const rn_segment_ts_hit_t *hit)
         rn_req_complete(st->req);
 }
 
+/* ListOffsets v0 (Kafka 3.x's legacyFetchOffsetsBefore). The candidates are each segment's
+ * base offset (at least the log start) with the time its file was last written, then the log
+ * end with now when the active segment holds data. -1 starts at the last candidate, -2 at the
+ * first, a timestamp at the last one written at or before it; the answer is up to
+ * MaxNumOffsets candidates from there back, newest first. A consumer (ReplicaId -1) never
+ * sees past the high watermark: offsets above it give way to the high watermark itself. */
+static void list_partition_v0(rn_req_t *req, const rn_list_offsets_request_t *lreq,
+                              const rn_list_offsets_partition_t *pin, rn_dpart_t *dpart,
+                              rn_list_offsets_partition_response_t *out)
+{
+    rn_plog_t *log = dpart->log;
+    size_t nseg = rn_plog_segment_count(log);
+    int64_t start = rn_plog_log_start_offset(log);
+    int64_t now = rn_clock_wall_ms();
+    int64_t *offs = rn_arena_alloc(&req->arena, (nseg + 2) * sizeof(int64_t));
+    int64_t *mtimes = rn_arena_alloc(&req->arena, (nseg + 2) * sizeof(int64_t));
+    if (offs == NULL || mtimes == NULL || pin->max_num_offsets < 0) {
+        out->error_code = RN_KERR_UNKNOWN_SERVER_ERROR; /* Kafka: a negative array size */
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < nseg; i++, n++) {
+        const rn_segment_t *seg = rn_plog_segment_at(log, i);
+        struct stat sb;
+        offs[n] = seg->base_offset > start ? seg->base_offset : start;
+        mtimes[n] = fstat(seg->fd, &sb) == 0
+                        ? (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000
+                        : 0;
+    }
+    if (nseg > 0 && rn_plog_segment_at(log, nseg - 1)->size > 0) {
+        offs[n] = rn_plog_log_end_offset(log);
+        mtimes[n++] = now;
+    }
+    ptrdiff_t from = (ptrdiff_t)n - 1;
+    if (pin->timestamp == EARLIEST_TIMESTAMP)
+        from = n > 0 ? 0 : -1;
+    else if (pin->timestamp != LATEST_TIMESTAMP)
+        while (from >= 0 && mtimes[from] > pin->timestamp)
+            from--;
+    size_t count = (size_t)(from + 1) < (size_t)pin->max_num_offsets ? (size_t)(from + 1)
+                                                                     : (size_t)pin->max_num_offsets;
+    int64_t *items = rn_arena_alloc(&req->arena, (count + 1) * sizeof(int64_t));
+    if (items == NULL) {
+        out->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
+        return;
+    }
+    size_t k = 0;
+    int64_t hw = rn_dpart_high_watermark(dpart);
+    bool consumer = lreq->replica_id == -1;
+    if (consumer && count > 0 && offs[from] > hw)
+        items[k++] = hw; /* candidates only fall going back, so the first is the largest */
+    for (size_t j = 0; j < count; j++)
+        if (!consumer || offs[from - (ptrdiff_t)j] <= hw)
+            items[k++] = offs[from - (ptrdiff_t)j];
+    out->old_style_offsets = (rn_int64_array_t){(int32_t)k, items};
+}
+
 static void list_partition(rn_req_t *req, lo_state_t *st, const rn_list_offsets_request_t *lreq,
                            rn_str_t name, const rn_list_offsets_partition_t *pin,
                            rn_list_offsets_partition_response_t *out)
@@ -195,12 +258,18 @@ static void list_partition(rn_req_t *req, lo_state_t *st, const rn_list_offsets_
     out->offset = -1;
     out->leader_epoch = -1;
     /* Kafka refuses a negative timestamp it does not serve at this version before it looks
-     * the partition up: -3 needs v7, -4 and later specials need versions runnel does not
+     * the partition up (v0 too): -3 needs v7, -4 and later specials need versions runnel does not
      * serve, and other negative values are no timestamp at all. */
     bool special = pin->timestamp == LATEST_TIMESTAMP || pin->timestamp == EARLIEST_TIMESTAMP ||
                    (pin->timestamp == MAX_TIMESTAMP && req->api_version >= 7);
     if (pin->timestamp < 0 && !special) {
         out->error_code = RN_KERR_UNSUPPORTED_VERSION;
+        return;
+    }
+    if (req->api_version == 0) {
+        rn_dpart_t *dpart = lookup(req, name, pin->partition_index, -1, NULL, &out->error_code);
+        if (dpart != NULL)
+            list_partition_v0(req, lreq, pin, dpart, out);
         return;
     }
     int32_t current = req->api_version >= 4 ? pin->current_leader_epoch : -1;

@@ -105,8 +105,12 @@ void rn_committed_put(rn_committed_t *o, const char *topic, size_t topic_len, in
     }
     e->offset = v->offset;
     e->leader_epoch = v->leader_epoch;
-    e->metadata = v->metadata.len > 0 ? rn_xstrndup(v->metadata.ptr, (size_t)v->metadata.len)
-                                      : rn_xstrdup("");
+    /* memcpy, not strndup: a client's metadata may hold NUL bytes and must come back whole. */
+    e->metadata_len = v->metadata.len > 0 ? (size_t)v->metadata.len : 0;
+    e->metadata = rn_xmalloc(e->metadata_len + 1);
+    if (e->metadata_len > 0)
+        memcpy(e->metadata, v->metadata.ptr, e->metadata_len);
+    e->metadata[e->metadata_len] = '\0';
     e->commit_ts = v->commit_timestamp;
     e->expire_ts = v->expire_timestamp;
 }

@@ -555,7 +555,8 @@ void rn_gcoord_commit(rn_gcoord_t *gc, const char *group, const char *member_id,
         }
         rn_groupstore_offset_t *v = &vals[nrec];
         *v = (rn_groupstore_offset_t){it->offset, it->leader_epoch,
-                                      it->metadata.len >= 0 ? it->metadata : (rn_str_t){"", 0}, now,
+                                      it->metadata.len >= 0 ? it->metadata : (rn_str_t){"", 0},
+                                      it->commit_timestamp != -1 ? it->commit_timestamp : now,
                                       retention_ms >= 0 ? now + retention_ms : -1};
         uint8_t *key = NULL, *value = NULL;
         size_t klen, vlen;

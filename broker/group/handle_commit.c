@@ -62,6 +62,7 @@ int rn_handle_offset_commit(rn_req_t *req)
                 .offset = p->committed_offset,
                 .leader_epoch = req->api_version >= 6 ? p->committed_leader_epoch : -1,
                 .metadata = p->committed_metadata,
+                .commit_timestamp = req->api_version == 1 ? p->commit_timestamp : -1,
                 .error = known_partition(req, t->name, p->partition_index)
                              ? RN_KERR_NONE
                              : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION,
@@ -136,7 +137,12 @@ static void fill_part(rn_req_t *req, const rn_committed_t *offsets, rn_str_t top
     }
     out->offset = e->offset;
     out->leader_epoch = e->leader_epoch;
-    out->metadata = rn_req_strf(req, "%s", e->metadata);
+    /* An arena copy by length: the entry may change before the answer is sent, and the
+     * metadata may hold NUL bytes that "%s" would cut at. */
+    char *md = rn_arena_alloc(&req->arena, e->metadata_len + 1);
+    out->metadata = md != NULL ? (rn_str_t){md, (int32_t)e->metadata_len} : RN_STR_NULL;
+    if (md != NULL && e->metadata_len > 0)
+        memcpy(md, e->metadata, e->metadata_len);
 }
 
 static int cmp_entry(const void *a, const void *b)

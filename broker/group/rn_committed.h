@@ -21,7 +21,8 @@ typedef struct rn_offset_entry {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch; /* -1 = none */
-    char *metadata;       /* never NULL ("" when none) */
+    char *metadata;       /* never NULL ("" when none); NUL-terminated, but may hold NULs */
+    size_t metadata_len;  /* Kafka strings may hold any byte: use this, not strlen */
     int64_t commit_ts;
     int64_t expire_ts; /* -1 = none (commits after Kafka 2.1 carry none) */
 } rn_offset_entry_t;

@@ -113,7 +113,8 @@ typedef struct rn_gcoord_commit {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    rn_str_t metadata; /* null = none */
+    rn_str_t metadata;        /* null = none */
+    int64_t commit_timestamp; /* -1: now (only v1 requests give one) */
     int16_t error;
 } rn_gcoord_commit_t;
 /* OffsetCommit (member or simple consumer): appends the offsets, then records them. A

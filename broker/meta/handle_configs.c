@@ -253,9 +253,12 @@ int rn_handle_alter_configs(rn_req_t *req)
             const char *value = e->value.len >= 0 ? rn_req_cstr(req, e->value) : NULL;
             char why[512];
             rn_tc_key_t key;
-            if (rn_topicconf_check(e->name.ptr ? e->name.ptr : "",
-                                   e->name.len > 0 ? (size_t)e->name.len : 0, value, &key, why,
-                                   sizeof(why)) != 0) {
+            const char *name = e->name.ptr ? e->name.ptr : "";
+            size_t nlen = e->name.len > 0 ? (size_t)e->name.len : 0;
+            if (rn_topicconf_check(name, nlen, value, &key, why, sizeof(why)) != 0 ||
+                rn_topicconf_check_bytes(name, nlen, e->value.ptr,
+                                         e->value.len > 0 ? (size_t)e->value.len : 0, why,
+                                         sizeof(why)) != 0) {
                 res->error_code = value == NULL ? RN_KERR_INVALID_REQUEST : RN_KERR_INVALID_CONFIG;
                 res->error_message = rn_req_strf(req, "%s", why);
                 break;
@@ -329,6 +332,14 @@ static bool incremental_one(rn_req_t *req, const rn_incremental_alterable_config
     const rn_topicconf_def_t *def = rn_topicconf_def((rn_tc_key_t)k);
     const char *value = e->value.len >= 0 ? rn_req_cstr(req, e->value) : NULL;
     char *edited = NULL;
+    if (e->config_operation != OP_DELETE &&
+        rn_topicconf_check_bytes(name, len, e->value.ptr,
+                                 e->value.len > 0 ? (size_t)e->value.len : 0, why,
+                                 sizeof(why)) != 0) {
+        *code = RN_KERR_INVALID_CONFIG;
+        *message = rn_req_strf(req, "%s", why);
+        return false;
+    }
     switch (e->config_operation) {
     case OP_DELETE: rn_topicconf_set(conf, (rn_tc_key_t)k, NULL); return true;
     case OP_SET: break;

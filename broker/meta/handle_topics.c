@@ -259,9 +259,13 @@ static bool create_check(rn_req_t *req, const rn_creatable_topic_t *t, bool dup,
         const rn_creatable_topic_config_t *c = &t->configs.items[i];
         const char *value = c->value.len >= 0 ? rn_req_cstr(req, c->value) : NULL;
         rn_tc_key_t key;
-        rc = rn_topicconf_check(c->name.ptr ? c->name.ptr : "",
-                                (size_t)(c->name.len > 0 ? c->name.len : 0), value, &key, why,
-                                sizeof(why));
+        const char *cname = c->name.ptr ? c->name.ptr : "";
+        size_t clen = (size_t)(c->name.len > 0 ? c->name.len : 0);
+        rc = rn_topicconf_check(cname, clen, value, &key, why, sizeof(why));
+        if (rc == 0)
+            rc = rn_topicconf_check_bytes(cname, clen, c->value.ptr,
+                                          c->value.len > 0 ? (size_t)c->value.len : 0, why,
+                                          sizeof(why));
         if (rc != 0) {
             res->error_code = RN_KERR_INVALID_CONFIG; /* a null value too, as Kafka 4.x */
             res->error_message = rn_req_strf(req, "%s", why);

@@ -78,6 +78,12 @@ int rn_topicconf_find(const char *name, size_t len);
  * retention.ms: ..."). *key receives the key on success. */
 int rn_topicconf_check(const char *name, size_t namelen, const char *value, rn_tc_key_t *key,
                        char *err, size_t errlen);
+/* A value of len bytes as a client sent it: RN_EINVAL with the reason in err when a NUL byte
+ * comes before its end (Kafka strings may hold one; no topic config value allows one, and the
+ * C string the checks see would end there and pass), else 0. Trailing NULs and spaces pass,
+ * as Kafka trims them. */
+int rn_topicconf_check_bytes(const char *name, size_t namelen, const char *value, size_t len,
+                             char *err, size_t errlen);
 
 /* Set (value != NULL) or remove (NULL) an override; value must have passed the check.
  * The stored text is canonical (enum spelling). */

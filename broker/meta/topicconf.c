@@ -153,6 +153,25 @@ int rn_topicconf_check(const char *name, size_t namelen, const char *value, rn_t
     return 0;
 }
 
+int rn_topicconf_check_bytes(const char *name, size_t namelen, const char *value, size_t len,
+                             char *err, size_t errlen)
+{
+    const char *nul = value != NULL ? memchr(value, '\0', len) : NULL;
+    if (nul == NULL)
+        return 0;
+    /* Kafka trims bytes up to ' ' (NUL among them) from both ends before it parses a value,
+     * so trailing NULs are as harmless as the C string's early end; anything after them is
+     * part of the value, and no value may hold a NUL in its middle. */
+    for (const char *p = nul; p < value + len; p++)
+        if ((unsigned char)*p > ' ') {
+            snprintf(err, errlen,
+                     "Invalid value for configuration %.*s: it holds a NUL byte before its end",
+                     (int)namelen, name);
+            return RN_EINVAL;
+        }
+    return 0;
+}
+
 void rn_topicconf_set(rn_topicconf_t *conf, rn_tc_key_t key, const char *value)
 {
     rn_free(conf->v[key]);

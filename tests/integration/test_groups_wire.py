@@ -25,7 +25,7 @@ INVALID_GROUP_ID, UNKNOWN_MEMBER, INVALID_SESSION, REBALANCING = 24, 25, 26, 27
 INVALID_REQUEST, NON_EMPTY, GROUP_NOT_FOUND, MEMBER_ID_REQUIRED = 42, 68, 69, 79
 FENCED, SUBSCRIBED = 82, 86
 
-APIS = {8: (2, 8), 9: (1, 8), 10: (0, 4), 11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5),
+APIS = {8: (0, 8), 9: (0, 8), 10: (0, 4), 11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5),
         15: (0, 5), 16: (0, 4), 42: (0, 2), 47: (0, 0)}
 
 

@@ -70,6 +70,14 @@ KNOWN = [
     (r"^init-producer-id/transactional id",
      "no transactions yet: a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED "
      "(broker/data/handle_initpid.c)"),
+    (r"^kafka3-versions/offset (commit|fetch) v0$",
+     "Kafka 3.x kept v0 offsets in ZooKeeper and in KRaft mode answers UNSUPPORTED_VERSION per "
+     "partition; runnel serves v0 from the group coordinator like v1 (client/defs/offset_*.def)"),
+    (r"^kafka3-versions/describe configs v0$",
+     "Kafka 3.x brokers never set v0's IsDefault (always false); runnel says which are defaults"),
+    (r"^kafka3-versions/fetch v3$",
+     "Fetch v0-3 carry message formats v0/v1, which runnel does not convert to "
+     "(client/defs/fetch.def): runneld closes the connection as Kafka 4 does"),
     (r"^produce/transactional batch",
      "no transactions yet: a transactional batch gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED "
      "(broker/data/handle_produce.c)"),
@@ -227,10 +235,15 @@ def differences(a, b, path="", key=None, out=None):
 # (combined mode, design decision 5), so a Kafka broker listener's ApiVersions lacks them.
 QUORUM_KEYS = {52, 53, 54, 55, 59}
 
+# Kafka 3.9 served every api key runnel serves from v0; runnel keeps those floors where Kafka
+# 4.0 raised them (KIP-896; README, "Kafka APIs served"), so its ranges may start lower.
+KAFKA3_FLOOR = 0
+
 
 def cmp_api_ranges(kafka, runnel):
     """ApiVersions: the same error and layout; every range runnel advertises lies within
-    Kafka's (runnel serves a subset of the keys and versions; which subset is its choice)."""
+    Kafka's, or starts at Kafka 3.9's floor (runnel serves a subset of the keys and versions;
+    which subset is its choice)."""
     out = []
     if kafka.get("ErrorCode") != runnel.get("ErrorCode"):
         out.append(("ErrorCode", kafka.get("ErrorCode"), runnel.get("ErrorCode")))
@@ -240,7 +253,7 @@ def cmp_api_ranges(kafka, runnel):
             continue
         t = theirs.get(k["ApiKey"])
         mine = (k["MinVersion"], k["MaxVersion"])
-        if t is None or mine[0] < t[0] or mine[1] > t[1]:
+        if t is None or mine[0] < min(t[0], KAFKA3_FLOOR) or mine[1] > t[1]:
             out.append(("ApiKeys[%d]" % k["ApiKey"], t, mine))
     return out
 
@@ -1168,6 +1181,76 @@ def sc_offset_for_leader_epoch(r):
     ofle("replica id -2 (debug)", 0, replica=-2)
     ofle("unknown partition", 0, partition=3)
     ofle("unknown topic", 0, topic=r.t("ofle-unknown"))
+
+
+@scenario
+def sc_kafka3_versions(r):
+    """The versions Kafka 3.9 served and 4.0 dropped (KIP-896), which runnel serves; only when
+    comparing with Kafka 3.x (KAFKA_REF_VERSION=3.9.1), as Kafka 4 closes the connection."""
+    if not KAFKA_VERSION.startswith("3."):
+        return
+    a = r.t("k3")
+    r.create(None, a, 1)  # not compared: Kafka 3.x lists topic configs 4.0 removed
+    r.produce(None, a, W.batch([b"0", b"1", b"2"]))
+    r.produce(None, a, W.batch([b"3", b"4"]))
+
+    def lo0(step, ts, n, topic=a, replica=-1):
+        r.call(step, "ListOffsets", 0, {"ReplicaId": replica, "Topics": [{"Name": topic,
+               "Partitions": [{"PartitionIndex": 0, "Timestamp": ts, "MaxNumOffsets": n}]}]})
+
+    lo0("list offsets v0 latest", -1, 10)
+    lo0("list offsets v0 latest, one", -1, 1)
+    lo0("list offsets v0 earliest", -2, 10)
+    lo0("list offsets v0 none wanted", -1, 0)
+    lo0("list offsets v0 after every write", int(time.time() * 1000) + 3600 * 1000, 10)
+    lo0("list offsets v0 before every segment", 1000, 10)
+    lo0("list offsets v0 timestamp -3", -3, 10)
+    lo0("list offsets v0 debugging replica", -1, 10, replica=-2)
+    lo0("list offsets v0 unknown topic", -1, 1, topic=r.t("k3-unknown"))
+    for v in (0, 1):
+        r.call("offset for leader epoch v%d" % v, "OffsetForLeaderEpoch", v, {"Topics": [
+            {"Topic": a, "Partitions": [{"Partition": 0, "LeaderEpoch": 0}]}]})
+    group = r.t("k3-group")
+    fetch_req = {"GroupId": group, "Topics": [{"Name": a, "PartitionIndexes": [0]}]}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # until the group's coordinator has loaded
+        r.call(None, "FindCoordinator", 0, {"Key": group})  # creates __consumer_offsets
+        f = r.call(None, "OffsetFetch", 1, fetch_req)
+        if f and f["Topics"][0]["Partitions"][0]["ErrorCode"] == 0:
+            break
+        time.sleep(0.3)
+
+    def commit(step, v, offset, metadata, ts=-1):
+        r.call(step, "OffsetCommit", v, {"GroupId": group, "GenerationIdOrMemberEpoch": -1,
+               "MemberId": "", "Topics": [{"Name": a, "Partitions": [
+                   {"PartitionIndex": 0, "CommittedOffset": offset,
+                    "CommittedMetadata": metadata, "CommitTimestamp": ts}]}]})
+
+    commit("offset commit v1", 1, 4, "v1", ts=1234567890123)
+    r.call("offset fetch v1", "OffsetFetch", 1, fetch_req)
+    commit("offset commit v0", 0, 3, "v0")
+    r.call("offset fetch v0", "OffsetFetch", 0, fetch_req)
+    b = r.t("k3-ct")
+    r.call("create topics v0", "CreateTopics", 0, {"Topics": [
+        {"Name": b, "NumPartitions": 2, "ReplicationFactor": 1, "Assignments": [],
+         "Configs": [{"Name": "retention.ms", "Value": "60000"}]}], "timeoutMs": 10000})
+    r.wait_ready(b, 2)
+    r.call("create topics v1 validate only", "CreateTopics", 1, {"Topics": [
+        {"Name": r.t("k3-vo"), "NumPartitions": 1, "ReplicationFactor": 1, "Assignments": [],
+         "Configs": []}], "timeoutMs": 10000, "validateOnly": True})
+    r.call("create topics v1 existing", "CreateTopics", 1, {"Topics": [
+        {"Name": b, "NumPartitions": 1, "ReplicationFactor": 1, "Assignments": [],
+         "Configs": []}], "timeoutMs": 10000, "validateOnly": False}, norm=only("Topics"))
+    r.call("describe configs v0", "DescribeConfigs", 0, {"Resources": [
+        {"ResourceType": 2, "ResourceName": b,
+         "ConfigurationKeys": ["retention.ms", "cleanup.policy"]}]})
+    r.call("delete topics v0", "DeleteTopics", 0, {"TopicNames": [b, r.t("k3-never")],
+                                                    "TimeoutMs": 10000})
+    r.call("fetch v3", "Fetch", 3, {"ReplicaId": -1, "MaxWaitMs": 0, "MinBytes": 1,
+                                    "MaxBytes": 1 << 20, "Topics": [{"Topic": a, "Partitions": [
+                                        {"Partition": 0, "FetchOffset": 0,
+                                         "PartitionMaxBytes": 1 << 20}]}]},
+           norm=lambda resp: {"answered": True})
 
 
 @scenario

@@ -6,6 +6,7 @@
 #include "group/rn_committed.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static rn_groupstore_offset_t OV(int64_t off, int64_t ts, int64_t expire)
 {
@@ -36,6 +37,11 @@ static void test_table(void)
     ok(e != NULL && e->offset == 77 && e->leader_epoch == 4 && strcmp(e->metadata, "") == 0,
        "replace; null metadata kept as empty");
     is(rn_committed_count(o), 1000, "replace does not add");
+    v = (rn_groupstore_offset_t){78, -1, {"Hello\0world!", 12}, 9, -1};
+    rn_committed_put(o, "t0", 2, 0, &v);
+    e = rn_committed_get(o, "t0", 2, 0);
+    ok(e != NULL && e->metadata_len == 12 && memcmp(e->metadata, "Hello\0world!", 13) == 0,
+       "metadata holding a NUL kept whole, NUL-terminated after its length");
     for (int i = 0; i < 1000; i += 2) {
         snprintf(topic, sizeof(topic), "t%d", i % 37);
         ok(rn_committed_remove(o, topic, strlen(topic), i), "remove %d", i);

@@ -132,7 +132,7 @@ static void stop(world_t *w)
 
 static rn_gcoord_commit_t C(const char *topic, int32_t part, int64_t off, const char *md)
 {
-    return (rn_gcoord_commit_t){topic, part, off, 3, {md, md ? (int32_t)strlen(md) : -1}, 0};
+    return (rn_gcoord_commit_t){topic, part, off, 3, {md, md ? (int32_t)strlen(md) : -1}, -1, 0};
 }
 
 static int64_t committed(rn_gcoord_t *gc, const char *group, const char *topic, int32_t part)
@@ -314,10 +314,26 @@ static void test_all(void)
     rn_gcoord_offsets(w.gc, "ret", &o);
     ok(o != NULL && rn_committed_get(o, "orders", 6, 3)->expire_ts == clock_now + 1000,
        "expire timestamp = now + retention");
+    /* OffsetCommit v1 gives each commit's time; metadata may hold NUL bytes. */
+    rn_gcoord_commit_t v1 = C("orders", 4, 6, NULL);
+    v1.metadata = (rn_str_t){"a\0b", 3};
+    v1.commit_timestamp = clock_now - 500;
+    rn_gcoord_commit(w.gc, "ret", "", NULL, -1, -1, &v1, 1);
+    const rn_offset_entry_t *e = rn_committed_get(o, "orders", 6, 4);
+    ok(v1.error == RN_KERR_NONE && e != NULL && e->commit_ts == clock_now - 500 &&
+           e->expire_ts == -1,
+       "a v1 commit keeps its own commit timestamp, without expiry");
+    ok(e != NULL && e->metadata_len == 3 && memcmp(e->metadata, "a\0b", 3) == 0,
+       "metadata with a NUL kept whole");
 
     stop(&w);
     start(&w, false);
     is(rn_gcoord_load(w.gc), 1, "after restart only 'ret' is left");
+    rn_gcoord_offsets(w.gc, "ret", &o);
+    e = o != NULL ? rn_committed_get(o, "orders", 6, 4) : NULL;
+    ok(e != NULL && e->metadata_len == 3 && memcmp(e->metadata, "a\0b", 3) == 0 &&
+           e->commit_ts == clock_now - 500,
+       "and so after replaying __consumer_offsets");
     is(committed(w.gc, "cg", "orders", 0), -2, "deleted group stays deleted");
     is(committed(w.gc, "simple", "orders", 1), -2, "expired offsets stay expired");
     clock_now += 1000;
