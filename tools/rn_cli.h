@@ -2,7 +2,7 @@
  *
  * runnel_main.c parses the command words and global options and calls one rn_cli_<cmd>
  * function per subcommand (runnel_topic.c, runnel_produce.c, runnel_consume.c,
- * runnel_group.c, runnel_cluster.c). The shared parts live in runnel_util.c (option
+ * runnel_group.c, runnel_cluster.c, runnel_quota.c). The shared parts live in runnel_util.c (option
  * parsing, errors, tables, JSON output, metadata and offset look-ups) and the consumer
  * group protocol in runnel_member.c. Everything talks to the cluster through the
  * synchronous client in client/rn_conn.h.
@@ -187,6 +187,8 @@ void rn_cli_json_str(rn_cli_json_t *j, const char *s); /* NULL writes null */
 void rn_cli_json_bytes(rn_cli_json_t *j, const void *data, int64_t len);
 void rn_cli_json_rnstr(rn_cli_json_t *j, rn_str_t s);
 void rn_cli_json_int(rn_cli_json_t *j, int64_t v);
+/* A number: integral values without a fraction, others exactly; NaN and infinity as null. */
+void rn_cli_json_num(rn_cli_json_t *j, double v);
 void rn_cli_json_bool(rn_cli_json_t *j, bool v);
 void rn_cli_json_null(rn_cli_json_t *j);
 void rn_cli_json_ids(rn_cli_json_t *j, const rn_int32_array_t *ids);
@@ -291,5 +293,7 @@ int rn_cli_group_describe(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_group_delete(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_group_reset_offsets(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_cluster_info(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_quota_describe(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_quota_alter(rn_cli_t *cli, int argc, char **argv);
 
 #endif

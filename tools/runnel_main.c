@@ -171,6 +171,42 @@ static const char cluster_info_help[] =
     "\n"
     "Show the cluster id, controller, brokers, and under-replicated or offline partitions.\n";
 
+static const char quota_describe_help[] =
+    "usage: runnel quota describe [--client-id ID | --default-client-id]\n"
+    "                             [--user USER | --default-user]\n"
+    "\n"
+    "Show client quotas (DescribeClientQuotas), one row per entity and key. Without options\n"
+    "every entity with quotas is listed; with them, only the entity made of exactly the\n"
+    "parts named (as kafka-configs.sh --describe --entity-type clients does). With --json,\n"
+    "each entity's parts map to a name, or to null for the default.\n"
+    "\n"
+    "      --client-id ID       the client id ID\n"
+    "      --default-client-id  the default client id (quotas of clients without their own)\n"
+    "      --user USER          the user USER (with --client-id: that user's client)\n"
+    "      --default-user       the default user\n"
+    "\n"
+    "example: runnel quota describe --client-id reporting\n";
+
+static const char quota_alter_help[] =
+    "usage: runnel quota alter (--client-id ID | --default-client-id)\n"
+    "                          [--user USER | --default-user]\n"
+    "                          [--add KEY=VALUE,...] [--delete KEY,...] [--validate-only]\n"
+    "\n"
+    "Set or remove a client's quotas (AlterClientQuotas); keys not named are left as they\n"
+    "are. The keys are producer_byte_rate and consumer_byte_rate (bytes per second),\n"
+    "request_percentage (percent of one request thread) and controller_mutation_rate; a\n"
+    "value must be greater than 0. The change applies entirely or not at all.\n"
+    "\n"
+    "      --client-id ID       the client id ID\n"
+    "      --default-client-id  the default client id\n"
+    "      --user USER          the user USER (the quota is for that user's client)\n"
+    "      --default-user       the default user\n"
+    "      --add KEY=VALUE[,...]  set quotas (repeatable)\n"
+    "      --delete KEY[,...]     remove quotas (repeatable)\n"
+    "      --validate-only      ask the broker to check the change without applying it\n"
+    "\n"
+    "example: runnel quota alter --client-id reporting --add consumer_byte_rate=1048576\n";
+
 const rn_cli_cmd_t rn_cli_cmds[] = {
     {"topic", "create", rn_cli_topic_create, "create a topic", topic_create_help},
     {"topic", "list", rn_cli_topic_list, "list topics", topic_list_help},
@@ -191,6 +227,9 @@ const rn_cli_cmd_t rn_cli_cmds[] = {
      group_reset_offsets_help},
     {"cluster", "info", rn_cli_cluster_info, "brokers, controller, unhealthy partitions",
      cluster_info_help},
+    {"quota", "describe", rn_cli_quota_describe, "client quotas (byte rates, request share)",
+     quota_describe_help},
+    {"quota", "alter", rn_cli_quota_alter, "set or remove a client's quotas", quota_alter_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -5,6 +5,7 @@
 #include "rn_alloc.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 
 void rn_cli_table_init(rn_cli_table_t *t, int ncols, const char *const *head)
@@ -213,6 +214,18 @@ void rn_cli_json_int(rn_cli_json_t *j, int64_t v)
 {
     before_value(j);
     fprintf(j->out, "%" PRId64, v);
+    after_value(j);
+}
+
+void rn_cli_json_num(rn_cli_json_t *j, double v)
+{
+    before_value(j);
+    if (!isfinite(v))
+        fputs("null", j->out); /* JSON has no NaN or infinity */
+    else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        fprintf(j->out, "%.0f", v); /* integral values (byte rates) without a fraction */
+    else
+        fprintf(j->out, "%.17g", v);
     after_value(j);
 }
 

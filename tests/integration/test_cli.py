@@ -106,7 +106,8 @@ def test_help():
     for cmd in (["topic", "create"], ["topic", "list"], ["topic", "describe"], ["topic", "delete"],
                 ["topic", "alter-config"], ["topic", "add-partitions"], ["produce"], ["consume"],
                 ["group", "list"], ["group", "describe"], ["group", "delete"],
-                ["group", "reset-offsets"], ["cluster", "info"]):
+                ["group", "reset-offsets"], ["cluster", "info"], ["quota", "describe"],
+                ["quota", "alter"]):
         rc, out, err = runnel(*cmd, "--help")
         t.ok(rc == 0 and out.startswith("usage: runnel " + " ".join(cmd)) and
              "2  usage error" in out, "%s --help: usage line and exit statuses" % " ".join(cmd),
