@@ -7,8 +7,11 @@
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_peer.h"
 
 #include <event2/event.h>
+
+#define RN_CLUSTER_MAX_NODES 64
 #include <string.h>
 
 struct rn_cluster {
@@ -25,6 +28,12 @@ struct rn_cluster {
     struct event *persist; /* persists what applied records changed in the topics */
     bool persisting, persist_again;
     bool stopping;
+    /* Peers to the other voters (forwarding to the controller), made on first use. */
+    rn_peer_t *peers[RN_CLUSTER_MAX_NODES];
+    int32_t peer_ids[RN_CLUSTER_MAX_NODES];
+    int n_peers;
+    rn__fcreate_t *fcreates; /* topics sent to the controller, waiting for the image */
+    struct event *fcheck;    /* looks at fcreates from the loop; also every second */
 };
 
 static void applied_hook(void *arg, const rn_mimage_t *img, const rn_mrec_t *rec)
@@ -36,6 +45,8 @@ static void applied_hook(void *arg, const rn_mimage_t *img, const rn_mrec_t *rec
         RN_WARN("cluster", "node %d: %s at offset %lld: topics not in step with the image",
                 c->b->node_id, rn_mrec_name(rec->type), (long long)rn_mimage_offset(img));
 }
+
+static void on_fcheck(evutil_socket_t fd, short what, void *arg);
 
 static void kick(rn_cluster_t *c)
 {
@@ -233,6 +244,8 @@ void rn_cluster_apply(void *arg, int64_t offset, int32_t epoch, const uint8_t *d
         event_active(c->persist, 0, 0);
     if (c->current != NULL && c->wait_offset >= 0 && offset >= c->wait_offset)
         finish_current(c, 0);
+    if (c->fcreates != NULL)
+        rn__cluster_fcreate_kick(c);
 }
 
 int rn_cluster_snapshot_write(void *arg, int64_t offset, uint8_t **data, size_t *len)
@@ -277,7 +290,10 @@ rn_cluster_t *rn_cluster_new(rn_broker_t *b)
     c->activate = (rn_cluster_op_t){NULL, activate_decide, activate_done, c};
     c->kick = event_new(b->base, -1, 0, on_kick, c);
     c->persist = event_new(b->base, -1, 0, on_persist, c);
-    rn_topics_set_committer(b->topics, rn_cluster_commit, c);
+    c->fcheck = event_new(b->base, -1, EV_PERSIST, on_fcheck, c);
+    struct timeval second = {1, 0};
+    event_add(c->fcheck, &second);
+    rn_topics_set_committer(b->topics, rn__cluster_commit_forward, c);
     return c;
 }
 
@@ -310,7 +326,11 @@ void rn_cluster_free(rn_cluster_t *c)
     while ((op = pop(c)) != NULL)
         if (op != &c->activate)
             op->done(op, RN_ECANCELED);
+    for (int i = 0; i < c->n_peers; i++)
+        rn_peer_free(c->peers[i]); /* cancels what is in flight */
+    rn__cluster_fcreate_check(c, &c->fcreates, true);
     rn_topics_set_committer(c->b->topics, NULL, NULL);
+    event_free(c->fcheck);
     event_free(c->kick);
     event_free(c->persist);
     rn_controller_free(&c->ctl);
@@ -326,6 +346,56 @@ const rn_mimage_t *rn_cluster_image(const rn_cluster_t *c)
 rn_controller_t *rn_cluster_controller(rn_cluster_t *c)
 {
     return &c->ctl;
+}
+
+/* ---- peers and forwarded creations ---- */
+
+static void on_fcheck(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rn_cluster_t *c = arg;
+    if (!c->stopping)
+        rn__cluster_fcreate_check(c, &c->fcreates, false);
+}
+
+void rn__cluster_fcreate_kick(rn_cluster_t *c)
+{
+    event_active(c->fcheck, 0, 0);
+}
+
+rn_peer_t *rn__cluster_peer(rn_cluster_t *c, int32_t id)
+{
+    for (int i = 0; i < c->n_peers; i++)
+        if (c->peer_ids[i] == id)
+            return c->peers[i];
+    for (int i = 0; i < rn_broker_node_count(c->b) && c->n_peers < RN_CLUSTER_MAX_NODES; i++) {
+        int32_t nid, port;
+        const char *host;
+        rn_broker_node(c->b, i, &nid, &host, &port);
+        if (nid != id || id == c->b->node_id)
+            continue;
+        rn_peer_opts_t po = {
+            .host = host, .port = port, .node_id = id, .client_id = "runnel-controller-channel"};
+        rn_peer_t *peer = rn_peer_new(c->b->base, &po);
+        if (peer == NULL)
+            return NULL;
+        c->peer_ids[c->n_peers] = id;
+        c->peers[c->n_peers++] = peer;
+        return peer;
+    }
+    return NULL;
+}
+
+void rn__cluster_commit_forward(void *carg, rn_topics_t *topics, void (*done)(void *arg, int rc),
+                                void *arg)
+{
+    rn_cluster_t *c = carg;
+    int32_t epoch;
+    int32_t leader = c->b->quorum != NULL ? rn_quorum_leader(c->b->quorum, &epoch) : -1;
+    if (leader < 0 || leader == c->b->node_id ||
+        rn__cluster_forward_create(c, leader, topics, done, arg, &c->fcreates) != 0)
+        rn_cluster_commit(c, topics, done, arg);
 }
 
 rn_broker_t *rn_cluster_broker(const rn_cluster_t *c)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Three runneld nodes keep their topics as records of the metadata quorum (broker/controller/
 rn_cluster.h): a topic created through the controller appears on every node with the same
-topic id; a follower answers CreateTopics with NOT_CONTROLLER (clients retry on the
-controller); after the controller is SIGKILLed a new one creates topics again; a node
+topic id; a follower forwards CreateTopics to the controller and
+kcat's auto-creation through a follower reaches it too; after the controller is SIGKILLed a new one creates topics again; a node
 restarted after missing a creation gets the topic from the log."""
 import os
 import signal
@@ -108,7 +108,19 @@ def main():
          "the topic is on all three nodes with one topic id (%.0f ms)" %
          ((time.monotonic() - t0) * 1000), str(ids))
     follower = next(n for n in nodes if n is not lead)
-    T.ok(create(follower, "cm-follower") == 41, "a follower answers NOT_CONTROLLER")
+    t0 = time.monotonic()
+    T.ok(create(follower, "cm-follower") == 0, "a follower forwards CreateTopics to the controller")
+    ids = everywhere(nodes, "cm-follower", 10)
+    T.ok(ids and ids[0] is not None and len(set(ids)) == 1,
+         "the topic created through a follower is on all three with one id (%.0f ms)" %
+         ((time.monotonic() - t0) * 1000), str(ids))
+    auto = follower.bootstrap
+    r = D.subprocess.run(["kcat", "-P", "-b", auto, "-t", "cm-auto"], input=b"a\nb\nc\n",
+                         timeout=30, capture_output=True)
+    ids = everywhere(nodes, "cm-auto", 10)
+    T.ok(r.returncode == 0 and ids and ids[0] is not None and len(set(ids)) == 1,
+         "kcat auto-creates through a follower: on all three with one id",
+         str(ids) + r.stderr.decode()[-300:])
 
     lead.proc.send_signal(signal.SIGKILL)
     lead.proc.wait()
