@@ -34,6 +34,7 @@ struct rn_cluster {
     int n_peers;
     rn__fcreate_t *fcreates; /* topics sent to the controller, waiting for the image */
     struct event *fcheck;    /* looks at fcreates from the loop; also every second */
+    rn__reg_t *reg;          /* this node's registration with the controller */
 };
 
 static void applied_hook(void *arg, const rn_mimage_t *img, const rn_mrec_t *rec)
@@ -286,6 +287,7 @@ rn_cluster_t *rn_cluster_new(rn_broker_t *b)
         (int32_t)rn_config_int(b->cfg, RN_CFG_OFFSETS_TOPIC_NUM_PARTITIONS);
     opts.offsets_topic_replication_factor =
         (int16_t)rn_config_int(b->cfg, RN_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
+    opts.session_timeout_ms = rn_config_int(b->cfg, RN_CFG_BROKER_SESSION_TIMEOUT_MS);
     rn_controller_init(&c->ctl, c->img, &opts);
     c->activate = (rn_cluster_op_t){NULL, activate_decide, activate_done, c};
     c->kick = event_new(b->base, -1, 0, on_kick, c);
@@ -294,11 +296,13 @@ rn_cluster_t *rn_cluster_new(rn_broker_t *b)
     struct timeval second = {1, 0};
     event_add(c->fcheck, &second);
     rn_topics_set_committer(b->topics, rn__cluster_commit_forward, c);
+    c->reg = rn__reg_new(c);
     return c;
 }
 
 void rn_cluster_started(rn_cluster_t *c)
 {
+    rn__reg_start(c->reg);
     if (rn_mimage_offset(c->img) < 0)
         return; /* an empty log: the cache's topics wait for the import */
     rn_mimage_topics_sync(c->img, c->b->topics);
@@ -309,6 +313,7 @@ void rn_cluster_started(rn_cluster_t *c)
 void rn_cluster_stop(rn_cluster_t *c)
 {
     c->stopping = true;
+    rn__reg_stop(c->reg);
 }
 
 void rn_cluster_free(rn_cluster_t *c)
@@ -329,6 +334,7 @@ void rn_cluster_free(rn_cluster_t *c)
     for (int i = 0; i < c->n_peers; i++)
         rn_peer_free(c->peers[i]); /* cancels what is in flight */
     rn__cluster_fcreate_check(c, &c->fcreates, true);
+    rn__reg_free(c->reg);
     rn_topics_set_committer(c->b->topics, NULL, NULL);
     event_free(c->fcheck);
     event_free(c->kick);
@@ -369,14 +375,14 @@ rn_peer_t *rn__cluster_peer(rn_cluster_t *c, int32_t id)
     for (int i = 0; i < c->n_peers; i++)
         if (c->peer_ids[i] == id)
             return c->peers[i];
-    for (int i = 0; i < rn_broker_node_count(c->b) && c->n_peers < RN_CLUSTER_MAX_NODES; i++) {
-        int32_t nid, port;
-        const char *host;
-        rn_broker_node(c->b, i, &nid, &host, &port);
-        if (nid != id || id == c->b->node_id)
+    const rn_config_t *cfg = c->b->cfg;
+    for (int i = 0; i < cfg->n_voters && c->n_peers < RN_CLUSTER_MAX_NODES; i++) {
+        if (cfg->voters[i].id != id || id == c->b->node_id)
             continue;
-        rn_peer_opts_t po = {
-            .host = host, .port = port, .node_id = id, .client_id = "runnel-controller-channel"};
+        rn_peer_opts_t po = {.host = cfg->voters[i].host,
+                             .port = cfg->voters[i].port,
+                             .node_id = id,
+                             .client_id = "runnel-controller-channel"};
         rn_peer_t *peer = rn_peer_new(c->b->base, &po);
         if (peer == NULL)
             return NULL;
@@ -401,4 +407,17 @@ void rn__cluster_commit_forward(void *carg, rn_topics_t *topics, void (*done)(vo
 rn_broker_t *rn_cluster_broker(const rn_cluster_t *c)
 {
     return c->b;
+}
+
+bool rn_cluster_ready(const rn_cluster_t *c, char *why, size_t whylen)
+{
+    bool fenced = true;
+    const char *problem = NULL;
+    if (!rn__reg_state(c->reg, &fenced))
+        problem = "not registered with the controller";
+    else if (fenced)
+        problem = "fenced by the controller (catching up with the metadata log)";
+    if (problem != NULL)
+        snprintf(why, whylen, "%s", problem);
+    return problem == NULL;
 }

@@ -107,4 +107,20 @@ void rn__cluster_fcreate_check(rn_cluster_t *c, rn__fcreate_t **list, bool cance
 void rn__cluster_commit_forward(void *carg, struct rn_topics *topics,
                                 void (*done)(void *arg, int rc), void *arg);
 
+/* ---- this node's registration, the controller's sessions (cluster_brokers.c) ---- */
+
+typedef struct rn__reg rn__reg_t;
+rn__reg_t *rn__reg_new(rn_cluster_t *c);
+/* Register, then heartbeat (after the log replayed); stop: no more requests. */
+void rn__reg_start(rn__reg_t *reg);
+void rn__reg_stop(rn__reg_t *reg);
+/* After the cluster's operations and peers are gone (their callbacks may reach reg). */
+void rn__reg_free(rn__reg_t *reg);
+/* True when registered with the current controller; *fenced as its last answer said. */
+bool rn__reg_state(const rn__reg_t *reg, bool *fenced);
+
+/* This node is registered with the controller, unfenced and caught up with the committed
+ * metadata; otherwise false with the reason in why. */
+bool rn_cluster_ready(const rn_cluster_t *c, char *why, size_t whylen);
+
 #endif
