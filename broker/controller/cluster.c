@@ -37,9 +37,30 @@ struct rn_cluster {
     rn__reg_t *reg;          /* this node's registration with the controller */
 };
 
+/* New replicas go to the registered, unfenced brokers; none yet: the voters. */
+static void sync_nodes(rn_cluster_t *c)
+{
+    size_t n = rn_mimage_broker_count(c->img);
+    int32_t ids[n > 0 ? n : 1];
+    int k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = rn_mimage_broker_at(c->img, i)->id;
+        if (rn_mimage_broker_active(c->img, id))
+            ids[k++] = id;
+    }
+    rn_topics_set_nodes(c->b->topics, ids, k);
+}
+
 static void applied_hook(void *arg, const rn_mimage_t *img, const rn_mrec_t *rec)
 {
     rn_cluster_t *c = arg;
+    switch (rec->type) {
+    case RN_MREC_REGISTER_BROKER_RECORD:
+    case RN_MREC_UNREGISTER_BROKER_RECORD:
+    case RN_MREC_FENCE_BROKER_RECORD:
+    case RN_MREC_UNFENCE_BROKER_RECORD: sync_nodes(c); return;
+    default: break;
+    }
     int rc = rn_mimage_topics_apply(img, rec, c->b->topics);
     /* On the controller a removal is already done in memory; elsewhere a miss is news. */
     if (rc != 0 && rec->type != RN_MREC_REMOVE_TOPIC_RECORD)
@@ -264,6 +285,7 @@ int rn_cluster_snapshot_load(void *arg, int64_t offset, const uint8_t *data, siz
     if (rc != 0)
         return rc;
     rn_mimage_topics_sync(c->img, c->b->topics);
+    sync_nodes(c);
     if (rn_topics_dirty(c->b->topics))
         event_active(c->persist, 0, 0);
     return 0;
