@@ -1,5 +1,6 @@
 /* rn_broker: start-up and shutdown of one runneld process (see rn_broker.h). */
 #include "rn_handlers.h"
+#include "controller/rn_cluster.h"
 #include "quota/rn_quotas.h"
 #include "rn_clock.h"
 #include "data/rn_datapath.h"
@@ -139,6 +140,9 @@ bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen)
         problem = "no controller quorum yet";
     else if (b->quorum != NULL && b->cfg->n_voters > 0 && !quorum_caught_up(b))
         problem = "metadata log not caught up with the quorum leader";
+    else if (b->cluster != NULL && b->cfg->n_voters > 0 &&
+             !rn_cluster_ready(b->cluster, why, whylen))
+        return false; /* a single node is its own controller: ready as it listens */
     if (problem != NULL)
         snprintf(why, whylen, "%s", problem);
     return problem == NULL;
@@ -320,12 +324,50 @@ int rn_broker_port(const rn_broker_t *b)
     return rn_server_listener_port(b->server, b->inter_broker_listener);
 }
 
+/* The i-th registered, unfenced broker of the metadata image, or NULL (and *n their
+ * number) — the nodes clients are told about once brokers have registered. */
+static const rn_mimage_broker_t *active_broker(const rn_broker_t *b, int i, int *n)
+{
+    const rn_mimage_broker_t *found = NULL;
+    *n = 0;
+    if (b->cluster == NULL)
+        return NULL;
+    const rn_mimage_t *img = rn_cluster_image(b->cluster);
+    for (size_t k = 0; k < rn_mimage_broker_count(img); k++) {
+        const rn_mimage_broker_t *br = rn_mimage_broker_at(img, k);
+        if (!rn_mimage_broker_active(img, br->id))
+            continue;
+        if (*n == i)
+            found = br;
+        (*n)++;
+    }
+    return found;
+}
+
+/* A registered broker's endpoint on the listener called name; else its first. */
+static void endpoint(const rn_mimage_broker_t *br, const char *name, const char **host,
+                     int32_t *port)
+{
+    const rn_mimage_endpoint_t *ep = br->n_endpoints > 0 ? &br->endpoints[0] : NULL;
+    for (int k = 0; name != NULL && k < br->n_endpoints; k++)
+        if (strcmp(br->endpoints[k].name, name) == 0)
+            ep = &br->endpoints[k];
+    *host = ep != NULL ? ep->host : "";
+    *port = ep != NULL ? ep->port : -1;
+}
+
 int rn_broker_node_count(const rn_broker_t *b)
 {
+    int n;
+    active_broker(b, -1, &n);
+    if (n > 0)
+        return n;
     return b->cfg->n_voters > 0 ? b->cfg->n_voters : 1;
 }
 
-void rn_broker_node(const rn_broker_t *b, int i, int32_t *id, const char **host, int32_t *port)
+/* Without registered brokers (before the first registration): the voters, this node with
+ * its advertised address. */
+static void voter_node(const rn_broker_t *b, int i, int32_t *id, const char **host, int32_t *port)
 {
     if (b->cfg->n_voters == 0 || b->cfg->voters[i].id == b->node_id) {
         *id = b->node_id;
@@ -338,11 +380,24 @@ void rn_broker_node(const rn_broker_t *b, int i, int32_t *id, const char **host,
     *port = b->cfg->voters[i].port;
 }
 
+void rn_broker_node(const rn_broker_t *b, int i, int32_t *id, const char **host, int32_t *port)
+{
+    rn_broker_node_on(b, b->inter_broker_listener, i, id, host, port);
+}
+
 void rn_broker_node_on(const rn_broker_t *b, int listener, int i, int32_t *id, const char **host,
                        int32_t *port)
 {
-    rn_broker_node(b, i, id, host, port);
-    if (*id == b->node_id && listener >= 0 && listener < b->n_listeners) {
+    int n;
+    bool known = listener >= 0 && listener < b->n_listeners;
+    const rn_mimage_broker_t *br = active_broker(b, i, &n);
+    if (br != NULL) {
+        *id = br->id;
+        endpoint(br, known ? b->listeners[listener].name : NULL, host, port);
+        return;
+    }
+    voter_node(b, i, id, host, port);
+    if (*id == b->node_id && known) {
         *host = b->listeners[listener].host;
         *port = b->listeners[listener].port;
     }

@@ -217,6 +217,11 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         NULL, 0,
         "Most topics Metadata requests auto-create per second (server-wide, bursts of as many); "
         "the rest answer UNKNOWN_TOPIC_OR_PARTITION and the client retries (runnel's own key)."),
+    ROW(RN_CFG_BROKER_HEARTBEAT_INTERVAL_MS, "broker.heartbeat.interval.ms", RN_CFG_INT, "2000", 1,
+        I32MAX, NULL, 0, "How often this broker heartbeats to the active controller."),
+    ROW(RN_CFG_BROKER_SESSION_TIMEOUT_MS, "broker.session.timeout.ms", RN_CFG_INT, "9000", 1,
+        I32MAX, NULL, 0,
+        "A broker whose heartbeats stop for this long is fenced by the active controller."),
     /* Client quotas (broker/quota). */
     ROW(RN_CFG_QUOTA_WINDOW_NUM, "quota.window.num", RN_CFG_INT, "11", 1, 1000, NULL, 0,
         "Samples a client's produce, fetch and request-time rates are measured over."),

@@ -53,6 +53,8 @@ const rn_api_entry_t rn_broker_apis[] = {
     ROW(RN_API_END_QUORUM_EPOCH, rn_handle_end_quorum_epoch, 0, "EndQuorumEpoch"),
     ROW(RN_API_DESCRIBE_QUORUM, rn_handle_describe_quorum, 0, "DescribeQuorum"),
     ROW(RN_API_FETCH_SNAPSHOT, rn_handle_fetch_snapshot, 0, "FetchSnapshot"),
+    ROW(RN_API_BROKER_REGISTRATION, rn_handle_broker_registration, 0, "BrokerRegistration"),
+    ROW(RN_API_BROKER_HEARTBEAT, rn_handle_broker_heartbeat, 0, "BrokerHeartbeat"),
     /* Client quotas (quota/). */
     ROW(RN_API_DESCRIBE_CLIENT_QUOTAS, rn_handle_describe_client_quotas, 0, "DescribeClientQuotas"),
     ROW(RN_API_ALTER_CLIENT_QUOTAS, rn_handle_alter_client_quotas, 0, "AlterClientQuotas"),

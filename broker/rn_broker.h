@@ -95,14 +95,13 @@ int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen);
 bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen);
 /* The port the inter-broker listener is bound to. */
 int rn_broker_port(const rn_broker_t *b);
-/* The nodes to list in Metadata / DescribeCluster: the voters, or just this node. For
- * index i its id, host and port (this node's inter-broker advertised address for itself;
- * another node's is its controller.quorum.voters address). */
+/* The nodes to list in Metadata / DescribeCluster: the registered, unfenced brokers of the
+ * metadata image, each at the advertised endpoint of its listener named like the one given
+ * (else its first); before any broker registered, the voters (or this node alone). For
+ * index i its id, host and port; the strings stay valid until the next metadata record is
+ * applied. rn_broker_node is the same on the inter-broker listener. */
 int rn_broker_node_count(const rn_broker_t *b);
 void rn_broker_node(const rn_broker_t *b, int i, int32_t *id, const char **host, int32_t *port);
-/* The same as a client connected to listener (req->listener) sees it: this node's address
- * is that listener's advertised one, as Kafka answers each client on its own listener.
- * Other nodes keep their voter address until they register their listeners. */
 void rn_broker_node_on(const rn_broker_t *b, int listener, int i, int32_t *id, const char **host,
                        int32_t *port);
 /* True when id is a node of the cluster. */

@@ -94,6 +94,9 @@ typedef enum rn_cfg_key {
     RN_CFG_MAX_PARTITIONS_PER_TOPIC,
     RN_CFG_MAX_PARTITIONS,
     RN_CFG_AUTO_CREATE_TOPICS_RATE,
+    /* Broker registration with the controller (broker/controller). */
+    RN_CFG_BROKER_HEARTBEAT_INTERVAL_MS,
+    RN_CFG_BROKER_SESSION_TIMEOUT_MS,
     /* Client quotas (broker/quota). */
     RN_CFG_QUOTA_WINDOW_NUM,
     RN_CFG_QUOTA_WINDOW_SIZE_SECONDS,

@@ -29,6 +29,9 @@ int rn_handle_describe_cluster(rn_req_t *req);
 
 /* meta/handle_topics.c */
 int rn_handle_create_topics(rn_req_t *req);
+/* Served by the active controller (controller/cluster_brokers.c). */
+int rn_handle_broker_registration(rn_req_t *req);
+int rn_handle_broker_heartbeat(rn_req_t *req);
 int rn_handle_delete_topics(rn_req_t *req);
 int rn_handle_create_partitions(rn_req_t *req);
 

@@ -7,8 +7,11 @@
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_peer.h"
 
 #include <event2/event.h>
+
+#define RN_CLUSTER_MAX_NODES 64
 #include <string.h>
 
 struct rn_cluster {
@@ -25,17 +28,47 @@ struct rn_cluster {
     struct event *persist; /* persists what applied records changed in the topics */
     bool persisting, persist_again;
     bool stopping;
+    /* Peers to the other voters (forwarding to the controller), made on first use. */
+    rn_peer_t *peers[RN_CLUSTER_MAX_NODES];
+    int32_t peer_ids[RN_CLUSTER_MAX_NODES];
+    int n_peers;
+    rn__fcreate_t *fcreates; /* topics sent to the controller, waiting for the image */
+    struct event *fcheck;    /* looks at fcreates from the loop; also every second */
+    rn__reg_t *reg;          /* this node's registration with the controller */
 };
+
+/* New replicas go to the registered, unfenced brokers; none yet: the voters. */
+static void sync_nodes(rn_cluster_t *c)
+{
+    size_t n = rn_mimage_broker_count(c->img);
+    int32_t ids[n > 0 ? n : 1];
+    int k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = rn_mimage_broker_at(c->img, i)->id;
+        if (rn_mimage_broker_active(c->img, id))
+            ids[k++] = id;
+    }
+    rn_topics_set_nodes(c->b->topics, ids, k);
+}
 
 static void applied_hook(void *arg, const rn_mimage_t *img, const rn_mrec_t *rec)
 {
     rn_cluster_t *c = arg;
+    switch (rec->type) {
+    case RN_MREC_REGISTER_BROKER_RECORD:
+    case RN_MREC_UNREGISTER_BROKER_RECORD:
+    case RN_MREC_FENCE_BROKER_RECORD:
+    case RN_MREC_UNFENCE_BROKER_RECORD: sync_nodes(c); return;
+    default: break;
+    }
     int rc = rn_mimage_topics_apply(img, rec, c->b->topics);
     /* On the controller a removal is already done in memory; elsewhere a miss is news. */
     if (rc != 0 && rec->type != RN_MREC_REMOVE_TOPIC_RECORD)
         RN_WARN("cluster", "node %d: %s at offset %lld: topics not in step with the image",
                 c->b->node_id, rn_mrec_name(rec->type), (long long)rn_mimage_offset(img));
 }
+
+static void on_fcheck(evutil_socket_t fd, short what, void *arg);
 
 static void kick(rn_cluster_t *c)
 {
@@ -233,6 +266,8 @@ void rn_cluster_apply(void *arg, int64_t offset, int32_t epoch, const uint8_t *d
         event_active(c->persist, 0, 0);
     if (c->current != NULL && c->wait_offset >= 0 && offset >= c->wait_offset)
         finish_current(c, 0);
+    if (c->fcreates != NULL)
+        rn__cluster_fcreate_kick(c);
 }
 
 int rn_cluster_snapshot_write(void *arg, int64_t offset, uint8_t **data, size_t *len)
@@ -250,6 +285,7 @@ int rn_cluster_snapshot_load(void *arg, int64_t offset, const uint8_t *data, siz
     if (rc != 0)
         return rc;
     rn_mimage_topics_sync(c->img, c->b->topics);
+    sync_nodes(c);
     if (rn_topics_dirty(c->b->topics))
         event_active(c->persist, 0, 0);
     return 0;
@@ -273,16 +309,22 @@ rn_cluster_t *rn_cluster_new(rn_broker_t *b)
         (int32_t)rn_config_int(b->cfg, RN_CFG_OFFSETS_TOPIC_NUM_PARTITIONS);
     opts.offsets_topic_replication_factor =
         (int16_t)rn_config_int(b->cfg, RN_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
+    opts.session_timeout_ms = rn_config_int(b->cfg, RN_CFG_BROKER_SESSION_TIMEOUT_MS);
     rn_controller_init(&c->ctl, c->img, &opts);
     c->activate = (rn_cluster_op_t){NULL, activate_decide, activate_done, c};
     c->kick = event_new(b->base, -1, 0, on_kick, c);
     c->persist = event_new(b->base, -1, 0, on_persist, c);
-    rn_topics_set_committer(b->topics, rn_cluster_commit, c);
+    c->fcheck = event_new(b->base, -1, EV_PERSIST, on_fcheck, c);
+    struct timeval second = {1, 0};
+    event_add(c->fcheck, &second);
+    rn_topics_set_committer(b->topics, rn__cluster_commit_forward, c);
+    c->reg = rn__reg_new(c);
     return c;
 }
 
 void rn_cluster_started(rn_cluster_t *c)
 {
+    rn__reg_start(c->reg);
     if (rn_mimage_offset(c->img) < 0)
         return; /* an empty log: the cache's topics wait for the import */
     rn_mimage_topics_sync(c->img, c->b->topics);
@@ -293,6 +335,7 @@ void rn_cluster_started(rn_cluster_t *c)
 void rn_cluster_stop(rn_cluster_t *c)
 {
     c->stopping = true;
+    rn__reg_stop(c->reg);
 }
 
 void rn_cluster_free(rn_cluster_t *c)
@@ -310,7 +353,12 @@ void rn_cluster_free(rn_cluster_t *c)
     while ((op = pop(c)) != NULL)
         if (op != &c->activate)
             op->done(op, RN_ECANCELED);
+    for (int i = 0; i < c->n_peers; i++)
+        rn_peer_free(c->peers[i]); /* cancels what is in flight */
+    rn__cluster_fcreate_check(c, &c->fcreates, true);
+    rn__reg_free(c->reg);
     rn_topics_set_committer(c->b->topics, NULL, NULL);
+    event_free(c->fcheck);
     event_free(c->kick);
     event_free(c->persist);
     rn_controller_free(&c->ctl);
@@ -328,7 +376,70 @@ rn_controller_t *rn_cluster_controller(rn_cluster_t *c)
     return &c->ctl;
 }
 
+/* ---- peers and forwarded creations ---- */
+
+static void on_fcheck(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rn_cluster_t *c = arg;
+    if (!c->stopping)
+        rn__cluster_fcreate_check(c, &c->fcreates, false);
+}
+
+void rn__cluster_fcreate_kick(rn_cluster_t *c)
+{
+    event_active(c->fcheck, 0, 0);
+}
+
+rn_peer_t *rn__cluster_peer(rn_cluster_t *c, int32_t id)
+{
+    for (int i = 0; i < c->n_peers; i++)
+        if (c->peer_ids[i] == id)
+            return c->peers[i];
+    const rn_config_t *cfg = c->b->cfg;
+    for (int i = 0; i < cfg->n_voters && c->n_peers < RN_CLUSTER_MAX_NODES; i++) {
+        if (cfg->voters[i].id != id || id == c->b->node_id)
+            continue;
+        rn_peer_opts_t po = {.host = cfg->voters[i].host,
+                             .port = cfg->voters[i].port,
+                             .node_id = id,
+                             .client_id = "runnel-controller-channel"};
+        rn_peer_t *peer = rn_peer_new(c->b->base, &po);
+        if (peer == NULL)
+            return NULL;
+        c->peer_ids[c->n_peers] = id;
+        c->peers[c->n_peers++] = peer;
+        return peer;
+    }
+    return NULL;
+}
+
+void rn__cluster_commit_forward(void *carg, rn_topics_t *topics, void (*done)(void *arg, int rc),
+                                void *arg)
+{
+    rn_cluster_t *c = carg;
+    int32_t epoch;
+    int32_t leader = c->b->quorum != NULL ? rn_quorum_leader(c->b->quorum, &epoch) : -1;
+    if (leader < 0 || leader == c->b->node_id ||
+        rn__cluster_forward_create(c, leader, topics, done, arg, &c->fcreates) != 0)
+        rn_cluster_commit(c, topics, done, arg);
+}
+
 rn_broker_t *rn_cluster_broker(const rn_cluster_t *c)
 {
     return c->b;
+}
+
+bool rn_cluster_ready(const rn_cluster_t *c, char *why, size_t whylen)
+{
+    bool fenced = true;
+    const char *problem = NULL;
+    if (!rn__reg_state(c->reg, &fenced))
+        problem = "not registered with the controller";
+    else if (fenced)
+        problem = "fenced by the controller (catching up with the metadata log)";
+    if (problem != NULL)
+        snprintf(why, whylen, "%s", problem);
+    return problem == NULL;
 }

@@ -22,11 +22,12 @@ static void touch(rn_controller_t *ctl, int32_t id, int64_t now_ms)
 {
     rn__ctl_session_t *s = session(ctl, id);
     if (s == NULL) {
-        rn__ctl_session_t fresh = {id, now_ms};
+        rn__ctl_session_t fresh = {id, now_ms, true};
         rn_vec_xpush(ctl->sessions, ctl->n_sessions, ctl->sessions_cap, fresh);
         return;
     }
     s->last_ms = now_ms;
+    s->heard = true;
 }
 
 static bool alive(rn_controller_t *ctl, int32_t id, int64_t now_ms)
@@ -53,7 +54,11 @@ void rn_controller_register_broker(rn_controller_t *ctl,
         resp->broker_epoch = old->epoch;
         return;
     }
-    if (old != NULL && !old->fenced && alive(ctl, req->broker_id, now_ms)) {
+    /* A live session refuses a second incarnation; one this controller never heard from
+     * (its grace period after activation) does not: the old process is most likely gone,
+     * a restarted node (a single node above all) registers at once. */
+    rn__ctl_session_t *live = session(ctl, req->broker_id);
+    if (old != NULL && !old->fenced && alive(ctl, req->broker_id, now_ms) && live->heard) {
         resp->error_code = RN_KERR_DUPLICATE_BROKER_REGISTRATION;
         return;
     }
@@ -204,8 +209,10 @@ int32_t rn_controller_check_sessions(rn_controller_t *ctl, int64_t now_ms, rn_mr
         if (b->fenced)
             continue;
         /* A broker the new active controller has not heard from yet gets a full session. */
-        if (session(ctl, b->id) == NULL)
-            touch(ctl, b->id, now_ms);
+        if (session(ctl, b->id) == NULL) {
+            rn__ctl_session_t grace = {b->id, now_ms, false};
+            rn_vec_xpush(ctl->sessions, ctl->n_sessions, ctl->sessions_cap, grace);
+        }
         if (alive(ctl, b->id, now_ms))
             continue;
         rn_controller_fence(ctl, b->id, out);

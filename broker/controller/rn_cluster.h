@@ -82,4 +82,45 @@ void rn_cluster_reconcile(const rn_mimage_t *img, const struct rn_topics *topics
 void rn_cluster_commit(void *carg, struct rn_topics *topics, void (*done)(void *arg, int rc),
                        void *arg);
 
+/* ---- forwarding to the active controller (cluster_forward.c) ---- */
+
+struct rn_req;
+struct rn_peer;
+/* For the handlers of requests only the controller serves: on a node that is not the
+ * controller (another node is known to be), send req to it and relay the answer
+ * (RN_HANDLED_ASYNC); 0 when this node handles req itself. */
+int rn_cluster_forward(struct rn_req *req);
+
+/* Internal to the cluster's files. */
+typedef struct rn__fcreate rn__fcreate_t;
+struct rn_peer *rn__cluster_peer(rn_cluster_t *c, int32_t id);
+void rn__cluster_fcreate_kick(rn_cluster_t *c);
+/* The topics in topics the image lacks are sent to the controller leader as CreateTopics,
+ * the local ones dropped; done(0) runs once the image has them (from list, see
+ * rn__cluster_fcreate_check). RN_E* when nothing was sent (done is not called). */
+int rn__cluster_forward_create(rn_cluster_t *c, int32_t leader, struct rn_topics *topics,
+                               void (*done)(void *arg, int rc), void *arg, rn__fcreate_t **list);
+/* Finish what in list is answered and in the image, failed, or timed out (all with cancel). */
+void rn__cluster_fcreate_check(rn_cluster_t *c, rn__fcreate_t **list, bool cancel);
+/* The rn_topics committer: on a follower, new topics go to the controller; everything else
+ * is rn_cluster_commit. */
+void rn__cluster_commit_forward(void *carg, struct rn_topics *topics,
+                                void (*done)(void *arg, int rc), void *arg);
+
+/* ---- this node's registration, the controller's sessions (cluster_brokers.c) ---- */
+
+typedef struct rn__reg rn__reg_t;
+rn__reg_t *rn__reg_new(rn_cluster_t *c);
+/* Register, then heartbeat (after the log replayed); stop: no more requests. */
+void rn__reg_start(rn__reg_t *reg);
+void rn__reg_stop(rn__reg_t *reg);
+/* After the cluster's operations and peers are gone (their callbacks may reach reg). */
+void rn__reg_free(rn__reg_t *reg);
+/* True when registered with the current controller; *fenced as its last answer said. */
+bool rn__reg_state(const rn__reg_t *reg, bool *fenced);
+
+/* This node is registered with the controller, unfenced and caught up with the committed
+ * metadata; otherwise false with the reason in why. */
+bool rn_cluster_ready(const rn_cluster_t *c, char *why, size_t whylen);
+
 #endif

@@ -36,6 +36,7 @@ typedef struct rn_controller_opts {
 typedef struct rn__ctl_session {
     int32_t id;
     int64_t last_ms; /* last heartbeat or registration, monotonic ms */
+    bool heard;      /* from the broker itself, not a new controller's grace period */
 } rn__ctl_session_t;
 
 typedef struct rn_controller {

@@ -91,7 +91,8 @@ static rn_dpart_t *resolve(const fetch_state_t *st, rn_topic_t *topic,
     }
     rn_dpart_t *dpart = part->leader_id == b->node_id ? rn_datapath_part(st->dp, part) : NULL;
     if (!dpart) {
-        out->error_code = RN_KERR_NOT_LEADER_OR_FOLLOWER;
+        out->error_code =
+            part->leader_id < 0 ? RN_KERR_LEADER_NOT_AVAILABLE : RN_KERR_NOT_LEADER_OR_FOLLOWER;
         return NULL;
     }
     if (!dpart->log) {

@@ -64,7 +64,7 @@ static rn_dpart_t *lookup(rn_req_t *req, rn_str_t name, int32_t index, int32_t c
     rn_dpart_t *dpart =
         part->leader_id == b->node_id ? rn_datapath_part(rn_datapath(b), part) : NULL;
     if (!dpart) {
-        *err = RN_KERR_NOT_LEADER_OR_FOLLOWER;
+        *err = part->leader_id < 0 ? RN_KERR_LEADER_NOT_AVAILABLE : RN_KERR_NOT_LEADER_OR_FOLLOWER;
         return NULL;
     }
     if (!dpart->log) {

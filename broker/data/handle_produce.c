@@ -193,7 +193,11 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     }
     rn_dpart_t *dpart = part->leader_id == b->node_id ? rn_datapath_part(pc->dp, part) : NULL;
     if (!dpart) {
-        set_error(pc, out, RN_KERR_NOT_LEADER_OR_FOLLOWER, NULL);
+        /* Led elsewhere: the client refreshes metadata; leaderless: it waits for one. */
+        set_error(pc, out,
+                  part->leader_id < 0 ? RN_KERR_LEADER_NOT_AVAILABLE
+                                      : RN_KERR_NOT_LEADER_OR_FOLLOWER,
+                  NULL);
         return;
     }
     if (!dpart->log) {

@@ -8,6 +8,7 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_str.h"
+#include "controller/rn_cluster.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -228,6 +229,13 @@ static void alter_apply(rn_req_t *req, rn_topic_t *topic, rn_topicconf_t *conf)
 
 int rn_handle_alter_configs(rn_req_t *req)
 {
+    const rn_alter_configs_request_t *fwd_req = req->request;
+    bool topics_only = true;
+    for (int32_t i = 0; fwd_req != NULL && i < fwd_req->resources.count; i++)
+        topics_only &= fwd_req->resources.items[i].resource_type == RES_TOPIC;
+    int fwd = topics_only ? rn_cluster_forward(req) : 0; /* topic configs are records */
+    if (fwd != 0)
+        return fwd;
     const rn_alter_configs_request_t *areq = req->request;
     rn_alter_configs_response_t *resp = req->response;
     int32_t n = areq->resources.count > 0 ? areq->resources.count : 0;
@@ -378,6 +386,13 @@ static bool incremental_one(rn_req_t *req, const rn_incremental_alterable_config
 
 int rn_handle_incremental_alter_configs(rn_req_t *req)
 {
+    const rn_incremental_alter_configs_request_t *fwd_req = req->request;
+    bool topics_only = true;
+    for (int32_t i = 0; fwd_req != NULL && i < fwd_req->resources.count; i++)
+        topics_only &= fwd_req->resources.items[i].resource_type == RES_TOPIC;
+    int fwd = topics_only ? rn_cluster_forward(req) : 0; /* topic configs are records */
+    if (fwd != 0)
+        return fwd;
     const rn_incremental_alter_configs_request_t *areq = req->request;
     rn_incremental_alter_configs_response_t *resp = req->response;
     int32_t n = areq->resources.count > 0 ? areq->resources.count : 0;

@@ -69,7 +69,7 @@ static int fill_brokers(rn_req_t *req, rn_metadata_response_broker_array_t *arr)
     for (int i = 0; i < n; i++) {
         const char *host;
         rn_broker_node_on(b, req->listener, i, &items[i].node_id, &host, &items[i].port);
-        items[i].host = rn_str(host);
+        items[i].host = rn_req_strf(req, "%s", host); /* the image's may change before sent */
     }
     return 0;
 }
@@ -309,7 +309,7 @@ int rn_handle_describe_cluster(rn_req_t *req)
     for (int i = 0; i < n; i++) {
         const char *host;
         rn_broker_node_on(b, req->listener, i, &items[i].broker_id, &host, &items[i].port);
-        items[i].host = rn_str(host);
+        items[i].host = rn_req_strf(req, "%s", host);
     }
     return RN_HANDLED_SYNC;
 }

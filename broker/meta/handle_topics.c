@@ -8,6 +8,7 @@
 #include "rn_kerr.h"
 #include "rn_log.h"
 #include "rn_str.h"
+#include "controller/rn_cluster.h"
 #include "meta/rn_keyset.h"
 
 #include <string.h>
@@ -299,6 +300,9 @@ static int create_result_configs(rn_req_t *req, rn_creatable_topic_result_t *res
 
 int rn_handle_create_topics(rn_req_t *req)
 {
+    int fwd = rn_cluster_forward(req); /* only the controller changes topics */
+    if (fwd != 0)
+        return fwd;
     rn_broker_t *b = rn_req_broker(req);
     const rn_create_topics_request_t *creq = req->request;
     rn_create_topics_response_t *resp = req->response;
@@ -361,6 +365,9 @@ int rn_handle_create_topics(rn_req_t *req)
 
 int rn_handle_delete_topics(rn_req_t *req)
 {
+    int fwd = rn_cluster_forward(req); /* only the controller changes topics */
+    if (fwd != 0)
+        return fwd;
     rn_broker_t *b = rn_req_broker(req);
     const rn_delete_topics_request_t *dreq = req->request;
     rn_delete_topics_response_t *resp = req->response;
@@ -440,6 +447,9 @@ int rn_handle_delete_topics(rn_req_t *req)
 
 int rn_handle_create_partitions(rn_req_t *req)
 {
+    int fwd = rn_cluster_forward(req); /* only the controller changes topics */
+    if (fwd != 0)
+        return fwd;
     rn_broker_t *b = rn_req_broker(req);
     const rn_create_partitions_request_t *preq = req->request;
     rn_create_partitions_response_t *resp = req->response;

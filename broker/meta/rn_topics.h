@@ -120,6 +120,9 @@ rn_topic_t *rn_topics_create(rn_topics_t *topics, const char *name, size_t len, 
                              int16_t rf, const rn_topicconf_t *conf);
 /* Remove a topic (see Lifetime above). */
 void rn_topics_delete(rn_topics_t *topics, rn_topic_t *topic);
+/* The nodes new partitions' replicas are placed on, round-robin (the registered, unfenced
+ * brokers of the cluster); n 0: the voters (or this node alone). ids is copied. */
+void rn_topics_set_nodes(rn_topics_t *topics, const int32_t *ids, int n);
 /* Grow a topic to total partitions (> current). */
 void rn_topics_add_partitions(rn_topics_t *topics, rn_topic_t *topic, int32_t total);
 /* Replace a partition's replicas (explicit assignment at creation); the first becomes the

@@ -109,6 +109,7 @@ void rn_topics_free(rn_topics_t *topics)
     rn_free(topics->by_name);
     rn_free(topics->by_id);
     rn_free(topics->path);
+    rn_free(topics->nodes);
     rn_free(topics);
 }
 
@@ -229,22 +230,41 @@ int rn_topics_check_new(const rn_topics_t *topics, const char *name, size_t len,
     return 0;
 }
 
+void rn_topics_set_nodes(rn_topics_t *topics, const int32_t *ids, int n)
+{
+    rn_free(topics->nodes);
+    topics->nodes = NULL;
+    topics->n_nodes = 0;
+    if (n <= 0)
+        return;
+    topics->nodes = rn_xcalloc((size_t)n, sizeof(int32_t));
+    memcpy(topics->nodes, ids, (size_t)n * sizeof(int32_t));
+    topics->n_nodes = n;
+}
+
+/* The i-th node new replicas may go to: those set by rn_topics_set_nodes, else the voters
+ * (or this node alone). */
+static int32_t node_at(const rn_topics_t *topics, uint32_t i, int nodes)
+{
+    const rn_config_t *cfg = topics->cfg;
+    if (topics->n_nodes > 0)
+        return topics->nodes[i % (uint32_t)nodes];
+    return cfg->n_voters > 0 ? cfg->voters[i % (uint32_t)nodes].id : topics->node_id;
+}
+
 /* Fill a new partition's replicas: rf nodes of the cluster, round-robin so leaders spread. */
 static void assign_replicas(rn_topics_t *topics, rn_partition_t *part, int16_t rf)
 {
     const rn_config_t *cfg = topics->cfg;
-    int nodes = cfg->n_voters > 0 ? cfg->n_voters : 1;
+    int nodes = topics->n_nodes > 0 ? topics->n_nodes : cfg->n_voters > 0 ? cfg->n_voters : 1;
     if (rf > nodes)
         rf = (int16_t)nodes;
     part->replicas = rn_xcalloc((size_t)rf, sizeof(int32_t));
     part->isr = rn_xcalloc((size_t)rf, sizeof(int32_t));
     part->n_replicas = part->n_isr = rf;
     uint32_t start = topics->next_assign++;
-    for (int j = 0; j < rf; j++) {
-        int32_t id = cfg->n_voters > 0 ? cfg->voters[(start + (uint32_t)j) % (uint32_t)nodes].id
-                                       : topics->node_id;
-        part->replicas[j] = part->isr[j] = id;
-    }
+    for (int j = 0; j < rf; j++)
+        part->replicas[j] = part->isr[j] = node_at(topics, start + (uint32_t)j, nodes);
     part->leader_id = part->replicas[0];
     part->leader_epoch = 0;
 }

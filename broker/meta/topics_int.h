@@ -39,6 +39,8 @@ struct rn_topics {
     void *commit_arg;
     bool dirty;
     uint32_t next_assign; /* round-robin start of the next replica assignment */
+    int32_t *nodes;       /* where new replicas go (rn_topics_set_nodes); NULL: the voters */
+    int n_nodes;
     rn__topics_pending_t pending;
 };
 

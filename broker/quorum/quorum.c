@@ -507,8 +507,12 @@ static void *thread_main(void *arg)
 
 int rn__quorum_thread_start(rn_quorum_t *q, char *err, size_t errlen)
 {
-    /* The loop starts from the durable view; only changes from it are posted. */
+    /* The loop starts from the durable view; only changes from it are posted, except a
+     * follower's known leader: the broker reaches its controller through it (a restarted
+     * follower whose epoch goes on would otherwise never be told). */
     q->seen_leader = rn_raft_leader(q->raft);
+    if (q->seen_leader >= 0 && q->seen_leader != q->opts.node_id)
+        q->seen_leader = -2;
     q->seen_epoch = rn_raft_epoch(q->raft);
     q->tick = event_new(q->qbase, -1, EV_PERSIST, on_tick, q);
     struct timeval tv = {0, TICK_MS * 1000};
