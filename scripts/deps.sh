@@ -42,17 +42,19 @@ if [ "$(cat tests/interop/node_modules/.runnel-deps 2>/dev/null)" != "$lock" ]; 
   echo "$lock" >tests/interop/node_modules/.runnel-deps
 fi
 
-# Kafka's own command-line tools (kafka-tools and, for the tools 3.9 still kept in the broker,
-# kafka_2.13, from Maven Central), for the tests that run their classes against runneld
-# (test_quorum_cluster.py, test_kafka_tools.py). Fetched once per version; the stamp names the
-# pom's hash, so a pom that gains a jar refetches.
-KT_VERSION=3.9.1
-KT_LIBS=${KAFKA_TOOLS_CACHE:-$HOME/.cache/runnel/kafka-tools}/$KT_VERSION/libs
+# Kafka's own command-line tools (kafka-tools and, for the tools 3.9 and 4.x still keep in the
+# broker, kafka_2.13, from Maven Central; ~55 MB a version), for the tests that run their
+# classes against runneld (test_quorum_cluster.py uses 3.9.1, test_kafka_tools.py both).
+# Fetched once per version into a directory of its own; the stamp names the pom's hash, so a
+# pom that gains a jar refetches.
 kt_stamp=$(sha256sum tests/interop/kafka-tools/pom.xml | cut -d' ' -f1)
-if [ "$(cat "$KT_LIBS/.complete" 2>/dev/null)" != "$kt_stamp" ]; then
-  rm -rf "$KT_LIBS"
-  mkdir -p "$KT_LIBS"
-  (cd tests/interop/kafka-tools && mvn -B -q dependency:copy-dependencies \
-    -Dkafka.version="$KT_VERSION" -DincludeScope=runtime -DoutputDirectory="$KT_LIBS")
-  echo "$kt_stamp" >"$KT_LIBS/.complete"
-fi
+for KT_VERSION in 3.9.1 4.1.1; do
+  KT_LIBS=${KAFKA_TOOLS_CACHE:-$HOME/.cache/runnel/kafka-tools}/$KT_VERSION/libs
+  if [ "$(cat "$KT_LIBS/.complete" 2>/dev/null)" != "$kt_stamp" ]; then
+    rm -rf "$KT_LIBS"
+    mkdir -p "$KT_LIBS"
+    (cd tests/interop/kafka-tools && mvn -B -q dependency:copy-dependencies \
+      -Dkafka.version="$KT_VERSION" -DincludeScope=runtime -DoutputDirectory="$KT_LIBS")
+    echo "$kt_stamp" >"$KT_LIBS/.complete"
+  fi
+done
