@@ -15,7 +15,8 @@ CRCs, producer ids) are most of a dump line. The comparison with Kafka 3.9.1's o
 made by hand (README "Using runnel with Kafka's tools").
 
 Environment:
-  RN_TOOLS_VERSION    tools version to run (default 3.9.1; the class names are per version)
+  RN_TOOLS_VERSIONS   tools versions to run, each against a runneld of its own (default
+                      "3.9.1 4.1.1"; a version whose jars are absent is skipped)
   RN_TOOLS_BOOTSTRAP  run against this broker instead of starting runneld (to check the test
                       itself against Apache Kafka: scripts/kafka-ref.sh start PORT)
   RN_TOOLS_DATA_DIR   with RN_TOOLS_BOOTSTRAP: that broker's log.dirs, for kafka-dump-log on
@@ -38,14 +39,13 @@ import datapath_common as D  # noqa: E402
 
 T = D.Tap("test_kafka_tools", timeout_s=300)
 
-VERSION = os.environ.get("RN_TOOLS_VERSION", "3.9.1")
-LIBS = os.path.join(os.environ.get("KAFKA_TOOLS_CACHE") or
-                    os.path.expanduser("~/.cache/runnel/kafka-tools"), VERSION, "libs")
+VERSIONS = os.environ.get("RN_TOOLS_VERSIONS", "3.9.1 4.1.1").split()
+CACHE = os.environ.get("KAFKA_TOOLS_CACHE") or os.path.expanduser("~/.cache/runnel/kafka-tools")
 
-# The class behind each script. 3.9 still kept the console producer, kafka-configs and
-# kafka-dump-log in the broker's core jar (Scala); 4.0 moved the producer and kafka-configs
-# into kafka-tools. DumpLogSegments stays in core (kafka_2.13) in both.
-CLASSES = {
+# The class behind each script, by major version. 3.9 still kept the console producer,
+# kafka-configs and kafka-dump-log in the broker's core jar (Scala); 4.0 moved the producer
+# into kafka-tools. ConfigCommand and DumpLogSegments stay in core (kafka_2.13) in 4.1.
+CLASSES_BY_MAJOR = {
     "3": {
         "topics": "org.apache.kafka.tools.TopicCommand",
         "producer": "kafka.tools.ConsoleProducer",
@@ -61,10 +61,10 @@ CLASSES = {
         "consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
         "groups": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
         "offsets": "org.apache.kafka.tools.GetOffsetShell",
-        "configs": "org.apache.kafka.tools.ConfigCommand",
+        "configs": "kafka.admin.ConfigCommand",
         "dump": "kafka.tools.DumpLogSegments",
     },
-}[VERSION.split(".")[0]]
+}
 
 # The tools log through log4j 1 (reload4j) in 3.9; without a configuration every run prints
 # "no appenders" warnings. This is the distribution's tools-log4j.properties, WARN to stderr.
@@ -94,8 +94,10 @@ def line(key, value, headers):
 
 
 class Tools:
-    def __init__(self, workdir, bootstrap):
+    def __init__(self, workdir, bootstrap, version):
         self.bootstrap = bootstrap
+        self.libs = os.path.join(CACHE, version, "libs")
+        self.classes = CLASSES_BY_MAJOR[version.split(".")[0]]
         self.log4j = os.path.join(workdir, "tools-log4j.properties")
         with open(self.log4j, "w") as f:
             f.write(LOG4J)
@@ -103,7 +105,7 @@ class Tools:
     def run(self, tool, args, stdin=None, budget=60, bootstrap=True):
         """One tool run within its time budget: (exit status, stdout, stderr)."""
         cmd = ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1",
-               "-Dlog4j.configuration=file:" + self.log4j, "-cp", LIBS + "/*", CLASSES[tool]]
+               "-Dlog4j.configuration=file:" + self.log4j, "-cp", self.libs + "/*", self.classes[tool]]
         if bootstrap:
             cmd += ["--bootstrap-server", self.bootstrap]
         t0 = time.monotonic()
@@ -348,11 +350,12 @@ def check_delete(k, topic):
          show(r))
 
 
-def main():
-    if not os.path.exists(os.path.join(LIBS, ".complete")) or not shutil.which("java"):
+def run_version(version):
+    libs = os.path.join(CACHE, version, "libs")
+    if not os.path.exists(os.path.join(libs, ".complete")) or not shutil.which("java"):
         T.ok(True, "Kafka %s tools # SKIP jars absent (scripts/deps.sh fetches them into %s)"
-             % (VERSION, LIBS))
-        T.done()
+             % (version, libs))
+        return
     workdir = tempfile.mkdtemp(prefix="rn-kafka-tools-")
     T.cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
     ref = os.environ.get("RN_TOOLS_BOOTSTRAP")
@@ -363,28 +366,33 @@ def main():
         broker = D.Broker()
         T.cleanups.append(broker.cleanup)
         bootstrap, data_dir = broker.bootstrap, broker.data
-    T.diag("Kafka %s tools against %s" % (VERSION, bootstrap))
-    k = Tools(workdir, bootstrap)
+    T.diag("Kafka %s tools against %s" % (version, bootstrap))
+    k = Tools(workdir, bootstrap, version)
+    # Against one reference broker the versions share it: names of their own.
+    v = version.replace(".", "")
+    topics, data, dump, group = ("tools-topics-" + v, "tools-data-" + v, "tools-dump-" + v,
+                                 "tools-group-" + v)
 
-    T.step("kafka-topics", check_topics, k, "tools-topics")
-    got = T.step("console producer and consumer", check_produce_consume, k, "tools-data",
-                 "tools-group")
+    T.step("kafka-topics", check_topics, k, topics)
+    got = T.step("console producer and consumer", check_produce_consume, k, data, group)
     if got:
-        per_part = T.step("kafka-consumer-groups", check_groups, k, "tools-data",
-                          "tools-group", got)
+        per_part = T.step("kafka-consumer-groups", check_groups, k, data, group, got)
         if per_part is not None:
-            T.step("kafka-get-offsets", check_offsets, k, "tools-data", per_part)
-    T.step("kafka-configs", check_configs, k, "tools-data")
-    T.step("produce for kafka-dump-log", produce_for_dump, k, "tools-dump")
+            T.step("kafka-get-offsets", check_offsets, k, data, per_part)
+    T.step("kafka-configs", check_configs, k, data)
+    T.step("produce for kafka-dump-log", produce_for_dump, k, dump)
     if data_dir:
-        T.step("kafka-dump-log", check_dump, k, "tools-dump", data_dir, DUMP_FIRST,
-               DUMP_SECOND)
-    T.step("kafka-topics --delete", check_delete, k, "tools-topics")
+        T.step("kafka-dump-log", check_dump, k, dump, data_dir, DUMP_FIRST, DUMP_SECOND)
+    T.step("kafka-topics --delete", check_delete, k, topics)
     if broker:
         alive = broker.proc is not None and broker.proc.poll() is None
         T.ok(alive, "runneld still running", None if alive else broker.log_text())
-        T.step("kafka-dump-log after a clean stop", check_dump_after_stop, k, broker,
-               "tools-dump")
+        T.step("kafka-dump-log after a clean stop", check_dump_after_stop, k, broker, dump)
+
+
+def main():
+    for version in VERSIONS:
+        run_version(version)
     T.done()
 
 
