@@ -42,14 +42,19 @@ if [ "$(cat tests/interop/node_modules/.runnel-deps 2>/dev/null)" != "$lock" ]; 
   echo "$lock" >tests/interop/node_modules/.runnel-deps
 fi
 
-# Kafka's own command-line tools (kafka-tools from Maven Central), for the cluster tests that
-# run kafka-metadata-quorum.sh's class against runneld. Fetched once per version.
-KT_VERSION=3.9.1
-KT_LIBS=${KAFKA_TOOLS_CACHE:-$HOME/.cache/runnel/kafka-tools}/$KT_VERSION/libs
-if [ ! -f "$KT_LIBS/.complete" ]; then
-  rm -rf "$KT_LIBS"
-  mkdir -p "$KT_LIBS"
-  (cd tests/interop/kafka-tools && mvn -B -q dependency:copy-dependencies \
-    -Dkafka.version="$KT_VERSION" -DincludeScope=runtime -DoutputDirectory="$KT_LIBS")
-  touch "$KT_LIBS/.complete"
-fi
+# Kafka's own command-line tools (kafka-tools and, for the tools 3.9 and 4.x still keep in the
+# broker, kafka_2.13, from Maven Central; ~55 MB a version), for the tests that run their
+# classes against runneld (test_quorum_cluster.py uses 3.9.1, test_kafka_tools.py both).
+# Fetched once per version into a directory of its own; the stamp names the pom's hash, so a
+# pom that gains a jar refetches.
+kt_stamp=$(sha256sum tests/interop/kafka-tools/pom.xml | cut -d' ' -f1)
+for KT_VERSION in 3.9.1 4.1.1; do
+  KT_LIBS=${KAFKA_TOOLS_CACHE:-$HOME/.cache/runnel/kafka-tools}/$KT_VERSION/libs
+  if [ "$(cat "$KT_LIBS/.complete" 2>/dev/null)" != "$kt_stamp" ]; then
+    rm -rf "$KT_LIBS"
+    mkdir -p "$KT_LIBS"
+    (cd tests/interop/kafka-tools && mvn -B -q dependency:copy-dependencies \
+      -Dkafka.version="$KT_VERSION" -DincludeScope=runtime -DoutputDirectory="$KT_LIBS")
+    echo "$kt_stamp" >"$KT_LIBS/.complete"
+  fi
+done
