@@ -157,6 +157,8 @@ static uint8_t *inflate_batch(rules_t *ru, const uint8_t *buf, size_t len, size_
         memcpy(plain + RN_BATCH_HEADER_SIZE, recs, rlen);
         plain[RN_BATCH_OFF_ATTRIBUTES + 1] &= (uint8_t)~RN_BATCH_ATTR_CODEC_MASK;
         *plain_len = RN_BATCH_HEADER_SIZE + rlen;
+        rn_store_be32(plain + RN_BATCH_OFF_BATCH_LENGTH,
+                      (uint32_t)(*plain_len - RN_BATCH_OFF_LEADER_EPOCH));
     }
     rn_free(recs);
     if (plain)
