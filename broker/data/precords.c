@@ -237,6 +237,18 @@ int16_t rn_precords_apply(rn_req_t *req, const rn_dpart_t *dpart, const char *to
         fail(out, RN_KERR_UNKNOWN_SERVER_ERROR);
         return RN_KERR_UNKNOWN_SERVER_ERROR;
     }
+    /* Kafka checks the size again when the batch changed size (UnifiedLog.append; its text,
+     * "topartition" included). */
+    if (recompress && (int64_t)batch_len > dpart->max_message_bytes) {
+        fail(out, RN_KERR_MESSAGE_TOO_LARGE);
+        if (req->api_version >= 8)
+            out->error_message =
+                rn_req_strf(req,
+                            "Message batch size is %zu bytes in append topartition %s-%d which "
+                            "exceeds the maximum configured size of %" PRId64 ".",
+                            batch_len, topic, partition, dpart->max_message_bytes);
+        return RN_KERR_MESSAGE_TOO_LARGE;
+    }
     if (changed) {
         rn_store_be32(batch + RN_BATCH_OFF_CRC, rn_batch_compute_crc(batch, batch_len));
         *buf = batch;

@@ -12,7 +12,10 @@
  * at RN_PRECORDS_INFLATE_FACTOR x max.message.bytes) only when something needs its records:
  * a compacted topic, a finite timestamp window, or a compression.type other than producer
  * and the batch's codec, in which case its records are recompressed to that codec, as
- * Kafka does. All of this runs on the event loop; max.message.bytes bounds the input. */
+ * Kafka does; a recompressed batch over max.message.bytes fails with MESSAGE_TOO_LARGE.
+ * All of this runs on the event loop, bounded by max.message.bytes: on the 2-core dev
+ * machine recompressing 1 MB of text-like records costs a few ms to zstd, lz4 or snappy
+ * and about 170 ms to gzip (README, "Compression"). */
 #ifndef RN_PRECORDS_H
 #define RN_PRECORDS_H
 
