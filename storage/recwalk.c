@@ -47,6 +47,12 @@ static void result_init(rn_recwalk_result_t *res)
 
 int rn_recwalk_check(const uint8_t *batch, size_t len, rn_recwalk_result_t *res)
 {
+    return rn_recwalk_each(batch, len, NULL, NULL, res);
+}
+
+int rn_recwalk_each(const uint8_t *batch, size_t len, rn_recwalk_fn fn, void *arg,
+                    rn_recwalk_result_t *res)
+{
     result_init(res);
     if (len < RN_BATCH_HEADER_SIZE)
         return fail(res, 0, "batch shorter than its header");
@@ -65,6 +71,11 @@ int rn_recwalk_check(const uint8_t *batch, size_t len, rn_recwalk_result_t *res)
         if (rec.key.len < 0 && !res->has_null_key) {
             res->has_null_key = true;
             res->first_null_key = i;
+        }
+        if (fn != NULL) {
+            rec.timestamp = (int64_t)((uint64_t)base_ts + (uint64_t)rec.timestamp_delta);
+            rec.offset = (int64_t)rn_load_be64(batch + RN_BATCH_OFF_BASE_OFFSET) + rec.offset_delta;
+            fn(arg, i, &rec);
         }
         if (rec.timestamp_delta > max_delta)
             max_delta = rec.timestamp_delta;

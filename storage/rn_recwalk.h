@@ -32,4 +32,15 @@ typedef struct rn_recwalk_result {
  * RN_ECORRUPT with res->bad_index / res->reason set. res is always filled. */
 int rn_recwalk_check(const uint8_t *batch, size_t len, rn_recwalk_result_t *res);
 
+/* Called for each record that parsed, in order, with its index in the batch; rec's
+ * timestamp (base timestamp + delta) and offset (the batch's base offset + delta, as the
+ * client sent it) are filled in. */
+struct rn_record;
+typedef void (*rn_recwalk_fn)(void *arg, int32_t index, const struct rn_record *rec);
+
+/* rn_recwalk_check calling fn (when not NULL) for every valid record up to the first
+ * invalid one, so a caller can apply its own per-record rules in the same pass. */
+int rn_recwalk_each(const uint8_t *batch, size_t len, rn_recwalk_fn fn, void *arg,
+                    rn_recwalk_result_t *res);
+
 #endif

@@ -5,6 +5,7 @@
 #include "rn_clock.h"
 
 #include "rn_alloc.h"
+#include "rn_codec.h"
 #include "rn_log.h"
 #include "meta/rn_topicconf.h"
 
@@ -76,6 +77,21 @@ void rn__dp_produce_config(const rn_datapath_t *dp, const rn_topic_t *topic, rn_
     dpart->compacted = strstr(policy, "compact") != NULL;
     dpart->max_message_bytes = rn_topicconf_int(&topic->conf, bc, RN_TC_MAX_MESSAGE_BYTES);
     dpart->min_insync_replicas = rn_topicconf_int(&topic->conf, bc, RN_TC_MIN_INSYNC_REPLICAS);
+    const char *tt =
+        rn_topicconf_value(&topic->conf, bc, RN_TC_MESSAGE_TIMESTAMP_TYPE, NULL, buf, sizeof(buf));
+    dpart->create_time = strcasecmp(tt, "LogAppendTime") != 0;
+    const char *codec =
+        rn_topicconf_value(&topic->conf, bc, RN_TC_COMPRESSION_TYPE, NULL, buf, sizeof(buf));
+    /* "uncompressed" is the topic config's name for codec none. */
+    dpart->compression = strcasecmp(codec, "producer") == 0       ? -1
+                         : strcasecmp(codec, "uncompressed") == 0 ? RN_CODEC_NONE
+                                                                  : rn_codec_from_name(codec);
+    if (dpart->compression < -1)
+        dpart->compression = -1;
+    dpart->ts_before_max_ms =
+        rn_topicconf_int(&topic->conf, bc, RN_TC_MESSAGE_TIMESTAMP_BEFORE_MAX_MS);
+    dpart->ts_after_max_ms =
+        rn_topicconf_int(&topic->conf, bc, RN_TC_MESSAGE_TIMESTAMP_AFTER_MAX_MS);
 }
 
 /* ---- partitions ---- */

@@ -21,10 +21,10 @@
  *     short counts as none), a length above the batch overhead and a good CRC
  *     (CORRUPT_MESSAGE), at most max.message.bytes (MESSAGE_TOO_LARGE), a known
  *     codec (zstd needs v7+: UNSUPPORTED_COMPRESSION_TYPE), count = lastOffsetDelta + 1 > 0,
- *     no control batch, a sequence for a producer id (INVALID_RECORD); uncompressed
- *     batches are walked record by record (rn_recwalk) and a compacted topic refuses null
- *     keys: INVALID_RECORD with record_errors (v8+). Compressed batches are stored without
- *     decompressing (design.md, decision 2), so their records are not checked here;
+ *     no control batch, a sequence for a producer id (INVALID_RECORD);
+ *   - the records (rn_precords.h): null keys on compacted topics, timestamps outside
+ *     message.timestamp.before/after.max.ms, each listed in record_errors (v8+); then the
+ *     batch is recompressed when the topic's compression.type asks for another codec;
  *   - idempotent batches: rn_pidstate's verdict (duplicates answer their original offsets);
  *   - the append (RECORD_LIST_TOO_LARGE past segment.bytes, KAFKA_STORAGE_ERROR on I/O).
  * log_start_offset is -1 for errors found before the log is consulted (request framing,
@@ -33,6 +33,7 @@
  * With acks=0 no response is sent; if a partition failed the connection is closed instead,
  * as Kafka does, so the client notices and refreshes its metadata. */
 #include "data/rn_datapath.h"
+#include "data/rn_precords.h"
 #include "rn_clock.h"
 #include "rn_handlers.h"
 
@@ -40,7 +41,6 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
-#include "rn_recwalk.h"
 #include "ops/rn_metrics.h"
 #include "rn_str.h"
 
@@ -74,25 +74,6 @@ __attribute__((format(printf, 4, 5))) static void set_error(produce_ctx_t *pc,
         va_end(ap);
         out->error_message = rn_req_strf(pc->req, "%s", msg);
     }
-}
-
-static void set_record_error(produce_ctx_t *pc, rn_partition_produce_response_t *out, int32_t index,
-                             const char *topic, int32_t partition, const char *what)
-{
-    set_error(pc, out, RN_KERR_INVALID_RECORD, NULL);
-    if (pc->req->api_version < 8)
-        return;
-    rn_batch_index_and_error_message_t *e =
-        rn_batch_index_and_error_message_array_alloc(&pc->req->arena, &out->record_errors, 1);
-    if (e) {
-        e->batch_index = index;
-        e->batch_index_error_message = rn_req_strf(pc->req, "%s", what);
-    }
-    out->error_message =
-        rn_req_strf(pc->req,
-                    "One or more records have been rejected: record %d of the batch "
-                    "for %s-%d: %s",
-                    index, topic, partition, what);
 }
 
 /* Batch-level validation. Returns a Kafka error code (0 = valid) and sets *hdr. */
@@ -224,26 +205,11 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     if (check_batch(pc, out, topic, part->index, buf, len, &hdr, max_bytes, log_start) != 0)
         return;
 
-    if (rn_batch_codec(&hdr) == RN_CODEC_NONE) {
-        rn_recwalk_result_t walk;
-        if (rn_recwalk_check(buf, len, &walk) != 0) {
-            set_record_error(pc, out, walk.bad_index, topic->name, part->index, walk.reason);
-            out->log_start_offset = log_start;
-            return;
-        }
-        if (walk.has_null_key && dpart->compacted) {
-            set_record_error(pc, out, walk.first_null_key, topic->name, part->index,
-                             "Compacted topic cannot accept message without key");
-            out->log_start_offset = log_start;
-            return;
-        }
-        /* Kafka recomputes maxTimestamp from the records (LogValidator); the time index and
-         * ListOffsets depend on it, so a client's wrong value is corrected here. */
-        if (walk.max_timestamp != hdr.max_timestamp) {
-            rn_store_be64(buf + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)walk.max_timestamp);
-            rn_store_be32(buf + RN_BATCH_OFF_CRC, rn_batch_compute_crc(buf, len));
-            hdr.max_timestamp = walk.max_timestamp;
-        }
+    /* Record-level rules and compression.type; the batch may move to the arena. */
+    if (rn_precords_apply(pc->req, dpart, topic->name, part->index, pc->now_ms, &buf, &len, &hdr,
+                          out) != 0) {
+        out->log_start_offset = log_start;
+        return;
     }
 
     if (hdr.producer_id >= 0) {

@@ -53,6 +53,10 @@ typedef struct rn_dpart {
     int64_t max_message_bytes;   /* max.message.bytes */
     int64_t min_insync_replicas; /* min.insync.replicas */
     bool compacted;              /* cleanup.policy contains compact */
+    bool create_time;            /* message.timestamp.type is CreateTime */
+    int compression;             /* compression.type as RN_CODEC_*, -1 for producer */
+    int64_t ts_before_max_ms;    /* message.timestamp.before.max.ms */
+    int64_t ts_after_max_ms;     /* message.timestamp.after.max.ms */
 } rn_dpart_t;
 
 /* Module hooks for rn_broker_modules (dispatch.c). */

@@ -50,7 +50,8 @@ static const rn_topicconf_def_t tc_defs[RN_TC__COUNT] = {
          "delete removes old segments; compact keeps the last value of each key."),
     TROW(RN_TC_COMPRESSION_TYPE, "compression.type", RN_CFG_ENUM, SYN(RN_CFG_COMPRESSION_TYPE),
          "producer", 0, 0, tc_codecs,
-         "Accepted; runnel stores batches as the producer compressed them (no recompression)."),
+         "producer keeps batches as sent; any codec (uncompressed, gzip, snappy, lz4, zstd) "
+         "makes the broker recompress each batch whose codec differs to it before the append."),
     TROW(RN_TC_DELETE_RETENTION_MS, "delete.retention.ms", RN_CFG_LONG,
          SYN(RN_CFG_LOG_CLEANER_DELETE_RETENTION_MS), "86400000", 0, I64MAX, NULL,
          "How long tombstones stay in a compacted topic."),
@@ -76,6 +77,20 @@ static const rn_topicconf_def_t tc_defs[RN_TC__COUNT] = {
          "1048588", 0, I32MAX, NULL, "Largest record batch the topic accepts."),
     TROW(RN_TC_MESSAGE_DOWNCONVERSION_ENABLE, "message.downconversion.enable", RN_CFG_BOOL, NONE,
          "true", 0, 0, NULL, "Accepted; runnel serves only record batch v2."),
+    TROW(RN_TC_MESSAGE_FORMAT_VERSION, "message.format.version", RN_CFG_STRING, NONE, "3.0-IV1", 0,
+         0, NULL,
+         "Deprecated (removed in Kafka 4.0); accepted as Kafka 3.x does when it names a Kafka "
+         "version (0.8.0 .. 3.x, e.g. 2.8 or 3.0-IV1), refused otherwise, and ignored: runnel "
+         "stores record batches v2 only."),
+    TROW(RN_TC_MESSAGE_TIMESTAMP_AFTER_MAX_MS, "message.timestamp.after.max.ms", RN_CFG_LONG, NONE,
+         "9223372036854775807", 0, I64MAX, NULL,
+         "Under CreateTime, how far a record's timestamp may be ahead of the broker's clock; "
+         "later records fail the batch with INVALID_TIMESTAMP (uncompressed batches, and "
+         "compressed ones when the window is finite)."),
+    TROW(RN_TC_MESSAGE_TIMESTAMP_BEFORE_MAX_MS, "message.timestamp.before.max.ms", RN_CFG_LONG,
+         NONE, "9223372036854775807", 0, I64MAX, NULL,
+         "Under CreateTime, how far a record's timestamp may be behind the broker's clock; "
+         "older records fail the batch with INVALID_TIMESTAMP."),
     TROW(RN_TC_MESSAGE_TIMESTAMP_TYPE, "message.timestamp.type", RN_CFG_ENUM,
          SYN(RN_CFG_LOG_MESSAGE_TIMESTAMP_TYPE), "CreateTime", 0, 0, tc_ts_types,
          "CreateTime or LogAppendTime."),
@@ -125,6 +140,34 @@ int rn_topicconf_find(const char *name, size_t len)
     return -1;
 }
 
+/* A Kafka release as message.format.version names one: 0.8 .. 0.11 or 1 .. 3, a minor
+ * version, an optional patch and an optional -IVn suffix (Kafka 3.x's MetadataVersion
+ * names). Kafka 3.x accepts any of them and ignores those below 3.0 with a warning. */
+static bool kafka_version_ok(const char *v)
+{
+    char *end;
+    long major = strtol(v, &end, 10);
+    if (end == v || *end != '.')
+        return false;
+    const char *p = end + 1;
+    long minor = strtol(p, &end, 10);
+    if (end == p || (major == 0 && (minor < 8 || minor > 11)) || major < 0 || major > 3)
+        return false;
+    if (*end == '.') {
+        p = end + 1;
+        (void)strtol(p, &end, 10);
+        if (end == p)
+            return false;
+    }
+    if (strncmp(end, "-IV", 3) == 0) {
+        p = end + 3;
+        (void)strtol(p, &end, 10);
+        if (end == p)
+            return false;
+    }
+    return *end == '\0';
+}
+
 int rn_topicconf_check(const char *name, size_t namelen, const char *value, rn_tc_key_t *key,
                        char *err, size_t errlen)
 {
@@ -136,6 +179,13 @@ int rn_topicconf_check(const char *name, size_t namelen, const char *value, rn_t
     const rn_topicconf_def_t *def = &tc_defs[k];
     if (value == NULL) {
         snprintf(err, errlen, "Null value not supported for topic config %s", def->name);
+        return RN_EINVAL;
+    }
+    if (k == RN_TC_MESSAGE_FORMAT_VERSION && !kafka_version_ok(value)) {
+        snprintf(err, errlen,
+                 "Invalid value %s for configuration %s: Version `%s` is not a valid "
+                 "version",
+                 value, def->name, value);
         return RN_EINVAL;
     }
     int64_t num;

@@ -147,6 +147,51 @@ def test_compression():
              % (codec, len(msgs), PER_CODEC), "first mismatch: %r" % (bad,))
 
 
+def test_record_errors():
+    """KIP-467: of 100 records in one batch to a compacted topic, the 10 without a key fail
+    with INVALID_RECORD; librdkafka (1.9+) reports the other 90 as failed because of another
+    record of their batch. A topic's compression.type recompresses what it stores."""
+    topic = unique("rn-cf-recerr")
+    create(topic, 1, {"cleanup.policy": "compact"})
+    items = [(0, None if n % 10 == 3 else b"k%d" % n, b"v%d" % n, None, None)
+             for n in range(100)]
+    reports, left = produce_batch(topic, {"linger.ms": 500, "batch.num.messages": 1000,
+                                          "enable.idempotence": False, "retries": 0}, items)
+    failed = {int(r[3][1:]): r[0] for r in reports if r[0] is not None}
+    null_keys = [n for n in range(100) if n % 10 == 3]
+    T.eq(len(failed), 100, "the whole batch fails (left=%d)" % left)
+    other = getattr(KafkaError, "_INVALID_DIFFERENT_RECORD", None)
+    invalid = sorted(n for n, e in failed.items() if e.code() == KafkaError.INVALID_RECORD)
+    if other is None:  # librdkafka before 2.x's KIP-467 support fails all alike (as on Kafka)
+        T.eq(invalid, list(range(100)), "all 100 records fail with INVALID_RECORD")
+    else:
+        T.eq(invalid, null_keys, "the 10 records without a key fail with INVALID_RECORD")
+        T.ok(all(e.code() == other for n, e in failed.items() if n not in null_keys),
+             "the other 90 fail because of a different record of their batch",
+             repr(set(e.name() for e in failed.values())))
+    keyed = [(0, b"k%d" % n, b"v%d" % n, None, None) for n in range(100)]
+    reports, left = produce_batch(topic, {"linger.ms": 500}, keyed)
+    T.ok(left == 0 and all(r[0] is None for r in reports), "the same records with keys pass")
+
+    old = unique("rn-cf-window")
+    create(old, 1, {"message.timestamp.before.max.ms": "3600000"})
+    ts = int(time.time() * 1000) - 7200 * 1000
+    reports, left = produce_batch(old, {"retries": 0}, [(0, b"k", b"old", None, ts)])
+    T.ok(reports and reports[0][0] is not None
+         and reports[0][0].code() == KafkaError.INVALID_TIMESTAMP,
+         "a record older than message.timestamp.before.max.ms: INVALID_TIMESTAMP",
+         repr(reports))
+
+    z = unique("rn-cf-zstd")
+    create(z, 1, {"compression.type": "zstd"})
+    items = [(0, b"k%d" % n, b"zstd topic %05d " % n * 20, None, None) for n in range(200)]
+    reports, left = produce_batch(z, {"compression.type": "none"}, items)
+    T.ok(left == 0 and all(r[0] is None for r in reports), "uncompressed batches to a zstd topic")
+    out, errors = consume_all(z, 1, 200)
+    T.ok(not errors and [m.value() for m in out[0]] == [i[2] for i in items],
+         "consumed as produced from the zstd topic", repr(errors[:3]))
+
+
 def test_idempotent():
     topic = unique("rn-cf-idem")
     create(topic, 1)
@@ -366,7 +411,8 @@ def test_metadata():
              "describe_topics: 3 partitions and a topic id", repr(d))
 
 
-for name, fn in [("compression", test_compression), ("idempotent producer", test_idempotent),
+for name, fn in [("compression", test_compression), ("record errors", test_record_errors),
+                 ("idempotent producer", test_idempotent),
                  ("admin", test_admin), ("offsets", test_offsets), ("metadata", test_metadata)]:
     T.diag("-- " + name)
     T.step(name, fn)

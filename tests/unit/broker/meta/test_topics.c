@@ -218,6 +218,22 @@ static void test_topicconf(void)
        RN_EINVAL, "ratio above 1");
     is(rn_topicconf_check("message.timestamp.type", 22, "logappendtime", &key, err, sizeof(err)), 0,
        "enum case-insensitive");
+    /* message.format.version: Kafka 3.x accepts any Kafka version and ignores it. */
+    const char *good_versions[] = {"0.8.0", "0.10.2", "2.8", "3.0-IV1", "1.1.0", NULL};
+    for (int i = 0; good_versions[i]; i++)
+        is(rn_topicconf_check("message.format.version", 22, good_versions[i], &key, err,
+                              sizeof(err)),
+           0, "message.format.version %s accepted", good_versions[i]);
+    const char *bad_versions[] = {"", "banana", "0.7", "4.0", "2.", "2.8-IV", "2.8x", NULL};
+    for (int i = 0; bad_versions[i]; i++)
+        is(rn_topicconf_check("message.format.version", 22, bad_versions[i], &key, err,
+                              sizeof(err)),
+           RN_EINVAL, "message.format.version '%s' refused", bad_versions[i]);
+    ok(strstr(err, "is not a valid version") != NULL, "%s", err);
+    is(rn_topicconf_check("message.timestamp.before.max.ms", 31, "-1", &key, err, sizeof(err)),
+       RN_EINVAL, "negative timestamp window refused");
+    is(rn_topicconf_check("message.timestamp.after.max.ms", 30, "3600000", &key, err, sizeof(err)),
+       0, "timestamp window accepted");
 
     rn_topicconf_t conf = {0};
     rn_tc_source_t src;

@@ -1,0 +1,259 @@
+/* Produce's record-level rules and recompression (see rn_precords.h). */
+#include "data/rn_precords.h"
+
+#include "rn_alloc.h"
+#include "rn_codec.h"
+#include "rn_endian.h"
+#include "rn_kerr.h"
+#include "rn_recwalk.h"
+#include "rn_records.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* One pass over the records: counts the failing ones, and fills errs when it is set. */
+typedef struct rules {
+    rn_req_t *req;
+    const rn_dpart_t *dpart;
+    const char *topic;
+    int32_t partition;
+    int64_t now_ms;
+    int32_t n_errors;
+    bool bad_timestamp;
+    rn_batch_index_and_error_message_t *errs; /* NULL on the counting pass */
+} rules_t;
+
+static void add_error(rules_t *ru, int32_t index, rn_str_t text)
+{
+    if (ru->errs) {
+        ru->errs[ru->n_errors].batch_index = index;
+        ru->errs[ru->n_errors].batch_index_error_message = text;
+    }
+    ru->n_errors++;
+}
+
+/* Kafka's validateKey then validateTimestamp: one error per record, the key's first. */
+static void check_record(void *arg, int32_t index, const rn_record_t *rec)
+{
+    rules_t *ru = arg;
+    const rn_dpart_t *dpart = ru->dpart;
+    rn_str_t none = {0};
+    if (dpart->compacted && rec->key.len < 0) {
+        add_error(ru, index,
+                  ru->errs ? rn_req_strf(ru->req,
+                                         "Compacted topic cannot accept message without key in "
+                                         "topic partition %s-%d",
+                                         ru->topic, ru->partition)
+                           : none);
+        return;
+    }
+    if (!dpart->create_time || rec->timestamp == -1)
+        return;
+    /* Kafka's arithmetic on longs wraps: now + Long.MAX prints negative, as here. */
+    int64_t diff = (int64_t)((uint64_t)ru->now_ms - (uint64_t)rec->timestamp);
+    if (diff > dpart->ts_before_max_ms || -diff > dpart->ts_after_max_ms) {
+        ru->bad_timestamp = true;
+        int64_t lo = (int64_t)((uint64_t)ru->now_ms - (uint64_t)dpart->ts_before_max_ms);
+        int64_t hi = (int64_t)((uint64_t)ru->now_ms + (uint64_t)dpart->ts_after_max_ms);
+        add_error(ru, index,
+                  ru->errs ? rn_req_strf(ru->req,
+                                         "Timestamp %" PRId64 " of message with offset %" PRId64
+                                         " is out of range. The timestamp should be within "
+                                         "[%" PRId64 ", %" PRId64 "]",
+                                         rec->timestamp, rec->offset, lo, hi)
+                           : none);
+    }
+}
+
+static void fail(rn_partition_produce_response_t *out, int16_t code)
+{
+    out->error_code = code;
+    out->base_offset = -1;
+    out->log_append_time_ms = -1;
+    out->log_start_offset = -1;
+}
+
+/* Kafka's processRecordErrors: the list as Java prints it, at most three entries. */
+static void record_errors_message(rules_t *ru, rn_partition_produce_response_t *out)
+{
+    if (ru->bad_timestamp) {
+        out->error_message =
+            rn_req_strf(ru->req, "One or more records have been rejected due to invalid timestamp");
+        return;
+    }
+    char list[1536];
+    size_t n = 0;
+    for (int32_t i = 0; i < ru->n_errors && i < 3 && n < sizeof(list); i++)
+        n += (size_t)snprintf(
+            list + n, sizeof(list) - n, "%sRecordError(batchIndex=%d, message='%.*s')",
+            i ? ", " : "", ru->errs[i].batch_index, (int)ru->errs[i].batch_index_error_message.len,
+            ru->errs[i].batch_index_error_message.ptr);
+    out->error_message = rn_req_strf(ru->req,
+                                     "One or more records have been rejected due to %d record "
+                                     "errors in total, and only showing the first three errors at "
+                                     "most: [%s]",
+                                     ru->n_errors, list);
+}
+
+/* A malformed record: the walk stopped there (runnel names it as a record error). */
+static int16_t malformed(rules_t *ru, const rn_recwalk_result_t *walk,
+                         rn_partition_produce_response_t *out)
+{
+    fail(out, RN_KERR_INVALID_RECORD);
+    if (ru->req->api_version < 8)
+        return RN_KERR_INVALID_RECORD;
+    rn_batch_index_and_error_message_t *e =
+        rn_batch_index_and_error_message_array_alloc(&ru->req->arena, &out->record_errors, 1);
+    if (e) {
+        e->batch_index = walk->bad_index;
+        e->batch_index_error_message = rn_req_strf(ru->req, "%s", walk->reason);
+    }
+    out->error_message = rn_req_strf(ru->req,
+                                     "One or more records have been rejected: record %d of the "
+                                     "batch for %s-%d: %s",
+                                     walk->bad_index, ru->topic, ru->partition, walk->reason);
+    return RN_KERR_INVALID_RECORD;
+}
+
+/* Walk plain (an uncompressed batch) with the rules; on failures, a second pass lists them. */
+static int16_t walk_records(rules_t *ru, const uint8_t *plain, size_t plain_len,
+                            rn_recwalk_result_t *walk, rn_partition_produce_response_t *out)
+{
+    if (rn_recwalk_each(plain, plain_len, check_record, ru, walk) != 0)
+        return malformed(ru, walk, out);
+    if (ru->n_errors == 0)
+        return 0;
+    int16_t code = ru->bad_timestamp ? RN_KERR_INVALID_TIMESTAMP : RN_KERR_INVALID_RECORD;
+    fail(out, code);
+    if (ru->req->api_version < 8)
+        return code;
+    ru->errs = rn_batch_index_and_error_message_array_alloc(&ru->req->arena, &out->record_errors,
+                                                            ru->n_errors);
+    if (!ru->errs)
+        return code;
+    ru->n_errors = 0;
+    rn_recwalk_each(plain, plain_len, check_record, ru, walk);
+    record_errors_message(ru, out);
+    return code;
+}
+
+/* An uncompressed copy of a compressed batch, in req's arena: its header with the codec
+ * bits cleared, then the records. NULL (with out filled) when it cannot be made. */
+static uint8_t *inflate_batch(rules_t *ru, const uint8_t *buf, size_t len, size_t *plain_len,
+                              rn_partition_produce_response_t *out)
+{
+    size_t cap = (size_t)ru->dpart->max_message_bytes * RN_PRECORDS_INFLATE_FACTOR;
+    uint8_t *recs = NULL;
+    size_t rlen = 0;
+    int rc = rn_codec_decompress(buf[RN_BATCH_OFF_ATTRIBUTES + 1] & RN_BATCH_ATTR_CODEC_MASK,
+                                 buf + RN_BATCH_HEADER_SIZE, len - RN_BATCH_HEADER_SIZE, cap, &recs,
+                                 &rlen);
+    uint8_t *plain = NULL;
+    if (rc == 0)
+        plain = rn_arena_alloc(&ru->req->arena, RN_BATCH_HEADER_SIZE + rlen);
+    if (plain) {
+        memcpy(plain, buf, RN_BATCH_HEADER_SIZE);
+        memcpy(plain + RN_BATCH_HEADER_SIZE, recs, rlen);
+        plain[RN_BATCH_OFF_ATTRIBUTES + 1] &= (uint8_t)~RN_BATCH_ATTR_CODEC_MASK;
+        *plain_len = RN_BATCH_HEADER_SIZE + rlen;
+        rn_store_be32(plain + RN_BATCH_OFF_BATCH_LENGTH,
+                      (uint32_t)(*plain_len - RN_BATCH_OFF_LEADER_EPOCH));
+    }
+    rn_free(recs);
+    if (plain)
+        return plain;
+    fail(out, rc == RN_ETOOBIG ? RN_KERR_RECORD_LIST_TOO_LARGE : RN_KERR_CORRUPT_MESSAGE);
+    if (ru->req->api_version >= 8)
+        out->error_message =
+            rn_req_strf(ru->req, "%s",
+                        rc == RN_ETOOBIG ? "the batch decompresses to more than 16 x "
+                                           "max.message.bytes"
+                                         : "the batch's compressed records cannot be read");
+    return NULL;
+}
+
+/* plain's records compressed with codec into a new batch in req's arena; NULL on failure. */
+static uint8_t *compress_batch(rn_req_t *req, const uint8_t *plain, size_t plain_len, int codec,
+                               size_t *len)
+{
+    uint8_t *z = NULL;
+    size_t zlen = 0;
+    if (rn_codec_compress(codec, NULL, plain + RN_BATCH_HEADER_SIZE,
+                          plain_len - RN_BATCH_HEADER_SIZE, &z, &zlen) != 0)
+        return NULL;
+    uint8_t *batch = rn_arena_alloc(&req->arena, RN_BATCH_HEADER_SIZE + zlen);
+    if (batch) {
+        memcpy(batch, plain, RN_BATCH_HEADER_SIZE);
+        memcpy(batch + RN_BATCH_HEADER_SIZE, z, zlen);
+        batch[RN_BATCH_OFF_ATTRIBUTES + 1] =
+            (uint8_t)((batch[RN_BATCH_OFF_ATTRIBUTES + 1] & ~RN_BATCH_ATTR_CODEC_MASK) | codec);
+        rn_store_be32(batch + RN_BATCH_OFF_BATCH_LENGTH,
+                      (uint32_t)(RN_BATCH_HEADER_SIZE + zlen - RN_BATCH_OFF_LEADER_EPOCH));
+        *len = RN_BATCH_HEADER_SIZE + zlen;
+    }
+    rn_free(z);
+    return batch;
+}
+
+int16_t rn_precords_apply(rn_req_t *req, const rn_dpart_t *dpart, const char *topic,
+                          int32_t partition, int64_t now_ms, uint8_t **buf, size_t *len,
+                          rn_batch_header_t *hdr, rn_partition_produce_response_t *out)
+{
+    int codec = rn_batch_codec(hdr);
+    bool recompress = dpart->compression >= 0 && dpart->compression != codec;
+    bool window = dpart->create_time &&
+                  (dpart->ts_before_max_ms != INT64_MAX || dpart->ts_after_max_ms != INT64_MAX);
+    if (codec != RN_CODEC_NONE && !recompress && !window && !dpart->compacted)
+        return 0; /* stored as sent, without decompressing (design decision 2) */
+    rules_t ru = {
+        .req = req, .dpart = dpart, .topic = topic, .partition = partition, .now_ms = now_ms};
+    uint8_t *plain = *buf;
+    size_t plain_len = *len;
+    if (codec != RN_CODEC_NONE && !(plain = inflate_batch(&ru, *buf, *len, &plain_len, out)))
+        return out->error_code;
+    rn_recwalk_result_t walk;
+    int16_t code = walk_records(&ru, plain, plain_len, &walk, out);
+    if (code != 0)
+        return code;
+    /* Kafka recomputes maxTimestamp from the records (LogValidator); the time index and
+     * ListOffsets depend on it, so a client's wrong value is corrected here. */
+    bool changed = walk.max_timestamp != hdr->max_timestamp;
+    rn_store_be64(plain + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)walk.max_timestamp);
+    uint8_t *batch = plain == *buf && !recompress ? *buf : NULL;
+    size_t batch_len = plain_len;
+    if (recompress) {
+        batch = dpart->compression == RN_CODEC_NONE
+                    ? plain
+                    : compress_batch(req, plain, plain_len, dpart->compression, &batch_len);
+        changed = true;
+    } else if (batch == NULL) {
+        /* Walked for its rules only: the compressed original is kept, its maximum fixed. */
+        batch = *buf;
+        batch_len = *len;
+        rn_store_be64(batch + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)walk.max_timestamp);
+    }
+    if (batch == NULL) {
+        fail(out, RN_KERR_UNKNOWN_SERVER_ERROR);
+        return RN_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    /* Kafka checks the size again when the batch changed size (UnifiedLog.append; its text,
+     * "topartition" included). */
+    if (recompress && (int64_t)batch_len > dpart->max_message_bytes) {
+        fail(out, RN_KERR_MESSAGE_TOO_LARGE);
+        if (req->api_version >= 8)
+            out->error_message =
+                rn_req_strf(req,
+                            "Message batch size is %zu bytes in append topartition %s-%d which "
+                            "exceeds the maximum configured size of %" PRId64 ".",
+                            batch_len, topic, partition, dpart->max_message_bytes);
+        return RN_KERR_MESSAGE_TOO_LARGE;
+    }
+    if (changed) {
+        rn_store_be32(batch + RN_BATCH_OFF_CRC, rn_batch_compute_crc(batch, batch_len));
+        *buf = batch;
+        *len = batch_len;
+        rn_batch_header_parse(batch, batch_len, hdr);
+    }
+    return 0;
+}
