@@ -17,6 +17,7 @@ APT_PACKAGES=(
   kcat librdkafka-dev python3-confluent-kafka python3-kafka
   maven openjdk-17-jdk-headless
   dpkg-dev debhelper lintian procps strace
+  iproute2 nftables
   burrow
 )
 if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
