@@ -1,6 +1,7 @@
 /* rn_cluster: the image on every node, snapshots, and the active controller's queue of
  * operations (rn_cluster.h). */
 #include "controller/rn_cluster.h"
+#include "data/rn_pidalloc.h"
 #include "quorum/rn_quorum.h"
 #include "rn_broker.h"
 
@@ -35,6 +36,7 @@ struct rn_cluster {
     rn__fcreate_t *fcreates; /* topics sent to the controller, waiting for the image */
     struct event *fcheck;    /* looks at fcreates from the loop; also every second */
     rn__reg_t *reg;          /* this node's registration with the controller */
+    rn__pids_t *pids;        /* this node's requests for producer id blocks */
 };
 
 /* New replicas go to the registered, unfenced brokers; none yet: the voters. */
@@ -310,6 +312,10 @@ rn_cluster_t *rn_cluster_new(rn_broker_t *b)
     opts.offsets_topic_replication_factor =
         (int16_t)rn_config_int(b->cfg, RN_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
     opts.session_timeout_ms = rn_config_int(b->cfg, RN_CFG_BROKER_SESSION_TIMEOUT_MS);
+    /* The pre-cluster reservation file (rn_pidalloc.h): its ids must not be granted again.
+     * A corrupt file stops the data path's start-up, which reads it too. */
+    if (rn_pidalloc_read_mark(b->cfg->data_dir, &opts.producer_id_floor, NULL, 0) != 0)
+        opts.producer_id_floor = 0;
     rn_controller_init(&c->ctl, c->img, &opts);
     c->activate = (rn_cluster_op_t){NULL, activate_decide, activate_done, c};
     c->kick = event_new(b->base, -1, 0, on_kick, c);
@@ -319,6 +325,7 @@ rn_cluster_t *rn_cluster_new(rn_broker_t *b)
     event_add(c->fcheck, &second);
     rn_topics_set_committer(b->topics, rn__cluster_commit_forward, c);
     c->reg = rn__reg_new(c);
+    c->pids = rn__pids_new(c);
     return c;
 }
 
@@ -336,6 +343,7 @@ void rn_cluster_stop(rn_cluster_t *c)
 {
     c->stopping = true;
     rn__reg_stop(c->reg);
+    rn__pids_stop(c->pids);
 }
 
 void rn_cluster_free(rn_cluster_t *c)
@@ -357,6 +365,7 @@ void rn_cluster_free(rn_cluster_t *c)
         rn_peer_free(c->peers[i]); /* cancels what is in flight */
     rn__cluster_fcreate_check(c, &c->fcreates, true);
     rn__reg_free(c->reg);
+    rn__pids_free(c->pids);
     rn_topics_set_committer(c->b->topics, NULL, NULL);
     event_free(c->fcheck);
     event_free(c->kick);
@@ -369,6 +378,16 @@ void rn_cluster_free(rn_cluster_t *c)
 const rn_mimage_t *rn_cluster_image(const rn_cluster_t *c)
 {
     return c->img;
+}
+
+rn__pids_t *rn__cluster_pids(rn_cluster_t *c)
+{
+    return c->pids;
+}
+
+rn__reg_t *rn__cluster_reg(rn_cluster_t *c)
+{
+    return c->reg;
 }
 
 rn_controller_t *rn_cluster_controller(rn_cluster_t *c)

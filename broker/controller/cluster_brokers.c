@@ -5,7 +5,8 @@
  * random incarnation id and its listeners, then heartbeats every
  * broker.heartbeat.interval.ms; it registers again when the controller changes or forgets
  * it. A registered broker starts fenced and is unfenced by the heartbeat that finds it
- * caught up with the metadata log. */
+ * caught up with the metadata log. The controller also grants producer id blocks here
+ * (AllocateProducerIds); cluster_pids.c asks for them. */
 #include "controller/rn_cluster.h"
 #include "rn_broker.h"
 #include "rn_handlers.h"
@@ -42,6 +43,8 @@ static void set_error(bop_t *bop, int16_t code)
         ((rn_broker_registration_response_t *)bop->response)->error_code = code;
     else if (bop->api_key == RN_API_BROKER_HEARTBEAT)
         ((rn_broker_heartbeat_response_t *)bop->response)->error_code = code;
+    else if (bop->api_key == RN_API_ALLOCATE_PRODUCER_IDS)
+        ((rn_allocate_producer_ids_response_t *)bop->response)->error_code = code;
 }
 
 static void bop_decide(rn_cluster_op_t *op, rn_cluster_t *c, int64_t next_offset, rn_mrecs_t *out)
@@ -53,8 +56,10 @@ static void bop_decide(rn_cluster_op_t *op, rn_cluster_t *c, int64_t next_offset
         return;
     if (bop->api_key == RN_API_BROKER_REGISTRATION)
         rn_controller_register_broker(ctl, bop->request, next_offset, now, out, bop->response);
-    else
+    else if (bop->api_key == RN_API_BROKER_HEARTBEAT)
         rn_controller_heartbeat(ctl, bop->request, now, out, bop->response);
+    else
+        rn_controller_allocate_producer_ids(ctl, bop->request, out, bop->response);
 }
 
 static void bop_done(rn_cluster_op_t *op, int rc)
@@ -89,8 +94,9 @@ static void req_cancel(rn_req_t *req, void *arg)
     bop->owner = NULL;
 }
 
-/* BrokerRegistration and BrokerHeartbeat: a node that is not the controller answers
- * NOT_CONTROLLER (its queue refuses), as Kafka's brokers do not serve them. */
+/* BrokerRegistration, BrokerHeartbeat and AllocateProducerIds: a node that is not the
+ * controller answers NOT_CONTROLLER (its queue refuses), as Kafka's brokers do not serve
+ * them. A block of producer ids is answered once its ProducerIdsRecord is committed. */
 int rn_handle_broker_registration(rn_req_t *req)
 {
     rn_broker_t *b = rn_req_broker(req);
@@ -109,6 +115,11 @@ int rn_handle_broker_registration(rn_req_t *req)
 }
 
 int rn_handle_broker_heartbeat(rn_req_t *req)
+{
+    return rn_handle_broker_registration(req);
+}
+
+int rn_handle_allocate_producer_ids(rn_req_t *req)
 {
     return rn_handle_broker_registration(req);
 }
@@ -353,6 +364,12 @@ void rn__reg_free(rn__reg_t *reg)
     event_free(reg->sessions);
     rn_arena_free(&reg->arena);
     rn_free(reg);
+}
+
+int64_t rn__reg_epoch(const rn__reg_t *reg, int32_t *controller)
+{
+    *controller = reg->controller;
+    return reg->epoch;
 }
 
 bool rn__reg_state(const rn__reg_t *reg, bool *fenced)

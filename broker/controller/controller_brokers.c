@@ -235,6 +235,12 @@ void rn_controller_allocate_producer_ids(rn_controller_t *ctl,
         return;
     }
     int64_t start = rn_mimage_next_producer_id(ctl->img);
+    if (start < ctl->opts.producer_id_floor)
+        start = ctl->opts.producer_id_floor;
+    if (start > INT64_MAX - RN_CONTROLLER_PID_BLOCK) {
+        resp->error_code = RN_KERR_UNKNOWN_SERVER_ERROR; /* ids exhausted */
+        return;
+    }
     rn_mrec_t rec;
     rn_mrec_init(&rec, RN_MREC_PRODUCER_IDS_RECORD);
     rec.body.producer_ids.broker_id = b->id;

@@ -116,8 +116,24 @@ void rn__reg_start(rn__reg_t *reg);
 void rn__reg_stop(rn__reg_t *reg);
 /* After the cluster's operations and peers are gone (their callbacks may reach reg). */
 void rn__reg_free(rn__reg_t *reg);
+/* This node's broker epoch (-1: not registered) and the controller that gave it. */
+int64_t rn__reg_epoch(const rn__reg_t *reg, int32_t *controller);
 /* True when registered with the current controller; *fenced as its last answer said. */
 bool rn__reg_state(const rn__reg_t *reg, bool *fenced);
+
+/* ---- this node's producer id blocks (cluster_pids.c) ---- */
+
+/* rn_pidalloc's source (arg: the rn_cluster_t): ask the controller for a block of producer
+ * ids (locally when this node is the controller), retrying until one is granted, and hand
+ * it to the data path's rn_pidalloc. */
+void rn_cluster_want_producer_ids(void *carg);
+typedef struct rn__pids rn__pids_t;
+rn__pids_t *rn__pids_new(rn_cluster_t *c);
+void rn__pids_stop(rn__pids_t *pids);
+/* After the cluster's operations and peers are gone (their callbacks may reach pids). */
+void rn__pids_free(rn__pids_t *pids);
+rn__pids_t *rn__cluster_pids(rn_cluster_t *c);
+rn__reg_t *rn__cluster_reg(rn_cluster_t *c);
 
 /* This node is registered with the controller, unfenced and caught up with the committed
  * metadata; otherwise false with the reason in why. */

@@ -31,6 +31,7 @@ typedef struct rn_controller_opts {
     int32_t offsets_topic_partitions;         /* offsets.topic.num.partitions (50) */
     int16_t offsets_topic_replication_factor; /* offsets.topic.replication.factor (3) */
     int16_t metadata_version;                 /* the metadata.version level bootstrapped */
+    int64_t producer_id_floor; /* ids below may have been used before blocks came from here */
 } rn_controller_opts_t;
 
 typedef struct rn__ctl_session {
@@ -98,6 +99,10 @@ int32_t rn_controller_check_sessions(rn_controller_t *ctl, int64_t now_ms, rn_mr
 /* The records that fence broker id: off every ISR it is in (never emptying one: a last
  * member stays, leaderless), new leaders where it led, then FenceBrokerRecord. */
 void rn_controller_fence(rn_controller_t *ctl, int32_t id, rn_mrecs_t *out);
+/* A block of RN_CONTROLLER_PID_BLOCK producer ids for a registered broker of the epoch the
+ * request names (else BROKER_ID_NOT_REGISTERED / STALE_BROKER_EPOCH, as Kafka), starting at
+ * the image's next id or, before that passed it, at opts.producer_id_floor: the first block
+ * imports a pre-cluster high-water mark. */
 void rn_controller_allocate_producer_ids(rn_controller_t *ctl,
                                          const rn_allocate_producer_ids_request_t *req,
                                          rn_mrecs_t *out,

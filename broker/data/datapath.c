@@ -2,6 +2,7 @@
  * files, retention and housekeeping (see rn_datapath.h). */
 #include "datapath_int.h"
 #include "data/rn_tslookup.h"
+#include "controller/rn_cluster.h"
 #include "rn_clock.h"
 
 #include "rn_alloc.h"
@@ -272,9 +273,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (dp->b->stopping) {
         /* Shutting down: parked Fetches answer now rather than hold the drain. */
         rn_fetchwait_wake_all(dp->waits);
+        rn_pidalloc_expire(dp->pidalloc, INT64_MAX);
         return;
     }
     int64_t now = rn_clock_mono_ms();
+    rn_pidalloc_expire(dp->pidalloc, now);
     if (now >= dp->next_retain_ms) {
         retain_all(dp);
         int64_t every = rn_config_int(dp->b->cfg, RN_CFG_LOG_RETENTION_CHECK_INTERVAL_MS);
@@ -313,15 +316,18 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
     rn_datapath_t *dp = rn_xcalloc(1, sizeof(*dp));
     dp->b = b;
     dp->logmgr = b->logmgr;
-    int rc = rn_pidalloc_open(b->cfg->data_dir, 0, &dp->pidalloc, err, errlen);
+    /* Ids come from the controller; the legacy file only says which ids were used. */
+    int64_t floor = 0;
+    int rc = rn_pidalloc_read_mark(b->cfg->data_dir, &floor, err, errlen);
     if (rc != 0) {
         rn_free(dp);
         return rc;
     }
+    dp->pidalloc = rn_pidalloc_new(floor, rn_cluster_want_producer_ids, b->cluster);
     /* Open (and after an unclean stop recover) every partition log in the data dir. */
     rc = rn_logmgr_load(dp->logmgr, log_config, dp, rn_clock_wall_ms(), err, errlen);
     if (rc != 0) {
-        rn_pidalloc_close(dp->pidalloc);
+        rn_pidalloc_free(dp->pidalloc);
         rn_free(dp);
         return rc;
     }
@@ -369,7 +375,7 @@ void rn_datapath_shutdown(rn_broker_t *b)
             }
         }
     }
-    rn_pidalloc_close(dp->pidalloc);
+    rn_pidalloc_free(dp->pidalloc);
     b->datapath = NULL;
     rn_free(dp);
 }

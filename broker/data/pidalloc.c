@@ -1,23 +1,33 @@
-/* Producer id blocks persisted in the data directory (see rn_pidalloc.h). */
+/* Producer ids from the controller's blocks (see rn_pidalloc.h). */
 #include "data/rn_pidalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "rn_alloc.h"
 #include "rn_err.h"
-#include "rn_log.h"
 
+struct rn_pidalloc_wait {
+    rn_pidalloc_wait_t *next;
+    int64_t deadline_ms;
+    void (*done)(void *arg, int rc, int64_t producer_id);
+    void *arg;
+};
+
+/* Ids next..end-1 are granted and unused; a prefetched block waits in
+ * next_start..next_end-1 (empty when equal). asked: a block is asked for and not yet
+ * granted. Waiters are in arrival order, and only while no id is left. */
 struct rn_pidalloc {
-    char *path;
-    char *tmp_path;
-    int64_t next;     /* next id to hand out */
-    int64_t reserved; /* ids below this are reserved in the file; next <= reserved */
-    int64_t block_size;
+    int64_t floor;
+    int64_t start, next, end;
+    int64_t next_start, next_end;
+    bool asked;
+    void (*ask)(void *arg);
+    void *ask_arg;
+    rn_pidalloc_wait_t *waiters, **tail;
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, const char *path)
@@ -26,46 +36,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, const char *path)
         snprintf(err, errlen, fmt, path, strerror(errno));
 }
 
-/* Write "<value>\n" to tmp_path and rename it over path; fsync both when durable. */
-static int write_reservation(rn_pidalloc_t *pa, int64_t value, int durable, char *err,
-                             size_t errlen)
-{
-    char line[32];
-    int len = snprintf(line, sizeof(line), "%" PRId64 "\n", value);
-    int fd = open(pa->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        set_err(err, errlen, "cannot create %s: %s", pa->tmp_path);
-        return RN_EIO;
-    }
-    ssize_t n = write(fd, line, (size_t)len);
-    if (n != len || (durable && fsync(fd) != 0)) {
-        if (n >= 0 && n != len)
-            errno = ENOSPC;
-        set_err(err, errlen, "cannot write %s: %s", pa->tmp_path);
-        close(fd);
-        unlink(pa->tmp_path);
-        return RN_EIO;
-    }
-    close(fd);
-    if (rename(pa->tmp_path, pa->path) != 0) {
-        set_err(err, errlen, "cannot rename onto %s: %s", pa->path);
-        unlink(pa->tmp_path);
-        return RN_EIO;
-    }
-    if (durable) {
-        char *slash = strrchr(pa->path, '/');
-        char *dir = slash ? rn_xstrndup(pa->path, (size_t)(slash - pa->path) + 1) : rn_xstrdup(".");
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        rn_free(dir);
-    }
-    return 0;
-}
-
-static int read_reservation(const char *path, int64_t *value, char *err, size_t errlen)
+static int read_mark_file(const char *path, int64_t *value, char *err, size_t errlen)
 {
     *value = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -102,58 +73,130 @@ static int read_reservation(const char *path, int64_t *value, char *err, size_t 
     return 0;
 }
 
-static int reserve(rn_pidalloc_t *pa, int durable, char *err, size_t errlen)
+int rn_pidalloc_read_mark(const char *dir, int64_t *mark, char *err, size_t errlen)
 {
-    if (pa->reserved > INT64_MAX - pa->block_size)
-        return RN_ERANGE;
-    int rc = write_reservation(pa, pa->reserved + pa->block_size, durable, err, errlen);
-    if (rc == 0)
-        pa->reserved += pa->block_size;
+    size_t n = strlen(dir) + sizeof(RN_PIDALLOC_FILE) + 2;
+    char *path = rn_xmalloc(n);
+    snprintf(path, n, "%s/%s", dir, RN_PIDALLOC_FILE);
+    int rc = read_mark_file(path, mark, err, errlen);
+    rn_free(path);
     return rc;
 }
 
-int rn_pidalloc_open(const char *dir, int64_t block_size, rn_pidalloc_t **out, char *err,
-                     size_t errlen)
+rn_pidalloc_t *rn_pidalloc_new(int64_t floor, void (*ask)(void *arg), void *arg)
 {
     rn_pidalloc_t *pa = rn_xcalloc(1, sizeof(*pa));
-    size_t n = strlen(dir) + sizeof(RN_PIDALLOC_FILE) + 8;
-    pa->path = rn_xmalloc(n);
-    pa->tmp_path = rn_xmalloc(n);
-    snprintf(pa->path, n, "%s/%s", dir, RN_PIDALLOC_FILE);
-    snprintf(pa->tmp_path, n, "%s/%s.tmp", dir, RN_PIDALLOC_FILE);
-    pa->block_size = block_size > 0 ? block_size : RN_PIDALLOC_BLOCK;
-    int rc = read_reservation(pa->path, &pa->next, err, errlen);
-    if (rc == 0) {
-        pa->reserved = pa->next;
-        rc = reserve(pa, 1, err, errlen);
-    }
-    if (rc) {
-        rn_pidalloc_close(pa);
-        return rc;
-    }
-    *out = pa;
-    return 0;
+    pa->floor = floor > 0 ? floor : 0;
+    pa->ask = ask;
+    pa->ask_arg = arg;
+    pa->tail = &pa->waiters;
+    return pa;
 }
 
-void rn_pidalloc_close(rn_pidalloc_t *pa)
+void rn_pidalloc_free(rn_pidalloc_t *pa)
 {
     if (!pa)
         return;
-    rn_free(pa->path);
-    rn_free(pa->tmp_path);
+    rn_pidalloc_wait_t *w;
+    while ((w = pa->waiters) != NULL) {
+        pa->waiters = w->next;
+        w->done(w->arg, RN_ECANCELED, -1);
+        rn_free(w);
+    }
     rn_free(pa);
+}
+
+/* Ask for a block once the current one is 90% used and none is prefetched or asked for. */
+static void maybe_ask(rn_pidalloc_t *pa)
+{
+    if (pa->asked || pa->next_end > pa->next_start || pa->ask == NULL)
+        return;
+    int64_t size = pa->end - pa->start;
+    if (size > 0 && (pa->next - pa->start) * 100 < size * RN_PIDALLOC_PREFETCH_PCT)
+        return;
+    pa->asked = true;
+    pa->ask(pa->ask_arg);
 }
 
 int rn_pidalloc_next(rn_pidalloc_t *pa, int64_t *producer_id)
 {
-    if (pa->next == pa->reserved) {
-        char err[512];
-        int rc = reserve(pa, 0, err, sizeof(err));
-        if (rc == RN_EIO)
-            RN_ERROR("pidalloc", "cannot reserve producer ids: %s", err);
-        if (rc)
-            return rc;
+    if (pa->next == pa->end && pa->next_end > pa->next_start) {
+        pa->start = pa->next = pa->next_start;
+        pa->end = pa->next_end;
+        pa->next_start = pa->next_end = 0;
+    }
+    if (pa->next == pa->end) {
+        maybe_ask(pa);
+        return RN_ENOTFOUND;
     }
     *producer_id = pa->next++;
+    maybe_ask(pa);
     return 0;
+}
+
+void rn_pidalloc_add_block(rn_pidalloc_t *pa, int64_t start, int32_t len)
+{
+    pa->asked = false;
+    int64_t end = len > 0 && start <= INT64_MAX - len ? start + len : start;
+    if (start < pa->floor)
+        start = pa->floor < end ? pa->floor : end;
+    if (start < end) {
+        pa->next_start = start;
+        pa->next_end = end;
+    }
+    int64_t id;
+    rn_pidalloc_wait_t *w;
+    while ((w = pa->waiters) != NULL && rn_pidalloc_next(pa, &id) == 0) {
+        pa->waiters = w->next;
+        if (pa->waiters == NULL)
+            pa->tail = &pa->waiters;
+        w->done(w->arg, 0, id);
+        rn_free(w);
+    }
+    if (start >= end)
+        maybe_ask(pa); /* nothing usable came: the next block */
+}
+
+rn_pidalloc_wait_t *rn_pidalloc_wait(rn_pidalloc_t *pa, int64_t deadline_ms,
+                                     void (*done)(void *arg, int rc, int64_t producer_id),
+                                     void *arg)
+{
+    rn_pidalloc_wait_t *w = rn_xcalloc(1, sizeof(*w));
+    *w = (rn_pidalloc_wait_t){NULL, deadline_ms, done, arg};
+    *pa->tail = w;
+    pa->tail = &w->next;
+    return w;
+}
+
+static void unlink_wait(rn_pidalloc_t *pa, rn_pidalloc_wait_t **pp)
+{
+    rn_pidalloc_wait_t *w = *pp;
+    *pp = w->next;
+    if (pa->tail == &w->next)
+        pa->tail = pp;
+}
+
+void rn_pidalloc_unwait(rn_pidalloc_t *pa, rn_pidalloc_wait_t *w)
+{
+    for (rn_pidalloc_wait_t **pp = &pa->waiters; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == w) {
+            unlink_wait(pa, pp);
+            rn_free(w);
+            return;
+        }
+    }
+}
+
+void rn_pidalloc_expire(rn_pidalloc_t *pa, int64_t now_ms)
+{
+    for (rn_pidalloc_wait_t **pp = &pa->waiters; *pp != NULL;) {
+        rn_pidalloc_wait_t *w = *pp;
+        if (now_ms < w->deadline_ms) {
+            pp = &w->next;
+            continue;
+        }
+        unlink_wait(pa, pp);
+        w->done(w->arg, RN_ENOTFOUND, -1);
+        rn_free(w);
+    }
 }

@@ -228,10 +228,11 @@ def differences(a, b, path="", key=None, out=None):
 # ---- custom comparisons (a relation rather than equality) ----------------------------------
 
 # The metadata quorum's RPCs (Vote, BeginQuorumEpoch, EndQuorumEpoch, DescribeQuorum,
-# FetchSnapshot) and the controller's BrokerRegistration and BrokerHeartbeat: Kafka serves
-# them on its controller listener, runnel on its one listener (combined mode, design
-# decision 5), so a Kafka broker listener's ApiVersions lacks them.
-QUORUM_KEYS = {52, 53, 54, 55, 59, 62, 63}
+# FetchSnapshot) and the controller's BrokerRegistration, BrokerHeartbeat and
+# AllocateProducerIds: Kafka serves them on its controller listener, runnel on its one
+# listener (combined mode, design decision 5), so a Kafka broker listener's ApiVersions
+# lacks them.
+QUORUM_KEYS = {52, 53, 54, 55, 59, 62, 63, 67}
 
 # Kafka 3.9 served every api key runnel serves from v0; runnel keeps those floors where Kafka
 # 4.0 raised them (KIP-896; README, "Kafka APIs served"), so its ranges may start lower.

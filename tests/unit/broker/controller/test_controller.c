@@ -184,6 +184,22 @@ static void test_cluster(void)
     rn_controller_allocate_producer_ids(
         &ctl, &(rn_allocate_producer_ids_request_t){.broker_id = 2, .broker_epoch = 1}, &out, &pr);
     is(pr.error_code, RN_KERR_STALE_BROKER_EPOCH, "stale epoch refused");
+    rn_allocate_producer_ids_response_init(&pr);
+    rn_controller_allocate_producer_ids(
+        &ctl, &(rn_allocate_producer_ids_request_t){.broker_id = 9, .broker_epoch = 3}, &out, &pr);
+    is(pr.error_code, RN_KERR_BROKER_ID_NOT_REGISTERED, "unknown broker refused");
+    /* A pre-cluster mark above the image's is the start of the next block, once. */
+    ctl.opts.producer_id_floor = 5500;
+    rn_allocate_producer_ids_response_init(&pr);
+    rn_controller_allocate_producer_ids(
+        &ctl, &(rn_allocate_producer_ids_request_t){.broker_id = 2, .broker_epoch = 3}, &out, &pr);
+    commit(img, &out);
+    is(pr.producer_id_start, 5500, "the floor imported as the block's start");
+    is(rn_mimage_next_producer_id(img), 6500, "mark past the floor");
+    rn_controller_allocate_producer_ids(
+        &ctl, &(rn_allocate_producer_ids_request_t){.broker_id = 2, .broker_epoch = 3}, &out, &pr);
+    commit(img, &out);
+    is(pr.producer_id_start, 6500, "later blocks follow the image");
 
     /* Snapshot round trip: same records out of the reloaded image. */
     uint8_t *snap = NULL, *snap2 = NULL;

@@ -1,5 +1,6 @@
-/* Unit tests for rn_pidalloc: ids increase, blocks are reserved in the file before use,
- * a reopen (clean or after a "crash") never repeats an id, corrupt files are refused. */
+/* Unit tests for rn_pidalloc: ids come from granted blocks in order, the next block is asked
+ * for once at 90% used, waiters get ids as blocks arrive or expire, ids below the legacy
+ * file's mark are never handed out, and the legacy file is read (never written). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,26 @@
 #include "tap.h"
 
 static char dir[256];
+static int asks;
+static int64_t got[4];
+static int ngot, nexpired, ncancelled;
+
+static void ask(void *arg)
+{
+    (void)arg;
+    asks++;
+}
+
+static void on_pid(void *arg, int rc, int64_t pid)
+{
+    (void)arg;
+    if (rc == 0)
+        got[ngot++] = pid;
+    else if (rc == RN_ECANCELED)
+        ncancelled++;
+    else
+        nexpired++;
+}
 
 static void write_file(const char *text)
 {
@@ -20,18 +41,76 @@ static void write_file(const char *text)
     fclose(f);
 }
 
-static long long read_file_value(void)
+static void test_blocks(void)
 {
-    char path[300];
-    snprintf(path, sizeof(path), "%s/%s", dir, RN_PIDALLOC_FILE);
-    FILE *f = fopen(path, "r");
-    long long v = -1;
-    if (f) {
-        if (fscanf(f, "%lld", &v) != 1)
-            v = -2;
-        fclose(f);
-    }
-    return v;
+    rn_pidalloc_t *pa = rn_pidalloc_new(0, ask, NULL);
+    int64_t id = -1;
+    is(rn_pidalloc_next(pa, &id), RN_ENOTFOUND, "no id before a block");
+    is(asks, 1, "a block asked for");
+    is(rn_pidalloc_next(pa, &id), RN_ENOTFOUND, "still none");
+    is(asks, 1, "asked once only");
+    rn_pidalloc_add_block(pa, 1000, 10);
+    int bad = 0;
+    for (int i = 0; i < 9; i++)
+        bad += rn_pidalloc_next(pa, &id) != 0 || id != 1000 + i;
+    is(bad, 0, "ids of the block in order");
+    is(asks, 2, "the next block asked for at 90%% used");
+    rn_pidalloc_add_block(pa, 3000, 10);
+    is(rn_pidalloc_next(pa, &id), 0, "last id of the block");
+    is(id, 1009, "which is 1009");
+    is(rn_pidalloc_next(pa, &id), 0, "then the prefetched block");
+    is(id, 3000, "which starts at 3000");
+    is(asks, 2, "no ask while the new block is fresh");
+    rn_pidalloc_free(pa);
+}
+
+static void test_waiters_and_floor(void)
+{
+    asks = 0;
+    rn_pidalloc_t *pa = rn_pidalloc_new(2005, ask, NULL);
+    int64_t id;
+    is(rn_pidalloc_next(pa, &id), RN_ENOTFOUND, "nothing yet");
+    rn_pidalloc_wait(pa, 100, on_pid, NULL);
+    rn_pidalloc_wait(pa, 100, on_pid, NULL);
+    rn_pidalloc_wait_t *gone = rn_pidalloc_wait(pa, 100, on_pid, NULL);
+    rn_pidalloc_unwait(pa, gone);
+    rn_pidalloc_add_block(pa, 1000, 1000);
+    is(ngot, 0, "a block wholly below the floor is dropped");
+    is(asks, 2, "and another asked for");
+    rn_pidalloc_add_block(pa, 2000, 1000);
+    is(ngot, 2, "both waiters answered");
+    is(got[0], 2005, "from the floor on");
+    is(got[1], 2006, "in order");
+    is(rn_pidalloc_next(pa, &id), 0, "next");
+    is(id, 2007, "continues");
+    rn_pidalloc_free(pa);
+
+    pa = rn_pidalloc_new(0, ask, NULL);
+    rn_pidalloc_next(pa, &id);
+    rn_pidalloc_wait(pa, 100, on_pid, NULL);
+    rn_pidalloc_wait(pa, 200, on_pid, NULL);
+    rn_pidalloc_expire(pa, 150);
+    is(nexpired, 1, "the first waiter expires at its deadline");
+    rn_pidalloc_free(pa);
+    is(ncancelled, 1, "the other is cancelled by free");
+}
+
+static void test_legacy_file(void)
+{
+    char err[512] = "";
+    int64_t mark = -1;
+    is(rn_pidalloc_read_mark(dir, &mark, err, sizeof(err)), 0, "no file");
+    is(mark, 0, "mark 0");
+    write_file("4000\n");
+    is(rn_pidalloc_read_mark(dir, &mark, err, sizeof(err)), 0, "read the mark");
+    is(mark, 4000, "mark 4000");
+    write_file("12x\n");
+    is(rn_pidalloc_read_mark(dir, &mark, err, sizeof(err)), RN_ECORRUPT, "garbage refused");
+    ok(strstr(err, RN_PIDALLOC_FILE) != NULL, "error names the file: %s", err);
+    write_file("");
+    is(rn_pidalloc_read_mark(dir, &mark, err, sizeof(err)), RN_ECORRUPT, "empty refused");
+    write_file("99999999999999999999999\n");
+    is(rn_pidalloc_read_mark(dir, &mark, err, sizeof(err)), RN_ECORRUPT, "overflow refused");
 }
 
 int main(void)
@@ -39,48 +118,9 @@ int main(void)
     snprintf(dir, sizeof(dir), "/tmp/rn_pidalloc_XXXXXX");
     if (!mkdtemp(dir))
         return 1;
-    char err[512] = "";
-    rn_pidalloc_t *pa = NULL;
-    is(rn_pidalloc_open(dir, 10, &pa, err, sizeof(err)), 0, "open a fresh directory");
-    is(read_file_value(), 10, "first block reserved in the file");
-    int64_t id = -1, prev = -1;
-    int increasing = 1;
-    for (int i = 0; i < 25; i++) {
-        if (rn_pidalloc_next(pa, &id) != 0 || id != prev + 1)
-            increasing = 0;
-        prev = id;
-    }
-    ok(increasing, "25 ids 0..24 in order");
-    is(id, 24, "last id 24");
-    is(read_file_value(), 30, "file is ahead of every id handed out");
-    /* A crash: no close, reopen. The unused ids 25..29 are skipped, never repeated. */
-    rn_pidalloc_t *pa2 = NULL;
-    is(rn_pidalloc_open(dir, 10, &pa2, err, sizeof(err)), 0, "reopen");
-    is(rn_pidalloc_next(pa2, &id), 0, "next after reopen");
-    is(id, 30, "continues past the reserved block");
-    rn_pidalloc_close(pa);
-    rn_pidalloc_close(pa2);
-
-    is(rn_pidalloc_open(dir, 0, &pa, err, sizeof(err)), 0, "reopen with the default block");
-    is(rn_pidalloc_next(pa, &id), 0, "next");
-    is(id, 40, "starts at the reservation");
-    is(read_file_value(), 40 + RN_PIDALLOC_BLOCK, "default block of 1000 reserved");
-    rn_pidalloc_close(pa);
-
-    write_file("12x\n");
-    is(rn_pidalloc_open(dir, 10, &pa, err, sizeof(err)), RN_ECORRUPT, "garbage refused");
-    ok(strstr(err, RN_PIDALLOC_FILE) != NULL, "error names the file: %s", err);
-    write_file("");
-    is(rn_pidalloc_open(dir, 10, &pa, err, sizeof(err)), RN_ECORRUPT, "empty file refused");
-    write_file("99999999999999999999999\n");
-    is(rn_pidalloc_open(dir, 10, &pa, err, sizeof(err)), RN_ECORRUPT, "overflow refused");
-    write_file("9223372036854775800\n");
-    is(rn_pidalloc_open(dir, 10, &pa, err, sizeof(err)), RN_ERANGE, "ids exhausted");
-
-    is(rn_pidalloc_open("/nonexistent/dir", 10, &pa, err, sizeof(err)), RN_EIO,
-       "unwritable directory");
-    ok(strstr(err, "/nonexistent/dir") != NULL, "error names the path: %s", err);
-
+    test_blocks();
+    test_waiters_and_floor();
+    test_legacy_file();
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
