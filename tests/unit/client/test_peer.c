@@ -10,8 +10,10 @@
 #include "rn_peer.h"
 #include "rn_rpc.h"
 #include "rn_str.h"
+#include "unit/testutil.h"
 #include "tap.h"
 
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -634,15 +636,17 @@ static void test_names(void)
     rn_peer_opts_t opts = {.host = "broker-one.test", .port = port};
     ok(rn_peer_new(base, &opts) == NULL, "a host name without a resolver is refused");
 
-    char path[] = "/tmp/rn-peer-hosts-XXXXXX";
-    int fd = mkstemp(path);
+    char dir[256];
+    tu_tmpdir(dir, "peer-hosts");
+    const char *path = tu_path(dir, "hosts");
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     static const char hosts[] = "127.0.0.1 broker-one.test\n";
     ok(fd >= 0 && write(fd, hosts, sizeof hosts - 1) == (ssize_t)(sizeof hosts - 1),
        "a hosts file");
     close(fd);
     struct evdns_base *dns = evdns_base_new(base, 0);
     evdns_base_load_hosts(dns, path);
-    unlink(path);
+    tu_rmtree(dir);
     opts.dns = dns;
     rn_peer_t *peer = rn_peer_new(base, &opts);
     ok(peer != NULL, "with evdns, a host name is accepted");

@@ -9,6 +9,7 @@
 #include "rn_err.h"
 #include "data/rn_pidalloc.h"
 #include "tap.h"
+#include "unit/testutil.h"
 
 static char dir[256];
 static int asks;
@@ -115,15 +116,10 @@ static void test_legacy_file(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/rn_pidalloc_XXXXXX");
-    if (!mkdtemp(dir))
-        return 1;
+    tu_tmpdir(dir, "pidalloc");
     test_blocks();
     test_waiters_and_floor();
     test_legacy_file();
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        diag("could not remove %s", dir);
+    tu_rmtree(dir);
     return done_testing();
 }

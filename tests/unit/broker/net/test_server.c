@@ -21,8 +21,10 @@
 #include "rn_str.h"
 #include "net/rn_server.h"
 #include "tap.h"
+#include "unit/testutil.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
@@ -671,9 +673,10 @@ static void test_limits(void)
 
 int main(void)
 {
-    char path[] = "/tmp/rn_test_server.XXXXXX";
-    file_fd = mkstemp(path);
-    unlink(path);
+    char dir[256];
+    tu_tmpdir(dir, "server");
+    file_fd = open(tu_path(dir, "file"), O_RDWR | O_CREAT | O_EXCL, 0600);
+    tu_rmtree(dir); /* the open descriptor is all the test needs */
     if (write(file_fd, "0123456789abcdefghij", 20) != 20)
         diag("write failed");
 
