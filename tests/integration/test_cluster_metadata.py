@@ -11,45 +11,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
+from cluster_common import Node, controller, leader_of, wait_for  # noqa: E402
 
 T = D.Tap("test_cluster_metadata", timeout_s=120)
 SESSION_MS = 4000  # broker.session.timeout.ms, shortened so fencing is seen quickly
-
-
-class Node(D.Broker):
-    def __init__(self, node_id, port, cluster):
-        self.node_id = node_id
-        self.fixed_port = port
-        self.cluster = cluster
-        super().__init__()
-
-    def start(self):
-        self.port = self.fixed_port
-        self.log = open(os.path.join(self.dir, "runneld.log"), "ab")
-        self.proc = D.subprocess.Popen(
-            [D.RUNNELD, "--node-id", str(self.node_id), "--listen", self.bootstrap,
-             "--data-dir", self.data, "--cluster", self.cluster,
-             "--broker.session.timeout.ms", str(SESSION_MS)],
-            stdout=self.log, stderr=D.subprocess.STDOUT, preexec_fn=D._die_with_parent)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                D.socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("node %d did not listen" % self.node_id)
-
-
-def controller(node):
-    try:
-        c = D.Conn(node.bootstrap, timeout=3)
-        r = c.call("Metadata", 12, {"Topics": [], "AllowAutoTopicCreation": False})
-        c.close()
-        return r["ControllerId"]
-    except Exception:  # noqa: BLE001
-        return None
-
+SESSION_FLAGS = ["--broker.session.timeout.ms", str(SESSION_MS)]
 
 
 def topic_id(node, name):
@@ -100,15 +66,6 @@ def leaders(node, name):
     t = metadata(node, [{"Name": name}])["Topics"][0]
     return {p["PartitionIndex"]: (p["LeaderId"], p["ErrorCode"], p["ReplicaNodes"], p["IsrNodes"])
             for p in t["Partitions"]}
-
-
-def wait_for(pred, secs):
-    deadline = time.monotonic() + secs
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def brokers_and_placement(nodes, lead, follower):
@@ -173,20 +130,10 @@ def everywhere(nodes, name, secs):
     return ids
 
 
-def leader_of(nodes, secs):
-    deadline = time.monotonic() + secs
-    while time.monotonic() < deadline:
-        for n in nodes:
-            if n.proc is not None and n.proc.poll() is None and controller(n) == n.node_id:
-                return n
-        time.sleep(0.1)
-    return None
-
-
 def main():
     ports = [D.free_port() for _ in range(3)]
     cluster = ",".join("%d@127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(ports))
-    nodes = [Node(i + 1, ports[i], cluster) for i in range(3)]
+    nodes = [Node(i + 1, ports[i], cluster, SESSION_FLAGS) for i in range(3)]
     for n in nodes:
         T.cleanups.append(n.cleanup)
     lead = leader_of(nodes, 15)

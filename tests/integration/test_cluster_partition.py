@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
+import cluster_common as CC  # noqa: E402
 
 TOPIC = "__cluster_metadata"
 CUT_S = 6  # longer than controller.quorum.fetch.timeout.ms (2 s) plus an election (1-2 s)
@@ -188,29 +189,14 @@ class Node(D.Broker):
 
 
 def describe(node, timeout=2):
-    """(leader id, epoch, high watermark, {voter: log end}) as node answers DescribeQuorum."""
-    try:
-        c = D.Conn(node.bootstrap, timeout=timeout)
-        r = c.call("DescribeQuorum", 1, {"Topics": [{"TopicName": TOPIC,
-                                                      "Partitions": [{"PartitionIndex": 0}]}]})
-        c.close()
-    except Exception:  # noqa: BLE001 - a forwarded request to an unreachable leader
-        return None
-    p = D.only_partition(r, "Topics", "Partitions")
-    if p["ErrorCode"] != 0:
-        return None
-    ends = {v["ReplicaId"]: v["LogEndOffset"] for v in p["CurrentVoters"]}
-    return p["LeaderId"], p["LeaderEpoch"], p["HighWatermark"], ends
+    """(leader id, epoch, high watermark, {voter: log end}) as node answers DescribeQuorum
+    without error; None otherwise (a forwarded request to an unreachable leader)."""
+    d = CC.describe_quorum(node, timeout)
+    return d[:4] if d is not None and d[4] == 0 else None
 
 
 def controller(node):
-    try:
-        c = D.Conn(node.bootstrap, timeout=2)
-        r = c.call("Metadata", 12, {"Topics": [], "AllowAutoTopicCreation": False})
-        c.close()
-        return r["ControllerId"]
-    except Exception:  # noqa: BLE001
-        return None
+    return CC.controller(node, timeout=2)
 
 
 def has_topic(node, name):
@@ -237,13 +223,7 @@ def create(node, name, timeout_ms=3000):
 
 
 def wait_for(pred, secs):
-    deadline = time.monotonic() + secs
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return None
+    return CC.wait_for(pred, secs, step=0.1)
 
 
 def agreed(nodes, secs, not_leader=None):

@@ -8,55 +8,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
+from cluster_common import Node, controller, leader_of  # noqa: E402
 
 T = D.Tap("test_cluster_producer_ids", timeout_s=120)
 BLOCK = 1000
 SESSION_MS = 4000
-
-
-class Node(D.Broker):
-    def __init__(self, node_id, port, cluster):
-        self.node_id = node_id
-        self.fixed_port = port
-        self.cluster = cluster
-        super().__init__()
-
-    def start(self):
-        self.port = self.fixed_port
-        self.log = open(os.path.join(self.dir, "runneld.log"), "ab")
-        self.proc = D.subprocess.Popen(
-            [D.RUNNELD, "--node-id", str(self.node_id), "--listen", self.bootstrap,
-             "--data-dir", self.data, "--cluster", self.cluster,
-             "--broker.session.timeout.ms", str(SESSION_MS)],
-            stdout=self.log, stderr=D.subprocess.STDOUT, preexec_fn=D._die_with_parent)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                D.socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("node %d did not listen" % self.node_id)
-
-
-def controller(node):
-    try:
-        c = D.Conn(node.bootstrap, timeout=3)
-        r = c.call("Metadata", 12, {"Topics": [], "AllowAutoTopicCreation": False})
-        c.close()
-        return r["ControllerId"]
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def leader_of(nodes, secs):
-    deadline = time.monotonic() + secs
-    while time.monotonic() < deadline:
-        for n in nodes:
-            if n.proc is not None and n.proc.poll() is None and controller(n) == n.node_id:
-                return n
-        time.sleep(0.1)
-    return None
+SESSION_FLAGS = ["--broker.session.timeout.ms", str(SESSION_MS)]
 
 
 def init_pid(node, secs=20):
@@ -78,7 +35,7 @@ def init_pid(node, secs=20):
 def cluster():
     ports = [D.free_port() for _ in range(3)]
     spec = ",".join("%d@127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(ports))
-    nodes = [Node(i + 1, ports[i], spec) for i in range(3)]
+    nodes = [Node(i + 1, ports[i], spec, SESSION_FLAGS) for i in range(3)]
     for n in nodes:
         T.cleanups.append(n.cleanup)
     T.ok(leader_of(nodes, 15) is not None, "a controller is elected")

@@ -13,57 +13,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
+from cluster_common import Node, controller, describe_quorum as describe  # noqa: E402
 
 T = D.Tap("test_quorum_cluster", timeout_s=120)
-TOPIC = "__cluster_metadata"
-
-
-class Node(D.Broker):
-    def __init__(self, node_id, port, cluster):
-        self.node_id = node_id
-        self.fixed_port = port
-        self.cluster = cluster
-        super().__init__()
-
-    def start(self):
-        self.port = self.fixed_port
-        self.log = open(os.path.join(self.dir, "runneld.log"), "ab")
-        self.proc = D.subprocess.Popen(
-            [D.RUNNELD, "--node-id", str(self.node_id), "--listen", self.bootstrap,
-             "--data-dir", self.data, "--cluster", self.cluster],
-            stdout=self.log, stderr=D.subprocess.STDOUT, preexec_fn=D._die_with_parent)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                D.socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("node %d did not listen" % self.node_id)
-
-
-def describe(node):
-    """(leader id, epoch, high watermark, {voter: log end}, error) as node sees it."""
-    try:
-        c = D.Conn(node.bootstrap, timeout=3)
-        r = c.call("DescribeQuorum", 1, {"Topics": [{"TopicName": TOPIC,
-                                                      "Partitions": [{"PartitionIndex": 0}]}]})
-        c.close()
-    except Exception:  # noqa: BLE001 - a stopped or restarting node
-        return None
-    p = D.only_partition(r, "Topics", "Partitions")
-    ends = {v["ReplicaId"]: v["LogEndOffset"] for v in p["CurrentVoters"]}
-    return p["LeaderId"], p["LeaderEpoch"], p["HighWatermark"], ends, p["ErrorCode"]
-
-
-def controller(node):
-    try:
-        c = D.Conn(node.bootstrap, timeout=3)
-        r = c.call("Metadata", 12, {"Topics": [], "AllowAutoTopicCreation": False})
-        c.close()
-        return r["ControllerId"]
-    except Exception:  # noqa: BLE001
-        return None
 
 
 def agreed(nodes, timeout, not_leader=None):
