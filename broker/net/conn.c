@@ -450,7 +450,7 @@ static bool handle_frame(rn_srvconn_t *conn, uint8_t *frame, size_t size)
         conn_flush(conn);
     } else if (rc < 0) {
         uint64_t skipped = 0;
-        if (rn_lograte_allow(&srv->log_bad, rn__server_now_ns(), RN_BAD_LOG_PER_SEC, &skipped))
+        if (rn__server_may_log_bad(srv, &skipped))
             RN_WARN("server",
                     "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d: "
                     "malformed %s request (%s); closing the connection (%llu more bad "
@@ -586,7 +586,7 @@ static void process_input(rn_srvconn_t *conn)
             /* Before allocating: a huge or negative size is garbage or an attack, and an
              * HTTP or TLS client lands here too. */
             uint64_t skipped = 0;
-            if (rn_lograte_allow(&srv->log_bad, rn__server_now_ns(), RN_BAD_LOG_PER_SEC, &skipped))
+            if (rn__server_may_log_bad(srv, &skipped))
                 RN_WARN("server",
                         "conn=%llu peer=%s: request size %d is outside 8..%d "
                         "(socket.request.max.bytes); closing the connection (%llu more bad "

@@ -84,14 +84,14 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
     /* Let file ranges stay sendfile chains rather than be read into memory. */
     evbuffer_set_flags(req->out, EVBUFFER_FLAG_DRAINS_TO_FD);
     if (problem != NULL) {
-        /* The first bytes in hex make an interop mismatch diagnosable from the log alone. */
-        char hex[2 * 48 + 1];
-        size_t nhex = size < 48 ? size : 48;
-        for (size_t i = 0; i < nhex; i++)
-            snprintf(hex + 2 * i, 3, "%02x", frame[i]);
-        hex[2 * nhex] = '\0';
         uint64_t skipped = 0;
-        if (rn_lograte_allow(&srv->log_bad, rn__server_now_ns(), RN_BAD_LOG_PER_SEC, &skipped))
+        if (rn__server_may_log_bad(srv, &skipped)) {
+            /* The first bytes in hex make an interop mismatch diagnosable from the log alone. */
+            char hex[2 * 48 + 1];
+            size_t nhex = size < 48 ? size : 48;
+            for (size_t i = 0; i < nhex; i++)
+                snprintf(hex + 2 * i, 3, "%02x", frame[i]);
+            hex[2 * nhex] = '\0';
             RN_WARN("server",
                     "conn=%llu peer=%s api_key=%d api_version=%d correlation_id=%d "
                     "client_id=%s: %s; closing the connection (%zu bytes: %s%s; %llu more bad "
@@ -99,6 +99,7 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
                     (unsigned long long)conn->id, conn->peer, req->api_key, req->api_version,
                     req->correlation_id, req->client_id ? req->client_id : "", problem, size, hex,
                     size > nhex ? "..." : "", (unsigned long long)skipped);
+        }
         if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
             srv->metrics.errors[req->api_key]++;
         srv->metrics.connections_closed_bad++;

@@ -126,6 +126,13 @@ static inline uint64_t rn__server_now_ns(void)
     return (uint64_t)rn_clock_mono_ns();
 }
 
+/* Whether a line about a malformed request or frame may be logged now (RN_BAD_LOG_PER_SEC);
+ * *skipped then holds how many were left out before it. */
+static inline bool rn__server_may_log_bad(rn_server_t *srv, uint64_t *skipped)
+{
+    return rn_lograte_allow(&srv->log_bad, rn__server_now_ns(), RN_BAD_LOG_PER_SEC, skipped);
+}
+
 /* request.c */
 /* Decode a frame (ownership taken) into a request queued nowhere yet; NULL (logged, frame
  * freed) when the connection must close. */
