@@ -8,6 +8,7 @@
 #include "rn_rpc.h"
 #include "rn_str.h"
 #include "tap.h"
+#include "unit/client/fake_broker.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,18 +25,6 @@ static atomic_int mode = MODE_NORMAL;
 static atomic_int api_versions_seen[8]; /* ApiVersions requests per version */
 static atomic_int find_coordinator_seen;
 static int port;
-
-static int read_exact(int fd, uint8_t *buf, size_t len)
-{
-    size_t off = 0;
-    while (off < len) {
-        ssize_t k = read(fd, buf + off, len - off);
-        if (k <= 0)
-            return -1;
-        off += (size_t)k;
-    }
-    return 0;
-}
 
 static void send_writer(int fd, rn_proto_writer_t *w)
 {
@@ -120,12 +109,8 @@ static void *serve_conn(void *arg)
     rn_proto_writer_init(&w);
     uint8_t *frame = NULL;
     for (;;) {
-        uint8_t sz[4];
-        if (read_exact(fd, sz, 4) != 0)
-            break;
-        uint32_t n = (uint32_t)sz[0] << 24 | (uint32_t)sz[1] << 16 | (uint32_t)sz[2] << 8 | sz[3];
-        frame = rn_xrealloc(frame, n ? n : 1);
-        if (read_exact(fd, frame, n) != 0)
+        uint32_t n;
+        if (fb_read_frame(fd, &frame, &n) != 0)
             break;
         rn_rpc_request_t req;
         if (rn_rpc_decode_request(frame, n, &arena, RN_RPC_ANY_VERSION, &req) != RN_RPC_OK)
@@ -149,32 +134,10 @@ static void *serve_conn(void *arg)
     return NULL;
 }
 
-static void *serve(void *arg)
-{
-    int lfd = (int)(intptr_t)arg;
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        pthread_t th;
-        pthread_create(&th, NULL, serve_conn, (void *)(intptr_t)fd);
-        pthread_detach(th);
-    }
-}
-
 static int start_server(void)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 16) != 0 ||
-        getsockname(lfd, (struct sockaddr *)&sa, &len) != 0)
-        return -1;
-    port = ntohs(sa.sin_port);
-    pthread_t th;
-    pthread_create(&th, NULL, serve, (void *)(intptr_t)lfd);
-    pthread_detach(th);
-    return 0;
+    port = fb_listen(0, serve_conn);
+    return port > 0 ? 0 : -1;
 }
 
 static int64_t now_ms(void)

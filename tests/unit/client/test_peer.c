@@ -12,6 +12,7 @@
 #include "rn_str.h"
 #include "unit/testutil.h"
 #include "tap.h"
+#include "unit/client/fake_broker.h"
 
 #include <fcntl.h>
 #include <arpa/inet.h>
@@ -44,18 +45,6 @@ static atomic_int av_seen[8];     /* ApiVersions requests per version */
 static atomic_int max_unanswered; /* most Metadata requests held at once */
 static atomic_int batch_n = 50;
 static int port;
-
-static int read_exact(int fd, uint8_t *buf, size_t len)
-{
-    size_t off = 0;
-    while (off < len) {
-        ssize_t k = read(fd, buf + off, len - off);
-        if (k <= 0)
-            return -1;
-        off += (size_t)k;
-    }
-    return 0;
-}
 
 static void send_writer(int fd, rn_proto_writer_t *w, size_t cut)
 {
@@ -174,12 +163,8 @@ static void *serve_conn(void *arg)
     held_t held = {.n = 0};
     uint8_t *frame = NULL;
     for (;;) {
-        uint8_t sz[4];
-        if (read_exact(fd, sz, 4) != 0)
-            break;
-        uint32_t n = (uint32_t)sz[0] << 24 | (uint32_t)sz[1] << 16 | (uint32_t)sz[2] << 8 | sz[3];
-        frame = rn_xrealloc(frame, n ? n : 1);
-        if (read_exact(fd, frame, n) != 0)
+        uint32_t n;
+        if (fb_read_frame(fd, &frame, &n) != 0)
             break;
         rn_rpc_request_t req;
         if (rn_rpc_decode_request(frame, n, &arena, RN_RPC_ANY_VERSION, &req) != RN_RPC_OK)
@@ -207,36 +192,10 @@ static void *serve_conn(void *arg)
     return NULL;
 }
 
-static void *serve(void *arg)
-{
-    int lfd = (int)(intptr_t)arg;
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        pthread_t th;
-        pthread_create(&th, NULL, serve_conn, (void *)(intptr_t)fd);
-        pthread_detach(th);
-    }
-}
-
 /* Listen on 127.0.0.1:want (0: any port); returns the port, or -1. */
 static int start_server(int want)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                             .sin_port = htons((uint16_t)want)};
-    socklen_t len = sizeof sa;
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 64) != 0 ||
-        getsockname(lfd, (struct sockaddr *)&sa, &len) != 0)
-        return -1;
-    pthread_t th;
-    pthread_create(&th, NULL, serve, (void *)(intptr_t)lfd);
-    pthread_detach(th);
-    return ntohs(sa.sin_port);
+    return fb_listen(want, serve_conn);
 }
 
 /* A port nothing listens on (bound, then closed). */
