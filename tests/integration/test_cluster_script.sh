@@ -41,9 +41,17 @@ for _ in $(seq 1 300); do grep -q "cluster of 3 nodes up" "$TMP/out" && break; s
 grep -q "cluster of 3 nodes up" "$TMP/out"
 ok $? "cluster.sh reports three nodes up"
 boot="127.0.0.1:$port,127.0.0.1:$((port + 1)),127.0.0.1:$((port + 2))"
-meta=$(kcat -b "127.0.0.1:$((port + 2))" -L 2>&1)
-echo "$meta" | grep -q " 3 brokers:" && echo "$meta" | grep -q "(controller)"
-ok $? "kcat through node 3 sees three brokers and a controller"
+# "up" means every node listens and the quorum has a leader; brokers register just after.
+seen=1
+for _ in $(seq 1 100); do
+  meta=$(kcat -b "127.0.0.1:$((port + 2))" -L -m 2 2>&1)
+  if echo "$meta" | grep -q " 3 brokers:" && echo "$meta" | grep -q "(controller)"; then
+    seen=0
+    break
+  fi
+  sleep 0.1
+done
+ok $seen "kcat through node 3 sees three brokers and a controller"
 seq 1 50 | sed 's/^/v/' | kcat -P -b "127.0.0.1:$port" -t script-topic -X topic.metadata.refresh.interval.ms=200 2>"$TMP/perr"
 ok $? "50 records produced through node 1"
 got=$(kcat -C -b "127.0.0.1:$((port + 1))" -t script-topic -o beginning -e -q 2>/dev/null | wc -l)
