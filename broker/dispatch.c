@@ -12,6 +12,7 @@
 #include "data/rn_cleaner_thread.h"
 #include "data/rn_datapath.h"
 #include "quota/rn_quotas.h"
+#include "replica/rn_replica.h"
 
 /* min/max -1: the server takes the range from the codec's serve= (net/server.c). */
 #define ROW(key, fn, flags, name)                                                                  \
@@ -66,6 +67,7 @@ const rn_broker_module_t rn_broker_modules[] = {
     /* First: the controller id and the metadata log exist before anything serves. */
     {"quorum", rn_quorum_module_init, rn_quorum_module_shutdown},
     {"datapath", rn_datapath_init, rn_datapath_shutdown},
+    {"replica", rn_replica_init, rn_replica_shutdown}, /* roles of the logs datapath opened */
     {"cleaner", rn_cleaner_thread_module_init, rn_cleaner_thread_module_shutdown},
     {"groups", rn_groups_init, rn_groups_shutdown}, /* after datapath: replays its logs */
     {"quotas", rn_quotas_init, rn_quotas_shutdown},

@@ -39,6 +39,7 @@ typedef struct rn_broker {
     struct rn_logmgr *logmgr; /* the data directory and every partition log in it */
     rn_topics_t *topics;
     struct rn_datapath *datapath;      /* data-path module state (rn_datapath.h) */
+    struct rn_replica *replica;        /* replicated partitions (replica/rn_replica.h) */
     struct rn_cleaner_thread *cleaner; /* log cleaner (rn_cleaner_thread.h); NULL when off */
     struct rn_gcoord *gcoord;          /* group coordinator (rn_gcoord.h) */
     struct rn_quorum *quorum;          /* the metadata quorum (quorum/rn_quorum.h) */

@@ -3,6 +3,7 @@
 #include "datapath_int.h"
 #include "data/rn_tslookup.h"
 #include "controller/rn_cluster.h"
+#include "replica/rn_replica.h"
 #include "rn_clock.h"
 
 #include "rn_alloc.h"
@@ -12,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -109,19 +111,25 @@ rn_dpart_t *rn_datapath_part(rn_datapath_t *dp, rn_partition_t *part)
 {
     if (part->user) {
         rn_dpart_t *dpart = part->user;
-        if (dpart->log == NULL)
+        if (dpart->log == NULL) {
             rn__dpart_retry(dp, dpart);
+            if (dpart->log != NULL)
+                rn_replica_attach(dp->b, dpart);
+        }
         return dpart;
     }
     if (!part->topic->ready || part->topic->deleted || !hosted_here(dp, part))
         return NULL;
-    part->user = rn__dpart_open(dp, part);
-    return part->user;
+    rn_dpart_t *dpart = rn__dpart_open(dp, part);
+    part->user = dpart;
+    if (dpart->log != NULL)
+        rn_replica_attach(dp->b, dpart);
+    return dpart;
 }
 
 int64_t rn_dpart_high_watermark(const rn_dpart_t *dpart)
 {
-    return rn_plog_log_end_offset(dpart->log);
+    return dpart->hw;
 }
 
 int64_t rn_dpart_last_stable_offset(const rn_dpart_t *dpart)
@@ -135,7 +143,15 @@ void rn_datapath_appended(rn_datapath_t *dp, rn_dpart_t *dpart, int32_t leader_e
     if (leader_epoch >= 0 && leader_epoch > rn_epochs_latest(&dpart->epochs) &&
         rn_epochs_assign(&dpart->epochs, leader_epoch, base_offset) == 1)
         rn__dpart_save_epochs(dp, dpart);
-    rn_fetchwait_notify(dp->waits, dpart->part, bytes);
+    rn_fetchwait_notify(dp->waits, dpart->part, bytes); /* followers read to the log end */
+    rn_replica_leader_appended(dp->b, dpart, bytes);
+}
+
+void rn_datapath_lead_epoch(rn_datapath_t *dp, rn_dpart_t *dpart, int32_t leader_epoch)
+{
+    if (leader_epoch >= 0 &&
+        rn_epochs_assign(&dpart->epochs, leader_epoch, rn_plog_log_end_offset(dpart->log)) == 1)
+        rn__dpart_save_epochs(dp, dpart);
 }
 
 void rn_datapath_start_moved(rn_datapath_t *dp, rn_dpart_t *dpart)
@@ -148,12 +164,20 @@ void rn_datapath_start_moved(rn_datapath_t *dp, rn_dpart_t *dpart)
     rn_fetchwait_wake(dp->waits, dpart->part);
 }
 
+static void partition_changed(rn_partition_t *part, void *arg)
+{
+    rn_datapath_t *dp = arg;
+    rn_replica_changed(dp->b, part);
+}
+
 /* rn_topics closes the log (rn_logmgr_close_log) right after this hook. */
 static void partition_removed(rn_partition_t *part, void *arg)
 {
     rn_datapath_t *dp = arg;
     rn_fetchwait_wake(dp->waits, part);
+    rn_fetchwait_wake(dp->waits, rn_replica_hw_key(part));
     if (part->user) {
+        rn_replica_detach(dp->b, part->user);
         rn__dpart_close(dp, part->user, false);
         part->user = NULL;
     }
@@ -165,20 +189,51 @@ static void partition_removed(rn_partition_t *part, void *arg)
 typedef struct ckpt_job {
     rn_datapath_t *dp;
     rn_logmgr_t *logmgr;
+    rn_checkpoint_entry_t *hws; /* the high watermarks, topic names owned */
+    size_t nhw;
     char err[512];
 } ckpt_job_t;
+
+/* The high watermark of every open partition, for replication-offset-checkpoint. */
+static rn_checkpoint_entry_t *collect_hws(const rn_datapath_t *dp, size_t *n)
+{
+    rn_topics_t *topics = dp->b->topics;
+    size_t count = 0, k = 0;
+    for (size_t t = 0; t < rn_topics_count(topics); t++)
+        count += (size_t)rn_topics_at(topics, t)->n_partitions;
+    rn_checkpoint_entry_t *hws = rn_xcalloc(count ? count : 1, sizeof(*hws));
+    for (size_t t = 0; t < rn_topics_count(topics); t++) {
+        rn_topic_t *topic = rn_topics_at(topics, t);
+        for (int32_t i = 0; i < topic->n_partitions; i++) {
+            rn_dpart_t *dpart = topic->partitions[i]->user;
+            if (dpart == NULL || dpart->log == NULL)
+                continue;
+            hws[k++] = (rn_checkpoint_entry_t){rn_xstrdup(topic->name), i, dpart->hw};
+        }
+    }
+    *n = k;
+    return hws;
+}
+
+static void free_hws(rn_checkpoint_entry_t *hws, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        rn_free(hws[i].topic);
+    rn_free(hws);
+}
 
 static int ckpt_work(void *arg)
 {
     ckpt_job_t *job = arg;
     rn_logmgr_purge_deleted(job->logmgr); /* retries removals that failed before */
-    return rn_logmgr_checkpoint(job->logmgr, NULL, 0, job->err, sizeof(job->err));
+    return rn_logmgr_checkpoint(job->logmgr, job->hws, job->nhw, job->err, sizeof(job->err));
 }
 
 static void ckpt_done(void *arg, int rc)
 {
     ckpt_job_t *job = arg;
     rn_datapath_t *dp = job->dp;
+    free_hws(job->hws, job->nhw);
     rn_free(job); /* a failure was logged by rn_logmgr_checkpoint */
     dp->ckpt_saving = false;
     if (dp->ckpt_dirty && !dp->b->stopping) {
@@ -198,6 +253,7 @@ void rn__dp_save_checkpoints(rn_datapath_t *dp)
     ckpt_job_t *job = rn_xcalloc(1, sizeof(*job));
     job->dp = dp;
     job->logmgr = dp->logmgr;
+    job->hws = collect_hws(dp, &job->nhw);
     rn_offload_submit(dp->b->offload, ckpt_work, ckpt_done, job);
 }
 
@@ -336,7 +392,7 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
     b->datapath = dp;
     open_all(dp);
 
-    rn_topics_hooks_t hooks = {partition_removed, dp, config_changed};
+    rn_topics_hooks_t hooks = {partition_removed, dp, config_changed, partition_changed};
     rn_topics_set_hooks(b->topics, &hooks);
 
     int64_t now = rn_clock_mono_ms();
@@ -359,8 +415,18 @@ void rn_datapath_shutdown(rn_broker_t *b)
     dp->waits = NULL;
     rn_tslookup_free(dp->tslookup); /* after rn_offload_free: no job is left */
     dp->tslookup = NULL;
-    rn_topics_hooks_t none = {NULL, NULL, NULL};
+    rn_topics_hooks_t none = {NULL, NULL, NULL, NULL};
     rn_topics_set_hooks(b->topics, &none);
+
+    /* The high watermarks (blocking is fine at shutdown): rn_logmgr_close writes the
+     * other checkpoint files. */
+    size_t nhw = 0;
+    rn_checkpoint_entry_t *hws = collect_hws(dp, &nhw);
+    char path[4096], cerr[256];
+    snprintf(path, sizeof(path), "%s/%s", b->cfg->data_dir, RN_CHECKPOINT_REPLICATION);
+    if (rn_checkpoint_save(path, hws, nhw, cerr, sizeof(cerr)) != 0)
+        RN_WARN("datapath", "cannot write %s: %s", path, cerr);
+    free_hws(hws, nhw);
 
     /* Snapshot producers and epoch caches (blocking is fine at shutdown); rn_broker_close
      * then has rn_logmgr flush the logs, write the checkpoints and close them. */
@@ -370,6 +436,7 @@ void rn_datapath_shutdown(rn_broker_t *b)
         for (int32_t i = 0; i < topic->n_partitions; i++) {
             rn_partition_t *part = topic->partitions[i];
             if (part->user) {
+                rn_replica_detach(b, part->user);
                 rn__dpart_close(dp, part->user, true);
                 part->user = NULL;
             }

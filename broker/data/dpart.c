@@ -252,8 +252,54 @@ static void open_log(rn_datapath_t *dp, rn_dpart_t *dpart)
     dpart->open_failures = 0;
     dpart->log = log;
     dpart->dir = rn_xstrdup(rn_plog_dir(log));
+    /* What was known committed at the last checkpoint, never past the log end; the replica
+     * module moves it on (at once, to the log end, when this node is the only in-sync
+     * replica). */
+    int64_t hw = rn_logmgr_checkpointed_hw(dp->logmgr, name, part->index);
+    int64_t end = rn_plog_log_end_offset(log), start = rn_plog_log_start_offset(log);
+    dpart->hw = hw < start ? start : hw > end ? end : hw;
     open_epochs(dp, dpart);
     open_producers(dpart);
+}
+
+void rn_datapath_follower_appended(rn_datapath_t *dp, rn_dpart_t *dpart, const uint8_t *buf,
+                                   size_t len)
+{
+    bool epochs_changed = false;
+    replay_t rp = {dpart->pids, 0, 0};
+    size_t pos = 0;
+    rn_batch_header_t hdr;
+    while (pos < len && rn_batch_header_parse(buf + pos, len - pos, &hdr) == 0) {
+        size_t total = rn_batch_total_size(&hdr);
+        if (total == 0 || total > len - pos)
+            break;
+        if (hdr.partition_leader_epoch > rn_epochs_latest(&dpart->epochs) &&
+            rn_epochs_assign(&dpart->epochs, hdr.partition_leader_epoch, hdr.base_offset) == 1)
+            epochs_changed = true;
+        replay_batch(&rp, &hdr, -1, 0);
+        pos += total;
+    }
+    if (epochs_changed)
+        rn__dpart_save_epochs(dp, dpart);
+}
+
+void rn_datapath_truncated(rn_datapath_t *dp, rn_dpart_t *dpart)
+{
+    rn_plog_t *log = dpart->log;
+    int64_t end = rn_plog_log_end_offset(log);
+    bool changed = rn_epochs_truncate_from_end(&dpart->epochs, end);
+    changed |= rn_epochs_truncate_from_start(&dpart->epochs, rn_plog_log_start_offset(log));
+    if (changed)
+        rn__dpart_save_epochs(dp, dpart);
+    if (dpart->hw > end)
+        dpart->hw = end;
+    if (dpart->hw < rn_plog_log_start_offset(log))
+        dpart->hw = rn_plog_log_start_offset(log);
+    /* Producer state may name batches that are gone: rebuilt from the log, as at open. */
+    rn_pidstate_free(dpart->pids);
+    dpart->pids = rn_pidstate_new();
+    open_producers(dpart);
+    rn_fetchwait_wake(dp->waits, dpart->part);
 }
 
 rn_dpart_t *rn__dpart_open(rn_datapath_t *dp, rn_partition_t *part)

@@ -25,8 +25,11 @@
  * meanwhile cancels it.
  *
  * Consumers (replica id < 0) read below the high watermark (read_uncommitted) or the last
- * stable offset (read_committed); a replica id >= 0 (a follower) reads to the log end. */
+ * stable offset (read_committed) and, parked, are woken when it moves; a replica id >= 0 (a
+ * follower, rn_replica_follower_fetch) reads to the log end, is woken by appends, and its
+ * fetch offset tells the leader how far its log reaches. */
 #include "data/rn_datapath.h"
+#include "replica/rn_replica.h"
 #include "rn_handlers.h"
 #include "quota/rn_quotas.h"
 
@@ -90,6 +93,8 @@ static rn_dpart_t *resolve(const fetch_state_t *st, rn_topic_t *topic,
         return NULL;
     }
     rn_dpart_t *dpart = part->leader_id == b->node_id ? rn_datapath_part(st->dp, part) : NULL;
+    if (dpart && dpart->log && !rn_replica_is_leader(dpart))
+        dpart = NULL; /* not taken up the lead yet (its log was just opened) */
     if (!dpart) {
         out->error_code =
             part->leader_id < 0 ? RN_KERR_LEADER_NOT_AVAILABLE : RN_KERR_NOT_LEADER_OR_FOLLOWER;
@@ -104,6 +109,24 @@ static rn_dpart_t *resolve(const fetch_state_t *st, rn_topic_t *topic,
                               ? RN_KERR_FENCED_LEADER_EPOCH
                               : RN_KERR_UNKNOWN_LEADER_EPOCH;
         return NULL;
+    }
+    if (st->replica_id >= 0) {
+        /* A follower: its fetch offset acknowledges what it holds; a diverged log is told
+         * where to truncate and gets no records. */
+        int32_t epoch;
+        int64_t offset;
+        out->error_code = rn_replica_follower_fetch(
+            b, dpart, st->replica_id, pin->fetch_offset,
+            st->req->api_version >= 12 ? pin->last_fetched_epoch : -1, &epoch, &offset);
+        if (out->error_code != RN_KERR_NONE)
+            return NULL;
+        if (epoch >= 0 || offset >= 0) {
+            out->diverging_epoch.epoch = epoch;
+            out->diverging_epoch.end_offset = offset;
+            out->high_watermark = rn_dpart_high_watermark(dpart);
+            out->log_start_offset = rn_plog_log_start_offset(dpart->log);
+            return NULL;
+        }
     }
     return dpart;
 }
@@ -264,8 +287,9 @@ static int read_all(fetch_state_t *st, fetch_budget_t *budget)
             rn_dpart_t *dpart = resolve(st, topic, pin, out);
             if (dpart)
                 read_partition(st, freq, dpart, pin, out, budget);
-            if (out->error_code != RN_KERR_NONE)
-                budget->error = true;
+            if (out->error_code != RN_KERR_NONE || out->diverging_epoch.epoch >= 0 ||
+                out->diverging_epoch.end_offset >= 0)
+                budget->error = true; /* answer at once */
         }
     }
     return 0;
@@ -348,8 +372,10 @@ static void park(fetch_state_t *st, const fetch_budget_t *budget)
         for (int32_t p = 0; topic && p < g->count; p++) {
             const rn_fetch_partition_t *pin = st->items[g->first + p].pin;
             rn_partition_t *part = rn_topic_partition(topic, pin->partition);
+            /* Followers wait for appends, consumers for the high watermark to move. */
             if (part)
-                rn_fetchwait_watch(st->waiter, part, pin->partition_max_bytes);
+                rn_fetchwait_watch(st->waiter, st->replica_id >= 0 ? part : rn_replica_hw_key(part),
+                                   pin->partition_max_bytes);
         }
     }
     rn_req_park(req, on_cancel, st);

@@ -34,6 +34,7 @@
  * as Kafka does, so the client notices and refreshes its metadata. */
 #include "data/rn_datapath.h"
 #include "data/rn_precords.h"
+#include "replica/rn_replica.h"
 #include "rn_clock.h"
 #include "rn_handlers.h"
 
@@ -55,6 +56,8 @@ typedef struct produce_ctx {
     rn_datapath_t *dp;
     const rn_produce_request_t *preq;
     int64_t now_ms;
+    rn_replica_pwait_t *waits; /* acks=all: the partitions appended, to wait for */
+    int nwaits;
 } produce_ctx_t;
 
 /* A failed partition: code, and (v8+) the message fmt formats (NULL: none). */
@@ -173,6 +176,8 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
         return;
     }
     rn_dpart_t *dpart = part->leader_id == b->node_id ? rn_datapath_part(pc->dp, part) : NULL;
+    if (dpart && dpart->log && !rn_replica_is_leader(dpart))
+        dpart = NULL; /* not taken up the lead yet (its log was just opened) */
     if (!dpart) {
         /* Led elsewhere: the client refreshes metadata; leaderless: it waits for one. */
         set_error(pc, out,
@@ -225,6 +230,9 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
              * timestamp type (UnifiedLog's duplicate path). */
             out->log_append_time_ms = dup.timestamp;
             out->log_start_offset = log_start;
+            /* acks=all: answered once the original is replicated, as a first try would be. */
+            if (pc->waits != NULL)
+                pc->waits[pc->nwaits++] = (rn_replica_pwait_t){dpart, out, dup.last_offset};
             return;
         case RN_PIDSTATE_OUT_OF_ORDER:
             set_error(pc, out, RN_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -269,6 +277,8 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     out->log_start_offset = info.log_start_offset;
     rn_datapath_appended(pc->dp, dpart, part->leader_epoch, info.base_offset, (int64_t)info.bytes);
     rn_metrics_topic_in(pc->b->metrics, topic, info.bytes, (uint64_t)info.record_count);
+    if (pc->waits != NULL)
+        pc->waits[pc->nwaits++] = (rn_replica_pwait_t){dpart, out, info.last_offset};
 }
 
 /* The same error for every partition of the request (whole-request refusals). */
@@ -328,6 +338,14 @@ int rn_handle_produce(rn_req_t *req)
     } else if (has_transactional_batch(preq)) {
         fail_all(&pc, resp, RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     } else {
+        if (preq->acks == -1) {
+            int total = 0;
+            for (int32_t t = 0; t < ntopics; t++)
+                total += touts[t].partition_responses.count;
+            pc.waits = rn_arena_calloc(&req->arena, (size_t)total + 1, sizeof(*pc.waits));
+            if (pc.waits == NULL)
+                return RN_ENOMEM;
+        }
         for (int32_t t = 0; t < ntopics; t++) {
             const rn_topic_produce_data_t *tin = &preq->topic_data.items[t];
             for (int32_t p = 0; p < touts[t].partition_responses.count; p++)
@@ -335,6 +353,11 @@ int rn_handle_produce(rn_req_t *req)
                                   &touts[t].partition_responses.items[p]);
         }
     }
+
+    /* acks=all: each appended partition waits for its high watermark (Kafka's DelayedProduce); the
+     * request is answered when all are settled. */
+    if (pc.nwaits > 0 && rn_replica_wait_produce(pc.b, req, pc.waits, pc.nwaits, preq->timeout_ms))
+        return RN_HANDLED_ASYNC;
 
     bool failed = false;
     for (int32_t t = 0; t < ntopics; t++)

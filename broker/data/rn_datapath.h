@@ -16,9 +16,11 @@
  * 60 s; rn_logmgr_close writes them at clean shutdown) and run retention
  * (log.retention.check.interval.ms).
  *
- * High watermark: on a single node every appended offset is committed, so the high
- * watermark is the log end offset; replication replaces rn_dpart_high_watermark's answer.
- * There are no transactions yet, so the last stable offset equals the high watermark.
+ * High watermark: kept by the replica module (broker/replica/rn_replica.h): the smallest log
+ * end of the in-sync replicas, so on a single node the log end. It starts at open from
+ * replication-offset-checkpoint (capped at the log end), which the checkpoint timer and a
+ * clean shutdown write. There are no transactions yet, so the last stable offset equals
+ * the high watermark.
  *
  * Loop thread only (blocking work goes to the broker's offload thread, fsync to rn_logmgr's
  * flusher), except init and shutdown, which may block. */
@@ -57,6 +59,8 @@ typedef struct rn_dpart {
     int compression;             /* compression.type as RN_CODEC_*, -1 for producer */
     int64_t ts_before_max_ms;    /* message.timestamp.before.max.ms */
     int64_t ts_after_max_ms;     /* message.timestamp.after.max.ms */
+    int64_t hw;                  /* high watermark (see above) */
+    void *rep;                   /* the replica module's state of the partition */
 } rn_dpart_t;
 
 /* Module hooks for rn_broker_modules (dispatch.c). */
@@ -82,6 +86,18 @@ int64_t rn_dpart_last_stable_offset(const rn_dpart_t *dpart);
  * epoch in the cache if it is new (and save it), and wake parked Fetches. */
 void rn_datapath_appended(rn_datapath_t *dp, rn_dpart_t *dpart, int32_t leader_epoch,
                           int64_t base_offset, int64_t bytes);
+
+/* This node leads from the log end at leader_epoch: the epoch's cache entry (saved). */
+void rn_datapath_lead_epoch(rn_datapath_t *dp, rn_dpart_t *dpart, int32_t leader_epoch);
+
+/* After a follower appended batches buf[0..len) as the leader wrote them: producer state
+ * and the leader-epoch cache follow them. */
+void rn_datapath_follower_appended(rn_datapath_t *dp, rn_dpart_t *dpart, const uint8_t *buf,
+                                   size_t len);
+/* After the log was truncated (a follower's diverged tail, or restarted empty): producer
+ * state is rebuilt, epochs above the new end dropped, the high watermark capped, and
+ * parked Fetches woken. */
+void rn_datapath_truncated(rn_datapath_t *dp, rn_dpart_t *dpart);
 
 /* After the log start moved (DeleteRecords, retention): drop producer state and epoch
  * entries below it, schedule the log-start checkpoint, wake parked Fetches (positions

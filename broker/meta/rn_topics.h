@@ -84,6 +84,9 @@ typedef struct rn_topics_hooks {
     /* The topic's overrides changed (AlterConfigs, IncrementalAlterConfigs): push the new
      * settings to its partitions' logs. */
     void (*config_changed)(rn_topic_t *topic, void *arg);
+    /* The partition's leader, leader epoch, ISR or replicas changed (the metadata said so):
+     * the replica module takes up the partition's new role. */
+    void (*partition_changed)(rn_partition_t *part, void *arg);
 } rn_topics_hooks_t;
 
 /* A manager for the data directory of logmgr, this node and the cluster's nodes

@@ -426,6 +426,8 @@ void rn_topics_set_leader(rn_topics_t *topics, rn_partition_t *part, int32_t lea
     part->leader_id = leader;
     part->leader_epoch = leader_epoch;
     topics->dirty = true;
+    if (topics->hooks.partition_changed != NULL)
+        topics->hooks.partition_changed(part, topics->hooks.arg);
 }
 
 void rn_topics_config_changed(rn_topics_t *topics, rn_topic_t *topic)

@@ -1,0 +1,93 @@
+/* rn_replica: replicated partitions (KIP-101/279/497/841/903 as Kafka's ReplicaManager,
+ * Partition and fetcher threads do it; facts in docs/design.md and the replication brief).
+ *
+ * Every partition this node hosts (it is in the partition's replica list) has a role that
+ * follows the metadata: LEADER when the metadata names this node leader, FOLLOWER when it
+ * names another node, NONE when it names no leader. The role is re-derived whenever
+ * rn_topics changes a partition's leader, epoch, ISR or replicas (the topics hook), when a
+ * partition's log opens, and once a second for every partition (what could not be done at
+ * once, e.g. a log whose directory was not made yet, is done then).
+ *
+ * Leader: the current leader epoch starts at the log end (leader-epoch cache entry); each
+ * follower's log end offset and last caught-up time are tracked from its Fetches (a Fetch at
+ * offset X acknowledges everything below X). The high watermark is the smallest log end
+ * offset of the ISR members (this node's own included), it only grows, and it does not move
+ * while the ISR is smaller than min(min.insync.replicas, replication factor) (KAFKA-15583).
+ * Consumers read below it. Followers that fall behind for replica.lag.time.max.ms leave the
+ * ISR and caught-up ones rejoin it through AlterPartition to the controller (one request in
+ * flight per partition; the ISR changes only when the metadata says so, while the high
+ * watermark counts the maximal ISR meanwhile).
+ *
+ * Follower: one fetcher per leader node, on its own connection (a long-polling Fetch must
+ * not hold up the controller channel), sends Fetch v13 with this node's replica id and each
+ * partition's log end and last epoch; batches are appended as the leader wrote them, and a
+ * DivergingEpoch answer truncates the log to the end of the last common epoch, never to the
+ * high watermark alone (KIP-101, KIP-279).
+ *
+ * acks=all: a Produce whose records are appended waits (rn_replica_wait_produce) until the
+ * high watermark passes each partition's last offset, or its timeout (REQUEST_TIMED_OUT),
+ * or the partition's leadership is lost (NOT_LEADER_OR_FOLLOWER), or the maximal ISR falls
+ * below min.insync.replicas (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+ *
+ * Loop thread only. */
+#ifndef RN_REPLICA_H
+#define RN_REPLICA_H
+
+#include "rn_broker.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct rn_dpart;
+struct rn_req;
+struct rn_partition_produce_response;
+
+typedef struct rn_replica rn_replica_t;
+
+/* Module hooks for rn_broker_modules (after the data path). */
+int rn_replica_init(rn_broker_t *b, char *err, size_t errlen);
+void rn_replica_shutdown(rn_broker_t *b);
+
+/* The partition's log was opened (rn_datapath_part): take up its role. */
+void rn_replica_attach(rn_broker_t *b, struct rn_dpart *dpart);
+/* The partition's state is being freed (topic deleted, shutdown): forget it, answer the
+ * Produces waiting on it. */
+void rn_replica_detach(rn_broker_t *b, struct rn_dpart *dpart);
+/* The metadata changed the partition's leader, epoch, ISR or replicas. */
+void rn_replica_changed(rn_broker_t *b, rn_partition_t *part);
+
+/* True when dpart leads at the partition's current leader epoch. */
+bool rn_replica_is_leader(const struct rn_dpart *dpart);
+
+/* After a leader append of bytes to dpart: move the high watermark if the ISR allows. */
+void rn_replica_leader_appended(rn_broker_t *b, struct rn_dpart *dpart, int64_t bytes);
+
+/* A follower's Fetch of dpart at fetch_offset after last_fetched_epoch (-1: unknown):
+ * checks the follower's log against the leader's epochs and records its progress. Returns
+ * a Kafka error code, or 0 with *div_epoch and *div_offset set to -1, or, when the follower's
+ * log diverged, 0 with the epoch and end offset it must truncate to (no records are sent
+ * then). */
+int16_t rn_replica_follower_fetch(rn_broker_t *b, struct rn_dpart *dpart, int32_t replica_id,
+                                  int64_t fetch_offset, int32_t last_fetched_epoch,
+                                  int32_t *div_epoch, int64_t *div_offset);
+
+/* The key that consumers' parked Fetches of part watch (woken when the high watermark
+ * moves); followers watch the partition itself (woken by appends). */
+const void *rn_replica_hw_key(const rn_partition_t *part);
+
+/* One partition of an acks=all Produce: done once the high watermark reaches last_offset+1. */
+typedef struct rn_replica_pwait {
+    struct rn_dpart *dpart;
+    struct rn_partition_produce_response *out;
+    int64_t last_offset;
+} rn_replica_pwait_t;
+
+/* An acks=all Produce whose records are appended: settle each of the n waits the high
+ * watermark (or a lost leadership, or too small an ISR) already decides, filling its
+ * response slot; if some remain, park req until they are done or timeout_ms passes and
+ * return true (req is then completed with rn_req_complete); false when nothing is left to
+ * wait for (answer at once). waits is copied. */
+bool rn_replica_wait_produce(rn_broker_t *b, struct rn_req *req, rn_replica_pwait_t *waits, int n,
+                             int32_t timeout_ms);
+
+#endif
