@@ -18,8 +18,11 @@
 struct rn__pwait {
     rn__pwait_t *prev, *next;
     rn_replica_t *rm;
-    rn_req_t *req;
-    rn_replica_pwait_t *waits; /* last_offset -1 once done */
+    rn_req_t *req; /* a Produce, or NULL for a callback wait */
+    rn_replica_done_fn *done;
+    void *done_arg;
+    rn_partition_produce_response_t slot; /* a callback wait's outcome */
+    rn_replica_pwait_t *waits;            /* last_offset -1 once done */
     int n, left;
     struct event *timer;
 };
@@ -51,8 +54,14 @@ static void fail(rn_replica_pwait_t *w, int16_t code)
 static void finish(rn__pwait_t *pw)
 {
     rn_req_t *req = pw->req;
+    rn_replica_done_fn *done = pw->done;
+    void *arg = pw->done_arg;
+    int16_t code = pw->slot.error_code;
     unlink_pw(pw);
-    rn_req_complete(req);
+    if (req != NULL)
+        rn_req_complete(req);
+    else
+        done(arg, code);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -137,9 +146,55 @@ bool rn_replica_wait_produce(rn_broker_t *b, rn_req_t *req, rn_replica_pwait_t *
     return true;
 }
 
+rn_replica_wait_t *rn_replica_when_replicated(rn_broker_t *b, rn_dpart_t *dpart,
+                                              int64_t last_offset, int32_t timeout_ms,
+                                              rn_replica_done_fn *done, void *arg)
+{
+    rn_replica_t *rm = b->replica;
+    rn__pwait_t *pw = rn_xcalloc(1, sizeof(*pw));
+    pw->rm = rm;
+    pw->done = done;
+    pw->done_arg = arg;
+    pw->waits = rn_xmalloc(sizeof(*pw->waits));
+    pw->waits[0] = (rn_replica_pwait_t){dpart, &pw->slot, last_offset};
+    pw->n = 1;
+    bool settled = settle(&pw->waits[0], rm == NULL ? RN_KERR_NOT_LEADER_OR_FOLLOWER : 0);
+    if (rm == NULL || settled) {
+        int16_t code = pw->slot.error_code;
+        rn_free(pw->waits);
+        rn_free(pw);
+        done(arg, code);
+        return NULL;
+    }
+    pw->left = 1;
+    pw->timer = event_new(b->base, -1, 0, on_timeout, pw);
+    pw->next = rm->pwaits;
+    if (rm->pwaits)
+        rm->pwaits->prev = pw;
+    rm->pwaits = pw;
+    int32_t ms = timeout_ms > 0 ? timeout_ms : 0;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(pw->timer, &tv);
+    return (rn_replica_wait_t *)pw;
+}
+
+void rn_replica_wait_cancel(rn_replica_wait_t *wait)
+{
+    if (wait != NULL)
+        unlink_pw((rn__pwait_t *)wait);
+}
+
 void rn__pwaits_free(rn_replica_t *rm)
 {
-    /* The server is gone by now, so every parked Produce was cancelled; this is a guard. */
-    while (rm->pwaits != NULL)
-        unlink_pw(rm->pwaits);
+    /* The server is gone by now, so every parked Produce was cancelled; callback waits are
+     * told the leadership is gone. */
+    while (rm->pwaits != NULL) {
+        rn__pwait_t *pw = rm->pwaits;
+        if (pw->req == NULL) {
+            pw->slot.error_code = RN_KERR_NOT_LEADER_OR_FOLLOWER;
+            finish(pw);
+        } else {
+            unlink_pw(pw);
+        }
+    }
 }

@@ -90,4 +90,16 @@ typedef struct rn_replica_pwait {
 bool rn_replica_wait_produce(rn_broker_t *b, struct rn_req *req, rn_replica_pwait_t *waits, int n,
                              int32_t timeout_ms);
 
+/* The same wait for a write of this node's own (the group coordinator's commits and group
+ * records): done(arg, 0) once the high watermark passes last_offset, or with
+ * NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS_AFTER_APPEND or REQUEST_TIMED_OUT. done is
+ * called at once (and NULL returned) when already decided; otherwise later from the loop,
+ * unless rn_replica_wait_cancel is called first. */
+typedef struct rn_replica_wait rn_replica_wait_t;
+typedef void rn_replica_done_fn(void *arg, int16_t error_code);
+rn_replica_wait_t *rn_replica_when_replicated(rn_broker_t *b, struct rn_dpart *dpart,
+                                              int64_t last_offset, int32_t timeout_ms,
+                                              rn_replica_done_fn *done, void *arg);
+void rn_replica_wait_cancel(rn_replica_wait_t *wait);
+
 #endif
