@@ -118,6 +118,12 @@ static rn_dpart_t *resolve(const fetch_state_t *st, rn_topic_t *topic,
         out->error_code = rn_replica_follower_fetch(
             b, dpart, st->replica_id, pin->fetch_offset,
             st->req->api_version >= 12 ? pin->last_fetched_epoch : -1, &epoch, &offset);
+        if (out->error_code == RN_KERR_OFFSET_OUT_OF_RANGE) {
+            /* runnel's followers restart from the log start they are told (Kafka's ask
+             * with ListOffsets). */
+            out->high_watermark = rn_dpart_high_watermark(dpart);
+            out->log_start_offset = rn_plog_log_start_offset(dpart->log);
+        }
         if (out->error_code != RN_KERR_NONE)
             return NULL;
         if (epoch >= 0 || offset >= 0) {

@@ -169,6 +169,7 @@ static void truncate_diverged(rn_replica_t *rm, rn__rpart_t *rep, int32_t e, int
             rm->b->node_id, rn_plog_name(dpart->log), (long long)leo,
             (long long)rn_plog_log_end_offset(dpart->log), e, (long long)o);
     rn_datapath_truncated(rn_datapath(rm->b), dpart);
+    rm->truncations++;
 }
 
 /* Whole batches at the front of buf (a leader may end a response inside a batch). */
@@ -200,6 +201,7 @@ static void append_records(rn_replica_t *rm, rn__rpart_t *rep, const rn_fetch_pa
             return;
         }
         rn_datapath_follower_appended(rn_datapath(rm->b), dpart, pd->records.ptr, len);
+        rm->fetched_bytes += len;
     }
     int64_t leo = rn_plog_log_end_offset(dpart->log);
     /* The leader's log start moved (retention, DeleteRecords): follow it. */

@@ -168,6 +168,7 @@ static void maybe_expand(rn_replica_t *rm, rn__rpart_t *rep, const rn__follower_
     int32_t isr[part->n_isr + 1];
     memcpy(isr, part->isr, (size_t)part->n_isr * sizeof(int32_t));
     isr[part->n_isr] = f->id;
+    rm->isr_expands++;
     propose(rm, rep, isr, part->n_isr + 1, "a follower caught up");
 }
 
@@ -246,6 +247,8 @@ void rn__leader_tick(rn_replica_t *rm, rn__rpart_t *rep, int64_t now)
         if (!lagging)
             isr[n++] = id;
     }
-    if (n < part->n_isr)
+    if (n < part->n_isr) {
+        rm->isr_shrinks++;
         propose(rm, rep, isr, n, "followers not caught up for replica.lag.time.max.ms");
+    }
 }

@@ -224,6 +224,7 @@ int rn_replica_init(rn_broker_t *b, char *err, size_t errlen)
                 rn_replica_attach(b, part->user);
         }
     }
+    rn__replica_metrics_start(rm);
     rm->tick = event_new(b->base, -1, EV_PERSIST, on_tick, rm);
     struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
     event_add(rm->tick, &tv);
@@ -235,6 +236,7 @@ void rn_replica_shutdown(rn_broker_t *b)
     rn_replica_t *rm = b->replica;
     if (rm == NULL)
         return;
+    rn__replica_metrics_stop(rm);
     event_free(rm->tick);
     event_free(rm->recheck);
     rn__pwaits_free(rm);

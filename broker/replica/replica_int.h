@@ -61,12 +61,18 @@ struct rn_replica {
     rn__pwait_t *pwaits; /* parked acks=all Produces, a list */
     int64_t lag_max_ms;  /* replica.lag.time.max.ms */
     int32_t fetch_max_bytes, fetch_wait_ms;
+    /* Counters for the metrics (replica_metrics.c). */
+    uint64_t isr_shrinks, isr_expands, fetched_bytes, truncations;
 };
 
 static inline rn__rpart_t *rn__rep(const rn_dpart_t *dpart)
 {
     return (rn__rpart_t *)dpart->rep;
 }
+
+/* replica_metrics.c */
+void rn__replica_metrics_start(rn_replica_t *rm);
+void rn__replica_metrics_stop(rn_replica_t *rm);
 
 /* leader.c */
 void rn__leader_start(rn_replica_t *rm, rn__rpart_t *rep);
