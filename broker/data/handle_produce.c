@@ -56,7 +56,7 @@ typedef struct produce_ctx {
     rn_datapath_t *dp;
     const rn_produce_request_t *preq;
     int64_t now_ms;
-    rn_replica_pwait_t *waits; /* acks=all: the partitions appended, to wait for */
+    rn_replica_pwait_t *waits; /* acks 1 and all: the partitions appended, to wait for */
     int nwaits;
 } produce_ctx_t;
 
@@ -232,7 +232,8 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
             out->log_start_offset = log_start;
             /* acks=all: answered once the original is replicated, as a first try would be. */
             if (pc->waits != NULL)
-                pc->waits[pc->nwaits++] = (rn_replica_pwait_t){dpart, out, dup.last_offset};
+                pc->waits[pc->nwaits++] =
+                    (rn_replica_pwait_t){dpart, out, dup.last_offset, pc->preq->acks == -1};
             return;
         case RN_PIDSTATE_OUT_OF_ORDER:
             set_error(pc, out, RN_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -278,7 +279,8 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     rn_datapath_appended(pc->dp, dpart, part->leader_epoch, info.base_offset, (int64_t)info.bytes);
     rn_metrics_topic_in(pc->b->metrics, topic, info.bytes, (uint64_t)info.record_count);
     if (pc->waits != NULL)
-        pc->waits[pc->nwaits++] = (rn_replica_pwait_t){dpart, out, info.last_offset};
+        pc->waits[pc->nwaits++] =
+            (rn_replica_pwait_t){dpart, out, info.last_offset, pc->preq->acks == -1};
 }
 
 /* The same error for every partition of the request (whole-request refusals). */
@@ -338,7 +340,7 @@ int rn_handle_produce(rn_req_t *req)
     } else if (has_transactional_batch(preq)) {
         fail_all(&pc, resp, RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     } else {
-        if (preq->acks == -1) {
+        if (preq->acks != 0) {
             int total = 0;
             for (int32_t t = 0; t < ntopics; t++)
                 total += touts[t].partition_responses.count;

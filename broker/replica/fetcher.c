@@ -202,6 +202,8 @@ static void append_records(rn_replica_t *rm, rn__rpart_t *rep, const rn_fetch_pa
         }
         rn_datapath_follower_appended(rn_datapath(rm->b), dpart, pd->records.ptr, len);
         rm->fetched_bytes += len;
+        if (rn__sync_wanted(dpart))
+            rn__sync_start(rm, rep); /* no Fetch claims these until they are on disk */
     }
     int64_t leo = rn_plog_log_end_offset(dpart->log);
     /* The leader's log start moved (retention, DeleteRecords): follow it. */
@@ -324,6 +326,8 @@ static void send_fetch(rn__fetcher_t *f)
         rn__rpart_t *rep = f->parts[i];
         rn_dpart_t *dpart = rep->dpart;
         rep->sent_offset = -1;
+        if (rep->syncing)
+            continue; /* rn__fetcher_kick sends once the fsync is done */
         if (rep->backoff_until > now) {
             if (rep->backoff_until < wake)
                 wake = rep->backoff_until;
@@ -360,6 +364,13 @@ static void send_fetch(rn__fetcher_t *f)
         return;
     }
     f->in_flight = true;
+}
+
+void rn__fetcher_kick(rn_replica_t *rm, rn__rpart_t *rep)
+{
+    (void)rm;
+    if (rep->fetcher != NULL && !rep->fetcher->in_flight)
+        send_fetch(rep->fetcher);
 }
 
 void rn__fetchers_free(rn_replica_t *rm)

@@ -82,19 +82,24 @@ static void on_cancel(rn_req_t *req, void *arg)
 }
 
 /* One entry: done, failed, or still waiting (false). */
-static bool settle(rn_replica_pwait_t *w, int16_t fail_code)
+static bool settle(rn_replica_t *rm, rn_replica_pwait_t *w, int16_t fail_code)
 {
     rn_dpart_t *dpart = w->dpart;
     if (fail_code != 0) {
         fail(w, fail_code);
         return true;
     }
-    if (dpart->hw > w->last_offset) {
+    /* flush.messages=1: also on this node's disk (the followers' Fetch offsets already
+     * count only what they synced). */
+    bool synced = !rn__sync_wanted(dpart) || rn_plog_recovery_point(dpart->log) > w->last_offset;
+    if ((!w->need_hw || dpart->hw > w->last_offset) && synced) {
         w->last_offset = -1;
         return true;
     }
+    if (!synced && rm != NULL && dpart->rep != NULL)
+        rn__sync_start(rm, rn__rep(dpart));
     const rn_partition_t *part = dpart->part;
-    if (part->n_isr < dpart->min_insync_replicas) {
+    if (w->need_hw && part->n_isr < dpart->min_insync_replicas) {
         fail(w, RN_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
         return true;
     }
@@ -108,7 +113,7 @@ void rn__pwait_check(rn_replica_t *rm, rn_dpart_t *dpart, int16_t fail_code)
         rn__pwait_t *next = pw->next;
         for (int i = 0; i < pw->n; i++) {
             rn_replica_pwait_t *w = &pw->waits[i];
-            if (w->dpart == dpart && w->last_offset >= 0 && settle(w, fail_code))
+            if (w->dpart == dpart && w->last_offset >= 0 && settle(rm, w, fail_code))
                 pw->left--;
         }
         if (pw->left == 0)
@@ -123,7 +128,7 @@ bool rn_replica_wait_produce(rn_broker_t *b, rn_req_t *req, rn_replica_pwait_t *
     rn_replica_t *rm = b->replica;
     int left = 0;
     for (int i = 0; i < n; i++)
-        if (!settle(&waits[i], rm == NULL ? RN_KERR_NOT_LEADER_OR_FOLLOWER : 0))
+        if (!settle(rm, &waits[i], rm == NULL ? RN_KERR_NOT_LEADER_OR_FOLLOWER : 0))
             left++;
     if (left == 0)
         return false;
@@ -156,9 +161,9 @@ rn_replica_wait_t *rn_replica_when_replicated(rn_broker_t *b, rn_dpart_t *dpart,
     pw->done = done;
     pw->done_arg = arg;
     pw->waits = rn_xmalloc(sizeof(*pw->waits));
-    pw->waits[0] = (rn_replica_pwait_t){dpart, &pw->slot, last_offset};
+    pw->waits[0] = (rn_replica_pwait_t){dpart, &pw->slot, last_offset, true};
     pw->n = 1;
-    bool settled = settle(&pw->waits[0], rm == NULL ? RN_KERR_NOT_LEADER_OR_FOLLOWER : 0);
+    bool settled = settle(rm, &pw->waits[0], rm == NULL ? RN_KERR_NOT_LEADER_OR_FOLLOWER : 0);
     if (rm == NULL || settled) {
         int16_t code = pw->slot.error_code;
         rn_free(pw->waits);

@@ -50,6 +50,7 @@ typedef struct rn__rpart {
     rn__fetcher_t *fetcher;
     int64_t sent_offset;   /* fetch offset of the Fetch in flight, -1 none */
     int64_t backoff_until; /* left out of Fetches until (monotonic) */
+    bool syncing;          /* flush.messages=1: an fsync job is queued (sync.c) */
 } rn__rpart_t;
 
 struct rn_replica {
@@ -89,10 +90,16 @@ void rn__isr_answered(rn_replica_t *rm, rn__rpart_t *rep, int16_t error);
 /* Registered, unfenced and not shutting down (KIP-841): may join an ISR. */
 bool rn__broker_active(const rn_replica_t *rm, int32_t id);
 
+/* sync.c: flush.messages=1 partitions acknowledge only what is fsynced. */
+bool rn__sync_wanted(const rn_dpart_t *dpart);
+void rn__sync_start(rn_replica_t *rm, rn__rpart_t *rep);
+
 /* fetcher.c */
 void rn__fetcher_add(rn_replica_t *rm, rn__rpart_t *rep, int32_t leader);
 void rn__fetcher_remove(rn_replica_t *rm, rn__rpart_t *rep);
 void rn__fetchers_free(rn_replica_t *rm);
+/* rep may be fetched again (its fsync is done): send a Fetch if its fetcher is idle. */
+void rn__fetcher_kick(rn_replica_t *rm, rn__rpart_t *rep);
 
 /* pwait.c: Produces waiting on rep: complete those the high watermark now allows, and
  * fail them all with code (when not 0: leadership lost, partition gone). */

@@ -75,14 +75,17 @@ int16_t rn_replica_follower_fetch(rn_broker_t *b, struct rn_dpart *dpart, int32_
  * moves); followers watch the partition itself (woken by appends). */
 const void *rn_replica_hw_key(const rn_partition_t *part);
 
-/* One partition of an acks=all Produce: done once the high watermark reaches last_offset+1. */
+/* One partition of a Produce: done once the high watermark reaches last_offset+1 (acks=all,
+ * need_hw) and, under flush.messages=1, once the log is fsynced past it (acks=1 waits for
+ * that alone). */
 typedef struct rn_replica_pwait {
     struct rn_dpart *dpart;
     struct rn_partition_produce_response *out;
     int64_t last_offset;
+    bool need_hw;
 } rn_replica_pwait_t;
 
-/* An acks=all Produce whose records are appended: settle each of the n waits the high
+/* A Produce (acks 1 or all) whose records are appended: settle each of the n waits the high
  * watermark (or a lost leadership, or too small an ISR) already decides, filling its
  * response slot; if some remain, park req until they are done or timeout_ms passes and
  * return true (req is then completed with rn_req_complete); false when nothing is left to
