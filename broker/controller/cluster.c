@@ -61,8 +61,15 @@ static void applied_hook(void *arg, const rn_mimage_t *img, const rn_mrec_t *rec
     case RN_MREC_REGISTER_BROKER_RECORD:
     case RN_MREC_UNREGISTER_BROKER_RECORD:
     case RN_MREC_FENCE_BROKER_RECORD:
-    case RN_MREC_UNFENCE_BROKER_RECORD:
-    case RN_MREC_BROKER_REGISTRATION_CHANGE_RECORD: sync_nodes(c); return;
+    case RN_MREC_UNFENCE_BROKER_RECORD: sync_nodes(c); return;
+    case RN_MREC_BROKER_REGISTRATION_CHANGE_RECORD:
+        sync_nodes(c);
+        /* Another broker waits for every active one to report that it applied its
+         * controlled shutdown: report now rather than at the next heartbeat. */
+        if (rec->body.broker_registration_change.in_controlled_shutdown == 1 &&
+            rec->body.broker_registration_change.broker_id != c->b->node_id)
+            rn__reg_heartbeat_soon(c->reg);
+        return;
     default: break;
     }
     int rc = rn_mimage_topics_apply(img, rec, c->b->topics);

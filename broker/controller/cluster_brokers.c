@@ -65,7 +65,7 @@ static void bop_decide(rn_cluster_op_t *op, rn_cluster_t *c, int64_t next_offset
     if (bop->api_key == RN_API_BROKER_REGISTRATION)
         rn_controller_register_broker(ctl, bop->request, next_offset, now, out, bop->response);
     else if (bop->api_key == RN_API_BROKER_HEARTBEAT)
-        rn_controller_heartbeat(ctl, bop->request, now, out, bop->response);
+        rn_controller_heartbeat(ctl, bop->request, next_offset, now, out, bop->response);
     else if (bop->api_key == RN_API_ALTER_PARTITION)
         rn_controller_alter_partition(ctl, bop->request, bop->version, bop->arena, out,
                                       bop->response);
@@ -444,6 +444,14 @@ bool rn__reg_state(const rn__reg_t *reg, bool *fenced)
 {
     *fenced = reg->fenced;
     return reg->epoch >= 0;
+}
+
+void rn__reg_heartbeat_soon(rn__reg_t *reg)
+{
+    if (reg->stopped || reg->in_flight || reg->epoch < 0)
+        return;
+    event_del(reg->timer);
+    arm(reg, 0);
 }
 
 bool rn__reg_leave(rn__reg_t *reg, int64_t timeout_ms, void (*left)(void *arg, bool granted),

@@ -204,7 +204,7 @@ static bool others_applied(rn_controller_t *ctl, int32_t id, int64_t offset)
 
 /* Controlled shutdown (KIP-631's CONTROLLED_SHUTDOWN, then SHUTDOWN_NOW). */
 static void shut_down(rn_controller_t *ctl, const rn_mimage_broker_t *b, rn__ctl_session_t *s,
-                      rn_mrecs_t *out, rn_broker_heartbeat_response_t *resp)
+                      int64_t next_offset, rn_mrecs_t *out, rn_broker_heartbeat_response_t *resp)
 {
     if (b->fenced) { /* fencing already took it off every ISR and leadership */
         resp->should_shut_down = true;
@@ -220,11 +220,10 @@ static void shut_down(rn_controller_t *ctl, const rn_mimage_broker_t *b, rn__ctl
         rn_mrecs_add(out, &rec);
         leave(ctl, b->id, out);
         rn_mrecs_wrap_transaction(out, from, "ControlledShutdown");
-        s->shutdown_offset = -1;
+        s->shutdown_offset = next_offset + out->n - 1; /* where they end */
         return;
     }
-    /* The records are applied here; the first heartbeat that sees them notes the offset
-     * every other broker must reach before this one may go. */
+    /* A new controller does not know where they ended: its image holds them. */
     if (s->shutdown_offset < 0)
         s->shutdown_offset = rn_mimage_offset(ctl->img);
     if (!others_applied(ctl, b->id, s->shutdown_offset))
@@ -235,7 +234,8 @@ static void shut_down(rn_controller_t *ctl, const rn_mimage_broker_t *b, rn__ctl
 }
 
 void rn_controller_heartbeat(rn_controller_t *ctl, const rn_broker_heartbeat_request_t *req,
-                             int64_t now_ms, rn_mrecs_t *out, rn_broker_heartbeat_response_t *resp)
+                             int64_t next_offset, int64_t now_ms, rn_mrecs_t *out,
+                             rn_broker_heartbeat_response_t *resp)
 {
     const rn_mimage_broker_t *b = rn_mimage_broker(ctl->img, req->broker_id);
     if (b == NULL) {
@@ -252,7 +252,7 @@ void rn_controller_heartbeat(rn_controller_t *ctl, const rn_broker_heartbeat_req
     resp->is_caught_up = req->current_metadata_offset >= b->epoch;
     resp->is_fenced = b->fenced;
     if (req->want_shut_down) {
-        shut_down(ctl, b, s, out, resp);
+        shut_down(ctl, b, s, next_offset, out, resp);
     } else if (req->want_fence && !b->fenced) {
         rn_controller_fence(ctl, b->id, out);
         resp->is_fenced = true;

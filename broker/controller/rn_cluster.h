@@ -131,6 +131,8 @@ void rn__reg_free(rn__reg_t *reg);
 int64_t rn__reg_epoch(const rn__reg_t *reg, int32_t *controller);
 /* True when registered with the current controller; *fenced as its last answer said. */
 bool rn__reg_state(const rn__reg_t *reg, bool *fenced);
+/* Send the next heartbeat now (when registered and none is in flight). */
+void rn__reg_heartbeat_soon(rn__reg_t *reg);
 /* Start a controlled shutdown (rn_cluster_controlled_shutdown); false when not registered
  * or already leaving. */
 bool rn__reg_leave(rn__reg_t *reg, int64_t timeout_ms, void (*left)(void *arg, bool granted),

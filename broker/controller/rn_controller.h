@@ -93,14 +93,15 @@ void rn_controller_register_broker(rn_controller_t *ctl,
                                    const rn_broker_registration_request_t *req, int64_t next_offset,
                                    int64_t now_ms, rn_mrecs_t *out,
                                    rn_broker_registration_response_t *resp);
-/* A heartbeat (KIP-631's broker states). WantShutDown starts a controlled shutdown: the
- * broker is marked InControlledShutdown, leaves every ISR (never emptying one) and its
- * leaderships move to other ISR members, all in one transaction; ShouldShutDown is
+/* A heartbeat (KIP-631's broker states); next_offset as for registrations. WantShutDown starts a
+ * controlled shutdown: the broker is marked InControlledShutdown, leaves every ISR (never emptying
+ * one) and its leaderships move to other ISR members, all in one transaction; ShouldShutDown is
  * answered only on a later heartbeat, once those records are applied and every other active
  * broker has reported (CurrentMetadataOffset) that it applied them too; the broker is then
  * fenced. A fenced broker asking to shut down may at once. */
 void rn_controller_heartbeat(rn_controller_t *ctl, const rn_broker_heartbeat_request_t *req,
-                             int64_t now_ms, rn_mrecs_t *out, rn_broker_heartbeat_response_t *resp);
+                             int64_t next_offset, int64_t now_ms, rn_mrecs_t *out,
+                             rn_broker_heartbeat_response_t *resp);
 /* Fence one unfenced broker whose session expired (Kafka fences one per event; call again
  * after its records commit). Returns its id, or -1 when every session is alive. */
 int32_t rn_controller_check_sessions(rn_controller_t *ctl, int64_t now_ms, rn_mrecs_t *out);

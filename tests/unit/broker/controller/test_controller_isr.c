@@ -74,7 +74,7 @@ static void heartbeat(fixture_t *fx, int32_t id, bool shut_down, rn_broker_heart
     hb.current_metadata_offset = rn_mimage_offset(fx->img);
     hb.want_shut_down = shut_down;
     rn_broker_heartbeat_response_init(r);
-    rn_controller_heartbeat(&fx->ctl, &hb, 0, &fx->out, r);
+    rn_controller_heartbeat(&fx->ctl, &hb, next_offset, 0, &fx->out, r);
     commit(fx->img, &fx->out);
 }
 
