@@ -98,7 +98,11 @@ static void answered(isr_call_t *call, const rn_alter_partition_response_t *resp
             const rn_alter_partition_resp_partition_t *p = &t->partitions.items[j];
             if (p->partition_index != want)
                 continue;
-            rn_isr_result_t res = {.error_code = p->error_code,
+            if (p->error_code != RN_KERR_NONE) {
+                fail(call, p->error_code);
+                return;
+            }
+            rn_isr_result_t res = {.error_code = RN_KERR_NONE,
                                    .leader_id = p->leader_id,
                                    .leader_epoch = p->leader_epoch,
                                    .partition_epoch = p->partition_epoch,
