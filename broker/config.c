@@ -222,6 +222,14 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
     ROW(RN_CFG_BROKER_SESSION_TIMEOUT_MS, "broker.session.timeout.ms", RN_CFG_INT, "9000", 1,
         I32MAX, NULL, 0,
         "A broker whose heartbeats stop for this long is fenced by the active controller."),
+    ROW(RN_CFG_CONTROLLED_SHUTDOWN_ENABLE, "controlled.shutdown.enable", RN_CFG_BOOL, "true", 0, 0,
+        NULL, 0,
+        "On SIGTERM, a node of a cluster with other brokers first asks the active controller to "
+        "move its partition leaderships away and take it off the ISRs, then stops."),
+    ROW(RN_CFG_CONTROLLED_SHUTDOWN_TIMEOUT_MS, "controlled.shutdown.timeout.ms", RN_CFG_INT, "5000",
+        0, I32MAX, NULL, 0,
+        "Longest a controlled shutdown waits for the controller's go-ahead before the node stops "
+        "anyway (runnel's own key)."),
     /* Client quotas (broker/quota). */
     ROW(RN_CFG_QUOTA_WINDOW_NUM, "quota.window.num", RN_CFG_INT, "11", 1, 1000, NULL, 0,
         "Samples a client's produce, fetch and request-time rates are measured over."),

@@ -57,6 +57,7 @@ const rn_api_entry_t rn_broker_apis[] = {
     ROW(RN_API_BROKER_REGISTRATION, rn_handle_broker_registration, 0, "BrokerRegistration"),
     ROW(RN_API_BROKER_HEARTBEAT, rn_handle_broker_heartbeat, 0, "BrokerHeartbeat"),
     ROW(RN_API_ALLOCATE_PRODUCER_IDS, rn_handle_allocate_producer_ids, 0, "AllocateProducerIds"),
+    ROW(RN_API_ALTER_PARTITION, rn_handle_alter_partition, 0, "AlterPartition"),
     /* Client quotas (quota/). */
     ROW(RN_API_DESCRIBE_CLIENT_QUOTAS, rn_handle_describe_client_quotas, 0, "DescribeClientQuotas"),
     ROW(RN_API_ALTER_CLIENT_QUOTAS, rn_handle_alter_client_quotas, 0, "AlterClientQuotas"),

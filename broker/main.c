@@ -1,10 +1,13 @@
 /* runneld: parse the configuration, run the broker on one event loop, and stop cleanly.
  *
- * SIGTERM/SIGINT: stop accepting and reading, answer what was already read (at most
- * RN_DRAIN_MS), close storage cleanly (clean-shutdown marker) and exit 0; a second signal
- * skips the drain. SIGHUP re-reads log.level from the config file. SIGPIPE is ignored:
+ * SIGTERM/SIGINT: in a cluster, first a controlled shutdown (the controller moves this
+ * node's leaderships away and takes it off the ISRs, at most controlled.shutdown.timeout.ms,
+ * serving meanwhile); then stop accepting and reading, answer what was already read (at
+ * most RN_DRAIN_MS), close storage cleanly (clean-shutdown marker) and exit 0; a second
+ * signal skips the waits. SIGHUP re-reads log.level from the config file. SIGPIPE is ignored:
  * a client that vanished shows up as a write error on its own connection. */
 #include "rn_clock.h"
+#include "controller/rn_cluster.h"
 #include "rn_broker.h"
 #include "net/rn_server.h"
 #include "rn_config.h"
@@ -24,7 +27,8 @@ typedef struct runneld {
     rn_config_t cfg;
     struct event_base *base;
     struct event *drain_timer;
-    int64_t drain_start_ms; /* rn_clock_mono_ms at the first stop signal */
+    int64_t drain_start_ms; /* rn_clock_mono_ms when the drain started */
+    int64_t stop_ms;        /* rn_clock_mono_ms at the first stop signal */
     int signals;
 } runneld_t;
 
@@ -41,6 +45,29 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void start_drain(runneld_t *rd)
+{
+    RN_INFO("main", "stopping; no new connections or requests, answering those in flight");
+    rn_broker_drain(&rd->broker);
+    rd->drain_start_ms = rn_clock_mono_ms();
+    struct timeval tick = {0, 20000};
+    event_add(rd->drain_timer, &tick);
+}
+
+static void on_left(void *arg, bool granted)
+{
+    runneld_t *rd = arg;
+    long took = (long)(rn_clock_mono_ms() - rd->stop_ms);
+    if (granted)
+        RN_INFO("main", "controlled shutdown done in %ld ms: leaderships moved", took);
+    else
+        RN_WARN("main",
+                "controlled shutdown not confirmed by the controller after %ld ms: "
+                "stopping anyway",
+                took);
+    start_drain(rd);
+}
+
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
     runneld_t *rd = arg;
@@ -49,12 +76,14 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopbreak(rd->base);
         return;
     }
-    RN_INFO("main", "%s: stopping; no new connections or requests, answering those in flight",
-            strsignal((int)sig));
-    rn_broker_drain(&rd->broker);
-    rd->drain_start_ms = rn_clock_mono_ms();
-    struct timeval tick = {0, 20000};
-    event_add(rd->drain_timer, &tick);
+    rd->stop_ms = rn_clock_mono_ms();
+    RN_INFO("main", "%s received", strsignal((int)sig));
+    if (rd->broker.cluster != NULL &&
+        rn_cluster_controlled_shutdown(rd->broker.cluster, on_left, rd)) {
+        RN_INFO("main", "controlled shutdown: asking the controller to move leaderships away");
+        return;
+    }
+    start_drain(rd);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)

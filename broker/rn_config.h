@@ -97,6 +97,8 @@ typedef enum rn_cfg_key {
     /* Broker registration with the controller (broker/controller). */
     RN_CFG_BROKER_HEARTBEAT_INTERVAL_MS,
     RN_CFG_BROKER_SESSION_TIMEOUT_MS,
+    RN_CFG_CONTROLLED_SHUTDOWN_ENABLE,
+    RN_CFG_CONTROLLED_SHUTDOWN_TIMEOUT_MS,
     /* Client quotas (broker/quota). */
     RN_CFG_QUOTA_WINDOW_NUM,
     RN_CFG_QUOTA_WINDOW_SIZE_SECONDS,

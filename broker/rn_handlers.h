@@ -33,6 +33,7 @@ int rn_handle_create_topics(rn_req_t *req);
 int rn_handle_broker_registration(rn_req_t *req);
 int rn_handle_broker_heartbeat(rn_req_t *req);
 int rn_handle_allocate_producer_ids(rn_req_t *req);
+int rn_handle_alter_partition(rn_req_t *req);
 int rn_handle_delete_topics(rn_req_t *req);
 int rn_handle_create_partitions(rn_req_t *req);
 

@@ -37,6 +37,7 @@ struct rn_cluster {
     struct event *fcheck;    /* looks at fcreates from the loop; also every second */
     rn__reg_t *reg;          /* this node's registration with the controller */
     rn__pids_t *pids;        /* this node's requests for producer id blocks */
+    rn__isrs_t *isrs;        /* this node's AlterPartition requests */
 };
 
 /* New replicas go to the registered, unfenced brokers; none yet: the voters. */
@@ -61,6 +62,14 @@ static void applied_hook(void *arg, const rn_mimage_t *img, const rn_mrec_t *rec
     case RN_MREC_UNREGISTER_BROKER_RECORD:
     case RN_MREC_FENCE_BROKER_RECORD:
     case RN_MREC_UNFENCE_BROKER_RECORD: sync_nodes(c); return;
+    case RN_MREC_BROKER_REGISTRATION_CHANGE_RECORD:
+        sync_nodes(c);
+        /* Another broker waits for every active one to report that it applied its
+         * controlled shutdown: report now rather than at the next heartbeat. */
+        if (rec->body.broker_registration_change.in_controlled_shutdown == 1 &&
+            rec->body.broker_registration_change.broker_id != c->b->node_id)
+            rn__reg_heartbeat_soon(c->reg);
+        return;
     default: break;
     }
     int rc = rn_mimage_topics_apply(img, rec, c->b->topics);
@@ -326,6 +335,7 @@ rn_cluster_t *rn_cluster_new(rn_broker_t *b)
     rn_topics_set_committer(b->topics, rn__cluster_commit_forward, c);
     c->reg = rn__reg_new(c);
     c->pids = rn__pids_new(c);
+    c->isrs = rn__isrs_new(c);
     return c;
 }
 
@@ -339,11 +349,29 @@ void rn_cluster_started(rn_cluster_t *c)
         event_active(c->persist, 0, 0);
 }
 
+bool rn_cluster_controlled_shutdown(rn_cluster_t *c, void (*done)(void *arg, bool granted),
+                                    void *arg)
+{
+    const rn_config_t *cfg = c->b->cfg;
+    if (c->stopping || !rn_config_bool(cfg, RN_CFG_CONTROLLED_SHUTDOWN_ENABLE))
+        return false;
+    bool others = false;
+    for (size_t i = 0; i < rn_mimage_broker_count(c->img) && !others; i++) {
+        int32_t id = rn_mimage_broker_at(c->img, i)->id;
+        others = id != c->b->node_id && rn_mimage_broker_active(c->img, id);
+    }
+    if (!others)
+        return false;
+    return rn__reg_leave(c->reg, rn_config_int(cfg, RN_CFG_CONTROLLED_SHUTDOWN_TIMEOUT_MS), done,
+                         arg);
+}
+
 void rn_cluster_stop(rn_cluster_t *c)
 {
     c->stopping = true;
     rn__reg_stop(c->reg);
     rn__pids_stop(c->pids);
+    rn__isrs_stop(c->isrs);
 }
 
 void rn_cluster_free(rn_cluster_t *c)
@@ -366,6 +394,7 @@ void rn_cluster_free(rn_cluster_t *c)
     rn__cluster_fcreate_check(c, &c->fcreates, true);
     rn__reg_free(c->reg);
     rn__pids_free(c->pids);
+    rn__isrs_free(c->isrs);
     rn_topics_set_committer(c->b->topics, NULL, NULL);
     event_free(c->fcheck);
     event_free(c->kick);
@@ -388,6 +417,11 @@ rn__pids_t *rn__cluster_pids(rn_cluster_t *c)
 rn__reg_t *rn__cluster_reg(rn_cluster_t *c)
 {
     return c->reg;
+}
+
+rn__isrs_t *rn__cluster_isrs(rn_cluster_t *c)
+{
+    return c->isrs;
 }
 
 rn_controller_t *rn_cluster_controller(rn_cluster_t *c)

@@ -6,7 +6,9 @@
  * broker.heartbeat.interval.ms; it registers again when the controller changes or forgets
  * it. A registered broker starts fenced and is unfenced by the heartbeat that finds it
  * caught up with the metadata log. The controller also grants producer id blocks here
- * (AllocateProducerIds); cluster_pids.c asks for them. */
+ * (AllocateProducerIds; cluster_pids.c asks for them) and decides partition leaders' ISR
+ * changes (AlterPartition; cluster_isr.c sends them). On SIGTERM this node asks to leave
+ * (controlled shutdown) before it stops. */
 #include "controller/rn_cluster.h"
 #include "rn_broker.h"
 #include "rn_handlers.h"
@@ -30,7 +32,8 @@
 typedef struct bop {
     rn_cluster_op_t op;
     rn_cluster_t *c;
-    int16_t api_key;
+    int16_t api_key, version;
+    rn_arena_t *arena;   /* for the response's arrays (AlterPartition) */
     const void *request; /* NULL once its connection went away: nothing is decided */
     void *response;
     void (*finish)(struct bop *bop, int rc);
@@ -45,6 +48,11 @@ static void set_error(bop_t *bop, int16_t code)
         ((rn_broker_heartbeat_response_t *)bop->response)->error_code = code;
     else if (bop->api_key == RN_API_ALLOCATE_PRODUCER_IDS)
         ((rn_allocate_producer_ids_response_t *)bop->response)->error_code = code;
+    else if (bop->api_key == RN_API_ALTER_PARTITION) {
+        rn_alter_partition_response_t *resp = bop->response;
+        resp->error_code = code;
+        resp->topics.count = 0; /* nothing was changed: no partition answers */
+    }
 }
 
 static void bop_decide(rn_cluster_op_t *op, rn_cluster_t *c, int64_t next_offset, rn_mrecs_t *out)
@@ -57,7 +65,10 @@ static void bop_decide(rn_cluster_op_t *op, rn_cluster_t *c, int64_t next_offset
     if (bop->api_key == RN_API_BROKER_REGISTRATION)
         rn_controller_register_broker(ctl, bop->request, next_offset, now, out, bop->response);
     else if (bop->api_key == RN_API_BROKER_HEARTBEAT)
-        rn_controller_heartbeat(ctl, bop->request, now, out, bop->response);
+        rn_controller_heartbeat(ctl, bop->request, next_offset, now, out, bop->response);
+    else if (bop->api_key == RN_API_ALTER_PARTITION)
+        rn_controller_alter_partition(ctl, bop->request, bop->version, bop->arena, out,
+                                      bop->response);
     else
         rn_controller_allocate_producer_ids(ctl, bop->request, out, bop->response);
 }
@@ -94,9 +105,10 @@ static void req_cancel(rn_req_t *req, void *arg)
     bop->owner = NULL;
 }
 
-/* BrokerRegistration, BrokerHeartbeat and AllocateProducerIds: a node that is not the
- * controller answers NOT_CONTROLLER (its queue refuses), as Kafka's brokers do not serve
- * them. A block of producer ids is answered once its ProducerIdsRecord is committed. */
+/* BrokerRegistration, BrokerHeartbeat, AllocateProducerIds and AlterPartition: a node that
+ * is not the controller answers NOT_CONTROLLER (its queue refuses), as Kafka's brokers do
+ * not serve them. Each is decided on the committed image and answered once its records
+ * are committed and applied (a block of producer ids, an ISR change). */
 int rn_handle_broker_registration(rn_req_t *req)
 {
     rn_broker_t *b = rn_req_broker(req);
@@ -105,6 +117,8 @@ int rn_handle_broker_registration(rn_req_t *req)
     bop_t *bop = rn_xcalloc(1, sizeof(*bop));
     *bop = (bop_t){.c = b->cluster,
                    .api_key = req->api_key,
+                   .version = req->api_version,
+                   .arena = &req->arena,
                    .request = req->request,
                    .response = req->response,
                    .finish = req_finish,
@@ -124,6 +138,11 @@ int rn_handle_allocate_producer_ids(rn_req_t *req)
     return rn_handle_broker_registration(req);
 }
 
+int rn_handle_alter_partition(rn_req_t *req)
+{
+    return rn_handle_broker_registration(req);
+}
+
 /* ---- this node's registration ---- */
 
 struct rn__reg {
@@ -138,7 +157,13 @@ struct rn__reg {
     bool fenced, caught_up;
     bool in_flight, stopped;
     int64_t interval_ms;
-    bool checking;    /* a session check is in the controller's queue */
+    bool checking; /* a session check is in the controller's queue */
+    /* Controlled shutdown: heartbeats ask WantShutDown until ShouldShutDown or the deadline;
+     * left is called once (then NULL). */
+    bool leaving;
+    struct event *leave_timer;
+    void (*left)(void *arg, bool granted);
+    void *left_arg;
     rn_arena_t arena; /* the request in flight */
     rn_broker_registration_request_t rreq;
     rn_broker_registration_response_t rresp;
@@ -156,8 +181,22 @@ static void arm(rn__reg_t *reg, int64_t ms)
     event_add(reg->timer, &tv);
 }
 
+static void leave_done(rn__reg_t *reg, bool granted)
+{
+    void (*left)(void *, bool) = reg->left;
+    if (left == NULL)
+        return;
+    reg->left = NULL;
+    event_del(reg->leave_timer);
+    left(reg->left_arg, granted);
+}
+
 static void registered(rn__reg_t *reg, const rn_broker_registration_response_t *resp)
 {
+    if (reg->leaving) { /* a new registration would only start fenced: nothing to move */
+        leave_done(reg, false);
+        return;
+    }
     if (resp == NULL || resp->error_code != RN_KERR_NONE) {
         RN_DEBUG("cluster", "node %d: registration with controller %d: %s", reg->b->node_id,
                  reg->sent_to, resp ? rn_kerr_name(resp->error_code) : "no answer");
@@ -175,7 +214,7 @@ static void registered(rn__reg_t *reg, const rn_broker_registration_response_t *
 static void heartbeated(rn__reg_t *reg, const rn_broker_heartbeat_response_t *resp)
 {
     if (resp == NULL) {
-        arm(reg, reg->interval_ms);
+        arm(reg, reg->left != NULL ? FAST_RETRY_MS : reg->interval_ms);
         return;
     }
     int16_t ec = resp->error_code;
@@ -188,6 +227,17 @@ static void heartbeated(rn__reg_t *reg, const rn_broker_heartbeat_response_t *re
     }
     if (ec != RN_KERR_NONE) {
         arm(reg, FAST_RETRY_MS);
+        return;
+    }
+    if (reg->leaving) {
+        reg->fenced = resp->is_fenced;
+        if (resp->should_shut_down) {
+            RN_INFO("cluster", "node %d: controller %d: leaderships moved, may shut down",
+                    reg->b->node_id, reg->sent_to);
+            leave_done(reg, true);
+        }
+        /* Asking again soon until the answer comes (the others report their progress). */
+        arm(reg, reg->left != NULL ? FAST_RETRY_MS : reg->interval_ms);
         return;
     }
     if (reg->fenced != resp->is_fenced)
@@ -255,6 +305,7 @@ static void send_next(rn__reg_t *reg, int32_t leader)
         reg->hreq.broker_id = reg->b->node_id;
         reg->hreq.broker_epoch = reg->epoch;
         reg->hreq.current_metadata_offset = rn_mimage_offset(rn_cluster_image(reg->c));
+        reg->hreq.want_shut_down = reg->leaving;
     }
     const void *request = registering ? (const void *)&reg->rreq : (const void *)&reg->hreq;
     reg->sent_to = leader;
@@ -319,12 +370,25 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         arm(reg, FAST_RETRY_MS);
         return;
     }
+    if (reg->leaving && reg->epoch < 0) {
+        leave_done(reg, false);
+        arm(reg, FAST_RETRY_MS);
+        return;
+    }
     if (reg->epoch >= 0 && leader != reg->controller) {
         RN_INFO("cluster", "node %d: the controller is now %d: registering again", reg->b->node_id,
                 leader);
         reg->epoch = -1;
     }
     send_next(reg, leader);
+}
+
+static void on_leave_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rn__reg_t *reg = arg;
+    leave_done(reg, false);
 }
 
 rn__reg_t *rn__reg_new(rn_cluster_t *c)
@@ -339,6 +403,7 @@ rn__reg_t *rn__reg_new(rn_cluster_t *c)
     rn_arena_init(&reg->arena, 0);
     reg->timer = event_new(reg->b->base, -1, 0, on_timer, reg);
     reg->sessions = event_new(reg->b->base, -1, EV_PERSIST, on_sessions, reg);
+    reg->leave_timer = event_new(reg->b->base, -1, 0, on_leave_timeout, reg);
     return reg;
 }
 
@@ -354,6 +419,8 @@ void rn__reg_stop(rn__reg_t *reg)
     reg->stopped = true;
     event_del(reg->timer);
     event_del(reg->sessions);
+    event_del(reg->leave_timer);
+    reg->left = NULL; /* stopping anyway: whoever waited has gone on */
 }
 
 void rn__reg_free(rn__reg_t *reg)
@@ -362,6 +429,7 @@ void rn__reg_free(rn__reg_t *reg)
         return;
     event_free(reg->timer);
     event_free(reg->sessions);
+    event_free(reg->leave_timer);
     rn_arena_free(&reg->arena);
     rn_free(reg);
 }
@@ -376,4 +444,29 @@ bool rn__reg_state(const rn__reg_t *reg, bool *fenced)
 {
     *fenced = reg->fenced;
     return reg->epoch >= 0;
+}
+
+void rn__reg_heartbeat_soon(rn__reg_t *reg)
+{
+    if (reg->stopped || reg->in_flight || reg->epoch < 0)
+        return;
+    event_del(reg->timer);
+    arm(reg, 0);
+}
+
+bool rn__reg_leave(rn__reg_t *reg, int64_t timeout_ms, void (*left)(void *arg, bool granted),
+                   void *arg)
+{
+    if (reg->stopped || reg->leaving || reg->epoch < 0)
+        return false;
+    reg->leaving = true;
+    reg->left = left;
+    reg->left_arg = arg;
+    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
+    event_add(reg->leave_timer, &tv);
+    if (!reg->in_flight) {
+        event_del(reg->timer);
+        arm(reg, 0); /* ask now, not at the next heartbeat */
+    }
+    return true;
 }

@@ -22,7 +22,7 @@ static void touch(rn_controller_t *ctl, int32_t id, int64_t now_ms)
 {
     rn__ctl_session_t *s = session(ctl, id);
     if (s == NULL) {
-        rn__ctl_session_t fresh = {id, now_ms, true};
+        rn__ctl_session_t fresh = {id, now_ms, true, -1, -1};
         rn_vec_xpush(ctl->sessions, ctl->n_sessions, ctl->sessions_cap, fresh);
         return;
     }
@@ -56,9 +56,11 @@ void rn_controller_register_broker(rn_controller_t *ctl,
     }
     /* A live session refuses a second incarnation; one this controller never heard from
      * (its grace period after activation) does not: the old process is most likely gone,
-     * a restarted node (a single node above all) registers at once. */
+     * a restarted node (a single node above all) registers at once. Nor does one that
+     * announced it was leaving (controlled shutdown). */
     rn__ctl_session_t *live = session(ctl, req->broker_id);
-    if (old != NULL && !old->fenced && alive(ctl, req->broker_id, now_ms) && live->heard) {
+    if (old != NULL && !old->fenced && !old->in_controlled_shutdown &&
+        alive(ctl, req->broker_id, now_ms) && live->heard) {
         resp->error_code = RN_KERR_DUPLICATE_BROKER_REGISTRATION;
         return;
     }
@@ -80,6 +82,9 @@ void rn_controller_register_broker(rn_controller_t *ctl,
     r->fenced = true; /* a new incarnation starts fenced until it catches up */
     rn_mrecs_add(out, &rec);
     touch(ctl, req->broker_id, now_ms);
+    rn__ctl_session_t *s = session(ctl, req->broker_id);
+    s->metadata_offset = -1;
+    s->shutdown_offset = -1;
     resp->broker_epoch = epoch;
 }
 
@@ -113,12 +118,10 @@ static void change_record(const rn_mimage_topic_t *t, int32_t p, const int32_t *
     rn_mrecs_add(out, &rec);
 }
 
-void rn_controller_fence(rn_controller_t *ctl, int32_t id, rn_mrecs_t *out)
+/* The partition changes that take broker id out of every ISR (a last member stays) and
+ * move its leaderships to other ISR members (or none). */
+static void leave(rn_controller_t *ctl, int32_t id, rn_mrecs_t *out)
 {
-    const rn_mimage_broker_t *b = rn_mimage_broker(ctl->img, id);
-    if (b == NULL || b->fenced)
-        return;
-    int from = out->n;
     for (size_t i = 0; i < rn_mimage_topic_count(ctl->img); i++) {
         const rn_mimage_topic_t *t = rn_mimage_topic_at(ctl->img, i);
         for (int32_t p = 0; p < t->n_parts; p++) {
@@ -138,10 +141,22 @@ void rn_controller_fence(rn_controller_t *ctl, int32_t id, rn_mrecs_t *out)
             int32_t leader = part->leader;
             if (leader == id || leader == -1)
                 leader = choose_leader(ctl->img, part, isr, n_isr, id);
-            change_record(t, p, in_isr && n_isr != part->n_isr ? isr : NULL, n_isr,
+            bool isr_changed = in_isr && n_isr != part->n_isr;
+            if (!isr_changed && leader == part->leader)
+                continue; /* a last ISR member, already leaderless: nothing changes */
+            change_record(t, p, isr_changed ? isr : NULL, n_isr,
                           leader != part->leader ? leader : -2, out);
         }
     }
+}
+
+void rn_controller_fence(rn_controller_t *ctl, int32_t id, rn_mrecs_t *out)
+{
+    const rn_mimage_broker_t *b = rn_mimage_broker(ctl->img, id);
+    if (b == NULL || b->fenced)
+        return;
+    int from = out->n;
+    leave(ctl, id, out);
     rn_mrec_t rec;
     rn_mrec_init(&rec, RN_MREC_FENCE_BROKER_RECORD);
     rec.body.fence_broker.id = id;
@@ -173,8 +188,54 @@ static void unfence(rn_controller_t *ctl, const rn_mimage_broker_t *b, rn_mrecs_
     rn_mrecs_wrap_transaction(out, from, "UnfenceBroker");
 }
 
+/* Every active broker but b has applied the image up to offset (its last heartbeat says). */
+static bool others_applied(rn_controller_t *ctl, int32_t id, int64_t offset)
+{
+    for (size_t i = 0; i < rn_mimage_broker_count(ctl->img); i++) {
+        const rn_mimage_broker_t *o = rn_mimage_broker_at(ctl->img, i);
+        if (o->id == id || !rn_mimage_broker_active(ctl->img, o->id))
+            continue;
+        const rn__ctl_session_t *s = session(ctl, o->id);
+        if (s == NULL || s->metadata_offset < offset)
+            return false;
+    }
+    return true;
+}
+
+/* Controlled shutdown (KIP-631's CONTROLLED_SHUTDOWN, then SHUTDOWN_NOW). */
+static void shut_down(rn_controller_t *ctl, const rn_mimage_broker_t *b, rn__ctl_session_t *s,
+                      int64_t next_offset, rn_mrecs_t *out, rn_broker_heartbeat_response_t *resp)
+{
+    if (b->fenced) { /* fencing already took it off every ISR and leadership */
+        resp->should_shut_down = true;
+        return;
+    }
+    if (!b->in_controlled_shutdown) {
+        int from = out->n;
+        rn_mrec_t rec;
+        rn_mrec_init(&rec, RN_MREC_BROKER_REGISTRATION_CHANGE_RECORD);
+        rec.body.broker_registration_change.broker_id = b->id;
+        rec.body.broker_registration_change.broker_epoch = b->epoch;
+        rec.body.broker_registration_change.in_controlled_shutdown = 1;
+        rn_mrecs_add(out, &rec);
+        leave(ctl, b->id, out);
+        rn_mrecs_wrap_transaction(out, from, "ControlledShutdown");
+        s->shutdown_offset = next_offset + out->n - 1; /* where they end */
+        return;
+    }
+    /* A new controller does not know where they ended: its image holds them. */
+    if (s->shutdown_offset < 0)
+        s->shutdown_offset = rn_mimage_offset(ctl->img);
+    if (!others_applied(ctl, b->id, s->shutdown_offset))
+        return;
+    rn_controller_fence(ctl, b->id, out);
+    resp->is_fenced = true;
+    resp->should_shut_down = true;
+}
+
 void rn_controller_heartbeat(rn_controller_t *ctl, const rn_broker_heartbeat_request_t *req,
-                             int64_t now_ms, rn_mrecs_t *out, rn_broker_heartbeat_response_t *resp)
+                             int64_t next_offset, int64_t now_ms, rn_mrecs_t *out,
+                             rn_broker_heartbeat_response_t *resp)
 {
     const rn_mimage_broker_t *b = rn_mimage_broker(ctl->img, req->broker_id);
     if (b == NULL) {
@@ -186,17 +247,16 @@ void rn_controller_heartbeat(rn_controller_t *ctl, const rn_broker_heartbeat_req
         return;
     }
     touch(ctl, b->id, now_ms);
+    rn__ctl_session_t *s = session(ctl, b->id);
+    s->metadata_offset = req->current_metadata_offset;
     resp->is_caught_up = req->current_metadata_offset >= b->epoch;
     resp->is_fenced = b->fenced;
     if (req->want_shut_down) {
-        /* Leaving: off the ISRs, leaders moved, fenced; then it may stop. */
-        rn_controller_fence(ctl, b->id, out);
-        resp->is_fenced = true;
-        resp->should_shut_down = true;
+        shut_down(ctl, b, s, next_offset, out, resp);
     } else if (req->want_fence && !b->fenced) {
         rn_controller_fence(ctl, b->id, out);
         resp->is_fenced = true;
-    } else if (b->fenced && !req->want_fence && resp->is_caught_up) {
+    } else if (b->fenced && !b->in_controlled_shutdown && !req->want_fence && resp->is_caught_up) {
         unfence(ctl, b, out);
         resp->is_fenced = false;
     }
@@ -210,7 +270,7 @@ int32_t rn_controller_check_sessions(rn_controller_t *ctl, int64_t now_ms, rn_mr
             continue;
         /* A broker the new active controller has not heard from yet gets a full session. */
         if (session(ctl, b->id) == NULL) {
-            rn__ctl_session_t grace = {b->id, now_ms, false};
+            rn__ctl_session_t grace = {b->id, now_ms, false, -1, -1};
             rn_vec_xpush(ctl->sessions, ctl->n_sessions, ctl->sessions_cap, grace);
         }
         if (alive(ctl, b->id, now_ms))

@@ -14,7 +14,8 @@ static bool ids_equal(const int32_t *a, int32_t na, const int32_t *b, int32_t nb
     return na == nb && (na == 0 || memcmp(a, b, (size_t)na * sizeof(int32_t)) == 0);
 }
 
-/* Partition index of topic as the image has it: appended, or replicas/leader/ISR updated. */
+/* Partition index of topic as the image has it: appended, or replicas/leader/ISR and the
+ * partition epoch updated. */
 static void sync_part(rn_topics_t *topics, rn_topic_t *topic, int32_t index,
                       const rn_mimage_part_t *ip)
 {
@@ -29,6 +30,7 @@ static void sync_part(rn_topics_t *topics, rn_topic_t *topic, int32_t index,
         rn_topics_set_replicas(topics, part, ip->replicas, ip->n_replicas);
     }
     rn_topics_set_leader(topics, part, ip->leader, ip->leader_epoch, ip->isr, ip->n_isr);
+    part->partition_epoch = ip->partition_epoch; /* what an AlterPartition must name */
 }
 
 /* The topic's overrides become the image's ConfigRecords for it. Values were checked by

@@ -55,6 +55,17 @@ void rn_cluster_free(rn_cluster_t *c);
  * runnel-topics cache. */
 void rn_cluster_started(rn_cluster_t *c);
 
+/* Controlled shutdown (KIP-631), the first step of a SIGTERM: heartbeats ask the active
+ * controller WantShutDown until it answers ShouldShutDown — its partition leaderships have
+ * moved to other ISR members, it is off every ISR, and every other active broker has
+ * applied that — or controlled.shutdown.timeout.ms passes; the server keeps serving
+ * meanwhile (followers, the quorum). Then done(arg, granted) once, from the loop (granted
+ * false: timed out or re-registration needed; rn_cluster_stop drops it uncalled). Returns false
+ * (done never called) when there is nothing to do: controlled.shutdown.enable is false, this node
+ * is not registered, or no other active broker exists to take over (a single node). */
+bool rn_cluster_controlled_shutdown(rn_cluster_t *c, void (*done)(void *arg, bool granted),
+                                    void *arg);
+
 /* Shutting down (the server and the data path are gone): what the quorum still delivers
  * while it stops is ignored; the log replays it at the next start. */
 void rn_cluster_stop(rn_cluster_t *c);
@@ -120,6 +131,12 @@ void rn__reg_free(rn__reg_t *reg);
 int64_t rn__reg_epoch(const rn__reg_t *reg, int32_t *controller);
 /* True when registered with the current controller; *fenced as its last answer said. */
 bool rn__reg_state(const rn__reg_t *reg, bool *fenced);
+/* Send the next heartbeat now (when registered and none is in flight). */
+void rn__reg_heartbeat_soon(rn__reg_t *reg);
+/* Start a controlled shutdown (rn_cluster_controlled_shutdown); false when not registered
+ * or already leaving. */
+bool rn__reg_leave(rn__reg_t *reg, int64_t timeout_ms, void (*left)(void *arg, bool granted),
+                   void *arg);
 
 /* ---- this node's producer id blocks (cluster_pids.c) ---- */
 
@@ -138,5 +155,61 @@ rn__reg_t *rn__cluster_reg(rn_cluster_t *c);
 /* This node is registered with the controller, unfenced and caught up with the committed
  * metadata; otherwise false with the reason in why. */
 bool rn_cluster_ready(const rn_cluster_t *c, char *why, size_t whylen);
+
+/* ---- ISR changes of the partitions this node leads (cluster_isr.c) ---- */
+
+/* The controller's answer to one AlterPartition (KIP-497). error_code NONE: the change is
+ * committed and the partition is now (leader_id, leader_epoch, partition_epoch, isr) — the
+ * state the metadata image will apply (isr points into memory valid only during the
+ * callback). Otherwise the fields are -1/empty and error_code is:
+ *   - the controller's refusal, as Kafka's: STALE_BROKER_EPOCH (this node's registration
+ *     is outdated), UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION, FENCED_LEADER_EPOCH (a
+ *     newer leader epoch exists: this node is deposed), INVALID_UPDATE_VERSION (the
+ *     partition epoch is stale: wait for the metadata), INVALID_REQUEST (not the leader, or
+ *     an ISR that is no subset of the replicas or lacks the leader), INELIGIBLE_REPLICA (a
+ *     new member is fenced, shutting down, unregistered or of another broker epoch: revert
+ *     to the committed ISR), NOT_CONTROLLER (the controller is behind or changed);
+ *   - NOT_CONTROLLER too when no controller is known or none could be reached;
+ *   - BROKER_ID_NOT_REGISTERED: this node has no broker epoch yet;
+ *   - REQUEST_TIMED_OUT: no answer within RN_CLUSTER_ISR_TIMEOUT_MS, or the connection
+ *     was lost (the change may or may not have been made: the metadata will tell);
+ *   - UNSUPPORTED_VERSION: the controller does not serve AlterPartition v3;
+ *   - BROKER_NOT_AVAILABLE: this node is stopping (rn_cluster_stop). */
+typedef struct rn_isr_result {
+    int16_t error_code;
+    int32_t leader_id, leader_epoch, partition_epoch;
+    const int32_t *isr;
+    int32_t n_isr;
+} rn_isr_result_t;
+typedef void (*rn_isr_done_fn)(void *arg, const rn_isr_result_t *res);
+
+#define RN_CLUSTER_ISR_TIMEOUT_MS 5000
+#define RN_CLUSTER_ISR_MAX        1024 /* members of one new ISR */
+
+/* Ask the active controller to set the ISR of partition `partition` of topic_id to
+ * new_isr[n_isr] (this node must be its leader), naming the leader epoch and partition
+ * epoch this node knows (rn_partition_t's leader_epoch and partition_epoch). Sent as
+ * AlterPartition v3 with this node's broker epoch and each member's broker epoch from the
+ * image; locally through the controller's queue when this node is the controller. The
+ * arguments are copied. Returns 0, and done(arg, res) is then called exactly once, from the
+ * loop, never from inside this call; RN_EINVAL (bad arguments: n_isr < 0 or over
+ * RN_CLUSTER_ISR_MAX, done NULL) and done is not called. Kafka's rule is one call in flight
+ * per partition; that is the caller's to keep. The cluster exists in every runneld (a
+ * single node is a quorum of one and its own controller), so callers may always use it. */
+int rn_cluster_alter_isr(rn_cluster_t *c, const rn_uuid_t *topic_id, int32_t partition,
+                         int32_t leader_epoch, int32_t partition_epoch, const int32_t *new_isr,
+                         int32_t n_isr, rn_isr_done_fn done, void *arg);
+/* Forget every call made with arg: their done is never called. For a caller going away
+ * (a partition deleted, the data path shutting down, which happens before rn_cluster_stop):
+ * the controller may still apply a change already sent; the metadata will show it. */
+void rn_cluster_alter_isr_cancel(rn_cluster_t *c, void *arg);
+
+typedef struct rn__isrs rn__isrs_t;
+rn__isrs_t *rn__isrs_new(rn_cluster_t *c);
+/* Every call still waiting is told BROKER_NOT_AVAILABLE; later calls fail the same way. */
+void rn__isrs_stop(rn__isrs_t *isrs);
+/* After the cluster's operations and peers are gone (their callbacks may reach calls). */
+void rn__isrs_free(rn__isrs_t *isrs);
+rn__isrs_t *rn__cluster_isrs(rn_cluster_t *c);
 
 #endif

@@ -36,8 +36,10 @@ typedef struct rn_controller_opts {
 
 typedef struct rn__ctl_session {
     int32_t id;
-    int64_t last_ms; /* last heartbeat or registration, monotonic ms */
-    bool heard;      /* from the broker itself, not a new controller's grace period */
+    int64_t last_ms;         /* last heartbeat or registration, monotonic ms */
+    bool heard;              /* from the broker itself, not a new controller's grace period */
+    int64_t metadata_offset; /* applied, as its last heartbeat said; -1 unknown */
+    int64_t shutdown_offset; /* in controlled shutdown: the image offset that has its records */
 } rn__ctl_session_t;
 
 typedef struct rn_controller {
@@ -91,8 +93,15 @@ void rn_controller_register_broker(rn_controller_t *ctl,
                                    const rn_broker_registration_request_t *req, int64_t next_offset,
                                    int64_t now_ms, rn_mrecs_t *out,
                                    rn_broker_registration_response_t *resp);
+/* A heartbeat (KIP-631's broker states); next_offset as for registrations. WantShutDown starts a
+ * controlled shutdown: the broker is marked InControlledShutdown, leaves every ISR (never emptying
+ * one) and its leaderships move to other ISR members, all in one transaction; ShouldShutDown is
+ * answered only on a later heartbeat, once those records are applied and every other active
+ * broker has reported (CurrentMetadataOffset) that it applied them too; the broker is then
+ * fenced. A fenced broker asking to shut down may at once. */
 void rn_controller_heartbeat(rn_controller_t *ctl, const rn_broker_heartbeat_request_t *req,
-                             int64_t now_ms, rn_mrecs_t *out, rn_broker_heartbeat_response_t *resp);
+                             int64_t next_offset, int64_t now_ms, rn_mrecs_t *out,
+                             rn_broker_heartbeat_response_t *resp);
 /* Fence one unfenced broker whose session expired (Kafka fences one per event; call again
  * after its records commit). Returns its id, or -1 when every session is alive. */
 int32_t rn_controller_check_sessions(rn_controller_t *ctl, int64_t now_ms, rn_mrecs_t *out);
@@ -107,5 +116,24 @@ void rn_controller_allocate_producer_ids(rn_controller_t *ctl,
                                          const rn_allocate_producer_ids_request_t *req,
                                          rn_mrecs_t *out,
                                          rn_allocate_producer_ids_response_t *resp);
+
+/* ---- partitions (controller_isr.c) ---- */
+
+/* AlterPartition (56) from a partition leader, version 0-3, checked in Kafka's order:
+ * BrokerEpoch not the requester's registration -> top-level STALE_BROKER_EPOCH; per topic,
+ * unknown id (v2+) -> UNKNOWN_TOPIC_ID, unknown name (v0-1) -> UNKNOWN_TOPIC_OR_PARTITION;
+ * per partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; LeaderEpoch or PartitionEpoch above
+ * the image's -> NOT_CONTROLLER; LeaderEpoch below -> FENCED_LEADER_EPOCH; requester not the
+ * leader -> INVALID_REQUEST; PartitionEpoch below -> INVALID_UPDATE_VERSION; new ISR not a
+ * duplicate-free subset of the replicas, without the leader, or breaking the leader recovery
+ * rules (KIP-704) -> INVALID_REQUEST; a member unregistered, in controlled shutdown, fenced,
+ * or (v3) of another broker epoch -> INELIGIBLE_REPLICA (v0-1: OPERATION_NOT_ATTEMPTED).
+ * An accepted change appends one PartitionChangeRecord (new ISR, Leader -2: leader and
+ * leader epoch unchanged) and answers the partition as the image will have it once applied
+ * (partition epoch + 1); an ISR equal to the current one (as a set) writes nothing and
+ * answers the current state. Response arrays come from arena. */
+void rn_controller_alter_partition(rn_controller_t *ctl, const rn_alter_partition_request_t *req,
+                                   int16_t version, rn_arena_t *arena, rn_mrecs_t *out,
+                                   rn_alter_partition_response_t *resp);
 
 #endif

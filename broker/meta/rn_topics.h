@@ -52,7 +52,8 @@ typedef struct rn_partition {
     int32_t index;
     int32_t leader_id; /* node id of the leader; -1 = none */
     int32_t leader_epoch;
-    int32_t *replicas; /* n_replicas node ids, the preferred leader first */
+    int32_t partition_epoch; /* the metadata image's (bumped by every change); 0 without one */
+    int32_t *replicas;       /* n_replicas node ids, the preferred leader first */
     int32_t n_replicas;
     int32_t *isr;
     int32_t n_isr;

@@ -72,7 +72,7 @@ static void register_broker(rn_controller_t *ctl, rn_mimage_t *img, int32_t id, 
     hb.current_metadata_offset = next_offset;
     rn_broker_heartbeat_response_t hresp;
     rn_broker_heartbeat_response_init(&hresp);
-    rn_controller_heartbeat(ctl, &hb, 0, &out, &hresp);
+    rn_controller_heartbeat(ctl, &hb, next_offset, 0, &out, &hresp);
     commit(img, &out);
 }
 
@@ -144,13 +144,13 @@ static void test_cluster(void)
     rn_controller_heartbeat(&ctl,
                             &(rn_broker_heartbeat_request_t){
                                 .broker_id = 2, .broker_epoch = 3, .current_metadata_offset = 999},
-                            8000, &out, &(rn_broker_heartbeat_response_t){0});
+                            next_offset, 8000, &out, &(rn_broker_heartbeat_response_t){0});
     rn_controller_heartbeat(
         &ctl,
         &(rn_broker_heartbeat_request_t){.broker_id = 3,
                                          .broker_epoch = rn_mimage_broker(img, 3)->epoch,
                                          .current_metadata_offset = 999},
-        8000, &out, &(rn_broker_heartbeat_response_t){0});
+        next_offset, 8000, &out, &(rn_broker_heartbeat_response_t){0});
     commit(img, &out);
     is(rn_controller_check_sessions(&ctl, 5000, &out), -1, "all sessions alive at 5 s");
     is(rn_controller_check_sessions(&ctl, 9500, &out), 1, "broker 1 expires at 9.5 s");
