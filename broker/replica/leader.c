@@ -55,8 +55,9 @@ void rn__leader_start(rn_replica_t *rm, rn__rpart_t *rep)
     rn__leader_check(rm, rep);
 }
 
-void rn__leader_stop(rn__rpart_t *rep)
+void rn__leader_stop(rn_replica_t *rm, rn__rpart_t *rep)
 {
+    rn__isr_cancel(rm, rep);
     rn_free(rep->followers);
     rep->followers = NULL;
     rep->n_followers = 0;

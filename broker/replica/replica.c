@@ -44,7 +44,7 @@ static void drop_role(rn_replica_t *rm, rn__rpart_t *rep, int16_t fail_code)
     if (rep->role == RN__ROLE_FOLLOWER)
         rn__fetcher_remove(rm, rep);
     if (rep->role == RN__ROLE_LEADER)
-        rn__leader_stop(rep);
+        rn__leader_stop(rm, rep);
     rep->role = RN__ROLE_NONE;
     rn__pwait_check(rm, rep->dpart, fail_code);
     /* Parked Fetches read again and learn who leads now. */
@@ -124,6 +124,7 @@ void rn_replica_attach(rn_broker_t *b, rn_dpart_t *dpart)
         rep->sent_offset = -1;
         rep->epoch = -1;
         rep->leader = -1;
+        rep->rm = rm;
         dpart->rep = rep;
     }
     apply_role(rm, dpart);

@@ -51,6 +51,7 @@ typedef struct rn__rpart {
     int64_t sent_offset;   /* fetch offset of the Fetch in flight, -1 none */
     int64_t backoff_until; /* left out of Fetches until (monotonic) */
     bool syncing;          /* flush.messages=1: an fsync job is queued (sync.c) */
+    rn_replica_t *rm;
 } rn__rpart_t;
 
 struct rn_replica {
@@ -77,7 +78,7 @@ void rn__replica_metrics_stop(rn_replica_t *rm);
 
 /* leader.c */
 void rn__leader_start(rn_replica_t *rm, rn__rpart_t *rep);
-void rn__leader_stop(rn__rpart_t *rep);
+void rn__leader_stop(rn_replica_t *rm, rn__rpart_t *rep);
 void rn__leader_check(rn_replica_t *rm, rn__rpart_t *rep); /* ISR/HW after a metadata change */
 void rn__leader_tick(rn_replica_t *rm, rn__rpart_t *rep, int64_t now);
 /* Move the high watermark to hw (> the current one): wake consumers and Produces. */
@@ -87,6 +88,8 @@ void rn__hw_advance(rn_replica_t *rm, rn__rpart_t *rep, int64_t hw);
  * comes back through rn__isr_answered (leader.c). */
 void rn__isr_propose(rn_replica_t *rm, rn__rpart_t *rep);
 void rn__isr_answered(rn_replica_t *rm, rn__rpart_t *rep, int16_t error);
+/* Forget the request in flight (leadership lost, partition gone): no answer comes. */
+void rn__isr_cancel(rn_replica_t *rm, rn__rpart_t *rep);
 /* Registered, unfenced and not shutting down (KIP-841): may join an ISR. */
 bool rn__broker_active(const rn_replica_t *rm, int32_t id);
 

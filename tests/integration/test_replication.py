@@ -4,6 +4,9 @@ checked so that the test fails without it:
   - followers hold byte-identical logs (batches appended as the leader wrote them);
   - the high watermark is not passed to consumers before the followers have the records;
   - acks=all waits for the followers (REQUEST_TIMED_OUT when they cannot answer);
+  - a follower that stops fetching leaves the ISR, acks=all is refused with fewer in-sync
+    replicas than min.insync.replicas and the high watermark stays put, and the follower
+    rejoins once caught up;
   - a restarted old leader truncates its unreplicated tail by leader epoch, not by its
     high watermark, and ends up with the new leader's log;
   - after SIGKILL of a leader a new one serves, with every acknowledged message kept.
@@ -21,7 +24,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 T = D.Tap("test_replication", timeout_s=240)
-SESSION_FLAGS = ["--broker.session.timeout.ms", "4000"]
+LAG_MS = 2000
+SESSION_FLAGS = ["--broker.session.timeout.ms", "6000", "--replica.lag.time.max.ms", str(LAG_MS)]
 
 
 def cluster():
@@ -53,6 +57,21 @@ def create_topic(nodes, name, rf=3, min_isr=2):
             last = e
             time.sleep(0.5)
     raise RuntimeError("cannot create %s: %s" % (name, last))
+
+
+def controller_id(nodes):
+    for n in nodes:
+        if n.proc is None:
+            continue
+        try:
+            c = D.Conn(n.bootstrap, timeout=3)
+            r = c.call("Metadata", 9, {"Topics": [], "AllowAutoTopicCreation": False,
+                                       "IncludeTopicAuthorizedOperations": False})
+            c.close()
+            return r["ControllerId"]
+        except Exception:  # noqa: BLE001 - a stopped node
+            continue
+    return None
 
 
 def metadata(nodes, topic):
@@ -187,6 +206,56 @@ def test_hw_and_acks(nodes):
     T.ok(hw == 4, "once the followers run again the high watermark reaches 4", repr(hw))
 
 
+def test_isr(nodes):
+    """min.insync.replicas=3: a stopped follower leaves the ISR after replica.lag.time.max.ms
+    (the leader's AlterPartition), acks=all is then refused before anything is appended, the
+    high watermark stays put, and the follower rejoins once it catches up."""
+    create_topic(nodes, "isr", min_isr=3)
+    acked, _ = produce_all(nodes, "isr", [b"x%d" % i for i in range(10)])
+    T.ok(len(acked) == 10, "10 messages acknowledged with the full ISR")
+    leader, _, _ = metadata(nodes, "isr")
+    ctl = controller_id(nodes)
+    lead = node(nodes, leader)
+    victim = [n for n in nodes if n.node_id not in (leader, ctl)][0]
+    victim.proc.send_signal(signal.SIGSTOP)
+    t0 = time.monotonic()
+    try:
+        # A follower only lags once the leader has something it lacks.
+        c = D.Conn(lead.bootstrap, timeout=10)
+        r = D.produce(c, "isr", D.record_batch([b"behind"]), acks=1)
+        T.ok(r[0] == 0 and r[1] == 10, "acks=1 appends at 10 with a follower stopped", repr(r))
+        shrunk = wait_for(lambda: (lambda m: m if m and victim.node_id not in m[2] else None)(
+            metadata(nodes, "isr")), 15, step=0.1)
+        T.ok(shrunk is not None, "the stopped follower %d leaves the ISR" % victim.node_id,
+             repr(metadata(nodes, "isr")))
+        T.diag("ISR shrank %.1f s after the follower stopped (replica.lag.time.max.ms %d)"
+               % (time.monotonic() - t0, LAG_MS))
+        T.ok("followers not caught up" in lead.log_text(),
+             "the leader asked for the shrink itself (AlterPartition)")
+        r = D.produce(c, "isr", D.record_batch([b"refused"]), acks=-1)
+        T.ok(r[0] == 19, "acks=all with 2 in-sync replicas of min.insync.replicas=3 answers "
+             "NOT_ENOUGH_REPLICAS", repr(r))
+        r = D.produce(c, "isr", D.record_batch([b"only-here"]), acks=1)
+        T.ok(r[0] == 0 and r[1] == 11, "acks=1 still appends (at 11)", repr(r))
+        e, hw, recs = raw_fetch_hw(lead, "isr", 10)
+        T.ok(e == 0 and hw == 10 and not recs, "the high watermark stays at 10 while the ISR is "
+             "below min.insync.replicas (KAFKA-15583)", "err %r hw %r" % (e, hw))
+        c.close()
+    finally:
+        victim.proc.send_signal(signal.SIGCONT)
+    t1 = time.monotonic()
+    back = wait_for(lambda: (lambda m: m if m and len(m[2]) == 3 else None)(
+        metadata(nodes, "isr")), 20, step=0.1)
+    T.ok(back is not None, "the follower rejoins the ISR once it caught up",
+         repr(metadata(nodes, "isr")))
+    T.diag("back in the ISR %.1f s after SIGCONT" % (time.monotonic() - t1))
+    hw = wait_for(lambda: (lambda r: r[1] if r[1] == 12 else None)(raw_fetch_hw(lead, "isr", 0)),
+                  10)
+    T.ok(hw == 12, "the high watermark then moves past the acks=1 records", repr(hw))
+    acked, errors = produce_all(nodes, "isr", [b"y"])
+    T.ok(len(acked) == 1, "acks=all works again", repr(errors))
+
+
 def test_truncation_and_failover(nodes):
     create_topic(nodes, "div")
     acked, _ = produce_all(nodes, "div", [b"base%d" % i for i in range(100)])
@@ -217,7 +286,7 @@ def test_truncation_and_failover(nodes):
     T.ok(len(acked2) == 30, "the new leader acknowledges 30 more with acks=all",
          "acked %d errors %s" % (len(acked2), errors[:3]))
     T.diag("the new leader served %.1f s after the old one was killed and the followers "
-           "restarted (broker.session.timeout.ms 4000)" % served)
+           "restarted (broker.session.timeout.ms 6000)" % served)
     old.start()
     logs = wait_for(lambda: (lambda ls: ls if len(set(ls)) == 1 else None)(
         [log_bytes(n, "div") for n in nodes]), 20, step=0.2)
@@ -241,6 +310,7 @@ def stop_all(nodes):
 NODES = cluster()
 T.step("byte-identical replicas", test_identical_logs, NODES)
 T.step("high watermark and acks=all", test_hw_and_acks, NODES)
+T.step("ISR shrink and expansion, strict min ISR", test_isr, NODES)
 T.step("truncation by epoch and failover", test_truncation_and_failover, NODES)
 T.step("clean stop", stop_all, NODES)
 T.done()
