@@ -37,6 +37,13 @@ KAFKA_TOOLS = os.path.join(os.environ.get("KAFKA_TOOLS_CACHE") or
                            os.path.expanduser("~/.cache/runnel/kafka-tools"), "3.9.1", "libs")
 
 
+def qlog_opens(node):
+    """The node's log lines about opening the metadata log, oldest first."""
+    with open(os.path.join(node.dir, "runneld.log"), "rb") as f:
+        text = f.read().decode("utf-8", "replace")
+    return [line for line in text.splitlines() if "__cluster_metadata-0: opened" in line]
+
+
 def metadata_quorum_status(node):
     """kafka-metadata-quorum.sh describe --status against node (its output), or None when the
     kafka-tools jars are not installed."""
@@ -144,6 +151,18 @@ def main():
         time.sleep(0.1)
     T.ok(d is not None and d[3].get(wiped.node_id, -1) == d[3].get(leader2),
          "the wiped node's log is rebuilt up to the leader's end (%s)" % (d,))
+    # The metadata log knows a clean stop from a crash: the node SIGKILLed above recovered
+    # its log on restart; a node stopped cleanly (SIGTERM) and started again does not.
+    opens = qlog_opens(by_id[leader])
+    T.ok(len(opens) >= 2 and "after an unclean shutdown" in opens[1],
+         "the metadata log of the node restarted after SIGKILL is recovered", "\n".join(opens))
+    clean = [n for n in nodes if n.node_id != leader2][0]
+    clean.stop()
+    clean.start()
+    opens = qlog_opens(clean)
+    T.ok(opens and "after a clean shutdown" in opens[-1],
+         "after a clean stop the metadata log opens clean", "\n".join(opens))
+    T.ok(agreed(nodes, 10) == (leader2, epoch2), "and the node follows leader %d again" % leader2)
     for n in nodes:
         n.finish(T)
 
