@@ -17,6 +17,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -273,6 +274,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         int sockerr = EVUTIL_SOCKET_ERROR();
         int dnserr = bufferevent_socket_get_dns_error(bev);
         const char *stage = peer->state == RN_PEER_CONNECTING ? "connect" : "connection";
+        if (peer->state == RN_PEER_CONNECTING && (what & BEV_EVENT_ERROR) && dnserr == 0 &&
+            sockerr == ECONNREFUSED)
+            peer->stats.refused++;
         if (dnserr != 0)
             rn__peer_close(peer, 0, "resolve %s: %s", peer->host, evutil_gai_strerror(dnserr));
         else if (what & BEV_EVENT_EOF)
@@ -301,8 +305,10 @@ void rn__peer_connect(rn_peer_t *peer)
                            : bufferevent_socket_connect_hostname(peer->bev, peer->dns, AF_UNSPEC,
                                                                  peer->host, peer->port);
     if (rc != 0) {
-        rn__peer_close(peer, 0, "connect: %s",
-                       evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        int sockerr = EVUTIL_SOCKET_ERROR();
+        if (sockerr == ECONNREFUSED)
+            peer->stats.refused++;
+        rn__peer_close(peer, 0, "connect: %s", evutil_socket_error_to_string(sockerr));
         return;
     }
     arm_conn_timer(peer, peer->connect_timeout_ms);

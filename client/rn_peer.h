@@ -96,6 +96,7 @@ typedef struct rn_peer_stats {
     uint64_t sent;       /* requests written (handshakes excluded) */
     uint64_t answered;   /* responses delivered with RN_PEER_OK */
     uint64_t failed;     /* callbacks called with another status */
+    uint64_t refused;    /* connection attempts refused: nothing listened at the address */
 } rn_peer_stats_t;
 
 typedef struct rn_peer rn_peer_t;

@@ -45,7 +45,8 @@ fi
 
 # Kafka's own command-line tools (kafka-tools and, for the tools 3.9 and 4.x still keep in the
 # broker, kafka_2.13, from Maven Central; ~55 MB a version), for the tests that run their
-# classes against runneld (test_quorum_cluster.py uses 3.9.1, test_kafka_tools.py both).
+# classes against runneld (test_quorum_cluster.py uses 3.9.1; test_kafka_tools.py and
+# test_cluster_kafka_tools.py both).
 # Fetched once per version into a directory of its own; the stamp names the pom's hash, so a
 # pom that gains a jar refetches.
 kt_stamp=$(sha256sum tests/interop/kafka-tools/pom.xml | cut -d' ' -f1)

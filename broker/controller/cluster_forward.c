@@ -1,9 +1,12 @@
 /* cluster_forward.c: requests that change metadata reach the active controller from any node,
  * as Kafka's brokers forward them (KIP-590). Admin requests (CreateTopics, DeleteTopics,
  * CreatePartitions, AlterConfigs, IncrementalAlterConfigs) are sent whole, same version,
- * and the controller's answer relayed. Topics a follower creates on its own (Metadata
- * auto-creation, the group coordinator's __consumer_offsets) reach the controller as a
- * CreateTopics of their own; the caller is answered once the image here has the topics. */
+ * and the controller's answer relayed; while no controller answers (it died, an election is
+ * under way) they are sent again to whichever node is the controller, until the request's
+ * own timeoutMs, then answered REQUEST_TIMED_OUT as Kafka's forwarding brokers do. Topics a
+ * follower creates on its own (Metadata auto-creation, the group coordinator's __consumer_offsets)
+ * reach the controller as a CreateTopics of their own; the caller is answered once the image here
+ * has the topics. */
 #include "controller/rn_cluster.h"
 #include "rn_broker.h"
 #include "rn_handlers.h"
@@ -17,16 +20,50 @@
 #include "rn_rpc.h"
 #include "rn_str.h"
 
+#include <event2/event.h>
 #include <string.h>
 
-/* A follower's handler is run locally (answering NOT_CONTROLLER) when this marks req->user. */
+/* The handler runs here instead of forwarding when this marks req->user (this node became
+ * the controller while the request waited). */
 static char no_forward;
 
 /* ---- whole admin requests ---- */
 
+/* How long a forwarded request may take when it carries no timeoutMs of its own (the configs
+ * requests) or a non-positive one: Kafka's request.timeout.ms. */
+#define FORWARD_DEFAULT_MS 30000
+/* While a forwarded request waits, look this often for a controller to (re)send it to. */
+#define FORWARD_RETRY_MS 100
+
+/* One forwarded request, until it is answered and every copy sent has had its callback.
+ * Copies: the request goes to the controller of the moment; when that copy fails or the
+ * controller changes before an answer, another copy goes to the controller then (an older
+ * one stays queued in its peer until the peer fails it). Only the latest copy's answer is
+ * relayed. States: req != NULL while the client waits, the timer pending (the deadline or
+ * the next look); req == NULL once answered or cancelled, f freed when sends reaches 0. */
 typedef struct fwd {
-    rn_req_t *req; /* NULL once its connection went away */
+    rn_req_t *req;
+    rn_broker_t *b;
+    struct event *timer;
+    int64_t deadline_ms; /* the request's own timeoutMs from its arrival */
+    int32_t sent_to;     /* where the latest copy went, -1 before the first */
+    int gen;             /* copies made; the latest is number gen */
+    int sends;           /* copies whose callback is still to come */
+    bool latest_out;     /* the latest copy's callback is still to come */
 } fwd_t;
+
+typedef struct fwd_copy {
+    fwd_t *f;
+    int gen;
+} fwd_copy_t;
+
+static void fwd_maybe_free(fwd_t *f)
+{
+    if (f->req != NULL || f->sends > 0)
+        return;
+    event_free(f->timer);
+    rn_free(f);
+}
 
 /* A deep copy of the controller's answer into req's arena: encoded and decoded again, so
  * every string and array the response points to lives in the arena. */
@@ -50,31 +87,225 @@ static int copy_response(rn_req_t *req, const void *from)
     return rc != 0 ? rc : r.rd.err;
 }
 
-static void on_answer(void *arg, int status, const void *response)
+/* Every entry of req answered with code (Kafka's error response for the request). */
+static int fill_error(rn_req_t *req, int16_t code, const char *text)
 {
-    fwd_t *f = arg;
+    rn_arena_t *a = &req->arena;
+    rn_str_t msg = rn_req_strf(req, "%s", text);
+    rn_rpc_api(req->api_key)->response_init(req->response);
+    switch (req->api_key) {
+    case RN_API_CREATE_TOPICS: {
+        const rn_create_topics_request_t *creq = req->request;
+        rn_create_topics_response_t *resp = req->response;
+        int32_t n = creq->topics.count > 0 ? creq->topics.count : 0;
+        rn_creatable_topic_result_t *res =
+            rn_creatable_topic_result_array_alloc(a, &resp->topics, n);
+        if (res == NULL && n > 0)
+            return RN_ENOMEM;
+        for (int32_t i = 0; i < n; i++) {
+            res[i].name = creq->topics.items[i].name;
+            res[i].error_code = code;
+            res[i].error_message = msg;
+        }
+        return 0;
+    }
+    case RN_API_DELETE_TOPICS: {
+        const rn_delete_topics_request_t *dreq = req->request;
+        rn_delete_topics_response_t *resp = req->response;
+        bool by_state = req->api_version >= 6;
+        int32_t n = by_state ? dreq->topics.count : dreq->topic_names.count;
+        n = n > 0 ? n : 0;
+        rn_deletable_topic_result_t *res =
+            rn_deletable_topic_result_array_alloc(a, &resp->responses, n);
+        if (res == NULL && n > 0)
+            return RN_ENOMEM;
+        for (int32_t i = 0; i < n; i++) {
+            res[i].name = by_state ? dreq->topics.items[i].name : dreq->topic_names.items[i];
+            if (by_state)
+                res[i].topic_id = dreq->topics.items[i].topic_id;
+            res[i].error_code = code;
+            res[i].error_message = msg;
+        }
+        return 0;
+    }
+    case RN_API_CREATE_PARTITIONS: {
+        const rn_create_partitions_request_t *preq = req->request;
+        rn_create_partitions_response_t *resp = req->response;
+        int32_t n = preq->topics.count > 0 ? preq->topics.count : 0;
+        rn_create_partitions_topic_result_t *res =
+            rn_create_partitions_topic_result_array_alloc(a, &resp->results, n);
+        if (res == NULL && n > 0)
+            return RN_ENOMEM;
+        for (int32_t i = 0; i < n; i++) {
+            res[i].name = preq->topics.items[i].name;
+            res[i].error_code = code;
+            res[i].error_message = msg;
+        }
+        return 0;
+    }
+    case RN_API_ALTER_CONFIGS: {
+        const rn_alter_configs_request_t *areq = req->request;
+        rn_alter_configs_response_t *resp = req->response;
+        int32_t n = areq->resources.count > 0 ? areq->resources.count : 0;
+        rn_alter_configs_resource_response_t *res =
+            rn_alter_configs_resource_response_array_alloc(a, &resp->responses, n);
+        if (res == NULL && n > 0)
+            return RN_ENOMEM;
+        for (int32_t i = 0; i < n; i++) {
+            res[i].resource_type = areq->resources.items[i].resource_type;
+            res[i].resource_name = areq->resources.items[i].resource_name;
+            res[i].error_code = code;
+            res[i].error_message = msg;
+        }
+        return 0;
+    }
+    case RN_API_INCREMENTAL_ALTER_CONFIGS: {
+        const rn_incremental_alter_configs_request_t *ireq = req->request;
+        rn_incremental_alter_configs_response_t *resp = req->response;
+        int32_t n = ireq->resources.count > 0 ? ireq->resources.count : 0;
+        rn_incremental_alter_configs_resource_response_t *res =
+            rn_incremental_alter_configs_resource_response_array_alloc(a, &resp->responses, n);
+        if (res == NULL && n > 0)
+            return RN_ENOMEM;
+        for (int32_t i = 0; i < n; i++) {
+            res[i].resource_type = ireq->resources.items[i].resource_type;
+            res[i].resource_name = ireq->resources.items[i].resource_name;
+            res[i].error_code = code;
+            res[i].error_message = msg;
+        }
+        return 0;
+    }
+    default: return RN_EINVAL;
+    }
+}
+
+/* The request's own bound: timeoutMs for the requests that carry one. */
+static int64_t request_timeout_ms(const rn_req_t *req)
+{
+    int32_t t = 0;
+    if (req->api_key == RN_API_CREATE_TOPICS)
+        t = ((const rn_create_topics_request_t *)req->request)->timeout_ms;
+    else if (req->api_key == RN_API_DELETE_TOPICS)
+        t = ((const rn_delete_topics_request_t *)req->request)->timeout_ms;
+    else if (req->api_key == RN_API_CREATE_PARTITIONS)
+        t = ((const rn_create_partitions_request_t *)req->request)->timeout_ms;
+    return t > 0 ? t : FORWARD_DEFAULT_MS;
+}
+
+/* The next look, or the deadline if that comes first. */
+static void fwd_arm(fwd_t *f)
+{
+    int64_t ms = f->deadline_ms - rn_clock_mono_ms();
+    if (ms > FORWARD_RETRY_MS)
+        ms = FORWARD_RETRY_MS;
+    if (ms < 0)
+        ms = 0;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    evtimer_add(f->timer, &tv);
+}
+
+/* Hand req over (to its client or the local handler): f only waits for its copies now. */
+static rn_req_t *fwd_release(fwd_t *f)
+{
     rn_req_t *req = f->req;
-    rn_free(f);
-    if (req == NULL)
+    f->req = NULL;
+    event_del(f->timer);
+    return req;
+}
+
+static void on_answer(void *arg, int status, const void *response);
+
+/* A copy to leader, the controller of the moment; nothing when none is known (-1) or the
+ * copy cannot be queued (the timer tries again). */
+static void fwd_send(fwd_t *f, int32_t leader)
+{
+    rn_req_t *req = f->req;
+    rn_peer_t *peer = leader >= 0 ? rn__cluster_peer(f->b->cluster, leader) : NULL;
+    if (peer == NULL)
         return;
-    if (status == RN_PEER_OK && copy_response(req, response) == 0) {
-        rn_req_complete(req);
+    fwd_copy_t *copy = rn_xcalloc(1, sizeof(*copy));
+    copy->f = f;
+    copy->gen = f->gen + 1;
+    if (rn_peer_send(peer, req->api_key, req->api_version, req->request, on_answer, copy) != 0) {
+        rn_free(copy);
         return;
     }
-    /* The controller could not be reached: this node answers, which says NOT_CONTROLLER
-     * (the client refreshes metadata and retries). */
-    RN_WARN("cluster", "peer %s: %s forwarded to the controller: %s", req->peer, req->api->name,
-            rn_peer_status_name(status));
-    req->user = &no_forward;
-    int rc = req->api->handler(req);
-    if (rc == RN_HANDLED_SYNC || rc < 0)
+    f->gen++;
+    f->sends++;
+    f->sent_to = leader;
+    f->latest_out = true;
+    RN_DEBUG("cluster", "node %d: peer %s: %s v%d corr %d forwarded to node %d (copy %d)",
+             f->b->node_id, req->peer, req->api->name, req->api_version, req->correlation_id,
+             leader, f->gen);
+}
+
+/* The deadline, or time to look for a controller again. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    fwd_t *f = arg;
+    rn_broker_t *b = f->b;
+    if (rn_clock_mono_ms() >= f->deadline_ms) {
+        rn_req_t *req = fwd_release(f);
+        RN_WARN("cluster",
+                "node %d: peer %s: %s corr %d: no answer from a controller within "
+                "%lld ms",
+                b->node_id, req->peer, req->api->name, req->correlation_id,
+                (long long)request_timeout_ms(req));
+        if (fill_error(req, RN_KERR_REQUEST_TIMED_OUT, "The request timed out.") == 0)
+            rn_req_count_error(req);
         rn_req_complete(req);
+        fwd_maybe_free(f);
+        return;
+    }
+    int32_t leader = b->controller_id;
+    if (leader == b->node_id) {
+        /* This node has become the controller: it answers itself. */
+        rn_req_t *req = fwd_release(f);
+        req->user = &no_forward;
+        int rc = req->api->handler(req);
+        if (rc == RN_HANDLED_SYNC || rc < 0)
+            rn_req_complete(req);
+        fwd_maybe_free(f);
+        return;
+    }
+    if (leader != f->sent_to || !f->latest_out)
+        fwd_send(f, leader); /* none while no controller is known: look again */
+    fwd_arm(f);
+}
+
+static void on_answer(void *arg, int status, const void *response)
+{
+    fwd_copy_t *copy = arg;
+    fwd_t *f = copy->f;
+    bool latest = copy->gen == f->gen;
+    rn_free(copy);
+    f->sends--;
+    if (latest)
+        f->latest_out = false;
+    rn_req_t *req = f->req;
+    if (req == NULL || !latest || status == RN_PEER_CANCELLED) {
+        fwd_maybe_free(f);
+        return;
+    }
+    if (status == RN_PEER_OK && copy_response(req, response) == 0) {
+        fwd_release(f);
+        rn_req_complete(req);
+        fwd_maybe_free(f);
+        return;
+    }
+    /* Lost with its connection (or unanswered): the timer sends it again, to the controller
+     * of that moment, until the request's own deadline. */
+    RN_WARN("cluster", "node %d: peer %s: %s forwarded to node %d: %s; trying again", f->b->node_id,
+            req->peer, req->api->name, f->sent_to, rn_peer_status_name(status));
 }
 
 static void on_cancel(rn_req_t *req, void *arg)
 {
     (void)req;
-    ((fwd_t *)arg)->req = NULL; /* the peer's answer still comes, and frees f */
+    fwd_t *f = arg;
+    fwd_release(f); /* the copies' answers still come, and the last frees f */
+    fwd_maybe_free(f);
 }
 
 int rn_cluster_forward(rn_req_t *req)
@@ -83,19 +314,16 @@ int rn_cluster_forward(rn_req_t *req)
     if (b->cluster == NULL || req->user == &no_forward || req->request == NULL)
         return 0;
     int32_t leader = b->controller_id;
-    if (leader < 0 || leader == b->node_id)
-        return 0;
-    rn_peer_t *peer = rn__cluster_peer(b->cluster, leader);
-    if (peer == NULL)
+    if (leader == b->node_id)
         return 0;
     fwd_t *f = rn_xcalloc(1, sizeof(*f));
     f->req = req;
-    if (rn_peer_send(peer, req->api_key, req->api_version, req->request, on_answer, f) != 0) {
-        rn_free(f);
-        return 0;
-    }
-    RN_DEBUG("cluster", "node %d: peer %s: %s v%d corr %d forwarded to node %d", b->node_id,
-             req->peer, req->api->name, req->api_version, req->correlation_id, leader);
+    f->b = b;
+    f->sent_to = -1;
+    f->deadline_ms = rn_clock_mono_ms() + request_timeout_ms(req);
+    f->timer = evtimer_new(b->base, on_timer, f);
+    fwd_send(f, leader); /* none while no controller is known (an election): the timer looks */
+    fwd_arm(f);
     rn_req_park(req, on_cancel, f);
     return RN_HANDLED_ASYNC;
 }

@@ -109,10 +109,16 @@ static struct rn_peer *leader_peer(rn_quorum_t *q, int32_t leader_id)
         if (q->voter_ids[i] != leader_id || leader_id == q->opts.node_id)
             continue;
         if (q->fwd[i] == NULL) {
+            /* A leader that died leaves the request unanswered: the client hears
+             * NOT_LEADER_OR_FOLLOWER after the quorum's request timeout and asks again,
+             * rather than waiting out a client-side default. */
+            int timeout = (int)q->opts.request_timeout_ms;
             rn_peer_opts_t po = {.host = q->voter_host[i],
                                  .port = q->voter_port[i],
                                  .node_id = leader_id,
-                                 .client_id = "runnel-forward"};
+                                 .client_id = "runnel-forward",
+                                 .connect_timeout_ms = timeout,
+                                 .request_timeout_ms = timeout};
             q->fwd[i] = rn_peer_new(q->base, &po);
         }
         return q->fwd[i];

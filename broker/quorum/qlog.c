@@ -6,6 +6,7 @@
 #include "rn_clock.h"
 #include "rn_epochs.h"
 #include "rn_err.h"
+#include "rn_fsutil.h"
 #include "rn_log.h"
 #include "rn_plog.h"
 #include "rn_reader.h"
@@ -15,6 +16,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A read's copy of one batch; slots are reused round-robin (see rn_qlog.h). */
@@ -31,6 +33,8 @@ struct rn_qlog {
     rn_epochs_t epochs;
     int32_t start_epoch;
     bool epochs_dirty;
+    bool was_clean; /* the open found the clean-close marker (or a new directory) */
+    bool opened;    /* the open succeeded: a close may vouch for the log */
     qlog_slot_t slots[RN_QLOG_READ_SLOTS];
     unsigned next_slot;
 };
@@ -78,19 +82,39 @@ static int save_start(const rn_qlog_t *q, int64_t start)
     return fclose(f) == 0 && ok ? 0 : RN_EIO;
 }
 
+/* Remove the clean-close marker before anything is appended, durably: a crash after this
+ * open must not find it. */
+static int consume_marker(rn_qlog_t *q, const char *marker, char *err, size_t errlen)
+{
+    if (unlink(marker) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "%s: cannot remove %s: %s", q->dir, marker, strerror(errno));
+        return RN_EIO;
+    }
+    return rn_fsutil_fsync_dir(q->dir, err, errlen);
+}
+
 int rn_qlog_open(const char *data_dir, rn_qlog_t **out, char *err, size_t errlen)
 {
     rn_qlog_t *q = rn_xcalloc(1, sizeof(*q));
     snprintf(q->dir, sizeof(q->dir), "%s/%s", data_dir, RN_QLOG_DIR);
+    char marker[PATH_MAX + 32];
+    snprintf(marker, sizeof(marker), "%s/%s", q->dir, RN_QLOG_CLEAN_FILE);
+    struct stat st;
+    bool fresh = stat(q->dir, &st) != 0 && errno == ENOENT;
+    q->was_clean = fresh || access(marker, F_OK) == 0; /* a new directory needs no recovery */
     rn_plog_config_t cfg;
     rn_plog_config_default(&cfg);
     cfg.segment_index_bytes = 1 << 20; /* small log: no 10 MiB index files */
-    rn_plog_open_opts_t opts = {.create = 1, .now_ms = rn_clock_wall_ms()};
+    rn_plog_open_opts_t opts = {.create = 1, .clean = q->was_clean, .now_ms = rn_clock_wall_ms()};
     load_start(q, &opts.log_start_offset);
     int rc = rn_plog_open(q->dir, &cfg, &opts, &q->log);
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot open the metadata log: %s", q->dir, rn_strerror(rc));
         rn_free(q);
+        return rc;
+    }
+    if (!fresh && (rc = consume_marker(q, marker, err, errlen)) != 0) {
+        rn_qlog_close(q);
         return rc;
     }
     rn_epochs_init(&q->epochs);
@@ -102,17 +126,28 @@ int rn_qlog_open(const char *data_dir, rn_qlog_t **out, char *err, size_t errlen
     }
     rn_epochs_truncate_from_start(&q->epochs, rn_plog_log_start_offset(q->log));
     q->epochs_dirty = true;
+    q->opened = true;
     *out = q;
     return 0;
 }
+
+static int qlog_flush(void *p);
 
 void rn_qlog_close(rn_qlog_t *q)
 {
     if (q == NULL)
         return;
-    if (q->log != NULL) {
-        rn_plog_flush(q->log);
+    bool flushed = q->log != NULL && q->opened && qlog_flush(q) == 0;
+    if (q->log != NULL)
         rn_plog_close(q->log);
+    if (flushed) {
+        char marker[PATH_MAX + 32], err[256];
+        snprintf(marker, sizeof(marker), "%s/%s", q->dir, RN_QLOG_CLEAN_FILE);
+        if (rn_fsutil_write_atomic(marker, "", 0, err, sizeof(err)) != 0)
+            RN_WARN("quorum", "%s: the next open will recover the metadata log: %s", q->dir, err);
+    } else if (q->opened) {
+        RN_WARN("quorum", "%s: the metadata log could not be flushed; no clean-close marker",
+                q->dir);
     }
     rn_epochs_destroy(&q->epochs);
     for (size_t i = 0; i < RN_QLOG_READ_SLOTS; i++)
@@ -123,6 +158,11 @@ void rn_qlog_close(rn_qlog_t *q)
 const char *rn_qlog_dir(const rn_qlog_t *q)
 {
     return q->dir;
+}
+
+bool rn_qlog_was_clean(const rn_qlog_t *q)
+{
+    return q->was_clean;
 }
 
 static int64_t qlog_end(void *p)

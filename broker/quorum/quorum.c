@@ -187,6 +187,8 @@ static void send_request(rn_quorum_t *q, const rn_raft_msg_t *msg, int64_t snap_
 
 static void receive(rn_quorum_t *q, const rn_raft_msg_t *msg);
 
+static void after_event(rn_quorum_t *q);
+
 /* A chunk of the snapshot being fetched: ask for the next or hand raft the whole. */
 static void on_snapshot_chunk(rn_quorum_t *q, const rn_raft_msg_t *resp, rn_records_t chunk,
                               int64_t size, int64_t position)
@@ -247,6 +249,11 @@ static void on_peer_answer(void *arg, int status, const void *response)
         else
             receive(q, &m);
         rn_arena_free(&arena);
+    } else if (status != RN_PEER_OK && status != RN_PEER_CANCELLED && !q->stopping) {
+        /* Lost with its connection or timed out: a Fetch is sent again at once. */
+        rn_raft_request_failed(q->raft, raft_now(q), &o->sent);
+        rn_raft_tick(q->raft, raft_now(q));
+        after_event(q);
     }
     rn_free(o);
 }
@@ -414,11 +421,30 @@ static void expire_pending(rn_quorum_t *q, bool all)
     }
 }
 
+/* Tell raft of every voter that refused a connection since the last tick: its process is
+ * gone (rn_raft_peer_refused), which a follower of it need not wait the fetch timeout for. */
+static void note_refusals(rn_quorum_t *q)
+{
+    for (int i = 0; i < q->opts.n_voters; i++) {
+        if (q->peers[i] == NULL)
+            continue;
+        rn_peer_stats_t stats;
+        rn_peer_stats(q->peers[i], &stats);
+        if (stats.refused == q->refused_seen[i])
+            continue;
+        q->refused_seen[i] = stats.refused;
+        RN_DEBUG("quorum", "node %d: node %d refused a connection", q->opts.node_id,
+                 q->opts.voter_ids[i]);
+        rn_raft_peer_refused(q->raft, raft_now(q), q->opts.voter_ids[i]);
+    }
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     rn_quorum_t *q = arg;
+    note_refusals(q);
     rn_raft_tick(q->raft, raft_now(q));
     expire_pending(q, false);
     after_event(q);

@@ -46,6 +46,7 @@ struct rn_quorum {
     rn_raft_t *raft;
     rn_qlog_t *qlog;
     struct rn_peer *peers[RN_RAFT_MAX_VOTERS]; /* by voter index; NULL for self */
+    uint64_t refused_seen[RN_RAFT_MAX_VOTERS]; /* each peer's refused count raft was told of */
     struct event *tick;
     int64_t t0, skew; /* raft time = mono ms - t0 + skew */
     uint64_t rnd;

@@ -106,6 +106,7 @@ void rn__raft_become_follower(rn_raft_t *raft, int32_t epoch, int32_t leader)
     raft->fetch_deadline = raft->now + raft->cfg.fetch_timeout_ms;
     raft->fetch_inflight = false;
     raft->fetched_in_epoch = false;
+    raft->leader_refused = false;
     rn__raft_send_fetch(raft);
 }
 

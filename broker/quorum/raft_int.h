@@ -43,6 +43,7 @@ struct rn_raft {
     bool fetch_inflight;
     int64_t fetch_corr, fetch_sent_ms, fetch_retry_at;
     bool fetched_in_epoch; /* a pre-vote is refused while the leader answers */
+    bool leader_refused;   /* a connection to the leader was refused since its last answer */
 
     /* LEADER */
     int64_t epoch_start_offset; /* offset of this epoch's LeaderChange entry */

@@ -367,7 +367,40 @@ static bool expected_answer(rn_raft_t *raft, const rn_raft_msg_t *msg)
     }
     raft->fetch_deadline = raft->now + raft->cfg.fetch_timeout_ms;
     raft->fetched_in_epoch = true;
+    raft->leader_refused = false;
     return true;
+}
+
+void rn_raft_request_failed(rn_raft_t *raft, int64_t now_ms, const rn_raft_msg_t *sent)
+{
+    if (now_ms > raft->now)
+        raft->now = now_ms;
+    bool fetch = sent->type == RN_RAFT_FETCH_REQ || sent->type == RN_RAFT_FETCH_SNAPSHOT_REQ;
+    if (!fetch || raft->state != RN_RAFT_FOLLOWER || !raft->fetch_inflight ||
+        sent->corr != raft->fetch_corr)
+        return;
+    raft->fetch_inflight = false;
+    raft->fetch_retry_at = raft->now + RETRY_BACKOFF_MS;
+}
+
+/* The refusal is evidence, not proof of a majority's view: the election it brings forward
+ * still needs a pre-vote majority, and the other followers grant theirs only once they too
+ * stop hearing from the leader. The delay is random so that two followers refused at the
+ * same moment do not both become candidates and split the vote. */
+void rn_raft_peer_refused(rn_raft_t *raft, int64_t now_ms, int32_t node_id)
+{
+    if (now_ms > raft->now)
+        raft->now = now_ms;
+    if (raft->state != RN_RAFT_FOLLOWER || node_id != raft->leader_id || raft->leader_refused)
+        return;
+    raft->leader_refused = true;
+    raft->fetched_in_epoch = false;
+    int64_t spread = raft->cfg.election_timeout_ms / 2;
+    int64_t at = raft->now;
+    if (spread > 0)
+        at += (int64_t)(raft->io.random(raft->io.ctx) % (uint64_t)spread);
+    if (at < raft->fetch_deadline)
+        raft->fetch_deadline = at;
 }
 
 /* Drop our entries past the point where the leader's log parts from ours: the end of

@@ -20,7 +20,8 @@
  *   CANDIDATE    epoch + 1, voted for itself. Majority -> LEADER; timeout -> PROSPECTIVE.
  *   LEADER       serves Fetch, advances the high watermark. Shutdown or check-quorum
  *                failure -> RESIGNED.
- *   FOLLOWER     fetches from the leader. Fetch timeout -> PROSPECTIVE.
+ *   FOLLOWER     fetches from the leader. Fetch timeout -> PROSPECTIVE (sooner when a
+ *                connection to the leader is refused: rn_raft_peer_refused).
  *   RESIGNED     ex-leader of its epoch, sends EndQuorumEpoch; timeout -> PROSPECTIVE.
  *   FAILED       a rule the algorithm relies on was broken (truncation below the high
  *                watermark, a persist or log failure); the node stops taking part.
@@ -220,6 +221,18 @@ void rn_raft_free(rn_raft_t *raft);
 void rn_raft_tick(rn_raft_t *raft, int64_t now_ms);
 /* Handle one message addressed to this node at now_ms. */
 void rn_raft_receive(rn_raft_t *raft, int64_t now_ms, const rn_raft_msg_t *msg);
+
+/* The transport lost sent, a request of this node, before its answer came (the
+ * connection failed or timed out). A follower's Fetch is sent again after the retry
+ * backoff rather than after the request timeout. */
+void rn_raft_request_failed(rn_raft_t *raft, int64_t now_ms, const rn_raft_msg_t *sent);
+/* A connection to node_id was refused at now_ms: nothing listens at its address, so its
+ * process is gone (a partition drops packets instead, and waits for the fetch timeout).
+ * A follower of node_id stops vouching for it in pre-votes and starts an election
+ * after a random delay in [0, election timeout / 2) rather than at its fetch timeout;
+ * the randomness keeps followers that see the refusal together from splitting the
+ * vote. Only the first refusal after a good Fetch answer counts. */
+void rn_raft_peer_refused(rn_raft_t *raft, int64_t now_ms, int32_t node_id);
 
 /* Leader only: append data as a new entry of the current epoch. Its offset, or
  * RN_EINVAL when not the leader (or a log error). Committed once a majority holds it. */

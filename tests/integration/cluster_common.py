@@ -3,7 +3,9 @@ test_cluster_producer_ids, test_cluster_partition): a runneld node of a --cluste
 port, and the questions those tests ask each node (who is the controller, what the metadata
 quorum looks like), each answering None when the node cannot be asked."""
 
+import datetime
 import os
+import re
 import time
 
 import datapath_common as D
@@ -69,6 +71,23 @@ def describe_quorum(node, timeout=3):
     p = D.only_partition(r, "Topics", "Partitions")
     ends = {v["ReplicaId"]: v["LogEndOffset"] for v in p["CurrentVoters"]}
     return p["LeaderId"], p["LeaderEpoch"], p["HighWatermark"], ends, p["ErrorCode"]
+
+
+def elected_at(node, epoch):
+    """When node became the quorum leader of epoch: the wall-clock time (time.time() seconds)
+    of its "leads epoch" log line, or None."""
+    pat = re.compile(r"^(\S+)Z .* node %d leads epoch %d$" % (node.node_id, epoch))
+    try:
+        with open(os.path.join(node.dir, "runneld.log"), "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        m = pat.match(line)
+        if m:
+            return datetime.datetime.fromisoformat(m.group(1)).replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+    return None
 
 
 def wait_for(pred, secs, step=0.05):

@@ -21,8 +21,26 @@ SRC = os.environ.get("RN_SOURCE_DIR") or os.path.abspath(
 BUILD = os.environ.get("RN_BUILD_DIR") or os.path.join(SRC, "build")
 
 
+_port_next = [os.getpid()]  # where in RN_TEST_PORTS this process starts looking
+
+
 def free_port():
-    """A loopback TCP port nothing listens on right now."""
+    """A loopback TCP port nothing listens on right now: any the kernel picks, or, when
+    RN_TEST_PORTS=LO-HI is set (runs sharing a machine each keep to their own range), the
+    next free one of that range."""
+    span = os.environ.get("RN_TEST_PORTS", "")
+    if span:
+        lo, hi = (int(x) for x in span.split("-"))
+        for _ in range(hi - lo + 1):
+            port = lo + _port_next[0] % (hi - lo + 1)
+            _port_next[0] += 1
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
+        raise RuntimeError("RN_TEST_PORTS=%s: no free port" % span)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -460,11 +460,15 @@ static void test_refused_then_up(void)
        (unsigned long long)stats.connects);
     ok(strstr(rn_peer_last_error(peer), "Connection refused") != NULL, "error: %s",
        rn_peer_last_error(peer));
+    ok(stats.refused == stats.connects, "each attempt counted as refused (%llu of %llu)",
+       (unsigned long long)stats.refused, (unsigned long long)stats.connects);
     is(start_server(p), p, "the broker appears on that port");
     run_until(&ncalls, base_calls + 1, 3000);
     ok(r.status == RN_PEER_OK && strcmp(r.topic, "late") == 0, "then the request is answered");
+    uint64_t refused = stats.refused;
     rn_peer_stats(peer, &stats);
     is(stats.handshakes, 1, "one handshake");
+    ok(stats.refused == refused, "the connection that worked is not counted as refused");
     rn_peer_free(peer);
 }
 

@@ -3,7 +3,10 @@
  *  - time: a simulated clock; every node is ticked every SIM_TICK_MS;
  *  - network: messages deep-copied into a queue with a random delay (so reordered),
  *    lost or duplicated with per-run probabilities, dropped across partitions (nodes in
- *    different groups), and dropped when the receiver is down;
+ *    different groups), and dropped when the receiver is down; a request to a node that
+ *    is down is refused (when sim->refuse): the sender hears of it a moment later
+ *    through rn_raft_request_failed and rn_raft_peer_refused, as a connection refused
+ *    by a host whose process is gone;
  *  - disk: a memory log per node that remembers which prefix was flushed (a crash may
  *    lose the unflushed tail), the persisted quorum state, and the node's snapshot.
  * The checker sees every persist, append and apply as it happens and records the first
@@ -229,6 +232,9 @@ typedef struct sim_msg {
     uint64_t seq; /* ties broken by send order */
     rn_raft_entry_t *recs;
     uint8_t *blob;
+    /* Not for msg.to: msg.from learns that msg.to refused the connection for it
+     * (SIM_REFUSED), or that the connection it went out on was lost (SIM_RESET). */
+    enum { SIM_DELIVER = 0, SIM_REFUSED, SIM_RESET } fate;
 } sim_msg_t;
 
 typedef struct sim {
@@ -243,6 +249,8 @@ typedef struct sim {
     /* network faults, per mille */
     int loss, dup;
     int64_t delay_min, delay_max;
+    bool refuse; /* a node that is down refuses connections (else it is silent) */
+    rn_raft_msg_t last_req[SIM_MAX_NODES][SIM_MAX_NODES]; /* [from][to], the latest request */
     /* checker */
     char failed[256];
     int32_t *epoch_leader; /* by epoch, -1 none */
@@ -486,6 +494,18 @@ static inline void sim_send(void *ctx, const rn_raft_msg_t *msg)
         sim_fail(sim, "node %d sent a vote in epoch %d before persisting it", from->id, msg->epoch);
     if (to == NULL || to->group != from->group || sim_chance(sim, sim->loss))
         return;
+    bool request = msg->type == RN_RAFT_VOTE_REQ || msg->type == RN_RAFT_BEGIN_EPOCH_REQ ||
+                   msg->type == RN_RAFT_END_EPOCH_REQ || msg->type == RN_RAFT_FETCH_REQ ||
+                   msg->type == RN_RAFT_FETCH_SNAPSHOT_REQ;
+    if (request)
+        sim->last_req[from - sim->nodes][to - sim->nodes] = *msg;
+    if (to->raft == NULL && sim->refuse && request) {
+        /* The refusal comes back to the sender (never into its send call). */
+        sim_msg_t m = {.msg = *msg, .seq = sim->seq++, .at = sim->now + sim->delay_min};
+        m.fate = SIM_REFUSED;
+        rn_vec_xpush(sim->q, sim->qn, sim->qcap, m);
+        return;
+    }
     sim_enqueue(sim, msg);
     if (sim_chance(sim, sim->dup))
         sim_enqueue(sim, msg);
@@ -515,12 +535,22 @@ static inline void sim_start(sim_t *sim, sim_node_t *node)
     node->seen_epoch = rn_raft_epoch(node->raft);
 }
 
-/* Power loss: unflushed log entries go too when lose_unflushed. */
+/* Power loss: unflushed log entries go too when lose_unflushed. With sim->refuse the
+ * process is gone but its host is up: the nodes connected to it see their connections
+ * close, so the latest request each sent it fails (it may have been the one in flight). */
 static inline void sim_crash(sim_t *sim, sim_node_t *node, bool lose_unflushed)
 {
-    (void)sim;
     rn_raft_free(node->raft);
     node->raft = NULL;
+    for (int i = 0; sim->refuse && i < sim->n; i++) {
+        sim_node_t *peer = &sim->nodes[i];
+        rn_raft_msg_t *req = &sim->last_req[i][node - sim->nodes];
+        if (peer == node || peer->raft == NULL || peer->group != node->group || req->type == 0)
+            continue;
+        sim_msg_t m = {.msg = *req, .seq = sim->seq++, .at = sim->now + sim->delay_min};
+        m.fate = SIM_RESET;
+        rn_vec_xpush(sim->q, sim->qn, sim->qcap, m);
+    }
     if (lose_unflushed)
         sim_log_trunc(&node->log, node->log.synced);
 }
@@ -555,6 +585,7 @@ static inline void sim_init(sim_t *sim, int n, uint64_t seed, const rn_raft_conf
     sim->cfg.n_voters = n;
     sim->delay_min = 1;
     sim->delay_max = 10;
+    sim->refuse = true;
     sim->marker = 0x6d61726b00000000ull | (seed & 0xffffffffu);
     sim->trace = getenv("RN_SIM_TRACE") != NULL;
     sim_reg_grow(sim);
@@ -644,8 +675,15 @@ static inline void sim_step(sim_t *sim)
         if (m.at > sim->now)
             sim->now = m.at;
         sim_node_t *to = sim_node(sim, m.msg.to), *from = sim_node(sim, m.msg.from);
-        if (to->raft != NULL && to->group == from->group)
+        if (m.fate != SIM_DELIVER) {
+            if (from->raft != NULL) {
+                rn_raft_request_failed(from->raft, sim->now, &m.msg);
+                if (m.fate == SIM_REFUSED)
+                    rn_raft_peer_refused(from->raft, sim->now, m.msg.to);
+            }
+        } else if (to->raft != NULL && to->group == from->group) {
             rn_raft_receive(to->raft, sim->now, &m.msg);
+        }
         sim_msg_free(&m);
     } else {
         sim->now = next_tick;

@@ -1,7 +1,8 @@
 /* Tests for rn_qlog: entries of several epochs (LeaderChange control batches among them)
  * appended and read back, truncate_to, epoch_end for each epoch and below the first, reopen
- * after a clean close and after a crash that cut the file mid-batch (the torn tail is
- * dropped), and reset / drop_prefix as snapshots use them, each surviving a reopen. */
+ * after a clean close (known as clean from its marker, which the open removes) and after a
+ * crash that cut the file mid-batch (the torn tail is dropped), and reset / drop_prefix as
+ * snapshots use them, each surviving a reopen. */
 #include "quorum/rn_qlog.h"
 
 #include "rn_err.h"
@@ -45,6 +46,23 @@ static bool epoch_end_is(rn_qlog_t *q, int32_t ask, int32_t want_epoch, int64_t 
     if (rc != 0 || e != want_epoch || end != want_end)
         diag("  epoch_end(%d): rc %d, epoch %d, end %lld", ask, rc, e, (long long)end);
     return rc == 0 && e == want_epoch && end == want_end;
+}
+
+/* Does <data_dir>/__cluster_metadata-0/<name> exist? */
+static bool qlog_file_exists(const char *data_dir, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s/%s", data_dir, RN_QLOG_DIR, name);
+    return access(path, F_OK) == 0;
+}
+
+/* The process died instead of closing: the next open finds no clean-close marker (that
+ * open had removed it). The tests close and then take it away. */
+static void as_if_crashed(const char *data_dir)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s/%s", data_dir, RN_QLOG_DIR, RN_QLOG_CLEAN_FILE);
+    unlink(path);
 }
 
 static rn_qlog_t *open_log(const char *dir)
@@ -96,6 +114,7 @@ static void test_append_read(const char *dir)
 {
     rn_qlog_t *q = open_log(dir);
     ok(q != NULL, "open an empty metadata log");
+    ok(rn_qlog_was_clean(q), "a new directory has nothing to recover");
     is(ops->start_offset(q), 0, "empty: start 0");
     is(ops->end_offset(q), 0, "empty: end 0");
     is(ops->last_epoch(q), 0, "empty: last epoch is the start epoch 0");
@@ -136,8 +155,11 @@ static void test_append_read(const char *dir)
     is(ops->flush(q), 0, "flush");
     rn_qlog_close(q);
 
+    ok(qlog_file_exists(dir, RN_QLOG_CLEAN_FILE), "a clean close leaves the marker");
     q = open_log(dir);
     ok(q != NULL, "reopen after a clean close");
+    ok(rn_qlog_was_clean(q), "the open knows the close was clean");
+    ok(!qlog_file_exists(dir, RN_QLOG_CLEAN_FILE), "and removed the marker before any append");
     is(ops->end_offset(q), 10, "reopened: end 10");
     is(ops->last_epoch(q), 6, "reopened: last epoch 6");
     ok(all_entries_ok(q, 0, 10), "reopened: every entry");
@@ -152,9 +174,11 @@ static void test_torn_tail(const char *dir)
     segment_path(dir, seg, sizeof(seg));
     struct stat st;
     ok(seg[0] != '\0' && stat(seg, &st) == 0, "the segment file %s", seg);
+    as_if_crashed(dir);
     is(truncate(seg, st.st_size - 7), 0, "cut the last batch 7 bytes short");
     rn_qlog_t *q = open_log(dir);
     ok(q != NULL, "reopen after the crash");
+    ok(!rn_qlog_was_clean(q), "no marker: the open recovers");
     is(ops->end_offset(q), 9, "the torn entry is dropped: end 9");
     is(ops->last_epoch(q), 6, "last epoch 6");
     ok(all_entries_ok(q, 0, 9), "the whole entries read back");
@@ -169,6 +193,7 @@ static void test_torn_tail(const char *dir)
     is(append(q, 8, RN_RAFT_ENTRY_LEADER_CHANGE, 10), 0, "a LeaderChange of epoch 8 at 10");
     is(ops->flush(q), 0, "flush");
     rn_qlog_close(q);
+    as_if_crashed(dir);
     stat(seg, &st);
     is(truncate(seg, st.st_size - 3), 0, "cut it");
     q = open_log(dir);

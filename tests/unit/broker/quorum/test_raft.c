@@ -1,18 +1,22 @@
 /* Directed tests of one rn_raft node driven by hand: a single-voter quorum leads and
  * commits alone; Vote is granted once per epoch, only to an up-to-date log, and persisted
  * before the answer; pre-vote bumps nothing; a leader answers a follower whose log parts
- * from its own with the diverging epoch. */
+ * from its own with the diverging epoch; a lost fetch is retried and a refused connection
+ * to the leader brings the election forward. */
 #include "raft_sim.h"
 #include "rn_log.h"
 #include "tap.h"
 
-static rn_raft_msg_t last; /* the last message a node sent */
+static rn_raft_msg_t last;       /* the last message a node sent */
+static rn_raft_msg_t last_fetch; /* the last Fetch it sent */
 static int sent;
 
 static void capture(void *ctx, const rn_raft_msg_t *msg)
 {
     (void)ctx;
     last = *msg;
+    if (msg->type == RN_RAFT_FETCH_REQ)
+        last_fetch = *msg;
     sent++;
 }
 
@@ -155,10 +159,71 @@ static void test_diverging(sim_t *sim)
     node_free(&node, raft);
 }
 
+/* The leader's answer to node 1's outstanding fetch (an empty log, nothing new). */
+static rn_raft_msg_t fetch_answer(void)
+{
+    rn_raft_msg_t m = {.type = RN_RAFT_FETCH_RESP, .from = 2, .to = 1, .epoch = 5, .leader_id = 2};
+    m.corr = last_fetch.corr;
+    m.u.fetch_resp.high_watermark = 0;
+    m.u.fetch_resp.diverging.epoch = -1;
+    m.u.fetch_resp.snapshot.end_offset = -1;
+    return m;
+}
+
+/* A follower's Fetch lost with its connection is sent again after the retry backoff; a
+ * connection refused by its leader (the process is gone) makes it stop vouching for the
+ * leader and start an election within half an election timeout, not at the fetch timeout;
+ * a refusal by another node, or one followed by a good answer, changes nothing. */
+static void test_refused(sim_t *sim)
+{
+    sim_node_t node;
+    rn_raft_qstate_t qs = {.epoch = 5, .voted_id = -1, .leader_id = 2};
+    rn_raft_t *raft = node_new(sim, &node, 3, &qs);
+    rn_raft_tick(raft, 1);
+    ok(last.type == RN_RAFT_FETCH_REQ && last.to == 2, "a follower of node 2 fetches from it");
+    rn_raft_msg_t fetch = last;
+    int before = sent;
+    rn_raft_request_failed(raft, 10, &fetch);
+    rn_raft_tick(raft, 29);
+    is(sent, before, "no fetch before the retry backoff");
+    rn_raft_tick(raft, 30);
+    ok(sent == before + 1 && last.type == RN_RAFT_FETCH_REQ && last.corr != fetch.corr,
+       "the lost fetch is sent again 20 ms later, not after the request timeout");
+    rn_raft_msg_t a = fetch_answer();
+    rn_raft_receive(raft, 31, &a);
+    rn_raft_msg_t pv = vote(3, 5, 0, 0, true);
+    rn_raft_receive(raft, 32, &pv);
+    ok(last.type == RN_RAFT_VOTE_RESP && !last.u.vote_resp.granted,
+       "a pre-vote is refused while the leader answers");
+    rn_raft_peer_refused(raft, 40, 3);
+    rn_raft_receive(raft, 41, &pv);
+    ok(!last.u.vote_resp.granted, "a refusal by another voter leaves the leader vouched for");
+    rn_raft_tick(raft, 1000);
+    is(rn_raft_state(raft), RN_RAFT_FOLLOWER, "and brings no election forward");
+
+    /* A refusal that a good answer contradicts is forgotten. */
+    rn_raft_peer_refused(raft, 1002, 2);
+    a = fetch_answer();
+    rn_raft_receive(raft, 1003, &a);
+    rn_raft_tick(raft, 1600);
+    is(rn_raft_state(raft), RN_RAFT_FOLLOWER, "a good answer after a refusal: still following");
+
+    rn_raft_peer_refused(raft, 1700, 2);
+    rn_raft_receive(raft, 1701, &pv);
+    ok(last.type == RN_RAFT_VOTE_RESP && last.u.vote_resp.granted && rn_raft_voted(raft) == -1,
+       "after the leader refused a connection, a pre-vote is granted (and nothing recorded)");
+    is(rn_raft_state(raft), RN_RAFT_FOLLOWER, "still a follower at once");
+    rn_raft_tick(raft, 1700 + 500);
+    is(rn_raft_state(raft), RN_RAFT_PROSPECTIVE,
+       "prospective within half an election timeout, not at the fetch timeout (3003)");
+    is(rn_raft_epoch(raft), 5, "at the same epoch: the pre-vote decides");
+    node_free(&node, raft);
+}
+
 int main(void)
 {
     rn_log_set_level(RN_LOG_ERROR);
-    void (*tests[])(sim_t *) = {test_single_voter, test_votes, test_diverging};
+    void (*tests[])(sim_t *) = {test_single_voter, test_votes, test_diverging, test_refused};
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         sim_t sim;
         rn_raft_config_t cfg;

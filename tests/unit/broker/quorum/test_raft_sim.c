@@ -4,7 +4,9 @@
  * losing unflushed writes, graceful resignations, snapshots and wiped nodes; then faults
  * stop and a leader must be elected and a new entry committed on every node in bounded
  * simulated time. Directed runs show pre-vote keeping a returning node from forcing an
- * election, check-quorum, and a wiped node rejoining through a snapshot.
+ * election, check-quorum, a wiped node rejoining through a snapshot, how long a killed
+ * leader takes to replace with and without refused connections as evidence, and that a
+ * false refusal report does not unseat a live leader.
  *
  *   RN_SIM_SEED=N      run only seed N (3 and 5 nodes), RN_SIM_TRACE=1 to see transitions
  *   RN_SIM_SEEDS=N     seeds per cluster size (default 1500 for 3 nodes, 500 for 5)
@@ -167,6 +169,7 @@ static bool run_seed(int n, uint64_t seed, int steps, int64_t *live_ms, int64_t 
      * without the new leader's LeaderChange, the case the commit rule is for. */
     cfg.max_fetch_entries = 1 + (int)(sim_mix(seed) % 8);
     sim_init(&sim, n, seed, &cfg);
+    sim.refuse = (sim_mix(seed) >> 8) % 2 == 0; /* half the runs: down nodes are silent */
     change_network(&sim);
     uint64_t counter = seed << 20;
     for (int i = 0; i < steps && !sim.failed[0]; i++) {
@@ -314,6 +317,111 @@ static void test_wiped_node(void)
     sim_destroy(&sim);
 }
 
+/* Kafka's default timers (election 1 s, fetch 2 s, max wait 500 ms). */
+static rn_raft_config_t kafka_config(void)
+{
+    rn_raft_config_t cfg;
+    rn_raft_config_defaults(&cfg);
+    return cfg;
+}
+
+/* A steady three-node quorum loses its leader's process at a random moment: the time until
+ * a survivor leads a higher epoch, or -1 past 10 s; *split set when that took more than
+ * one epoch (both survivors stood at once). */
+static int64_t kill_leader(uint64_t seed, bool refuse, bool *split)
+{
+    sim_t sim;
+    rn_raft_config_t cfg = kafka_config();
+    sim_init(&sim, 3, seed, &cfg);
+    sim.refuse = refuse;
+    sim_run_until(&sim, 8000 + sim_rand(&sim) % 1000);
+    sim_node_t *old = sim_leader(&sim);
+    int64_t took = -1;
+    if (old == NULL)
+        goto out;
+    int32_t epoch = rn_raft_epoch(old->raft);
+    sim_crash(&sim, old, false);
+    int64_t t0 = sim.now;
+    sim_node_t *now = NULL;
+    while (sim.now < t0 + 10000 && !sim.failed[0] && (now = sim_leader(&sim)) == NULL)
+        sim_step(&sim);
+    if (now != NULL) {
+        took = sim.now - t0;
+        *split = rn_raft_epoch(now->raft) > epoch + 1;
+    }
+out:
+    if (sim.failed[0])
+        diag("seed %llu: %s", (unsigned long long)seed, sim.failed);
+    sim_destroy(&sim);
+    return took;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* With Kafka's timers, a follower that only has the fetch timeout to go by starts its
+ * election 1.5-2 s after the leader's last answer; a refused connection to the leader
+ * brings it forward to within half an election timeout, and the random delay keeps the
+ * two survivors from splitting the vote. */
+static void test_leader_killed(void)
+{
+    enum { RUNS = 100 };
+    int64_t with[RUNS], without[RUNS];
+    int splits_with = 0, splits_without = 0, lost = 0;
+    for (int i = 0; i < RUNS; i++) {
+        bool split = false;
+        with[i] = kill_leader((uint64_t)i + 1, true, &split);
+        splits_with += split;
+        split = false;
+        without[i] = kill_leader((uint64_t)i + 1, false, &split);
+        splits_without += split;
+        lost += with[i] < 0 || without[i] < 0;
+    }
+    qsort(with, RUNS, sizeof(with[0]), cmp_i64);
+    qsort(without, RUNS, sizeof(without[0]), cmp_i64);
+    is(lost, 0, "a new leader after every kill (%d runs each)", RUNS);
+    diag("refused connections seen: median %lld ms, 90th %lld, max %lld, %d split votes",
+         (long long)with[RUNS / 2], (long long)with[RUNS * 9 / 10], (long long)with[RUNS - 1],
+         splits_with);
+    diag("fetch timeout only:       median %lld ms, 90th %lld, max %lld, %d split votes",
+         (long long)without[RUNS / 2], (long long)without[RUNS * 9 / 10],
+         (long long)without[RUNS - 1], splits_without);
+    ok(with[RUNS * 9 / 10] < 600, "a refused connection: 9 in 10 elections within 600 ms");
+    ok(with[RUNS - 1] < 2500, "every one within 2.5 s (a split vote costs an election timeout)");
+    ok(splits_with <= RUNS / 20, "at most 1 in 20 split votes (%d)", splits_with);
+    ok(without[0] >= 1400, "the fetch timeout alone takes at least 1.4 s (fastest %lld ms)",
+       (long long)without[0]);
+}
+
+/* A follower told that its live leader refused a connection (a stale or false report)
+ * starts a pre-vote, but the other follower still hears from the leader and refuses it:
+ * the leader keeps its epoch and the follower goes back to it. */
+static void test_false_refusal(void)
+{
+    int kept = 0;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        sim_t sim;
+        rn_raft_config_t cfg = kafka_config();
+        sim_init(&sim, 3, seed, &cfg);
+        sim_run_until(&sim, 8000);
+        sim_node_t *leader = sim_leader(&sim);
+        if (leader != NULL) {
+            int32_t epoch = rn_raft_epoch(leader->raft);
+            sim_node_t *f = &sim.nodes[(leader - sim.nodes + 1) % 3];
+            rn_raft_peer_refused(f->raft, sim.now, leader->id);
+            sim_run_until(&sim, 14000);
+            kept += sim_leader(&sim) == leader && rn_raft_epoch(leader->raft) == epoch &&
+                    rn_raft_leader(f->raft) == leader->id && rn_raft_epoch(f->raft) == epoch &&
+                    !sim.failed[0];
+        }
+        sim_destroy(&sim);
+    }
+    is(kept, 20, "a false refusal report never unseats a live leader (20 seeds)");
+}
+
 int main(void)
 {
     rn_log_set_level(RN_LOG_ERROR);
@@ -327,6 +435,8 @@ int main(void)
     test_pre_vote();
     test_check_quorum();
     test_wiped_node();
+    test_leader_killed();
+    test_false_refusal();
     random_runs(3, env_int("RN_SIM_SEEDS", 2000), steps, 0);
     random_runs(5, env_int("RN_SIM_SEEDS", 2000) / 3, steps, 0);
     return done_testing();
