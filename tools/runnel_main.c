@@ -13,7 +13,7 @@ const char rn_cli_exit_help[] =
     "  1  the broker refused the operation or it failed (the message says why)\n"
     "  2  usage error (bad option or argument)\n"
     "  3  cannot connect: no bootstrap server reachable, or a broker stopped answering\n"
-    "  4  not found: the named topic, partition or group does not exist\n";
+    "  4  not found: the named topic, partition or group (or local cluster) does not exist\n";
 
 #define GLOBAL_HELP                                                                                \
     "global options (before or after the command):\n"                                              \
@@ -289,11 +289,13 @@ const rn_cli_cmd_t rn_cli_cmds[] = {
 
 static void print_main_help(FILE *out)
 {
-    fprintf(out, "usage: runnel [global options] COMMAND [options]\n"
-                 "\n"
-                 "Administer, produce to and consume from a runnel or Apache Kafka cluster.\n"
-                 "\n"
-                 "commands:\n");
+    fprintf(out,
+            "usage: runnel [global options] COMMAND [options]\n"
+            "\n"
+            "Administer, produce to and consume from a runnel or Apache Kafka cluster, or run\n"
+            "a local runnel cluster (cluster up).\n"
+            "\n"
+            "commands:\n");
     for (const rn_cli_cmd_t *c = rn_cli_cmds; c->name; c++) {
         char words[64];
         snprintf(words, sizeof words, "%s%s%s", c->group ? c->group : "", c->group ? " " : "",
