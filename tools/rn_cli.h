@@ -2,7 +2,8 @@
  *
  * runnel_main.c parses the command words and global options and calls one rn_cli_<cmd>
  * function per subcommand (runnel_topic.c, runnel_produce.c, runnel_consume.c,
- * runnel_group.c, runnel_cluster.c, runnel_quota.c). The shared parts live in runnel_util.c (option
+ * runnel_group.c, runnel_cluster.c, runnel_quota.c, and runnel_up.c / runnel_local.c for
+ * the local cluster of `runnel cluster up`). The shared parts live in runnel_util.c (option
  * parsing, errors, tables, JSON output, metadata and offset look-ups) and the consumer
  * group protocol in runnel_member.c. Everything talks to the cluster through the
  * synchronous client in client/rn_conn.h.
@@ -17,6 +18,7 @@
 #include "rn_arena.h"
 #include "rn_conn.h"
 #include "rn_messages.h"
+#include "rn_nodes.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -278,6 +280,56 @@ int rn_cli_committed(rn_cli_t *cli, rn_conn_t *coord, const char *group, const c
 /* The group's coordinator connection; NULL with *status set (errors printed). */
 rn_conn_t *rn_cli_coordinator(rn_cli_t *cli, const char *group, int *status);
 
+/* ---- the local cluster (runnel cluster up / status / down) ---- */
+
+/* The options of the local-cluster commands. */
+typedef struct rn_cli_local {
+    int32_t nodes; /* -n, default 3 */
+    int32_t port;  /* --port, the first node's; default 9092 */
+    bool nodes_set, port_set, wait_set;
+    const char *dir;     /* --dir, default ./runnel-cluster */
+    const char *runneld; /* --runneld, NULL: look for it */
+    int32_t wait_s;      /* --wait: for the cluster to come up or to stop (default 30) */
+    char **extra;        /* arguments after "--", passed on to every runneld */
+    int nextra;
+} rn_cli_local_t;
+
+/* Parse the options; allowed names the letters of those the command takes beyond --dir
+ * ("n" nodes, "p" port, "r" runneld, "w" wait, "-" arguments after --). Returns 0 or an
+ * exit status (message printed). */
+int rn_cli_local_parse(rn_cli_t *cli, int argc, char **argv, const char *allowed,
+                       rn_cli_local_t *o);
+/* Read the cluster in o->dir and which of its nodes run; an exit status when there is none
+ * (RN_CLI_EXIT_NOTFOUND, saying how to start one) or its cluster.conf is unreadable. */
+int rn_cli_local_load(rn_cli_t *cli, const rn_cli_local_t *o, rn_nodes_t *c);
+
+/* What one node said when probed. */
+typedef struct rn_cli_probe_node {
+    bool answers;      /* accepted a connection and answered ApiVersions */
+    int32_t leader_id; /* the quorum leader it names (DescribeQuorum); -1 none */
+    int32_t epoch;
+    bool listed;     /* Metadata lists it as a broker: registered and unfenced */
+    int64_t log_end; /* its metadata log end according to the leader; -1 unknown */
+} rn_cli_probe_node_t;
+
+/* The local cluster as its nodes describe it. */
+typedef struct rn_cli_probe {
+    rn_cli_probe_node_t node[RN_NODES_MAX]; /* by node id - 1 */
+    int32_t leader_id;                      /* named with the highest epoch; -1 none */
+    int32_t epoch;
+    int64_t high_watermark;
+    bool have_brokers; /* some node answered Metadata */
+    int nanswer;       /* nodes that answered */
+    int nagree;        /* nodes naming leader_id */
+    int nlisted;       /* brokers Metadata lists */
+} rn_cli_probe_t;
+
+/* Ask every node of c (each connection bounded by timeout_ms): ApiVersions, DescribeQuorum,
+ * and Metadata through the first node that answers. */
+void rn_cli_local_probe(rn_cli_t *cli, const rn_nodes_t *c, int timeout_ms, rn_cli_probe_t *pr);
+int64_t rn_cli_local_now_ms(void);
+void rn_cli_local_sleep_ms(int ms);
+
 /* ---- subcommands ---- */
 
 int rn_cli_topic_create(rn_cli_t *cli, int argc, char **argv);
@@ -293,6 +345,9 @@ int rn_cli_group_describe(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_group_delete(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_group_reset_offsets(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_cluster_info(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_cluster_up(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_cluster_status(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_cluster_down(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_quota_describe(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_quota_alter(rn_cli_t *cli, int argc, char **argv);
 

@@ -13,7 +13,7 @@ const char rn_cli_exit_help[] =
     "  1  the broker refused the operation or it failed (the message says why)\n"
     "  2  usage error (bad option or argument)\n"
     "  3  cannot connect: no bootstrap server reachable, or a broker stopped answering\n"
-    "  4  not found: the named topic, partition or group does not exist\n";
+    "  4  not found: the named topic, partition or group (or local cluster) does not exist\n";
 
 #define GLOBAL_HELP                                                                                \
     "global options (before or after the command):\n"                                              \
@@ -171,6 +171,54 @@ static const char cluster_info_help[] =
     "\n"
     "Show the cluster id, controller, brokers, and under-replicated or offline partitions.\n";
 
+static const char cluster_up_help[] =
+    "usage: runnel cluster up [-n N] [--port FIRST] [--dir DIR] [--runneld PATH] [--wait S]\n"
+    "                         [-- RUNNELD-FLAG...]\n"
+    "\n"
+    "Start a local cluster of N runneld nodes on this machine, in the background, and wait\n"
+    "until it serves: every node answers, the metadata quorum has a leader and every broker\n"
+    "is registered. Then print the bootstrap list (the one line on stdout; progress goes to\n"
+    "stderr), so RUNNEL_BOOTSTRAP=$(runnel cluster up) works. Node I listens on\n"
+    "127.0.0.1:FIRST+I-1, keeps its data in DIR/node-I, logs to DIR/node-I.log and records\n"
+    "its process id in DIR/node-I.pid; all nodes are voters of one quorum (runneld\n"
+    "--cluster). DIR/cluster.conf remembers N and FIRST for status and down. A cluster that\n"
+    "is already running is left as it is (nodes that stopped are started again). Data is\n"
+    "kept between runs; delete DIR (after `runnel cluster down`) to start afresh.\n"
+    "\n"
+    "  -n, --nodes N        number of nodes, 1 to 16 (default 3)\n"
+    "  -p, --port FIRST     the first node's port (default 9092)\n"
+    "  -d, --dir DIR        the cluster's directory (default ./runnel-cluster)\n"
+    "      --runneld PATH   the broker program (default: runneld next to this runnel, then\n"
+    "                       ../broker/runneld beside it as in a build tree, then in PATH)\n"
+    "      --wait S         give up waiting after S seconds (default 30); the nodes keep\n"
+    "                       running\n"
+    "  -- FLAG...           pass the rest to every runneld, e.g. -- --log.level debug\n"
+    "\n"
+    "example: ./build/tools/runnel cluster up && runnel -b 127.0.0.1:9093 cluster info\n";
+
+static const char cluster_status_help[] =
+    "usage: runnel cluster status [--dir DIR]\n"
+    "\n"
+    "Show each node of the local cluster in DIR (default ./runnel-cluster): its id, address,\n"
+    "process id, STATE (running, stopped, or not answering), ROLE in the metadata quorum\n"
+    "(leader or follower), BROKER (registered: listed in Metadata; fenced: not listed, as a\n"
+    "broker that stopped, is fenced or has not registered yet), its metadata log end, and its\n"
+    "log file. Exits 0 when every node runs and answers and the quorum has a leader, else 1\n"
+    "(4 when DIR holds no cluster).\n"
+    "\n"
+    "  -d, --dir DIR   the cluster's directory (default ./runnel-cluster)\n";
+
+static const char cluster_down_help[] =
+    "usage: runnel cluster down [--dir DIR] [--wait S]\n"
+    "\n"
+    "Stop the local cluster in DIR (default ./runnel-cluster): SIGTERM to every node (a\n"
+    "clean shutdown), wait until they have exited, and remove their pid files. A node still\n"
+    "running after S seconds is killed with SIGKILL, which is reported (exit status 1). The\n"
+    "data and logs stay in DIR.\n"
+    "\n"
+    "  -d, --dir DIR   the cluster's directory (default ./runnel-cluster)\n"
+    "      --wait S    seconds to wait before SIGKILL (default 30)\n";
+
 static const char quota_describe_help[] =
     "usage: runnel quota describe [--client-id ID | --default-client-id]\n"
     "                             [--user USER | --default-user]\n"
@@ -227,6 +275,12 @@ const rn_cli_cmd_t rn_cli_cmds[] = {
      group_reset_offsets_help},
     {"cluster", "info", rn_cli_cluster_info, "brokers, controller, unhealthy partitions",
      cluster_info_help},
+    {"cluster", "up", rn_cli_cluster_up, "start a local cluster of N nodes (default 3)",
+     cluster_up_help},
+    {"cluster", "status", rn_cli_cluster_status, "the local cluster's nodes, leader, brokers",
+     cluster_status_help},
+    {"cluster", "down", rn_cli_cluster_down, "stop the local cluster (data is kept)",
+     cluster_down_help},
     {"quota", "describe", rn_cli_quota_describe, "client quotas (byte rates, request share)",
      quota_describe_help},
     {"quota", "alter", rn_cli_quota_alter, "set or remove a client's quotas", quota_alter_help},
@@ -235,11 +289,13 @@ const rn_cli_cmd_t rn_cli_cmds[] = {
 
 static void print_main_help(FILE *out)
 {
-    fprintf(out, "usage: runnel [global options] COMMAND [options]\n"
-                 "\n"
-                 "Administer, produce to and consume from a runnel or Apache Kafka cluster.\n"
-                 "\n"
-                 "commands:\n");
+    fprintf(out,
+            "usage: runnel [global options] COMMAND [options]\n"
+            "\n"
+            "Administer, produce to and consume from a runnel or Apache Kafka cluster, or run\n"
+            "a local runnel cluster (cluster up).\n"
+            "\n"
+            "commands:\n");
     for (const rn_cli_cmd_t *c = rn_cli_cmds; c->name; c++) {
         char words[64];
         snprintf(words, sizeof words, "%s%s%s", c->group ? c->group : "", c->group ? " " : "",

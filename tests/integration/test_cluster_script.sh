@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/cluster.sh, the README's first command: three nodes come up on free ports, kcat
+# scripts/cluster.sh, `runnel cluster up` held in the foreground: three nodes come up on free ports, kcat
 # sees three brokers and a controller through any of them, a topic produced through one node
 # is consumed through another, and SIGTERM (the script traps it as it traps Ctrl-C's SIGINT,
 # which a non-interactive shell's background job would ignore) stops every node cleanly.
@@ -31,10 +31,11 @@ while :; do
   done
   [ $free -eq 1 ] && break
 done
-# cluster.sh uses build/broker/runneld of the source tree; point it at this build.
-mkdir -p "$TMP/src/scripts" "$TMP/src/build/broker"
+# cluster.sh uses build/tools/runnel of the source tree (which finds build/broker/runneld
+# beside it); point it at this build.
+mkdir -p "$TMP/src/scripts" "$TMP/src/build/tools"
 cp "$ROOT/scripts/cluster.sh" "$TMP/src/scripts/"
-ln -s "$BUILD/broker/runneld" "$TMP/src/build/broker/runneld"
+ln -s "$BUILD/tools/runnel" "$TMP/src/build/tools/runnel"
 bash "$TMP/src/scripts/cluster.sh" -p "$port" -d "$TMP/data" >"$TMP/out" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do grep -q "cluster of 3 nodes up" "$TMP/out" && break; sleep 0.1; done

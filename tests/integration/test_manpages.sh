@@ -2,8 +2,9 @@
 # Keeps the manual pages and the packaged configuration honest against the programs:
 # every program the build makes has a page in packaging/man; every --flag a program's
 # --help prints is named in its page; every configuration key the runneld page or
-# packaging/runnel.yaml names (the commented examples too) is a key runneld accepts; and
-# runneld starts with the packaged configuration and with its three-node example.
+# packaging/runnel.yaml or packaging/runnel-node.yaml.in names (the commented examples too)
+# is a key runneld accepts; and runneld starts with the packaged configuration, with its
+# three-node example, and with runnel-1..3.yaml of the template unit runnel@.service.
 set -uo pipefail
 src=${RN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${RN_BUILD_DIR:-$src/build}
@@ -93,12 +94,14 @@ done
 [ -z "$unknown" ]
 ok $? "every key named in runneld.8 is a runneld key${unknown:+; unknown:$unknown}"
 
-unknown=""
-for key in $(sed -nE 's/^#?([a-z][a-z0-9]*(\.[a-z0-9]+)+):( .*)?$/\1/p' "$conf" | sort -u); do
-  grep -qxF "$key" "$work/keys" || unknown="$unknown $key"
+for cfg in "$conf" "$src/packaging/runnel-node.yaml.in"; do
+  unknown=""
+  for key in $(sed -nE 's/^#?([a-z][a-z0-9]*(\.[a-z0-9]+)+):( .*)?$/\1/p' "$cfg" | sort -u); do
+    grep -qxF "$key" "$work/keys" || unknown="$unknown $key"
+  done
+  [ -z "$unknown" ]
+  ok $? "every key in packaging/$(basename "$cfg") is a runneld key${unknown:+; unknown:$unknown}"
 done
-[ -z "$unknown" ]
-ok $? "every key in packaging/runnel.yaml is a runneld key${unknown:+; unknown:$unknown}"
 
 # Start runneld with a configuration file and a few flags; it must still be running a
 # second later (a bad key or value makes it exit at once). The flags move the listener
@@ -129,6 +132,13 @@ grep -vE "^($(tr '\n' '|' <<<"$redefined" | sed 's/|$//')):" "$conf" >"$work/clu
 printf '%s\n' "$example" >>"$work/cluster.yaml"
 starts cluster "$work/cluster.yaml"
 ok $? "runneld starts with the three-node example of packaging/runnel.yaml"
+
+# The configurations of runnel@1..3 (packaging/runnel-node.yaml.in, made by the build).
+for i in 1 2 3; do
+  node_conf=$build/packaging/runnel-$i.yaml
+  [ -f "$node_conf" ] && starts "node-$i" "$node_conf"
+  ok $? "runneld starts with runnel-$i.yaml, the configuration of runnel@$i.service"
+done
 
 echo "1..$n"
 [ $failed -eq 0 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package, end to end: build it (scripts/package.sh), lintian it, install it,
 # run the broker the way the systemd unit does and produce/consume through it with kcat,
-# then remove (data stays) and purge (data, config and user go).
+# run three nodes the way the template unit runnel@.service does (runnel-1..3.yaml) and
+# use them as one cluster, then remove (data stays) and purge (data, config and user go).
 #
 # It installs a package system-wide and creates a user, so it runs only as root and only
 # when RN_PACKAGE_TEST=1 (CI sets it); otherwise it skips. It refuses to run over a
@@ -43,13 +44,18 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/runnel-pkgtest.XXXXXX")
 broker_pid=""
+tri_pids=()
 installed=0
 cleanup() {
-  if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
-    kill -TERM "$broker_pid" 2>/dev/null
-    sleep 1
-    kill -KILL "$broker_pid" 2>/dev/null
-  fi
+  for pid in $broker_pid "${tri_pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      pkill -TERM -P "$pid" 2>/dev/null
+      kill -TERM "$pid" 2>/dev/null
+      sleep 1
+      pkill -KILL -P "$pid" 2>/dev/null
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  done
   if [ "$installed" = 1 ]; then
     dpkg -P runnel >/dev/null 2>&1
   fi
@@ -79,6 +85,12 @@ for f in ./usr/bin/runneld ./usr/bin/runnel-dump ./etc/runnel/runnel.yaml \
 done
 grep -qE '^\./(usr/)?lib/systemd/system/runnel\.service$' <<<"$contents"
 ok $? "package contains the systemd unit runnel.service"
+grep -qE '^\./(usr/)?lib/systemd/system/runnel@\.service$' <<<"$contents"
+ok $? "package contains the template unit runnel@.service"
+for i in 1 2 3; do
+  grep -qxF "./etc/runnel/runnel-$i.yaml" <<<"$contents"
+  ok $? "package contains /etc/runnel/runnel-$i.yaml"
+done
 # Every program has its manual page (runneld in section 8, the tools in section 1).
 for prog in $(grep '^\./usr/bin/.' <<<"$contents" | sed 's|^\./usr/bin/||'); do
   grep -qE "^\./usr/share/man/man[18]/$prog\.[18]\.gz$" <<<"$contents"
@@ -99,8 +111,10 @@ ok $st "dpkg -i installs the package"
 dpkg -i "$deb" >"$work/dpkg-i2.log" 2>&1
 ok $? "dpkg -i a second time (postinst is idempotent)"
 
-dpkg-query -W -f='${Conffiles}\n' runnel | grep -q '^ /etc/runnel/runnel.yaml '
-ok $? "/etc/runnel/runnel.yaml is a conffile"
+for f in runnel runnel-1 runnel-2 runnel-3; do
+  dpkg-query -W -f='${Conffiles}\n' runnel | grep -q "^ /etc/runnel/$f.yaml "
+  ok $? "/etc/runnel/$f.yaml is a conffile"
+done
 uid=$(getent passwd runnel | cut -d: -f3)
 shell=$(getent passwd runnel | cut -d: -f7)
 home=$(getent passwd runnel | cut -d: -f6)
@@ -114,13 +128,42 @@ ok $? "/var/lib/runnel is owned by runnel, mode 750 ($(stat -c '%U:%G %a' /var/l
 /usr/bin/runneld --help >"$work/help.txt" 2>&1
 ok $? "the installed runneld runs (--help)"
 unit=$(ls /usr/lib/systemd/system/runnel.service /lib/systemd/system/runnel.service 2>/dev/null | head -n 1)
+tunit=$(ls /usr/lib/systemd/system/runnel@.service /lib/systemd/system/runnel@.service 2>/dev/null | head -n 1)
 if command -v systemd-analyze >/dev/null 2>&1; then
   # man: references cannot be resolved when man-db is not installed; everything else must.
-  systemd-analyze verify "$unit" 2>&1 | grep -v "Command 'man " >"$work/verify.txt"
-  sed 's/^/# /' "$work/verify.txt"
-  [ ! -s "$work/verify.txt" ]
-  ok $? "systemd-analyze verify accepts runnel.service"
+  # A template is verified through an instance of it.
+  for u in "$unit" "$(dirname "$tunit")/runnel@1.service"; do
+    systemd-analyze verify "$u" 2>&1 | grep -v "Command 'man " >"$work/verify.txt"
+    sed 's/^/# /' "$work/verify.txt"
+    [ ! -s "$work/verify.txt" ]
+    ok $? "systemd-analyze verify accepts $(basename "$u")"
+  done
 fi
+# The template's structure, checked without systemd: one [Unit], [Service] and [Install]
+# each, every line a comment, a section or KEY=VALUE, and the instance's config file, data
+# directory and sandbox named by %i.
+unit_sections=$(grep -E '^\[' "$tunit" | tr '\n' ' ')
+bad_lines=$(grep -vE '^(#.*|\[(Unit|Service|Install)\]|[A-Za-z]+=.*|)$' "$tunit")
+[ "$unit_sections" = "[Unit] [Service] [Install] " ] && [ -z "$bad_lines" ]
+ok $? "runnel@.service has sections $unit_sections and only KEY=VALUE lines${bad_lines:+: $bad_lines}"
+key() { sed -n "s/^$1=//p" "$tunit"; }
+[ "$(key ExecStart)" = "/usr/bin/runneld --config /etc/runnel/runnel-%i.yaml" ] &&
+  [ "$(key User)" = runnel ] && [ "$(key StateDirectory)" = "runnel-%i" ] &&
+  [ "$(key ReadWritePaths)" = "/var/lib/runnel-%i" ] &&
+  [ "$(key WorkingDirectory)" = "/var/lib/runnel-%i" ] && [ "$(key WantedBy)" = multi-user.target ]
+ok $? "runnel@N runs '$(key ExecStart)' as $(key User), writing only /var/lib/runnel-N"
+# The three configurations agree with the unit and with each other.
+voters=$(sed -n 's/^controller\.quorum\.voters: //p' /etc/runnel/runnel-1.yaml)
+same=0
+for i in 1 2 3; do
+  f=/etc/runnel/runnel-$i.yaml
+  [ "$(sed -n 's/^node\.id: //p' "$f")" = "$i" ] &&
+    [ "$(sed -n 's/^log\.dirs: //p' "$f")" = "/var/lib/runnel-$i" ] &&
+    [ "$(sed -n 's/^listeners: //p' "$f")" = "PLAINTEXT://127.0.0.1:$((9091 + i))" ] &&
+    [ "$(sed -n 's/^controller\.quorum\.voters: //p' "$f")" = "$voters" ] || same=1
+done
+[ "$voters" = "1@127.0.0.1:9092,2@127.0.0.1:9093,3@127.0.0.1:9094" ]
+ok $((same + $?)) "runnel-1..3.yaml: node ids 1-3 on 127.0.0.1:9092-9094, data in /var/lib/runnel-N, one voter list"
 
 # --- run the broker as the unit does ---------------------------------------------------
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
@@ -215,6 +258,76 @@ sed 's/^/# runnel-dump: /' "$work/dump.txt" | head -n 30
 [ $st -eq 0 ] && grep -qE '^summary: [0-9]+ batches, 3 records' "$work/dump.txt"
 ok $? "runnel-dump --verify finds 3 valid records in $(dirname "$seg") (exit $st)"
 
+# --- three nodes from runnel@.service ---------------------------------------------------
+# As the template runs them: runnel@1..3, each with its configuration and data directory.
+# Without systemd, as its StateDirectory would, create /var/lib/runnel-N for runnel and run
+# the ExecStart line as runnel there. Ports 9092-9094 busy here (a developer's brokers): the
+# flags move the three elsewhere, keeping everything else the files say.
+tri_ports=(9092 9093 9094)
+tri_flags=()
+if port_busy 9092 || port_busy 9093 || port_busy 9094; then
+  read -r -a tri_ports <<<"$(python3 -c 'import socket
+s = [socket.socket() for _ in range(3)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(" ".join(str(x.getsockname()[1]) for x in s))')"
+  diag "ports 9092-9094 are in use here; running the three nodes on ${tri_ports[*]}"
+  tri_flags=(--cluster "1@127.0.0.1:${tri_ports[0]},2@127.0.0.1:${tri_ports[1]},3@127.0.0.1:${tri_ports[2]}")
+fi
+tri_boot="127.0.0.1:${tri_ports[0]},127.0.0.1:${tri_ports[1]},127.0.0.1:${tri_ports[2]}"
+tri_pids=()
+if [ $systemd_running = 1 ] && [ ${#tri_flags[@]} -eq 0 ]; then
+  systemctl stop runnel
+  systemctl start runnel@1 runnel@2 runnel@3
+  check "systemctl starts runnel@1, runnel@2 and runnel@3" systemctl is-active --quiet runnel@1 runnel@2 runnel@3
+else
+  for i in 1 2 3; do
+    d=/var/lib/runnel-$i
+    install -d -o runnel -g runnel -m 0750 "$d"
+    read -r -a icmd <<<"$(key ExecStart | sed "s/%i/$i/g")"
+    [ ${#tri_flags[@]} -eq 0 ] || icmd+=(--listen "127.0.0.1:${tri_ports[$((i - 1))]}" "${tri_flags[@]}")
+    (cd "$d" && exec runuser -u runnel -- "${icmd[@]}") >"$work/runneld-$i.log" 2>&1 &
+    tri_pids+=($!)
+  done
+fi
+brokers=0
+for _ in $(seq 150); do
+  brokers=$(timeout 10 /usr/bin/runnel -b "$tri_boot" --json cluster info 2>/dev/null |
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(len(d["brokers"]) if d["controller"] >= 0 else 0)' 2>/dev/null)
+  [ "${brokers:-0}" = 3 ] && break
+  sleep 0.2
+done
+[ "${brokers:-0}" = 3 ]
+ok $? "the three nodes form one cluster: a controller and 3 brokers"
+timeout 30 /usr/bin/runnel -b "$tri_boot" topic create tri -p 3 -r 3 >"$work/tri.txt" 2>&1
+ok $? "a topic with 3 replicas is created ($(head -n 1 "$work/tri.txt"))"
+timeout 30 kcat -P -b "$tri_boot" -t tri -X request.required.acks=-1 <"$work/sent" 2>"$work/kcat-tri.err"
+ok $? "kcat produces 3 messages to the three nodes"
+timeout 30 kcat -C -b "$tri_boot" -t tri -o beginning -e -q 2>/dev/null | sort >"$work/tri-received"
+sort "$work/sent" | cmp -s - "$work/tri-received"
+ok $? "kcat reads back the 3 messages from the three nodes"
+owned=0
+for i in 1 2 3; do
+  [ "$(stat -c %U "/var/lib/runnel-$i/meta.properties" 2>/dev/null)" = runnel ] || owned=1
+done
+ok $owned "each node keeps its data in /var/lib/runnel-N, owned by runnel"
+if [ ${#tri_pids[@]} -eq 0 ]; then
+  systemctl stop runnel@1 runnel@2 runnel@3
+  ! systemctl is-active --quiet runnel@1 runnel@2 runnel@3
+  ok $? "systemctl stops the three nodes"
+else
+  for pid in "${tri_pids[@]}"; do
+    child=$(pgrep -P "$pid" -x runneld)
+    kill -TERM "${child:-$pid}" 2>/dev/null
+  done
+  stopped=0
+  for pid in "${tri_pids[@]}"; do
+    wait "$pid" || stopped=1
+  done
+  ok $stopped "the three nodes stop cleanly on SIGTERM"
+  tri_pids=()
+fi
+for i in 1 2 3; do sed "s/^/# runneld-$i: /" "$work/runneld-$i.log" 2>/dev/null | tail -n 3; done
+
 # --- remove and purge --------------------------------------------------------------------
 dpkg -r runnel >"$work/dpkg-r.log" 2>&1
 ok $? "dpkg -r removes the package"
@@ -230,8 +343,8 @@ st=$?
 sed 's/^/# /' "$work/dpkg-p.log"
 ok $st "dpkg -P purges the package"
 installed=0
-[ ! -e /var/lib/runnel ]
-ok $? "purge deletes /var/lib/runnel"
+[ ! -e /var/lib/runnel ] && [ ! -e /var/lib/runnel-1 ] && [ ! -e /var/lib/runnel-3 ]
+ok $? "purge deletes /var/lib/runnel and the nodes' /var/lib/runnel-N"
 [ ! -e /etc/runnel ]
 ok $? "purge deletes /etc/runnel"
 ! getent passwd runnel >/dev/null && ! getent group runnel >/dev/null
