@@ -12,7 +12,6 @@
 
 #include <event2/event.h>
 
-#define RN_CLUSTER_MAX_NODES 64
 #include <string.h>
 
 struct rn_cluster {
@@ -38,6 +37,7 @@ struct rn_cluster {
     rn__reg_t *reg;          /* this node's registration with the controller */
     rn__pids_t *pids;        /* this node's requests for producer id blocks */
     rn__isrs_t *isrs;        /* this node's AlterPartition requests */
+    rn__live_t *live;        /* the active controller's watch on brokers' processes */
 };
 
 /* New replicas go to the registered, unfenced brokers; none yet: the voters. */
@@ -336,12 +336,14 @@ rn_cluster_t *rn_cluster_new(rn_broker_t *b)
     c->reg = rn__reg_new(c);
     c->pids = rn__pids_new(c);
     c->isrs = rn__isrs_new(c);
+    c->live = rn__live_new(c);
     return c;
 }
 
 void rn_cluster_started(rn_cluster_t *c)
 {
     rn__reg_start(c->reg);
+    rn__live_start(c->live);
     if (rn_mimage_offset(c->img) < 0)
         return; /* an empty log: the cache's topics wait for the import */
     rn_mimage_topics_sync(c->img, c->b->topics);
@@ -372,6 +374,7 @@ void rn_cluster_stop(rn_cluster_t *c)
     rn__reg_stop(c->reg);
     rn__pids_stop(c->pids);
     rn__isrs_stop(c->isrs);
+    rn__live_stop(c->live);
 }
 
 void rn_cluster_free(rn_cluster_t *c)
@@ -395,6 +398,7 @@ void rn_cluster_free(rn_cluster_t *c)
     rn__reg_free(c->reg);
     rn__pids_free(c->pids);
     rn__isrs_free(c->isrs);
+    rn__live_free(c->live);
     rn_topics_set_committer(c->b->topics, NULL, NULL);
     event_free(c->fcheck);
     event_free(c->kick);

@@ -33,6 +33,9 @@
 
 struct rn_broker;
 typedef struct rn_cluster rn_cluster_t;
+
+/* Nodes the cluster keeps connections to (voters, watched brokers). */
+#define RN_CLUSTER_MAX_NODES 64
 typedef struct rn_cluster_op rn_cluster_op_t;
 
 /* An operation of the active controller. decide runs at its turn (this node leads, the
@@ -151,6 +154,15 @@ void rn__pids_stop(rn__pids_t *pids);
 void rn__pids_free(rn__pids_t *pids);
 rn__pids_t *rn__cluster_pids(rn_cluster_t *c);
 rn__reg_t *rn__cluster_reg(rn_cluster_t *c);
+
+/* ---- the active controller's watch on brokers' processes (cluster_liveness.c) ---- */
+
+typedef struct rn__live rn__live_t;
+rn__live_t *rn__live_new(rn_cluster_t *c);
+void rn__live_start(rn__live_t *lv);
+void rn__live_stop(rn__live_t *lv);
+/* After the cluster's operations are gone (a queued fence reaches lv). */
+void rn__live_free(rn__live_t *lv);
 
 /* This node is registered with the controller, unfenced and caught up with the committed
  * metadata; otherwise false with the reason in why. */

@@ -228,11 +228,11 @@ def differences(a, b, path="", key=None, out=None):
 # ---- custom comparisons (a relation rather than equality) ----------------------------------
 
 # The metadata quorum's RPCs (Vote, BeginQuorumEpoch, EndQuorumEpoch, DescribeQuorum,
-# FetchSnapshot) and the controller's BrokerRegistration, BrokerHeartbeat and
+# FetchSnapshot) and the controller's AlterPartition, BrokerRegistration, BrokerHeartbeat and
 # AllocateProducerIds: Kafka serves them on its controller listener, runnel on its one
 # listener (combined mode, design decision 5), so a Kafka broker listener's ApiVersions
 # lacks them.
-QUORUM_KEYS = {52, 53, 54, 55, 59, 62, 63, 67}
+QUORUM_KEYS = {52, 53, 54, 55, 56, 59, 62, 63, 67}
 
 # Kafka 3.9 served every api key runnel serves from v0; runnel keeps those floors where Kafka
 # 4.0 raised them (KIP-896; README, "Kafka APIs served"), so its ranges may start lower.
@@ -263,12 +263,14 @@ def cmp_api_ranges(kafka, runnel):
 # fetch.max.wait.ms.cap, max.partitions.per.request, max.partitions.per.topic,
 # max.partitions, auto.create.topics.rate), cluster.id (Kafka takes it from `kafka-storage
 # format`, runnel from its config on first start) and zookeeper.connect (a Kafka 3.x key
-# accepted and ignored so that old configuration files load).
+# accepted and ignored so that old configuration files load), and controlled.shutdown.timeout.ms
+# (how long a stopping node waits for the controller to move its leaderships; Kafka retries
+# controlled.shutdown.max.retries times instead).
 RUNNEL_BROKER_KEYS = {"log.level", "metrics.listen", "cluster.id", "zookeeper.connect",
                       "socket.request.read.timeout.ms", "connections.max.queued.response.bytes",
                       "metrics.connection.timeout.ms", "fetch.max.wait.ms.cap",
                       "max.partitions.per.request", "max.partitions.per.topic", "max.partitions",
-                      "auto.create.topics.rate"}
+                      "auto.create.topics.rate", "controlled.shutdown.timeout.ms"}
 
 
 def cmp_names_subset(kafka, runnel):
