@@ -19,9 +19,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
 from cluster_common import Node, wait_for  # noqa: E402
-
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from replication_common import (consume_all, controller_id, create_topic, log_bytes,  # noqa: E402
+                                metadata, node, produce_all)
 
 T = D.Tap("test_replication", timeout_s=240)
 LAG_MS = 2000
@@ -35,113 +34,6 @@ def cluster():
     for n in nodes:
         T.cleanups.append(n.cleanup)
     return nodes
-
-
-def bootstrap(nodes):
-    return ",".join(n.bootstrap for n in nodes if n.proc is not None)
-
-
-def create_topic(nodes, name, rf=3, min_isr=2):
-    admin = AdminClient({"bootstrap.servers": bootstrap(nodes)})
-    deadline = time.monotonic() + 30
-    last = None
-    while time.monotonic() < deadline:
-        fs = admin.create_topics([NewTopic(name, 1, rf,
-                                           config={"min.insync.replicas": str(min_isr)})])
-        try:
-            fs[name].result(10)
-            return True
-        except Exception as e:  # noqa: BLE001 - brokers still registering
-            if "TOPIC_ALREADY_EXISTS" in str(e):
-                return True  # an earlier try that timed out went through
-            last = e
-            time.sleep(0.5)
-    raise RuntimeError("cannot create %s: %s" % (name, last))
-
-
-def controller_id(nodes):
-    for n in nodes:
-        if n.proc is None:
-            continue
-        try:
-            c = D.Conn(n.bootstrap, timeout=3)
-            r = c.call("Metadata", 9, {"Topics": [], "AllowAutoTopicCreation": False,
-                                       "IncludeTopicAuthorizedOperations": False})
-            c.close()
-            return r["ControllerId"]
-        except Exception:  # noqa: BLE001 - a stopped node
-            continue
-    return None
-
-
-def metadata(nodes, topic):
-    """(leader, leader epoch, isr) of partition 0 as the first answering node says."""
-    for n in nodes:
-        if n.proc is None:
-            continue
-        try:
-            c = D.Conn(n.bootstrap, timeout=3)
-            r = c.call("Metadata", 9, {"Topics": [{"Name": topic}],
-                                       "AllowAutoTopicCreation": False,
-                                       "IncludeTopicAuthorizedOperations": False})
-            c.close()
-            p = r["Topics"][0]["Partitions"][0]
-            return p["LeaderId"], p["LeaderEpoch"], sorted(p["IsrNodes"])
-        except Exception:  # noqa: BLE001 - a stopped node
-            continue
-    return None
-
-
-def node(nodes, node_id):
-    return [n for n in nodes if n.node_id == node_id][0]
-
-
-def log_bytes(n, topic):
-    d = os.path.join(n.data, "%s-0" % topic)
-    out = b""
-    for f in sorted(os.listdir(d)):
-        if f.endswith(".log"):
-            with open(os.path.join(d, f), "rb") as fh:
-                out += fh.read()
-    return out
-
-
-def produce_all(nodes, topic, values, acks="all"):
-    """Produce values with an idempotent producer; returns (acked values, errors)."""
-    acked, errors = [], []
-
-    def cb(err, msg):
-        if err is None:
-            acked.append(msg.value())
-        else:
-            errors.append(err)
-    p = Producer({"bootstrap.servers": bootstrap(nodes), "acks": acks,
-                  "enable.idempotence": acks == "all", "linger.ms": 5,
-                  "message.timeout.ms": 60000})
-    for v in values:
-        while True:
-            try:
-                p.produce(topic, value=v, on_delivery=cb)
-                break
-            except BufferError:
-                p.poll(0.1)
-        p.poll(0)
-    p.flush(90)
-    return acked, errors
-
-
-def consume_all(nodes, topic, expect, secs=30):
-    c = Consumer({"bootstrap.servers": bootstrap(nodes), "group.id": "check-%s" % topic,
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    c.assign([TopicPartition(topic, 0, 0)])
-    got = []
-    deadline = time.monotonic() + secs
-    while time.monotonic() < deadline and len(got) < expect:
-        m = c.poll(0.5)
-        if m is not None and not m.error():
-            got.append(m.value())
-    c.close()
-    return got
 
 
 def raw_fetch_hw(n, topic, offset):
