@@ -49,7 +49,8 @@ typedef struct {
     int acks[MAX_LIST];
     int nacks;
     int partitions;
-    long rate; /* messages/s offered; 0 = as fast as possible */
+    int replication_factor; /* of the topics made on a real broker */
+    long rate;              /* messages/s offered; 0 = as fast as possible */
     long broker_pid;
     const char *compression;
     const char *tsv;         /* file to append rows to, or NULL */
@@ -153,10 +154,10 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Create `topic` on a real broker through the Admin API and wait until it has leaders. */
-static void create_topic(rd_kafka_t *rk, const char *topic, int partitions)
+static void create_topic(rd_kafka_t *rk, const char *topic, int partitions, int rf)
 {
     char err[256];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, rf, err, sizeof err);
     if (!nt)
         die("NewTopic", err);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -246,7 +247,7 @@ static void produce(const opts_t *o, const char *bootstrap, bool create, const c
     rd_kafka_conf_set_opaque(conf, &st);
     rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
     if (create)
-        create_topic(rk, topic, o->partitions);
+        create_topic(rk, topic, o->partitions, o->replication_factor);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 
     char *payload = rn_xmalloc((size_t)size);
@@ -495,6 +496,7 @@ static void usage(void)
 {
     fputs("usage: bench_rdkafka (--mock | --bootstrap HOST:PORT | --both --bootstrap HOST:PORT)\n"
           "         [--messages N] [--sizes 100,1024] [--acks 1,all] [--partitions P]\n"
+          "         [--replication-factor R]\n"
           "         [--rate MSGS_PER_S] [--compression none|lz4|zstd|...] [--broker-pid PID]\n"
           "         [--target-name NAME] [--tsv FILE] [--producer-conf K=V]... "
           "[--consumer-conf K=V]...\n",
@@ -504,7 +506,11 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    opts_t o = {.messages = 100000, .partitions = 1, .compression = "none", .target_name = "real"};
+    opts_t o = {.messages = 100000,
+                .partitions = 1,
+                .replication_factor = 1,
+                .compression = "none",
+                .target_name = "real"};
     o.nsizes = parse_list("100,1024", o.sizes, "--sizes");
     o.nacks = parse_list("1,all", o.acks, "--acks");
     for (int i = 1; i < argc; i++) {
@@ -522,6 +528,9 @@ int main(int argc, char **argv)
             o.nsizes = parse_list(v, o.sizes, a), i++;
         } else if (v && !strcmp(a, "--acks")) {
             o.nacks = parse_list(v, o.acks, a), i++;
+        } else if (v && !strcmp(a, "--replication-factor")) {
+            o.replication_factor = atoi(v);
+            i++;
         } else if (v && !strcmp(a, "--partitions")) {
             o.partitions = atoi(v), i++;
         } else if (v && !strcmp(a, "--rate")) {
