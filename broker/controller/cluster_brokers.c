@@ -26,6 +26,7 @@
 
 #define FAST_RETRY_MS  100 /* after a registration, while fenced, after a refusal */
 #define CHECK_EVERY_MS 500 /* the controller's look at sessions */
+#define WATCH_MS       200 /* while a request waits: has the controller moved? */
 
 /* One request to the controller's queue: from a client connection (owner is the rn_req_t)
  * or this node's own registration (owner is the rn__reg_t). */
@@ -156,6 +157,7 @@ struct rn__reg {
     int64_t epoch;      /* -1: not registered */
     bool fenced, caught_up;
     bool in_flight, stopped;
+    uint64_t gen; /* of the request in flight to a peer; an abandoned one's answer is ignored */
     int64_t interval_ms;
     bool checking; /* a session check is in the controller's queue */
     /* Controlled shutdown: heartbeats ask WantShutDown until ShouldShutDown or the deadline;
@@ -257,10 +259,20 @@ static void answered(rn__reg_t *reg, int16_t api_key, const void *resp)
         heartbeated(reg, resp);
 }
 
+/* A request sent to a peer, so that the answer to one abandoned since (the controller
+ * moved while it waited) is recognised. */
+typedef struct ticket {
+    rn__reg_t *reg;
+    uint64_t gen;
+} ticket_t;
+
 static void on_peer(void *arg, int status, const void *response)
 {
-    rn__reg_t *reg = arg;
-    if (status == RN_PEER_CANCELLED)
+    ticket_t *t = arg;
+    rn__reg_t *reg = t->reg;
+    bool current = t->gen == reg->gen;
+    rn_free(t);
+    if (status == RN_PEER_CANCELLED || !current)
         return;
     answered(reg, reg->epoch < 0 ? RN_API_BROKER_REGISTRATION : RN_API_BROKER_HEARTBEAT,
              status == RN_PEER_OK ? response : NULL);
@@ -321,7 +333,10 @@ static void send_next(rn__reg_t *reg, int32_t leader)
         return;
     }
     rn_peer_t *peer = rn__cluster_peer(reg->c, leader);
-    if (peer == NULL || rn_peer_send(peer, key, 0, request, on_peer, reg) != 0) {
+    ticket_t *t = rn_xmalloc(sizeof(*t));
+    *t = (ticket_t){reg, ++reg->gen};
+    if (peer == NULL || rn_peer_send(peer, key, 0, request, on_peer, t) != 0) {
+        rn_free(t);
         reg->in_flight = false;
         arm(reg, reg->interval_ms);
     }
@@ -364,8 +379,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     rn__reg_t *reg = arg;
     int32_t leader = reg->b->controller_id;
-    if (reg->in_flight)
+    if (reg->in_flight && reg->sent_to != reg->b->node_id && leader >= 0 &&
+        leader != reg->sent_to) {
+        /* The controller moved while the request waited (perhaps on a dead node, until the
+         * peer's request timeout): go to the new one now. */
+        reg->gen++;
+        reg->in_flight = false;
+    }
+    if (reg->in_flight) {
+        arm(reg, WATCH_MS);
         return;
+    }
     if (leader < 0) {
         arm(reg, FAST_RETRY_MS);
         return;
