@@ -4,9 +4,12 @@ of a --cluster on a fixed port (or Apache Kafka standing in for it, KafkaNode), 
 questions those tests ask each node (who is the controller, what the metadata quorum looks
 like, who leads a partition), each answering None when the node cannot be asked."""
 
+import ctypes
 import os
+import random
 import signal
 import socket
+import subprocess
 import time
 
 import datapath_common as D
@@ -202,3 +205,127 @@ def partitions(node, topic, timeout=3):
         return None
     return {p["PartitionIndex"]: (p["LeaderId"], list(p["ReplicaNodes"]), list(p["IsrNodes"]))
             for p in r["Topics"][0]["Partitions"]}
+
+
+# ---- network namespaces (test_cluster_partition, test_replication_faults) --------------------
+
+CLONE_NEWNET = 0x40000000
+
+
+def sh(*args, check=True):
+    r = subprocess.run(list(args), capture_output=True, text=True, timeout=20)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r
+
+
+def netns_unusable(prefix):
+    """None when this process may create a network namespace and load nft rules in it;
+    otherwise why not."""
+    if os.geteuid() != 0:
+        return "needs root for network namespaces"
+    ns = "%sprobe-%d" % (prefix, os.getpid())
+    try:
+        r = sh("ip", "netns", "add", ns, check=False)
+        if r.returncode != 0:
+            return "ip netns not permitted here: " + r.stderr.strip()
+        r = sh("ip", "netns", "exec", ns, "nft", "add", "table", "inet", "probe", check=False)
+        if r.returncode != 0:
+            return "nft not usable in a namespace here: " + r.stderr.strip()
+    except FileNotFoundError as e:
+        return "%s missing (scripts/deps.sh installs iproute2 and nftables)" % e.filename
+    finally:
+        try:
+            sh("ip", "netns", "del", ns, check=False)
+        except FileNotFoundError:
+            pass
+    return None
+
+
+def sweep_stale_netns(prefix):
+    """Namespaces left by an earlier run of a test that was SIGKILLed (ctest's timeout): only
+    that test's (the prefix) and only when the pid in the name is gone."""
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        try:
+            pid = int(name[len(prefix):].split("-")[0])
+        except ValueError:
+            continue
+        if not os.path.exists("/proc/%d" % pid):
+            sh("ip", "netns", "del", name, check=False)
+
+
+class Net:
+    """The hub namespace with a bridge and one veth pair per node namespace; this thread
+    enters the hub so that its sockets go over the bridge."""
+
+    def __init__(self, n, prefix):
+        self.tag = "%s%d" % (prefix, os.getpid())
+        self.hub = self.tag + "-hub"
+        self.ns = ["%s-%d" % (self.tag, i + 1) for i in range(n)]
+        self.net = "10.%d.%d" % (random.randint(64, 250), random.randint(0, 255))
+        self.made = []
+        self.libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        self.home = os.open("/proc/self/ns/net", os.O_RDONLY)
+        self.entered = False
+
+    def addr(self, i):
+        return "%s.%d" % (self.net, i + 1)
+
+    def up(self):
+        sh("ip", "netns", "add", self.hub)
+        self.made.append(self.hub)
+        sh("ip", "-n", self.hub, "link", "set", "lo", "up")
+        sh("ip", "-n", self.hub, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", self.hub, "addr", "add", self.net + ".254/24", "dev", "br0")
+        sh("ip", "-n", self.hub, "link", "set", "br0", "up")
+        for i, ns in enumerate(self.ns):
+            sh("ip", "netns", "add", ns)
+            self.made.append(ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            # Created in the hub with its peer already in the node's namespace, so no
+            # interface ever appears in the root namespace.
+            sh("ip", "-n", self.hub, "link", "add", "v%d" % (i + 1), "type", "veth",
+               "peer", "name", "eth0", "netns", ns)
+            sh("ip", "-n", self.hub, "link", "set", "v%d" % (i + 1), "master", "br0", "up")
+            sh("ip", "-n", ns, "addr", "add", self.addr(i) + "/24", "dev", "eth0")
+            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        self.enter(self.hub)
+
+    def enter(self, ns):
+        fd = os.open("/run/netns/" + ns, os.O_RDONLY)
+        try:
+            if self.libc.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns " + ns)
+        finally:
+            os.close(fd)
+        self.entered = True
+
+    def cut(self, i):
+        """Drop everything between node i and the other nodes, both ways; the hub (the test)
+        still reaches it."""
+        others = ", ".join(self.addr(j) for j in range(len(self.ns)) if j != i)
+        rules = ("table inet rncut {\n"
+                 " chain in { type filter hook input priority 0; ip saddr { %s } drop; }\n"
+                 " chain out { type filter hook output priority 0; ip daddr { %s } drop; }\n"
+                 "}\n" % (others, others))
+        r = subprocess.run(["ip", "netns", "exec", self.ns[i], "nft", "-f", "-"], input=rules,
+                           capture_output=True, text=True, timeout=20)
+        if r.returncode != 0:
+            raise RuntimeError("nft: " + r.stderr)
+
+    def heal(self, i):
+        sh("ip", "netns", "exec", self.ns[i], "nft", "delete", "table", "inet", "rncut")
+
+    def down(self):
+        if self.entered:
+            self.libc.setns(self.home, CLONE_NEWNET)
+            self.entered = False
+        for ns in reversed(self.made):
+            sh("ip", "netns", "del", ns, check=False)
+        self.made = []
