@@ -46,21 +46,33 @@ class Node(D.Broker):
     """Node node_id of the cluster `cluster` (the --cluster list) on 127.0.0.1:port; extra
     flags follow. restart() keeps its data dir and port."""
 
-    def __init__(self, node_id, port, cluster, extra=(), wait=True):
+    def __init__(self, node_id, port, cluster, extra=(), wait=True, host="127.0.0.1",
+                 netns=None):
         """wait=False: return once started, without waiting for it to listen (the nodes of
         a cluster whose client port opens only once a quorum has formed); listening()
-        waits."""
+        waits. netns: run it in that network namespace (ip netns exec), listening on host."""
         self.node_id = node_id
         self.fixed_port = port
         self.cluster = cluster
         self.node_extra = list(extra)
         self.wait_on_start = wait
+        self.host = host
+        self.netns = netns
         super().__init__()
         self.wait_on_start = True
 
+    @property
+    def bootstrap(self):
+        return "%s:%d" % (self.host, self.fixed_port)
+
     def command(self):
-        return [D.RUNNELD, "--node-id", str(self.node_id), "--listen", self.bootstrap,
-                "--data-dir", self.data, "--cluster", self.cluster] + self.node_extra
+        return self.ns_prefix() + [
+            D.RUNNELD, "--node-id", str(self.node_id), "--listen", self.bootstrap,
+            "--data-dir", self.data, "--cluster", self.cluster] + self.node_extra
+
+    def ns_prefix(self):
+        # ip netns exec execs the command: the pid stays the node's own.
+        return ["ip", "netns", "exec", self.netns] if self.netns else []
 
     start_s = 30  # until it listens
 
@@ -91,7 +103,7 @@ class Node(D.Broker):
         raise RuntimeError("node %d did not listen" % self.node_id)
 
     def listen_host(self):
-        return "127.0.0.1"
+        return self.host
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -124,8 +136,9 @@ class KafkaNode(Node):
     start_s = 120  # the first start formats the data dir: two JVM starts
 
     def command(self):
-        return ["bash", KAFKA_REF, "as-runneld", "--node-id", str(self.node_id), "--listen",
-                self.bootstrap, "--data-dir", self.data, "--cluster", self.cluster]
+        return self.ns_prefix() + [
+            "bash", KAFKA_REF, "as-runneld", "--node-id", str(self.node_id), "--listen",
+            self.bootstrap, "--data-dir", self.data, "--cluster", self.cluster]
 
     def log_text(self):
         text = super().log_text()

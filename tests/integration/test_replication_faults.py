@@ -8,7 +8,9 @@ Phases (--only picks some; all by default):
   faults       SIGKILL the leader of partition 0 and restart it (RN_FAULTS_KILLS times),
                SIGSTOP it for RN_FAULTS_PAUSE_S s then SIGCONT (RN_FAULTS_PAUSES times),
                SIGKILL the active controller (DescribeQuorum's leader) and restart it
-               (RN_FAULTS_CONTROLLER_KILLS times), while the producer runs. The checker reads
+               (RN_FAULTS_CONTROLLER_KILLS times), and, with the nodes in network namespaces,
+               cut the leader off from the other two nodes (nft) for RN_FAULTS_CUT_S s
+               (RN_FAULTS_CUTS times), while the producer runs. The checker reads
                the topic back from the beginning: no acknowledged message may be lost,
                reordered within its partition, found at another offset than acknowledged, or
                duplicated (idempotence). Printed per fault: the time until a message sent
@@ -34,6 +36,9 @@ and the issue's target for runneld (a new leader within 3 s) is printed, not ass
 Environment (defaults in brackets):
   RN_FAULTS_BROKER runneld|kafka [runneld]   RN_FAULTS_BASE_PORT  nodes on BASE, BASE+2, BASE+4
   RN_FAULTS_KILLS [3]  RN_FAULTS_PAUSES [1]  RN_FAULTS_PAUSE_S [15]  RN_FAULTS_CONTROLLER_KILLS [1]
+  RN_FAULTS_CUTS [1]  RN_FAULTS_CUT_S [15]  RN_FAULTS_NETNS auto|yes|no [auto]: nodes in
+  namespaces of their own, joined by a bridge in a fourth that the test enters (as
+  test_cluster_partition), when this process may make them; else on loopback, without the cut
   RN_FAULTS_PARTITIONS [3]  RN_FAULTS_RATE messages/s [200]  RN_FAULTS_DOWN_S [3]: how long a
   killed node stays down once a new leader serves   RN_FAULTS_FAILOVER_MAX [runneld 15, kafka
   25]: seconds within which a fault must be followed by an acknowledgement
@@ -50,6 +55,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,6 +80,10 @@ KILLS = env_num("RN_FAULTS_KILLS", 3)
 PAUSES = env_num("RN_FAULTS_PAUSES", 1)
 PAUSE_S = env_num("RN_FAULTS_PAUSE_S", 15.0, float)
 CONTROLLER_KILLS = env_num("RN_FAULTS_CONTROLLER_KILLS", 1)
+CUTS = env_num("RN_FAULTS_CUTS", 1)
+CUT_S = env_num("RN_FAULTS_CUT_S", 15.0, float)
+NETNS_PREFIX = "rnfault-"
+NETNS_WHY = None  # why the nodes run on loopback rather than in namespaces
 PARTITIONS = env_num("RN_FAULTS_PARTITIONS", 3)
 RATE = env_num("RN_FAULTS_RATE", 200.0, float)
 DOWN_S = env_num("RN_FAULTS_DOWN_S", 3.0, float)
@@ -108,19 +118,27 @@ def now():
 class Cluster:
     """Three nodes of one kind (CC.Node: runneld; CC.KafkaNode: Apache Kafka) on loopback."""
 
-    def __init__(self, kind, base_port=None):
+    def __init__(self, kind, base_port=None, net=None):
         self.kind = kind
+        self.net = net
         cls = CC.KafkaNode if kind == "kafka" else CC.Node
         t0 = now()
-        # Ports two apart: Kafka's controller listens one above each client port.
-        ports = ([base_port + 2 * i for i in range(3)] if base_port
-                 else CC.free_ports(3, stride=2))
-        self.cluster = ",".join("%d@127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(ports))
+        if net is not None:
+            # One namespace per node, each node on port 9092 of its own address.
+            hosts = [net.addr(i) for i in range(3)]
+            ports = [9092] * 3
+        else:
+            # Ports two apart: Kafka's controller listens one above each client port.
+            hosts = ["127.0.0.1"] * 3
+            ports = ([base_port + 2 * i for i in range(3)] if base_port
+                     else CC.free_ports(3, stride=2))
+        self.cluster = ",".join("%d@%s:%d" % (i + 1, hosts[i], ports[i]) for i in range(3))
         # All three started before waiting for any: a node may open its client port only
         # once a quorum of controllers has formed.
         self.nodes = []
         for i in range(3):
-            self.nodes.append(cls(i + 1, ports[i], self.cluster, wait=False))
+            self.nodes.append(cls(i + 1, ports[i], self.cluster, wait=False, host=hosts[i],
+                                  netns=net.ns[i] if net is not None else None))
             T.cleanups.insert(0, self.nodes[-1].cleanup)
         for n in self.nodes:
             n.listening()
@@ -130,6 +148,15 @@ class Cluster:
 
     def up(self):
         return [n for n in self.nodes if n.alive() and not n.paused]
+
+    def cut(self, node):
+        """Drop all traffic between node and the other two (the test still reaches it)."""
+        self.net.cut(node.node_id - 1)
+        node.cut = True
+
+    def heal(self, node):
+        self.net.heal(node.node_id - 1)
+        node.cut = False
 
     def ask(self, fn, prefer_not=()):
         """fn(node)'s first answer that is not None, over the running nodes (those in
@@ -517,6 +544,36 @@ def pause_leader(cluster, load, topic, n):
     return fault
 
 
+def cut_leader(cluster, load, topic, n):
+    parts = cluster.partitions(topic)
+    victim = cluster.by_id[parts[0][0]]
+    mark = load.mark()
+    fault = Fault("leader cut %d" % n, victim, led_by(parts, victim.node_id), now())
+    cluster.cut(victim)
+    # The fault starts once the rules are in: a message sent while nft was loading them may
+    # still have been replicated and acknowledged.
+    fault.t0 = now()
+    served = wait_failover(cluster, load, topic, fault, mark, until=fault.t0 + CUT_S)
+    rest = fault.t0 + CUT_S - now()
+    if rest > 0:
+        time.sleep(rest)
+    t_back = now()
+    fault.down = t_back - fault.t0
+    cluster.heal(victim)
+    T.ok(fault.leader is not None, "leader cut %d: while node %d (leader of p%s) is cut off "
+         "from the other nodes for %.0f s, Metadata names new leaders"
+         % (n, victim.node_id, sorted(fault.parts), CUT_S),
+         "partitions now %s" % cluster.partitions(topic))
+    if not served:
+        served = wait_failover(cluster, load, topic, fault, mark)
+    T.ok(served, "leader cut %d: a message sent after the cut is acknowledged within %d s of "
+         "it" % (n, FAILOVER_MAX), "partitions now %s" % cluster.partitions(topic))
+    T.ok(back_in_isr(cluster, topic, fault, t_back),
+         "leader cut %d: node %d, healed, is back in every ISR within %d s"
+         % (n, victim.node_id, ISR_MAX), "partitions now %s" % cluster.partitions(topic))
+    return fault
+
+
 def kill_controller(cluster, load, topic, n):
     cid = cluster.controller()
     if cid is None:
@@ -564,7 +621,12 @@ def phase_faults(cluster):
     plan = ([lambda n=n: kill_leader(cluster, load, topic, n) for n in range(1, KILLS + 1)] +
             [lambda n=n: pause_leader(cluster, load, topic, n) for n in range(1, PAUSES + 1)] +
             [lambda n=n: kill_controller(cluster, load, topic, n)
-             for n in range(1, CONTROLLER_KILLS + 1)]) if warm else []
+             for n in range(1, CONTROLLER_KILLS + 1)] +
+            [lambda n=n: cut_leader(cluster, load, topic, n)
+             for n in range(1, (CUTS if cluster.net else 0) + 1)]) if warm else []
+    if CUTS and not cluster.net:
+        T.ok(True, "# SKIP leader cut off by a network partition: no network namespaces (%s)"
+             % NETNS_WHY)
     for i, step in enumerate(plan):
         failed = T.failed
         f = T.step("fault", step)
@@ -575,6 +637,8 @@ def phase_faults(cluster):
             T.diag("not recovered from that fault: the remaining %d are skipped; checking "
                    "what was acknowledged" % (len(plan) - i - 1))
             for n in cluster.nodes:
+                if getattr(n, "cut", False):
+                    cluster.heal(n)
                 if n.paused:
                     n.resume()
                 if not n.alive():
@@ -820,7 +884,7 @@ BROKER = "runneld"
 
 
 def main():
-    global T, BROKER, FAILOVER_MAX, ISR_MAX
+    global T, BROKER, FAILOVER_MAX, ISR_MAX, NETNS_WHY
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--broker", choices=("runneld", "kafka"),
@@ -829,6 +893,10 @@ def main():
                     help="comma-separated phases: " + ", ".join(PHASES))
     ap.add_argument("--base-port", type=int,
                     default=int(os.environ.get("RN_FAULTS_BASE_PORT", "0")) or None)
+    ap.add_argument("--netns", choices=("auto", "yes", "no"),
+                    default=os.environ.get("RN_FAULTS_NETNS", "auto"),
+                    help="nodes in network namespaces, for the network-partition fault "
+                    "(auto: when this process may make them)")
     args = ap.parse_args()
     BROKER = args.broker
     kafka = BROKER == "kafka"
@@ -855,10 +923,29 @@ def main():
     if BROKER == "runneld" and not os.path.exists(D.RUNNELD):
         T.ok(False, "runneld built at %s" % D.RUNNELD)
         T.done()
+    def on_signal(signum, frame):
+        T.ok(False, "interrupted by signal %d" % signum)
+        T.done()  # runs the cleanups: processes, then namespaces
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     checker_selftest()
+    net = None
+    if args.netns != "no" and not args.base_port:
+        NETNS_WHY = CC.netns_unusable(NETNS_PREFIX)
+        if NETNS_WHY is None:
+            CC.sweep_stale_netns(NETNS_PREFIX)
+            net = CC.Net(3, NETNS_PREFIX)
+            T.cleanups.append(net.down)  # after the nodes' cleanups
+            net.up()
+            T.diag("nodes in namespaces %s on %s.0/24" % (", ".join(net.ns), net.net))
+        elif args.netns == "yes":
+            T.ok(False, "network namespaces usable", NETNS_WHY)
+            T.done()
+    else:
+        NETNS_WHY = "--base-port or --netns no"
     t0 = now()
     T.diag("starting three %s nodes" % BROKER)
-    cluster = T.step("start three nodes", Cluster, BROKER, args.base_port)
+    cluster = T.step("start three nodes", Cluster, BROKER, args.base_port, net)
     if cluster is None:
         T.done()
     ready = cluster.ready(90)
