@@ -9,10 +9,8 @@ once healed.
 The test process sits in a fourth namespace (the hub holding the bridge) so that it reaches
 every node, including a cut-off one: the nft rules drop only traffic between nodes. Nothing
 is added to the root namespace's links, routes or firewall."""
-import ctypes
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -25,15 +23,11 @@ import cluster_common as CC  # noqa: E402
 
 TOPIC = "__cluster_metadata"
 CUT_S = 6  # longer than controller.quorum.fetch.timeout.ms (2 s) plus an election (1-2 s)
-CLONE_NEWNET = 0x40000000
 PREFIX = "rnpart-"
 
 
 def sh(*args, check=True):
-    r = subprocess.run(list(args), capture_output=True, text=True, timeout=20)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s: exit %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
-    return r
+    return CC.sh(*args, check=check)
 
 
 def skip(reason):
@@ -44,109 +38,17 @@ def skip(reason):
 
 def probe():
     """Skip unless this process may create a network namespace and load nft rules in it."""
-    if os.geteuid() != 0:
-        skip("needs root for network namespaces")
-    ns = "%sprobe-%d" % (PREFIX, os.getpid())
-    try:
-        r = sh("ip", "netns", "add", ns, check=False)
-        if r.returncode != 0:
-            skip("ip netns not permitted here: " + r.stderr.strip())
-        r = sh("ip", "netns", "exec", ns, "nft", "add", "table", "inet", "probe", check=False)
-        if r.returncode != 0:
-            skip("nft not usable in a namespace here: " + r.stderr.strip())
-    except FileNotFoundError as e:
-        skip("%s missing (scripts/deps.sh installs iproute2 and nftables)" % e.filename)
-    finally:
-        sh("ip", "netns", "del", ns, check=False)
+    why = CC.netns_unusable(PREFIX)
+    if why:
+        skip(why)
 
 
 def sweep_stale():
-    """Namespaces left by an earlier run of this test that was SIGKILLed (ctest's timeout):
-    only ours (the prefix) and only when the pid in the name is gone."""
-    try:
-        names = os.listdir("/run/netns")
-    except OSError:
-        return
-    for name in names:
-        if not name.startswith(PREFIX):
-            continue
-        try:
-            pid = int(name[len(PREFIX):].split("-")[0])
-        except ValueError:
-            continue
-        if not os.path.exists("/proc/%d" % pid):
-            sh("ip", "netns", "del", name, check=False)
+    CC.sweep_stale_netns(PREFIX)
 
 
-class Net:
-    """The hub namespace with a bridge and one veth pair per node namespace; this thread
-    enters the hub so that its sockets go over the bridge."""
-
-    def __init__(self, n):
-        self.tag = "%s%d" % (PREFIX, os.getpid())
-        self.hub = self.tag + "-hub"
-        self.ns = ["%s-%d" % (self.tag, i + 1) for i in range(n)]
-        self.net = "10.%d.%d" % (random.randint(64, 250), random.randint(0, 255))
-        self.made = []
-        self.libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        self.home = os.open("/proc/self/ns/net", os.O_RDONLY)
-        self.entered = False
-
-    def addr(self, i):
-        return "%s.%d" % (self.net, i + 1)
-
-    def up(self):
-        sh("ip", "netns", "add", self.hub)
-        self.made.append(self.hub)
-        sh("ip", "-n", self.hub, "link", "set", "lo", "up")
-        sh("ip", "-n", self.hub, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", self.hub, "addr", "add", self.net + ".254/24", "dev", "br0")
-        sh("ip", "-n", self.hub, "link", "set", "br0", "up")
-        for i, ns in enumerate(self.ns):
-            sh("ip", "netns", "add", ns)
-            self.made.append(ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            # Created in the hub with its peer already in the node's namespace, so no
-            # interface ever appears in the root namespace.
-            sh("ip", "-n", self.hub, "link", "add", "v%d" % (i + 1), "type", "veth",
-               "peer", "name", "eth0", "netns", ns)
-            sh("ip", "-n", self.hub, "link", "set", "v%d" % (i + 1), "master", "br0", "up")
-            sh("ip", "-n", ns, "addr", "add", self.addr(i) + "/24", "dev", "eth0")
-            sh("ip", "-n", ns, "link", "set", "eth0", "up")
-        self.enter(self.hub)
-
-    def enter(self, ns):
-        fd = os.open("/run/netns/" + ns, os.O_RDONLY)
-        try:
-            if self.libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns " + ns)
-        finally:
-            os.close(fd)
-        self.entered = True
-
-    def cut(self, i):
-        """Drop everything between node i and the other nodes, both ways; the hub (the test)
-        still reaches it."""
-        others = ", ".join(self.addr(j) for j in range(len(self.ns)) if j != i)
-        rules = ("table inet rncut {\n"
-                 " chain in { type filter hook input priority 0; ip saddr { %s } drop; }\n"
-                 " chain out { type filter hook output priority 0; ip daddr { %s } drop; }\n"
-                 "}\n" % (others, others))
-        r = subprocess.run(["ip", "netns", "exec", self.ns[i], "nft", "-f", "-"], input=rules,
-                           capture_output=True, text=True, timeout=20)
-        if r.returncode != 0:
-            raise RuntimeError("nft: " + r.stderr)
-
-    def heal(self, i):
-        sh("ip", "netns", "exec", self.ns[i], "nft", "delete", "table", "inet", "rncut")
-
-    def down(self):
-        if self.entered:
-            self.libc.setns(self.home, CLONE_NEWNET)
-            self.entered = False
-        for ns in reversed(self.made):
-            sh("ip", "netns", "del", ns, check=False)
-        self.made = []
+def Net(n):
+    return CC.Net(n, PREFIX)
 
 
 class Node(D.Broker):
