@@ -92,6 +92,17 @@ int rn_plog_truncate_fully(rn_plog_t *log, int64_t new_start)
     return 0;
 }
 
+bool rn_plog_truncate_busy(const rn_plog_t *log, int64_t offset)
+{
+    if (offset < 0 || offset >= rn_plog_log_end_offset(log) ||
+        offset <= log->segs[0]->base_offset || offset < log->log_start_offset)
+        return false; /* nothing cut, or every segment dropped whole (their files stay open) */
+    size_t k = rn__plog_find(log, offset);
+    if (log->segs[k]->base_offset == offset)
+        return false; /* segments dropped whole */
+    return __atomic_load_n(&log->segs[k]->refs, __ATOMIC_ACQUIRE) > 1;
+}
+
 int rn_plog_truncate_to(rn_plog_t *log, int64_t offset)
 {
     if (offset < 0)

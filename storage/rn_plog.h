@@ -27,6 +27,7 @@
 #include "rn_batch.h"
 #include "rn_segment.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -173,6 +174,11 @@ int rn_plog_max_timestamp(rn_plog_t *log, rn_segment_ts_hit_t *hit);
  * most offset). offset <= the first segment's base empties the log and restarts it at offset.
  * The recovery point is lowered to the new end when above it. */
 int rn_plog_truncate_to(rn_plog_t *log, int64_t offset);
+/* True when rn_plog_truncate_to(log, offset) would shorten a segment file that a slice (a
+ * Fetch response still being sent with sendfile) holds: the caller waits for the slices to
+ * be released rather than cut the bytes under the send. Segments dropped whole are safe
+ * (their files stay open until the last reference goes). */
+bool rn_plog_truncate_busy(const rn_plog_t *log, int64_t offset);
 /* Delete every segment and restart empty at new_start (a follower behind the leader's log
  * start). log start = log end = recovery point = new_start. */
 int rn_plog_truncate_fully(rn_plog_t *log, int64_t new_start);

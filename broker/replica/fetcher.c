@@ -155,6 +155,12 @@ static void truncate_diverged(rn_replica_t *rm, rn__rpart_t *rep, int32_t e, int
         to = own_o; /* the leader's epoch is unknown here: cut to ours and ask again */
     if (to > leo)
         to = leo;
+    if (rn_plog_truncate_busy(dpart->log, to)) {
+        /* A response of this node's time as leader is still being sent from the bytes to
+         * cut: fetch (and be told to truncate) again in a moment. */
+        rep->backoff_until = rn_clock_mono_ms() + 20;
+        return;
+    }
     if (to < dpart->hw)
         RN_WARN("replica", "node %d: %s truncating below its high watermark %lld to %lld",
                 rm->b->node_id, rn_plog_name(dpart->log), (long long)dpart->hw, (long long)to);

@@ -35,8 +35,8 @@ and the issue's target for runneld (a new leader within 3 s) is printed, not ass
 
 Environment (defaults in brackets):
   RN_FAULTS_BROKER runneld|kafka [runneld]   RN_FAULTS_BASE_PORT  nodes on BASE, BASE+2, BASE+4
-  RN_FAULTS_KILLS [3]  RN_FAULTS_PAUSES [1]  RN_FAULTS_PAUSE_S [15]  RN_FAULTS_CONTROLLER_KILLS [1]
-  RN_FAULTS_CUTS [1]  RN_FAULTS_CUT_S [15]  RN_FAULTS_NETNS auto|yes|no [auto]: nodes in
+  RN_FAULTS_KILLS [3]  RN_FAULTS_PAUSES [2]  RN_FAULTS_PAUSE_S [15]  RN_FAULTS_CONTROLLER_KILLS [2]
+  RN_FAULTS_CUTS [2]  RN_FAULTS_CUT_S [15]  RN_FAULTS_NETNS auto|yes|no [auto]: nodes in
   namespaces of their own, joined by a bridge in a fourth that the test enters (as
   test_cluster_partition), when this process may make them; else on loopback, without the cut
   RN_FAULTS_PARTITIONS [3]  RN_FAULTS_RATE messages/s [200]  RN_FAULTS_DOWN_S [3]: how long a
@@ -77,10 +77,10 @@ def env_num(name, default, kind=int):
 
 
 KILLS = env_num("RN_FAULTS_KILLS", 3)
-PAUSES = env_num("RN_FAULTS_PAUSES", 1)
+PAUSES = env_num("RN_FAULTS_PAUSES", 2)
 PAUSE_S = env_num("RN_FAULTS_PAUSE_S", 15.0, float)
-CONTROLLER_KILLS = env_num("RN_FAULTS_CONTROLLER_KILLS", 1)
-CUTS = env_num("RN_FAULTS_CUTS", 1)
+CONTROLLER_KILLS = env_num("RN_FAULTS_CONTROLLER_KILLS", 2)
+CUTS = env_num("RN_FAULTS_CUTS", 2)
 CUT_S = env_num("RN_FAULTS_CUT_S", 15.0, float)
 NETNS_PREFIX = "rnfault-"
 NETNS_WHY = None  # why the nodes run on loopback rather than in namespaces

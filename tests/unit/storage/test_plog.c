@@ -395,6 +395,14 @@ static void test_truncate_delete_retain(const char *root)
     /* Truncate into an older segment: later segments go, the batch straddling goes whole. */
     rn_segment_t *s3 = rn_plog_segment_at(log, 3);
     int64_t target = s3->base_offset + 3; /* inside the segment's 2nd batch */
+    rn_plog_slice_t sending;
+    ok(rn_plog_read(log, s3->base_offset + 2, 100, -1, &sending) == 0 && sending.seg == s3,
+       "a Fetch holds a slice of segment 3");
+    ok(rn_plog_truncate_busy(log, target), "truncating into it is busy while the slice is held");
+    ok(!rn_plog_truncate_busy(log, rn_plog_segment_at(log, 5)->base_offset),
+       "dropping later segments whole is not");
+    rn_plog_slice_release(&sending);
+    ok(!rn_plog_truncate_busy(log, target), "released: not busy");
     is(rn_plog_truncate_to(log, target), 0, "truncate into segment 3");
     is(rn_plog_segment_count(log), 4, "segments after it deleted");
     is(rn_plog_log_end_offset(log), s3->base_offset + 2, "log end at the straddling batch's base");
