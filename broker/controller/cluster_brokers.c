@@ -339,7 +339,9 @@ static void send_next(rn__reg_t *reg, int32_t leader)
         rn_free(t);
         reg->in_flight = false;
         arm(reg, reg->interval_ms);
+        return;
     }
+    arm(reg, WATCH_MS); /* on_timer: has the controller moved meanwhile? */
 }
 
 /* ---- the controller's session check ---- */

@@ -198,12 +198,16 @@ static size_t queued_limit(const rn_server_t *srv)
 }
 
 /* Bytes this connection holds for its answers: unsent output, responses waiting behind an
- * earlier request, and the arenas of requests still being handled. */
+ * earlier request, and the frames and arenas of requests still being handled. The frames
+ * count because a parked request keeps its own: an acks=all Produce waits for the followers
+ * with its records, and a client pipelining them must not take the whole
+ * queued.max.request.bytes, which the followers' Fetches need to be read at all. */
 static size_t conn_held(const rn_srvconn_t *conn)
 {
     size_t held = evbuffer_get_length(bufferevent_get_output(conn->bev));
     for (const rn_req_t *req = conn->head; req != NULL; req = req->next)
-        held += (req->out != NULL ? evbuffer_get_length(req->out) : 0) + req->arena.used;
+        held += (req->out != NULL ? evbuffer_get_length(req->out) : 0) + req->arena.used +
+                (req->frame != NULL ? req->frame_len : 0);
     return held;
 }
 

@@ -11,7 +11,7 @@
 #include <event2/event.h>
 
 #define TICK_MS    1000
-#define RECHECK_MS 50 /* while leaderships wait for this node to be ready */
+#define RECHECK_MS 50 /* while leaderships wait for readiness, logs for their directory */
 
 static bool hosted(const rn_broker_t *b, const rn_partition_t *part)
 {
@@ -149,9 +149,14 @@ void rn_replica_changed(rn_broker_t *b, rn_partition_t *part)
     if (rm == NULL || b->datapath == NULL)
         return;
     if (part->user == NULL) {
-        if (hosted(b, part))
-            rn_datapath_part(b->datapath, part); /* opens it, and attach takes the role */
-        return;
+        if (hosted(b, part) && rn_datapath_part(b->datapath, part) == NULL &&
+            !event_pending(rm->recheck, EV_TIMEOUT, NULL)) {
+            /* The topic's directory is being made: look again soon, not at the next tick,
+             * or the first acks=all writes wait a second for the followers. */
+            struct timeval tv = {0, RECHECK_MS * 1000};
+            event_add(rm->recheck, &tv);
+        }
+        return; /* opened: rn_replica_attach took the role */
     }
     apply_role(rm, part->user);
 }
