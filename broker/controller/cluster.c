@@ -249,8 +249,7 @@ void rn_cluster_leader_changed(void *arg, int32_t leader_id, int32_t epoch)
     c->leading = leader_id == c->b->node_id;
     if (was && !c->leading) {
         c->active = false;
-        rn_controller_free(&c->ctl);
-        rn_controller_init(&c->ctl, c->img, &c->ctl.opts); /* sessions start afresh */
+        rn_controller_reset_sessions(&c->ctl);
     }
     if (c->leading && !was) {
         c->activate.next = c->head; /* first: every other operation waits for it */

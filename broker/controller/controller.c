@@ -27,6 +27,13 @@ void rn_controller_init(rn_controller_t *ctl, const rn_mimage_t *img,
     ctl->opts = *opts;
 }
 
+void rn_controller_reset_sessions(rn_controller_t *ctl)
+{
+    rn_free(ctl->sessions);
+    ctl->sessions = NULL;
+    ctl->n_sessions = ctl->sessions_cap = 0;
+}
+
 void rn_controller_free(rn_controller_t *ctl)
 {
     rn_free(ctl->sessions);

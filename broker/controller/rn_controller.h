@@ -56,6 +56,10 @@ void rn_controller_opts_default(rn_controller_opts_t *opts);
 void rn_controller_init(rn_controller_t *ctl, const rn_mimage_t *img,
                         const rn_controller_opts_t *opts);
 void rn_controller_free(rn_controller_t *ctl);
+/* This node stopped being the active controller: forget every broker session (a later
+ * activation gives each a full session afresh, as Kafka's new controller does); the
+ * options stay. */
+void rn_controller_reset_sessions(rn_controller_t *ctl);
 
 /* This node became the active controller: close a transaction its predecessor left open
  * (AbortTransactionRecord) and, on an empty log, bootstrap metadata.version. */

@@ -152,6 +152,16 @@ static void test_cluster(void)
                                          .current_metadata_offset = 999},
         next_offset, 8000, &out, &(rn_broker_heartbeat_response_t){0});
     commit(img, &out);
+    /* Leadership lost and regained: sessions start afresh, the session timeout stays. */
+    rn_controller_t again = ctl;
+    again.sessions = NULL;
+    again.n_sessions = again.sessions_cap = 0;
+    rn_controller_reset_sessions(&again);
+    is(again.opts.session_timeout_ms, ctl.opts.session_timeout_ms,
+       "a reset keeps broker.session.timeout.ms");
+    is(rn_controller_check_sessions(&again, 20000, &out), -1, "a reset gives every broker a grace");
+    is(rn_controller_check_sessions(&again, 28999, &out), -1, "... of a full session");
+    rn_controller_free(&again);
     is(rn_controller_check_sessions(&ctl, 5000, &out), -1, "all sessions alive at 5 s");
     is(rn_controller_check_sessions(&ctl, 9500, &out), 1, "broker 1 expires at 9.5 s");
     ok(out.n > 2 && out.data[0][1] == RN_MREC_BEGIN_TRANSACTION_RECORD,
