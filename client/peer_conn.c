@@ -299,6 +299,10 @@ void rn__peer_connect(rn_peer_t *peer)
         return;
     }
     bufferevent_setcb(peer->bev, on_read, NULL, on_event, peer);
+    /* libevent reads 4-16 KiB per callback by default: a follower's 1 MiB Fetch response
+     * would take a loop iteration per few KiB. */
+    bufferevent_set_max_single_read(peer->bev, RN_PEER_IO_CHUNK);
+    bufferevent_set_max_single_write(peer->bev, RN_PEER_IO_CHUNK);
     bufferevent_enable(peer->bev, EV_READ | EV_WRITE);
     int rc = peer->numeric ? bufferevent_socket_connect(peer->bev, (struct sockaddr *)&peer->addr,
                                                         (int)peer->addrlen)

@@ -13,6 +13,9 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+/* Bytes read or written per socket callback at most. */
+#define RN_PEER_IO_CHUNK (256 << 10)
+
 /* One request. Valid states: in peer->queued with its frame (not written yet); in
  * peer->inflight with frame NULL (written, waiting for its response); in peer->done with
  * status set (failed, callback about to run). Never in two lists. cb NULL marks the
