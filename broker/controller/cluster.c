@@ -320,6 +320,7 @@ rn_cluster_t *rn_cluster_new(rn_broker_t *b)
     opts.offsets_topic_replication_factor =
         (int16_t)rn_config_int(b->cfg, RN_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
     opts.session_timeout_ms = rn_config_int(b->cfg, RN_CFG_BROKER_SESSION_TIMEOUT_MS);
+    opts.unclean_leader_election = rn_config_bool(b->cfg, RN_CFG_UNCLEAN_LEADER_ELECTION_ENABLE);
     /* The pre-cluster reservation file (rn_pidalloc.h): its ids must not be granted again.
      * A corrupt file stops the data path's start-up, which reads it too. */
     if (rn_pidalloc_read_mark(b->cfg->data_dir, &opts.producer_id_floor, NULL, 0) != 0)

@@ -6,9 +6,11 @@
 
 #include "rn_alloc.h"
 #include "rn_kerr.h"
+#include "rn_log.h"
 #include "rn_vec.h"
 
 #include <string.h>
+#include <strings.h>
 
 static rn__ctl_session_t *session(rn_controller_t *ctl, int32_t id)
 {
@@ -120,6 +122,36 @@ static void change_record(const rn_mimage_topic_t *t, int32_t p, const int32_t *
 
 /* The partition changes that take broker id out of every ISR (a last member stays) and
  * move its leaderships to other ISR members (or none). */
+/* unclean.leader.election.enable for topic t: its override, else the broker's default. */
+static bool unclean_allowed(const rn_controller_t *ctl, const rn_mimage_topic_t *t)
+{
+    const char *v = rn_mimage_config(ctl->img, RN_MREC_RESOURCE_TOPIC, t->name,
+                                     "unclean.leader.election.enable");
+    return v != NULL ? strcasecmp(v, "true") == 0 : ctl->opts.unclean_leader_election;
+}
+
+/* Unclean election (only when allowed): the first active replica in assignment order
+ * other than exclude, which becomes the whole ISR. Records written after the last
+ * in-sync replica went may be lost; Kafka logs it, so do we. -1: none. */
+static int32_t choose_unclean(const rn_controller_t *ctl, const rn_mimage_topic_t *t, int32_t p,
+                              int32_t exclude)
+{
+    const rn_mimage_part_t *part = &t->parts[p];
+    if (!unclean_allowed(ctl, t))
+        return -1;
+    for (int32_t i = 0; i < part->n_replicas; i++) {
+        int32_t id = part->replicas[i];
+        if (id != exclude && rn_mimage_broker_active(ctl->img, id)) {
+            RN_WARN("controller",
+                    "%s-%d: no in-sync replica can lead; electing out-of-sync replica %d "
+                    "(unclean.leader.election.enable): records may be lost",
+                    t->name, p, id);
+            return id;
+        }
+    }
+    return -1;
+}
+
 static void leave(rn_controller_t *ctl, int32_t id, rn_mrecs_t *out)
 {
     for (size_t i = 0; i < rn_mimage_topic_count(ctl->img); i++) {
@@ -142,6 +174,15 @@ static void leave(rn_controller_t *ctl, int32_t id, rn_mrecs_t *out)
             if (leader == id || leader == -1)
                 leader = choose_leader(ctl->img, part, isr, n_isr, id);
             bool isr_changed = in_isr && n_isr != part->n_isr;
+            if (leader == -1) {
+                int32_t unclean = choose_unclean(ctl, t, p, id);
+                if (unclean >= 0) {
+                    leader = unclean;
+                    isr[0] = unclean;
+                    n_isr = 1;
+                    isr_changed = true;
+                }
+            }
             if (!isr_changed && leader == part->leader)
                 continue; /* a last ISR member, already leaderless: nothing changes */
             change_record(t, p, isr_changed ? isr : NULL, n_isr,
@@ -180,9 +221,22 @@ static void unfence(rn_controller_t *ctl, const rn_mimage_broker_t *b, rn_mrecs_
             const rn_mimage_part_t *part = &t->parts[p];
             if (part->leader != -1)
                 continue;
+            bool in_isr = false;
             for (int32_t j = 0; j < part->n_isr; j++)
-                if (part->isr[j] == b->id)
-                    change_record(t, p, NULL, 0, b->id, out);
+                in_isr |= part->isr[j] == b->id;
+            if (in_isr) {
+                change_record(t, p, NULL, 0, b->id, out);
+            } else if (unclean_allowed(ctl, t)) {
+                for (int32_t j = 0; j < part->n_replicas; j++) {
+                    if (part->replicas[j] != b->id)
+                        continue;
+                    RN_WARN("controller",
+                            "%s-%d: no in-sync replica can lead; electing out-of-sync replica %d "
+                            "(unclean.leader.election.enable): records may be lost",
+                            t->name, p, b->id);
+                    change_record(t, p, &b->id, 1, b->id, out);
+                }
+            }
         }
     }
     rn_mrecs_wrap_transaction(out, from, "UnfenceBroker");

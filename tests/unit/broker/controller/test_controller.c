@@ -314,9 +314,71 @@ static void test_determinism(void)
     rn_free(first);
 }
 
+/* Partition 0 of "u" (replicas 1, 2): follower 2 out of the ISR, then leader 1 fenced. */
+static const rn_mimage_part_t *fence_last_isr_member(bool unclean, const char *topic_override)
+{
+    static rn_mimage_t *img;
+    static rn_controller_t ctl;
+    if (img != NULL) {
+        rn_controller_free(&ctl);
+        rn_mimage_free(img);
+    }
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
+    img = rn_mimage_new();
+    rn_controller_opts_t opts;
+    rn_controller_opts_default(&opts);
+    opts.unclean_leader_election = unclean;
+    rn_controller_init(&ctl, img, &opts);
+    rn_mrecs_t out;
+    rn_mrecs_init(&out);
+    rn_controller_activate(&ctl, &out);
+    commit(img, &out);
+    register_broker(&ctl, img, 1, NULL);
+    register_broker(&ctl, img, 2, NULL);
+    create(&ctl, img, "u", 1, 2, &arena);
+    const rn_mimage_topic_t *t = rn_mimage_topic(img, "u", 1);
+    int32_t leader = t->parts[0].leader, other = leader == 1 ? 2 : 1;
+    rn_mrec_t rec;
+    if (topic_override != NULL) {
+        rn_mrec_init(&rec, RN_MREC_CONFIG_RECORD);
+        rec.body.config = (rn_config_record_t){RN_MREC_RESOURCE_TOPIC,
+                                               {"u", 1},
+                                               {"unclean.leader.election.enable", 30},
+                                               {topic_override, (int32_t)strlen(topic_override)}};
+        rn_mimage_apply_rec(img, next_offset++, &rec);
+    }
+    rn_mrec_init(&rec, RN_MREC_PARTITION_CHANGE_RECORD);
+    rec.body.partition_change.topic_id = t->id;
+    rec.body.partition_change.partition_id = 0;
+    rec.body.partition_change.isr = (rn_int32_array_t){1, &leader};
+    rec.body.partition_change.leader = -2;
+    rn_mimage_apply_rec(img, next_offset++, &rec);
+    rn_controller_fence(&ctl, leader, &out);
+    commit(img, &out);
+    rn_arena_free(&arena);
+    t = rn_mimage_topic(img, "u", 1);
+    ok(t->parts[0].n_isr == 1, "one ISR member left (%s)", unclean ? "unclean" : "clean");
+    return t->parts[0].leader == other ? &t->parts[0]
+           : t->parts[0].leader == -1  ? NULL
+                                       : &t->parts[0];
+}
+
+static void test_unclean_election(void)
+{
+    ok(fence_last_isr_member(false, NULL) == NULL,
+       "clean: the last in-sync leader fenced leaves the partition leaderless");
+    const rn_mimage_part_t *p = fence_last_isr_member(true, NULL);
+    ok(p != NULL && p->n_isr == 1 && p->isr[0] == p->leader,
+       "unclean.leader.election.enable: the out-of-sync replica leads, alone in the ISR");
+    ok(fence_last_isr_member(true, "false") == NULL, "a topic's false overrides the broker's true");
+    ok(fence_last_isr_member(false, "true") != NULL, "a topic's true overrides the broker's false");
+}
+
 int main(void)
 {
     test_cluster();
+    test_unclean_election();
     test_transactions();
     test_determinism();
     return done_testing();
