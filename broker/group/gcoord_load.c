@@ -363,9 +363,12 @@ static void load_start(rn_gcoord_t *gc, int32_t p)
 
 void rn_gcoord_set_leader(rn_gcoord_t *gc, rn_partition_t *part, bool leads)
 {
-    if (gc == NULL || part == NULL || part->topic == NULL ||
-        part->topic != rn__gcoord_offsets_topic(gc))
+    size_t len = strlen(RN_GROUPSTORE_TOPIC);
+    if (gc == NULL || part == NULL || part->topic == NULL || part->topic->name_len != len ||
+        memcmp(part->topic->name, RN_GROUPSTORE_TOPIC, len) != 0)
         return;
+    if (leads && part->topic != rn__gcoord_offsets_topic(gc))
+        return; /* being deleted: nothing to load, but groups to drop */
     int32_t p = part->index;
     gpart_t *gp = rn__gcoord_part(gc, p);
     if (leads) {
