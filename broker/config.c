@@ -244,6 +244,10 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         1, I32MAX, NULL, 0, "Segment size of __consumer_offsets."),
     ROW(RN_CFG_OFFSETS_RETENTION_MINUTES, "offsets.retention.minutes", RN_CFG_INT, "10080", 1,
         I32MAX, NULL, 0, "How long committed offsets of an empty group are kept."),
+    ROW(RN_CFG_OFFSETS_COMMIT_TIMEOUT_MS, "offsets.commit.timeout.ms", RN_CFG_INT, "5000", 1,
+        I32MAX, NULL, 0,
+        "An offset commit (or a group's record) is answered once replicated to the in-sync "
+        "replicas, or fails after this long."),
     ROW(RN_CFG_GROUP_INITIAL_REBALANCE_DELAY_MS, "group.initial.rebalance.delay.ms", RN_CFG_INT,
         "3000", 0, I32MAX, NULL, 0,
         "Wait for more members before the first rebalance of a new group."),

@@ -1,7 +1,8 @@
 /* gcoord.c: the group coordinator (rn_gcoord.h) — the table of groups, their timers, the
- * __consumer_offsets topic (creation on first use, appends), the group APIs, offset commits
- * and deletions, and offset expiry. Membership rules live in group.c; the replay at start-up
- * in gcoord_load.c. */
+ * __consumer_offsets topic (creation on first use, appends), the group APIs, offset
+ * deletions, and offset expiry. Membership rules live in group.c; the replay of a partition
+ * and leadership changes in gcoord_load.c; OffsetCommit and the writes that wait for
+ * replication in gcoord_write.c. */
 #include "gcoord_int.h"
 #include "rn_clock.h"
 
@@ -57,8 +58,6 @@ static void entry_sync_done(void *arg, void *waiter, const rn_group_sync_result_
     e->gc->o.sync_done(e->gc->o.arg, waiter, res);
 }
 
-static void entry_store(void *arg, rn_group_t *group, const rn_groupstore_group_t *meta,
-                        uint64_t token);
 static void entry_timer(evutil_socket_t fd, short what, void *arg);
 
 gentry_t *rn__gcoord_add_entry(rn_gcoord_t *gc, const char *id, int32_t partition)
@@ -68,7 +67,7 @@ gentry_t *rn__gcoord_add_entry(rn_gcoord_t *gc, const char *id, int32_t partitio
     e->id = rn_xstrdup(id);
     e->id_len = strlen(id);
     e->partition = partition;
-    rn_group_ops_t ops = {entry_join_done, entry_sync_done, entry_store, e};
+    rn_group_ops_t ops = {entry_join_done, entry_sync_done, rn__gcoord_store, e};
     e->group = rn_group_new(id, &gc->gcfg, &ops, rn__gcoord_now_ms(gc));
     e->offsets = rn_committed_new();
     e->timer = evtimer_new(gc->o.base, entry_timer, e);
@@ -129,7 +128,8 @@ rn_topic_t *rn__gcoord_offsets_topic(const rn_gcoord_t *gc)
 
 /* Kafka's validateGroupStatus: a valid id (non-empty except for the offset, describe and
  * delete APIs) on a loaded partition this node leads. */
-static int16_t check(const rn_gcoord_t *gc, const char *group, bool empty_ok, int32_t *partition)
+int16_t rn__gcoord_check(const rn_gcoord_t *gc, const char *group, bool empty_ok,
+                         int32_t *partition)
 {
     if (group == NULL || (!empty_ok && group[0] == '\0'))
         return RN_KERR_INVALID_GROUP_ID;
@@ -142,8 +142,11 @@ static int16_t check(const rn_gcoord_t *gc, const char *group, bool empty_ok, in
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
     if (part->leader_id != gc->o.node_id)
         return RN_KERR_NOT_COORDINATOR;
-    if (p >= gc->n_loaded || !gc->loaded[p])
+    pstate_t st = p < gc->n_parts ? gc->parts[p].state : PART_NONE;
+    if (st == PART_FAILED)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
+    if (st != PART_LOADED) /* loading, or about to: the replica module takes the role */
+        return RN_KERR_COORDINATOR_LOAD_IN_PROGRESS;
     if (partition != NULL)
         *partition = p;
     return RN_KERR_NONE;
@@ -160,11 +163,15 @@ static int16_t kerr_of_append(int rc)
     }
 }
 
-/* Append records to a partition of __consumer_offsets as one batch. Kafka's error code. The
- * log is written before this returns (the page cache survives a process crash; fsync
- * follows the topic's flush settings, as for every partition). */
-static int16_t append(rn_gcoord_t *gc, int32_t partition, const rn_record_spec_t *recs, size_t n)
+/* Append records to a partition of __consumer_offsets as one batch. Kafka's error code, and
+ * the batch's last offset in *last (may be NULL). The log is written before this returns
+ * (the page cache survives a process crash; fsync follows the topic's flush settings, as for
+ * every partition); replication is the caller's wait (write_start). */
+int16_t rn__gcoord_append(rn_gcoord_t *gc, int32_t partition, const rn_record_spec_t *recs,
+                          size_t n, int64_t *last)
 {
+    if (last != NULL)
+        *last = -1;
     if (n == 0)
         return RN_KERR_NONE;
     rn_topic_t *t = rn__gcoord_offsets_topic(gc);
@@ -193,60 +200,9 @@ static int16_t append(rn_gcoord_t *gc, int32_t partition, const rn_record_spec_t
     if (gc->o.storage.appended != NULL)
         gc->o.storage.appended(gc->o.storage.arg, part, part->leader_epoch, info.base_offset,
                                (int64_t)info.bytes);
+    if (last != NULL)
+        *last = info.last_offset;
     return RN_KERR_NONE;
-}
-
-/* Kafka's mapping of an append error for a group metadata write (storeGroup). */
-static int16_t store_error(int16_t err)
-{
-    switch (err) {
-    case RN_KERR_UNKNOWN_TOPIC_OR_PARTITION:
-    case RN_KERR_NOT_ENOUGH_REPLICAS:
-    case RN_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: return RN_KERR_COORDINATOR_NOT_AVAILABLE;
-    case RN_KERR_NOT_LEADER_OR_FOLLOWER:
-    case RN_KERR_KAFKA_STORAGE_ERROR: return RN_KERR_NOT_COORDINATOR;
-    case RN_KERR_REQUEST_TIMED_OUT: return RN_KERR_REBALANCE_IN_PROGRESS;
-    case RN_KERR_MESSAGE_TOO_LARGE:
-    case RN_KERR_RECORD_LIST_TOO_LARGE:
-    case RN_KERR_INVALID_FETCH_SIZE: return RN_KERR_UNKNOWN_SERVER_ERROR;
-    default: return err;
-    }
-}
-
-/* ... and for an offset commit (storeOffsets). */
-static int16_t commit_error(int16_t err)
-{
-    switch (err) {
-    case RN_KERR_UNKNOWN_TOPIC_OR_PARTITION:
-    case RN_KERR_NOT_ENOUGH_REPLICAS:
-    case RN_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: return RN_KERR_COORDINATOR_NOT_AVAILABLE;
-    case RN_KERR_NOT_LEADER_OR_FOLLOWER:
-    case RN_KERR_KAFKA_STORAGE_ERROR: return RN_KERR_NOT_COORDINATOR;
-    case RN_KERR_MESSAGE_TOO_LARGE:
-    case RN_KERR_RECORD_LIST_TOO_LARGE:
-    case RN_KERR_INVALID_FETCH_SIZE: return RN_KERR_INVALID_COMMIT_OFFSET_SIZE;
-    default: return err;
-    }
-}
-
-/* rn_group's ops.store: write the group's metadata record, then report back. */
-static void entry_store(void *arg, rn_group_t *group, const rn_groupstore_group_t *meta,
-                        uint64_t token)
-{
-    gentry_t *e = arg;
-    rn_gcoord_t *gc = e->gc;
-    uint8_t *key = NULL, *value = NULL;
-    size_t klen = 0, vlen = 0;
-    int16_t err = RN_KERR_UNKNOWN_SERVER_ERROR;
-    rn_str_t id = {e->id, (int32_t)e->id_len};
-    if (rn_groupstore_encode_group_key(id, &key, &klen) == 0 &&
-        rn_groupstore_encode_group(meta, 3, &value, &vlen) == 0) {
-        rn_record_spec_t rec = {key, klen, value, vlen, NULL, 0, rn__gcoord_now_ms(gc)};
-        err = store_error(append(gc, e->partition, &rec, 1));
-    }
-    rn_free(key);
-    rn_free(value);
-    rn_group_store_done(group, token, err, rn__gcoord_now_ms(gc));
 }
 
 /* Tombstones for the given offsets and, when the group is gone, its metadata record. */
@@ -273,7 +229,7 @@ static void tomb_offset(tombstones_t *t, const gentry_t *e, const char *topic, s
 
 static int16_t tomb_write(rn_gcoord_t *gc, int32_t partition, tombstones_t *t)
 {
-    int16_t err = append(gc, partition, t->recs, t->n);
+    int16_t err = rn__gcoord_append(gc, partition, t->recs, t->n, NULL);
     for (size_t i = 0; i < t->n; i++)
         rn_free((void *)t->recs[i].key);
     rn_free(t->recs);
@@ -288,7 +244,9 @@ static int16_t tomb_write(rn_gcoord_t *gc, int32_t partition, tombstones_t *t)
 static bool cleanup(rn_gcoord_t *gc, gentry_t *e, tombstones_t *t)
 {
     int64_t now = rn__gcoord_now_ms(gc);
-    bool dead = rn_group_state(e->group) == RN_GROUP_EMPTY && rn_committed_count(e->offsets) == 0;
+    /* A group with a commit or record on its way is not gone yet. */
+    bool dead = rn_group_state(e->group) == RN_GROUP_EMPTY && rn_committed_count(e->offsets) == 0 &&
+                e->n_writes == 0;
     if (dead) {
         if (rn_group_generation(e->group) > 0) {
             uint8_t *key;
@@ -312,6 +270,26 @@ static bool cleanup(rn_gcoord_t *gc, gentry_t *e, tombstones_t *t)
     return dead;
 }
 
+/* ---- partitions ---- */
+
+gpart_t *rn__gcoord_part(rn_gcoord_t *gc, int32_t p)
+{
+    if (p >= gc->n_parts) {
+        int32_t n = p + 1;
+        gc->parts = rn_xrealloc(gc->parts, (size_t)n * sizeof(*gc->parts));
+        memset(gc->parts + gc->n_parts, 0, (size_t)(n - gc->n_parts) * sizeof(*gc->parts));
+        gc->n_parts = n;
+    }
+    return &gc->parts[p];
+}
+
+bool rn__gcoord_leads(const rn_gcoord_t *gc, rn_partition_t *part)
+{
+    if (gc->o.storage.leads != NULL)
+        return gc->o.storage.leads(gc->o.storage.arg, part);
+    return part->leader_id == gc->o.node_id;
+}
+
 /* ---- FindCoordinator ---- */
 
 static void topic_created(void *arg, int rc)
@@ -329,14 +307,16 @@ static void topic_created(void *arg, int rc)
                  rc != 0 ? rn_strerror(rc) : "topic not ready");
         err = RN_KERR_COORDINATOR_NOT_AVAILABLE;
     } else {
-        /* A new topic has nothing to replay: every partition this node leads is ready. */
-        rn_free(gc->loaded);
-        gc->loaded = rn_xcalloc((size_t)t->n_partitions, sizeof(*gc->loaded));
-        gc->n_loaded = t->n_partitions;
+        /* Opening the logs of the partitions this node leads lets the replica module take up
+         * their leadership (which loads them through rn_gcoord_set_leader); a new topic's
+         * logs are empty, so they are loaded before this goes on. */
         for (int32_t p = 0; p < t->n_partitions; p++) {
             rn_partition_t *part = rn_topic_partition(t, p);
-            gc->loaded[p] = part->leader_id == gc->o.node_id &&
-                            gc->o.storage.log(gc->o.storage.arg, part) != NULL;
+            if (part->leader_id != gc->o.node_id ||
+                gc->o.storage.log(gc->o.storage.arg, part) == NULL)
+                continue;
+            if (rn__gcoord_leads(gc, part))
+                rn_gcoord_set_leader(gc, part, true);
         }
         RN_INFO("group", "created %s with %d partitions", RN_GROUPSTORE_TOPIC, t->n_partitions);
     }
@@ -367,9 +347,10 @@ int rn_gcoord_wait_topic(rn_gcoord_t *gc, void (*done)(void *arg, int16_t error)
     if (t == NULL) {
         const rn_config_t *cfg = gc->o.cfg;
         int32_t parts = (int32_t)rn_config_int(cfg, RN_CFG_OFFSETS_TOPIC_NUM_PARTITIONS);
-        int64_t rf = rn_config_int(cfg, RN_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
-        if (rf > gc->o.n_nodes)
-            rf = gc->o.n_nodes;
+        /* offsets.topic.replication.factor capped at the cluster's size; the controller
+         * refuses it while fewer brokers are registered, as Kafka does. */
+        int64_t rf =
+            cfg->offsets_topic_replication_factor > 0 ? cfg->offsets_topic_replication_factor : 1;
         char seg[32];
         snprintf(seg, sizeof(seg), "%lld",
                  (long long)rn_config_int(cfg, RN_CFG_OFFSETS_TOPIC_SEGMENT_BYTES));
@@ -430,7 +411,7 @@ void rn_gcoord_join(rn_gcoord_t *gc, const char *group, const rn_group_join_req_
                     void *waiter)
 {
     int32_t p;
-    int16_t err = check(gc, group, false, &p);
+    int16_t err = rn__gcoord_check(gc, group, false, &p);
     if (err != RN_KERR_NONE) {
         join_fail(gc, waiter, req->member_id, err);
         return;
@@ -450,7 +431,7 @@ void rn_gcoord_join(rn_gcoord_t *gc, const char *group, const rn_group_join_req_
 void rn_gcoord_sync(rn_gcoord_t *gc, const char *group, const rn_group_sync_req_t *req,
                     void *waiter)
 {
-    int16_t err = check(gc, group, false, NULL);
+    int16_t err = rn__gcoord_check(gc, group, false, NULL);
     gentry_t *e = err == RN_KERR_NONE ? rn__gcoord_find_entry(gc, group) : NULL;
     if (err == RN_KERR_NONE && e == NULL)
         err = RN_KERR_UNKNOWN_MEMBER_ID;
@@ -481,7 +462,7 @@ void rn_gcoord_forget(rn_gcoord_t *gc, const char *group, void *waiter)
 int16_t rn_gcoord_heartbeat(rn_gcoord_t *gc, const char *group, const char *member_id,
                             const char *instance_id, int32_t generation)
 {
-    int16_t err = check(gc, group, false, NULL);
+    int16_t err = rn__gcoord_check(gc, group, false, NULL);
     if (err == RN_KERR_COORDINATOR_LOAD_IN_PROGRESS)
         return RN_KERR_NONE; /* Kafka answers blindly while loading */
     if (err != RN_KERR_NONE)
@@ -496,7 +477,7 @@ int16_t rn_gcoord_heartbeat(rn_gcoord_t *gc, const char *group, const char *memb
 
 int16_t rn_gcoord_leave(rn_gcoord_t *gc, const char *group, rn_gcoord_leaver_t *members, size_t n)
 {
-    int16_t err = check(gc, group, false, NULL);
+    int16_t err = rn__gcoord_check(gc, group, false, NULL);
     if (err != RN_KERR_NONE)
         return err;
     gentry_t *e = rn__gcoord_find_entry(gc, group);
@@ -513,82 +494,10 @@ int16_t rn_gcoord_leave(rn_gcoord_t *gc, const char *group, rn_gcoord_leaver_t *
     return RN_KERR_NONE;
 }
 
-void rn_gcoord_commit(rn_gcoord_t *gc, const char *group, const char *member_id,
-                      const char *instance_id, int32_t generation, int64_t retention_ms,
-                      rn_gcoord_commit_t *items, size_t n)
-{
-    int32_t p;
-    int16_t err = check(gc, group, true, &p);
-    gentry_t *e = NULL;
-    if (err == RN_KERR_NONE) {
-        e = rn__gcoord_find_entry(gc, group);
-        if (e == NULL && generation < 0)
-            e = rn__gcoord_add_entry(gc, group,
-                                     p); /* a simple consumer: Kafka keeps an Empty group */
-        else if (e == NULL)
-            err = RN_KERR_ILLEGAL_GENERATION;
-    }
-    if (err == RN_KERR_NONE) {
-        err = rn_group_check_commit(e->group, member_id, instance_id, generation,
-                                    rn__gcoord_now_ms(gc));
-        rn__gcoord_touch(gc, e);
-    }
-    if (err != RN_KERR_NONE) {
-        for (size_t i = 0; i < n; i++)
-            if (items[i].error == RN_KERR_NONE)
-                items[i].error = err;
-        return;
-    }
-
-    int64_t now = rn__gcoord_now_ms(gc);
-    rn_record_spec_t *recs = rn_xcalloc(n ? n : 1, sizeof(*recs));
-    rn_groupstore_offset_t *vals = rn_xcalloc(n ? n : 1, sizeof(*vals));
-    size_t *which = rn_xcalloc(n ? n : 1, sizeof(*which));
-    size_t nrec = 0;
-    for (size_t i = 0; i < n; i++) {
-        rn_gcoord_commit_t *it = &items[i];
-        if (it->error != RN_KERR_NONE)
-            continue;
-        if (it->metadata.len > RN_GCOORD_MAX_METADATA) {
-            it->error = RN_KERR_OFFSET_METADATA_TOO_LARGE;
-            continue;
-        }
-        rn_groupstore_offset_t *v = &vals[nrec];
-        *v = (rn_groupstore_offset_t){it->offset, it->leader_epoch,
-                                      it->metadata.len >= 0 ? it->metadata : (rn_str_t){"", 0},
-                                      it->commit_timestamp != -1 ? it->commit_timestamp : now,
-                                      retention_ms >= 0 ? now + retention_ms : -1};
-        uint8_t *key = NULL, *value = NULL;
-        size_t klen, vlen;
-        if (rn_groupstore_encode_offset_key((rn_str_t){e->id, (int32_t)e->id_len},
-                                            (rn_str_t){it->topic, (int32_t)strlen(it->topic)},
-                                            it->partition, &key, &klen) != 0 ||
-            rn_groupstore_encode_offset(v, rn_groupstore_offset_version(v), &value, &vlen) != 0) {
-            rn_free(key);
-            it->error = RN_KERR_UNKNOWN_SERVER_ERROR;
-            continue;
-        }
-        recs[nrec] = (rn_record_spec_t){key, klen, value, vlen, NULL, 0, now};
-        which[nrec++] = i;
-    }
-    err = commit_error(append(gc, e->partition, recs, nrec));
-    for (size_t k = 0; k < nrec; k++) {
-        rn_gcoord_commit_t *it = &items[which[k]];
-        it->error = err;
-        if (err == RN_KERR_NONE)
-            rn_committed_put(e->offsets, it->topic, strlen(it->topic), it->partition, &vals[k]);
-        rn_free((void *)recs[k].key);
-        rn_free((void *)recs[k].value);
-    }
-    rn_free(recs);
-    rn_free(vals);
-    rn_free(which);
-}
-
 int16_t rn_gcoord_offsets(rn_gcoord_t *gc, const char *group, const rn_committed_t **offsets)
 {
     *offsets = NULL;
-    int16_t err = check(gc, group, true, NULL);
+    int16_t err = rn__gcoord_check(gc, group, true, NULL);
     if (err != RN_KERR_NONE)
         return err;
     gentry_t *e = rn__gcoord_find_entry(gc, group);
@@ -600,7 +509,7 @@ int16_t rn_gcoord_offsets(rn_gcoord_t *gc, const char *group, const rn_committed
 int16_t rn_gcoord_describe(rn_gcoord_t *gc, const char *group, const rn_group_t **out)
 {
     *out = NULL;
-    int16_t err = check(gc, group, true, NULL);
+    int16_t err = rn__gcoord_check(gc, group, true, NULL);
     if (err != RN_KERR_NONE)
         return err;
     gentry_t *e = rn__gcoord_find_entry(gc, group);
@@ -609,22 +518,29 @@ int16_t rn_gcoord_describe(rn_gcoord_t *gc, const char *group, const rn_group_t 
     return RN_KERR_NONE;
 }
 
+/* Whether partition p's groups are served (not loading, led here). */
+static bool served(const rn_gcoord_t *gc, int32_t p)
+{
+    return p >= 0 && p < gc->n_parts && gc->parts[p].state == PART_LOADED;
+}
+
 int16_t rn_gcoord_list(rn_gcoord_t *gc, const rn_group_t ***groups, size_t *n)
 {
     rn_free(gc->listbuf);
     gc->listbuf = rn_xcalloc(gc->n ? gc->n : 1, sizeof(*gc->listbuf));
     size_t k = 0;
     for (size_t i = 0; i < gc->n; i++)
-        if (rn_group_state(gc->entries[i]->group) != RN_GROUP_DEAD)
+        if (served(gc, gc->entries[i]->partition) &&
+            rn_group_state(gc->entries[i]->group) != RN_GROUP_DEAD)
             gc->listbuf[k++] = gc->entries[i]->group;
     *groups = gc->listbuf;
     *n = k;
-    return RN_KERR_NONE;
+    return gc->n_loading > 0 ? RN_KERR_COORDINATOR_LOAD_IN_PROGRESS : RN_KERR_NONE;
 }
 
 int16_t rn_gcoord_delete_group(rn_gcoord_t *gc, const char *group)
 {
-    int16_t err = check(gc, group, true, NULL);
+    int16_t err = rn__gcoord_check(gc, group, true, NULL);
     if (err != RN_KERR_NONE)
         return err;
     gentry_t *e = rn__gcoord_find_entry(gc, group);
@@ -647,7 +563,7 @@ int16_t rn_gcoord_delete_group(rn_gcoord_t *gc, const char *group)
 int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, const char *group, rn_gcoord_tp_t *items,
                                  size_t n)
 {
-    int16_t err = check(gc, group, true, NULL);
+    int16_t err = rn__gcoord_check(gc, group, true, NULL);
     if (err != RN_KERR_NONE)
         return err;
     gentry_t *e = rn__gcoord_find_entry(gc, group);
@@ -682,6 +598,10 @@ size_t rn_gcoord_expire(rn_gcoord_t *gc)
     size_t total = 0;
     for (size_t i = 0; i < gc->n;) {
         gentry_t *e = gc->entries[i];
+        if (!served(gc, e->partition)) {
+            i++; /* still loading: its offsets are not all known yet */
+            continue;
+        }
         size_t *idx = NULL;
         size_t k = rn_committed_expired(e->offsets, e->group, now, gc->retention_ms, &idx);
         tombstones_t t = {0};
@@ -743,6 +663,7 @@ rn_gcoord_t *rn_gcoord_new(const rn_gcoord_opts_t *opts)
     gc->gcfg.max_session_timeout_ms =
         (int32_t)rn_config_int(cfg, RN_CFG_GROUP_MAX_SESSION_TIMEOUT_MS);
     gc->retention_ms = rn_config_int(cfg, RN_CFG_OFFSETS_RETENTION_MINUTES) * 60000;
+    gc->commit_timeout_ms = (int32_t)rn_config_int(cfg, RN_CFG_OFFSETS_COMMIT_TIMEOUT_MS);
     gc->expire_timer = event_new(opts->base, -1, EV_PERSIST, expire_timer, gc);
     struct timeval tv = {RN_GCOORD_RETENTION_CHECK_MS / 1000, 0};
     event_add(gc->expire_timer, &tv);
@@ -753,6 +674,8 @@ void rn_gcoord_free(rn_gcoord_t *gc)
 {
     if (gc == NULL)
         return;
+    rn__gcoord_writes_free(gc);
+    rn__gcoord_loads_free(gc);
     while (gc->n > 0)
         rn__gcoord_remove_entry(gc, gc->entries[gc->n - 1]);
     while (gc->waiters != NULL) {
@@ -766,7 +689,7 @@ void rn_gcoord_free(rn_gcoord_t *gc)
         event_free(gc->expire_timer);
     rn_free(gc->entries);
     rn_map_free(&gc->by_id);
-    rn_free(gc->loaded);
+    rn_free(gc->parts);
     rn_free(gc->listbuf);
     rn_free(gc);
 }

@@ -1,7 +1,8 @@
 /* Committed-offset handlers: OffsetCommit, OffsetFetch (v8+ with several groups)
  * and OffsetDelete (v0). Partitions of unknown topics are answered
  * UNKNOWN_TOPIC_OR_PARTITION here, as Kafka's request layer does; the rest goes to the group
- * coordinator (rn_gcoord), which appends commits to __consumer_offsets before this answers. */
+ * coordinator (rn_gcoord), which appends commits to __consumer_offsets; an OffsetCommit is
+ * parked until the commit is replicated (at once on a single node). */
 #include "rn_handlers.h"
 
 #include "rn_alloc.h"
@@ -29,10 +30,57 @@ static bool known_partition(const rn_req_t *req, rn_str_t topic, int32_t partiti
 
 /* ---- OffsetCommit ---- */
 
-int rn_handle_offset_commit(rn_req_t *req)
+/* A commit's items, for the answer (req->user while it waits). */
+typedef struct commit_state {
+    rn_gcoord_commit_t *items;
+} commit_state_t;
+
+/* The response from the items' errors, in request order. */
+static int commit_answer(rn_req_t *req, const rn_gcoord_commit_t *items)
 {
     const rn_offset_commit_request_t *cr = req->request;
     rn_offset_commit_response_t *resp = req->response;
+    int32_t nt = cr->topics.count > 0 ? cr->topics.count : 0;
+    resp->throttle_time_ms = 0;
+    rn_offset_commit_response_topic_t *ot =
+        rn_offset_commit_response_topic_array_alloc(&req->arena, &resp->topics, nt);
+    if (ot == NULL && nt > 0)
+        return RN_ENOMEM;
+    size_t k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        const rn_offset_commit_request_topic_t *t = &cr->topics.items[i];
+        int32_t np = t->partitions.count > 0 ? t->partitions.count : 0;
+        ot[i].name = t->name;
+        rn_offset_commit_response_partition_t *op =
+            rn_offset_commit_response_partition_array_alloc(&req->arena, &ot[i].partitions, np);
+        if (op == NULL && np > 0)
+            return RN_ENOMEM;
+        for (int32_t j = 0; j < np; j++, k++) {
+            op[j].partition_index = items[k].partition;
+            op[j].error_code = items[k].error;
+        }
+    }
+    return 0;
+}
+
+static void commit_replicated(void *arg)
+{
+    rn_req_t *req = arg;
+    const commit_state_t *st = req->user;
+    if (commit_answer(req, st->items) != 0)
+        rn_req_count_error(req); /* out of memory: the answer goes out without partitions */
+    rn_req_complete(req);
+}
+
+static void commit_cancel(rn_req_t *req, void *arg)
+{
+    (void)arg;
+    rn_gcoord_commit_cancel(gcoord(req), req);
+}
+
+int rn_handle_offset_commit(rn_req_t *req)
+{
+    const rn_offset_commit_request_t *cr = req->request;
     char *group = rn_req_cstr(req, cr->group_id), *member = rn_req_cstr(req, cr->member_id);
     if (group == NULL || member == NULL)
         return RN_ENOMEM;
@@ -71,29 +119,18 @@ int rn_handle_offset_commit(rn_req_t *req)
         }
     }
     int64_t retention = req->api_version <= 4 ? cr->retention_time_ms : -1;
-    rn_gcoord_commit(gcoord(req), group, member, instance, cr->generation_id_or_member_epoch,
-                     retention, items, k);
-
-    resp->throttle_time_ms = 0;
-    rn_offset_commit_response_topic_t *ot =
-        rn_offset_commit_response_topic_array_alloc(&req->arena, &resp->topics, nt);
-    if (ot == NULL && nt > 0)
+    commit_state_t *st = rn_arena_calloc(&req->arena, 1, sizeof(*st));
+    if (st == NULL)
         return RN_ENOMEM;
-    k = 0;
-    for (int32_t i = 0; i < nt; i++) {
-        const rn_offset_commit_request_topic_t *t = &cr->topics.items[i];
-        int32_t np = t->partitions.count > 0 ? t->partitions.count : 0;
-        ot[i].name = t->name;
-        rn_offset_commit_response_partition_t *op =
-            rn_offset_commit_response_partition_array_alloc(&req->arena, &ot[i].partitions, np);
-        if (op == NULL && np > 0)
-            return RN_ENOMEM;
-        for (int32_t j = 0; j < np; j++, k++) {
-            op[j].partition_index = items[k].partition;
-            op[j].error_code = items[k].error;
-        }
+    st->items = items;
+    if (rn_gcoord_commit(gcoord(req), group, member, instance, cr->generation_id_or_member_epoch,
+                         retention, items, k, commit_replicated, req) == 1) {
+        req->user = st;
+        rn_req_park(req, commit_cancel, NULL);
+        return RN_HANDLED_ASYNC;
     }
-    return RN_HANDLED_SYNC;
+    int rc = commit_answer(req, items);
+    return rc != 0 ? rc : RN_HANDLED_SYNC;
 }
 
 /* ---- OffsetFetch ---- */

@@ -13,6 +13,7 @@
 #include "rn_kerr.h"
 #include "rn_log.h"
 #include "ops/rn_metrics.h"
+#include "replica/rn_replica.h"
 #include "rn_str.h"
 
 #include <stdio.h>
@@ -509,6 +510,33 @@ static void storage_appended(void *arg, rn_partition_t *part, int32_t leader_epo
         rn_datapath_appended(rn_datapath(b), dpart, leader_epoch, base_offset, bytes);
 }
 
+/* The coordinator's writes wait for the partition's high watermark as acks=all Produces do. */
+static void *storage_replicated(void *arg, rn_partition_t *part, int64_t last_offset,
+                                int32_t timeout_ms, void (*done)(void *done_arg, int16_t error),
+                                void *done_arg)
+{
+    rn_broker_t *b = arg;
+    rn_dpart_t *dpart = part->user;
+    if (dpart == NULL) {
+        done(done_arg, RN_KERR_NOT_LEADER_OR_FOLLOWER);
+        return NULL;
+    }
+    return rn_replica_when_replicated(b, dpart, last_offset, timeout_ms, done, done_arg);
+}
+
+static void storage_cancel_wait(void *arg, void *wait)
+{
+    (void)arg;
+    rn_replica_wait_cancel(wait);
+}
+
+static bool storage_leads(void *arg, rn_partition_t *part)
+{
+    (void)arg;
+    const rn_dpart_t *dpart = part->user;
+    return dpart != NULL && rn_replica_is_leader(dpart);
+}
+
 /* ---- metrics: computed at every scrape from the coordinator's table ---- */
 
 /* The high watermark of topic's partition p when it exists and its log is open here (the
@@ -614,8 +642,8 @@ int rn_groups_init(rn_broker_t *b, char *err, size_t errlen)
         .topics = b->topics,
         .offload = b->offload,
         .node_id = b->node_id,
-        .n_nodes = rn_broker_node_count(b),
-        .storage = {storage_log, storage_appended, b},
+        .storage = {storage_log, storage_appended, storage_replicated, storage_cancel_wait,
+                    storage_leads, b},
         .join_done = join_done,
         .sync_done = sync_done,
         .arg = b,

@@ -4,15 +4,30 @@
  * Groups live in partition abs(javaStringHashCode(group)) % partitions of __consumer_offsets
  * (rn_groupstore); this node coordinates a group when it leads that partition. The topic is
  * created on the first FindCoordinator (offsets.topic.num.partitions, compacted), as Kafka
- * does. At start-up rn_gcoord_load replays every partition this node leads: offset commits
- * and group metadata records, last one wins, tombstones delete; groups come back Stable (or
- * Empty) with their members, whose sessions then run from the load.
+ * does. A partition's groups are loaded by replaying its log (offset commits and group
+ * metadata records, last one wins, tombstones delete; groups come back Stable or Empty with
+ * their members, whose sessions then run from the load): at start-up, blocking, for the
+ * partitions this node leads then (rn_gcoord_load); later, whenever this node becomes the
+ * partition's leader (rn_gcoord_set_leader, called by the replica module), in chunks read
+ * on the offload thread while its groups answer COORDINATOR_LOAD_IN_PROGRESS. When this node
+ * stops leading the partition its groups are dropped: waiting JoinGroup / SyncGroup and
+ * unreplicated commits are answered NOT_COORDINATOR, and later requests too.
  *
- * Every change is appended to the group's partition before it is acknowledged: an
- * OffsetCommit is answered after its batch is in the log, a SyncGroup after the group's
- * record is (rn_group's ops.store). Appends go through the storage hooks (the data path owns
- * the partition logs). Offsets expire per offsets.retention.minutes, checked every
- * offsets.retention.check.interval.ms (Kafka's 10 minutes), with tombstones written.
+ * Each partition of the topic is in one of these states here:
+ *   NONE      not led by this node (or not yet: the replica module has not taken the role)
+ *   LOADING   led; the replay is under way (a generation number tells a load that was
+ *             overtaken by a leadership change to stop and throw its work away)
+ *   LOADED    led and loaded: its groups are served
+ *   FAILED    led, but its log could not be read: COORDINATOR_NOT_AVAILABLE
+ *
+ * Every change is appended to the group's partition, and acknowledged only once it is
+ * replicated (the partition's high watermark passes it, storage.replicated, waited for at most
+ * offsets.commit.timeout.ms): an OffsetCommit is answered then and its offsets enter the
+ * cache then, a SyncGroup once the group's record is (rn_group's ops.store). On a single node
+ * the high watermark moves at the append, so both are answered at once. Appends go through
+ * the storage hooks (the data path owns the partition logs). Offsets expire per
+ * offsets.retention.minutes, checked every offsets.retention.check.interval.ms (Kafka's 10
+ * minutes), with tombstones written (not waited for, as Kafka: a lost one is written again).
  *
  * Each group has a libevent timer armed at rn_group_next_deadline; handlers never deal with
  * timers. Error codes are Kafka's, chosen as Kafka's GroupCoordinator chooses them.
@@ -40,6 +55,17 @@ typedef struct rn_gcoord_storage {
     /* Bytes were appended at base_offset (wake fetchers, note the epoch). May be NULL. */
     void (*appended)(void *arg, rn_partition_t *part, int32_t leader_epoch, int64_t base_offset,
                      int64_t bytes);
+    /* Call done(done_arg, error) once the partition's high watermark passes last_offset
+     * (error NONE), or when that fails (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+     * REQUEST_TIMED_OUT after timeout_ms): now, returning NULL, or later from the loop,
+     * returning a handle for cancel_wait. NULL: every append counts as replicated at once. */
+    void *(*replicated)(void *arg, rn_partition_t *part, int64_t last_offset, int32_t timeout_ms,
+                        void (*done)(void *done_arg, int16_t error), void *done_arg);
+    /* Withdraw a wait replicated returned (done is then never called). */
+    void (*cancel_wait)(void *arg, void *wait);
+    /* Whether this node has taken up the leadership of part (its replica role). NULL: when
+     * the metadata names this node leader. */
+    bool (*leads)(void *arg, rn_partition_t *part);
     void *arg;
 } rn_gcoord_storage_t;
 
@@ -49,7 +75,6 @@ typedef struct rn_gcoord_opts {
     rn_topics_t *topics;
     rn_offload_t *offload; /* persists the topic registry when the topic is created */
     int32_t node_id;
-    int32_t n_nodes; /* caps offsets.topic.replication.factor */
     rn_gcoord_storage_t storage;
     /* JoinGroup / SyncGroup answers for the waiters passed in (see rn_group.h). */
     void (*join_done)(void *arg, void *waiter, const rn_group_join_result_t *res);
@@ -66,13 +91,24 @@ typedef struct rn_gcoord rn_gcoord_t;
 #define RN_GCOORD_RETENTION_CHECK_MS 600000
 
 rn_gcoord_t *rn_gcoord_new(const rn_gcoord_opts_t *opts);
-/* Replay every __consumer_offsets partition this node leads (blocking; start-up, after the
- * data path opened the logs). A partition whose log cannot be read is logged and left
- * unloaded (its groups answer COORDINATOR_NOT_AVAILABLE). Returns the groups loaded. */
+/* Replay every __consumer_offsets partition this node leads (storage.leads), blocking:
+ * start-up, after the data path opened the logs. A partition whose log cannot be read is
+ * logged and left FAILED (its groups answer COORDINATOR_NOT_AVAILABLE). Returns the groups
+ * loaded. */
 size_t rn_gcoord_load(rn_gcoord_t *gc);
 /* Answer nothing more: parked waiters are forgotten (the server cancelled them), timers
- * stopped, everything freed. NULL is a no-op. */
+ * stopped, replication waits withdrawn, loads in flight abandoned, everything freed. NULL is
+ * a no-op. */
 void rn_gcoord_free(rn_gcoord_t *gc);
+
+/* The replica module's hook: this node has become the leader of part (leads) or has stopped
+ * leading it. For a partition of __consumer_offsets, leads starts loading its groups (a no-op
+ * when they are loaded or loading); !leads drops them (NOT_COORDINATOR to whoever waits) and
+ * abandons a load in flight. Other partitions, and gc NULL (before the groups module starts),
+ * are ignored. An empty log is loaded before this returns. */
+void rn_gcoord_set_leader(rn_gcoord_t *gc, rn_partition_t *part, bool leads);
+/* Partitions whose load is under way (for tests and the log). */
+int32_t rn_gcoord_loading(const rn_gcoord_t *gc);
 
 /* ---- FindCoordinator ---- */
 
@@ -117,11 +153,18 @@ typedef struct rn_gcoord_commit {
     int64_t commit_timestamp; /* -1: now (only v1 requests give one) */
     int16_t error;
 } rn_gcoord_commit_t;
-/* OffsetCommit (member or simple consumer): appends the offsets, then records them. A
- * retention_ms >= 0 (v2-v4) gives the offsets an explicit expiry (value version 1). */
-void rn_gcoord_commit(rn_gcoord_t *gc, const char *group, const char *member_id,
-                      const char *instance_id, int32_t generation, int64_t retention_ms,
-                      rn_gcoord_commit_t *items, size_t n);
+/* OffsetCommit (member or simple consumer): appends the offsets and, once they are
+ * replicated, records them in the cache. A retention_ms >= 0 (v2-v4) gives the offsets an
+ * explicit expiry (value version 1). Returns 0 when every item's error is final now; 1 when
+ * the answer waits for replication: done(arg) runs later from the loop with the items
+ * filled, unless rn_gcoord_commit_cancel(gc, arg) runs first (items are then never touched
+ * again; the offsets still enter the cache if the write succeeds). A failed write is mapped
+ * as Kafka's storeOffsets maps it (NOT_LEADER_OR_FOLLOWER -> NOT_COORDINATOR,
+ * NOT_ENOUGH_REPLICAS(_AFTER_APPEND) -> COORDINATOR_NOT_AVAILABLE, REQUEST_TIMED_OUT kept). */
+int rn_gcoord_commit(rn_gcoord_t *gc, const char *group, const char *member_id,
+                     const char *instance_id, int32_t generation, int64_t retention_ms,
+                     rn_gcoord_commit_t *items, size_t n, void (*done)(void *arg), void *arg);
+void rn_gcoord_commit_cancel(rn_gcoord_t *gc, void *arg);
 
 /* OffsetFetch: NONE and the group's offsets (NULL when it has none), or the group-level
  * error (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS,
@@ -132,8 +175,9 @@ int16_t rn_gcoord_offsets(rn_gcoord_t *gc, const char *group, const rn_committed
  * error. */
 int16_t rn_gcoord_describe(rn_gcoord_t *gc, const char *group, const rn_group_t **out);
 
-/* ListGroups: the groups of every partition this node coordinates (Dead ones excluded).
- * NONE, or COORDINATOR_LOAD_IN_PROGRESS while a partition loads. */
+/* ListGroups: the groups of every partition this node coordinates and has loaded (Dead ones
+ * excluded). NONE, or COORDINATOR_LOAD_IN_PROGRESS while a partition loads (with the groups
+ * of the others). */
 int16_t rn_gcoord_list(rn_gcoord_t *gc, const rn_group_t ***groups, size_t *n);
 
 /* DeleteGroups of one group: NONE (tombstones written), GROUP_ID_NOT_FOUND,

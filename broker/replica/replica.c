@@ -2,6 +2,7 @@
  * that retries what could not be done at once (rn_replica.h). */
 #include "replica/replica_int.h"
 #include "controller/rn_cluster.h"
+#include "group/rn_gcoord.h"
 
 #include "rn_alloc.h"
 #include "rn_clock.h"
@@ -41,6 +42,8 @@ static bool may_lead(rn_replica_t *rm)
 /* Give up the current role: no fetching, no leading. */
 static void drop_role(rn_replica_t *rm, rn__rpart_t *rep, int16_t fail_code)
 {
+    if (rep->role == RN__ROLE_LEADER) /* the group coordinator drops the partition's groups */
+        rn_gcoord_set_leader(rm->b->gcoord, rep->dpart->part, false);
     if (rep->role == RN__ROLE_FOLLOWER)
         rn__fetcher_remove(rm, rep);
     if (rep->role == RN__ROLE_LEADER)
@@ -75,6 +78,7 @@ static void become_leader(rn_replica_t *rm, rn__rpart_t *rep)
     rep->epoch = part->leader_epoch;
     rep->leader = rm->b->node_id;
     rn__leader_start(rm, rep);
+    rn_gcoord_set_leader(rm->b->gcoord, part, true); /* loads the partition's groups */
     if (part->n_replicas > 1)
         RN_INFO("replica", "node %d: leading %s-%d at leader epoch %d from offset %lld (hw %lld)",
                 rm->b->node_id, part->topic->name, part->index, rep->epoch,

@@ -1,7 +1,11 @@
 /* Tests for rn_gcoord: __consumer_offsets created on first use, commits appended before they
  * are acknowledged, everything rebuilt by replaying the partitions (restart), DeleteGroups,
- * OffsetDelete, offset expiry with tombstones, and the coordinator's error codes. Uses a real
- * topic manager, offload thread and partition logs in a temporary data dir; a fake clock. */
+ * OffsetDelete, offset expiry with tombstones, and the coordinator's error codes; then
+ * (test_moves) writes answered only once replicated, with Kafka's error mapping when that
+ * fails, and leadership changes: groups dropped with NOT_COORDINATOR, loaded again in chunks
+ * on the offload thread (COORDINATOR_LOAD_IN_PROGRESS meanwhile), a load overtaken by another
+ * change. Uses a real topic manager, offload thread and partition logs in a temporary data
+ * dir; a fake clock; the replication waits and the replica role are the test's. */
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_fsutil.h"
@@ -14,6 +18,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char dir[] = "/tmp/rn_test_gcoord.XXXXXX";
 static struct event_base *base;
@@ -73,6 +78,61 @@ static void on_sync(void *arg, void *w_, const rn_group_sync_result_t *res)
              (const char *)res->assignment);
 }
 
+/* The replication hooks: with `hold` set, waits are kept until release() says how they end;
+ * otherwise every write is replicated at once (a single node). */
+typedef struct fwait {
+    void (*done)(void *arg, int16_t error);
+    void *arg;
+    int64_t last;
+    bool live;
+} fwait_t;
+static fwait_t fwaits[64];
+static int n_fwaits;
+static bool hold;
+static bool leads_flag[8] = {true, true, true, true, true, true, true, true};
+
+static void *fake_replicated(void *arg, rn_partition_t *part, int64_t last, int32_t timeout_ms,
+                             void (*done)(void *, int16_t), void *done_arg)
+{
+    if (!hold || n_fwaits == (int)(sizeof(fwaits) / sizeof(fwaits[0]))) {
+        done(done_arg, RN_KERR_NONE);
+        return NULL;
+    }
+    fwaits[n_fwaits] = (fwait_t){done, done_arg, last, true};
+    return &fwaits[n_fwaits++];
+}
+
+static void fake_cancel(void *arg, void *wait)
+{
+    ((fwait_t *)wait)->live = false;
+}
+
+static bool fake_leads(void *arg, rn_partition_t *part)
+{
+    return leads_flag[part->index];
+}
+
+/* End every live wait with error; how many there were. */
+static int release(int16_t error)
+{
+    int k = 0;
+    for (int i = 0; i < n_fwaits; i++) {
+        if (!fwaits[i].live)
+            continue;
+        fwaits[i].live = false;
+        k++;
+        fwaits[i].done(fwaits[i].arg, error);
+    }
+    n_fwaits = 0;
+    return k;
+}
+
+static int commits_done;
+static void on_commit_done(void *arg)
+{
+    commits_done++;
+}
+
 static int16_t topic_error = -99;
 static void on_topic(void *arg, int16_t error)
 {
@@ -113,8 +173,12 @@ static void start(world_t *w, bool first)
         .topics = w->topics,
         .offload = w->off,
         .node_id = 1,
-        .n_nodes = 1,
-        .storage = {get_log, appended, &w->logs},
+        .storage = {.log = get_log,
+                    .appended = appended,
+                    .replicated = fake_replicated,
+                    .cancel_wait = fake_cancel,
+                    .leads = fake_leads,
+                    .arg = &w->logs},
         .join_done = on_join,
         .sync_done = on_sync,
         .now_ms = fake_now,
@@ -195,7 +259,7 @@ static void test_all(void)
     big[sizeof(big) - 1] = '\0';
     c[2].metadata = (rn_str_t){big, (int32_t)strlen(big)};
     int appends = w.logs.appends;
-    rn_gcoord_commit(w.gc, "simple", "", NULL, -1, -1, c, 3);
+    rn_gcoord_commit(w.gc, "simple", "", NULL, -1, -1, c, 3, NULL, NULL);
     is(c[0].error, RN_KERR_NONE, "commit ok");
     is(c[2].error, RN_KERR_OFFSET_METADATA_TOO_LARGE, "metadata over 4096 bytes refused");
     is(w.logs.appends, appends + 1, "one batch appended for the commit");
@@ -203,11 +267,11 @@ static void test_all(void)
     is(committed(w.gc, "simple", "orders", 1), 20, "offset 1 committed");
     is(committed(w.gc, "simple", "orders", 2), -1, "refused one not stored");
     rn_gcoord_commit_t bad = C("orders", 0, 99, NULL);
-    rn_gcoord_commit(w.gc, "nogroup", "m", NULL, 3, -1, &bad, 1);
+    rn_gcoord_commit(w.gc, "nogroup", "m", NULL, 3, -1, &bad, 1, NULL, NULL);
     is(bad.error, RN_KERR_ILLEGAL_GENERATION, "member commit to an unknown group");
     bad = C("orders", 0, 99, NULL);
     bad.error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    rn_gcoord_commit(w.gc, "simple", "", NULL, -1, -1, &bad, 1);
+    rn_gcoord_commit(w.gc, "simple", "", NULL, -1, -1, &bad, 1, NULL, NULL);
     is(bad.error, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "pre-set errors are kept");
     is(committed(w.gc, "simple", "orders", 0), 10, "and nothing stored");
 
@@ -242,10 +306,10 @@ static void test_all(void)
     is(rn_gcoord_heartbeat(w.gc, "nope", member, NULL, 1), RN_KERR_UNKNOWN_MEMBER_ID,
        "heartbeat to an unknown group");
     rn_gcoord_commit_t mc[] = {C("orders", 0, 100, "m"), C("audit", 0, 7, "")};
-    rn_gcoord_commit(w.gc, "cg", member, NULL, 1, -1, mc, 2);
+    rn_gcoord_commit(w.gc, "cg", member, NULL, 1, -1, mc, 2, NULL, NULL);
     is(mc[0].error, RN_KERR_NONE, "member commit");
     rn_gcoord_commit_t sc = C("orders", 0, 1, NULL);
-    rn_gcoord_commit(w.gc, "cg", "", NULL, -1, -1, &sc, 1);
+    rn_gcoord_commit(w.gc, "cg", "", NULL, -1, -1, &sc, 1, NULL, NULL);
     is(sc.error, RN_KERR_UNKNOWN_MEMBER_ID, "simple commit to a live group refused");
     is(rn_gcoord_delete_group(w.gc, "cg"), RN_KERR_NON_EMPTY_GROUP, "cannot delete live group");
     rn_gcoord_tp_t del[] = {{"orders", 0, 0}, {"audit", 0, 0}};
@@ -308,7 +372,7 @@ static void test_all(void)
 
     /* An explicit retention (OffsetCommit v2-4) makes a version-1 value. */
     rn_gcoord_commit_t rc1 = C("orders", 3, 5, "");
-    rn_gcoord_commit(w.gc, "ret", "", NULL, -1, 1000, &rc1, 1);
+    rn_gcoord_commit(w.gc, "ret", "", NULL, -1, 1000, &rc1, 1, NULL, NULL);
     is(rc1.error, RN_KERR_NONE, "commit with retention");
     const rn_committed_t *o;
     rn_gcoord_offsets(w.gc, "ret", &o);
@@ -318,7 +382,7 @@ static void test_all(void)
     rn_gcoord_commit_t v1 = C("orders", 4, 6, NULL);
     v1.metadata = (rn_str_t){"a\0b", 3};
     v1.commit_timestamp = clock_now - 500;
-    rn_gcoord_commit(w.gc, "ret", "", NULL, -1, -1, &v1, 1);
+    rn_gcoord_commit(w.gc, "ret", "", NULL, -1, -1, &v1, 1, NULL, NULL);
     const rn_offset_entry_t *e = rn_committed_get(o, "orders", 6, 4);
     ok(v1.error == RN_KERR_NONE && e != NULL && e->commit_ts == clock_now - 500 &&
            e->expire_ts == -1,
@@ -342,14 +406,181 @@ static void test_all(void)
     rn_config_free(&w.cfg);
 }
 
+/* Run the loop until no partition loads (the offload thread's reads come back). */
+static void finish_loads(world_t *w)
+{
+    for (int i = 0; i < 1000 && rn_gcoord_loading(w->gc) > 0; i++)
+        event_base_loop(base, EVLOOP_ONCE);
+}
+
+static rn_partition_t *offsets_part(world_t *w, const char *group)
+{
+    rn_topic_t *t = rn_topics_find(w->topics, "__consumer_offsets", 18);
+    return rn_topic_partition(t, rn_groupstore_partition_for(group, strlen(group), 5));
+}
+
+static void test_moves(void)
+{
+    world_t w;
+    start(&w, true);
+    rn_gcoord_wait_topic(w.gc, on_topic, NULL);
+    event_base_dispatch(base);
+    is(topic_error, RN_KERR_NONE, "topic created");
+    is(rn_gcoord_loading(w.gc), 0, "a new topic's partitions are loaded at once");
+
+    /* A commit is answered once replicated, and only then enters the cache. */
+    hold = true;
+    rn_gcoord_commit_t c = C("orders", 0, 10, "a");
+    is(rn_gcoord_commit(w.gc, "g1", "", NULL, -1, -1, &c, 1, on_commit_done, &c), 1,
+       "the commit waits for replication");
+    is(commits_done, 0, "not answered yet");
+    is(committed(w.gc, "g1", "orders", 0), -1, "an unreplicated commit is not visible");
+    is(release(RN_KERR_NONE), 1, "one wait");
+    is(commits_done, 1, "answered once replicated");
+    is(c.error, RN_KERR_NONE, "with success");
+    is(committed(w.gc, "g1", "orders", 0), 10, "and now in the cache");
+
+    /* Kafka's storeOffsets mapping of a failed write. */
+    static const int16_t failed[][2] = {
+        {RN_KERR_REQUEST_TIMED_OUT, RN_KERR_REQUEST_TIMED_OUT},
+        {RN_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND, RN_KERR_COORDINATOR_NOT_AVAILABLE},
+        {RN_KERR_NOT_LEADER_OR_FOLLOWER, RN_KERR_NOT_COORDINATOR},
+    };
+    for (size_t i = 0; i < sizeof(failed) / sizeof(failed[0]); i++) {
+        c = C("orders", 0, 20 + (int64_t)i, "b");
+        rn_gcoord_commit(w.gc, "g1", "", NULL, -1, -1, &c, 1, on_commit_done, &c);
+        release(failed[i][0]);
+        is(c.error, failed[i][1], "replication error %d answers %d", failed[i][0], failed[i][1]);
+        is(committed(w.gc, "g1", "orders", 0), 10, "and the offset stays");
+    }
+    /* A commit whose request went away still enters the cache once replicated. */
+    commits_done = 0;
+    c = C("orders", 0, 30, NULL);
+    rn_gcoord_commit(w.gc, "g1", "", NULL, -1, -1, &c, 1, on_commit_done, &c);
+    rn_gcoord_commit_cancel(w.gc, &c);
+    release(RN_KERR_NONE);
+    is(commits_done, 0, "a cancelled commit is not answered");
+    is(committed(w.gc, "g1", "orders", 0), 30, "but recorded");
+
+    /* SyncGroup is answered once the group's record is replicated. */
+    uint8_t s[32];
+    rn_group_protocol_t proto = {"range", s, (int32_t)sub_one(s, "orders")};
+    rn_group_join_req_t jr = {.member_id = "",
+                              .client_id = "c",
+                              .client_host = "/h",
+                              .session_timeout_ms = 10000,
+                              .rebalance_timeout_ms = 10000,
+                              .protocol_type = "consumer",
+                              .protocols = &proto,
+                              .n_protocols = 1};
+    waiter_t jw = {0}, sw = {0};
+    rn_gcoord_join(w.gc, "cg", &jr, &jw);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    is(jw.generation, 1, "cg joined, generation 1");
+    char member[128];
+    strcpy(member, jw.member_id);
+    rn_group_assignment_t asg = {member, (const uint8_t *)"ASG", 3};
+    rn_group_sync_req_t sr = {member, NULL, 1, NULL, NULL, &asg, 1};
+    rn_gcoord_sync(w.gc, "cg", &sr, &sw);
+    is(sw.answers, 0, "sync waits for the group record's replication");
+    release(RN_KERR_NONE);
+    is(sw.answers, 1, "answered once replicated");
+    is(sw.error, RN_KERR_NONE, "with the assignment");
+    const rn_group_t *g;
+    rn_gcoord_describe(w.gc, "cg", &g);
+    is(rn_group_state(g), RN_GROUP_STABLE, "cg Stable");
+
+    /* Leadership of g1's partition lost with a commit and a join waiting. */
+    rn_partition_t *p1 = offsets_part(&w, "g1");
+    const char *other = NULL; /* a group of the same partition with a join waiting */
+    static const char *names[] = {"x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "xa"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && other == NULL; i++)
+        if (offsets_part(&w, names[i]) == p1)
+            other = names[i];
+    ok(other != NULL, "another group id on g1's partition: %s", other ? other : "none");
+    waiter_t jw2 = {0};
+    rn_gcoord_join(w.gc, other, &jr, &jw2);
+    is(jw2.answers, 0, "%s's join waits for its initial delay", other);
+    commits_done = 0;
+    c = C("orders", 1, 50, NULL);
+    rn_gcoord_commit(w.gc, "g1", "", NULL, -1, -1, &c, 1, on_commit_done, &c);
+    p1->leader_id = 2;
+    leads_flag[p1->index] = false;
+    rn_gcoord_set_leader(w.gc, p1, false);
+    is(commits_done, 1, "the waiting commit is answered when the leadership goes");
+    is(c.error, RN_KERR_NOT_COORDINATOR, "NOT_COORDINATOR");
+    is(jw2.answers, 1, "the waiting join is answered");
+    is(jw2.error, RN_KERR_NOT_COORDINATOR, "NOT_COORDINATOR");
+    is(release(RN_KERR_NONE), 0, "its replication wait was withdrawn");
+    is(committed(w.gc, "g1", "orders", 0), -2, "g1: the coordinator answers an error now");
+    const rn_committed_t *o;
+    is(rn_gcoord_offsets(w.gc, "g1", &o), RN_KERR_NOT_COORDINATOR, "NOT_COORDINATOR");
+    if (offsets_part(&w, "cg") != p1) {
+        is(rn_gcoord_describe(w.gc, "cg", &g), RN_KERR_NONE, "other partitions' groups stay");
+        is(rn_group_state(g), RN_GROUP_STABLE, "cg still Stable");
+    }
+
+    /* Back again: loaded from the log on the offload thread. */
+    p1->leader_id = 1;
+    leads_flag[p1->index] = true;
+    hold = false;
+    rn_gcoord_set_leader(w.gc, p1, true);
+    is(rn_gcoord_loading(w.gc), 1, "leading again: the partition loads");
+    is(rn_gcoord_offsets(w.gc, "g1", &o), RN_KERR_COORDINATOR_LOAD_IN_PROGRESS,
+       "OffsetFetch meanwhile: COORDINATOR_LOAD_IN_PROGRESS");
+    memset(&jw2, 0, sizeof(jw2));
+    rn_gcoord_join(w.gc, "g1", &jr, &jw2);
+    is(jw2.error, RN_KERR_COORDINATOR_LOAD_IN_PROGRESS, "JoinGroup too");
+    const rn_group_t **list;
+    size_t n;
+    is(rn_gcoord_list(w.gc, &list, &n), RN_KERR_COORDINATOR_LOAD_IN_PROGRESS,
+       "ListGroups says a partition loads");
+    rn_gcoord_set_leader(w.gc, p1, true);
+    is(rn_gcoord_loading(w.gc), 1, "a second call changes nothing");
+    finish_loads(&w);
+    is(rn_gcoord_loading(w.gc), 0, "loaded");
+    is(committed(w.gc, "g1", "orders", 0), 30, "g1's acknowledged offset is back from the log");
+
+    /* A load overtaken by the leadership going and coming back. */
+    rn_gcoord_set_leader(w.gc, p1, false);
+    rn_gcoord_set_leader(w.gc, p1, true);
+    rn_gcoord_set_leader(w.gc, p1, false);
+    is(rn_gcoord_loading(w.gc), 0, "nothing loads after the leadership went");
+    rn_gcoord_set_leader(w.gc, p1, true);
+    is(rn_gcoord_loading(w.gc), 1, "one load for the current leadership");
+    finish_loads(&w);
+    is(committed(w.gc, "g1", "orders", 0), 30, "the current one completes with the offsets");
+    rn_gcoord_offsets(w.gc, "g1", &o);
+    is(o != NULL ? rn_committed_count(o) : 0, 2,
+       "once: orders-0, and orders-1 whose unanswered commit stayed in the leader's log");
+
+    /* Freed with a load's read queued and a write waiting: nothing leaks, nobody answered. */
+    hold = true;
+    c = C("orders", 0, 60, NULL);
+    rn_gcoord_commit(w.gc, "g1", "", NULL, -1, -1, &c, 1, on_commit_done, &c);
+    rn_gcoord_set_leader(w.gc, p1, false);
+    rn_gcoord_set_leader(w.gc, p1, true);
+    commits_done = 0;
+    stop(&w);
+    is(commits_done, 0, "nothing answered at shutdown");
+    hold = false;
+    n_fwaits = 0;
+    rn_config_free(&w.cfg);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
         return 1;
     base = event_base_new();
     test_all();
-    event_base_free(base);
     char err[256];
+    rn_fsutil_remove_tree(dir, err, sizeof(err));
+    if (mkdir(dir, 0700) != 0)
+        return 1;
+    test_moves();
+    event_base_free(base);
     rn_fsutil_remove_tree(dir, err, sizeof(err));
     return done_testing();
 }
