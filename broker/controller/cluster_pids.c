@@ -23,6 +23,7 @@ struct rn__pids {
     rn_broker_t *b;
     struct event *retry;
     bool wanted, in_flight, stopped;
+    uint64_t gen; /* of the request in flight to a peer */
     int32_t sent_to;
     rn_allocate_producer_ids_request_t preq;
     rn_allocate_producer_ids_response_t presp;
@@ -57,11 +58,22 @@ static void answered(rn__pids_t *pids, const rn_allocate_producer_ids_response_t
                               resp->producer_id_len);
 }
 
+/* A request to a peer; one abandoned since (the controller moved while it waited, perhaps
+ * on a dead node until the peer's request timeout) is answered to nobody. */
+typedef struct ticket {
+    rn__pids_t *pids;
+    uint64_t gen;
+} ticket_t;
+
 static void on_peer(void *arg, int status, const void *response)
 {
-    if (status == RN_PEER_CANCELLED)
+    ticket_t *t = arg;
+    rn__pids_t *pids = t->pids;
+    bool current = t->gen == pids->gen;
+    rn_free(t);
+    if (status == RN_PEER_CANCELLED || !current)
         return;
-    answered(arg, status == RN_PEER_OK ? response : NULL);
+    answered(pids, status == RN_PEER_OK ? response : NULL);
 }
 
 static void local_decide(rn_cluster_op_t *op, rn_cluster_t *c, int64_t next_offset, rn_mrecs_t *out)
@@ -101,11 +113,14 @@ static void send_request(rn__pids_t *pids)
         return;
     }
     rn_peer_t *peer = rn__cluster_peer(pids->c, leader);
+    ticket_t *t = rn_xmalloc(sizeof(*t));
+    *t = (ticket_t){pids, ++pids->gen};
     if (peer == NULL ||
-        rn_peer_send(peer, RN_API_ALLOCATE_PRODUCER_IDS, 0, &pids->preq, on_peer, pids) != 0) {
+        rn_peer_send(peer, RN_API_ALLOCATE_PRODUCER_IDS, 0, &pids->preq, on_peer, t) != 0) {
+        rn_free(t);
         pids->in_flight = false;
-        arm(pids);
     }
+    arm(pids); /* on_retry: sends again, or looks whether the controller moved */
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
@@ -113,6 +128,15 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rn__pids_t *pids = arg;
+    if (pids->in_flight && pids->sent_to != pids->b->node_id && pids->b->controller_id >= 0 &&
+        pids->b->controller_id != pids->sent_to) {
+        pids->gen++; /* abandoned: the new controller is asked */
+        pids->in_flight = false;
+    }
+    if (pids->in_flight) {
+        arm(pids);
+        return;
+    }
     if (pids->wanted)
         send_request(pids);
 }
