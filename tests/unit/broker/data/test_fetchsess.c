@@ -61,9 +61,10 @@ static void test_create_lookup(void)
     rn_fetchsess_t *s2 = rn_fetchsess_create(c, 1000, false, 0, true);
     ok(s2 && s2->id != s->id, "a second session, another id");
     is(rn_fetchsess_stats(c).sessions, 2, "two sessions");
-    ok(rn_fetchsess_remove(c, s->id), "remove");
-    ok(!rn_fetchsess_remove(c, s->id), "removed once");
-    ok(rn_fetchsess_get(c, s->id) == NULL, "gone");
+    int32_t id = s->id;
+    ok(rn_fetchsess_remove(c, id), "remove");
+    ok(!rn_fetchsess_remove(c, id), "removed once");
+    ok(rn_fetchsess_get(c, id) == NULL, "gone");
     is(rn_fetchsess_stats(c).sessions, 1, "one session left");
     rn_fetchsess_cache_free(c);
 
