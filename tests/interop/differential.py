@@ -1072,12 +1072,15 @@ def sc_fetch(r):
     # A session's life (broker/data/handle_fetch.c): open, incremental, wrong epoch, close.
     s = r.fetch("new session (epoch 0)", a, 0, session=(0, 0), norm=part0)
     sid = s["SessionId"] if s else 0
+    hw = s["Responses"][0]["Partitions"][0]["HighWatermark"] if s and s["Responses"] else 0
     r.fetch("incremental, same offset", a, 0, session=(sid, 1), norm=part0)
-    r.fetch("incremental, at the end", a, 1 << 20, session=(sid, 2), norm=part0)
-    r.fetch("incremental, repeated epoch", a, 0, session=(sid, 2), norm=part0)
-    r.fetch("incremental, next epoch", a, 1 << 20, session=(sid, 3), norm=part0)
+    r.fetch("incremental, at the high watermark (nothing new)", a, hw, session=(sid, 2),
+            norm=part0)
+    r.fetch("incremental, past the end", a, 1 << 20, session=(sid, 3), norm=part0)
+    r.fetch("incremental, repeated epoch", a, 0, session=(sid, 3), norm=part0)
+    r.fetch("incremental, next epoch", a, 1 << 20, session=(sid, 4), norm=part0)
     r.fetch("close (epoch -1)", a, 0, session=(sid, -1), norm=part0)
-    r.fetch("closed session", a, 0, session=(sid, 4), norm=part0)
+    r.fetch("closed session", a, 0, session=(sid, 5), norm=part0)
 
 
 @scenario
