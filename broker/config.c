@@ -200,6 +200,10 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         0,
         "Longest a Fetch is parked whatever its max_wait_ms asks (runnel's own key; clients' "
         "request.timeout.ms bounds it anyway)."),
+    ROW(RN_CFG_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS,
+        "max.incremental.fetch.session.cache.slots", RN_CFG_INT, "1000", 0, I32MAX, NULL, 0,
+        "Most fetch sessions (KIP-227) this node keeps; a full fetch that finds no slot free "
+        "and none evictable is answered without a session."),
     ROW(RN_CFG_MAX_PARTITIONS_PER_REQUEST, "max.partitions.per.request", RN_CFG_INT, "10000", 1,
         I32MAX, NULL, 0,
         "Most partitions one CreateTopics or CreatePartitions request may add; past it a topic "

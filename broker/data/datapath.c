@@ -40,6 +40,11 @@ rn_pidalloc_t *rn_datapath_pidalloc(const rn_datapath_t *dp)
     return dp->pidalloc;
 }
 
+rn_fetchsess_cache_t *rn_datapath_sessions(const rn_datapath_t *dp)
+{
+    return dp->sessions;
+}
+
 void rn_datapath_release_file(void *owner)
 {
     rn_segment_unref(owner);
@@ -388,6 +393,9 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
         return rc;
     }
     dp->waits = rn_fetchwait_new(b->base);
+    dp->sessions = rn_fetchsess_cache_new(
+        (size_t)rn_config_int(b->cfg, RN_CFG_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS),
+        RN_FETCHSESS_EVICT_MS);
     dp->tslookup = rn_tslookup_new(b->offload, &b->stopping);
     b->datapath = dp;
     open_all(dp);
@@ -413,6 +421,8 @@ void rn_datapath_shutdown(rn_broker_t *b)
     /* The server is gone, so no request is parked any more; whatever is left learns of it. */
     rn_fetchwait_free(dp->waits);
     dp->waits = NULL;
+    rn_fetchsess_cache_free(dp->sessions);
+    dp->sessions = NULL;
     rn_tslookup_free(dp->tslookup); /* after rn_offload_free: no job is left */
     dp->tslookup = NULL;
     rn_topics_hooks_t none = {NULL, NULL, NULL, NULL};

@@ -12,6 +12,7 @@ struct event;
 struct rn_datapath {
     rn_broker_t *b;
     rn_fetchwait_t *waits;
+    rn_fetchsess_cache_t *sessions; /* incremental Fetch sessions */
     struct rn_tslookup *tslookup;
     rn_pidalloc_t *pidalloc;
     rn_logmgr_t *logmgr;    /* the broker's: owns the logs, checkpoints and retention */

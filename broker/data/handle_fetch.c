@@ -1,11 +1,19 @@
 /* Fetch (api key 1): read record batches as file ranges (sent with sendfile), and
  * long-poll when fewer than min_bytes are there.
  *
- * Sessions (KIP-227): runnel keeps none. A full fetch (session epoch 0 or -1) is answered
- * with session id 0, which clients read as "no session" and keep sending full fetches; an
- * incremental fetch (any other epoch) names only changed partitions, so it cannot be
- * answered in full and gets FETCH_SESSION_ID_NOT_FOUND, on which Java and librdkafka clients
- * fall back to a full fetch.
+ * Sessions (KIP-227, rn_fetchsess; Kafka's FetchManager.newContext): from v7 a full fetch
+ * (session epoch 0) gets a new session when the cache has room for it and is answered in
+ * full with the session's id; epoch -1 asks for no session, and any session id named by a
+ * full fetch is closed. An incremental fetch (the session's id and epoch) names only the
+ * partitions it adds or changes and the ones it forgets; the session's epoch moves on at
+ * once, every partition of the session is read in the session's order, and the response
+ * carries only those rn_fetchsess_respond selects. An unknown id gets
+ * FETCH_SESSION_ID_NOT_FOUND, a wrong epoch INVALID_FETCH_SESSION_EPOCH, a session used with
+ * and without topic ids FETCH_SESSION_TOPIC_ID_ERROR; a session left empty is closed and the
+ * fetch answered without one. A session holds at most max.partitions.per.request partitions:
+ * a full fetch of more gets none, and an incremental fetch that would grow past it closes the
+ * session and gets FETCH_SESSION_ID_NOT_FOUND (the client falls back to full fetches). runnel's
+ * own followers fetch with epoch -1, so they keep no sessions.
  *
  * Limits (Kafka's ReplicaManager.readFromLog): the smaller of max_bytes and the broker's
  * fetch.max.bytes caps the whole response and partition_max_bytes each partition, but until
@@ -33,6 +41,7 @@
 #include "rn_handlers.h"
 #include "quota/rn_quotas.h"
 
+#include "rn_clock.h"
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
@@ -53,11 +62,20 @@ typedef struct fetch_group {
     int32_t first, count;
 } fetch_group_t;
 
+/* What the request does with sessions. */
+typedef enum fetch_mode {
+    FETCH_SESSIONLESS = 0, /* answered in full, session id 0 */
+    FETCH_FULL,            /* answered in full, and a new session is tried when answering */
+    FETCH_INCREMENTAL,     /* the partitions of session sess_id, answered incrementally */
+} fetch_mode_t;
+
 typedef struct fetch_state {
     rn_req_t *req;
     rn_datapath_t *dp;
     rn_fetchwaiter_t *waiter; /* while parked */
     int32_t replica_id;
+    fetch_mode_t mode;
+    int32_t sess_id, sess_epoch; /* incremental: the session and the epoch it moved to */
     fetch_item_t *items;
     fetch_group_t *groups;
     int32_t nitems, ngroups;
@@ -205,6 +223,17 @@ static bool same_topic(const fetch_state_t *st, const rn_fetch_topic_t *a,
     return alen == blen && (alen == 0 || memcmp(ak, bk, alen) == 0);
 }
 
+/* Group consecutive items of one topic into the response's topic entries. */
+static void group_items(fetch_state_t *st)
+{
+    for (int32_t i = 0; i < st->nitems; i++) {
+        fetch_group_t *g = st->ngroups > 0 ? &st->groups[st->ngroups - 1] : NULL;
+        if (g == NULL || !same_topic(st, g->tin, st->items[i].tin))
+            st->groups[st->ngroups++] = (fetch_group_t){st->items[i].tin, i, 0};
+        st->groups[st->ngroups - 1].count++;
+    }
+}
+
 /* Reduce the request to its distinct topic-partitions and group them into the response's
  * topic entries (see the top of the file). */
 static int plan(fetch_state_t *st)
@@ -237,13 +266,169 @@ static int plan(fetch_state_t *st)
         }
     }
     rn_keyset_free(&keys);
-    for (int32_t i = 0; i < st->nitems; i++) {
-        fetch_group_t *g = st->ngroups > 0 ? &st->groups[st->ngroups - 1] : NULL;
-        if (g == NULL || !same_topic(st, g->tin, st->items[i].tin))
-            st->groups[st->ngroups++] = (fetch_group_t){st->items[i].tin, i, 0};
-        st->groups[st->ngroups - 1].count++;
+    group_items(st);
+    return 0;
+}
+
+/* ---- sessions ---- */
+
+static rn_fetchsess_cache_t *sessions(const fetch_state_t *st)
+{
+    return rn_datapath_sessions(st->dp);
+}
+
+static size_t max_session_parts(const fetch_state_t *st)
+{
+    return (size_t)rn_config_int(rn_req_broker(st->req)->cfg, RN_CFG_MAX_PARTITIONS_PER_REQUEST);
+}
+
+static rn_fetchsess_params_t params_of(const rn_fetch_partition_t *pin)
+{
+    return (rn_fetchsess_params_t){
+        .fetch_offset = pin->fetch_offset,
+        .partition_max_bytes = pin->partition_max_bytes,
+        .current_leader_epoch = pin->current_leader_epoch,
+        .last_fetched_epoch = pin->last_fetched_epoch,
+        .log_start_offset = pin->log_start_offset,
+    };
+}
+
+/* The request's partitions and forgotten partitions applied to sess (Kafka's
+ * FetchSession.update): 0, RN_EFULL past the session's bound, RN_ENOMEM. */
+static int update_session(fetch_state_t *st, rn_fetchsess_t *sess)
+{
+    const rn_fetch_request_t *freq = st->req->request;
+    rn_fetchsess_cache_t *cache = sessions(st);
+    for (int32_t t = 0; t < freq->topics.count; t++) {
+        const rn_fetch_topic_t *tin = &freq->topics.items[t];
+        size_t len;
+        const void *key = topic_key(st, tin, &len);
+        for (int32_t p = 0; p < tin->partitions.count; p++) {
+            rn_fetchsess_params_t params = params_of(&tin->partitions.items[p]);
+            int rc = rn_fetchsess_add(cache, sess, key, len, tin->partitions.items[p].partition,
+                                      &params, max_session_parts(st), NULL);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    for (int32_t t = 0; t < freq->forgotten_topics_data.count; t++) {
+        const rn_forgotten_topic_t *fin = &freq->forgotten_topics_data.items[t];
+        rn_fetch_topic_t as_topic = {.topic = fin->topic, .topic_id = fin->topic_id};
+        size_t len;
+        const void *key = topic_key(st, &as_topic, &len);
+        for (int32_t p = 0; p < fin->partitions.count; p++)
+            rn_fetchsess_forget(cache, sess, key, len, fin->partitions.items[p]);
     }
     return 0;
+}
+
+/* Decide the request's mode (Kafka's FetchManager.newContext). An incremental fetch's
+ * changes are applied and its session's epoch moved on. Returns a Kafka error for the whole
+ * request (session errors) or NONE. */
+static int16_t open_session(fetch_state_t *st)
+{
+    const rn_fetch_request_t *freq = st->req->request;
+    rn_fetchsess_cache_t *cache = sessions(st);
+    st->mode = FETCH_SESSIONLESS;
+    if (st->req->api_version < 7)
+        return RN_KERR_NONE;
+    if (freq->session_epoch == RN_FETCHSESS_INITIAL_EPOCH ||
+        freq->session_epoch == RN_FETCHSESS_FINAL_EPOCH) {
+        if (freq->session_id != RN_FETCHSESS_INVALID_ID)
+            rn_fetchsess_remove(cache, freq->session_id);
+        if (freq->session_epoch == RN_FETCHSESS_INITIAL_EPOCH)
+            st->mode = FETCH_FULL;
+        return RN_KERR_NONE;
+    }
+    rn_fetchsess_t *sess;
+    int16_t err = rn_fetchsess_lookup(cache, freq->session_id, freq->session_epoch,
+                                      st->req->api_version >= 13, &sess);
+    if (err != RN_KERR_NONE)
+        return err;
+    int rc = update_session(st, sess);
+    if (rc != 0) {
+        RN_WARN("fetch", "closing fetch session %d (peer %s, correlation id %d): %s", (int)sess->id,
+                st->req->peer, st->req->correlation_id,
+                rc == RN_EFULL ? "over max.partitions.per.request" : rn_strerror(rc));
+        rn_fetchsess_remove(cache, sess->id);
+        return RN_KERR_FETCH_SESSION_ID_NOT_FOUND;
+    }
+    if (sess->nparts == 0) {
+        rn_fetchsess_remove(cache, sess->id); /* nothing left: answered without a session */
+        return RN_KERR_NONE;
+    }
+    rn_fetchsess_touch(cache, sess, rn_clock_mono_ms());
+    st->mode = FETCH_INCREMENTAL;
+    st->sess_id = sess->id;
+    st->sess_epoch = sess->epoch;
+    return RN_KERR_NONE;
+}
+
+/* A topic entry for the session topic key (copied into the arena: the session may go while
+ * the request is parked). */
+static int session_topic(fetch_state_t *st, const rn_fetchsess_topic_t *topic,
+                         rn_fetch_topic_t *tin)
+{
+    rn_fetch_topic_init(tin);
+    if (st->req->api_version >= 13) {
+        if (topic->len == sizeof(tin->topic_id))
+            memcpy(&tin->topic_id, topic->key, sizeof(tin->topic_id));
+        return 0;
+    }
+    char *name = rn_arena_alloc(&st->req->arena, topic->len + 1u);
+    if (!name)
+        return RN_ENOMEM;
+    memcpy(name, topic->key, topic->len);
+    tin->topic = (rn_str_t){name, (int32_t)topic->len};
+    return 0;
+}
+
+/* An incremental fetch reads every partition of its session, in the session's order, with
+ * the parameters last sent (Kafka's IncrementalFetchContext.foreachPartition). */
+static int plan_session(fetch_state_t *st, const rn_fetchsess_t *sess)
+{
+    rn_arena_t *arena = &st->req->arena;
+    size_t n = sess->nparts;
+    st->items = rn_arena_calloc(arena, n + 1, sizeof(*st->items));
+    st->groups = rn_arena_calloc(arena, n + 1, sizeof(*st->groups));
+    rn_fetch_topic_t *tins = rn_arena_calloc(arena, n + 1, sizeof(*tins));
+    rn_fetch_partition_t *pins = rn_arena_calloc(arena, n + 1, sizeof(*pins));
+    if (!st->items || !st->groups || !tins || !pins)
+        return RN_ENOMEM;
+    const rn_fetchsess_topic_t *last = NULL;
+    rn_fetch_topic_t *tin = NULL;
+    for (const rn_fetchsess_part_t *part = sess->head; part; part = part->next) {
+        if (part->topic != last) {
+            tin = tin ? tin + 1 : tins;
+            if (session_topic(st, part->topic, tin) != 0)
+                return RN_ENOMEM;
+            last = part->topic;
+        }
+        rn_fetch_partition_t *pin = &pins[st->nitems];
+        rn_fetch_partition_init(pin);
+        pin->partition = part->partition;
+        pin->fetch_offset = part->params.fetch_offset;
+        pin->partition_max_bytes = part->params.partition_max_bytes;
+        pin->current_leader_epoch = part->params.current_leader_epoch;
+        pin->last_fetched_epoch = part->params.last_fetched_epoch;
+        pin->log_start_offset = part->params.log_start_offset;
+        st->items[st->nitems++] = (fetch_item_t){tin, pin};
+    }
+    group_items(st);
+    return 0;
+}
+
+/* What was read for one partition, as the session compares it. */
+static rn_fetchsess_read_t read_of(const rn_fetch_partition_data_t *out)
+{
+    return (rn_fetchsess_read_t){
+        .high_watermark = out->high_watermark,
+        .log_start_offset = out->log_start_offset,
+        .error_code = out->error_code,
+        .has_records = out->records.len > 0,
+        .diverging = out->diverging_epoch.epoch >= 0 || out->diverging_epoch.end_offset >= 0,
+        .preferred_replica = out->preferred_read_replica >= 0,
+    };
 }
 
 /* Build the whole response from the current state of the logs. */
@@ -334,6 +519,99 @@ static void release_records(rn_fetch_response_t *resp)
     }
 }
 
+/* Answer the whole request with a session error and no partitions. */
+static void session_error(rn_fetch_response_t *resp, int16_t err, int32_t sess_id)
+{
+    release_records(resp);
+    resp->responses = (rn_fetchable_topic_response_array_t){0, NULL};
+    resp->error_code = err;
+    resp->session_id = sess_id;
+}
+
+/* A full fetch's answer is final: start its session with what it sent (Kafka's
+ * FullFetchContext.updateAndGenerateResponseData). No room, no session (id 0). */
+static void start_session(fetch_state_t *st)
+{
+    rn_fetch_response_t *resp = st->req->response;
+    rn_fetchsess_cache_t *cache = sessions(st);
+    if ((size_t)st->nitems > max_session_parts(st))
+        return;
+    rn_fetchsess_t *sess = rn_fetchsess_create(cache, rn_clock_mono_ms(), st->replica_id >= 0,
+                                               (size_t)st->nitems, st->req->api_version >= 13);
+    if (!sess)
+        return;
+    for (int32_t t = 0; t < resp->responses.count && t < st->ngroups; t++) {
+        const fetch_group_t *g = &st->groups[t];
+        size_t len;
+        const void *key = topic_key(st, g->tin, &len);
+        for (int32_t p = 0; p < g->count; p++) {
+            const rn_fetch_partition_t *pin = st->items[g->first + p].pin;
+            rn_fetchsess_params_t params = params_of(pin);
+            rn_fetchsess_part_t *part;
+            if (rn_fetchsess_add(cache, sess, key, len, pin->partition, &params, SIZE_MAX, &part) !=
+                0) {
+                rn_fetchsess_remove(cache, sess->id);
+                return;
+            }
+            rn_fetchsess_read_t read = read_of(&resp->responses.items[t].partitions.items[p]);
+            rn_fetchsess_sent(part, &read);
+        }
+    }
+    resp->session_id = sess->id;
+}
+
+/* Keep the partitions of topic entry t that the session must answer; their count. */
+static int32_t filter_topic(fetch_state_t *st, rn_fetchsess_t *sess, int32_t t)
+{
+    rn_fetchable_topic_response_t *tout =
+        &((rn_fetch_response_t *)st->req->response)->responses.items[t];
+    size_t len;
+    const void *key = topic_key(st, st->groups[t].tin, &len);
+    int32_t kept = 0;
+    for (int32_t p = 0; p < tout->partitions.count; p++) {
+        rn_fetch_partition_data_t *out = &tout->partitions.items[p];
+        rn_fetchsess_part_t *part = rn_fetchsess_find(sess, key, len, out->partition_index);
+        rn_fetchsess_read_t read = read_of(out);
+        if (part == NULL || rn_fetchsess_respond(sess, part, &read))
+            tout->partitions.items[kept++] = *out;
+    }
+    tout->partitions.count = kept;
+    return kept;
+}
+
+/* An incremental fetch's answer is final: only what changed goes (Kafka's
+ * IncrementalFetchContext.updateAndGenerateResponseData), if the session is still there at
+ * the epoch this request moved it to. */
+static void answer_incremental(fetch_state_t *st)
+{
+    rn_fetch_response_t *resp = st->req->response;
+    rn_fetchsess_t *sess = rn_fetchsess_get(sessions(st), st->sess_id);
+    if (sess == NULL) {
+        session_error(resp, RN_KERR_FETCH_SESSION_ID_NOT_FOUND, RN_FETCHSESS_INVALID_ID);
+        return;
+    }
+    if (sess->epoch != st->sess_epoch) {
+        session_error(resp, RN_KERR_INVALID_FETCH_SESSION_EPOCH, sess->id);
+        return;
+    }
+    int32_t nt = 0;
+    for (int32_t t = 0; t < resp->responses.count && t < st->ngroups; t++)
+        if (filter_topic(st, sess, t) > 0)
+            resp->responses.items[nt++] = resp->responses.items[t];
+    resp->responses.count = nt;
+    resp->session_id = sess->id;
+}
+
+/* The response is final: count it, then let the session shape it. */
+static void finish(fetch_state_t *st)
+{
+    count_bytes_out(st); /* before filtering: the groups still match the topic entries */
+    if (st->mode == FETCH_FULL)
+        start_session(st);
+    else if (st->mode == FETCH_INCREMENTAL)
+        answer_incremental(st);
+}
+
 static void on_wake(rn_fetchwaiter_t *waiter, rn_fetchwait_reason_t reason, void *arg)
 {
     fetch_state_t *st = arg;
@@ -347,8 +625,9 @@ static void on_wake(rn_fetchwaiter_t *waiter, rn_fetchwait_reason_t reason, void
         release_records(resp);
         resp->responses = (rn_fetchable_topic_response_array_t){0, NULL};
         resp->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
+        st->mode = FETCH_SESSIONLESS;
     }
-    count_bytes_out(st);
+    finish(st);
     rn_req_complete(st->req);
 }
 
@@ -387,6 +666,14 @@ static void park(fetch_state_t *st, const fetch_budget_t *budget)
     rn_req_park(req, on_cancel, st);
 }
 
+/* Plan the request's partitions: its own, or its session's. */
+static int plan_request(fetch_state_t *st)
+{
+    if (st->mode != FETCH_INCREMENTAL)
+        return plan(st);
+    return plan_session(st, rn_fetchsess_get(sessions(st), st->sess_id));
+}
+
 int rn_handle_fetch(rn_req_t *req)
 {
     const rn_fetch_request_t *freq = req->request;
@@ -394,20 +681,19 @@ int rn_handle_fetch(rn_req_t *req)
     if (rn_quorum_fetch_wanted(req))
         return rn_quorum_handle_fetch(req); /* a voter replicating __cluster_metadata-0 */
     resp->throttle_time_ms = 0;
-    resp->session_id = 0;
-    if (req->api_version >= 7 && freq->session_epoch != 0 && freq->session_epoch != -1) {
-        resp->error_code = RN_KERR_FETCH_SESSION_ID_NOT_FOUND;
-        resp->responses = (rn_fetchable_topic_response_array_t){0, NULL};
-        return RN_HANDLED_SYNC;
-    }
+    resp->session_id = RN_FETCHSESS_INVALID_ID;
     fetch_state_t *st = rn_arena_calloc(&req->arena, 1, sizeof(*st));
     if (!st)
         return RN_ENOMEM;
     st->req = req;
     st->dp = rn_datapath(rn_req_broker(req));
     st->replica_id = req->api_version >= 15 ? freq->replica_state.replica_id : freq->replica_id;
-
-    if (plan(st) != 0) {
+    int16_t err = open_session(st);
+    if (err != RN_KERR_NONE) {
+        session_error(resp, err, RN_FETCHSESS_INVALID_ID);
+        return RN_HANDLED_SYNC;
+    }
+    if (plan_request(st) != 0) {
         /* Too many partitions for memory: this request fails, the connection stays. */
         resp->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
         resp->responses = (rn_fetchable_topic_response_array_t){0, NULL};
@@ -420,8 +706,8 @@ int rn_handle_fetch(rn_req_t *req)
         return rc;
     }
     if (freq->max_wait_ms <= 0 || budget.bytes >= freq->min_bytes || budget.error ||
-        freq->topics.count <= 0 || rn_req_broker(req)->stopping) {
-        count_bytes_out(st);
+        st->nitems <= 0 || rn_req_broker(req)->stopping) {
+        finish(st);
         return RN_HANDLED_SYNC;
     }
     release_records(resp);

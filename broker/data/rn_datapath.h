@@ -10,7 +10,8 @@
  *   - the leader-epoch cache (rn_epochs, leader-epoch-checkpoint): the current leader epoch
  *     is assigned at the log end when the partition is opened as leader and whenever an
  *     append carries a newer epoch.
- * And, per broker: the parked-Fetch registry (rn_fetchwait), the producer id allocator
+ * And, per broker: the parked-Fetch registry (rn_fetchwait), the fetch session cache
+ * (rn_fetchsess), the producer id allocator
  * (rn_pidalloc), and the timers that have rn_logmgr write the recovery-point and
  * log-start-offset checkpoints on the offload thread (after DeleteRecords/retention and every
  * 60 s; rn_logmgr_close writes them at clean shutdown) and run retention
@@ -29,6 +30,7 @@
 
 #include "rn_broker.h"
 #include "rn_epochs.h"
+#include "data/rn_fetchsess.h"
 #include "data/rn_fetchwait.h"
 #include "data/rn_pidalloc.h"
 #include "data/rn_pidstate.h"
@@ -107,6 +109,8 @@ void rn_datapath_start_moved(rn_datapath_t *dp, rn_dpart_t *dpart);
 /* The parked-Fetch registry and the producer id allocator. */
 rn_fetchwait_t *rn_datapath_waits(const rn_datapath_t *dp);
 rn_pidalloc_t *rn_datapath_pidalloc(const rn_datapath_t *dp);
+/* The fetch session cache (max.incremental.fetch.session.cache.slots). */
+rn_fetchsess_cache_t *rn_datapath_sessions(const rn_datapath_t *dp);
 /* Lookups inside compressed batches for ListOffsets, off the loop (rn_tslookup.h). */
 struct rn_tslookup *rn_datapath_tslookup(const rn_datapath_t *dp);
 

@@ -211,6 +211,30 @@ static void collect_counts(rn_metrics_writer_t *w, const rn_broker_t *b)
     rn_metrics_emit_u64(w, NULL, 0, offline);
 }
 
+/* The fetch session cache (Kafka's NumIncrementalFetchSessions,
+ * NumIncrementalFetchPartitionsCached, IncrementalFetchSessionEvictionsPerSec). */
+static void collect_sessions(rn_metrics_writer_t *w, const rn_broker_t *b)
+{
+    if (b->datapath == NULL)
+        return;
+    rn_fetchsess_stats_t st = rn_fetchsess_stats(rn_datapath_sessions(rn_datapath(b)));
+    rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_fetch_sessions",
+                           "Incremental fetch sessions (KIP-227) in this node's cache.");
+    rn_metrics_emit_u64(w, NULL, 0, st.sessions);
+    rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_fetch_session_partitions",
+                           "Partitions held by all fetch sessions of this node.");
+    rn_metrics_emit_u64(w, NULL, 0, st.partitions);
+    rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_fetch_sessions_created_total",
+                           "Fetch sessions created for full fetches.");
+    rn_metrics_emit_u64(w, NULL, 0, st.created);
+    rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_fetch_session_evictions_total",
+                           "Fetch sessions evicted to make room for new ones.");
+    rn_metrics_emit_u64(w, NULL, 0, st.evicted);
+    rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_fetch_incremental_total",
+                           "Incremental fetches accepted on a fetch session.");
+    rn_metrics_emit_u64(w, NULL, 0, st.incremental);
+}
+
 typedef enum part_value {
     PV_LOG_END,
     PV_HIGH_WATERMARK,
@@ -260,6 +284,7 @@ static void collect_partitions(rn_metrics_writer_t *w, void *arg)
     if (b->topics == NULL)
         return;
     collect_counts(w, b);
+    collect_sessions(w, b);
     size_t n_topics = rn_topics_count(b->topics);
     for (size_t f = 0; f < sizeof(part_families) / sizeof(part_families[0]); f++) {
         rn_metrics_emit_family(w, RN_METRICS_GAUGE, part_families[f].name, part_families[f].help);

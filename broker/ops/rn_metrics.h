@@ -180,6 +180,9 @@ size_t rn_metrics_dropped(const rn_metrics_t *m);
  *     runnel_offline_partitions, and per partition with an open log
  *     runnel_partition_{log_end_offset,high_watermark,log_start_offset,size_bytes,
  *     replicas,in_sync_replicas}{topic,partition};
+ *   fetch sessions: runnel_fetch_sessions, runnel_fetch_session_partitions,
+ *     runnel_fetch_sessions_created_total, runnel_fetch_session_evictions_total,
+ *     runnel_fetch_incremental_total;
  *   per topic (counted by the data path, see below): runnel_topic_bytes_in_total,
  *     runnel_topic_messages_in_total, runnel_topic_bytes_out_total;
  *   process: process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,
