@@ -31,7 +31,7 @@ typedef struct rn_controller_opts {
     int32_t offsets_topic_partitions;         /* offsets.topic.num.partitions (50) */
     int16_t offsets_topic_replication_factor; /* offsets.topic.replication.factor (3) */
     int16_t metadata_version;                 /* the metadata.version level bootstrapped */
-    int64_t producer_id_floor; /* ids below may have been used before blocks came from here */
+    int64_t producer_id_floor;    /* ids below may have been used before blocks came from here */
     bool unclean_leader_election; /* unclean.leader.election.enable, topics without one */
 } rn_controller_opts_t;
 
