@@ -25,6 +25,7 @@
 #define RESPONSE_MAX     (10 << 20) /* replica.fetch.response.max.bytes */
 #define ERROR_BACKOFF_MS 200        /* a partition the leader refused waits for new metadata */
 #define RETRY_MS         100
+#define SYNC_WAIT_MS     5 /* longest wait of a Fetch sent while a partition is fsynced */
 
 struct rn__fetcher {
     rn_replica_t *rm;
@@ -328,12 +329,15 @@ static void send_fetch(rn__fetcher_t *f)
     req.session_epoch = -1;
     rn_fetch_topic_t *topics = rn_fetch_topic_array_alloc(&f->arena, &req.topics, (int32_t)f->n);
     int32_t n = 0;
+    bool syncing = false;
     for (size_t i = 0; topics != NULL && i < f->n; i++) {
         rn__rpart_t *rep = f->parts[i];
         rn_dpart_t *dpart = rep->dpart;
         rep->sent_offset = -1;
-        if (rep->syncing)
-            continue; /* rn__fetcher_kick sends once the fsync is done */
+        if (rep->syncing) {
+            syncing = true;
+            continue; /* fetched again once its fsync is done */
+        }
         if (rep->backoff_until > now) {
             if (rep->backoff_until < wake)
                 wake = rep->backoff_until;
@@ -353,6 +357,10 @@ static void send_fetch(rn__fetcher_t *f)
         rep->sent_offset = p->fetch_offset;
     }
     req.topics.count = n;
+    /* A partition left out for its fsync must not wait for the others' long poll to come
+     * back (replica.fetch.wait.max.ms) before it is fetched again. */
+    if (syncing && req.max_wait_ms > SYNC_WAIT_MS)
+        req.max_wait_ms = SYNC_WAIT_MS;
     if (n == 0) {
         if (f->n > 0) {
             int64_t ms = wake == INT64_MAX ? RETRY_MS : wake - now;
