@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct lm_entry {
     char *topic;
@@ -255,6 +256,73 @@ fail:
     return rc;
 }
 
+/* One partition of a load: its inputs, set before the workers start, and its outcome. */
+typedef struct load_item {
+    const rn_datadir_part_t *part;
+    rn_plog_config_t cfg;
+    rn_plog_open_opts_t popts;
+    rn_plog_open_stats_t stats;
+    int rc;
+    char *why; /* on failure */
+} load_item_t;
+
+/* Opening the logs of a data dir is independent per partition and mostly waits on the file
+ * system, so a few threads share it (the event loop does not run yet). Each takes the next
+ * unopened partition; the table insert is the only shared write (under mu). */
+typedef struct load_job {
+    rn_logmgr_t *mgr;
+    load_item_t *items;
+    size_t nitems;
+    size_t next; /* next item to take (atomic) */
+} load_job_t;
+
+#define LOAD_MAX_THREADS 8
+
+static void *load_worker(void *arg)
+{
+    load_job_t *job = arg;
+    for (;;) {
+        size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+        if (i >= job->nitems)
+            return NULL;
+        load_item_t *it = &job->items[i];
+        char why[768];
+        it->popts.stats = &it->stats;
+        it->rc = open_partition(job->mgr, it->part->topic, it->part->partition, &it->cfg,
+                                &it->popts, NULL, why, sizeof(why));
+        if (it->rc != 0)
+            it->why = rn_xstrdup(why);
+    }
+}
+
+/* Threads for a load of n partitions: one per online CPU, at most LOAD_MAX_THREADS, none
+ * beyond one per 16 partitions (a thread costs more than a few opens). */
+static size_t load_threads(size_t n)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t t = cpus > 0 ? (size_t)cpus : 1;
+    if (t > LOAD_MAX_THREADS)
+        t = LOAD_MAX_THREADS;
+    if (t > n / 16 + 1)
+        t = n / 16 + 1;
+    return t;
+}
+
+/* Run the job; returns the number of threads that worked on it. */
+static size_t load_run(load_job_t *job)
+{
+    pthread_t tids[LOAD_MAX_THREADS];
+    size_t want = load_threads(job->nitems), started = 0;
+    /* The calling thread is one of the workers; one that cannot be started leaves its share
+     * to the others. */
+    while (started + 1 < want && pthread_create(&tids[started], NULL, load_worker, job) == 0)
+        started++;
+    load_worker(job);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    return started + 1;
+}
+
 int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config_arg,
                    int64_t now_ms, char *err, size_t errlen)
 {
@@ -267,43 +335,71 @@ int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config
         mgr->config_fn = config_fn;
         mgr->config_arg = config_arg;
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rn_checkpoint_t rp_cp, ls_cp;
     load_checkpoint(mgr, RN_CHECKPOINT_RECOVERY_POINT, &rp_cp);
     load_checkpoint(mgr, RN_CHECKPOINT_LOG_START, &ls_cp);
     rn_datadir_part_t *parts = NULL;
     size_t nparts = 0;
     int rc = rn_datadir_list_partitions(mgr->dd, &parts, &nparts, err, errlen);
-    for (size_t i = 0; rc == 0 && i < nparts; i++) {
-        rn_plog_config_t cfg;
-        config_for(mgr, parts[i].topic, parts[i].partition, &cfg);
-        rn_plog_open_opts_t popts = {0};
+    if (rc != 0) {
+        rn_checkpoint_free(&rp_cp);
+        rn_checkpoint_free(&ls_cp);
+        return rc;
+    }
+    /* Configs and checkpoint entries are looked up here, on the calling thread: config_fn
+     * need not be thread-safe. */
+    load_item_t *items = rn_xcalloc(nparts + 1, sizeof(*items));
+    for (size_t i = 0; i < nparts; i++) {
+        load_item_t *it = &items[i];
+        it->part = &parts[i];
+        config_for(mgr, parts[i].topic, parts[i].partition, &it->cfg);
         int64_t rp = checkpoint_offset(&rp_cp, parts[i].topic, parts[i].partition);
         int64_t ls = checkpoint_offset(&ls_cp, parts[i].topic, parts[i].partition);
-        popts.recovery_point = rp > 0 ? rp : 0;
-        popts.log_start_offset = ls > 0 ? ls : 0;
+        it->popts.recovery_point = rp > 0 ? rp : 0;
+        it->popts.log_start_offset = ls > 0 ? ls : 0;
         /* A clean marker vouches for logs the checkpoint knows; one it does not list was
          * never checkpointed as flushed and is recovered. */
-        popts.clean = mgr->clean && rp >= 0;
-        popts.now_ms = now_ms;
-        char why[768];
-        int prc = open_partition(mgr, parts[i].topic, parts[i].partition, &cfg, &popts, NULL, why,
-                                 sizeof(why));
-        if (prc != 0) {
-            /* One damaged partition must not take the others down (design.md, decision 8): it stays
-             * offline, its files untouched, until repaired and reopened. */
-            RN_ERROR("logmgr", "%s; the partition stays offline until repaired and reopened", why);
-            mgr->offline = rn_xrealloc(mgr->offline, (mgr->noffline + 1) * sizeof(*mgr->offline));
-            mgr->offline[mgr->noffline++] =
-                (lm_offline_t){rn_xstrdup(parts[i].topic), parts[i].partition, prc};
-        }
+        it->popts.clean = mgr->clean && rp >= 0;
+        it->popts.now_ms = now_ms;
     }
-    rn_datadir_parts_free(parts, nparts);
     rn_checkpoint_free(&rp_cp);
     rn_checkpoint_free(&ls_cp);
-    if (rc != 0)
-        return rc;
-    RN_INFO("logmgr", "%s: opened %zu partition log(s) after a%s shutdown (%zu offline)", mgr->dir,
-            rn_map_count(&mgr->table), mgr->clean ? " clean" : "n unclean", mgr->noffline);
+    load_job_t job = {.mgr = mgr, .items = items, .nitems = nparts};
+    size_t nthreads = load_run(&job);
+    size_t nrecovered = 0, ncut = 0, nsegs = 0, nsegs_recovered = 0, nsegs_deleted = 0;
+    uint64_t bytes_cut = 0;
+    for (size_t i = 0; i < nparts; i++) {
+        load_item_t *it = &items[i];
+        if (it->rc != 0) {
+            /* One damaged partition must not take the others down (design.md, decision 8): it stays
+             * offline, its files untouched, until repaired and reopened. */
+            RN_ERROR("logmgr", "%s; the partition stays offline until repaired and reopened",
+                     it->why);
+            mgr->offline = rn_xrealloc(mgr->offline, (mgr->noffline + 1) * sizeof(*mgr->offline));
+            mgr->offline[mgr->noffline++] =
+                (lm_offline_t){rn_xstrdup(it->part->topic), it->part->partition, it->rc};
+            rn_free(it->why);
+            continue;
+        }
+        nsegs += it->stats.segments;
+        nsegs_recovered += it->stats.segments_recovered;
+        nsegs_deleted += it->stats.segments_deleted;
+        bytes_cut += it->stats.bytes_cut;
+        nrecovered += it->stats.segments_recovered > 0;
+        ncut += it->stats.bytes_cut > 0;
+    }
+    rn_free(items);
+    rn_datadir_parts_free(parts, nparts);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    RN_INFO("logmgr",
+            "%s: opened %zu partition log(s) after a%s shutdown in %" PRId64 " ms on %zu "
+            "thread(s): %zu segment(s); %zu partition(s) recovered (%zu segment(s) validated), "
+            "%zu cut (%" PRIu64 " bytes, %zu later segment(s) deleted); %zu offline",
+            mgr->dir, rn_map_count(&mgr->table), mgr->clean ? " clean" : "n unclean", ms, nthreads,
+            nsegs, nrecovered, nsegs_recovered, ncut, bytes_cut, nsegs_deleted, mgr->noffline);
     return 0;
 }
 
