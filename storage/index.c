@@ -125,10 +125,19 @@ int rn__idxfile_make_writable(rn__idxfile_t *f, size_t max_bytes)
     if (cap > UINT32_MAX)
         cap = UINT32_MAX;
     idxfile_unmap(f);
-    /* Cut to the entries first so everything past them reads as zeros (holes), even when the
-     * old file carried garbage there: a zero entry is what marks the end after a crash. */
-    if (ftruncate(f->fd, (off_t)(f->entries * f->entry_size)) != 0 ||
-        ftruncate(f->fd, (off_t)(cap * f->entry_size)) != 0)
+    /* Everything past the entries must read as zeros: a zero entry is what marks the end after
+     * a crash. Whole entries past them are zeros already (the count stops at the last non-zero
+     * entry, truncation and reset clear what they drop); only a partial entry at the end of a
+     * damaged file needs cutting. Truncating an already preallocated file anyway cost two
+     * journalled size changes per index on every start-up after a kill. */
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+        return RN_EIO;
+    size_t len = (size_t)st.st_size, keep = (size_t)f->entries * f->entry_size;
+    size_t want = cap * f->entry_size;
+    if ((len % f->entry_size != 0 || len < keep) && ftruncate(f->fd, (off_t)keep) != 0)
+        return RN_EIO;
+    if ((len != want || len % f->entry_size != 0) && ftruncate(f->fd, (off_t)want) != 0)
         return RN_EIO;
     f->max_entries = (uint32_t)cap;
     f->writable = 1;
