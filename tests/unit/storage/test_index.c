@@ -17,6 +17,14 @@ static off_t file_size(const char *path)
     return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
+static int entry_bytes_zero(const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != 0)
+            return 0;
+    return 1;
+}
+
 static void write_file(const char *path, const void *data, size_t len)
 {
     FILE *fp = fopen(path, "wb");
@@ -195,6 +203,18 @@ static void test_sparse_tail(const char *dir)
     write_file(path, buf, sizeof(buf));
     is(rn_index_open(&idx, path, 2000, 0, max), 0, "open a dense zero-tailed file");
     is(rn_index_entries(&idx), 1, "written zeros are not entries");
+    rn_index_close(&idx);
+
+    /* A partial entry of garbage at the end of a damaged file is cut when the index becomes
+     * writable: past the entries everything reads as zeros. */
+    uint8_t torn[8 + 5];
+    memcpy(torn, buf, 8);
+    memset(torn + 8, 0xab, 5);
+    write_file(path, torn, sizeof(torn));
+    is(rn_index_open(&idx, path, 2000, 1, 4096), 0, "open a file with a partial entry writable");
+    is(rn_index_entries(&idx), 1, "one entry");
+    is(file_size(path), 4096, "preallocated");
+    ok(entry_bytes_zero(idx.file.map + 8, 4096 - 8), "the partial entry's bytes are zeros now");
     rn_index_close(&idx);
 }
 
