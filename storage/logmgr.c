@@ -54,6 +54,7 @@ struct rn_logmgr {
     pthread_mutex_t ckpt_mu; /* one checkpoint writer at a time (they share temp names) */
     rn_map_t table;          /* of lm_entry_t, by tp_hash */
     rn_checkpoint_t hw_loaded;
+    rn_map_t hw_index; /* of hw_loaded's entries, by tp_hash */
     char **deleted;
     size_t ndeleted, cap_deleted;
     lm_offline_t *offline;
@@ -95,9 +96,34 @@ static void table_insert(rn_logmgr_t *mgr, const char *topic, int32_t partition,
     rn_map_xput(&mgr->table, e->hash, e);
 }
 
-static int64_t checkpoint_offset(const rn_checkpoint_t *cp, const char *topic, int32_t partition)
+static bool ckpt_entry_is(const void *item, const void *key)
 {
-    const rn_checkpoint_entry_t *e = rn_checkpoint_find(cp, topic, partition);
+    const rn_checkpoint_entry_t *e = item;
+    const tp_key_t *k = key;
+    return e->partition == k->partition && strcmp(e->topic, k->topic) == 0;
+}
+
+/* Index a checkpoint's entries (which it keeps owning) by topic-partition. Start-up looks up
+ * every partition in each checkpoint, and a scan per lookup made that quadratic. The last
+ * entry of a topic-partition wins, as with rn_checkpoint_find. */
+static void checkpoint_index(const rn_checkpoint_t *cp, rn_map_t *map)
+{
+    memset(map, 0, sizeof(*map));
+    (void)rn_map_reserve(map, cp->count);
+    for (size_t i = cp->count; i-- > 0;) {
+        rn_checkpoint_entry_t *e = &cp->entries[i];
+        tp_key_t k = {e->topic, e->partition};
+        uint64_t h = tp_hash(e->topic, e->partition);
+        if (rn_map_get(map, h, ckpt_entry_is, &k) == NULL)
+            rn_map_xput(map, h, e);
+    }
+}
+
+static int64_t checkpoint_offset(const rn_map_t *index, const char *topic, int32_t partition)
+{
+    tp_key_t k = {topic, partition};
+    const rn_checkpoint_entry_t *e =
+        rn_map_get(index, tp_hash(topic, partition), ckpt_entry_is, &k);
     return e != NULL ? e->offset : -1;
 }
 
@@ -197,6 +223,7 @@ static void mgr_free(rn_logmgr_t *mgr)
 {
     mgr_free_table(mgr);
     rn_flusher_stop(mgr->flusher);
+    rn_map_free(&mgr->hw_index);
     rn_checkpoint_free(&mgr->hw_loaded);
     for (size_t i = 0; i < mgr->ndeleted; i++)
         rn_free(mgr->deleted[i]);
@@ -245,6 +272,7 @@ int rn_logmgr_open(const rn_logmgr_opts_t *opts, rn_logmgr_t **out, char *err, s
         goto fail;
     }
     load_checkpoint(mgr, RN_CHECKPOINT_REPLICATION, &mgr->hw_loaded);
+    checkpoint_index(&mgr->hw_loaded, &mgr->hw_index);
     if (!opts->defer_logs && (rc = rn_logmgr_load(mgr, NULL, NULL, opts->now_ms, err, errlen)) != 0)
         goto fail;
     *out = mgr;
@@ -338,16 +366,16 @@ int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rn_checkpoint_t rp_cp, ls_cp;
+    rn_map_t rp_index, ls_index;
     load_checkpoint(mgr, RN_CHECKPOINT_RECOVERY_POINT, &rp_cp);
     load_checkpoint(mgr, RN_CHECKPOINT_LOG_START, &ls_cp);
+    checkpoint_index(&rp_cp, &rp_index);
+    checkpoint_index(&ls_cp, &ls_index);
     rn_datadir_part_t *parts = NULL;
     size_t nparts = 0;
     int rc = rn_datadir_list_partitions(mgr->dd, &parts, &nparts, err, errlen);
-    if (rc != 0) {
-        rn_checkpoint_free(&rp_cp);
-        rn_checkpoint_free(&ls_cp);
-        return rc;
-    }
+    if (rc != 0)
+        goto done;
     /* Configs and checkpoint entries are looked up here, on the calling thread: config_fn
      * need not be thread-safe. */
     load_item_t *items = rn_xcalloc(nparts + 1, sizeof(*items));
@@ -355,8 +383,8 @@ int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config
         load_item_t *it = &items[i];
         it->part = &parts[i];
         config_for(mgr, parts[i].topic, parts[i].partition, &it->cfg);
-        int64_t rp = checkpoint_offset(&rp_cp, parts[i].topic, parts[i].partition);
-        int64_t ls = checkpoint_offset(&ls_cp, parts[i].topic, parts[i].partition);
+        int64_t rp = checkpoint_offset(&rp_index, parts[i].topic, parts[i].partition);
+        int64_t ls = checkpoint_offset(&ls_index, parts[i].topic, parts[i].partition);
         it->popts.recovery_point = rp > 0 ? rp : 0;
         it->popts.log_start_offset = ls > 0 ? ls : 0;
         /* A clean marker vouches for logs the checkpoint knows; one it does not list was
@@ -364,8 +392,6 @@ int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config
         it->popts.clean = mgr->clean && rp >= 0;
         it->popts.now_ms = now_ms;
     }
-    rn_checkpoint_free(&rp_cp);
-    rn_checkpoint_free(&ls_cp);
     load_job_t job = {.mgr = mgr, .items = items, .nitems = nparts};
     size_t nthreads = load_run(&job);
     size_t nrecovered = 0, ncut = 0, nsegs = 0, nsegs_recovered = 0, nsegs_deleted = 0;
@@ -400,7 +426,12 @@ int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config
             "%zu cut (%" PRIu64 " bytes, %zu later segment(s) deleted); %zu offline",
             mgr->dir, rn_map_count(&mgr->table), mgr->clean ? " clean" : "n unclean", ms, nthreads,
             nsegs, nrecovered, nsegs_recovered, ncut, bytes_cut, nsegs_deleted, mgr->noffline);
-    return 0;
+done:
+    rn_map_free(&rp_index);
+    rn_map_free(&ls_index);
+    rn_checkpoint_free(&rp_cp);
+    rn_checkpoint_free(&ls_cp);
+    return rc;
 }
 
 rn_plog_t *rn_logmgr_get(rn_logmgr_t *mgr, const char *topic, int32_t partition)
@@ -676,7 +707,7 @@ size_t rn_logmgr_count(const rn_logmgr_t *mgr)
 
 int64_t rn_logmgr_checkpointed_hw(const rn_logmgr_t *mgr, const char *topic, int32_t partition)
 {
-    return checkpoint_offset(&mgr->hw_loaded, topic, partition);
+    return checkpoint_offset(&mgr->hw_index, topic, partition);
 }
 
 bool rn_logmgr_was_clean_shutdown(const rn_logmgr_t *mgr)

@@ -254,6 +254,9 @@ static int open_segments(rn_plog_t *log, const dirscan_t *scan, const rn_plog_op
 int rn_plog_open(const char *dir, const rn_plog_config_t *cfg, const rn_plog_open_opts_t *opts,
                  rn_plog_t **out)
 {
+    rn_plog_open_stats_t local;
+    rn_plog_open_stats_t *stats = opts->stats != NULL ? opts->stats : &local;
+    memset(stats, 0, sizeof(*stats));
     char why[128];
     if (rn_plog_config_validate(cfg, why, sizeof(why)) != 0) {
         RN_ERROR("log", "%s: %s", dir, why);
@@ -271,9 +274,6 @@ int rn_plog_open(const char *dir, const rn_plog_config_t *cfg, const rn_plog_ope
         errno = ENOTDIR;
         return RN_EINVAL;
     }
-    rn_plog_open_stats_t local;
-    rn_plog_open_stats_t *stats = opts->stats != NULL ? opts->stats : &local;
-    memset(stats, 0, sizeof(*stats));
     rn_plog_t *log = rn__plog_alloc(dir, cfg);
     dirscan_t scan;
     int err = scan_dir(log, &scan);
