@@ -30,6 +30,11 @@ static int idxfile_map(rn__idxfile_t *f, size_t len, int writable)
     void *map = mmap(NULL, len, prot, MAP_SHARED, f->fd, 0);
     if (map == MAP_FAILED)
         return RN_EIO;
+    /* Index pages are reached by binary search, appends and a backward scan for the last
+     * entry: never sequentially. The default read-around would fault in (and zero-fill, over
+     * the preallocated holes) a whole read-ahead window for each first touch, ~1 ms per index
+     * at start-up. */
+    (void)madvise(map, len, MADV_RANDOM);
     f->map = map;
     f->map_len = len;
     return 0;
