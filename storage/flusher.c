@@ -115,7 +115,10 @@ void rn_flusher_add(rn_flusher_t *fl, struct rn_plog *log)
     fl->entries[fl->n].log = log;
     fl->entries[fl->n].requested = 0;
     fl->n++;
-    pthread_cond_signal(&fl->cond); /* its flush.ms may need an earlier wake-up */
+    /* A finite flush.ms may need an earlier wake-up. Without one there is nothing to wake for,
+     * and each wake-up scans every log: registering thousands at start-up was quadratic. */
+    if (__atomic_load_n(&log->flush_ms, __ATOMIC_RELAXED) != INT64_MAX)
+        pthread_cond_signal(&fl->cond);
     pthread_mutex_unlock(&fl->mu);
 }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct lm_entry {
     char *topic;
@@ -53,6 +54,7 @@ struct rn_logmgr {
     pthread_mutex_t ckpt_mu; /* one checkpoint writer at a time (they share temp names) */
     rn_map_t table;          /* of lm_entry_t, by tp_hash */
     rn_checkpoint_t hw_loaded;
+    rn_map_t hw_index; /* of hw_loaded's entries, by tp_hash */
     char **deleted;
     size_t ndeleted, cap_deleted;
     lm_offline_t *offline;
@@ -94,9 +96,34 @@ static void table_insert(rn_logmgr_t *mgr, const char *topic, int32_t partition,
     rn_map_xput(&mgr->table, e->hash, e);
 }
 
-static int64_t checkpoint_offset(const rn_checkpoint_t *cp, const char *topic, int32_t partition)
+static bool ckpt_entry_is(const void *item, const void *key)
 {
-    const rn_checkpoint_entry_t *e = rn_checkpoint_find(cp, topic, partition);
+    const rn_checkpoint_entry_t *e = item;
+    const tp_key_t *k = key;
+    return e->partition == k->partition && strcmp(e->topic, k->topic) == 0;
+}
+
+/* Index a checkpoint's entries (which it keeps owning) by topic-partition. Start-up looks up
+ * every partition in each checkpoint, and a scan per lookup made that quadratic. The last
+ * entry of a topic-partition wins, as with rn_checkpoint_find. */
+static void checkpoint_index(const rn_checkpoint_t *cp, rn_map_t *map)
+{
+    memset(map, 0, sizeof(*map));
+    (void)rn_map_reserve(map, cp->count);
+    for (size_t i = cp->count; i-- > 0;) {
+        rn_checkpoint_entry_t *e = &cp->entries[i];
+        tp_key_t k = {e->topic, e->partition};
+        uint64_t h = tp_hash(e->topic, e->partition);
+        if (rn_map_get(map, h, ckpt_entry_is, &k) == NULL)
+            rn_map_xput(map, h, e);
+    }
+}
+
+static int64_t checkpoint_offset(const rn_map_t *index, const char *topic, int32_t partition)
+{
+    tp_key_t k = {topic, partition};
+    const rn_checkpoint_entry_t *e =
+        rn_map_get(index, tp_hash(topic, partition), ckpt_entry_is, &k);
     return e != NULL ? e->offset : -1;
 }
 
@@ -196,6 +223,7 @@ static void mgr_free(rn_logmgr_t *mgr)
 {
     mgr_free_table(mgr);
     rn_flusher_stop(mgr->flusher);
+    rn_map_free(&mgr->hw_index);
     rn_checkpoint_free(&mgr->hw_loaded);
     for (size_t i = 0; i < mgr->ndeleted; i++)
         rn_free(mgr->deleted[i]);
@@ -244,6 +272,7 @@ int rn_logmgr_open(const rn_logmgr_opts_t *opts, rn_logmgr_t **out, char *err, s
         goto fail;
     }
     load_checkpoint(mgr, RN_CHECKPOINT_REPLICATION, &mgr->hw_loaded);
+    checkpoint_index(&mgr->hw_loaded, &mgr->hw_index);
     if (!opts->defer_logs && (rc = rn_logmgr_load(mgr, NULL, NULL, opts->now_ms, err, errlen)) != 0)
         goto fail;
     *out = mgr;
@@ -253,6 +282,73 @@ fail:
     rn_datadir_close(mgr->dd, false, NULL, 0);
     mgr_free(mgr);
     return rc;
+}
+
+/* One partition of a load: its inputs, set before the workers start, and its outcome. */
+typedef struct load_item {
+    const rn_datadir_part_t *part;
+    rn_plog_config_t cfg;
+    rn_plog_open_opts_t popts;
+    rn_plog_open_stats_t stats;
+    int rc;
+    char *why; /* on failure */
+} load_item_t;
+
+/* Opening the logs of a data dir is independent per partition and mostly waits on the file
+ * system, so a few threads share it (the event loop does not run yet). Each takes the next
+ * unopened partition; the table insert is the only shared write (under mu). */
+typedef struct load_job {
+    rn_logmgr_t *mgr;
+    load_item_t *items;
+    size_t nitems;
+    size_t next; /* next item to take (atomic) */
+} load_job_t;
+
+#define LOAD_MAX_THREADS 8
+
+static void *load_worker(void *arg)
+{
+    load_job_t *job = arg;
+    for (;;) {
+        size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+        if (i >= job->nitems)
+            return NULL;
+        load_item_t *it = &job->items[i];
+        char why[768];
+        it->popts.stats = &it->stats;
+        it->rc = open_partition(job->mgr, it->part->topic, it->part->partition, &it->cfg,
+                                &it->popts, NULL, why, sizeof(why));
+        if (it->rc != 0)
+            it->why = rn_xstrdup(why);
+    }
+}
+
+/* Threads for a load of n partitions: one per online CPU, at most LOAD_MAX_THREADS, none
+ * beyond one per 16 partitions (a thread costs more than a few opens). */
+static size_t load_threads(size_t n)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t t = cpus > 0 ? (size_t)cpus : 1;
+    if (t > LOAD_MAX_THREADS)
+        t = LOAD_MAX_THREADS;
+    if (t > n / 16 + 1)
+        t = n / 16 + 1;
+    return t;
+}
+
+/* Run the job; returns the number of threads that worked on it. */
+static size_t load_run(load_job_t *job)
+{
+    pthread_t tids[LOAD_MAX_THREADS];
+    size_t want = load_threads(job->nitems), started = 0;
+    /* The calling thread is one of the workers; one that cannot be started leaves its share
+     * to the others. */
+    while (started + 1 < want && pthread_create(&tids[started], NULL, load_worker, job) == 0)
+        started++;
+    load_worker(job);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    return started + 1;
 }
 
 int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config_arg,
@@ -267,44 +363,75 @@ int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config
         mgr->config_fn = config_fn;
         mgr->config_arg = config_arg;
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rn_checkpoint_t rp_cp, ls_cp;
+    rn_map_t rp_index, ls_index;
     load_checkpoint(mgr, RN_CHECKPOINT_RECOVERY_POINT, &rp_cp);
     load_checkpoint(mgr, RN_CHECKPOINT_LOG_START, &ls_cp);
+    checkpoint_index(&rp_cp, &rp_index);
+    checkpoint_index(&ls_cp, &ls_index);
     rn_datadir_part_t *parts = NULL;
     size_t nparts = 0;
     int rc = rn_datadir_list_partitions(mgr->dd, &parts, &nparts, err, errlen);
-    for (size_t i = 0; rc == 0 && i < nparts; i++) {
-        rn_plog_config_t cfg;
-        config_for(mgr, parts[i].topic, parts[i].partition, &cfg);
-        rn_plog_open_opts_t popts = {0};
-        int64_t rp = checkpoint_offset(&rp_cp, parts[i].topic, parts[i].partition);
-        int64_t ls = checkpoint_offset(&ls_cp, parts[i].topic, parts[i].partition);
-        popts.recovery_point = rp > 0 ? rp : 0;
-        popts.log_start_offset = ls > 0 ? ls : 0;
+    if (rc != 0)
+        goto done;
+    /* Configs and checkpoint entries are looked up here, on the calling thread: config_fn
+     * need not be thread-safe. */
+    load_item_t *items = rn_xcalloc(nparts + 1, sizeof(*items));
+    for (size_t i = 0; i < nparts; i++) {
+        load_item_t *it = &items[i];
+        it->part = &parts[i];
+        config_for(mgr, parts[i].topic, parts[i].partition, &it->cfg);
+        int64_t rp = checkpoint_offset(&rp_index, parts[i].topic, parts[i].partition);
+        int64_t ls = checkpoint_offset(&ls_index, parts[i].topic, parts[i].partition);
+        it->popts.recovery_point = rp > 0 ? rp : 0;
+        it->popts.log_start_offset = ls > 0 ? ls : 0;
         /* A clean marker vouches for logs the checkpoint knows; one it does not list was
          * never checkpointed as flushed and is recovered. */
-        popts.clean = mgr->clean && rp >= 0;
-        popts.now_ms = now_ms;
-        char why[768];
-        int prc = open_partition(mgr, parts[i].topic, parts[i].partition, &cfg, &popts, NULL, why,
-                                 sizeof(why));
-        if (prc != 0) {
+        it->popts.clean = mgr->clean && rp >= 0;
+        it->popts.now_ms = now_ms;
+    }
+    load_job_t job = {.mgr = mgr, .items = items, .nitems = nparts};
+    size_t nthreads = load_run(&job);
+    size_t nrecovered = 0, ncut = 0, nsegs = 0, nsegs_recovered = 0, nsegs_deleted = 0;
+    uint64_t bytes_cut = 0;
+    for (size_t i = 0; i < nparts; i++) {
+        load_item_t *it = &items[i];
+        if (it->rc != 0) {
             /* One damaged partition must not take the others down (design.md, decision 8): it stays
              * offline, its files untouched, until repaired and reopened. */
-            RN_ERROR("logmgr", "%s; the partition stays offline until repaired and reopened", why);
+            RN_ERROR("logmgr", "%s; the partition stays offline until repaired and reopened",
+                     it->why);
             mgr->offline = rn_xrealloc(mgr->offline, (mgr->noffline + 1) * sizeof(*mgr->offline));
             mgr->offline[mgr->noffline++] =
-                (lm_offline_t){rn_xstrdup(parts[i].topic), parts[i].partition, prc};
+                (lm_offline_t){rn_xstrdup(it->part->topic), it->part->partition, it->rc};
+            rn_free(it->why);
+            continue;
         }
+        nsegs += it->stats.segments;
+        nsegs_recovered += it->stats.segments_recovered;
+        nsegs_deleted += it->stats.segments_deleted;
+        bytes_cut += it->stats.bytes_cut;
+        nrecovered += it->stats.segments_recovered > 0;
+        ncut += it->stats.bytes_cut > 0;
     }
+    rn_free(items);
     rn_datadir_parts_free(parts, nparts);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    RN_INFO("logmgr",
+            "%s: opened %zu partition log(s) after a%s shutdown in %" PRId64 " ms on %zu "
+            "thread(s): %zu segment(s); %zu partition(s) recovered (%zu segment(s) validated), "
+            "%zu cut (%" PRIu64 " bytes, %zu later segment(s) deleted); %zu offline",
+            mgr->dir, rn_map_count(&mgr->table), mgr->clean ? " clean" : "n unclean", ms, nthreads,
+            nsegs, nrecovered, nsegs_recovered, ncut, bytes_cut, nsegs_deleted, mgr->noffline);
+done:
+    rn_map_free(&rp_index);
+    rn_map_free(&ls_index);
     rn_checkpoint_free(&rp_cp);
     rn_checkpoint_free(&ls_cp);
-    if (rc != 0)
-        return rc;
-    RN_INFO("logmgr", "%s: opened %zu partition log(s) after a%s shutdown (%zu offline)", mgr->dir,
-            rn_map_count(&mgr->table), mgr->clean ? " clean" : "n unclean", mgr->noffline);
-    return 0;
+    return rc;
 }
 
 rn_plog_t *rn_logmgr_get(rn_logmgr_t *mgr, const char *topic, int32_t partition)
@@ -580,7 +707,7 @@ size_t rn_logmgr_count(const rn_logmgr_t *mgr)
 
 int64_t rn_logmgr_checkpointed_hw(const rn_logmgr_t *mgr, const char *topic, int32_t partition)
 {
-    return checkpoint_offset(&mgr->hw_loaded, topic, partition);
+    return checkpoint_offset(&mgr->hw_index, topic, partition);
 }
 
 bool rn_logmgr_was_clean_shutdown(const rn_logmgr_t *mgr)

@@ -207,7 +207,8 @@ static int scan_dir(rn_plog_t *log, dirscan_t *scan)
 /* Open the segments found, recovering from the one holding the recovery point on when the
  * stop was unclean. A cut in the recovered range deletes the segments after it: what follows
  * a torn write is not trustworthy. */
-static int open_segments(rn_plog_t *log, const dirscan_t *scan, const rn_plog_open_opts_t *opts)
+static int open_segments(rn_plog_t *log, const dirscan_t *scan, const rn_plog_open_opts_t *opts,
+                         rn_plog_open_stats_t *stats)
 {
     size_t n = scan->logs.n, k = 0;
     for (size_t i = 0; i < n; i++)
@@ -227,6 +228,9 @@ static int open_segments(rn_plog_t *log, const dirscan_t *scan, const rn_plog_op
             return err;
         }
         rn__plog_push(log, seg);
+        stats->segments++;
+        stats->segments_recovered += rec.index_rebuilt ? 1 : 0;
+        stats->bytes_cut += rec.bytes_cut;
         if (rec.bytes_cut > 0 && in_range && i + 1 < n) {
             for (size_t j = i + 1; j < n; j++) {
                 char name[RN_SEGMENT_NAME_MAX], path[PATH_MAX];
@@ -239,6 +243,7 @@ static int open_segments(rn_plog_t *log, const dirscan_t *scan, const rn_plog_op
                         log->name, name, stat(path, &st) == 0 ? (long long)st.st_size : -1LL,
                         scan->logs.v[j], base);
                 unlink_segment(log, scan->logs.v[j], "after a cut made by recovery");
+                stats->segments_deleted++;
             }
             return rn_segment_make_active(seg);
         }
@@ -249,6 +254,9 @@ static int open_segments(rn_plog_t *log, const dirscan_t *scan, const rn_plog_op
 int rn_plog_open(const char *dir, const rn_plog_config_t *cfg, const rn_plog_open_opts_t *opts,
                  rn_plog_t **out)
 {
+    rn_plog_open_stats_t local;
+    rn_plog_open_stats_t *stats = opts->stats != NULL ? opts->stats : &local;
+    memset(stats, 0, sizeof(*stats));
     char why[128];
     if (rn_plog_config_validate(cfg, why, sizeof(why)) != 0) {
         RN_ERROR("log", "%s: %s", dir, why);
@@ -270,14 +278,16 @@ int rn_plog_open(const char *dir, const rn_plog_config_t *cfg, const rn_plog_ope
     dirscan_t scan;
     int err = scan_dir(log, &scan);
     if (err == 0)
-        err = open_segments(log, &scan, opts);
+        err = open_segments(log, &scan, opts, stats);
     dirscan_free(&scan);
     if (err == 0 && log->nsegs == 0) {
         rn_segment_t *seg;
         int64_t base = opts->log_start_offset > 0 ? opts->log_start_offset : 0;
         err = rn_segment_create(log->dir, base, &log->params, opts->now_ms, &seg);
-        if (err == 0)
+        if (err == 0) {
             rn__plog_push(log, seg);
+            stats->segments++;
+        }
     }
     if (err) {
         rn__plog_unref(log);
@@ -300,11 +310,13 @@ int rn_plog_open(const char *dir, const rn_plog_config_t *cfg, const rn_plog_ope
         end = log->log_end_offset;
     }
     log->recovery_point = opts->clean || opts->recovery_point > end ? end : opts->recovery_point;
-    RN_INFO("log",
-            "%s: opened %zu segment(s) after a%s shutdown: log start %" PRId64 ", log end %" PRId64
-            ", recovery point %" PRId64,
-            log->name, log->nsegs, opts->clean ? " clean" : "n unclean", log->log_start_offset, end,
-            log->recovery_point);
+    /* One line per partition made start-up with thousands of them slow to read and to log;
+     * the data dir's loader summarises, and what recovery cut is logged as a warning. */
+    RN_DEBUG("log",
+             "%s: opened %zu segment(s) after a%s shutdown: log start %" PRId64 ", log end %" PRId64
+             ", recovery point %" PRId64,
+             log->name, log->nsegs, opts->clean ? " clean" : "n unclean", log->log_start_offset,
+             end, log->recovery_point);
     *out = log;
     return 0;
 }

@@ -23,6 +23,8 @@
 #include <stdint.h>
 
 #define RN_INDEX_ENTRY_SIZE 8
+/* The largest entry of any index kind (the time index's 12 bytes, rounded up). */
+#define RN__IDXFILE_MAX_ENTRY_SIZE 16
 
 /* ---- internal: an mmapped file of fixed-size entries (shared with rn_timeindex) ----
  * Invariants: entries <= max_entries; map covers max_entries * entry_size bytes when

@@ -49,12 +49,21 @@ void rn_plog_config_default(rn_plog_config_t *cfg);
 /* 0, or RN_EINVAL with a message naming the setting and its allowed range in err. */
 int rn_plog_config_validate(const rn_plog_config_t *cfg, char *err, size_t errlen);
 
+/* What an open found, for a caller summarising many partitions in one line. */
+typedef struct rn_plog_open_stats {
+    size_t segments;           /* segments opened */
+    size_t segments_recovered; /* of them, validated batch by batch (indexes rebuilt) */
+    uint64_t bytes_cut;        /* bytes recovery cut off torn or invalid tails */
+    size_t segments_deleted;   /* segments deleted because they followed a cut */
+} rn_plog_open_stats_t;
+
 typedef struct rn_plog_open_opts {
-    int64_t recovery_point;   /* recovery-point-offset-checkpoint entry; 0 when unknown */
-    int64_t log_start_offset; /* log-start-offset-checkpoint entry; 0 when unknown */
-    int clean;                /* the data dir had a clean-shutdown marker: no rescan */
-    int create;               /* create the directory (one level) when missing */
-    int64_t now_ms;           /* wall clock, for segment.ms */
+    int64_t recovery_point;      /* recovery-point-offset-checkpoint entry; 0 when unknown */
+    int64_t log_start_offset;    /* log-start-offset-checkpoint entry; 0 when unknown */
+    int clean;                   /* the data dir had a clean-shutdown marker: no rescan */
+    int create;                  /* create the directory (one level) when missing */
+    int64_t now_ms;              /* wall clock, for segment.ms */
+    rn_plog_open_stats_t *stats; /* optional: filled in (also on failure) */
 } rn_plog_open_opts_t;
 
 typedef struct rn_plog rn_plog_t;
@@ -66,8 +75,10 @@ struct rn_flusher;
  * cut at the first invalid batch, later segments deleted, indexes rebuilt, and each cut is
  * logged (RN_WARN) with the topic-partition, segment, position, bytes cut and reason. Clean:
  * indexes are trusted after a sanity check (a failing segment is recovered as above). An empty
- * directory gets a first segment at log_start_offset. Returns 0 and *out, RN_ENOTFOUND when
- * dir is missing and create is 0, RN_EINVAL for a bad config, RN_EIO. */
+ * directory gets a first segment at log_start_offset. The summary line of an open is logged at
+ * debug level (cuts and deletions are warnings); opts->stats, when set, receives the counts.
+ * Safe to call for different directories from several threads at once. Returns 0 and *out,
+ * RN_ENOTFOUND when dir is missing and create is 0, RN_EINVAL for a bad config, RN_EIO. */
 int rn_plog_open(const char *dir, const rn_plog_config_t *cfg, const rn_plog_open_opts_t *opts,
                  rn_plog_t **out);
 

@@ -137,6 +137,74 @@ static void test_broker_use(const char *root)
     is(rn_logmgr_close(mgr, true, NULL, 0, err, sizeof(err)), 0, "clean close");
 }
 
+/* Many partitions recover on several threads: every torn tail is cut, every intact log kept,
+ * empty partitions open empty, and a damaged partition still stays offline alone. */
+#define MANY 64
+static void test_parallel_load(const char *root)
+{
+    char dir[512], err[512], path[1024];
+    snprintf(dir, sizeof(dir), "%s/many", root);
+    rn_logmgr_opts_t opts;
+    opts_init(&opts, dir);
+    rn_logmgr_t *mgr;
+    is(rn_logmgr_open(&opts, &mgr, err, sizeof(err)), 0, "open a data dir for %d partitions", MANY);
+    int64_t ends[MANY];
+    uint64_t sizes[MANY];
+    int failed = 0;
+    for (int i = 0; i < MANY; i++) {
+        rn_plog_t *log;
+        failed += rn_logmgr_create(mgr, "many", i, NULL, &log) != 0;
+        failed += append_n(log, i % 5, 50) != 0; /* a fifth stay empty */
+        ends[i] = rn_plog_log_end_offset(log);
+        sizes[i] = rn_plog_size(log);
+    }
+    is(failed, 0, "created and written");
+    rn_logmgr_flush_all(mgr);
+    is(rn_logmgr_checkpoint(mgr, NULL, 0, err, sizeof(err)), 0, "recovery points checkpointed");
+    /* Appends after the checkpoint are unflushed, as a kill would leave them. */
+    for (int i = 0; i < MANY; i += 3)
+        append_n(rn_logmgr_get(mgr, "many", i), 1, 50);
+    is(rn_logmgr_close(mgr, false, NULL, 0, err, sizeof(err)), 0, "unclean close");
+    /* Tear every third partition's tail after the recovery point: garbage after its last
+     * flushed batch. */
+    int torn = 0;
+    for (int i = 0; i < MANY; i += 3) {
+        snprintf(path, sizeof(path), "%s/many-%d/00000000000000000000.log", dir, i);
+        FILE *fp = fopen(path, "r+b");
+        if (fp == NULL || fseeko(fp, (off_t)sizes[i] + 7, SEEK_SET) != 0 ||
+            fwrite("torn-tail-bytes", 1, 15, fp) != 15)
+            failed++;
+        else
+            torn++;
+        if (fp != NULL)
+            fclose(fp);
+    }
+    is(failed, 0, "%d tails torn", torn);
+    /* And one partition damaged beyond opening. */
+    snprintf(path, sizeof(path), "%s/many-%d/00000000000000000000.log", dir, MANY - 1);
+    unlink(path);
+    mkdir(path, 0755);
+    is(rn_logmgr_open(&opts, &mgr, err, sizeof(err)), 0, "reopen: parallel recovery");
+    is(rn_logmgr_count(mgr), MANY - 1, "all but the damaged partition open");
+    ok(rn_logmgr_get(mgr, "many", MANY - 1) == NULL, "the damaged one stays offline");
+    int wrong = 0, bad_index = 0;
+    for (int i = 0; i < MANY - 1; i++) {
+        rn_plog_t *log = rn_logmgr_get(mgr, "many", i);
+        if (log == NULL || rn_plog_log_end_offset(log) != ends[i] ||
+            rn_plog_size(log) != sizes[i]) {
+            diag("many-%d: end %" PRId64 " (want %" PRId64 "), size %" PRIu64 " (want %" PRIu64 ")",
+                 i, log ? rn_plog_log_end_offset(log) : -1, ends[i], log ? rn_plog_size(log) : 0,
+                 sizes[i]);
+            wrong++;
+        } else if (tu_check_log(log) != 0) {
+            bad_index++;
+        }
+    }
+    is(wrong, 0, "every torn tail cut back to the flushed batches, the others intact");
+    is(bad_index, 0, "indexes agree with the logs");
+    is(rn_logmgr_close(mgr, true, NULL, 0, err, sizeof(err)), 0, "clean close");
+}
+
 int main(void)
 {
     rn_log_set_level(RN_LOG_WARN);
@@ -256,6 +324,7 @@ int main(void)
     ok(stat(leftover, &st) != 0, "leftover delete dir removed at open");
     is(rn_logmgr_close(mgr, true, NULL, 0, err, sizeof(err)), 0, "clean close");
     test_broker_use(root);
+    test_parallel_load(root);
     tu_rmtree(root);
     return done_testing();
 }
