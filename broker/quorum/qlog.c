@@ -118,9 +118,9 @@ int rn_qlog_open(const char *data_dir, rn_qlog_t **out, char *err, size_t errlen
         return rc;
     }
     /* The data logs' opens are summarised by rn_logmgr; this one log gets its own line. */
-    RN_INFO("quorum", "%s: opened after a%s shutdown: log start %lld, log end %lld",
-            RN_QLOG_DIR, q->was_clean ? " clean" : "n unclean",
-            (long long)rn_plog_log_start_offset(q->log), (long long)rn_plog_log_end_offset(q->log));
+    RN_INFO("quorum", "%s: opened after a%s shutdown: log start %lld, log end %lld", RN_QLOG_DIR,
+            q->was_clean ? " clean" : "n unclean", (long long)rn_plog_log_start_offset(q->log),
+            (long long)rn_plog_log_end_offset(q->log));
     rn_epochs_init(&q->epochs);
     rc = rn_plog_foreach_batch(q->log, rn_plog_log_start_offset(q->log), -1, rebuild_cb, q);
     if (rc != 0) {
