@@ -12,6 +12,8 @@
 
 #include <event2/event.h>
 
+#define CHANNEL_TIMEOUT_MS 5000 /* requests on the controller channel */
+
 #include <string.h>
 
 struct rn_cluster {
@@ -458,10 +460,14 @@ rn_peer_t *rn__cluster_peer(rn_cluster_t *c, int32_t id)
     for (int i = 0; i < cfg->n_voters && c->n_peers < RN_CLUSTER_MAX_NODES; i++) {
         if (cfg->voters[i].id != id || id == c->b->node_id)
             continue;
+        /* A request on a connection that went quiet (a network cut: TCP retransmits back off
+         * to many seconds) is given up after this, and the connection with it, so that
+         * heartbeats and ISR changes go out on a fresh one as soon as the path is back. */
         rn_peer_opts_t po = {.host = cfg->voters[i].host,
                              .port = cfg->voters[i].port,
                              .node_id = id,
-                             .client_id = "runnel-controller-channel"};
+                             .client_id = "runnel-controller-channel",
+                             .request_timeout_ms = CHANNEL_TIMEOUT_MS};
         rn_peer_t *peer = rn_peer_new(c->b->base, &po);
         if (peer == NULL)
             return NULL;

@@ -40,7 +40,7 @@ Environment (defaults in brackets):
   namespaces of their own, joined by a bridge in a fourth that the test enters (as
   test_cluster_partition), when this process may make them; else on loopback, without the cut
   RN_FAULTS_PARTITIONS [3]  RN_FAULTS_RATE messages/s [200]  RN_FAULTS_DOWN_S [3]: how long a
-  killed node stays down once a new leader serves   RN_FAULTS_FAILOVER_MAX [runneld 15, kafka
+  killed node stays down once a new leader serves   RN_FAULTS_FAILOVER_MAX [runneld 20, kafka
   25]: seconds within which a fault must be followed by an acknowledgement
   RN_FAULTS_ISR_MAX [runneld 20, kafka 40]: within which a restarted node must be back in the
   ISR   RN_TOOLS_VERSION [3.9.1]   RN_FAULTS_KEEP=1 keeps the nodes' directories (their paths
@@ -900,7 +900,9 @@ def main():
     args = ap.parse_args()
     BROKER = args.broker
     kafka = BROKER == "kafka"
-    FAILOVER_MAX = env_num("RN_FAULTS_FAILOVER_MAX", 25.0 if kafka else 15.0, float)
+    # A cut-off leader that is also the controller: the quorum elects another (fetch timeout),
+    # which gives every broker a full session (9 s) before fencing it, then clients retry.
+    FAILOVER_MAX = env_num("RN_FAULTS_FAILOVER_MAX", 25.0 if kafka else 20.0, float)
     ISR_MAX = env_num("RN_FAULTS_ISR_MAX", 40.0 if kafka else 20.0, float)
     phases = [p for p in args.only.split(",") if p]
     for p in phases:
