@@ -45,7 +45,7 @@ boot="127.0.0.1:$port,127.0.0.1:$((port + 1)),127.0.0.1:$((port + 2))"
 # "up" means every node listens and the quorum has a leader; brokers register just after.
 seen=1
 for _ in $(seq 1 100); do
-  meta=$(kcat -b "127.0.0.1:$((port + 2))" -L -m 2 2>&1)
+  meta=$(timeout 5 kcat -b "127.0.0.1:$((port + 2))" -L -m 2 2>&1)
   if echo "$meta" | grep -q " 3 brokers:" && echo "$meta" | grep -q "(controller)"; then
     seen=0
     break
@@ -53,9 +53,9 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 ok $seen "kcat through node 3 sees three brokers and a controller"
-seq 1 50 | sed 's/^/v/' | kcat -P -b "127.0.0.1:$port" -t script-topic -X topic.metadata.refresh.interval.ms=200 2>"$TMP/perr"
+seq 1 50 | sed "s/^/v/" | timeout 60 kcat -P -b "127.0.0.1:$port" -t script-topic -X topic.metadata.refresh.interval.ms=200 2>"$TMP/perr"
 ok $? "50 records produced through node 1"
-got=$(kcat -C -b "127.0.0.1:$((port + 1))" -t script-topic -o beginning -e -q 2>/dev/null | wc -l)
+got=$(timeout 60 kcat -C -b "127.0.0.1:$((port + 1))" -t script-topic -o beginning -e -q 2>/dev/null | wc -l)
 [ "$got" -eq 50 ]
 ok $? "50 records consumed through node 2 (got $got)"
 kill -TERM "$pid"
