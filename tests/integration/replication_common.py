@@ -116,3 +116,11 @@ def consume_all(nodes, topic, expect, secs=30):
             got.append(m.value())
     c.close()
     return got
+
+
+def stop_all(t, nodes):
+    """End of a test: every node still running stops cleanly (exit 0) on SIGTERM."""
+    for n in nodes:
+        if n.proc is not None:
+            rc = n.stop()
+            t.ok(rc == 0, "node %d stops cleanly" % n.node_id, None if rc == 0 else n.log_text())

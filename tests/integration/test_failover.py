@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
 from cluster_common import Node, wait_for  # noqa: E402
 from replication_common import (bootstrap, consume_all, controller_id, create_topic,  # noqa: E402
-                                metadata, node)
+                                metadata, node, stop_all)
 
 from confluent_kafka import Producer  # noqa: E402
 
@@ -135,15 +135,8 @@ def test_stop(nodes):
         victim.proc.send_signal(signal.SIGCONT)
 
 
-def stop_all(nodes):
-    for n in nodes:
-        if n.proc is not None:
-            rc = n.stop()
-            T.ok(rc == 0, "node %d stops cleanly" % n.node_id, None if rc == 0 else n.log_text())
-
-
 NODES = cluster()
 T.step("SIGKILL of a leader under load", test_kill, NODES)
 T.step("SIGSTOP of a leader", test_stop, NODES)
-T.step("clean stop", stop_all, NODES)
+T.step("clean stop", stop_all, T, NODES)
 T.done()

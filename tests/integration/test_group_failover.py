@@ -29,6 +29,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
 from cluster_common import Node, controller, wait_for  # noqa: E402
+from replication_common import stop_all  # noqa: E402
 from rn_testlib import SRC  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
@@ -426,13 +427,6 @@ def clients():
     return out
 
 
-def stop_all(nodes):
-    for n in nodes:
-        if n.proc is not None:
-            rc = n.stop()
-            T.ok(rc == 0, "node %d stops cleanly" % n.node_id, None if rc == 0 else n.log_text())
-
-
 NODES = cluster()
 T.step("__consumer_offsets replicated", test_offsets_topic, NODES)
 T.step("commits wait for the followers", test_commit_waits_for_followers, NODES)
@@ -440,5 +434,5 @@ for cname, cargv in clients():
     for fault in [getattr(signal, f) for f in
                   os.environ.get("RN_FAILOVER_SIGNALS", "SIGKILL,SIGTERM").split(",")]:
         T.step("%s through a coordinator move" % cname, scenario, NODES, cname, cargv, fault)
-T.step("clean stop", stop_all, NODES)
+T.step("clean stop", stop_all, T, NODES)
 T.done()

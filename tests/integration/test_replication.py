@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
 from cluster_common import Node, wait_for  # noqa: E402
 from replication_common import (consume_all, controller_id, create_topic, log_bytes,  # noqa: E402
-                                metadata, node, produce_all)
+                                metadata, node, produce_all, stop_all)
 
 T = D.Tap("test_replication", timeout_s=240)
 LAG_MS = 2000
@@ -194,17 +194,10 @@ def test_truncation_and_failover(nodes):
     T.ok("truncated" in text, "the old leader logged its truncation", text[-1500:])
 
 
-def stop_all(nodes):
-    for n in nodes:
-        if n.proc is not None:
-            rc = n.stop()
-            T.ok(rc == 0, "node %d stops cleanly" % n.node_id, None if rc == 0 else n.log_text())
-
-
 NODES = cluster()
 T.step("byte-identical replicas", test_identical_logs, NODES)
 T.step("high watermark and acks=all", test_hw_and_acks, NODES)
 T.step("ISR shrink and expansion, strict min ISR", test_isr, NODES)
 T.step("truncation by epoch and failover", test_truncation_and_failover, NODES)
-T.step("clean stop", stop_all, NODES)
+T.step("clean stop", stop_all, T, NODES)
 T.done()
