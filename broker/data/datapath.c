@@ -104,14 +104,6 @@ void rn__dp_produce_config(const rn_datapath_t *dp, const rn_topic_t *topic, rn_
 
 /* ---- partitions ---- */
 
-static bool hosted_here(const rn_datapath_t *dp, const rn_partition_t *part)
-{
-    for (int32_t i = 0; i < part->n_replicas; i++)
-        if (part->replicas[i] == dp->b->node_id)
-            return true;
-    return false;
-}
-
 rn_dpart_t *rn_datapath_part(rn_datapath_t *dp, rn_partition_t *part)
 {
     if (part->user) {
@@ -123,7 +115,8 @@ rn_dpart_t *rn_datapath_part(rn_datapath_t *dp, rn_partition_t *part)
         }
         return dpart;
     }
-    if (!part->topic->ready || part->topic->deleted || !hosted_here(dp, part))
+    if (!part->topic->ready || part->topic->deleted ||
+        !rn_partition_has_replica(part, dp->b->node_id))
         return NULL;
     rn_dpart_t *dpart = rn__dpart_open(dp, part);
     part->user = dpart;

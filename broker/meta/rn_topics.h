@@ -109,6 +109,8 @@ rn_topic_t *rn_topics_find(const rn_topics_t *topics, const char *name, size_t l
 rn_topic_t *rn_topics_find_id(const rn_topics_t *topics, const rn_uuid_t *id);
 /* NULL when index is out of range. */
 rn_partition_t *rn_topic_partition(const rn_topic_t *topic, int32_t index);
+/* True when node_id is one of part's replicas (the partition is hosted there). */
+bool rn_partition_has_replica(const rn_partition_t *part, int32_t node_id);
 
 /* Kafka's topic name rules: 1..249 chars of [a-zA-Z0-9._-], not "." or "..". 0 or
  * RN_EINVAL with Kafka's message in err. */

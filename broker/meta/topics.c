@@ -157,6 +157,14 @@ rn_topic_t *rn_topics_find_id(const rn_topics_t *topics, const rn_uuid_t *id)
     return found ? topics->by_id[pos] : NULL;
 }
 
+bool rn_partition_has_replica(const rn_partition_t *part, int32_t node_id)
+{
+    for (int32_t i = 0; i < part->n_replicas; i++)
+        if (part->replicas[i] == node_id)
+            return true;
+    return false;
+}
+
 rn_partition_t *rn_topic_partition(const rn_topic_t *topic, int32_t index)
 {
     if (index < 0 || index >= topic->n_partitions)

@@ -154,14 +154,6 @@ static void collect_broker(rn_metrics_writer_t *w, void *arg)
 
 /* ---- topics and partitions ---- */
 
-static bool hosted_here(const rn_broker_t *b, const rn_partition_t *part)
-{
-    for (int32_t i = 0; i < part->n_replicas; i++)
-        if (part->replicas[i] == b->node_id)
-            return true;
-    return false;
-}
-
 /* The open log of a partition, or NULL (not hosted here, topic not on disk yet, never used
  * since start-up, or the log failed to open). Never opens one: a scrape changes nothing. */
 static const rn_dpart_t *open_dpart(const rn_partition_t *part)
@@ -179,7 +171,7 @@ static void collect_counts(rn_metrics_writer_t *w, const rn_broker_t *b)
         int64_t min_isr = rn_topicconf_int(&topic->conf, b->cfg, RN_TC_MIN_INSYNC_REPLICAS);
         for (int32_t p = 0; p < topic->n_partitions; p++) {
             const rn_partition_t *part = topic->partitions[p];
-            if (!hosted_here(b, part))
+            if (!rn_partition_has_replica(part, b->node_id))
                 continue;
             partitions++;
             offline += part->leader_id < 0;
@@ -293,7 +285,8 @@ static void collect_partitions(rn_metrics_writer_t *w, void *arg)
             for (int32_t p = 0; p < topic->n_partitions; p++) {
                 const rn_partition_t *part = topic->partitions[p];
                 const rn_dpart_t *dpart = open_dpart(part);
-                if (!hosted_here(b, part) || (part_families[f].needs_log && dpart == NULL))
+                if (!rn_partition_has_replica(part, b->node_id) ||
+                    (part_families[f].needs_log && dpart == NULL))
                     continue;
                 char index[16];
                 snprintf(index, sizeof(index), "%d", part->index);

@@ -14,14 +14,6 @@
 #define TICK_MS    1000
 #define RECHECK_MS 50 /* while leaderships wait for readiness, logs for their directory */
 
-static bool hosted(const rn_broker_t *b, const rn_partition_t *part)
-{
-    for (int32_t i = 0; i < part->n_replicas; i++)
-        if (part->replicas[i] == b->node_id)
-            return true;
-    return false;
-}
-
 /* A node of a cluster takes up leaderships only once it is registered, unfenced and caught
  * up with the metadata: after a restart its replayed log may still name it leader of
  * partitions that moved while it was down, and it must not accept writes for them. */
@@ -93,7 +85,7 @@ static void apply_role(rn_replica_t *rm, rn_dpart_t *dpart)
     if (rep == NULL || dpart->log == NULL)
         return;
     int32_t self = rm->b->node_id;
-    if (!hosted(rm->b, part) || part->leader_id < 0) {
+    if (!rn_partition_has_replica(part, rm->b->node_id) || part->leader_id < 0) {
         if (rep->role != RN__ROLE_NONE)
             drop_role(rm, rep, RN_KERR_NOT_LEADER_OR_FOLLOWER);
         return;
@@ -153,7 +145,8 @@ void rn_replica_changed(rn_broker_t *b, rn_partition_t *part)
     if (rm == NULL || b->datapath == NULL)
         return;
     if (part->user == NULL) {
-        if (hosted(b, part) && rn_datapath_part(b->datapath, part) == NULL &&
+        if (rn_partition_has_replica(part, b->node_id) &&
+            rn_datapath_part(b->datapath, part) == NULL &&
             !event_pending(rm->recheck, EV_TIMEOUT, NULL)) {
             /* The topic's directory is being made: look again soon, not at the next tick,
              * or the first acks=all writes wait a second for the followers. */
