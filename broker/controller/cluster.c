@@ -489,6 +489,18 @@ void rn__cluster_commit_forward(void *carg, rn_topics_t *topics, void (*done)(vo
         rn_cluster_commit(c, topics, done, arg);
 }
 
+const rn_mimage_endpoint_t *rn_cluster_broker_endpoint(const rn_cluster_t *c,
+                                                       const rn_mimage_broker_t *mb)
+{
+    if (mb == NULL || mb->n_endpoints == 0)
+        return NULL;
+    const char *name = c->b->listeners[c->b->inter_broker_listener].name;
+    for (int i = 0; name != NULL && i < mb->n_endpoints; i++)
+        if (strcmp(mb->endpoints[i].name, name) == 0)
+            return &mb->endpoints[i];
+    return &mb->endpoints[0];
+}
+
 rn_broker_t *rn_cluster_broker(const rn_cluster_t *c)
 {
     return c->b;

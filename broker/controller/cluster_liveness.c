@@ -50,33 +50,23 @@ static void forget(watched_t *w)
 
 static watched_t *watch(rn__live_t *lv, const rn_mimage_broker_t *mb)
 {
-    for (int i = 0; i < lv->n; i++) {
-        watched_t *w = &lv->nodes[i];
-        if (w->id != mb->id)
-            continue;
-        if (w->epoch == mb->epoch)
-            return w;
-        forget(w); /* a new incarnation: a new connection */
-        w->id = mb->id;
-        w->epoch = mb->epoch;
-        break;
-    }
     watched_t *w = NULL;
     for (int i = 0; i < lv->n && w == NULL; i++)
         if (lv->nodes[i].id == mb->id)
             w = &lv->nodes[i];
-    if (w == NULL) {
-        if (lv->n == RN_CLUSTER_MAX_NODES || mb->n_endpoints == 0)
-            return NULL;
+    if (w != NULL && w->epoch == mb->epoch)
+        return w->peer != NULL ? w : NULL;
+    if (w != NULL)
+        forget(w); /* a new incarnation: a new connection */
+    else if (lv->n < RN_CLUSTER_MAX_NODES)
         w = &lv->nodes[lv->n++];
-        w->id = mb->id;
-        w->epoch = mb->epoch;
-    }
-    const char *name = lv->b->listeners[lv->b->inter_broker_listener].name;
-    const rn_mimage_endpoint_t *ep = &mb->endpoints[0];
-    for (int i = 0; i < mb->n_endpoints; i++)
-        if (name != NULL && strcmp(mb->endpoints[i].name, name) == 0)
-            ep = &mb->endpoints[i];
+    else
+        return NULL;
+    w->id = mb->id;
+    w->epoch = mb->epoch;
+    const rn_mimage_endpoint_t *ep = rn_cluster_broker_endpoint(lv->c, mb);
+    if (ep == NULL)
+        return NULL; /* registered without endpoints: nothing to watch */
     rn_peer_opts_t po = {.host = ep->host,
                          .port = ep->port,
                          .node_id = mb->id,

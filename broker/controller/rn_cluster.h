@@ -155,6 +155,11 @@ void rn__pids_free(rn__pids_t *pids);
 rn__pids_t *rn__cluster_pids(rn_cluster_t *c);
 rn__reg_t *rn__cluster_reg(rn_cluster_t *c);
 
+/* The endpoint of registered broker mb that this node's inter-broker listener name names
+ * (its first endpoint when none does); NULL when it registered none. */
+const rn_mimage_endpoint_t *rn_cluster_broker_endpoint(const rn_cluster_t *c,
+                                                       const rn_mimage_broker_t *mb);
+
 /* ---- the active controller's watch on brokers' processes (cluster_liveness.c) ---- */
 
 typedef struct rn__live rn__live_t;

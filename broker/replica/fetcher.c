@@ -46,14 +46,11 @@ static void send_fetch(rn__fetcher_t *f);
 static bool leader_address(const rn_replica_t *rm, int32_t id, const char **host, int *port)
 {
     const rn_broker_t *b = rm->b;
-    const rn_mimage_broker_t *mb =
-        b->cluster ? rn_mimage_broker(rn_cluster_image(b->cluster), id) : NULL;
-    if (mb != NULL && mb->n_endpoints > 0) {
-        const char *name = b->listeners[b->inter_broker_listener].name;
-        const rn_mimage_endpoint_t *ep = &mb->endpoints[0];
-        for (int i = 0; i < mb->n_endpoints; i++)
-            if (name != NULL && strcmp(mb->endpoints[i].name, name) == 0)
-                ep = &mb->endpoints[i];
+    const rn_mimage_endpoint_t *ep =
+        b->cluster ? rn_cluster_broker_endpoint(b->cluster,
+                                                rn_mimage_broker(rn_cluster_image(b->cluster), id))
+                   : NULL;
+    if (ep != NULL) {
         *host = ep->host;
         *port = ep->port;
         return true;
