@@ -79,6 +79,18 @@ __attribute__((format(printf, 4, 5))) static void set_error(produce_ctx_t *pc,
     }
 }
 
+/* An appended partition whose answer waits: acks=all for the high watermark, and acks 1 or
+ * all for the fsync under flush.messages=1. acks=1 without it answers at once, off the
+ * replica module entirely. */
+static void add_wait(produce_ctx_t *pc, rn_dpart_t *dpart, rn_partition_produce_response_t *out,
+                     int64_t last_offset)
+{
+    bool need_hw = pc->preq->acks == -1;
+    if (pc->waits == NULL || (!need_hw && !rn_replica_sync_wanted(dpart)))
+        return;
+    pc->waits[pc->nwaits++] = (rn_replica_pwait_t){dpart, out, last_offset, need_hw};
+}
+
 /* Batch-level validation. Returns a Kafka error code (0 = valid) and sets *hdr. */
 static int16_t check_batch(produce_ctx_t *pc, rn_partition_produce_response_t *out,
                            const rn_topic_t *topic, int32_t partition, const uint8_t *buf,
@@ -231,9 +243,7 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
             out->log_append_time_ms = dup.timestamp;
             out->log_start_offset = log_start;
             /* acks=all: answered once the original is replicated, as a first try would be. */
-            if (pc->waits != NULL)
-                pc->waits[pc->nwaits++] =
-                    (rn_replica_pwait_t){dpart, out, dup.last_offset, pc->preq->acks == -1};
+            add_wait(pc, dpart, out, dup.last_offset);
             return;
         case RN_PIDSTATE_OUT_OF_ORDER:
             set_error(pc, out, RN_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -278,9 +288,7 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     out->log_start_offset = info.log_start_offset;
     rn_datapath_appended(pc->dp, dpart, part->leader_epoch, info.base_offset, (int64_t)info.bytes);
     rn_metrics_topic_in(pc->b->metrics, topic, info.bytes, (uint64_t)info.record_count);
-    if (pc->waits != NULL)
-        pc->waits[pc->nwaits++] =
-            (rn_replica_pwait_t){dpart, out, info.last_offset, pc->preq->acks == -1};
+    add_wait(pc, dpart, out, info.last_offset);
 }
 
 /* The same error for every partition of the request (whole-request refusals). */

@@ -206,7 +206,7 @@ static void append_records(rn_replica_t *rm, rn__rpart_t *rep, const rn_fetch_pa
         }
         rn_datapath_follower_appended(rn_datapath(rm->b), dpart, pd->records.ptr, len);
         rm->fetched_bytes += len;
-        if (rn__sync_wanted(dpart))
+        if (rn_replica_sync_wanted(dpart))
             rn__sync_start(rm, rep); /* no Fetch claims these until they are on disk */
     }
     int64_t leo = rn_plog_log_end_offset(dpart->log);

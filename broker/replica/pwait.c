@@ -91,7 +91,8 @@ static bool settle(rn_replica_t *rm, rn_replica_pwait_t *w, int16_t fail_code)
     }
     /* flush.messages=1: also on this node's disk (the followers' Fetch offsets already
      * count only what they synced). */
-    bool synced = !rn__sync_wanted(dpart) || rn_plog_recovery_point(dpart->log) > w->last_offset;
+    bool synced =
+        !rn_replica_sync_wanted(dpart) || rn_plog_recovery_point(dpart->log) > w->last_offset;
     if ((!w->need_hw || dpart->hw > w->last_offset) && synced) {
         w->last_offset = -1;
         return true;

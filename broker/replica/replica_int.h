@@ -94,7 +94,6 @@ void rn__isr_cancel(rn_replica_t *rm, rn__rpart_t *rep);
 bool rn__broker_active(const rn_replica_t *rm, int32_t id);
 
 /* sync.c: flush.messages=1 partitions acknowledge only what is fsynced. */
-bool rn__sync_wanted(const rn_dpart_t *dpart);
 void rn__sync_start(rn_replica_t *rm, rn__rpart_t *rep);
 
 /* fetcher.c */

@@ -85,6 +85,9 @@ typedef struct rn_replica_pwait {
     bool need_hw;
 } rn_replica_pwait_t;
 
+/* flush.messages=1: the partition acknowledges only what is fsynced. */
+bool rn_replica_sync_wanted(const struct rn_dpart *dpart);
+
 /* A Produce (acks 1 or all) whose records are appended: settle each of the n waits the high
  * watermark (or a lost leadership, or too small an ISR) already decides, filling its
  * response slot; if some remain, park req until they are done or timeout_ms passes and

@@ -18,7 +18,7 @@ typedef struct sync_job {
     int32_t partition;
 } sync_job_t;
 
-bool rn__sync_wanted(const rn_dpart_t *dpart)
+bool rn_replica_sync_wanted(const rn_dpart_t *dpart)
 {
     return dpart->log != NULL && rn_plog_config(dpart->log)->flush_messages == 1;
 }
