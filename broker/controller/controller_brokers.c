@@ -130,6 +130,14 @@ static bool unclean_allowed(const rn_controller_t *ctl, const rn_mimage_topic_t 
     return v != NULL ? strcasecmp(v, "true") == 0 : ctl->opts.unclean_leader_election;
 }
 
+static void log_unclean(const rn_mimage_topic_t *t, int32_t p, int32_t id)
+{
+    RN_WARN("controller",
+            "%s-%d: no in-sync replica can lead; electing out-of-sync replica %d "
+            "(unclean.leader.election.enable): records may be lost",
+            t->name, p, id);
+}
+
 /* Unclean election (only when allowed): the first active replica in assignment order
  * other than exclude, which becomes the whole ISR. Records written after the last
  * in-sync replica went may be lost; Kafka logs it, so do we. -1: none. */
@@ -142,10 +150,7 @@ static int32_t choose_unclean(const rn_controller_t *ctl, const rn_mimage_topic_
     for (int32_t i = 0; i < part->n_replicas; i++) {
         int32_t id = part->replicas[i];
         if (id != exclude && rn_mimage_broker_active(ctl->img, id)) {
-            RN_WARN("controller",
-                    "%s-%d: no in-sync replica can lead; electing out-of-sync replica %d "
-                    "(unclean.leader.election.enable): records may be lost",
-                    t->name, p, id);
+            log_unclean(t, p, id);
             return id;
         }
     }
@@ -230,10 +235,7 @@ static void unfence(rn_controller_t *ctl, const rn_mimage_broker_t *b, rn_mrecs_
                 for (int32_t j = 0; j < part->n_replicas; j++) {
                     if (part->replicas[j] != b->id)
                         continue;
-                    RN_WARN("controller",
-                            "%s-%d: no in-sync replica can lead; electing out-of-sync replica %d "
-                            "(unclean.leader.election.enable): records may be lost",
-                            t->name, p, b->id);
+                    log_unclean(t, p, b->id);
                     change_record(t, p, &b->id, 1, b->id, out);
                 }
             }
