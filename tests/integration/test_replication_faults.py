@@ -334,21 +334,21 @@ def read_all(bootstrap, topic, partitions, secs=30):
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
     out = []
     pos = {p: -1 for p in range(partitions)}
-    todo = {p for p in range(partitions) if marks[p][1] > marks[p][0]}
+    unread = {p for p in range(partitions) if marks[p][1] > marks[p][0]}
     deadline = now() + secs
-    while todo and now() < deadline:
+    while unread and now() < deadline:
         m = c.poll(0.5)
         if m is None:
             continue
         if m.error():
             if m.error().code() == KafkaError._PARTITION_EOF:
                 if pos[m.partition()] + 1 >= marks[m.partition()][1]:
-                    todo.discard(m.partition())
+                    unread.discard(m.partition())
             continue
         out.append((m.partition(), m.offset(), m.value()))
         pos[m.partition()] = m.offset()
         if m.offset() + 1 >= marks[m.partition()][1]:
-            todo.discard(m.partition())
+            unread.discard(m.partition())
     c.close()
     return out, marks, sorted(todo)
 
