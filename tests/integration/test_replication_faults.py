@@ -350,7 +350,7 @@ def read_all(bootstrap, topic, partitions, secs=30):
         if m.offset() + 1 >= marks[m.partition()][1]:
             unread.discard(m.partition())
     c.close()
-    return out, marks, sorted(todo)
+    return out, marks, sorted(unread)
 
 
 def check(records, acked, prefix=""):
