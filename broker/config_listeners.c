@@ -15,8 +15,15 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* Kafka's security protocols; runnel speaks the first only. */
+/* Kafka's security protocols, indexed by rn_secproto_t. */
 static const char *const rn_protocols[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", NULL};
+
+const char *rn_config_protocol_name(rn_secproto_t proto)
+{
+    if ((int)proto < 0 || (int)proto > RN_SECPROTO_SASL_SSL)
+        return "?";
+    return rn_protocols[proto];
+}
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
                                                       ...)
@@ -226,7 +233,8 @@ static int resolve_protocols(rn_config_t *cfg, scan_t *sc)
                         "%s: no security protocol for listener %s%s; map it, e.g. "
                         "%s:PLAINTEXT",
                         sc->at, name, given ? "" : " (not set, and not named after one)", name);
-        if (sc->proto[i] != 0)
+        cfg->listeners[i].protocol = (rn_secproto_t)sc->proto[i];
+        if (sc->proto[i] != RN_SECPROTO_PLAINTEXT)
             return fail(sc->err, sc->errlen,
                         "%s: listener %s uses %s; runnel speaks only PLAINTEXT", sc->at, name,
                         rn_protocols[sc->proto[i]]);

@@ -162,16 +162,29 @@ typedef struct rn_config_value {
     char source[128]; /* "FILE:LINE" or "--flag" when set; "" otherwise */
 } rn_config_value_t;
 
+/* Kafka's security protocols, in the order of their names in listener.security.protocol.map
+ * (rn_config_protocol_name). */
+typedef enum rn_secproto {
+    RN_SECPROTO_PLAINTEXT = 0,
+    RN_SECPROTO_SSL = 1,
+    RN_SECPROTO_SASL_PLAINTEXT = 2,
+    RN_SECPROTO_SASL_SSL = 3,
+} rn_secproto_t;
+
+/* "PLAINTEXT", "SSL", "SASL_PLAINTEXT" or "SASL_SSL". */
+const char *rn_config_protocol_name(rn_secproto_t proto);
+
 /* One named listener (listeners), with what clients are told to connect to
- * (advertised.listeners, else its own address). Only PLAINTEXT listeners exist: any other
- * security protocol stops start-up. */
+ * (advertised.listeners, else its own address) and its security protocol
+ * (listener.security.protocol.map). */
 #define RN_LISTENER_NAME_MAX 64
 typedef struct rn_config_listener {
     char name[RN_LISTENER_NAME_MAX]; /* upper case, as Kafka normalises listener names */
-    char host[256];                  /* bind address; "" = every interface */
-    int port;                        /* 0 = ephemeral (tests) */
-    char advertised_host[256];       /* never 0.0.0.0 (Kafka refuses to advertise it) */
-    int advertised_port;             /* 0 = the port actually bound */
+    rn_secproto_t protocol;
+    char host[256];            /* bind address; "" = every interface */
+    int port;                  /* 0 = ephemeral (tests) */
+    char advertised_host[256]; /* never 0.0.0.0 (Kafka refuses to advertise it) */
+    int advertised_port;       /* 0 = the port actually bound */
 } rn_config_listener_t;
 
 /* One controller-quorum voter from --cluster / controller.quorum.voters. */

@@ -52,6 +52,10 @@ static void conn_link(rn_srvconn_t **list, rn_srvconn_t *conn)
 
 static void conn_free(rn_srvconn_t *conn)
 {
+    for (size_t i = 0; i < conn->n_retired; i++)
+        rn_free(conn->retired[i]);
+    rn_free(conn->retired);
+    rn_free(conn->principal);
     rn_free(conn);
 }
 

@@ -63,6 +63,7 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
     req->api_version = req->response_version = (int16_t)rn_load_be16(frame + 2);
     req->correlation_id = (int32_t)rn_load_be32(frame + 4);
     req->read_ns = rn__server_now_ns();
+    req->principal = conn->principal != NULL ? conn->principal : RN_PRINCIPAL_ANONYMOUS;
     rn_arena_init(&req->arena, 0);
     srv->inflight++;
     if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
@@ -140,6 +141,21 @@ void rn__req_free(rn_req_t *req)
     rn_free((char *)req->client_id);
     rn_free(req);
     srv->inflight--;
+}
+
+void rn_server_set_principal(rn_req_t *req, const char *principal)
+{
+    rn_srvconn_t *conn = req->conn;
+    if (conn->principal != NULL && strcmp(conn->principal, principal) == 0) {
+        req->principal = conn->principal;
+        return;
+    }
+    if (conn->principal != NULL) {
+        conn->retired = rn_xrealloc(conn->retired, (conn->n_retired + 1) * sizeof(char *));
+        conn->retired[conn->n_retired++] = conn->principal;
+    }
+    conn->principal = rn_xstrdup(principal);
+    req->principal = conn->principal;
 }
 
 void rn_req_no_response(rn_req_t *req)

@@ -112,6 +112,10 @@ struct rn_req {
     int listener;             /* index in opts.listens of the socket the connection came in
                                * on (0 with a single host/port): which addresses to answer */
     uint64_t handle_ns;       /* loop time spent in the handler call (request quotas) */
+    /* Who sent it, as Kafka writes a principal ("User:alice"); "User:ANONYMOUS" until a
+     * TLS certificate or SASL login names someone (rn_server_set_principal). Lives as long
+     * as the request. */
+    const char *principal;
 
     /* Private to the server. */
     rn_srvconn_t *conn; /* the connection; marked closed (not freed) while req is orphaned */
@@ -211,6 +215,9 @@ void rn_server_free(rn_server_t *srv);
 /* The bound port of the first listening socket, or of socket i. */
 int rn_server_port(const rn_server_t *srv);
 int rn_server_listener_port(const rn_server_t *srv, int i);
+/* The principal of req's connection from now on, for this and every later request on it
+ * (copied). */
+void rn_server_set_principal(rn_req_t *req, const char *principal);
 const rn_server_metrics_t *rn_server_metrics(const rn_server_t *srv);
 /* The dispatch table (sorted by api key), e.g. to answer ApiVersions. */
 const rn_api_entry_t *rn_server_apis(const rn_server_t *srv, size_t *count);

@@ -34,6 +34,8 @@
 /* Largest single read/write per wakeup (libevent's default is 16 KiB). */
 #define RN_CONN_IO_CHUNK (256 << 10)
 
+#define RN_PRINCIPAL_ANONYMOUS "User:ANONYMOUS"
+
 /* Request states. A request is in its connection's queue from arrival until its response
  * has been moved to the socket's output buffer. */
 enum {
@@ -83,6 +85,12 @@ struct rn_srvconn {
      * stay queued until hold_until_ns (<= mute_until_ns); 0 = not muted / not held. The
      * timer fires at mute_until_ns. */
     uint64_t mute_until_ns, hold_until_ns;
+    /* The connection's principal (rn_req_t.principal); NULL = RN_PRINCIPAL_ANONYMOUS.
+     * Owned. One replaced by a later login is kept in retired until the connection is
+     * freed, because requests in flight still point at it. */
+    char *principal;
+    char **retired;
+    size_t n_retired;
 };
 
 /* One listening socket; lev is NULL once accepting has stopped. */

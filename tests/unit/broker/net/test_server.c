@@ -57,8 +57,18 @@ static int h_echo(rn_req_t *req)
     rn_described_group_t *g = rn_described_group_array_alloc(&req->arena, &resp->groups, n);
     if (g == NULL && n > 0)
         return RN_ENOMEM;
-    for (int32_t i = 0; i < n; i++)
-        g[i].group_id = dg->groups.items[i]; /* the frame lives until the response is queued */
+    for (int32_t i = 0; i < n; i++) {
+        rn_str_t id = dg->groups.items[i];
+        g[i].group_id = id; /* the frame lives until the response is queued */
+        /* "login:NAME" makes the connection User:NAME; "whoami" answers the principal. */
+        if (id.len > 6 && memcmp(id.ptr, "login:", 6) == 0) {
+            char who[64];
+            snprintf(who, sizeof(who), "User:%.*s", (int)id.len - 6, id.ptr + 6);
+            rn_server_set_principal(req, who);
+        } else if (rn_str_eq_cstr(id, "whoami")) {
+            g[i].group_id = rn_str(req->principal);
+        }
+    }
     return RN_HANDLED_SYNC;
 }
 
@@ -391,6 +401,43 @@ static void test_echo_and_order(int port)
     close(fd);
 }
 
+/* A connection starts anonymous; a login names it for that request and every later one, a
+ * second login replaces the name, and other connections stay anonymous. */
+static void test_principal(int port)
+{
+    int fd = connect_to(port), other = connect_to(port);
+    uint8_t buf[1024], resp[1024];
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
+    rn_str_t who = rn_str("whoami");
+    rn_str_t login_who[] = {rn_str("login:alice"), rn_str("whoami")};
+    rn_str_t relogin[] = {rn_str("login:bob")};
+    rn_str_t anon = rn_str("User:ANONYMOUS"), alice = rn_str("User:alice"),
+             bob = rn_str("User:bob");
+    size_t n = build_echo(buf, sizeof(buf), 0, 1, &who, 1);
+    send_frames(fd, buf, n);
+    ok(echoed(recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 0, 1), &anon, 1),
+       "a new connection is User:ANONYMOUS");
+    n = build_echo(buf, sizeof(buf), 0, 2, login_who, 2);
+    send_frames(fd, buf, n);
+    rn_describe_groups_response_t *dg = recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 0, 2);
+    ok(dg != NULL && dg->groups.count == 2 && rn_str_eq(dg->groups.items[1].group_id, alice),
+       "a login names the request that made it");
+    n = build_echo(buf, sizeof(buf), 0, 3, relogin, 1);
+    n += build_echo(buf + n, sizeof(buf) - n, 0, 4, &who, 1);
+    send_frames(fd, buf, n);
+    recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 0, 3);
+    ok(echoed(recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 0, 4), &bob, 1),
+       "a second login replaces the connection's principal");
+    n = build_echo(buf, sizeof(buf), 0, 5, &who, 1);
+    send_frames(other, buf, n);
+    ok(echoed(recv_resp(other, resp, sizeof(resp), &arena, API_ECHO, 0, 5), &anon, 1),
+       "another connection stays anonymous");
+    rn_arena_free(&arena);
+    close(fd);
+    close(other);
+}
+
 static void test_bad_input(int port)
 {
     uint8_t buf[256], resp[256];
@@ -714,6 +761,7 @@ int main(void)
     pthread_create(&thr, NULL, loop_main, NULL);
 
     test_echo_and_order(port);
+    test_principal(port);
     test_bad_input(port);
     test_parked_disconnect(port);
     test_file_and_flex(port);
