@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Throughput benchmark of runneld against librdkafka's in-memory mock cluster (issue 3).
 #
+#   scripts/bench.sh --suite [SUITE OPTIONS]   every workload of the performance suite
+#       (P1-P3, C1-C2, L1, Kafka's perf tools, M, S and the machine's limits) against
+#       runneld, Apache Kafka 3.9 and the mock in one run, with ratios: tests/bench/suite.py
+#       (--help there); docs/performance.md has the latest figures.
 #   scripts/bench.sh [--with-kafka] [--runs N] [--quick] [--no-build] [--small N] [--large N]
 #                    [--partitions P] [--keep]
 #
@@ -29,6 +33,14 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+
+if [ "${1:-}" = --suite ]; then
+  shift
+  scripts/build.sh release >/dev/null
+  py=python3
+  [ -x "$ROOT/.venv/bin/python3" ] && py=$ROOT/.venv/bin/python3
+  exec "$py" tests/bench/suite.py "$@"
+fi
 
 small=2000000
 large=500000

@@ -191,29 +191,65 @@ static int collect_entry(const rn_pidstate_entry_t *e, void *arg)
     return 0;
 }
 
+/* Whether <log end>.snapshot would say nothing the files do not: one at the log end is
+ * there already (nothing was appended since it was written or loaded), or the log is empty
+ * and no producer is known (an open replays nothing either way). A clean stop of a broker
+ * with thousands of idle partitions then writes (and fsyncs) nothing for them. */
+static bool snapshot_current(rn_dpart_t *dpart, int64_t end, const int64_t *offsets, size_t count)
+{
+    if (count > 0 && offsets[count - 1] == end)
+        return true;
+    return count == 0 && end == rn_plog_log_start_offset(dpart->log) &&
+           rn_pidstate_count(dpart->pids) == 0;
+}
+
 /* Write <log end>.snapshot and remove the older ones (blocking: shutdown). */
 static void save_snapshot(rn_dpart_t *dpart)
 {
     int64_t end = rn_plog_log_end_offset(dpart->log);
+    char err[256];
+    int64_t *offsets = NULL;
+    size_t count = 0;
+    if (rn_pidsnap_list(dpart->dir, &offsets, &count, err, sizeof(err)) == 0 &&
+        snapshot_current(dpart, end, offsets, count)) {
+        rn_free(offsets);
+        return;
+    }
+    rn_free(offsets);
+    offsets = NULL;
+    count = 0;
     snap_collect_t sc = {NULL, 0};
     size_t n = rn_pidstate_count(dpart->pids);
     if (n > 0)
         sc.entries = rn_xmalloc(n * sizeof(*sc.entries));
     rn_pidstate_foreach(dpart->pids, collect_entry, &sc);
-    char err[256];
     if (rn_pidsnap_save(dpart->dir, end, sc.entries, sc.n, err, sizeof(err)) != 0) {
         RN_WARN("datapath", "cannot write the producer snapshot: %s", err);
-    } else {
-        int64_t *offsets = NULL;
-        size_t count = 0;
-        if (rn_pidsnap_list(dpart->dir, &offsets, &count, err, sizeof(err)) == 0) {
-            for (size_t k = 0; k < count; k++)
-                if (offsets[k] != end)
-                    remove_snapshot(dpart->dir, offsets[k]);
-        }
-        rn_free(offsets);
+    } else if (rn_pidsnap_list(dpart->dir, &offsets, &count, err, sizeof(err)) == 0) {
+        for (size_t k = 0; k < count; k++)
+            if (offsets[k] != end)
+                remove_snapshot(dpart->dir, offsets[k]);
     }
+    rn_free(offsets);
     rn_free(sc.entries);
+}
+
+/* Every change of the cache was handed to the offload thread, which finishes its jobs
+ * before partitions close (rn_broker_close), so the file normally holds it already; write
+ * it only when it does not (a save that failed), without an fsync per idle partition. */
+static void save_epochs_if_changed(rn_dpart_t *dpart)
+{
+    rn_epochs_t disk;
+    rn_epochs_init(&disk);
+    char err[256];
+    bool same = rn_epochs_load(&disk, dpart->dir, err, sizeof(err)) == 0 &&
+                disk.count == dpart->epochs.count;
+    for (size_t i = 0; same && i < disk.count; i++)
+        same = disk.entries[i].epoch == dpart->epochs.entries[i].epoch &&
+               disk.entries[i].start_offset == dpart->epochs.entries[i].start_offset;
+    rn_epochs_destroy(&disk);
+    if (!same && rn_epochs_save(&dpart->epochs, dpart->dir, err, sizeof(err)) != 0)
+        RN_WARN("datapath", "cannot save the leader-epoch cache: %s", err);
 }
 
 /* ---- open / close ---- */
@@ -323,9 +359,7 @@ void rn__dpart_close(rn_datapath_t *dp, rn_dpart_t *dpart, bool clean)
 {
     if (dpart->log && clean) {
         save_snapshot(dpart);
-        char err[256];
-        if (rn_epochs_save(&dpart->epochs, dpart->dir, err, sizeof(err)) != 0)
-            RN_WARN("datapath", "cannot save the leader-epoch cache: %s", err);
+        save_epochs_if_changed(dpart);
     }
     rn_pidstate_free(dpart->pids);
     rn_epochs_destroy(&dpart->epochs);

@@ -12,7 +12,11 @@
  *   bench_rdkafka --both --bootstrap 127.0.0.1:9092 --messages 200000 --sizes 100,1024
  *
  * Without --rate the producer floods, so latency includes time queued in the client; with
- * --rate R (messages/s) it measures latency at that offered load. Figures go to stdout, one
+ * --rate R (messages/s) it measures latency at that offered load. --producers N splits the
+ * messages over N producer instances on their own threads (partition k*N+i for producer i's
+ * k-th message). --e2e runs a consumer alongside the producer instead of reading back
+ * afterwards and reports end-to-end latency, enqueue to arrival (use it with --rate, and
+ * linger.ms=0 through --producer-conf for the broker's own share). Figures go to stdout, one
  * line per workload; librdkafka's own logs go to stderr. Not a pass/fail test.
  * BENCH_DEBUG=fetch,protocol sets the consumer's librdkafka `debug` and cuts its wait to 5 s.
  * The mock keeps only the newest 5 MB per partition, so its consume figure covers less data.
@@ -31,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +57,8 @@ typedef struct {
     int partitions;
     int replication_factor; /* of the topics made on a real broker */
     long rate;              /* messages/s offered; 0 = as fast as possible */
+    int producers;          /* producer instances, each on its own thread */
+    bool e2e;               /* measure end-to-end latency with a consumer running alongside */
     long broker_pid;
     const char *compression;
     const char *tsv;         /* file to append rows to, or NULL */
@@ -63,7 +71,10 @@ typedef struct {
 /* One workload's figures. */
 typedef struct {
     double prod_secs, prod_msgs_s, prod_mb_s;
-    double lat_p50_ms, lat_p99_ms, lat_max_ms;
+    double lat_p50_ms, lat_p99_ms, lat_max_ms, lat_p999_ms;
+    /* End-to-end (--e2e): from enqueueing a message to a consumer receiving it. */
+    double e2e_p50_ms, e2e_p99_ms, e2e_p999_ms, e2e_max_ms;
+    long e2e_seen;
     double cons_secs, cons_msgs_s, cons_mb_s;
     double cons_first_ms;
     long delivered, failed, consumed, available;
@@ -143,6 +154,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
         st->failed++;
         return;
     }
+    if (st->enq_ns == NULL) /* warm-up and topic-creation instances time nothing */
+        return;
     long idx = (long)(intptr_t)msg->_private;
     st->lat_ms[st->nlat++] = (double)(now_ns() - st->enq_ns[idx]) / 1e6;
 }
@@ -221,16 +234,20 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf)
     return rk;
 }
 
-/* Produce o->messages messages of `size` bytes; create the topic first through the Admin API
- * when `create` (a real broker; the mock's topics are made with the mock API). */
-static void produce(const opts_t *o, const char *bootstrap, bool create, const char *topic,
-                    int size, int acks, result_t *r)
-{
-    prod_state_t st = {0};
-    st.enq_ns = rn_xcalloc((size_t)o->messages, sizeof *st.enq_ns);
-    st.lat_ms = rn_xcalloc((size_t)o->messages, sizeof *st.lat_ms);
-    char buf[32];
+/* One producer instance's share of a workload (--producers N: N of them, one thread each). */
+typedef struct {
+    const opts_t *o;
+    const char *bootstrap, *topic;
+    int size, acks;
+    int index;  /* 0..producers-1 */
+    long count; /* messages this producer sends */
+    int64_t t0; /* common start, for the rate schedule */
+    prod_state_t st;
+} producer_t;
 
+static rd_kafka_t *new_producer(const opts_t *o, const char *bootstrap, int acks, prod_state_t *st)
+{
+    char buf[32];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     conf_set(conf, "bootstrap.servers", bootstrap);
     snprintf(buf, sizeof buf, "%d", acks);
@@ -244,62 +261,137 @@ static void produce(const opts_t *o, const char *bootstrap, bool create, const c
     conf_set(conf, "compression.type", o->compression);
     conf_extra(conf, o->prod_conf, o->nprod_conf);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rd_kafka_conf_set_opaque(conf, &st);
-    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
-    if (create)
-        create_topic(rk, topic, o->partitions, o->replication_factor);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_conf_set_opaque(conf, st);
+    return new_client(RD_KAFKA_PRODUCER, conf);
+}
 
-    char *payload = rn_xmalloc((size_t)size);
-    for (int i = 0; i < size; i++)
+/* Send p->count messages; message k goes to partition (k * producers + index) % partitions.
+ * With --e2e the first 8 bytes of each payload carry its enqueue time for the consumer. */
+static void *producer_run(void *arg)
+{
+    producer_t *p = arg;
+    const opts_t *o = p->o;
+    prod_state_t *st = &p->st;
+    st->enq_ns = rn_xcalloc((size_t)p->count + 1, sizeof *st->enq_ns);
+    st->lat_ms = rn_xcalloc((size_t)p->count + 1, sizeof *st->lat_ms);
+    rd_kafka_t *rk = new_producer(o, p->bootstrap, p->acks, st);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, p->topic, NULL);
+    char *payload = rn_xmalloc((size_t)p->size);
+    for (int i = 0; i < p->size; i++)
         payload[i] = (char)('a' + (i * 7 + i / 26) % 26); /* compressible but not trivially */
-
-    int64_t t0 = now_ns();
-    for (long i = 0; i < o->messages; i++) {
-        if (o->rate > 0) {
-            int64_t due = t0 + (int64_t)((double)i * 1e9 / (double)o->rate);
+    double rate = o->rate > 0 ? (double)o->rate / o->producers : 0;
+    for (long i = 0; i < p->count; i++) {
+        if (rate > 0) {
+            int64_t due = p->t0 + (int64_t)((double)i * 1e9 / rate);
             while (now_ns() < due)
                 rd_kafka_poll(rk, 0);
         }
-        int part = (int)(i % o->partitions);
-        st.enq_ns[i] = now_ns();
-        while (rd_kafka_produce(rkt, part, RD_KAFKA_MSG_F_COPY, payload, (size_t)size, NULL, 0,
+        int part = (int)((i * o->producers + p->index) % o->partitions);
+        st->enq_ns[i] = now_ns();
+        if (o->e2e)
+            memcpy(payload, &st->enq_ns[i], sizeof(int64_t));
+        while (rd_kafka_produce(rkt, part, RD_KAFKA_MSG_F_COPY, payload, (size_t)p->size, NULL, 0,
                                 (void *)(intptr_t)i) == -1) {
             if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 die("produce", rd_kafka_err2str(rd_kafka_last_error()));
             rd_kafka_poll(rk, 1);
-            st.enq_ns[i] = now_ns();
+            st->enq_ns[i] = now_ns();
+            if (o->e2e)
+                memcpy(payload, &st->enq_ns[i], sizeof(int64_t));
         }
-        if ((i & 1023) == 0)
+        if ((i & 1023) == 0 || rate > 0)
             rd_kafka_poll(rk, 0);
     }
-    while (rd_kafka_outq_len(rk) > 0 && now_ns() - t0 < 120 * (int64_t)1000000000)
+    while (rd_kafka_outq_len(rk) > 0 && now_ns() - p->t0 < 120 * (int64_t)1000000000)
         rd_kafka_poll(rk, 10);
-    int64_t t1 = now_ns();
-
-    r->delivered = st.nlat;
-    r->failed = st.failed;
-    if (st.failed)
-        fprintf(stderr, "bench_rdkafka: %ld deliveries failed, first: %s\n", st.failed,
-                rd_kafka_err2str(st.first_err));
-    r->prod_secs = (double)(t1 - t0) / 1e9;
-    r->prod_msgs_s = (double)st.nlat / r->prod_secs;
-    r->prod_mb_s = (double)st.nlat * size / r->prod_secs / 1e6;
-    if (st.nlat > 0) {
-        qsort(st.lat_ms, (size_t)st.nlat, sizeof *st.lat_ms, cmp_double);
-        r->lat_p50_ms = st.lat_ms[st.nlat / 2];
-        r->lat_p99_ms = st.lat_ms[(long)((double)(st.nlat - 1) * 0.99)];
-        r->lat_max_ms = st.lat_ms[st.nlat - 1];
-    }
     rn_free(payload);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
-    rn_free(st.enq_ns);
-    rn_free(st.lat_ms);
+    return NULL;
 }
 
-/* Read back everything the partitions hold, by assign() from the log start. */
-static void consume(const opts_t *o, const char *bootstrap, const char *topic, result_t *r)
+/* Sorted-array percentile q (0..1). */
+static double pct(const double *sorted, long n, double q)
+{
+    return sorted[(long)((double)(n - 1) * q)];
+}
+
+/* Produce o->messages messages of `size` bytes from o->producers producers; create the topic
+ * first through the Admin API when `create` (a real broker; the mock's topics are made with
+ * the mock API). */
+static void produce(const opts_t *o, const char *bootstrap, bool create, const char *topic,
+                    int size, int acks, result_t *r)
+{
+    if (create) {
+        prod_state_t none = {0};
+        rd_kafka_t *rk = new_producer(o, bootstrap, acks, &none);
+        create_topic(rk, topic, o->partitions, o->replication_factor);
+        rd_kafka_destroy(rk);
+    }
+    int n = o->producers;
+    producer_t *ps = rn_xcalloc((size_t)n, sizeof *ps);
+    pthread_t *th = rn_xcalloc((size_t)n, sizeof *th);
+    int64_t t0 = now_ns();
+    for (int i = 0; i < n; i++) {
+        ps[i] = (producer_t){.o = o,
+                             .bootstrap = bootstrap,
+                             .topic = topic,
+                             .size = size,
+                             .acks = acks,
+                             .index = i,
+                             .t0 = t0,
+                             .count = o->messages / n + (i < o->messages % n)};
+        if (pthread_create(&th[i], NULL, producer_run, &ps[i]) != 0)
+            die("pthread_create", strerror(errno));
+    }
+    long nlat = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        nlat += ps[i].st.nlat;
+    }
+    int64_t t1 = now_ns();
+    double *lat = rn_xcalloc((size_t)nlat + 1, sizeof *lat);
+    long at = 0;
+    for (int i = 0; i < n; i++) {
+        prod_state_t *st = &ps[i].st;
+        memcpy(lat + at, st->lat_ms, (size_t)st->nlat * sizeof *lat);
+        at += st->nlat;
+        r->failed += st->failed;
+        if (st->failed)
+            fprintf(stderr, "bench_rdkafka: %ld deliveries failed, first: %s\n", st->failed,
+                    rd_kafka_err2str(st->first_err));
+        rn_free(st->enq_ns);
+        rn_free(st->lat_ms);
+    }
+    r->delivered = nlat;
+    r->prod_secs = (double)(t1 - t0) / 1e9;
+    r->prod_msgs_s = (double)nlat / r->prod_secs;
+    r->prod_mb_s = (double)nlat * size / r->prod_secs / 1e6;
+    if (nlat > 0) {
+        qsort(lat, (size_t)nlat, sizeof *lat, cmp_double);
+        r->lat_p50_ms = pct(lat, nlat, 0.5);
+        r->lat_p99_ms = pct(lat, nlat, 0.99);
+        r->lat_p999_ms = pct(lat, nlat, 0.999);
+        r->lat_max_ms = lat[nlat - 1];
+    }
+    rn_free(lat);
+    rn_free(ps);
+    rn_free(th);
+}
+
+/* --e2e: a consumer reading the topic while it is produced, timing each message from its
+ * enqueue (the stamp in its first 8 bytes; 0 marks the warm-up message) to its arrival. */
+typedef struct {
+    const opts_t *o;
+    const char *bootstrap, *topic;
+    long expect;       /* timed messages to wait for */
+    atomic_bool ready; /* the warm-up message arrived: fetching is under way */
+    atomic_bool stop;  /* give up (deadline) */
+    double *lat_ms;
+    long seen;
+} e2e_t;
+
+static rd_kafka_t *new_consumer(const opts_t *o, const char *bootstrap, const char *topic)
 {
     char group[128];
     snprintf(group, sizeof group, "%s-reader", topic);
@@ -322,9 +414,108 @@ static void consume(const opts_t *o, const char *bootstrap, const char *topic, r
     conf_extra(conf, o->cons_conf, o->ncons_conf);
     rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, conf);
     rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+static rd_kafka_topic_partition_list_t *all_from_start(const opts_t *o, const char *topic)
+{
     rd_kafka_topic_partition_list_t *tps = rd_kafka_topic_partition_list_new(o->partitions);
     for (int p = 0; p < o->partitions; p++)
         rd_kafka_topic_partition_list_add(tps, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    return tps;
+}
+
+static void *e2e_run(void *arg)
+{
+    e2e_t *e = arg;
+    rd_kafka_t *rk = new_consumer(e->o, e->bootstrap, e->topic);
+    rd_kafka_topic_partition_list_t *tps = all_from_start(e->o, e->topic);
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, tps);
+    if (err)
+        die("assign", rd_kafka_err2str(err));
+    while (e->seen < e->expect && !atomic_load(&e->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 20);
+        if (!m)
+            continue;
+        int64_t at = now_ns(), stamp = 0;
+        if (!m->err && m->len >= sizeof stamp) {
+            memcpy(&stamp, m->payload, sizeof stamp);
+            if (stamp == 0)
+                atomic_store(&e->ready, true);
+            else
+                e->lat_ms[e->seen++] = (double)(at - stamp) / 1e6;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_topic_partition_list_destroy(tps);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return NULL;
+}
+
+/* Send one warm-up message (stamp 0) to each partition and wait until the consumer has one. */
+static void e2e_warm_up(const opts_t *o, const char *bootstrap, const char *topic, int size,
+                        e2e_t *e)
+{
+    prod_state_t none = {0};
+    rd_kafka_t *rk = new_producer(o, bootstrap, 1, &none);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    char *zero = rn_xcalloc(1, (size_t)size);
+    int64_t until = now_ns() + 30 * (int64_t)1000000000;
+    for (int p = 0; p < o->partitions; p++)
+        if (rd_kafka_produce(rkt, p, RD_KAFKA_MSG_F_COPY, zero, (size_t)size, NULL, 0, NULL))
+            die("warm-up produce", rd_kafka_err2str(rd_kafka_last_error()));
+    rd_kafka_flush(rk, 30000);
+    while (!atomic_load(&e->ready) && now_ns() < until)
+        rd_kafka_poll(rk, 10);
+    if (!atomic_load(&e->ready))
+        die("e2e", "the warm-up message did not reach the consumer in 30 s");
+    rn_free(zero);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+}
+
+/* Produce with a consumer alongside; the consume figures become the end-to-end ones. */
+static void produce_e2e(const opts_t *o, const char *bootstrap, bool create, const char *topic,
+                        int size, int acks, result_t *r)
+{
+    if (size < 8)
+        die("--e2e", "messages must be at least 8 bytes (they carry their send time)");
+    if (create) {
+        prod_state_t none = {0};
+        rd_kafka_t *rk = new_producer(o, bootstrap, acks, &none);
+        create_topic(rk, topic, o->partitions, o->replication_factor);
+        rd_kafka_destroy(rk);
+    }
+    e2e_t e = {.o = o, .bootstrap = bootstrap, .topic = topic, .expect = o->messages};
+    e.lat_ms = rn_xcalloc((size_t)o->messages + 1, sizeof *e.lat_ms);
+    pthread_t th;
+    if (pthread_create(&th, NULL, e2e_run, &e) != 0)
+        die("pthread_create", strerror(errno));
+    e2e_warm_up(o, bootstrap, topic, size, &e);
+    produce(o, bootstrap, false, topic, size, acks, r);
+    int64_t until = now_ns() + 30 * (int64_t)1000000000;
+    while (e.seen < e.expect && now_ns() < until)
+        usleep(10000);
+    atomic_store(&e.stop, true);
+    pthread_join(th, NULL);
+    r->e2e_seen = r->consumed = e.seen;
+    r->available = o->messages;
+    if (e.seen > 0) {
+        qsort(e.lat_ms, (size_t)e.seen, sizeof *e.lat_ms, cmp_double);
+        r->e2e_p50_ms = pct(e.lat_ms, e.seen, 0.5);
+        r->e2e_p99_ms = pct(e.lat_ms, e.seen, 0.99);
+        r->e2e_p999_ms = pct(e.lat_ms, e.seen, 0.999);
+        r->e2e_max_ms = e.lat_ms[e.seen - 1];
+    }
+    rn_free(e.lat_ms);
+}
+
+/* Read back everything the partitions hold, by assign() from the log start. */
+static void consume(const opts_t *o, const char *bootstrap, const char *topic, result_t *r)
+{
+    rd_kafka_t *rk = new_consumer(o, bootstrap, topic);
+    rd_kafka_topic_partition_list_t *tps = all_from_start(o, topic);
 
     /* Read up to each partition's high watermark. Usually that is everything produced, but
      * the mock cluster keeps only the newest 5 MB (or 100,000 batches) per partition, so
@@ -416,15 +607,18 @@ static void write_tsv(const opts_t *o, const char *target, int size, int acks, c
     if (ftell(f) == 0)
         fputs("target\tsize\tacks\tmessages\tprod_msgs_s\tprod_mb_s\tlat_p50_ms\tlat_p99_ms\t"
               "lat_max_ms\tcons_msgs_s\tcons_mb_s\tconsumed\tavailable\tfailed\tprod_secs\t"
-              "cons_secs\tprod_cpu_self\tprod_cpu_broker\tcons_cpu_self\tcons_cpu_broker\n",
+              "cons_secs\tprod_cpu_self\tprod_cpu_broker\tcons_cpu_self\tcons_cpu_broker\t"
+              "lat_p999_ms\te2e_p50_ms\te2e_p99_ms\te2e_p999_ms\tproducers\tpartitions\t"
+              "compression\trate\n",
               f);
     fprintf(f,
             "%s\t%d\t%s\t%ld\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%ld\t%ld\t%ld\t%.3f\t"
-            "%.3f\t%.2f\t%.2f\t%.2f\t%.2f\n",
+            "%.3f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\t%ld\n",
             target, size, acks < 0 ? "all" : "1", o->messages, r->prod_msgs_s, r->prod_mb_s,
             r->lat_p50_ms, r->lat_p99_ms, r->lat_max_ms, r->cons_msgs_s, r->cons_mb_s, r->consumed,
             r->available, r->failed, r->prod_secs, r->cons_secs, r->prod_cpu_self,
-            r->prod_cpu_broker, r->cons_cpu_self, r->cons_cpu_broker);
+            r->prod_cpu_broker, r->cons_cpu_self, r->cons_cpu_broker, r->lat_p999_ms, r->e2e_p50_ms,
+            r->e2e_p99_ms, r->e2e_p999_ms, o->producers, o->partitions, o->compression, o->rate);
     if (fclose(f) != 0)
         die(o->tsv, strerror(errno));
 }
@@ -444,9 +638,13 @@ static void run_one(const opts_t *o, const char *target, const char *bootstrap,
     }
     long bpid = mcluster ? 0 : o->broker_pid;
     double c0 = self_cpu(), b0 = pid_cpu(bpid);
-    produce(o, bootstrap, mcluster == NULL, topic, size, acks, r);
+    if (o->e2e)
+        produce_e2e(o, bootstrap, mcluster == NULL, topic, size, acks, r);
+    else
+        produce(o, bootstrap, mcluster == NULL, topic, size, acks, r);
     double c1 = self_cpu(), b1 = pid_cpu(bpid);
-    consume(o, bootstrap, topic, r);
+    if (!o->e2e)
+        consume(o, bootstrap, topic, r);
     double c2 = self_cpu(), b2 = pid_cpu(bpid);
     r->prod_cpu_self = c1 - c0;
     r->cons_cpu_self = c2 - c1;
@@ -461,6 +659,10 @@ static void run_one(const opts_t *o, const char *target, const char *bootstrap,
            r->failed || r->consumed != r->available ? "  [INCOMPLETE]"
            : r->available != o->messages            ? "  [broker kept only the newest messages]"
                                                     : "");
+    if (o->e2e)
+        printf("       end to end: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms over %ld "
+               "msgs\n",
+               r->e2e_p50_ms, r->e2e_p99_ms, r->e2e_p999_ms, r->e2e_max_ms, r->e2e_seen);
     if (r->prod_cpu_broker >= 0)
         printf("       cpu: produce client %.2f s, broker %.2f s (%.0f%% of a core) | consume "
                "client %.2f s, broker %.2f s\n",
@@ -496,7 +698,7 @@ static void usage(void)
 {
     fputs("usage: bench_rdkafka (--mock | --bootstrap HOST:PORT | --both --bootstrap HOST:PORT)\n"
           "         [--messages N] [--sizes 100,1024] [--acks 1,all] [--partitions P]\n"
-          "         [--replication-factor R]\n"
+          "         [--replication-factor R] [--producers N] [--e2e]\n"
           "         [--rate MSGS_PER_S] [--compression none|lz4|zstd|...] [--broker-pid PID]\n"
           "         [--target-name NAME] [--tsv FILE] [--producer-conf K=V]... "
           "[--consumer-conf K=V]...\n",
@@ -509,6 +711,7 @@ int main(int argc, char **argv)
     opts_t o = {.messages = 100000,
                 .partitions = 1,
                 .replication_factor = 1,
+                .producers = 1,
                 .compression = "none",
                 .target_name = "real"};
     o.nsizes = parse_list("100,1024", o.sizes, "--sizes");
@@ -533,6 +736,10 @@ int main(int argc, char **argv)
             i++;
         } else if (v && !strcmp(a, "--partitions")) {
             o.partitions = atoi(v), i++;
+        } else if (v && !strcmp(a, "--producers")) {
+            o.producers = atoi(v), i++;
+        } else if (!strcmp(a, "--e2e")) {
+            o.e2e = true;
         } else if (v && !strcmp(a, "--rate")) {
             o.rate = atol(v), i++;
         } else if (v && !strcmp(a, "--broker-pid")) {
@@ -555,7 +762,7 @@ int main(int argc, char **argv)
             usage();
         }
     }
-    if (o.messages <= 0 || o.partitions <= 0 || (!o.mock && !o.bootstrap) ||
+    if (o.messages <= 0 || o.partitions <= 0 || o.producers <= 0 || (!o.mock && !o.bootstrap) ||
         (o.both && !o.bootstrap))
         usage();
     if (o.both || (o.mock && o.bootstrap)) /* --mock plus a real broker: compare both */

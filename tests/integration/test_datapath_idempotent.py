@@ -116,6 +116,9 @@ def main():
     t.ok(new_pids and min(new_pids) > pid, "its producer id is new", repr(new_pids))
 
     # Clean restart: the snapshot path.
+    conn = Conn(broker.bootstrap)
+    metadata_create(conn, "idem-empty")
+    conn.close()
     broker.restart(kill=False)
     conn = Conn(broker.bootstrap)
     metadata_create(conn, "idem-raw")
@@ -125,6 +128,21 @@ def main():
     snaps = [n for n in os.listdir(os.path.join(broker.data, "idem-raw-0"))
              if n.endswith(".snapshot")]
     t.eq(snaps, ["%020d.snapshot" % 16], "clean shutdown wrote one producer snapshot at the log end")
+    empty_dir = os.path.join(broker.data, "idem-empty-0")
+    t.eq([n for n in os.listdir(empty_dir) if n.endswith(".snapshot")], [],
+         "an empty partition with no producers gets no snapshot")
+    # A clean stop with nothing appended since rewrites neither the snapshot nor the
+    # leader-epoch cache (thousands of idle partitions must not cost an fsync each).
+    snap = os.path.join(broker.data, "idem-raw-0", snaps[0])
+    epochs = os.path.join(broker.data, "idem-raw-0", "leader-epoch-checkpoint")
+    before = [(os.stat(f).st_ino, os.stat(f).st_mtime_ns) for f in (snap, epochs)]
+    conn.close()
+    broker.restart(kill=False)
+    after = [(os.stat(f).st_ino, os.stat(f).st_mtime_ns) for f in (snap, epochs)]
+    t.eq(after, before, "a clean stop of an idle partition leaves its snapshot and epochs as "
+         "they were")
+    conn = Conn(broker.bootstrap)
+    metadata_create(conn, "idem-raw")
 
     # Snapshot + tail: append after the clean restart, crash, and the tail is replayed on top
     # of the snapshot.
