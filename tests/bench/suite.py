@@ -112,8 +112,14 @@ class Runneld:
         self.pid = self.proc.pid
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                log("runneld took over 120 s to stop; killed")
+                self.proc.kill()
+                self.proc.wait()
         self.logf.close()
 
     def bootstrap(self):
@@ -270,8 +276,8 @@ class Suite:
         from confluent_kafka.admin import AdminClient, NewTopic
         topics = min(10, (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 1000) // 3000)
         t = cls(os.path.join(self.work, "m10k"))
-        t.start()
         try:
+            t.start()
             admin = AdminClient({"bootstrap.servers": t.bootstrap()})
             for i in range(topics):
                 fs = admin.create_topics([NewTopic("m10k-%d" % i, 1000, 1)],
@@ -388,6 +394,40 @@ def table(rows):
     return "\n".join(lines)
 
 
+def section(name, fn, *args):
+    """Run one part of the suite; a failure is reported and the rest still runs."""
+    try:
+        fn(*args)
+    except Exception as e:  # noqa: BLE001 - a benchmark reports and goes on
+        log("%s failed: %s: %s" % (name, type(e).__name__, str(e).strip()[-400:]))
+
+
+def produce_workloads(s, args, work):
+    targets = []
+    if not args.no_mock:
+        targets.append(Mock())
+    rn = Runneld(work)
+    rn.start()
+    try:
+        s.add("S", "start-up, empty data dir s", "runnel", rn.started_s)
+        time.sleep(0.5)
+        s.add("M", "idle RSS MiB at start", "runnel", proc_kb(rn.pid, "VmRSS") / 1024)
+        targets.append(rn)
+        s.produce_consume(targets[:])
+    finally:
+        rn.stop()
+    if not args.no_kafka:
+        k = Kafka(work)
+        try:
+            k.start()
+            s.add("S", "start-up, empty data dir s", "kafka", k.started_s)
+            time.sleep(2)
+            s.add("M", "idle RSS MiB at start", "kafka", proc_kb(k.pid, "VmRSS") / 1024)
+            s.produce_consume([k])
+        finally:
+            k.stop()
+
+
 def raise_fd_limit():
     """10,000 partitions hold three files each open in any broker: lift the soft limit to
     the hard one (brokers inherit it), as a service unit's LimitNOFILE would."""
@@ -427,37 +467,17 @@ def main():
         open("/proc/loadavg").read().strip(), raise_fd_limit()))
     try:
         if want("machine"):
-            s.machine()
+            section("machine", s.machine)
         if want("P"):
-            targets = []
-            if not args.no_mock:
-                targets.append(Mock())
-            rn = Runneld(work)
-            rn.start()
-            s.add("S", "start-up, empty data dir s", "runnel", rn.started_s)
-            time.sleep(0.5)
-            s.add("M", "idle RSS MiB at start", "runnel", proc_kb(rn.pid, "VmRSS") / 1024)
-            targets.append(rn)
-            s.produce_consume(targets[:])
-            rn.stop()
-            if not args.no_kafka:
-                k = Kafka(work)
-                k.start()
-                s.add("S", "start-up, empty data dir s", "kafka", k.started_s)
-                time.sleep(2)
-                s.add("M", "idle RSS MiB at start", "kafka", proc_kb(k.pid, "VmRSS") / 1024)
-                try:
-                    s.produce_consume([k])
-                finally:
-                    k.stop()
+            section("produce and consume", produce_workloads, s, args, work)
         if want("M"):
-            s.many_partitions(Runneld)
+            section("10,000 partitions, runneld", s.many_partitions, Runneld)
             if not args.no_kafka:
-                s.many_partitions(Kafka)
+                section("10,000 partitions, Kafka", s.many_partitions, Kafka)
         if want("S"):
-            s.restarts()
+            section("restarts", s.restarts)
             if args.big:
-                s.big_restart()
+                section("10 GiB restart", s.big_restart)
     finally:
         md = table(s.rows)
         with open(os.path.join(work, "table.md"), "w") as f:
