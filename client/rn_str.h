@@ -39,4 +39,21 @@ char *rn_str_arena_dup(rn_arena_t *arena, rn_str_t s);
  * snprintf, so a result >= cap means truncated). Null copies as "". */
 size_t rn_str_copy(char *dst, size_t cap, rn_str_t s);
 
+/* Owned strings: Kafka strings are length-prefixed and may hold any byte (NUL included), so
+ * names that come from the wire (group, member and instance ids, client ids, protocol names)
+ * are kept as rn_str_t with their own bytes and compared by length and bytes, never as C
+ * strings. rn_str_xdup copies s into rn_xmalloc memory (aborts on OOM) with a NUL after the
+ * bytes; null stays null and "" gets its own allocation. rn_str_free frees such a copy
+ * (null or empty without one: no-op). */
+rn_str_t rn_str_xdup(rn_str_t s);
+void rn_str_free(rn_str_t s);
+
+/* s for a log line: printable ASCII as is, other bytes (and backslash) as \xNN, cut at cap - 1
+ * bytes of output (ending "..." when cut); null gives "(null)". Returns buf. */
+const char *rn_str_escape(char *buf, size_t cap, rn_str_t s);
+#define RN_STR_ESC_CAP 160
+/* An escaped copy of s in a buffer that lives until the end of the enclosing block, for
+ * "%s" in a log call: RN_INFO("group", "group=%s", RN_STR_ESC(id)). */
+#define RN_STR_ESC(s) rn_str_escape((char[RN_STR_ESC_CAP]){0}, RN_STR_ESC_CAP, (s))
+
 #endif

@@ -20,6 +20,7 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
+#include "rn_str.h"
 
 #define PID_WAIT_MS 10000 /* well under clients' request.timeout.ms (30 s) */
 
@@ -60,10 +61,10 @@ int rn_handle_init_producer_id(rn_req_t *req)
     }
     if (ireq->transactional_id.len > 0) {
         RN_INFO("initpid",
-                "refusing transactional id \"%.*s\" from %s (client %s): transactions "
+                "refusing transactional id \"%s\" from %s (client %s): transactions "
                 "are not supported yet",
-                (int)ireq->transactional_id.len, ireq->transactional_id.ptr, req->peer,
-                req->client_id);
+                RN_STR_ESC(ireq->transactional_id), req->peer,
+                RN_STR_ESC(((rn_str_t){req->client_id, req->client_id_len})));
         resp->error_code = RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         return RN_HANDLED_SYNC;
     }

@@ -145,15 +145,15 @@ size_t rn_committed_expired(const rn_committed_t *o, const rn_group_t *g, int64_
     enum { NONE, FROM_EMPTY, UNSUBSCRIBED, FROM_COMMIT } rule = FROM_COMMIT;
     int64_t empty_since = -1;
     if (g != NULL) {
-        const char *type = rn_group_protocol_type(g);
+        rn_str_t type = rn_group_protocol_type(g);
         rn_group_state_t st = rn_group_state(g);
-        if (type != NULL && st == RN_GROUP_EMPTY) {
+        if (!rn_str_is_null(type) && st == RN_GROUP_EMPTY) {
             rule = FROM_EMPTY;
             empty_since = rn_group_state_timestamp(g);
-        } else if (type != NULL && strcmp(type, "consumer") == 0 && st == RN_GROUP_STABLE &&
+        } else if (rn_str_eq_cstr(type, "consumer") && st == RN_GROUP_STABLE &&
                    rn_group_subscriptions_known(g)) {
             rule = UNSUBSCRIBED;
-        } else if (type != NULL) {
+        } else if (!rn_str_is_null(type)) {
             rule = NONE;
         }
     }
@@ -164,7 +164,8 @@ size_t rn_committed_expired(const rn_committed_t *o, const rn_group_t *g, int64_
     size_t n = 0;
     for (size_t k = 0; k < o->n; k++) {
         const rn_offset_entry_t *e = o->entries[k];
-        if (rule == UNSUBSCRIBED && rn_group_is_subscribed(g, e->topic))
+        if (rule == UNSUBSCRIBED &&
+            rn_group_is_subscribed(g, (rn_str_t){e->topic, (int32_t)e->topic_len}))
             continue;
         bool expired;
         if (e->expire_ts >= 0) {

@@ -28,22 +28,20 @@ int64_t rn__gcoord_now_ms(const rn_gcoord_t *gc)
 
 /* ---- the group table ---- */
 
-typedef struct id_key {
-    const char *id;
-    size_t len;
-} id_key_t;
-
 static bool entry_has_id(const void *item, const void *key)
 {
     const gentry_t *e = item;
-    const id_key_t *k = key;
-    return e->id_len == k->len && memcmp(e->id, k->id, k->len) == 0;
+    return rn_str_eq(e->id, *(const rn_str_t *)key);
 }
 
-gentry_t *rn__gcoord_find_entry(const rn_gcoord_t *gc, const char *id)
+static uint64_t id_hash(rn_str_t id)
 {
-    id_key_t key = {id, strlen(id)};
-    return rn_map_get(&gc->by_id, rn_hash_bytes(key.id, key.len), entry_has_id, &key);
+    return rn_hash_bytes(id.ptr, id.len > 0 ? (size_t)id.len : 0);
+}
+
+gentry_t *rn__gcoord_find_entry(const rn_gcoord_t *gc, rn_str_t id)
+{
+    return rn_map_get(&gc->by_id, id_hash(id), entry_has_id, &id);
 }
 
 static void entry_join_done(void *arg, void *waiter, const rn_group_join_result_t *res)
@@ -60,12 +58,11 @@ static void entry_sync_done(void *arg, void *waiter, const rn_group_sync_result_
 
 static void entry_timer(evutil_socket_t fd, short what, void *arg);
 
-gentry_t *rn__gcoord_add_entry(rn_gcoord_t *gc, const char *id, int32_t partition)
+gentry_t *rn__gcoord_add_entry(rn_gcoord_t *gc, rn_str_t id, int32_t partition)
 {
     gentry_t *e = rn_xcalloc(1, sizeof(*e));
     e->gc = gc;
-    e->id = rn_xstrdup(id);
-    e->id_len = strlen(id);
+    e->id = rn_str_xdup(id.len >= 0 ? id : rn_str(""));
     e->partition = partition;
     rn_group_ops_t ops = {entry_join_done, entry_sync_done, rn__gcoord_store, e};
     e->group = rn_group_new(id, &gc->gcfg, &ops, rn__gcoord_now_ms(gc));
@@ -73,7 +70,7 @@ gentry_t *rn__gcoord_add_entry(rn_gcoord_t *gc, const char *id, int32_t partitio
     e->timer = evtimer_new(gc->o.base, entry_timer, e);
     e->pos = gc->n;
     rn_vec_xpush(gc->entries, gc->n, gc->cap, e);
-    rn_map_xput(&gc->by_id, rn_hash_bytes(e->id, e->id_len), e);
+    rn_map_xput(&gc->by_id, id_hash(e->id), e);
     return e;
 }
 
@@ -84,13 +81,13 @@ static void free_entry(gentry_t *e)
     rn_group_free(e->group);
     rn_committed_free(e->offsets);
     rn_free(e->load_meta);
-    rn_free(e->id);
+    rn_str_free(e->id);
     rn_free(e);
 }
 
 void rn__gcoord_remove_entry(rn_gcoord_t *gc, gentry_t *e)
 {
-    rn_map_remove_item(&gc->by_id, rn_hash_bytes(e->id, e->id_len), e);
+    rn_map_remove_item(&gc->by_id, id_hash(e->id), e);
     gc->entries[e->pos] = gc->entries[--gc->n];
     gc->entries[e->pos]->pos = e->pos;
     free_entry(e);
@@ -128,15 +125,14 @@ rn_topic_t *rn__gcoord_offsets_topic(const rn_gcoord_t *gc)
 
 /* Kafka's validateGroupStatus: a valid id (non-empty except for the offset, describe and
  * delete APIs) on a loaded partition this node leads. */
-int16_t rn__gcoord_check(const rn_gcoord_t *gc, const char *group, bool empty_ok,
-                         int32_t *partition)
+int16_t rn__gcoord_check(const rn_gcoord_t *gc, rn_str_t group, bool empty_ok, int32_t *partition)
 {
-    if (group == NULL || (!empty_ok && group[0] == '\0'))
+    if (group.len < 0 || (!empty_ok && group.len == 0))
         return RN_KERR_INVALID_GROUP_ID;
     rn_topic_t *t = rn__gcoord_offsets_topic(gc);
     if (t == NULL || !t->ready || t->n_partitions <= 0)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
-    int32_t p = rn_groupstore_partition_for(group, strlen(group), t->n_partitions);
+    int32_t p = rn_groupstore_partition_for(group.ptr, (size_t)group.len, t->n_partitions);
     rn_partition_t *part = rn_topic_partition(t, p);
     if (part == NULL || part->leader_id < 0)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
@@ -216,14 +212,12 @@ static void tomb_add(tombstones_t *t, uint8_t *key, size_t klen, int64_t ts)
     rn_vec_xpush(t->recs, t->n, t->cap, ((rn_record_spec_t){key, klen, NULL, 0, NULL, 0, ts}));
 }
 
-static void tomb_offset(tombstones_t *t, const gentry_t *e, const char *topic, size_t tlen,
-                        int32_t partition, int64_t ts)
+static void tomb_offset(tombstones_t *t, const gentry_t *e, rn_str_t topic, int32_t partition,
+                        int64_t ts)
 {
     uint8_t *key;
     size_t klen;
-    if (rn_groupstore_encode_offset_key((rn_str_t){e->id, (int32_t)e->id_len},
-                                        (rn_str_t){topic, (int32_t)tlen}, partition, &key,
-                                        &klen) == 0)
+    if (rn_groupstore_encode_offset_key(e->id, topic, partition, &key, &klen) == 0)
         tomb_add(t, key, klen, ts);
 }
 
@@ -251,8 +245,7 @@ static bool cleanup(rn_gcoord_t *gc, gentry_t *e, tombstones_t *t)
         if (rn_group_generation(e->group) > 0) {
             uint8_t *key;
             size_t klen;
-            if (rn_groupstore_encode_group_key((rn_str_t){e->id, (int32_t)e->id_len}, &key,
-                                               &klen) == 0)
+            if (rn_groupstore_encode_group_key(e->id, &key, &klen) == 0)
                 tomb_add(t, key, klen, now);
         }
         rn_group_mark_dead(e->group, now);
@@ -262,9 +255,9 @@ static bool cleanup(rn_gcoord_t *gc, gentry_t *e, tombstones_t *t)
         RN_WARN("group",
                 "group=%s: tombstones not written (error %d); they come back after a "
                 "restart",
-                e->id, err);
+                RN_STR_ESC(e->id), err);
     if (dead) {
-        RN_INFO("group", "group=%s: Dead and removed (no members, no offsets)", e->id);
+        RN_INFO("group", "group=%s: Dead and removed (no members, no offsets)", RN_STR_ESC(e->id));
         rn__gcoord_remove_entry(gc, e);
     }
     return dead;
@@ -382,14 +375,15 @@ void rn_gcoord_cancel_wait(rn_gcoord_t *gc, void *arg)
     }
 }
 
-int16_t rn_gcoord_find(rn_gcoord_t *gc, const char *group, size_t len, int32_t *node_id)
+int16_t rn_gcoord_find(rn_gcoord_t *gc, rn_str_t group, int32_t *node_id)
 {
     rn_topic_t *t = rn__gcoord_offsets_topic(gc);
     *node_id = -1;
     if (t == NULL || !t->ready || t->n_partitions <= 0)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
-    rn_partition_t *part =
-        rn_topic_partition(t, rn_groupstore_partition_for(group, len, t->n_partitions));
+    rn_partition_t *part = rn_topic_partition(
+        t, rn_groupstore_partition_for(group.ptr, group.len > 0 ? (size_t)group.len : 0,
+                                       t->n_partitions));
     if (part == NULL || part->leader_id < 0)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
     *node_id = part->leader_id;
@@ -398,17 +392,18 @@ int16_t rn_gcoord_find(rn_gcoord_t *gc, const char *group, size_t len, int32_t *
 
 /* ---- group APIs ---- */
 
-static void join_fail(rn_gcoord_t *gc, void *waiter, const char *member_id, int16_t err)
+static void join_fail(rn_gcoord_t *gc, void *waiter, rn_str_t member_id, int16_t err)
 {
     rn_group_join_result_t res = {.error = err,
-                                  .member_id = member_id ? member_id : "",
+                                  .member_id = member_id.len >= 0 ? member_id : rn_str(""),
                                   .generation_id = RN_GROUP_NO_GENERATION,
-                                  .leader_id = ""};
+                                  .protocol_type = RN_STR_NULL,
+                                  .protocol_name = RN_STR_NULL,
+                                  .leader_id = rn_str("")};
     gc->o.join_done(gc->o.arg, waiter, &res);
 }
 
-void rn_gcoord_join(rn_gcoord_t *gc, const char *group, const rn_group_join_req_t *req,
-                    void *waiter)
+void rn_gcoord_join(rn_gcoord_t *gc, rn_str_t group, const rn_group_join_req_t *req, void *waiter)
 {
     int32_t p;
     int16_t err = rn__gcoord_check(gc, group, false, &p);
@@ -418,7 +413,7 @@ void rn_gcoord_join(rn_gcoord_t *gc, const char *group, const rn_group_join_req_
     }
     gentry_t *e = rn__gcoord_find_entry(gc, group);
     if (e == NULL) {
-        if (req->member_id != NULL && req->member_id[0] != '\0') {
+        if (req->member_id.len > 0) {
             join_fail(gc, waiter, req->member_id, RN_KERR_UNKNOWN_MEMBER_ID);
             return;
         }
@@ -428,8 +423,7 @@ void rn_gcoord_join(rn_gcoord_t *gc, const char *group, const rn_group_join_req_
     rn__gcoord_touch(gc, e);
 }
 
-void rn_gcoord_sync(rn_gcoord_t *gc, const char *group, const rn_group_sync_req_t *req,
-                    void *waiter)
+void rn_gcoord_sync(rn_gcoord_t *gc, rn_str_t group, const rn_group_sync_req_t *req, void *waiter)
 {
     int16_t err = rn__gcoord_check(gc, group, false, NULL);
     gentry_t *e = err == RN_KERR_NONE ? rn__gcoord_find_entry(gc, group) : NULL;
@@ -440,7 +434,9 @@ void rn_gcoord_sync(rn_gcoord_t *gc, const char *group, const rn_group_sync_req_
          * REBALANCE_IN_PROGRESS since old clients do not know LOAD_IN_PROGRESS here). */
         rn_group_sync_result_t res = {.error = err == RN_KERR_COORDINATOR_LOAD_IN_PROGRESS
                                                    ? RN_KERR_REBALANCE_IN_PROGRESS
-                                                   : err};
+                                                   : err,
+                                      .protocol_type = RN_STR_NULL,
+                                      .protocol_name = RN_STR_NULL};
         gc->o.sync_done(gc->o.arg, waiter, &res);
         return;
     }
@@ -448,9 +444,9 @@ void rn_gcoord_sync(rn_gcoord_t *gc, const char *group, const rn_group_sync_req_
     rn__gcoord_touch(gc, e);
 }
 
-void rn_gcoord_forget(rn_gcoord_t *gc, const char *group, void *waiter)
+void rn_gcoord_forget(rn_gcoord_t *gc, rn_str_t group, void *waiter)
 {
-    gentry_t *e = group != NULL ? rn__gcoord_find_entry(gc, group) : NULL;
+    gentry_t *e = group.len >= 0 ? rn__gcoord_find_entry(gc, group) : NULL;
     if (e != NULL) {
         rn_group_forget_waiter(e->group, waiter);
         return;
@@ -459,8 +455,8 @@ void rn_gcoord_forget(rn_gcoord_t *gc, const char *group, void *waiter)
         rn_group_forget_waiter(gc->entries[i]->group, waiter);
 }
 
-int16_t rn_gcoord_heartbeat(rn_gcoord_t *gc, const char *group, const char *member_id,
-                            const char *instance_id, int32_t generation)
+int16_t rn_gcoord_heartbeat(rn_gcoord_t *gc, rn_str_t group, rn_str_t member_id,
+                            rn_str_t instance_id, int32_t generation)
 {
     int16_t err = rn__gcoord_check(gc, group, false, NULL);
     if (err == RN_KERR_COORDINATOR_LOAD_IN_PROGRESS)
@@ -475,7 +471,7 @@ int16_t rn_gcoord_heartbeat(rn_gcoord_t *gc, const char *group, const char *memb
     return err;
 }
 
-int16_t rn_gcoord_leave(rn_gcoord_t *gc, const char *group, rn_gcoord_leaver_t *members, size_t n)
+int16_t rn_gcoord_leave(rn_gcoord_t *gc, rn_str_t group, rn_gcoord_leaver_t *members, size_t n)
 {
     int16_t err = rn__gcoord_check(gc, group, false, NULL);
     if (err != RN_KERR_NONE)
@@ -494,7 +490,7 @@ int16_t rn_gcoord_leave(rn_gcoord_t *gc, const char *group, rn_gcoord_leaver_t *
     return RN_KERR_NONE;
 }
 
-int16_t rn_gcoord_offsets(rn_gcoord_t *gc, const char *group, const rn_committed_t **offsets)
+int16_t rn_gcoord_offsets(rn_gcoord_t *gc, rn_str_t group, const rn_committed_t **offsets)
 {
     *offsets = NULL;
     int16_t err = rn__gcoord_check(gc, group, true, NULL);
@@ -506,7 +502,7 @@ int16_t rn_gcoord_offsets(rn_gcoord_t *gc, const char *group, const rn_committed
     return RN_KERR_NONE;
 }
 
-int16_t rn_gcoord_describe(rn_gcoord_t *gc, const char *group, const rn_group_t **out)
+int16_t rn_gcoord_describe(rn_gcoord_t *gc, rn_str_t group, const rn_group_t **out)
 {
     *out = NULL;
     int16_t err = rn__gcoord_check(gc, group, true, NULL);
@@ -538,7 +534,7 @@ int16_t rn_gcoord_list(rn_gcoord_t *gc, const rn_group_t ***groups, size_t *n)
     return gc->n_loading > 0 ? RN_KERR_COORDINATOR_LOAD_IN_PROGRESS : RN_KERR_NONE;
 }
 
-int16_t rn_gcoord_delete_group(rn_gcoord_t *gc, const char *group)
+int16_t rn_gcoord_delete_group(rn_gcoord_t *gc, rn_str_t group)
 {
     int16_t err = rn__gcoord_check(gc, group, true, NULL);
     if (err != RN_KERR_NONE)
@@ -552,16 +548,15 @@ int16_t rn_gcoord_delete_group(rn_gcoord_t *gc, const char *group)
     tombstones_t t = {0};
     for (size_t i = 0; i < rn_committed_count(e->offsets); i++) {
         const rn_offset_entry_t *o = rn_committed_at(e->offsets, i);
-        tomb_offset(&t, e, o->topic, o->topic_len, o->partition, now);
+        tomb_offset(&t, e, (rn_str_t){o->topic, (int32_t)o->topic_len}, o->partition, now);
     }
     rn_committed_clear(e->offsets);
-    RN_INFO("group", "group=%s: deleted (%zu offsets)", e->id, t.n);
+    RN_INFO("group", "group=%s: deleted (%zu offsets)", RN_STR_ESC(e->id), t.n);
     cleanup(gc, e, &t);
     return RN_KERR_NONE;
 }
 
-int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, const char *group, rn_gcoord_tp_t *items,
-                                 size_t n)
+int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, rn_str_t group, rn_gcoord_tp_t *items, size_t n)
 {
     int16_t err = rn__gcoord_check(gc, group, true, NULL);
     if (err != RN_KERR_NONE)
@@ -570,8 +565,7 @@ int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, const char *group, rn_gcoord_t
     if (e == NULL || rn_group_state(e->group) == RN_GROUP_DEAD)
         return RN_KERR_GROUP_ID_NOT_FOUND;
     rn_group_state_t st = rn_group_state(e->group);
-    const char *type = rn_group_protocol_type(e->group);
-    bool consumer = type != NULL && strcmp(type, "consumer") == 0;
+    bool consumer = rn_str_eq_cstr(rn_group_protocol_type(e->group), "consumer");
     if (st != RN_GROUP_EMPTY && !consumer)
         return RN_KERR_NON_EMPTY_GROUP;
     int64_t now = rn__gcoord_now_ms(gc);
@@ -584,9 +578,9 @@ int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, const char *group, rn_gcoord_t
             it->error = RN_KERR_GROUP_SUBSCRIBED_TO_TOPIC;
             continue;
         }
-        size_t tlen = strlen(it->topic);
-        if (rn_committed_remove(e->offsets, it->topic, tlen, it->partition))
-            tomb_offset(&t, e, it->topic, tlen, it->partition, now);
+        size_t tlen = it->topic.len > 0 ? (size_t)it->topic.len : 0;
+        if (rn_committed_remove(e->offsets, it->topic.ptr, tlen, it->partition))
+            tomb_offset(&t, e, it->topic, it->partition, now);
     }
     cleanup(gc, e, &t);
     return RN_KERR_NONE;
@@ -608,16 +602,16 @@ size_t rn_gcoord_expire(rn_gcoord_t *gc)
         /* Remove from the highest index down: removal moves the last entry into the slot. */
         for (size_t j = k; j-- > 0;) {
             const rn_offset_entry_t *o = rn_committed_at(e->offsets, idx[j]);
-            char *topic = rn_xstrdup(o->topic);
+            rn_str_t topic = rn_str_xdup((rn_str_t){o->topic, (int32_t)o->topic_len});
             int32_t part = o->partition;
-            tomb_offset(&t, e, topic, strlen(topic), part, now);
-            rn_committed_remove(e->offsets, topic, strlen(topic), part);
-            rn_free(topic);
+            tomb_offset(&t, e, topic, part, now);
+            rn_committed_remove(e->offsets, topic.ptr, (size_t)topic.len, part);
+            rn_str_free(topic);
         }
         rn_free(idx);
         total += k;
         if (k > 0)
-            RN_INFO("group", "group=%s: %zu committed offsets expired", e->id, k);
+            RN_INFO("group", "group=%s: %zu committed offsets expired", RN_STR_ESC(e->id), k);
         if (!cleanup(gc, e, &t))
             i++;
     }

@@ -16,8 +16,7 @@
 /* One group on this coordinator: membership, offsets and its timer. */
 typedef struct gentry {
     rn_gcoord_t *gc;
-    char *id;
-    size_t id_len;
+    rn_str_t id; /* owned; every byte of the group id (NUL included) */
     int32_t partition;
     rn_group_t *group;
     rn_committed_t *offsets;
@@ -80,15 +79,14 @@ struct rn_gcoord {
  * group with its timer, remove and free); re-arm a group's timer at its next deadline; the
  * __consumer_offsets topic (NULL until it exists). */
 int64_t rn__gcoord_now_ms(const rn_gcoord_t *gc);
-gentry_t *rn__gcoord_find_entry(const rn_gcoord_t *gc, const char *id);
-gentry_t *rn__gcoord_add_entry(rn_gcoord_t *gc, const char *id, int32_t partition);
+gentry_t *rn__gcoord_find_entry(const rn_gcoord_t *gc, rn_str_t id);
+gentry_t *rn__gcoord_add_entry(rn_gcoord_t *gc, rn_str_t id, int32_t partition);
 void rn__gcoord_remove_entry(rn_gcoord_t *gc, gentry_t *e);
 void rn__gcoord_touch(rn_gcoord_t *gc, gentry_t *e);
 rn_topic_t *rn__gcoord_offsets_topic(const rn_gcoord_t *gc);
 /* Kafka's validateGroupStatus: a valid id (non-empty unless empty_ok) on a loaded partition
  * this node leads; NONE and the partition in *partition (may be NULL), or the error. */
-int16_t rn__gcoord_check(const rn_gcoord_t *gc, const char *group, bool empty_ok,
-                         int32_t *partition);
+int16_t rn__gcoord_check(const rn_gcoord_t *gc, rn_str_t group, bool empty_ok, int32_t *partition);
 /* Append records to a partition as one batch: Kafka's error code, the last offset in *last
  * (may be NULL). */
 int16_t rn__gcoord_append(rn_gcoord_t *gc, int32_t partition, const rn_record_spec_t *recs,

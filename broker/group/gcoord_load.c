@@ -38,8 +38,8 @@ static int load_record(void *arg, const rn_groupstore_key_t *key, const uint8_t 
 {
     load_ctx_t *lc = arg;
     rn_gcoord_t *gc = lc->gc;
-    char *id = rn_xstrndup(key->group.ptr != NULL ? key->group.ptr : "",
-                           key->group.len > 0 ? (size_t)key->group.len : 0);
+    /* The key's group id with every byte: "g\0x" and "g" are different groups. */
+    rn_str_t id = key->group.len >= 0 ? key->group : rn_str("");
     gentry_t *e = rn__gcoord_find_entry(gc, id);
     lc->records++;
     if (key->version == RN_GROUPSTORE_KEY_GROUP) {
@@ -58,28 +58,27 @@ static int load_record(void *arg, const rn_groupstore_key_t *key, const uint8_t 
             e->load_meta_len = (size_t)value_len;
         }
     } else {
-        char *topic = rn_xstrndup(key->topic.ptr != NULL ? key->topic.ptr : "",
-                                  key->topic.len > 0 ? (size_t)key->topic.len : 0);
+        const char *topic = key->topic.len > 0 ? key->topic.ptr : "";
+        size_t tlen = key->topic.len > 0 ? (size_t)key->topic.len : 0;
         if (value == NULL) {
             if (e != NULL)
-                rn_committed_remove(e->offsets, topic, strlen(topic), key->partition);
+                rn_committed_remove(e->offsets, topic, tlen, key->partition);
         } else {
             rn_groupstore_offset_t v;
             int rc = rn_groupstore_decode_offset(value, (size_t)value_len, &v);
             if (rc == 0) {
                 if (e == NULL)
                     e = rn__gcoord_add_entry(gc, id, lc->partition);
-                rn_committed_put(e->offsets, topic, strlen(topic), key->partition, &v);
+                rn_committed_put(e->offsets, topic, tlen, key->partition, &v);
             } else {
                 RN_WARN("group",
                         "%s-%d offset %lld: unreadable offset commit for group %s "
                         "(%s); skipped",
-                        RN_GROUPSTORE_TOPIC, lc->partition, (long long)offset, id, rn_strerror(rc));
+                        RN_GROUPSTORE_TOPIC, lc->partition, (long long)offset, RN_STR_ESC(id),
+                        rn_strerror(rc));
             }
         }
-        rn_free(topic);
     }
-    rn_free(id);
     return 0;
 }
 
@@ -106,7 +105,7 @@ static size_t load_finish(rn_gcoord_t *gc, int32_t p)
                 RN_WARN("group",
                         "group=%s: unreadable group metadata record (%s); loaded "
                         "without members",
-                        e->id, rn_strerror(rc));
+                        RN_STR_ESC(e->id), rn_strerror(rc));
             else
                 keep = true;
             rn_arena_free(&arena);
@@ -120,9 +119,9 @@ static size_t load_finish(rn_gcoord_t *gc, int32_t p)
         RN_INFO("group",
                 "group=%s: loaded from %s-%d: %s, generation %d, %zu members, %zu "
                 "offsets",
-                e->id, RN_GROUPSTORE_TOPIC, p, rn_group_state_name(rn_group_state(e->group)),
-                rn_group_generation(e->group), rn_group_member_count(e->group),
-                rn_committed_count(e->offsets));
+                RN_STR_ESC(e->id), RN_GROUPSTORE_TOPIC, p,
+                rn_group_state_name(rn_group_state(e->group)), rn_group_generation(e->group),
+                rn_group_member_count(e->group), rn_committed_count(e->offsets));
         rn__gcoord_touch(gc, e);
         groups++;
         i++;

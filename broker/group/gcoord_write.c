@@ -63,7 +63,7 @@ typedef struct gwrite {
     uint64_t token; /* !commit */
     /* commit: */
     size_t n;
-    char **topics;
+    rn_str_t *topics;
     int32_t *partitions;
     rn_groupstore_offset_t *vals; /* metadata copied (owned) */
     size_t *which;                /* the caller's item of each */
@@ -102,7 +102,7 @@ static void write_unlink(rn_gcoord_t *gc, gwrite_t *gw)
 static void write_release(gwrite_t *gw)
 {
     for (size_t i = 0; i < gw->n; i++) {
-        rn_free(gw->topics[i]);
+        rn_str_free(gw->topics[i]);
         rn_free((void *)gw->vals[i].metadata.ptr);
     }
     rn_free(gw->topics);
@@ -141,11 +141,11 @@ static void write_finish(rn_gcoord_t *gc, gwrite_t *gw)
     int16_t err = commit_error(gw->error);
     if (err == RN_KERR_NONE) {
         for (size_t k = 0; k < gw->n; k++)
-            rn_committed_put(e->offsets, gw->topics[k], strlen(gw->topics[k]), gw->partitions[k],
-                             &gw->vals[k]);
+            rn_committed_put(e->offsets, gw->topics[k].ptr, (size_t)gw->topics[k].len,
+                             gw->partitions[k], &gw->vals[k]);
     } else {
         RN_WARN("group", "group=%s: offset commit of %zu partition(s) not replicated (error %d)",
-                e->id, gw->n, gw->error);
+                RN_STR_ESC(e->id), gw->n, gw->error);
     }
     write_fill(gw, err);
     void (*done)(void *) = gw->items != NULL ? gw->done : NULL;
@@ -216,8 +216,7 @@ void rn__gcoord_store(void *arg, rn_group_t *group, const rn_groupstore_group_t 
     size_t klen = 0, vlen = 0;
     int16_t err = RN_KERR_UNKNOWN_SERVER_ERROR;
     int64_t last = -1;
-    rn_str_t id = {e->id, (int32_t)e->id_len};
-    if (rn_groupstore_encode_group_key(id, &key, &klen) == 0 &&
+    if (rn_groupstore_encode_group_key(e->id, &key, &klen) == 0 &&
         rn_groupstore_encode_group(meta, 3, &value, &vlen) == 0) {
         rn_record_spec_t rec = {key, klen, value, vlen, NULL, 0, rn__gcoord_now_ms(gc)};
         err = rn__gcoord_append(gc, e->partition, &rec, 1, &last);
@@ -233,9 +232,9 @@ void rn__gcoord_store(void *arg, rn_group_t *group, const rn_groupstore_group_t 
     write_start(gc, gw, e->partition, last);
 }
 
-int rn_gcoord_commit(rn_gcoord_t *gc, const char *group, const char *member_id,
-                     const char *instance_id, int32_t generation, int64_t retention_ms,
-                     rn_gcoord_commit_t *items, size_t n, void (*done)(void *arg), void *arg)
+int rn_gcoord_commit(rn_gcoord_t *gc, rn_str_t group, rn_str_t member_id, rn_str_t instance_id,
+                     int32_t generation, int64_t retention_ms, rn_gcoord_commit_t *items, size_t n,
+                     void (*done)(void *arg), void *arg)
 {
     int32_t p;
     int16_t err = rn__gcoord_check(gc, group, true, &p);
@@ -283,9 +282,7 @@ int rn_gcoord_commit(rn_gcoord_t *gc, const char *group, const char *member_id,
                                     retention_ms >= 0 ? now + retention_ms : -1};
         uint8_t *key = NULL, *value = NULL;
         size_t klen, vlen;
-        if (rn_groupstore_encode_offset_key((rn_str_t){e->id, (int32_t)e->id_len},
-                                            (rn_str_t){it->topic, (int32_t)strlen(it->topic)},
-                                            it->partition, &key, &klen) != 0 ||
+        if (rn_groupstore_encode_offset_key(e->id, it->topic, it->partition, &key, &klen) != 0 ||
             rn_groupstore_encode_offset(&v, rn_groupstore_offset_version(&v), &value, &vlen) != 0) {
             rn_free(key);
             it->error = RN_KERR_UNKNOWN_SERVER_ERROR;
@@ -298,7 +295,7 @@ int rn_gcoord_commit(rn_gcoord_t *gc, const char *group, const char *member_id,
             memcpy(md, v.metadata.ptr, (size_t)v.metadata.len);
         v.metadata.ptr = md;
         gw->vals[nrec] = v;
-        gw->topics[nrec] = rn_xstrdup(it->topic);
+        gw->topics[nrec] = rn_str_xdup(it->topic.len >= 0 ? it->topic : rn_str(""));
         gw->partitions[nrec] = it->partition;
         gw->which[nrec] = i;
         gw->n = ++nrec;

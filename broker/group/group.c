@@ -76,7 +76,7 @@ static void prepare_rebalance(rn_group_t *g, const char *reason)
     }
     g->join_armed = true;
     RN_INFO("group", "group=%s: preparing to rebalance in state %s with old generation %d (%s)",
-            g->id, rn_group_state_name(g->state), g->generation, reason);
+            RN_STR_ESC(g->id), rn_group_state_name(g->state), g->generation, reason);
     rn__group_transition(g, RN_GROUP_PREPARING_REBALANCE);
     try_complete_join(g);
 }
@@ -108,14 +108,13 @@ static bool elect_joined_leader(rn_group_t *g)
 static void init_next_generation(rn_group_t *g)
 {
     g->generation++;
-    rn_free(g->protocol_name);
+    rn_str_free(g->protocol_name);
     if (g->n_members > 0) {
-        const char *p = rn__group_select_protocol(g);
-        g->protocol_name = rn__group_dup_or_null(p);
+        g->protocol_name = rn_str_xdup(rn__group_select_protocol(g));
         rn__group_compute_topics(g);
         rn__group_transition(g, RN_GROUP_COMPLETING_REBALANCE);
     } else {
-        g->protocol_name = NULL;
+        g->protocol_name = RN_STR_NULL;
         rn__group_compute_topics(g);
         rn__group_transition(g, RN_GROUP_EMPTY);
     }
@@ -131,9 +130,9 @@ static void complete_join(rn_group_t *g)
     g->join_armed = false;
     for (size_t i = 0; i < g->n_members;) {
         rn_group_member_t *m = g->members[i];
-        if (!rn__group_awaiting_join(m) && m->instance_id == NULL) {
-            RN_INFO("group", "group=%s: removing member %s, which did not rejoin in time", g->id,
-                    m->member_id);
+        if (!rn__group_awaiting_join(m) && rn_str_is_null(m->instance_id)) {
+            RN_INFO("group", "group=%s: removing member %s, which did not rejoin in time",
+                    RN_STR_ESC(g->id), RN_STR_ESC(m->member_id));
             rn__group_remove_member(g, m);
         } else {
             i++;
@@ -142,7 +141,8 @@ static void complete_join(rn_group_t *g)
     if (g->state == RN_GROUP_DEAD)
         return;
     if (!elect_joined_leader(g) && g->n_members > 0) {
-        RN_WARN("group", "group=%s: no member rejoined; waiting another rebalance timeout", g->id);
+        RN_WARN("group", "group=%s: no member rejoined; waiting another rebalance timeout",
+                RN_STR_ESC(g->id));
         g->join_armed = true;
         g->join_initial = false;
         g->join_deadline = g->now + rn__group_rebalance_timeout(g);
@@ -150,13 +150,13 @@ static void complete_join(rn_group_t *g)
     }
     init_next_generation(g);
     if (g->state == RN_GROUP_EMPTY) {
-        RN_INFO("group", "group=%s: generation %d is empty", g->id, g->generation);
+        RN_INFO("group", "group=%s: generation %d is empty", RN_STR_ESC(g->id), g->generation);
         rn__group_store_group(g, rn__group_store_new(g, STORE_EMPTY));
         return;
     }
-    RN_INFO("group", "group=%s: generation %d with %zu members, protocol %s, leader %s", g->id,
-            g->generation, g->n_members, g->protocol_name ? g->protocol_name : "(none)",
-            g->leader->member_id);
+    RN_INFO("group", "group=%s: generation %d with %zu members, protocol %s, leader %s",
+            RN_STR_ESC(g->id), g->generation, g->n_members, RN_STR_ESC(g->protocol_name),
+            RN_STR_ESC(g->leader->member_id));
     for (size_t i = 0; i < g->n_members; i++) {
         rn_group_member_t *m = g->members[i];
         rn__group_answer_generation(g, m, NULL, m == g->leader, g->leader->member_id, false);
@@ -172,23 +172,29 @@ static void complete_join(rn_group_t *g)
 
 /* ---- JoinGroup ---- */
 
-static rn_group_member_t *member_new(const rn_group_join_req_t *req, const char *id)
+/* s, or "" for a null s. */
+static rn_str_t or_empty(rn_str_t s)
+{
+    return s.len >= 0 ? s : rn_str("");
+}
+
+static rn_group_member_t *member_new(const rn_group_join_req_t *req, rn_str_t id)
 {
     rn_group_member_t *m = rn_xcalloc(1, sizeof(*m));
-    m->member_id = rn_xstrdup(id);
-    m->instance_id = rn__group_dup_or_null(req->instance_id);
-    m->client_id = rn_xstrdup(req->client_id != NULL ? req->client_id : "");
-    m->client_host = rn_xstrdup(req->client_host != NULL ? req->client_host : "");
+    m->member_id = rn_str_xdup(id);
+    m->instance_id = rn_str_xdup(req->instance_id);
+    m->client_id = rn_str_xdup(or_empty(req->client_id));
+    m->client_host = rn_str_xdup(or_empty(req->client_host));
     m->rebalance_timeout_ms = req->rebalance_timeout_ms;
     m->session_timeout_ms = req->session_timeout_ms;
-    m->protocol_type = rn_xstrdup(req->protocol_type != NULL ? req->protocol_type : "");
+    m->protocol_type = rn_str_xdup(or_empty(req->protocol_type));
     m->protocols = rn__group_protocols_dup(req->protocols, req->n_protocols);
     m->n_protocols = req->n_protocols;
     m->skip_assign_ok = req->supports_skip_assignment;
     return m;
 }
 
-static void add_member_and_rebalance(rn_group_t *g, const rn_group_join_req_t *req, const char *id,
+static void add_member_and_rebalance(rn_group_t *g, const rn_group_join_req_t *req, rn_str_t id,
                                      void *waiter)
 {
     rn_group_member_t *m = member_new(req, id);
@@ -200,19 +206,20 @@ static void add_member_and_rebalance(rn_group_t *g, const rn_group_join_req_t *r
     rn__group_add_member(g, m, waiter);
     /* A new member cannot heartbeat before it has its id: its join is what times out. */
     m->hb_deadline = g->now + g->cfg.new_member_join_timeout_ms;
-    RN_INFO("group", "group=%s: member %s joins (client %s, %s)", g->id, id, m->client_id,
-            req->reason ? req->reason : "no reason given");
+    RN_INFO("group", "group=%s: member %s joins (client %s, %s)", RN_STR_ESC(g->id), RN_STR_ESC(id),
+            RN_STR_ESC(m->client_id),
+            req->reason.len >= 0 ? RN_STR_ESC(req->reason) : "no reason given");
     maybe_prepare_rebalance(g, "a new member joined");
 }
 
 /* Kafka's updateStaticMemberAndRebalance: a known group.instance.id came back without its
  * member id; it takes over the old member's place under a new id. */
-static void update_static_member(rn_group_t *g, rn_group_member_t *m, const char *new_id,
+static void update_static_member(rn_group_t *g, rn_group_member_t *m, rn_str_t new_id,
                                  const rn_group_join_req_t *req, void *waiter)
 {
     pending_store_t *s = NULL;
-    char *prev_leader = g->leader != NULL ? rn_xstrdup(g->leader->member_id) : NULL;
-    char *old_id = m->member_id;
+    rn_str_t prev_leader = g->leader != NULL ? rn_str_xdup(g->leader->member_id) : RN_STR_NULL;
+    rn_str_t old_id = m->member_id;
 
     /* Fence whatever the previous incarnation is still waiting for. */
     if (m->join_waiter != NULL) {
@@ -226,7 +233,7 @@ static void update_static_member(rn_group_t *g, rn_group_member_t *m, const char
         m->sync_waiter = NULL;
         rn__group_sync_error(g, w, RN_KERR_FENCED_INSTANCE_ID);
     }
-    m->member_id = rn_xstrdup(new_id);
+    m->member_id = rn_str_xdup(new_id);
     rn__group_schedule_heartbeat(g, m);
 
     rn_group_protocol_t *old_protocols = m->protocols;
@@ -235,17 +242,16 @@ static void update_static_member(rn_group_t *g, rn_group_member_t *m, const char
     m->protocols = NULL;
     m->n_protocols = 0;
     rn__group_update_member(g, m, req, waiter);
-    RN_INFO("group", "group=%s: static member %s rejoins as %s in state %s", g->id, m->instance_id,
-            new_id, rn_group_state_name(g->state));
+    RN_INFO("group", "group=%s: static member %s rejoins as %s in state %s", RN_STR_ESC(g->id),
+            RN_STR_ESC(m->instance_id), RN_STR_ESC(new_id), rn_group_state_name(g->state));
 
     switch (g->state) {
     case RN_GROUP_STABLE: {
-        const char *next = rn__group_select_protocol(g);
-        if (rn__group_str_eq(next, g->protocol_name)) {
+        if (rn_str_eq(rn__group_select_protocol(g), g->protocol_name)) {
             /* Same protocol: no rebalance; persist the new member id, then answer. */
             s = rn__group_store_new(g, STORE_STATIC);
             s->old_id = old_id;
-            s->new_id = rn_xstrdup(new_id);
+            s->new_id = rn_str_xdup(new_id);
             s->old_protocols = old_protocols;
             s->n_old_protocols = n_old;
             s->old_rebalance_ms = old_rebalance;
@@ -264,25 +270,24 @@ static void update_static_member(rn_group_t *g, rn_group_member_t *m, const char
         break;
     default: break;
     }
-    rn_free(old_id);
+    rn_str_free(old_id);
     rn__group_protocols_free(old_protocols, n_old);
-    rn_free(prev_leader);
+    rn_str_free(prev_leader);
 }
 
 static void new_member_join(rn_group_t *g, const rn_group_join_req_t *req, void *waiter)
 {
     if (g->state == RN_GROUP_DEAD) {
-        rn__group_join_error(g, waiter, "", RN_KERR_COORDINATOR_NOT_AVAILABLE);
+        rn__group_join_error(g, waiter, rn_str(""), RN_KERR_COORDINATOR_NOT_AVAILABLE);
         return;
     }
     if (!rn__group_supports_protocols(g, req->protocol_type, req->protocols, req->n_protocols)) {
-        rn__group_join_error(g, waiter, "", RN_KERR_INCONSISTENT_GROUP_PROTOCOL);
+        rn__group_join_error(g, waiter, rn_str(""), RN_KERR_INCONSISTENT_GROUP_PROTOCOL);
         return;
     }
-    char *id = rn__group_new_member_id(req->instance_id != NULL ? req->instance_id
-                                       : req->client_id != NULL ? req->client_id
-                                                                : "");
-    if (req->instance_id != NULL) {
+    rn_str_t id = rn__group_new_member_id(
+        !rn_str_is_null(req->instance_id) ? req->instance_id : or_empty(req->client_id));
+    if (!rn_str_is_null(req->instance_id)) {
         rn_group_member_t *m = rn__group_find_static(g, req->instance_id);
         if (m == NULL)
             add_member_and_rebalance(g, req, id, waiter);
@@ -291,12 +296,12 @@ static void new_member_join(rn_group_t *g, const rn_group_join_req_t *req, void 
     } else if (req->require_known_member_id) {
         /* KIP-394: hand out the id first; the member joins for real with it. */
         rn_vec_xpush(g->pending, g->n_pending, g->cap_pending,
-                     ((pending_member_t){rn_xstrdup(id), g->now + req->session_timeout_ms}));
+                     ((pending_member_t){rn_str_xdup(id), g->now + req->session_timeout_ms}));
         rn__group_join_error(g, waiter, id, RN_KERR_MEMBER_ID_REQUIRED);
     } else {
         add_member_and_rebalance(g, req, id, waiter);
     }
-    rn_free(id);
+    rn_str_free(id);
 }
 
 static void update_member_and_rebalance(rn_group_t *g, rn_group_member_t *m,
@@ -309,7 +314,7 @@ static void update_member_and_rebalance(rn_group_t *g, rn_group_member_t *m,
 
 static void current_member_join(rn_group_t *g, const rn_group_join_req_t *req, void *waiter)
 {
-    const char *id = req->member_id;
+    rn_str_t id = req->member_id;
     if (g->state == RN_GROUP_DEAD) {
         rn__group_join_error(g, waiter, id, RN_KERR_COORDINATOR_NOT_AVAILABLE);
         return;
@@ -320,7 +325,7 @@ static void current_member_join(rn_group_t *g, const rn_group_join_req_t *req, v
     }
     ssize_t pi = rn__group_find_pending(g, id);
     if (pi >= 0) {
-        if (req->instance_id != NULL) {
+        if (!rn_str_is_null(req->instance_id)) {
             /* Pending ids go to dynamic members only. */
             rn__group_join_error(g, waiter, id, RN_KERR_UNKNOWN_MEMBER_ID);
             return;
@@ -329,12 +334,12 @@ static void current_member_join(rn_group_t *g, const rn_group_join_req_t *req, v
         return;
     }
     rn_group_member_t *st = rn__group_find_static(g, req->instance_id);
-    if (st != NULL && strcmp(st->member_id, id) != 0) {
+    if (st != NULL && !rn_str_eq(st->member_id, id)) {
         rn__group_join_error(g, waiter, id, RN_KERR_FENCED_INSTANCE_ID);
         return;
     }
     rn_group_member_t *m = rn__group_find_member(g, id);
-    if (m == NULL || (req->instance_id != NULL && st == NULL)) {
+    if (m == NULL || (!rn_str_is_null(req->instance_id) && st == NULL)) {
         rn__group_join_error(g, waiter, id, RN_KERR_UNKNOWN_MEMBER_ID);
         return;
     }
@@ -363,7 +368,7 @@ static void current_member_join(rn_group_t *g, const rn_group_join_req_t *req, v
 }
 
 /* Kafka's acceptJoiningMember (group.max.size). */
-static bool accept_joining_member(const rn_group_t *g, const char *id)
+static bool accept_joining_member(const rn_group_t *g, rn_str_t id)
 {
     rn_group_member_t *m;
     switch (g->state) {
@@ -381,7 +386,7 @@ static bool accept_joining_member(const rn_group_t *g, const char *id)
 void rn_group_join(rn_group_t *g, const rn_group_join_req_t *req, void *waiter, int64_t now_ms)
 {
     g->now = now_ms;
-    const char *id = req->member_id != NULL ? req->member_id : "";
+    rn_str_t id = or_empty(req->member_id);
     if (req->session_timeout_ms < g->cfg.min_session_timeout_ms ||
         req->session_timeout_ms > g->cfg.max_session_timeout_ms) {
         rn__group_join_error(g, waiter, id, RN_KERR_INVALID_SESSION_TIMEOUT);
@@ -391,8 +396,8 @@ void rn_group_join(rn_group_t *g, const rn_group_join_req_t *req, void *waiter, 
         rn_group_member_t *m = rn__group_find_member(g, id);
         if (m != NULL)
             rn__group_remove_member(g, m);
-        rn__group_join_error(g, waiter, "", RN_KERR_GROUP_MAX_SIZE_REACHED);
-    } else if (id[0] == '\0') {
+        rn__group_join_error(g, waiter, rn_str(""), RN_KERR_GROUP_MAX_SIZE_REACHED);
+    } else if (id.len == 0) {
         new_member_join(g, req, waiter);
     } else {
         current_member_join(g, req, waiter);
@@ -403,11 +408,11 @@ void rn_group_join(rn_group_t *g, const rn_group_join_req_t *req, void *waiter, 
 /* ---- SyncGroup ---- */
 
 /* Kafka's validateCurrentMember: a static member must come with its current member id. */
-static int16_t validate_member(const rn_group_t *g, const char *id, const char *instance_id,
+static int16_t validate_member(const rn_group_t *g, rn_str_t id, rn_str_t instance_id,
                                rn_group_member_t **out)
 {
     rn_group_member_t *st = rn__group_find_static(g, instance_id);
-    if (st != NULL && strcmp(st->member_id, id) != 0)
+    if (st != NULL && !rn_str_eq(st->member_id, id))
         return RN_KERR_FENCED_INSTANCE_ID;
     rn_group_member_t *m = rn__group_find_member(g, id);
     if (m == NULL)
@@ -428,11 +433,11 @@ void rn_group_sync(rn_group_t *g, const rn_group_sync_req_t *req, void *waiter, 
     err = validate_member(g, req->member_id, req->instance_id, &m);
     if (err == RN_KERR_NONE && req->generation_id != g->generation)
         err = RN_KERR_ILLEGAL_GENERATION;
-    if (err == RN_KERR_NONE && req->protocol_type != NULL &&
-        !rn__group_str_eq(g->protocol_type, req->protocol_type))
+    if (err == RN_KERR_NONE && !rn_str_is_null(req->protocol_type) &&
+        !rn_str_eq(g->protocol_type, req->protocol_type))
         err = RN_KERR_INCONSISTENT_GROUP_PROTOCOL;
-    if (err == RN_KERR_NONE && req->protocol_name != NULL &&
-        !rn__group_str_eq(g->protocol_name, req->protocol_name))
+    if (err == RN_KERR_NONE && !rn_str_is_null(req->protocol_name) &&
+        !rn_str_eq(g->protocol_name, req->protocol_name))
         err = RN_KERR_INCONSISTENT_GROUP_PROTOCOL;
     if (err != RN_KERR_NONE) {
         rn__group_sync_error(g, waiter, err);
@@ -477,8 +482,8 @@ void rn_group_sync(rn_group_t *g, const rn_group_sync_req_t *req, void *waiter, 
     }
     if (m != g->leader)
         return;
-    RN_INFO("group", "group=%s: assignment for generation %d received from leader %s", g->id,
-            g->generation, m->member_id);
+    RN_INFO("group", "group=%s: assignment for generation %d received from leader %s",
+            RN_STR_ESC(g->id), g->generation, RN_STR_ESC(m->member_id));
     /* Every member gets an entry; members the leader left out get an empty assignment. */
     pending_store_t *s = rn__group_store_new(g, STORE_SYNC);
     s->n = g->n_members;
@@ -486,10 +491,10 @@ void rn_group_sync(rn_group_t *g, const rn_group_sync_req_t *req, void *waiter, 
     s->data = rn_xcalloc(s->n ? s->n : 1, sizeof(*s->data));
     s->lens = rn_xcalloc(s->n ? s->n : 1, sizeof(*s->lens));
     for (size_t i = 0; i < g->n_members; i++) {
-        s->ids[i] = rn_xstrdup(g->members[i]->member_id);
+        s->ids[i] = rn_str_xdup(g->members[i]->member_id);
         for (size_t k = 0; k < req->n_assignments; k++) {
             const rn_group_assignment_t *a = &req->assignments[k];
-            if (a->member_id != NULL && strcmp(a->member_id, s->ids[i]) == 0) {
+            if (rn_str_eq(a->member_id, s->ids[i])) {
                 s->data[i] = rn__group_dup_bytes(a->data, a->len);
                 s->lens[i] = a->len > 0 ? a->len : 0;
                 break;
@@ -509,7 +514,7 @@ static void store_done_sync(rn_group_t *g, pending_store_t *s, int16_t error)
         RN_WARN("group",
                 "group=%s: storing the assignment of generation %d failed (error %d); "
                 "rebalancing",
-                g->id, g->generation, error);
+                RN_STR_ESC(g->id), g->generation, error);
         reset_and_propagate_error(g, error);
         maybe_prepare_rebalance(g, "storing the assignment failed");
         return;
@@ -521,7 +526,7 @@ static void store_done_sync(rn_group_t *g, pending_store_t *s, int16_t error)
     }
     propagate_assignment(g, RN_KERR_NONE);
     rn__group_transition(g, RN_GROUP_STABLE);
-    RN_INFO("group", "group=%s: generation %d is stable", g->id, g->generation);
+    RN_INFO("group", "group=%s: generation %d is stable", RN_STR_ESC(g->id), g->generation);
 }
 
 static void store_done_static(rn_group_t *g, pending_store_t *s, int16_t error)
@@ -529,8 +534,8 @@ static void store_done_static(rn_group_t *g, pending_store_t *s, int16_t error)
     rn_group_member_t *m = rn__group_find_member(g, s->new_id);
     if (error != RN_KERR_NONE) {
         /* Put the old member id back; the rejoining instance is told to start over. */
-        RN_WARN("group", "group=%s: storing static member %s's new id failed (error %d)", g->id,
-                s->new_id, error);
+        RN_WARN("group", "group=%s: storing static member %s's new id failed (error %d)",
+                RN_STR_ESC(g->id), RN_STR_ESC(s->new_id), error);
         if (m == NULL)
             return;
         void *w = m->join_waiter;
@@ -545,17 +550,17 @@ static void store_done_static(rn_group_t *g, pending_store_t *s, int16_t error)
         s->n_old_protocols = 0;
         m->rebalance_timeout_ms = s->old_rebalance_ms;
         m->session_timeout_ms = s->old_session_ms;
-        rn_free(m->member_id);
+        rn_str_free(m->member_id);
         m->member_id = s->old_id;
-        s->old_id = NULL;
+        s->old_id = RN_STR_NULL;
         rn__group_schedule_heartbeat(g, m);
         rn_group_join_result_t res = {
             .error = error,
-            .member_id = "",
+            .member_id = rn_str(""),
             .generation_id = g->generation,
             .protocol_type = g->protocol_type,
             .protocol_name = g->protocol_name,
-            .leader_id = s->prev_leader != NULL ? s->prev_leader : "",
+            .leader_id = or_empty(s->prev_leader),
         };
         rn__group_answer_join(g, w, &res);
         return;
@@ -565,8 +570,8 @@ static void store_done_static(rn_group_t *g, pending_store_t *s, int16_t error)
     if (s->skip_ok) {
         /* v9+: the leader learns it leads, but skips running the assignor (KIP-814). */
         bool leader = g->leader == m;
-        rn__group_answer_generation(g, m, NULL, leader, g->leader ? g->leader->member_id : "",
-                                    leader);
+        rn__group_answer_generation(g, m, NULL, leader,
+                                    g->leader ? g->leader->member_id : rn_str(""), leader);
     } else {
         /* Older clients get the previous leader id, so a returning leader does not assign
          * (a Stable group would not hand its new assignment out). */
@@ -589,8 +594,8 @@ void rn_group_store_done(rn_group_t *g, uint64_t token, int16_t error, int64_t n
     case STORE_STATIC: store_done_static(g, s, error); break;
     default:
         if (error != RN_KERR_NONE)
-            RN_WARN("group", "group=%s: storing empty generation %d failed (error %d)", g->id,
-                    s->generation, error);
+            RN_WARN("group", "group=%s: storing empty generation %d failed (error %d)",
+                    RN_STR_ESC(g->id), s->generation, error);
         break;
     }
     rn__group_store_free(s);
@@ -598,7 +603,7 @@ void rn_group_store_done(rn_group_t *g, uint64_t token, int16_t error, int64_t n
 
 /* ---- Heartbeat, LeaveGroup, OffsetCommit ---- */
 
-int16_t rn_group_heartbeat(rn_group_t *g, const char *member_id, const char *instance_id,
+int16_t rn_group_heartbeat(rn_group_t *g, rn_str_t member_id, rn_str_t instance_id,
                            int32_t generation_id, int64_t now_ms)
 {
     g->now = now_ms;
@@ -622,7 +627,8 @@ int16_t rn_group_heartbeat(rn_group_t *g, const char *member_id, const char *ins
 /* Kafka's removeMemberAndUpdateGroup. */
 static void remove_and_update(rn_group_t *g, rn_group_member_t *m, const char *reason)
 {
-    RN_INFO("group", "group=%s: member %s leaves (%s)", g->id, m->member_id, reason);
+    RN_INFO("group", "group=%s: member %s leaves (%s)", RN_STR_ESC(g->id), RN_STR_ESC(m->member_id),
+            reason);
     rn__group_remove_member(g, m);
     switch (g->state) {
     case RN_GROUP_STABLE:
@@ -632,13 +638,12 @@ static void remove_and_update(rn_group_t *g, rn_group_member_t *m, const char *r
     }
 }
 
-int16_t rn_group_leave(rn_group_t *g, const char *member_id, const char *instance_id,
-                       int64_t now_ms)
+int16_t rn_group_leave(rn_group_t *g, rn_str_t member_id, rn_str_t instance_id, int64_t now_ms)
 {
     g->now = now_ms;
     if (g->state == RN_GROUP_DEAD)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
-    if (member_id == NULL || member_id[0] == '\0') {
+    if (member_id.len <= 0) {
         /* Administrative removal by group.instance.id. */
         rn_group_member_t *m = rn__group_find_static(g, instance_id);
         if (m == NULL)
@@ -660,16 +665,15 @@ int16_t rn_group_leave(rn_group_t *g, const char *member_id, const char *instanc
     return RN_KERR_NONE;
 }
 
-int16_t rn_group_check_commit(rn_group_t *g, const char *member_id, const char *instance_id,
+int16_t rn_group_check_commit(rn_group_t *g, rn_str_t member_id, rn_str_t instance_id,
                               int32_t generation_id, int64_t now_ms)
 {
     g->now = now_ms;
     if (g->state == RN_GROUP_DEAD)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
     rn_group_member_t *m = NULL;
-    if (member_id == NULL)
-        member_id = "";
-    if (generation_id >= 0 || member_id[0] != '\0' || instance_id != NULL) {
+    member_id = or_empty(member_id);
+    if (generation_id >= 0 || member_id.len > 0 || !rn_str_is_null(instance_id)) {
         int16_t err = validate_member(g, member_id, instance_id, &m);
         if (err != RN_KERR_NONE)
             return err;
@@ -746,8 +750,8 @@ static void sync_expired(rn_group_t *g)
     for (size_t i = 0; i < g->n_members;) {
         rn_group_member_t *m = g->members[i];
         if (m->pending_sync) {
-            RN_INFO("group", "group=%s: removing member %s, which sent no SyncGroup in time", g->id,
-                    m->member_id);
+            RN_INFO("group", "group=%s: removing member %s, which sent no SyncGroup in time",
+                    RN_STR_ESC(g->id), RN_STR_ESC(m->member_id));
             rn__group_remove_member(g, m);
         } else {
             i++;
@@ -763,8 +767,8 @@ void rn_group_tick(rn_group_t *g, int64_t now_ms)
         return;
     for (size_t i = 0; i < g->n_pending;) {
         if (g->pending[i].deadline <= now_ms) {
-            RN_INFO("group", "group=%s: pending member %s never joined; dropped", g->id,
-                    g->pending[i].id);
+            RN_INFO("group", "group=%s: pending member %s never joined; dropped", RN_STR_ESC(g->id),
+                    RN_STR_ESC(g->pending[i].id));
             rn__group_remove_pending_at(g, i);
             try_complete_join(g);
         } else {

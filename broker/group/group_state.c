@@ -48,16 +48,6 @@ void rn_group_config_default(rn_group_config_t *cfg)
     cfg->new_member_join_timeout_ms = RN_GROUP_NEW_MEMBER_JOIN_TIMEOUT_MS;
 }
 
-char *rn__group_dup_or_null(const char *s)
-{
-    return s != NULL ? rn_xstrdup(s) : NULL;
-}
-
-bool rn__group_str_eq(const char *a, const char *b)
-{
-    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
 uint8_t *rn__group_dup_bytes(const uint8_t *p, int32_t len)
 {
     if (len <= 0)
@@ -70,7 +60,7 @@ uint8_t *rn__group_dup_bytes(const uint8_t *p, int32_t len)
 void rn__group_protocols_free(rn_group_protocol_t *protocols, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        rn_free(protocols[i].name);
+        rn_str_free(protocols[i].name);
         rn_free(protocols[i].metadata);
     }
     rn_free(protocols);
@@ -80,7 +70,7 @@ rn_group_protocol_t *rn__group_protocols_dup(const rn_group_protocol_t *src, siz
 {
     rn_group_protocol_t *d = rn_xcalloc(n ? n : 1, sizeof(*d));
     for (size_t i = 0; i < n; i++) {
-        d[i].name = rn_xstrdup(src[i].name != NULL ? src[i].name : "");
+        d[i].name = rn_str_xdup(src[i].name.len >= 0 ? src[i].name : rn_str(""));
         d[i].metadata = rn__group_dup_bytes(src[i].metadata, src[i].metadata_len);
         d[i].metadata_len = src[i].metadata_len > 0 ? src[i].metadata_len : 0;
     }
@@ -89,11 +79,11 @@ rn_group_protocol_t *rn__group_protocols_dup(const rn_group_protocol_t *src, siz
 
 static void member_free(rn_group_member_t *m)
 {
-    rn_free(m->member_id);
-    rn_free(m->instance_id);
-    rn_free(m->client_id);
-    rn_free(m->client_host);
-    rn_free(m->protocol_type);
+    rn_str_free(m->member_id);
+    rn_str_free(m->instance_id);
+    rn_str_free(m->client_id);
+    rn_str_free(m->client_host);
+    rn_str_free(m->protocol_type);
     rn__group_protocols_free(m->protocols, m->n_protocols);
     rn_free(m->assignment);
     rn_free(m);
@@ -127,35 +117,35 @@ int32_t rn__group_rebalance_timeout(const rn_group_t *g)
     return t;
 }
 
-rn_group_member_t *rn__group_find_member(const rn_group_t *g, const char *id)
+rn_group_member_t *rn__group_find_member(const rn_group_t *g, rn_str_t id)
 {
     for (size_t i = 0; i < g->n_members; i++)
-        if (strcmp(g->members[i]->member_id, id) == 0)
+        if (rn_str_eq(g->members[i]->member_id, id))
             return g->members[i];
     return NULL;
 }
 
-rn_group_member_t *rn__group_find_static(const rn_group_t *g, const char *instance_id)
+rn_group_member_t *rn__group_find_static(const rn_group_t *g, rn_str_t instance_id)
 {
-    if (instance_id == NULL)
+    if (rn_str_is_null(instance_id))
         return NULL;
     for (size_t i = 0; i < g->n_members; i++)
-        if (rn__group_str_eq(g->members[i]->instance_id, instance_id))
+        if (rn_str_eq(g->members[i]->instance_id, instance_id))
             return g->members[i];
     return NULL;
 }
 
-ssize_t rn__group_find_pending(const rn_group_t *g, const char *id)
+ssize_t rn__group_find_pending(const rn_group_t *g, rn_str_t id)
 {
     for (size_t i = 0; i < g->n_pending; i++)
-        if (strcmp(g->pending[i].id, id) == 0)
+        if (rn_str_eq(g->pending[i].id, id))
             return (ssize_t)i;
     return -1;
 }
 
 void rn__group_remove_pending_at(rn_group_t *g, size_t i)
 {
-    rn_free(g->pending[i].id);
+    rn_str_free(g->pending[i].id);
     g->pending[i] = g->pending[--g->n_pending];
 }
 
@@ -165,8 +155,8 @@ bool rn__group_awaiting_join(const rn_group_member_t *m)
 }
 
 /* A new member id: Kafka's "<client id or instance id>-<random UUID>" (a version-4 UUID in
- * its 8-4-4-4-12 text form). */
-char *rn__group_new_member_id(const char *prefix)
+ * its 8-4-4-4-12 text form); the prefix keeps every byte it has. */
+rn_str_t rn__group_new_member_id(rn_str_t prefix)
 {
     static uint64_t fallback;
     uint8_t b[16];
@@ -187,11 +177,14 @@ char *rn__group_new_member_id(const char *prefix)
         text[t++] = hex[b[i] >> 4];
         text[t++] = hex[b[i] & 15];
     }
-    text[t] = '\0';
-    size_t n = strlen(prefix) + 1 + t + 1;
-    char *id = rn_xmalloc(n);
-    snprintf(id, n, "%s-%s", prefix, text);
-    return id;
+    size_t plen = prefix.len > 0 ? (size_t)prefix.len : 0;
+    char *id = rn_xmalloc(plen + 1 + t + 1);
+    if (plen > 0)
+        memcpy(id, prefix.ptr, plen);
+    id[plen] = '-';
+    memcpy(id + plen + 1, text, t);
+    id[plen + 1 + t] = '\0';
+    return (rn_str_t){id, (int32_t)(plen + 1 + t)};
 }
 
 /* ---- answering waiters ---- */
@@ -208,20 +201,23 @@ void rn__group_answer_sync(rn_group_t *g, void *waiter, const rn_group_sync_resu
         g->ops.sync_done(g->ops.arg, waiter, res);
 }
 
-void rn__group_join_error(rn_group_t *g, void *waiter, const char *member_id, int16_t error)
+void rn__group_join_error(rn_group_t *g, void *waiter, rn_str_t member_id, int16_t error)
 {
     rn_group_join_result_t res = {
         .error = error,
         .member_id = member_id,
         .generation_id = RN_GROUP_NO_GENERATION,
-        .leader_id = "",
+        .protocol_type = RN_STR_NULL,
+        .protocol_name = RN_STR_NULL,
+        .leader_id = rn_str(""),
     };
     rn__group_answer_join(g, waiter, &res);
 }
 
 void rn__group_sync_error(rn_group_t *g, void *waiter, int16_t error)
 {
-    rn_group_sync_result_t res = {.error = error};
+    rn_group_sync_result_t res = {
+        .error = error, .protocol_type = RN_STR_NULL, .protocol_name = RN_STR_NULL};
     rn__group_answer_sync(g, waiter, &res);
 }
 
@@ -248,7 +244,7 @@ void rn__group_invoke_sync(rn_group_t *g, rn_group_member_t *m, const rn_group_s
 /* The current generation as a member sees it; the leader also gets every member's metadata
  * for the selected protocol. */
 void rn__group_answer_generation(rn_group_t *g, rn_group_member_t *m, void *waiter,
-                                 bool with_members, const char *leader_id, bool skip_assignment)
+                                 bool with_members, rn_str_t leader_id, bool skip_assignment)
 {
     rn_group_join_member_t *list = NULL;
     size_t n = 0;
@@ -270,7 +266,7 @@ void rn__group_answer_generation(rn_group_t *g, rn_group_member_t *m, void *wait
         .generation_id = g->generation,
         .protocol_type = g->protocol_type,
         .protocol_name = g->protocol_name,
-        .leader_id = leader_id != NULL ? leader_id : "",
+        .leader_id = leader_id.len >= 0 ? leader_id : rn_str(""),
         .skip_assignment = skip_assignment,
         .members = list,
         .n_members = n,
@@ -287,8 +283,8 @@ void rn__group_answer_generation(rn_group_t *g, rn_group_member_t *m, void *wait
 void rn__group_add_member(rn_group_t *g, rn_group_member_t *m, void *waiter)
 {
     if (g->n_members == 0) {
-        rn_free(g->protocol_type);
-        g->protocol_type = rn__group_dup_or_null(m->protocol_type);
+        rn_str_free(g->protocol_type);
+        g->protocol_type = rn_str_xdup(m->protocol_type);
     }
     if (g->leader == NULL)
         g->leader = m;
@@ -318,7 +314,7 @@ void rn__group_remove_member(rn_group_t *g, rn_group_member_t *m)
         g->leader = g->n_members > 0 ? g->members[0] : NULL;
     if (m->join_waiter != NULL) {
         g->n_awaiting_join--;
-        rn__group_join_error(g, m->join_waiter, "", RN_KERR_UNKNOWN_MEMBER_ID);
+        rn__group_join_error(g, m->join_waiter, rn_str(""), RN_KERR_UNKNOWN_MEMBER_ID);
     }
     rn__group_sync_error(g, m->sync_waiter, RN_KERR_UNKNOWN_MEMBER_ID);
     member_free(m);
@@ -364,20 +360,21 @@ bool rn__group_member_matches(const rn_group_member_t *m, const rn_group_protoco
     for (size_t i = 0; i < n; i++) {
         const rn_group_protocol_t *a = &m->protocols[i], *b = &protocols[i];
         int32_t blen = b->metadata_len > 0 ? b->metadata_len : 0;
-        if (strcmp(a->name, b->name != NULL ? b->name : "") != 0 || a->metadata_len != blen ||
+        if (!rn_str_eq(a->name, b->name.len >= 0 ? b->name : rn_str("")) ||
+            a->metadata_len != blen ||
             (blen > 0 && memcmp(a->metadata, b->metadata, (size_t)blen) != 0))
             return false;
     }
     return true;
 }
 
-static bool member_supports(const rn_group_member_t *m, const char *protocol)
+static bool member_supports(const rn_group_member_t *m, rn_str_t protocol)
 {
     return rn_group_member_protocol(m, protocol) != NULL;
 }
 
 /* Members that list protocol. */
-static size_t count_supporting(const rn_group_t *g, const char *protocol)
+static size_t count_supporting(const rn_group_t *g, rn_str_t protocol)
 {
     size_t n = 0;
     for (size_t i = 0; i < g->n_members; i++)
@@ -387,26 +384,28 @@ static size_t count_supporting(const rn_group_t *g, const char *protocol)
 
 /* Kafka's supportsProtocols: a joining member must share the protocol type and at least one
  * protocol every current member supports (anything non-empty goes for an Empty group). */
-bool rn__group_supports_protocols(const rn_group_t *g, const char *type,
+bool rn__group_supports_protocols(const rn_group_t *g, rn_str_t type,
                                   const rn_group_protocol_t *protocols, size_t n)
 {
     if (g->state == RN_GROUP_EMPTY)
-        return type != NULL && type[0] != '\0' && n > 0;
-    if (!rn__group_str_eq(g->protocol_type, type))
+        return type.len > 0 && n > 0;
+    if (!rn_str_eq(g->protocol_type, type))
         return false;
     for (size_t i = 0; i < n; i++)
-        if (protocols[i].name != NULL && count_supporting(g, protocols[i].name) == g->n_members)
+        if (protocols[i].name.len >= 0 && count_supporting(g, protocols[i].name) == g->n_members)
             return true;
     return false;
 }
 
 /* Kafka's selectProtocol: among the protocols every member supports, each member votes for
  * its most preferred; the most votes win (ties go to the protocol voted for first). */
-const char *rn__group_select_protocol(const rn_group_t *g)
+rn_str_t rn__group_select_protocol(const rn_group_t *g)
 {
-    const char *best = NULL;
+    rn_str_t best = RN_STR_NULL;
     size_t best_votes = 0;
-    const char **votes = rn_xcalloc(g->n_members ? g->n_members : 1, sizeof(*votes));
+    rn_str_t *votes = rn_xcalloc(g->n_members ? g->n_members : 1, sizeof(*votes));
+    for (size_t i = 0; i < g->n_members; i++)
+        votes[i] = RN_STR_NULL;
     for (size_t i = 0; i < g->n_members; i++) {
         const rn_group_member_t *m = g->members[i];
         for (size_t k = 0; k < m->n_protocols; k++) {
@@ -417,11 +416,11 @@ const char *rn__group_select_protocol(const rn_group_t *g)
         }
     }
     for (size_t i = 0; i < g->n_members; i++) {
-        if (votes[i] == NULL)
+        if (rn_str_is_null(votes[i]))
             continue;
         size_t n = 0;
         for (size_t j = 0; j < g->n_members; j++)
-            n += votes[j] != NULL && strcmp(votes[j], votes[i]) == 0;
+            n += rn_str_eq(votes[j], votes[i]);
         if (n > best_votes) {
             best_votes = n;
             best = votes[i];
@@ -436,7 +435,7 @@ const char *rn__group_select_protocol(const rn_group_t *g)
 static void topics_clear(rn_group_t *g)
 {
     for (size_t i = 0; i < g->n_topics; i++)
-        rn_free(g->topics[i]);
+        rn_str_free(g->topics[i]);
     rn_free(g->topics);
     g->topics = NULL;
     g->n_topics = 0;
@@ -445,7 +444,7 @@ static void topics_clear(rn_group_t *g)
 
 static int cmp_str(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return rn_str_cmp(*(const rn_str_t *)a, *(const rn_str_t *)b);
 }
 
 /* Add the topics of a ConsumerProtocol subscription read with its v0 schema (the prefix of
@@ -463,7 +462,7 @@ static bool add_subscription(rn_group_t *g, const uint8_t *p, int32_t len)
         if (r.rd.err != 0)
             break;
         g->topics = rn_xrealloc(g->topics, (g->n_topics + 1) * sizeof(*g->topics));
-        g->topics[g->n_topics++] = rn_xstrndup(t.ptr != NULL ? t.ptr : "", (size_t)t.len);
+        g->topics[g->n_topics++] = rn_str_xdup(t.len >= 0 ? t : rn_str(""));
     }
     (void)rn_proto_read_bytes(&r, false, true);
     return r.rd.err == 0;
@@ -473,13 +472,13 @@ static bool add_subscription(rn_group_t *g, const uint8_t *p, int32_t len)
 void rn__group_compute_topics(rn_group_t *g)
 {
     topics_clear(g);
-    if (!rn__group_str_eq(g->protocol_type, "consumer"))
+    if (!rn_str_eq_cstr(g->protocol_type, "consumer"))
         return;
     if (g->n_members == 0) {
         g->topics_known = true;
         return;
     }
-    if (g->protocol_name == NULL)
+    if (rn_str_is_null(g->protocol_name))
         return;
     for (size_t i = 0; i < g->n_members; i++) {
         const rn_group_protocol_t *p = rn_group_member_protocol(g->members[i], g->protocol_name);
@@ -487,7 +486,7 @@ void rn__group_compute_topics(rn_group_t *g)
             RN_WARN("group",
                     "group=%s: cannot parse the subscription of member %s; offsets of "
                     "its topics are kept until the group is empty",
-                    g->id, g->members[i]->member_id);
+                    RN_STR_ESC(g->id), RN_STR_ESC(g->members[i]->member_id));
             topics_clear(g);
             return;
         }
@@ -496,8 +495,8 @@ void rn__group_compute_topics(rn_group_t *g)
         qsort(g->topics, g->n_topics, sizeof(*g->topics), cmp_str);
     size_t w = 0;
     for (size_t i = 0; i < g->n_topics; i++) {
-        if (w > 0 && strcmp(g->topics[w - 1], g->topics[i]) == 0)
-            rn_free(g->topics[i]);
+        if (w > 0 && rn_str_eq(g->topics[w - 1], g->topics[i]))
+            rn_str_free(g->topics[i]);
         else
             g->topics[w++] = g->topics[i];
     }
@@ -521,22 +520,17 @@ pending_store_t *rn__group_store_new(rn_group_t *g, int kind)
 void rn__group_store_free(pending_store_t *s)
 {
     for (size_t i = 0; i < s->n; i++) {
-        rn_free(s->ids[i]);
+        rn_str_free(s->ids[i]);
         rn_free(s->data[i]);
     }
     rn_free(s->ids);
     rn_free(s->data);
     rn_free(s->lens);
-    rn_free(s->old_id);
-    rn_free(s->new_id);
+    rn_str_free(s->old_id);
+    rn_str_free(s->new_id);
     rn__group_protocols_free(s->old_protocols, s->n_old_protocols);
-    rn_free(s->prev_leader);
+    rn_str_free(s->prev_leader);
     rn_free(s);
-}
-
-static rn_str_t str_of(const char *s)
-{
-    return s != NULL ? (rn_str_t){s, (int32_t)strlen(s)} : RN_STR_NULL;
 }
 
 /* Hand the group's metadata record to the owner. The assignment of member i comes from
@@ -548,10 +542,10 @@ void rn__group_store_group(rn_group_t *g, pending_store_t *s)
     for (size_t i = 0; i < g->n_members; i++) {
         const rn_group_member_t *m = g->members[i];
         const rn_group_protocol_t *p = rn_group_member_protocol(m, g->protocol_name);
-        ms[i].member_id = str_of(m->member_id);
-        ms[i].instance_id = str_of(m->instance_id);
-        ms[i].client_id = str_of(m->client_id);
-        ms[i].client_host = str_of(m->client_host);
+        ms[i].member_id = m->member_id;
+        ms[i].instance_id = m->instance_id;
+        ms[i].client_id = m->client_id;
+        ms[i].client_host = m->client_host;
         ms[i].rebalance_timeout_ms = m->rebalance_timeout_ms;
         ms[i].session_timeout_ms = m->session_timeout_ms;
         ms[i].subscription =
@@ -559,7 +553,7 @@ void rn__group_store_group(rn_group_t *g, pending_store_t *s)
         ms[i].assignment = (rn_bytes_t){m->assignment, m->assignment_len};
         if (s->kind == STORE_SYNC) {
             for (size_t k = 0; k < s->n; k++) {
-                if (strcmp(s->ids[k], m->member_id) == 0) {
+                if (rn_str_eq(s->ids[k], m->member_id)) {
                     ms[i].assignment = (rn_bytes_t){s->data[k], s->lens[k]};
                     break;
                 }
@@ -567,10 +561,10 @@ void rn__group_store_group(rn_group_t *g, pending_store_t *s)
         }
     }
     rn_groupstore_group_t meta = {
-        .protocol_type = str_of(g->protocol_type != NULL ? g->protocol_type : ""),
+        .protocol_type = g->protocol_type.len >= 0 ? g->protocol_type : rn_str(""),
         .generation = g->generation,
-        .protocol = str_of(g->protocol_name),
-        .leader = str_of(g->leader != NULL ? g->leader->member_id : NULL),
+        .protocol = g->protocol_name,
+        .leader = g->leader != NULL ? g->leader->member_id : RN_STR_NULL,
         .current_state_timestamp = g->state_ts,
         .members = ms,
         .n_members = (int32_t)g->n_members,
@@ -582,11 +576,12 @@ void rn__group_store_group(rn_group_t *g, pending_store_t *s)
 
 /* ---- lifecycle ---- */
 
-rn_group_t *rn_group_new(const char *id, const rn_group_config_t *cfg, const rn_group_ops_t *ops,
+rn_group_t *rn_group_new(rn_str_t id, const rn_group_config_t *cfg, const rn_group_ops_t *ops,
                          int64_t now_ms)
 {
     rn_group_t *g = rn_xcalloc(1, sizeof(*g));
-    g->id = rn_xstrdup(id);
+    g->id = rn_str_xdup(id.len >= 0 ? id : rn_str(""));
+    g->protocol_type = g->protocol_name = RN_STR_NULL;
     g->cfg = *cfg;
     g->ops = *ops;
     g->now = now_ms;
@@ -619,15 +614,10 @@ void rn_group_free(rn_group_t *g)
         g->stores = s->next;
         rn__group_store_free(s);
     }
-    rn_free(g->protocol_type);
-    rn_free(g->protocol_name);
-    rn_free(g->id);
+    rn_str_free(g->protocol_type);
+    rn_str_free(g->protocol_name);
+    rn_str_free(g->id);
     rn_free(g);
-}
-
-static char *str_dup_slice(rn_str_t s)
-{
-    return s.len >= 0 ? rn_xstrndup(s.ptr != NULL ? s.ptr : "", (size_t)s.len) : NULL;
 }
 
 int rn_group_restore(rn_group_t *g, const rn_groupstore_group_t *meta, int64_t now_ms)
@@ -636,29 +626,29 @@ int rn_group_restore(rn_group_t *g, const rn_groupstore_group_t *meta, int64_t n
     clear_members(g);
     g->join_armed = g->sync_armed = false;
     g->generation = meta->generation;
-    rn_free(g->protocol_type);
-    rn_free(g->protocol_name);
-    g->protocol_type = meta->protocol_type.len > 0 ? str_dup_slice(meta->protocol_type) : NULL;
-    g->protocol_name = str_dup_slice(meta->protocol);
-    char *leader = str_dup_slice(meta->leader);
+    rn_str_free(g->protocol_type);
+    rn_str_free(g->protocol_name);
+    g->protocol_type = meta->protocol_type.len > 0 ? rn_str_xdup(meta->protocol_type) : RN_STR_NULL;
+    g->protocol_name = rn_str_xdup(meta->protocol);
+    rn_str_t leader = meta->leader;
     int rc = 0;
     for (int32_t i = 0; i < meta->n_members; i++) {
         const rn_groupstore_member_t *sm = &meta->members[i];
         rn_group_member_t *m = rn_xcalloc(1, sizeof(*m));
-        m->member_id = str_dup_slice(sm->member_id);
-        m->instance_id = str_dup_slice(sm->instance_id);
-        m->client_id = sm->client_id.len >= 0 ? str_dup_slice(sm->client_id) : rn_xstrdup("");
-        m->client_host = sm->client_host.len >= 0 ? str_dup_slice(sm->client_host) : rn_xstrdup("");
+        m->member_id = rn_str_xdup(sm->member_id);
+        m->instance_id = rn_str_xdup(sm->instance_id);
+        m->client_id = rn_str_xdup(sm->client_id.len >= 0 ? sm->client_id : rn_str(""));
+        m->client_host = rn_str_xdup(sm->client_host.len >= 0 ? sm->client_host : rn_str(""));
         m->rebalance_timeout_ms = sm->rebalance_timeout_ms;
         m->session_timeout_ms = sm->session_timeout_ms;
-        m->protocol_type = rn_xstrdup(g->protocol_type != NULL ? g->protocol_type : "");
-        rn_group_protocol_t p = {g->protocol_name != NULL ? g->protocol_name : "",
+        m->protocol_type = rn_str_xdup(g->protocol_type.len >= 0 ? g->protocol_type : rn_str(""));
+        rn_group_protocol_t p = {g->protocol_name.len >= 0 ? g->protocol_name : rn_str(""),
                                  (uint8_t *)sm->subscription.ptr, sm->subscription.len};
         m->protocols = rn__group_protocols_dup(&p, 1);
         m->n_protocols = 1;
         rn__group_set_assignment(m, sm->assignment.ptr, sm->assignment.len);
-        if (m->member_id == NULL || rn__group_find_member(g, m->member_id) != NULL ||
-            (m->instance_id != NULL && rn__group_find_static(g, m->instance_id) != NULL)) {
+        if (rn_str_is_null(m->member_id) || rn__group_find_member(g, m->member_id) != NULL ||
+            rn__group_find_static(g, m->instance_id) != NULL) {
             member_free(m);
             rc = RN_EINVAL;
             continue;
@@ -666,9 +656,8 @@ int rn_group_restore(rn_group_t *g, const rn_groupstore_group_t *meta, int64_t n
         rn__group_add_member(g, m, NULL);
         rn__group_schedule_heartbeat(g, m);
     }
-    if (leader != NULL && rn__group_find_member(g, leader) != NULL)
+    if (!rn_str_is_null(leader) && rn__group_find_member(g, leader) != NULL)
         g->leader = rn__group_find_member(g, leader);
-    rn_free(leader);
     g->state = g->n_members > 0 ? RN_GROUP_STABLE : RN_GROUP_EMPTY;
     g->state_ts = meta->current_state_timestamp;
     rn__group_compute_topics(g);
@@ -695,7 +684,7 @@ void rn_group_unload(rn_group_t *g, int16_t error)
         }
     }
     if (prev != RN_GROUP_DEAD)
-        RN_INFO("group", "group=%s: unloaded in state %s (generation %d)", g->id,
+        RN_INFO("group", "group=%s: unloaded in state %s (generation %d)", RN_STR_ESC(g->id),
                 rn_group_state_name(prev), g->generation);
 }
 
@@ -724,7 +713,7 @@ void rn_group_forget_waiter(rn_group_t *g, void *waiter)
 
 /* ---- read access ---- */
 
-const char *rn_group_id(const rn_group_t *g)
+rn_str_t rn_group_id(const rn_group_t *g)
 {
     return g->id;
 }
@@ -739,19 +728,19 @@ int32_t rn_group_generation(const rn_group_t *g)
     return g->generation;
 }
 
-const char *rn_group_protocol_type(const rn_group_t *g)
+rn_str_t rn_group_protocol_type(const rn_group_t *g)
 {
     return g->protocol_type;
 }
 
-const char *rn_group_protocol_name(const rn_group_t *g)
+rn_str_t rn_group_protocol_name(const rn_group_t *g)
 {
     return g->protocol_name;
 }
 
-const char *rn_group_leader(const rn_group_t *g)
+rn_str_t rn_group_leader(const rn_group_t *g)
 {
-    return g->leader != NULL ? g->leader->member_id : NULL;
+    return g->leader != NULL ? g->leader->member_id : RN_STR_NULL;
 }
 
 int64_t rn_group_state_timestamp(const rn_group_t *g)
@@ -769,17 +758,17 @@ const rn_group_member_t *rn_group_member_at(const rn_group_t *g, size_t i)
     return i < g->n_members ? g->members[i] : NULL;
 }
 
-const rn_group_member_t *rn_group_find_member(const rn_group_t *g, const char *member_id)
+const rn_group_member_t *rn_group_find_member(const rn_group_t *g, rn_str_t member_id)
 {
     return rn__group_find_member(g, member_id);
 }
 
-const rn_group_protocol_t *rn_group_member_protocol(const rn_group_member_t *m, const char *name)
+const rn_group_protocol_t *rn_group_member_protocol(const rn_group_member_t *m, rn_str_t name)
 {
-    if (name == NULL)
+    if (rn_str_is_null(name))
         return NULL;
     for (size_t i = 0; i < m->n_protocols; i++)
-        if (strcmp(m->protocols[i].name, name) == 0)
+        if (rn_str_eq(m->protocols[i].name, name))
             return &m->protocols[i];
     return NULL;
 }
@@ -789,7 +778,7 @@ size_t rn_group_pending_count(const rn_group_t *g)
     return g->n_pending;
 }
 
-bool rn_group_is_subscribed(const rn_group_t *g, const char *topic)
+bool rn_group_is_subscribed(const rn_group_t *g, rn_str_t topic)
 {
     if (!g->topics_known)
         return true;

@@ -81,12 +81,7 @@ static void commit_cancel(rn_req_t *req, void *arg)
 int rn_handle_offset_commit(rn_req_t *req)
 {
     const rn_offset_commit_request_t *cr = req->request;
-    char *group = rn_req_cstr(req, cr->group_id), *member = rn_req_cstr(req, cr->member_id);
-    if (group == NULL || member == NULL)
-        return RN_ENOMEM;
-    const char *instance = req->api_version >= 7 && cr->group_instance_id.len >= 0
-                               ? rn_req_cstr(req, cr->group_instance_id)
-                               : NULL;
+    rn_str_t instance = req->api_version >= 7 ? cr->group_instance_id : RN_STR_NULL;
     int32_t nt = cr->topics.count > 0 ? cr->topics.count : 0;
     size_t total = 0;
     for (int32_t i = 0; i < nt; i++)
@@ -99,13 +94,10 @@ int rn_handle_offset_commit(rn_req_t *req)
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         const rn_offset_commit_request_topic_t *t = &cr->topics.items[i];
-        char *topic = rn_req_cstr(req, t->name);
-        if (topic == NULL)
-            return RN_ENOMEM;
         for (int32_t j = 0; j < t->partitions.count; j++) {
             const rn_offset_commit_request_partition_t *p = &t->partitions.items[j];
             items[k] = (rn_gcoord_commit_t){
-                .topic = topic,
+                .topic = t->name,
                 .partition = p->partition_index,
                 .offset = p->committed_offset,
                 .leader_epoch = req->api_version >= 6 ? p->committed_leader_epoch : -1,
@@ -123,8 +115,9 @@ int rn_handle_offset_commit(rn_req_t *req)
     if (st == NULL)
         return RN_ENOMEM;
     st->items = items;
-    if (rn_gcoord_commit(gcoord(req), group, member, instance, cr->generation_id_or_member_epoch,
-                         retention, items, k, commit_replicated, req) == 1) {
+    if (rn_gcoord_commit(gcoord(req), cr->group_id, cr->member_id, instance,
+                         cr->generation_id_or_member_epoch, retention, items, k, commit_replicated,
+                         req) == 1) {
         req->user = st;
         rn_req_park(req, commit_cancel, NULL);
         return RN_HANDLED_ASYNC;
@@ -186,7 +179,8 @@ static int cmp_entry(const void *a, const void *b)
 {
     const rn_offset_entry_t *x = *(const rn_offset_entry_t *const *)a;
     const rn_offset_entry_t *y = *(const rn_offset_entry_t *const *)b;
-    int c = strcmp(x->topic, y->topic);
+    int c = rn_str_cmp((rn_str_t){x->topic, (int32_t)x->topic_len},
+                       (rn_str_t){y->topic, (int32_t)y->topic_len});
     return c != 0 ? c : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
@@ -195,11 +189,8 @@ static int cmp_entry(const void *a, const void *b)
 static int fetch_group(rn_req_t *req, rn_str_t group_id, const fetch_topic_t *topics,
                        int32_t ntopics, fetch_topic_out_t **out, int32_t *nout)
 {
-    char *group = rn_req_cstr(req, group_id);
-    if (group == NULL)
-        return RN_ENOMEM;
     const rn_committed_t *offsets = NULL;
-    int16_t err = rn_gcoord_offsets(gcoord(req), group, &offsets);
+    int16_t err = rn_gcoord_offsets(gcoord(req), group_id, &offsets);
     *out = NULL;
     *nout = 0;
     if (topics != NULL) {
@@ -239,8 +230,13 @@ static int fetch_group(rn_req_t *req, rn_str_t group_id, const fetch_topic_t *to
     int32_t nt = 0;
     for (size_t i = 0; i < n; i++) {
         rn_str_t name = {es[i]->topic, (int32_t)es[i]->topic_len};
-        if (nt == 0 || strcmp(o[nt - 1].name.ptr, es[i]->topic) != 0) {
-            o[nt].name = rn_req_strf(req, "%s", es[i]->topic);
+        if (nt == 0 || !rn_str_eq(o[nt - 1].name, name)) {
+            /* A copy: the entry may change before the answer is sent. */
+            char *copy = rn_arena_alloc(&req->arena, (size_t)name.len + 1);
+            if (copy == NULL)
+                return RN_ENOMEM;
+            memcpy(copy, name.ptr, (size_t)name.len);
+            o[nt].name = (rn_str_t){copy, name.len};
             o[nt].parts = &parts[i];
             nt++;
         }
@@ -359,9 +355,6 @@ int rn_handle_offset_delete(rn_req_t *req)
 {
     const rn_offset_delete_request_t *dr = req->request;
     rn_offset_delete_response_t *resp = req->response;
-    char *group = rn_req_cstr(req, dr->group_id);
-    if (group == NULL)
-        return RN_ENOMEM;
     int32_t nt = dr->topics.count > 0 ? dr->topics.count : 0;
     size_t total = 0;
     for (int32_t i = 0; i < nt; i++)
@@ -374,19 +367,16 @@ int rn_handle_offset_delete(rn_req_t *req)
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         const rn_offset_delete_request_topic_t *t = &dr->topics.items[i];
-        char *topic = rn_req_cstr(req, t->name);
-        if (topic == NULL)
-            return RN_ENOMEM;
         for (int32_t j = 0; j < t->partitions.count; j++, k++) {
             int32_t p = t->partitions.items[j].partition_index;
-            items[k] = (rn_gcoord_tp_t){topic, p,
+            items[k] = (rn_gcoord_tp_t){t->name, p,
                                         known_partition(req, t->name, p)
                                             ? RN_KERR_NONE
                                             : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION};
         }
     }
     resp->throttle_time_ms = 0;
-    resp->error_code = rn_gcoord_delete_offsets(gcoord(req), group, items, k);
+    resp->error_code = rn_gcoord_delete_offsets(gcoord(req), dr->group_id, items, k);
     if (resp->error_code != RN_KERR_NONE) {
         rn_offset_delete_response_topic_array_alloc(&req->arena, &resp->topics, 0);
         return RN_HANDLED_SYNC;

@@ -28,20 +28,20 @@ static rn_gcoord_t *gcoord(const rn_req_t *req)
     return rn_req_broker(req)->gcoord;
 }
 
-/* A NUL-terminated arena copy; NULL only when out of memory. */
-static char *cstr(rn_req_t *req, rn_str_t s)
+/* An arena copy of a slice, every byte kept (null stays null): the group's own copy may
+ * change before the answer is sent. */
+static rn_str_t dup_str(rn_req_t *req, rn_str_t s)
 {
-    return rn_req_cstr(req, s);
+    if (s.len < 0)
+        return RN_STR_NULL;
+    char *d = rn_arena_strndup(&req->arena, s.len > 0 ? s.ptr : "", (size_t)s.len);
+    return d != NULL ? (rn_str_t){d, s.len} : (rn_str_t){"", 0};
 }
 
-/* An arena copy of a C string as a slice. */
-static rn_str_t dup_str(rn_req_t *req, const char *s)
+/* s, or "" when s is null. */
+static rn_str_t or_empty(rn_str_t s)
 {
-    if (s == NULL)
-        return RN_STR_NULL;
-    size_t n = strlen(s);
-    char *d = rn_arena_strndup(&req->arena, s, n);
-    return d != NULL ? (rn_str_t){d, (int32_t)n} : (rn_str_t){"", 0};
+    return s.len >= 0 ? s : rn_str("");
 }
 
 static rn_bytes_t dup_bytes(rn_req_t *req, const uint8_t *p, int32_t len)
@@ -53,7 +53,7 @@ static rn_bytes_t dup_bytes(rn_req_t *req, const uint8_t *p, int32_t len)
 }
 
 /* Kafka's clientHost: "/" + the peer's address (InetAddress.toString). */
-static const char *client_host(rn_req_t *req)
+static rn_str_t client_host(rn_req_t *req)
 {
     const char *peer = req->peer != NULL ? req->peer : "";
     const char *colon = strrchr(peer, ':');
@@ -63,7 +63,7 @@ static const char *client_host(rn_req_t *req)
         n -= 2;
     }
     rn_str_t s = rn_req_strf(req, "/%.*s", (int)n, peer);
-    return s.ptr != NULL ? s.ptr : "/";
+    return s.ptr != NULL ? s : rn_str("/");
 }
 
 /* ---- FindCoordinator ---- */
@@ -74,8 +74,7 @@ static void find_one(rn_req_t *req, rn_str_t key, int16_t *error, rn_str_t *mess
 {
     rn_broker_t *b = rn_req_broker(req);
     int32_t node = -1;
-    int16_t err =
-        rn_gcoord_find(b->gcoord, key.ptr ? key.ptr : "", key.len > 0 ? key.len : 0, &node);
+    int16_t err = rn_gcoord_find(b->gcoord, or_empty(key), &node);
     *node_id = -1;
     *host = (rn_str_t){"", 0};
     *port = -1;
@@ -86,7 +85,7 @@ static void find_one(rn_req_t *req, rn_str_t key, int16_t *error, rn_str_t *mess
             rn_broker_node_on(b, req->listener, i, &id, &h, &p);
             if (id == node) {
                 *node_id = id;
-                *host = dup_str(req, h);
+                *host = dup_str(req, rn_str(h));
                 *port = p;
                 break;
             }
@@ -170,10 +169,23 @@ int rn_handle_find_coordinator(rn_req_t *req)
 
 /* ---- JoinGroup / SyncGroup (parked) ---- */
 
-/* The group a parked request waits in, for its cancel callback. */
+/* The group a parked request waits in (req->user: the request's group id), for its cancel
+ * callback. */
 static void parked_cancel(rn_req_t *req, void *arg)
 {
-    rn_gcoord_forget(gcoord(req), (const char *)req->user, req);
+    rn_gcoord_forget(gcoord(req), *(const rn_str_t *)req->user, req);
+}
+
+/* Park req in group (its id kept in the arena for parked_cancel). */
+static int park_in(rn_req_t *req, rn_str_t group)
+{
+    rn_str_t *id = rn_arena_alloc(&req->arena, sizeof(*id));
+    if (id == NULL)
+        return RN_ENOMEM;
+    *id = group;
+    req->user = id;
+    rn_req_park(req, parked_cancel, NULL);
+    return 0;
 }
 
 static void join_done(void *arg, void *waiter, const rn_group_join_result_t *res)
@@ -184,13 +196,15 @@ static void join_done(void *arg, void *waiter, const rn_group_join_result_t *res
     resp->throttle_time_ms = 0;
     resp->error_code = res->error;
     resp->generation_id = res->generation_id;
-    resp->protocol_type =
-        res->protocol_type || !v7 ? dup_str(req, res->protocol_type ?: "") : RN_STR_NULL;
-    resp->protocol_name =
-        res->protocol_name || !v7 ? dup_str(req, res->protocol_name ?: "") : RN_STR_NULL;
-    resp->leader = dup_str(req, res->leader_id ? res->leader_id : "");
+    resp->protocol_type = res->protocol_type.len >= 0 || !v7
+                              ? dup_str(req, or_empty(res->protocol_type))
+                              : RN_STR_NULL;
+    resp->protocol_name = res->protocol_name.len >= 0 || !v7
+                              ? dup_str(req, or_empty(res->protocol_name))
+                              : RN_STR_NULL;
+    resp->leader = dup_str(req, or_empty(res->leader_id));
     resp->skip_assignment = res->skip_assignment;
-    resp->member_id = dup_str(req, res->member_id ? res->member_id : "");
+    resp->member_id = dup_str(req, or_empty(res->member_id));
     int32_t n = (int32_t)res->n_members;
     rn_join_group_response_member_t *ms =
         rn_join_group_response_member_array_alloc(&req->arena, &resp->members, n);
@@ -225,80 +239,63 @@ static void sync_done(void *arg, void *waiter, const rn_group_sync_result_t *res
 int rn_handle_join_group(rn_req_t *req)
 {
     const rn_join_group_request_t *jr = req->request;
-    char *group = cstr(req, jr->group_id);
     int32_t n = jr->protocols.count > 0 ? jr->protocols.count : 0;
     rn_group_protocol_t *protocols =
         rn_arena_calloc(&req->arena, (size_t)n + 1, sizeof(*protocols));
-    if (group == NULL || protocols == NULL)
+    if (protocols == NULL)
         return RN_ENOMEM;
     for (int32_t i = 0; i < n; i++) {
         const rn_join_group_request_protocol_t *p = &jr->protocols.items[i];
-        protocols[i].name = cstr(req, p->name);
+        protocols[i].name = or_empty(p->name);
         protocols[i].metadata = (uint8_t *)p->metadata.ptr;
         protocols[i].metadata_len = p->metadata.len > 0 ? p->metadata.len : 0;
-        if (protocols[i].name == NULL)
-            return RN_ENOMEM;
     }
-    const char *instance = jr->group_instance_id.len >= 0 && req->api_version >= 5
-                               ? cstr(req, jr->group_instance_id)
-                               : NULL;
+    rn_str_t instance = req->api_version >= 5 ? jr->group_instance_id : RN_STR_NULL;
     rn_group_join_req_t gj = {
-        .member_id = cstr(req, jr->member_id),
+        .member_id = or_empty(jr->member_id),
         .instance_id = instance,
-        .client_id = req->client_id,
+        .client_id = (rn_str_t){req->client_id, req->client_id_len},
         .client_host = client_host(req),
         .session_timeout_ms = jr->session_timeout_ms,
         .rebalance_timeout_ms =
             req->api_version >= 1 ? jr->rebalance_timeout_ms : jr->session_timeout_ms,
-        .protocol_type = cstr(req, jr->protocol_type),
+        .protocol_type = or_empty(jr->protocol_type),
         .protocols = protocols,
         .n_protocols = (size_t)n,
-        .require_known_member_id = req->api_version >= 4 && instance == NULL,
+        .require_known_member_id = req->api_version >= 4 && rn_str_is_null(instance),
         .supports_skip_assignment = req->api_version >= 9,
-        .reason = jr->reason.len >= 0 ? cstr(req, jr->reason) : NULL,
+        .reason = jr->reason,
     };
-    if (gj.member_id == NULL || gj.protocol_type == NULL)
+    if (park_in(req, jr->group_id) != 0)
         return RN_ENOMEM;
-    req->user = group;
-    rn_req_park(req, parked_cancel, NULL);
-    rn_gcoord_join(gcoord(req), group, &gj, req); /* may complete req before returning */
+    rn_gcoord_join(gcoord(req), jr->group_id, &gj, req); /* may complete req before returning */
     return RN_HANDLED_ASYNC;
 }
 
 int rn_handle_sync_group(rn_req_t *req)
 {
     const rn_sync_group_request_t *sr = req->request;
-    char *group = cstr(req, sr->group_id);
     int32_t n = sr->assignments.count > 0 ? sr->assignments.count : 0;
     rn_group_assignment_t *a = rn_arena_calloc(&req->arena, (size_t)n + 1, sizeof(*a));
-    if (group == NULL || a == NULL)
+    if (a == NULL)
         return RN_ENOMEM;
     for (int32_t i = 0; i < n; i++) {
         const rn_sync_group_request_assignment_t *in = &sr->assignments.items[i];
-        a[i].member_id = cstr(req, in->member_id);
+        a[i].member_id = or_empty(in->member_id);
         a[i].data = in->assignment.ptr;
         a[i].len = in->assignment.len > 0 ? in->assignment.len : 0;
-        if (a[i].member_id == NULL)
-            return RN_ENOMEM;
     }
     rn_group_sync_req_t gs = {
-        .member_id = cstr(req, sr->member_id),
-        .instance_id = req->api_version >= 3 && sr->group_instance_id.len >= 0
-                           ? cstr(req, sr->group_instance_id)
-                           : NULL,
+        .member_id = or_empty(sr->member_id),
+        .instance_id = req->api_version >= 3 ? sr->group_instance_id : RN_STR_NULL,
         .generation_id = sr->generation_id,
-        .protocol_type = req->api_version >= 5 && sr->protocol_type.len >= 0
-                             ? cstr(req, sr->protocol_type)
-                             : NULL,
-        .protocol_name = req->api_version >= 5 && sr->protocol_name.len >= 0
-                             ? cstr(req, sr->protocol_name)
-                             : NULL,
+        .protocol_type = req->api_version >= 5 ? sr->protocol_type : RN_STR_NULL,
+        .protocol_name = req->api_version >= 5 ? sr->protocol_name : RN_STR_NULL,
         .assignments = a,
         .n_assignments = (size_t)n,
     };
-    if (gs.member_id == NULL)
-        return RN_ENOMEM;
-    if (req->api_version >= 5 && (gs.protocol_type == NULL || gs.protocol_name == NULL)) {
+    if (req->api_version >= 5 &&
+        (rn_str_is_null(gs.protocol_type) || rn_str_is_null(gs.protocol_name))) {
         /* Kafka: from v5 both fields are mandatory. */
         rn_sync_group_response_t *resp = req->response;
         resp->error_code = RN_KERR_INCONSISTENT_GROUP_PROTOCOL;
@@ -306,9 +303,9 @@ int rn_handle_sync_group(rn_req_t *req)
         resp->assignment = (rn_bytes_t){(const uint8_t *)"", 0};
         return RN_HANDLED_SYNC;
     }
-    req->user = group;
-    rn_req_park(req, parked_cancel, NULL);
-    rn_gcoord_sync(gcoord(req), group, &gs, req);
+    if (park_in(req, sr->group_id) != 0)
+        return RN_ENOMEM;
+    rn_gcoord_sync(gcoord(req), sr->group_id, &gs, req);
     return RN_HANDLED_ASYNC;
 }
 
@@ -318,14 +315,10 @@ int rn_handle_heartbeat(rn_req_t *req)
 {
     const rn_heartbeat_request_t *hr = req->request;
     rn_heartbeat_response_t *resp = req->response;
-    char *group = cstr(req, hr->group_id), *member = cstr(req, hr->member_id);
-    if (group == NULL || member == NULL)
-        return RN_ENOMEM;
-    const char *instance = req->api_version >= 3 && hr->group_instance_id.len >= 0
-                               ? cstr(req, hr->group_instance_id)
-                               : NULL;
+    rn_str_t instance = req->api_version >= 3 ? hr->group_instance_id : RN_STR_NULL;
     resp->throttle_time_ms = 0;
-    resp->error_code = rn_gcoord_heartbeat(gcoord(req), group, member, instance, hr->generation_id);
+    resp->error_code = rn_gcoord_heartbeat(gcoord(req), hr->group_id, or_empty(hr->member_id),
+                                           instance, hr->generation_id);
     return RN_HANDLED_SYNC;
 }
 
@@ -333,28 +326,25 @@ int rn_handle_leave_group(rn_req_t *req)
 {
     const rn_leave_group_request_t *lr = req->request;
     rn_leave_group_response_t *resp = req->response;
-    char *group = cstr(req, lr->group_id);
     bool batch = req->api_version >= 3;
     int32_t n = batch ? (lr->members.count > 0 ? lr->members.count : 0) : 1;
     rn_gcoord_leaver_t *lv = rn_arena_calloc(&req->arena, (size_t)n + 1, sizeof(*lv));
-    if (group == NULL || lv == NULL)
+    if (lv == NULL)
         return RN_ENOMEM;
     for (int32_t i = 0; i < n; i++) {
         if (batch) {
             const rn_member_identity_t *m = &lr->members.items[i];
-            lv[i].member_id = cstr(req, m->member_id);
-            lv[i].instance_id =
-                m->group_instance_id.len >= 0 ? cstr(req, m->group_instance_id) : NULL;
+            lv[i].member_id = or_empty(m->member_id);
+            lv[i].instance_id = m->group_instance_id;
             if (m->reason.len > 0)
-                RN_INFO("group", "group=%s: member %s leaves: %.*s", group, lv[i].member_id,
-                        RN_STR_ARGS(m->reason));
+                RN_INFO("group", "group=%s: member %s leaves: %s", RN_STR_ESC(lr->group_id),
+                        RN_STR_ESC(lv[i].member_id), RN_STR_ESC(m->reason));
         } else {
-            lv[i].member_id = cstr(req, lr->member_id);
+            lv[i].member_id = or_empty(lr->member_id);
+            lv[i].instance_id = RN_STR_NULL;
         }
-        if (lv[i].member_id == NULL)
-            return RN_ENOMEM;
     }
-    int16_t err = rn_gcoord_leave(gcoord(req), group, lv, (size_t)n);
+    int16_t err = rn_gcoord_leave(gcoord(req), lr->group_id, lv, (size_t)n);
     resp->throttle_time_ms = 0;
     if (!batch) {
         /* v0-2 carry one error: the top-level one, else the member's. */
@@ -381,11 +371,8 @@ static int describe_one(rn_req_t *req, rn_str_t id, rn_described_group_t *out, b
     out->group_id = id;
     out->authorized_operations = with_ops ? GROUP_AUTHORIZED_OPS : INT32_MIN;
     out->protocol_type = out->protocol_data = out->group_state = (rn_str_t){"", 0};
-    char *group = cstr(req, id);
-    if (group == NULL)
-        return RN_ENOMEM;
     const rn_group_t *g = NULL;
-    out->error_code = rn_gcoord_describe(gcoord(req), group, &g);
+    out->error_code = rn_gcoord_describe(gcoord(req), id, &g);
     if (out->error_code != RN_KERR_NONE) {
         rn_described_group_member_array_alloc(&req->arena, &out->members, 0);
         return 0;
@@ -399,8 +386,8 @@ static int describe_one(rn_req_t *req, rn_str_t id, rn_described_group_t *out, b
     rn_group_state_t st = rn_group_state(g);
     bool stable = st == RN_GROUP_STABLE;
     out->group_state = rn_str(rn_group_state_name(st));
-    out->protocol_type = dup_str(req, rn_group_protocol_type(g) ?: "");
-    out->protocol_data = dup_str(req, stable ? rn_group_protocol_name(g) ?: "" : "");
+    out->protocol_type = dup_str(req, or_empty(rn_group_protocol_type(g)));
+    out->protocol_data = dup_str(req, stable ? or_empty(rn_group_protocol_name(g)) : rn_str(""));
     int32_t n = (int32_t)rn_group_member_count(g);
     rn_described_group_member_t *ms =
         rn_described_group_member_array_alloc(&req->arena, &out->members, n);
@@ -463,7 +450,7 @@ int rn_handle_list_groups(rn_req_t *req)
         if (!keep)
             continue;
         out[k].group_id = dup_str(req, rn_group_id(groups[i]));
-        out[k].protocol_type = dup_str(req, rn_group_protocol_type(groups[i]) ?: "");
+        out[k].protocol_type = dup_str(req, or_empty(rn_group_protocol_type(groups[i])));
         out[k].group_state = rn_str(rn_group_state_name(st));
         out[k].group_type = rn_str("classic");
         k++;
@@ -483,11 +470,8 @@ int rn_handle_delete_groups(rn_req_t *req)
         return RN_ENOMEM;
     resp->throttle_time_ms = 0;
     for (int32_t i = 0; i < n; i++) {
-        char *group = cstr(req, dr->groups_names.items[i]);
-        if (group == NULL)
-            return RN_ENOMEM;
         out[i].group_id = dr->groups_names.items[i];
-        out[i].error_code = rn_gcoord_delete_group(gcoord(req), group);
+        out[i].error_code = rn_gcoord_delete_group(gcoord(req), dr->groups_names.items[i]);
     }
     return RN_HANDLED_SYNC;
 }
@@ -566,6 +550,28 @@ static int64_t group_lag_sum(const rn_broker_t *b, const rn_committed_t *offsets
     return sum;
 }
 
+/* The group id as a label value (freed with rn_free): every byte, except that a NUL (which
+ * a Kafka group id may hold, and a C string cannot) becomes U+FFFD, as the exposition writes
+ * invalid UTF-8, so "g\0x" and "g" stay two series. */
+static char *group_label(const rn_group_t *g)
+{
+    rn_str_t id = rn_group_id(g);
+    size_t nul = 0;
+    for (int32_t i = 0; i < id.len; i++)
+        nul += id.ptr[i] == '\0';
+    char *v = rn_xmalloc((size_t)id.len + 2 * nul + 1), *w = v;
+    for (int32_t i = 0; i < id.len; i++) {
+        if (id.ptr[i] != '\0') {
+            *w++ = id.ptr[i];
+            continue;
+        }
+        memcpy(w, "\xEF\xBF\xBD", 3);
+        w += 3;
+    }
+    *w = '\0';
+    return v;
+}
+
 /* runnel_consumer_groups{state}, runnel_consumer_group_members{group},
  * runnel_consumer_group_lag{group,topic,partition}, runnel_consumer_group_lag_sum{group}.
  * Each family is one pass over the table (a family's samples must be contiguous), so nothing
@@ -599,8 +605,10 @@ static void groups_collect(rn_metrics_writer_t *w, void *arg)
         const rn_group_t *g = rn_gcoord_at(gc, i, &offsets);
         if (rn_group_state(g) == RN_GROUP_DEAD)
             continue;
-        rn_metrics_label_t label = {"group", rn_group_id(g)};
+        char *id = group_label(g);
+        rn_metrics_label_t label = {"group", id};
         rn_metrics_emit_u64(w, &label, 1, rn_group_member_count(g));
+        rn_free(id);
     }
 
     rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_consumer_group_lag",
@@ -610,6 +618,7 @@ static void groups_collect(rn_metrics_writer_t *w, void *arg)
         const rn_group_t *g = rn_gcoord_at(gc, i, &offsets);
         if (rn_group_state(g) == RN_GROUP_DEAD)
             continue;
+        char *id = group_label(g);
         for (size_t j = 0; j < rn_committed_count(offsets); j++) {
             const rn_offset_entry_t *o = rn_committed_at(offsets, j);
             int64_t hw;
@@ -618,9 +627,10 @@ static void groups_collect(rn_metrics_writer_t *w, void *arg)
             char index[16];
             snprintf(index, sizeof(index), "%d", o->partition);
             rn_metrics_label_t labels[] = {
-                {"group", rn_group_id(g)}, {"topic", o->topic}, {"partition", index}};
+                {"group", id}, {"topic", o->topic}, {"partition", index}};
             rn_metrics_emit_i64(w, labels, 3, hw - o->offset);
         }
+        rn_free(id);
     }
 
     rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_consumer_group_lag_sum",
@@ -629,8 +639,10 @@ static void groups_collect(rn_metrics_writer_t *w, void *arg)
         const rn_group_t *g = rn_gcoord_at(gc, i, &offsets);
         if (rn_group_state(g) == RN_GROUP_DEAD)
             continue;
-        rn_metrics_label_t label = {"group", rn_group_id(g)};
+        char *id = group_label(g);
+        rn_metrics_label_t label = {"group", id};
         rn_metrics_emit_i64(w, &label, 1, group_lag_sum(b, offsets));
+        rn_free(id);
     }
 }
 

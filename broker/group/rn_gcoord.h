@@ -119,33 +119,34 @@ int rn_gcoord_wait_topic(rn_gcoord_t *gc, void (*done)(void *arg, int16_t error)
 void rn_gcoord_cancel_wait(rn_gcoord_t *gc, void *arg);
 /* The coordinator of a group: NONE and its node id, or COORDINATOR_NOT_AVAILABLE (no topic
  * yet, no leader). */
-int16_t rn_gcoord_find(rn_gcoord_t *gc, const char *group, size_t len, int32_t *node_id);
+int16_t rn_gcoord_find(rn_gcoord_t *gc, rn_str_t group, int32_t *node_id);
 
-/* ---- the group APIs (group ids are NUL-terminated; validity is checked here) ---- */
+/* ---- the group APIs ----
+ * Group ids, member ids, instance ids and topics are slices compared by length and bytes:
+ * Kafka strings may hold any byte, and "g\0x" is a group of its own, never "g" (the one
+ * thing checked here is that a group id is not null or, where Kafka requires it, empty). */
 
 /* JoinGroup: the answer goes to opts.join_done(waiter), now or later. */
-void rn_gcoord_join(rn_gcoord_t *gc, const char *group, const rn_group_join_req_t *req,
-                    void *waiter);
+void rn_gcoord_join(rn_gcoord_t *gc, rn_str_t group, const rn_group_join_req_t *req, void *waiter);
 /* SyncGroup: the answer goes to opts.sync_done(waiter), now or later. */
-void rn_gcoord_sync(rn_gcoord_t *gc, const char *group, const rn_group_sync_req_t *req,
-                    void *waiter);
-/* The waiter's request went away: forget it (group may be NULL when unknown). */
-void rn_gcoord_forget(rn_gcoord_t *gc, const char *group, void *waiter);
-int16_t rn_gcoord_heartbeat(rn_gcoord_t *gc, const char *group, const char *member_id,
-                            const char *instance_id, int32_t generation);
+void rn_gcoord_sync(rn_gcoord_t *gc, rn_str_t group, const rn_group_sync_req_t *req, void *waiter);
+/* The waiter's request went away: forget it (group may be null when unknown). */
+void rn_gcoord_forget(rn_gcoord_t *gc, rn_str_t group, void *waiter);
+int16_t rn_gcoord_heartbeat(rn_gcoord_t *gc, rn_str_t group, rn_str_t member_id,
+                            rn_str_t instance_id, int32_t generation);
 
 typedef struct rn_gcoord_leaver {
-    const char *member_id;   /* "" to remove a static member by instance id */
-    const char *instance_id; /* NULL if none */
-    int16_t error;           /* out */
+    rn_str_t member_id;   /* "" to remove a static member by instance id */
+    rn_str_t instance_id; /* null if none */
+    int16_t error;        /* out */
 } rn_gcoord_leaver_t;
 /* LeaveGroup: the top-level error (then no member results), or NONE with each one's. */
-int16_t rn_gcoord_leave(rn_gcoord_t *gc, const char *group, rn_gcoord_leaver_t *members, size_t n);
+int16_t rn_gcoord_leave(rn_gcoord_t *gc, rn_str_t group, rn_gcoord_leaver_t *members, size_t n);
 
 /* One partition of an OffsetCommit. error is in/out: entries arriving with an error (the
  * handler found the topic unknown) are left alone. */
 typedef struct rn_gcoord_commit {
-    const char *topic; /* NUL-terminated */
+    rn_str_t topic;
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
@@ -161,19 +162,19 @@ typedef struct rn_gcoord_commit {
  * again; the offsets still enter the cache if the write succeeds). A failed write is mapped
  * as Kafka's storeOffsets maps it (NOT_LEADER_OR_FOLLOWER -> NOT_COORDINATOR,
  * NOT_ENOUGH_REPLICAS(_AFTER_APPEND) -> COORDINATOR_NOT_AVAILABLE, REQUEST_TIMED_OUT kept). */
-int rn_gcoord_commit(rn_gcoord_t *gc, const char *group, const char *member_id,
-                     const char *instance_id, int32_t generation, int64_t retention_ms,
-                     rn_gcoord_commit_t *items, size_t n, void (*done)(void *arg), void *arg);
+int rn_gcoord_commit(rn_gcoord_t *gc, rn_str_t group, rn_str_t member_id, rn_str_t instance_id,
+                     int32_t generation, int64_t retention_ms, rn_gcoord_commit_t *items, size_t n,
+                     void (*done)(void *arg), void *arg);
 void rn_gcoord_commit_cancel(rn_gcoord_t *gc, void *arg);
 
 /* OffsetFetch: NONE and the group's offsets (NULL when it has none), or the group-level
  * error (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS,
  * INVALID_GROUP_ID). */
-int16_t rn_gcoord_offsets(rn_gcoord_t *gc, const char *group, const rn_committed_t **offsets);
+int16_t rn_gcoord_offsets(rn_gcoord_t *gc, rn_str_t group, const rn_committed_t **offsets);
 
 /* DescribeGroups: NONE and the group (NULL when unknown: Kafka answers state Dead), or the
  * error. */
-int16_t rn_gcoord_describe(rn_gcoord_t *gc, const char *group, const rn_group_t **out);
+int16_t rn_gcoord_describe(rn_gcoord_t *gc, rn_str_t group, const rn_group_t **out);
 
 /* ListGroups: the groups of every partition this node coordinates and has loaded (Dead ones
  * excluded). NONE, or COORDINATOR_LOAD_IN_PROGRESS while a partition loads (with the groups
@@ -182,17 +183,16 @@ int16_t rn_gcoord_list(rn_gcoord_t *gc, const rn_group_t ***groups, size_t *n);
 
 /* DeleteGroups of one group: NONE (tombstones written), GROUP_ID_NOT_FOUND,
  * NON_EMPTY_GROUP, or a coordinator error. */
-int16_t rn_gcoord_delete_group(rn_gcoord_t *gc, const char *group);
+int16_t rn_gcoord_delete_group(rn_gcoord_t *gc, rn_str_t group);
 
 typedef struct rn_gcoord_tp {
-    const char *topic;
+    rn_str_t topic;
     int32_t partition;
     int16_t error; /* in/out as for rn_gcoord_commit */
 } rn_gcoord_tp_t;
 /* OffsetDelete: the group-level error (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, ...), or NONE
  * with per-partition results (GROUP_SUBSCRIBED_TO_TOPIC for topics the group consumes). */
-int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, const char *group, rn_gcoord_tp_t *items,
-                                 size_t n);
+int16_t rn_gcoord_delete_offsets(rn_gcoord_t *gc, rn_str_t group, rn_gcoord_tp_t *items, size_t n);
 
 /* Expire offsets now (the periodic check; tests call it with their clock). Returns how many
  * offsets were removed. */

@@ -27,11 +27,16 @@
  * from inside ops.store.
  *
  * Members are kept in join order; the first member becomes leader when the leader leaves.
- * Loop thread only. */
+ *
+ * Every name (group, member and instance ids, client ids and hosts, protocol types and names)
+ * is an rn_str_t: Kafka strings may hold any byte, NUL included, so "g\0x" is a group of its
+ * own, not "g". The group keeps owned copies (rn_str_xdup); a null string (len -1) stands
+ * for what Kafka leaves null (no instance id, no protocol). Loop thread only. */
 #ifndef RN_GROUP_H
 #define RN_GROUP_H
 
 #include "group/rn_groupstore.h"
+#include "rn_str.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,20 +73,20 @@ void rn_group_config_default(rn_group_config_t *cfg);
 
 /* A protocol a member supports (an assignor for consumers) and its metadata bytes. */
 typedef struct rn_group_protocol {
-    char *name;
+    rn_str_t name;
     uint8_t *metadata;
     int32_t metadata_len;
 } rn_group_protocol_t;
 
-/* A member as stored in the group; read-only for callers. Strings are NUL-terminated. */
+/* A member as stored in the group; read-only for callers. Strings are owned copies. */
 typedef struct rn_group_member {
-    char *member_id;
-    char *instance_id; /* group.instance.id of a static member; NULL for dynamic members */
-    char *client_id;
-    char *client_host;
+    rn_str_t member_id;
+    rn_str_t instance_id; /* group.instance.id of a static member; null for dynamic members */
+    rn_str_t client_id;
+    rn_str_t client_host;
     int32_t rebalance_timeout_ms;
     int32_t session_timeout_ms;
-    char *protocol_type;
+    rn_str_t protocol_type;
     rn_group_protocol_t *protocols; /* in the member's order of preference */
     size_t n_protocols;
     uint8_t *assignment; /* this generation's assignment (NULL when empty) */
@@ -98,8 +103,8 @@ typedef struct rn_group_member {
 
 /* One member in the leader's JoinGroup answer. */
 typedef struct rn_group_join_member {
-    const char *member_id;
-    const char *instance_id; /* NULL for dynamic members */
+    rn_str_t member_id;
+    rn_str_t instance_id;    /* null for dynamic members */
     const uint8_t *metadata; /* for the selected protocol */
     int32_t metadata_len;
 } rn_group_join_member_t;
@@ -108,11 +113,11 @@ typedef struct rn_group_join_member {
  * generation -1, null protocol type and name, leader "" and no members. */
 typedef struct rn_group_join_result {
     int16_t error;
-    const char *member_id;
+    rn_str_t member_id;
     int32_t generation_id;
-    const char *protocol_type; /* NULL = null */
-    const char *protocol_name; /* NULL = null */
-    const char *leader_id;
+    rn_str_t protocol_type; /* may be null */
+    rn_str_t protocol_name; /* may be null */
+    rn_str_t leader_id;
     bool skip_assignment;
     const rn_group_join_member_t *members; /* the leader's copy only (else none) */
     size_t n_members;
@@ -121,8 +126,8 @@ typedef struct rn_group_join_result {
 /* A SyncGroup answer; pointers valid during the callback only. */
 typedef struct rn_group_sync_result {
     int16_t error;
-    const char *protocol_type; /* NULL = null */
-    const char *protocol_name; /* NULL = null */
+    rn_str_t protocol_type; /* may be null */
+    rn_str_t protocol_name; /* may be null */
     const uint8_t *assignment;
     int32_t assignment_len;
 } rn_group_sync_result_t;
@@ -138,40 +143,40 @@ typedef struct rn_group_ops {
     void *arg;
 } rn_group_ops_t;
 
-/* A JoinGroup as the group sees it. Strings are NUL-terminated and copied as needed. */
+/* A JoinGroup as the group sees it. Strings are slices, copied as needed. */
 typedef struct rn_group_join_req {
-    const char *member_id;   /* "" for a member that has no id yet */
-    const char *instance_id; /* NULL unless static membership (v5+) */
-    const char *client_id;
-    const char *client_host;
+    rn_str_t member_id;   /* "" for a member that has no id yet */
+    rn_str_t instance_id; /* null unless static membership (v5+) */
+    rn_str_t client_id;
+    rn_str_t client_host;
     int32_t session_timeout_ms;
     int32_t rebalance_timeout_ms; /* v0: the session timeout */
-    const char *protocol_type;
+    rn_str_t protocol_type;
     const rn_group_protocol_t *protocols;
     size_t n_protocols;
     bool require_known_member_id;  /* v4+ without instance id: MEMBER_ID_REQUIRED dance */
     bool supports_skip_assignment; /* v9+ */
-    const char *reason;            /* v8+, for the log; may be NULL */
+    rn_str_t reason;               /* v8+, for the log; may be null */
 } rn_group_join_req_t;
 
 typedef struct rn_group_assignment {
-    const char *member_id;
+    rn_str_t member_id;
     const uint8_t *data;
     int32_t len;
 } rn_group_assignment_t;
 
 typedef struct rn_group_sync_req {
-    const char *member_id;
-    const char *instance_id; /* NULL if none */
+    rn_str_t member_id;
+    rn_str_t instance_id; /* null if none */
     int32_t generation_id;
-    const char *protocol_type;                /* v5+; NULL = not given */
-    const char *protocol_name;                /* v5+; NULL = not given */
+    rn_str_t protocol_type;                   /* v5+; null = not given */
+    rn_str_t protocol_name;                   /* v5+; null = not given */
     const rn_group_assignment_t *assignments; /* the leader's; others send none */
     size_t n_assignments;
 } rn_group_sync_req_t;
 
 /* A new Empty group (generation 0). id is copied; cfg and ops are copied. */
-rn_group_t *rn_group_new(const char *id, const rn_group_config_t *cfg, const rn_group_ops_t *ops,
+rn_group_t *rn_group_new(rn_str_t id, const rn_group_config_t *cfg, const rn_group_ops_t *ops,
                          int64_t now_ms);
 /* Free the group. Waiters still held are NOT answered: call rn_group_unload first when
  * requests may be parked. NULL is a no-op. */
@@ -196,17 +201,16 @@ void rn_group_join(rn_group_t *group, const rn_group_join_req_t *req, void *wait
 void rn_group_sync(rn_group_t *group, const rn_group_sync_req_t *req, void *waiter, int64_t now_ms);
 /* Heartbeat: Kafka's error code (NONE, REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
  * ILLEGAL_GENERATION, FENCED_INSTANCE_ID, COORDINATOR_NOT_AVAILABLE). */
-int16_t rn_group_heartbeat(rn_group_t *group, const char *member_id, const char *instance_id,
+int16_t rn_group_heartbeat(rn_group_t *group, rn_str_t member_id, rn_str_t instance_id,
                            int32_t generation_id, int64_t now_ms);
 /* LeaveGroup of one member (by member id, or by instance id when member_id is ""): its error
  * code. The caller answers COORDINATOR_NOT_AVAILABLE for a Dead group first. */
-int16_t rn_group_leave(rn_group_t *group, const char *member_id, const char *instance_id,
-                       int64_t now_ms);
+int16_t rn_group_leave(rn_group_t *group, rn_str_t member_id, rn_str_t instance_id, int64_t now_ms);
 /* OffsetCommit by a member or a simple (non-member) consumer: NONE when the commit may be
  * stored, else the error for every partition (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
  * FENCED_INSTANCE_ID, REBALANCE_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE). A member's commit
  * counts as a heartbeat. */
-int16_t rn_group_check_commit(rn_group_t *group, const char *member_id, const char *instance_id,
+int16_t rn_group_check_commit(rn_group_t *group, rn_str_t member_id, rn_str_t instance_id,
                               int32_t generation_id, int64_t now_ms);
 
 /* The outcome of an ops.store call: Kafka's error code (NONE on success). */
@@ -222,23 +226,22 @@ int64_t rn_group_next_deadline(const rn_group_t *group);
 void rn_group_tick(rn_group_t *group, int64_t now_ms);
 
 /* ---- read access ---- */
-const char *rn_group_id(const rn_group_t *group);
+rn_str_t rn_group_id(const rn_group_t *group);
 rn_group_state_t rn_group_state(const rn_group_t *group);
 int32_t rn_group_generation(const rn_group_t *group);
-const char *rn_group_protocol_type(const rn_group_t *group); /* NULL = none */
-const char *rn_group_protocol_name(const rn_group_t *group); /* NULL = none */
-const char *rn_group_leader(const rn_group_t *group);        /* NULL = none */
-int64_t rn_group_state_timestamp(const rn_group_t *group);   /* ms of the last transition */
+rn_str_t rn_group_protocol_type(const rn_group_t *group);  /* null = none */
+rn_str_t rn_group_protocol_name(const rn_group_t *group);  /* null = none */
+rn_str_t rn_group_leader(const rn_group_t *group);         /* null = none */
+int64_t rn_group_state_timestamp(const rn_group_t *group); /* ms of the last transition */
 size_t rn_group_member_count(const rn_group_t *group);
 const rn_group_member_t *rn_group_member_at(const rn_group_t *group, size_t i);
-const rn_group_member_t *rn_group_find_member(const rn_group_t *group, const char *member_id);
+const rn_group_member_t *rn_group_find_member(const rn_group_t *group, rn_str_t member_id);
 /* The metadata a member sent for protocol name (NULL when it did not list it). */
-const rn_group_protocol_t *rn_group_member_protocol(const rn_group_member_t *member,
-                                                    const char *name);
+const rn_group_protocol_t *rn_group_member_protocol(const rn_group_member_t *member, rn_str_t name);
 size_t rn_group_pending_count(const rn_group_t *group); /* members waiting for their id */
 /* Consumer groups: whether the topic is in a member's subscription. When the subscriptions
  * are unknown (not a "consumer" group, or unparsable) every topic counts as subscribed. */
-bool rn_group_is_subscribed(const rn_group_t *group, const char *topic);
+bool rn_group_is_subscribed(const rn_group_t *group, rn_str_t topic);
 /* Whether the subscribed topics are known (Kafka's subscribedTopics.isDefined). */
 bool rn_group_subscriptions_known(const rn_group_t *group);
 

@@ -7,6 +7,7 @@
 #include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_log.h"
+#include "rn_str.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,9 +23,12 @@ static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *
         flags |= RN_RPC_ANY_VERSION;
     int st = rn_rpc_decode_request(req->frame, req->frame_len, &req->arena, flags, &rpc);
     bool any = (api->flags & RN_API_ANY_VERSION) && st == RN_RPC_UNSUPPORTED_VERSION;
-    if (rpc.client_id.len >= 0 && st != RN_RPC_BAD_HEADER)
-        req->client_id =
-            rn_xstrndup(rpc.client_id.ptr ? rpc.client_id.ptr : "", (size_t)rpc.client_id.len);
+    if (rpc.client_id.len >= 0 && st != RN_RPC_BAD_HEADER) {
+        /* Every byte: JoinGroup makes member ids from it, and DescribeGroups gives it back. */
+        rn_str_t id = rn_str_xdup(rpc.client_id);
+        req->client_id = id.ptr;
+        req->client_id_len = id.len;
+    }
     if (st != RN_RPC_OK && !any) {
         if (st == RN_RPC_UNSUPPORTED_VERSION)
             return "unsupported api version";
@@ -98,8 +102,10 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
                     "client_id=%s: %s; closing the connection (%zu bytes: %s%s; %llu more bad "
                     "requests not logged before this one)",
                     (unsigned long long)conn->id, conn->peer, req->api_key, req->api_version,
-                    req->correlation_id, req->client_id ? req->client_id : "", problem, size, hex,
-                    size > nhex ? "..." : "", (unsigned long long)skipped);
+                    req->correlation_id,
+                    RN_STR_ESC(req->client_id ? ((rn_str_t){req->client_id, req->client_id_len})
+                                              : rn_str("")),
+                    problem, size, hex, size > nhex ? "..." : "", (unsigned long long)skipped);
         }
         if (req->api_key >= 0 && req->api_key <= RN_API_KEY_MAX)
             srv->metrics.errors[req->api_key]++;

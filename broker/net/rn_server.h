@@ -100,7 +100,8 @@ struct rn_req {
     const rn_api_entry_t *api;
     int16_t api_key, api_version;
     int32_t correlation_id;
-    const char *client_id;    /* NUL-terminated copy; "" when null */
+    const char *client_id;    /* a copy of every byte, NUL-terminated; "" when null */
+    int32_t client_id_len;    /* its length: a Kafka string may hold NUL bytes */
     bool flexible;            /* header v2 / response header v1 */
     void *request;            /* decoded rn_<api>_request_t; NULL for an undefined version */
     void *response;           /* rn_<api>_response_t to fill */

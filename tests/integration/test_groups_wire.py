@@ -18,7 +18,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datapath_common import Broker, Conn, Tap, api_versions  # noqa: E402
+from datapath_common import Broker, Conn, Tap, W, api_versions, metadata_create  # noqa: E402
 
 NONE, UNKNOWN_TOPIC, COORD_NA, ILLEGAL_GEN, INCONSISTENT = 0, 3, 15, 22, 23
 INVALID_GROUP_ID, UNKNOWN_MEMBER, INVALID_SESSION, REBALANCING = 24, 25, 26, 27
@@ -197,7 +197,7 @@ def create_topic(c, name, partitions):
 # ---- the checks ----------------------------------------------------------------------------
 
 GROUPS = ["g-find", "g-v0", "g-x", "g-x2", "g-dance", "g-static", "g-simple", "g-live",
-          "g-empty", "g-nobody", "no-such-group", "nobody"]
+          "g-empty", "g-nobody", "no-such-group", "nobody", "g\0x", "g", "g\0y", "j\0k"]
 
 
 def wait_coordinators(t, c):
@@ -427,6 +427,39 @@ def check_restart(t, b, member, gen):
     t.eq(s["assignment"], b"x", "and gets its assignment back")
 
 
+def check_nul_ids(t, c, bootstrap):
+    """Kafka strings may hold any byte: "g\\0x" is a group of its own, not "g" (a broker that
+    keeps ids as C strings folds the two), and a client id "c\\0d" gives member ids that start
+    with all of it. Kafka 4.1 answers exactly this."""
+    gx, g, topic = "g\0x", "g", "nul-ids"
+    metadata_create(c, topic)
+    for key in (gx, g):
+        t.eq(find(c, 3, key)["error"], NONE, "FindCoordinator for %r" % key)
+    t.eq(commit(c, 8, gx, {topic: {0: (5, "a\0b")}}), {(topic, 0): NONE}, "commit to g\\0x")
+    t.eq(commit(c, 8, g, {topic: {0: (7, "")}}), {(topic, 0): NONE}, "commit to g")
+    t.eq(fetch(c, 7, gx, {topic: [0]}), (NONE, {(topic, 0): (5, 7, "a\0b", NONE)}),
+          "g\\0x keeps its own offset and metadata")
+    t.eq(fetch(c, 7, g, {topic: [0]}), (NONE, {(topic, 0): (7, 7, "", NONE)}),
+          "g keeps its own")
+    err, groups = list_groups(c, 4)
+    t.ok(gx in groups and g in groups, "ListGroups lists both (%r)" % sorted(groups))
+    d = describe(c, 5, [gx, "g\0y"])
+    t.eq([(x["group"], x["error"], x["state"]) for x in d],
+          [(gx, NONE, "Empty"), ("g\0y", NONE, "Dead")], "DescribeGroups by every byte")
+    odd = W.Conn(bootstrap.split(":")[0], int(bootstrap.split(":")[1]), timeout=15, client_id="c\0d")
+    odd._connect()
+    j = join(odd, 4, "j\0k", protocols=[("range", subscription([topic]))])
+    t.eq(j["error"], MEMBER_ID_REQUIRED, "JoinGroup v4 asks for the member id")
+    t.ok(j["member"].startswith("c\0d-") and len(j["member"]) == 4 + 36,
+         "member id: the whole client id, '-', a UUID (%r)" % j["member"])
+    j2 = join(odd, 4, "j\0k", member=j["member"][:1], protocols=[("range", b"m")])
+    t.eq(j2["error"], UNKNOWN_MEMBER, "the id cut at its NUL is no member")
+    odd.close()
+    t.eq(delete_groups(c, 2, [g]), {g: NONE}, "DeleteGroups g")
+    t.eq(fetch(c, 7, gx, {topic: [0]})[1][(topic, 0)][0], 5, "g\\0x untouched")
+    t.eq(describe(c, 5, [g])[0]["state"], "Dead", "g gone")
+
+
 def main():
     t = Tap("groups wire", timeout_s=120)
     b = Broker(["--group.initial.rebalance.delay.ms", "0"])
@@ -438,6 +471,7 @@ def main():
     t.step("join v0 and errors", check_join_v0_and_errors, t, c)
     t.step("v4 dance and rebalance", check_v4_dance_and_rebalance, t, b, c)
     t.step("static members", check_static, t, b, c)
+    t.step("NUL in ids", check_nul_ids, t, c, b.bootstrap)
     res = t.step("offsets", check_offsets, t, b, c)
     if res:
         t.step("restart", check_restart, t, b, *res)

@@ -236,6 +236,29 @@ static void test_strings(void)
            rn_str_cmp(RN_STR_NULL, rn_str("")) < 0 && rn_str_cmp(rn_str("x"), rn_str("x")) == 0,
        "cmp orders");
     ok(rn_str_eq(RN_STR_NULL, RN_STR_NULL) && !rn_str_eq(RN_STR_NULL, rn_str("")), "eq and null");
+
+    /* Owned copies keep every byte: "g\0x" is neither "g" nor cut to it. */
+    rn_str_t gx = rn_str_xdup((rn_str_t){"g\0x", 3});
+    is(gx.len, 3, "xdup keeps the length past a NUL");
+    ok(memcmp(gx.ptr, "g\0x", 4) == 0, "xdup copies the bytes and terminates");
+    ok(!rn_str_eq(gx, rn_str("g")) && rn_str_cmp(gx, rn_str("g")) > 0, "g\\0x is not g");
+    rn_str_t empty = rn_str_xdup(rn_str(""));
+    ok(empty.len == 0 && empty.ptr != NULL && empty.ptr[0] == '\0', "xdup of empty");
+    ok(rn_str_is_null(rn_str_xdup(RN_STR_NULL)), "xdup of null is null");
+    rn_str_free(empty);
+    rn_str_free(RN_STR_NULL);
+
+    char esc[RN_STR_ESC_CAP];
+    is_str(rn_str_escape(esc, sizeof(esc), gx), "g\\x00x", "escape shows a NUL as \\x00");
+    rn_str_free(gx);
+    is_str(RN_STR_ESC(((rn_str_t){"a\\b\n\xff", 5})), "a\\x5cb\\x0a\\xff",
+           "escape: backslash, newline, high byte");
+    is_str(RN_STR_ESC(RN_STR_NULL), "(null)", "escape of null");
+    char tiny[8];
+    is_str(rn_str_escape(tiny, sizeof(tiny), rn_str("abcdefghij")), "abcd...", "escape cuts");
+    is_str(rn_str_escape(tiny, sizeof(tiny), rn_str("abcdefg")), "abcdefg", "exact fit");
+    is_str(rn_str_escape(tiny, sizeof(tiny), (rn_str_t){"abcd\0", 5}), "abcd...",
+           "an escape that does not fit is cut");
 }
 
 static void test_arrays(void)

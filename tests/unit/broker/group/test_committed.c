@@ -112,28 +112,29 @@ static void test_expiry(void)
     rn_group_config_t cfg;
     rn_group_config_default(&cfg);
     cfg.initial_rebalance_delay_ms = 0;
-    rn_group_t *simple = rn_group_new("s", &cfg, &ops, 0);
+    rn_group_t *simple = rn_group_new(rn_str("s"), &cfg, &ops, 0);
     is(expired(o, simple, 1000 + ret, ret), 2, "Empty group without protocol type: by commit");
 
     /* A consumer group that went Empty at t = 10 days: retention counts from then. */
-    rn_group_t *g = rn_group_new("g", &cfg, &ops, 0);
+    rn_group_t *g = rn_group_new(rn_str("g"), &cfg, &ops, 0);
     uint8_t s[32];
-    rn_group_protocol_t p = {"range", s, (int32_t)sub_one(s, "sub")};
-    rn_group_join_req_t req = {"",         NULL, "c", "/h",  10000, 10000,
-                               "consumer", &p,   1,   false, false, NULL};
+    rn_group_protocol_t p = {rn_str("range"), s, (int32_t)sub_one(s, "sub")};
+    rn_group_join_req_t req = {
+        rn_str(""),         RN_STR_NULL, rn_str("c"), rn_str("/h"), 10000, 10000,
+        rn_str("consumer"), &p,          1,           false,        false, RN_STR_NULL};
     int w;
     rn_group_join(g, &req, &w, 9 * day);
     rn_group_tick(g, 9 * day);
     is(rn_group_state(g), RN_GROUP_COMPLETING_REBALANCE, "member joined");
     is(expired(o, g, 100 * day, ret), 0, "rebalancing group: nothing expires");
-    const char *mid = rn_group_member_at(g, 0)->member_id;
-    rn_group_sync_req_t sreq = {mid, NULL, 1, NULL, NULL, NULL, 0};
+    rn_str_t mid = rn_group_member_at(g, 0)->member_id;
+    rn_group_sync_req_t sreq = {mid, RN_STR_NULL, 1, RN_STR_NULL, RN_STR_NULL, NULL, 0};
     rn_group_sync(g, &sreq, &w, 9 * day);
     is(rn_group_state(g), RN_GROUP_STABLE, "stable");
     is(expired(o, g, 5 * day + ret, ret), 2,
        "Stable consumer group: unsubscribed topics expire by commit (other, old)");
     is(expired(o, g, 100 * day, ret), 2, "the subscribed topic never does");
-    rn_group_leave(g, mid, NULL, 10 * day);
+    rn_group_leave(g, mid, RN_STR_NULL, 10 * day);
     is(rn_group_state(g), RN_GROUP_EMPTY, "empty at day 10");
     is(expired(o, g, 10 * day + ret - 1, ret), 1, "only the v1 entry before retention");
     is(expired(o, g, 10 * day + ret, ret), 3, "all from the time it became Empty");

@@ -60,12 +60,18 @@ typedef struct waiter {
     char assignment[32];
 } waiter_t;
 
+/* The tests speak C strings: a slice of one (NULL gives null). */
+static rn_str_t S(const char *s)
+{
+    return rn_str(s);
+}
+
 static void on_join(void *arg, void *w_, const rn_group_join_result_t *res)
 {
     waiter_t *w = w_;
     w->answers++;
     w->error = res->error;
-    snprintf(w->member_id, sizeof(w->member_id), "%s", res->member_id);
+    snprintf(w->member_id, sizeof(w->member_id), "%.*s", RN_STR_ARGS(res->member_id));
     w->generation = res->generation_id;
 }
 
@@ -196,13 +202,13 @@ static void stop(world_t *w)
 
 static rn_gcoord_commit_t C(const char *topic, int32_t part, int64_t off, const char *md)
 {
-    return (rn_gcoord_commit_t){topic, part, off, 3, {md, md ? (int32_t)strlen(md) : -1}, -1, 0};
+    return (rn_gcoord_commit_t){S(topic), part, off, 3, S(md), -1, 0};
 }
 
 static int64_t committed(rn_gcoord_t *gc, const char *group, const char *topic, int32_t part)
 {
     const rn_committed_t *o;
-    if (rn_gcoord_offsets(gc, group, &o) != RN_KERR_NONE || o == NULL)
+    if (rn_gcoord_offsets(gc, S(group), &o) != RN_KERR_NONE || o == NULL)
         return -2;
     const rn_offset_entry_t *e = rn_committed_get(o, topic, strlen(topic), part);
     return e != NULL ? e->offset : -1;
@@ -225,16 +231,18 @@ static void test_all(void)
     world_t w;
     start(&w, true);
     int32_t node;
-    is(rn_gcoord_find(w.gc, "g", 1, &node), RN_KERR_COORDINATOR_NOT_AVAILABLE,
+    is(rn_gcoord_find(w.gc, S("g"), &node), RN_KERR_COORDINATOR_NOT_AVAILABLE,
        "no topic yet: COORDINATOR_NOT_AVAILABLE");
     waiter_t jw = {0};
-    rn_group_join_req_t jr = {.member_id = "",
-                              .client_id = "c",
-                              .client_host = "/h",
+    rn_group_join_req_t jr = {.member_id = S(""),
+                              .instance_id = RN_STR_NULL,
+                              .client_id = S("c"),
+                              .client_host = S("/h"),
                               .session_timeout_ms = 10000,
                               .rebalance_timeout_ms = 10000,
-                              .protocol_type = "consumer"};
-    rn_gcoord_join(w.gc, "g", &jr, &jw);
+                              .protocol_type = S("consumer"),
+                              .reason = RN_STR_NULL};
+    rn_gcoord_join(w.gc, S("g"), &jr, &jw);
     is(jw.error, RN_KERR_COORDINATOR_NOT_AVAILABLE, "join before the topic exists");
 
     is(rn_gcoord_wait_topic(w.gc, on_topic, NULL), 1, "first use creates the topic");
@@ -248,7 +256,7 @@ static void test_all(void)
            strcmp(t->conf.v[RN_TC_CLEANUP_POLICY], "compact") == 0,
        "cleanup.policy=compact");
     is(rn_gcoord_wait_topic(w.gc, on_topic, NULL), 0, "ready now");
-    is(rn_gcoord_find(w.gc, "g", 1, &node), RN_KERR_NONE, "coordinator found");
+    is(rn_gcoord_find(w.gc, S("g"), &node), RN_KERR_NONE, "coordinator found");
     is(node, 1, "this node");
 
     /* Simple consumer commits (generation -1, no member id). */
@@ -259,7 +267,7 @@ static void test_all(void)
     big[sizeof(big) - 1] = '\0';
     c[2].metadata = (rn_str_t){big, (int32_t)strlen(big)};
     int appends = w.logs.appends;
-    rn_gcoord_commit(w.gc, "simple", "", NULL, -1, -1, c, 3, NULL, NULL);
+    rn_gcoord_commit(w.gc, S("simple"), S(""), S(NULL), -1, -1, c, 3, NULL, NULL);
     is(c[0].error, RN_KERR_NONE, "commit ok");
     is(c[2].error, RN_KERR_OFFSET_METADATA_TOO_LARGE, "metadata over 4096 bytes refused");
     is(w.logs.appends, appends + 1, "one batch appended for the commit");
@@ -267,28 +275,28 @@ static void test_all(void)
     is(committed(w.gc, "simple", "orders", 1), 20, "offset 1 committed");
     is(committed(w.gc, "simple", "orders", 2), -1, "refused one not stored");
     rn_gcoord_commit_t bad = C("orders", 0, 99, NULL);
-    rn_gcoord_commit(w.gc, "nogroup", "m", NULL, 3, -1, &bad, 1, NULL, NULL);
+    rn_gcoord_commit(w.gc, S("nogroup"), S("m"), S(NULL), 3, -1, &bad, 1, NULL, NULL);
     is(bad.error, RN_KERR_ILLEGAL_GENERATION, "member commit to an unknown group");
     bad = C("orders", 0, 99, NULL);
     bad.error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    rn_gcoord_commit(w.gc, "simple", "", NULL, -1, -1, &bad, 1, NULL, NULL);
+    rn_gcoord_commit(w.gc, S("simple"), S(""), S(NULL), -1, -1, &bad, 1, NULL, NULL);
     is(bad.error, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "pre-set errors are kept");
     is(committed(w.gc, "simple", "orders", 0), 10, "and nothing stored");
 
     /* A consumer group with one member. */
     uint8_t s[32];
-    rn_group_protocol_t proto = {"range", s, (int32_t)sub_one(s, "orders")};
+    rn_group_protocol_t proto = {S("range"), s, (int32_t)sub_one(s, "orders")};
     jr.protocols = &proto;
     jr.n_protocols = 1;
     memset(&jw, 0, sizeof(jw));
-    rn_gcoord_join(w.gc, "", &jr, &jw);
+    rn_gcoord_join(w.gc, S(""), &jr, &jw);
     is(jw.error, RN_KERR_INVALID_GROUP_ID, "empty group id: INVALID_GROUP_ID");
-    jr.member_id = "ghost";
-    rn_gcoord_join(w.gc, "cg", &jr, &jw);
+    jr.member_id = S("ghost");
+    rn_gcoord_join(w.gc, S("cg"), &jr, &jw);
     is(jw.error, RN_KERR_UNKNOWN_MEMBER_ID, "known-member join to an unknown group");
-    jr.member_id = "";
+    jr.member_id = S("");
     memset(&jw, 0, sizeof(jw));
-    rn_gcoord_join(w.gc, "cg", &jr, &jw);
+    rn_gcoord_join(w.gc, S("cg"), &jr, &jw);
     is(jw.answers, 0, "join waits for its (0 ms) initial delay timer");
     event_base_loop(base, EVLOOP_NONBLOCK);
     event_base_loop(base, EVLOOP_NONBLOCK);
@@ -297,27 +305,27 @@ static void test_all(void)
     char member[128];
     strcpy(member, jw.member_id);
     waiter_t sw = {0};
-    rn_group_assignment_t asg = {member, (const uint8_t *)"ASG", 3};
-    rn_group_sync_req_t sr = {member, NULL, 1, NULL, NULL, &asg, 1};
-    rn_gcoord_sync(w.gc, "cg", &sr, &sw);
+    rn_group_assignment_t asg = {S(member), (const uint8_t *)"ASG", 3};
+    rn_group_sync_req_t sr = {S(member), RN_STR_NULL, 1, RN_STR_NULL, RN_STR_NULL, &asg, 1};
+    rn_gcoord_sync(w.gc, S("cg"), &sr, &sw);
     is(sw.error, RN_KERR_NONE, "sync ok (group record appended)");
     is_str(sw.assignment, "ASG", "assignment");
-    is(rn_gcoord_heartbeat(w.gc, "cg", member, NULL, 1), RN_KERR_NONE, "heartbeat");
-    is(rn_gcoord_heartbeat(w.gc, "nope", member, NULL, 1), RN_KERR_UNKNOWN_MEMBER_ID,
+    is(rn_gcoord_heartbeat(w.gc, S("cg"), S(member), S(NULL), 1), RN_KERR_NONE, "heartbeat");
+    is(rn_gcoord_heartbeat(w.gc, S("nope"), S(member), S(NULL), 1), RN_KERR_UNKNOWN_MEMBER_ID,
        "heartbeat to an unknown group");
     rn_gcoord_commit_t mc[] = {C("orders", 0, 100, "m"), C("audit", 0, 7, "")};
-    rn_gcoord_commit(w.gc, "cg", member, NULL, 1, -1, mc, 2, NULL, NULL);
+    rn_gcoord_commit(w.gc, S("cg"), S(member), S(NULL), 1, -1, mc, 2, NULL, NULL);
     is(mc[0].error, RN_KERR_NONE, "member commit");
     rn_gcoord_commit_t sc = C("orders", 0, 1, NULL);
-    rn_gcoord_commit(w.gc, "cg", "", NULL, -1, -1, &sc, 1, NULL, NULL);
+    rn_gcoord_commit(w.gc, S("cg"), S(""), S(NULL), -1, -1, &sc, 1, NULL, NULL);
     is(sc.error, RN_KERR_UNKNOWN_MEMBER_ID, "simple commit to a live group refused");
-    is(rn_gcoord_delete_group(w.gc, "cg"), RN_KERR_NON_EMPTY_GROUP, "cannot delete live group");
-    rn_gcoord_tp_t del[] = {{"orders", 0, 0}, {"audit", 0, 0}};
-    is(rn_gcoord_delete_offsets(w.gc, "cg", del, 2), RN_KERR_NONE, "OffsetDelete");
+    is(rn_gcoord_delete_group(w.gc, S("cg")), RN_KERR_NON_EMPTY_GROUP, "cannot delete live group");
+    rn_gcoord_tp_t del[] = {{S("orders"), 0, 0}, {S("audit"), 0, 0}};
+    is(rn_gcoord_delete_offsets(w.gc, S("cg"), del, 2), RN_KERR_NONE, "OffsetDelete");
     is(del[0].error, RN_KERR_GROUP_SUBSCRIBED_TO_TOPIC, "subscribed topic kept");
     is(del[1].error, RN_KERR_NONE, "other topic deleted");
     is(committed(w.gc, "cg", "audit", 0), -1, "audit offset gone");
-    is(rn_gcoord_delete_offsets(w.gc, "zz", del, 1), RN_KERR_GROUP_ID_NOT_FOUND,
+    is(rn_gcoord_delete_offsets(w.gc, S("zz"), del, 1), RN_KERR_GROUP_ID_NOT_FOUND,
        "OffsetDelete of an unknown group");
     const rn_group_t **list;
     size_t n;
@@ -344,24 +352,24 @@ static void test_all(void)
     is(committed(w.gc, "cg", "orders", 0), 100, "member commit back");
     is(committed(w.gc, "cg", "audit", 0), -1, "deleted offset stays deleted (tombstone)");
     const rn_group_t *g;
-    is(rn_gcoord_describe(w.gc, "cg", &g), RN_KERR_NONE, "describe");
+    is(rn_gcoord_describe(w.gc, S("cg"), &g), RN_KERR_NONE, "describe");
     ok(g != NULL && rn_group_state(g) == RN_GROUP_STABLE && rn_group_generation(g) == 1 &&
            rn_group_member_count(g) == 1,
        "cg restored Stable, generation 1, one member");
     memset(&sw, 0, sizeof(sw));
-    rn_gcoord_sync(w.gc, "cg", &sr, &sw);
+    rn_gcoord_sync(w.gc, S("cg"), &sr, &sw);
     is_str(sw.assignment, "ASG", "assignment survived the restart");
-    is(rn_gcoord_describe(w.gc, "unknown", &g), RN_KERR_NONE, "describe unknown group");
+    is(rn_gcoord_describe(w.gc, S("unknown"), &g), RN_KERR_NONE, "describe unknown group");
     ok(g == NULL, "unknown: no group (Dead)");
 
     /* Leave, delete, restart: gone. */
-    rn_gcoord_leaver_t lv = {member, NULL, -1};
-    is(rn_gcoord_leave(w.gc, "cg", &lv, 1), RN_KERR_NONE, "leave");
+    rn_gcoord_leaver_t lv = {S(member), RN_STR_NULL, -1};
+    is(rn_gcoord_leave(w.gc, S("cg"), &lv, 1), RN_KERR_NONE, "leave");
     is(lv.error, RN_KERR_NONE, "member left");
-    is(rn_gcoord_describe(w.gc, "cg", &g), RN_KERR_NONE, "describe");
+    is(rn_gcoord_describe(w.gc, S("cg"), &g), RN_KERR_NONE, "describe");
     is(rn_group_state(g), RN_GROUP_EMPTY, "Empty after the last member left");
-    is(rn_gcoord_delete_group(w.gc, "cg"), RN_KERR_NONE, "delete the empty group");
-    is(rn_gcoord_delete_group(w.gc, "cg"), RN_KERR_GROUP_ID_NOT_FOUND, "deleted: not found");
+    is(rn_gcoord_delete_group(w.gc, S("cg")), RN_KERR_NONE, "delete the empty group");
+    is(rn_gcoord_delete_group(w.gc, S("cg")), RN_KERR_GROUP_ID_NOT_FOUND, "deleted: not found");
     is(committed(w.gc, "cg", "orders", 0), -2, "its offsets are gone");
 
     /* Expiry: the simple group's commits are 1 s old; retention is 60 minutes. */
@@ -372,17 +380,17 @@ static void test_all(void)
 
     /* An explicit retention (OffsetCommit v2-4) makes a version-1 value. */
     rn_gcoord_commit_t rc1 = C("orders", 3, 5, "");
-    rn_gcoord_commit(w.gc, "ret", "", NULL, -1, 1000, &rc1, 1, NULL, NULL);
+    rn_gcoord_commit(w.gc, S("ret"), S(""), S(NULL), -1, 1000, &rc1, 1, NULL, NULL);
     is(rc1.error, RN_KERR_NONE, "commit with retention");
     const rn_committed_t *o;
-    rn_gcoord_offsets(w.gc, "ret", &o);
+    rn_gcoord_offsets(w.gc, S("ret"), &o);
     ok(o != NULL && rn_committed_get(o, "orders", 6, 3)->expire_ts == clock_now + 1000,
        "expire timestamp = now + retention");
     /* OffsetCommit v1 gives each commit's time; metadata may hold NUL bytes. */
     rn_gcoord_commit_t v1 = C("orders", 4, 6, NULL);
     v1.metadata = (rn_str_t){"a\0b", 3};
     v1.commit_timestamp = clock_now - 500;
-    rn_gcoord_commit(w.gc, "ret", "", NULL, -1, -1, &v1, 1, NULL, NULL);
+    rn_gcoord_commit(w.gc, S("ret"), S(""), S(NULL), -1, -1, &v1, 1, NULL, NULL);
     const rn_offset_entry_t *e = rn_committed_get(o, "orders", 6, 4);
     ok(v1.error == RN_KERR_NONE && e != NULL && e->commit_ts == clock_now - 500 &&
            e->expire_ts == -1,
@@ -393,7 +401,7 @@ static void test_all(void)
     stop(&w);
     start(&w, false);
     is(rn_gcoord_load(w.gc), 1, "after restart only 'ret' is left");
-    rn_gcoord_offsets(w.gc, "ret", &o);
+    rn_gcoord_offsets(w.gc, S("ret"), &o);
     e = o != NULL ? rn_committed_get(o, "orders", 6, 4) : NULL;
     ok(e != NULL && e->metadata_len == 3 && memcmp(e->metadata, "a\0b", 3) == 0 &&
            e->commit_ts == clock_now - 500,
@@ -431,7 +439,7 @@ static void test_moves(void)
     /* A commit is answered once replicated, and only then enters the cache. */
     hold = true;
     rn_gcoord_commit_t c = C("orders", 0, 10, "a");
-    is(rn_gcoord_commit(w.gc, "g1", "", NULL, -1, -1, &c, 1, on_commit_done, &c), 1,
+    is(rn_gcoord_commit(w.gc, S("g1"), S(""), S(NULL), -1, -1, &c, 1, on_commit_done, &c), 1,
        "the commit waits for replication");
     is(commits_done, 0, "not answered yet");
     is(committed(w.gc, "g1", "orders", 0), -1, "an unreplicated commit is not visible");
@@ -448,7 +456,7 @@ static void test_moves(void)
     };
     for (size_t i = 0; i < sizeof(failed) / sizeof(failed[0]); i++) {
         c = C("orders", 0, 20 + (int64_t)i, "b");
-        rn_gcoord_commit(w.gc, "g1", "", NULL, -1, -1, &c, 1, on_commit_done, &c);
+        rn_gcoord_commit(w.gc, S("g1"), S(""), S(NULL), -1, -1, &c, 1, on_commit_done, &c);
         release(failed[i][0]);
         is(c.error, failed[i][1], "replication error %d answers %d", failed[i][0], failed[i][1]);
         is(committed(w.gc, "g1", "orders", 0), 10, "and the offset stays");
@@ -456,7 +464,7 @@ static void test_moves(void)
     /* A commit whose request went away still enters the cache once replicated. */
     commits_done = 0;
     c = C("orders", 0, 30, NULL);
-    rn_gcoord_commit(w.gc, "g1", "", NULL, -1, -1, &c, 1, on_commit_done, &c);
+    rn_gcoord_commit(w.gc, S("g1"), S(""), S(NULL), -1, -1, &c, 1, on_commit_done, &c);
     rn_gcoord_commit_cancel(w.gc, &c);
     release(RN_KERR_NONE);
     is(commits_done, 0, "a cancelled commit is not answered");
@@ -464,31 +472,33 @@ static void test_moves(void)
 
     /* SyncGroup is answered once the group's record is replicated. */
     uint8_t s[32];
-    rn_group_protocol_t proto = {"range", s, (int32_t)sub_one(s, "orders")};
-    rn_group_join_req_t jr = {.member_id = "",
-                              .client_id = "c",
-                              .client_host = "/h",
+    rn_group_protocol_t proto = {S("range"), s, (int32_t)sub_one(s, "orders")};
+    rn_group_join_req_t jr = {.member_id = S(""),
+                              .instance_id = RN_STR_NULL,
+                              .client_id = S("c"),
+                              .client_host = S("/h"),
+                              .reason = RN_STR_NULL,
                               .session_timeout_ms = 10000,
                               .rebalance_timeout_ms = 10000,
-                              .protocol_type = "consumer",
+                              .protocol_type = S("consumer"),
                               .protocols = &proto,
                               .n_protocols = 1};
     waiter_t jw = {0}, sw = {0};
-    rn_gcoord_join(w.gc, "cg", &jr, &jw);
+    rn_gcoord_join(w.gc, S("cg"), &jr, &jw);
     event_base_loop(base, EVLOOP_NONBLOCK);
     event_base_loop(base, EVLOOP_NONBLOCK);
     is(jw.generation, 1, "cg joined, generation 1");
     char member[128];
     strcpy(member, jw.member_id);
-    rn_group_assignment_t asg = {member, (const uint8_t *)"ASG", 3};
-    rn_group_sync_req_t sr = {member, NULL, 1, NULL, NULL, &asg, 1};
-    rn_gcoord_sync(w.gc, "cg", &sr, &sw);
+    rn_group_assignment_t asg = {S(member), (const uint8_t *)"ASG", 3};
+    rn_group_sync_req_t sr = {S(member), RN_STR_NULL, 1, RN_STR_NULL, RN_STR_NULL, &asg, 1};
+    rn_gcoord_sync(w.gc, S("cg"), &sr, &sw);
     is(sw.answers, 0, "sync waits for the group record's replication");
     release(RN_KERR_NONE);
     is(sw.answers, 1, "answered once replicated");
     is(sw.error, RN_KERR_NONE, "with the assignment");
     const rn_group_t *g;
-    rn_gcoord_describe(w.gc, "cg", &g);
+    rn_gcoord_describe(w.gc, S("cg"), &g);
     is(rn_group_state(g), RN_GROUP_STABLE, "cg Stable");
 
     /* Leadership of g1's partition lost with a commit and a join waiting. */
@@ -500,11 +510,11 @@ static void test_moves(void)
             other = names[i];
     ok(other != NULL, "another group id on g1's partition: %s", other ? other : "none");
     waiter_t jw2 = {0};
-    rn_gcoord_join(w.gc, other, &jr, &jw2);
+    rn_gcoord_join(w.gc, S(other), &jr, &jw2);
     is(jw2.answers, 0, "%s's join waits for its initial delay", other);
     commits_done = 0;
     c = C("orders", 1, 50, NULL);
-    rn_gcoord_commit(w.gc, "g1", "", NULL, -1, -1, &c, 1, on_commit_done, &c);
+    rn_gcoord_commit(w.gc, S("g1"), S(""), S(NULL), -1, -1, &c, 1, on_commit_done, &c);
     p1->leader_id = 2;
     leads_flag[p1->index] = false;
     rn_gcoord_set_leader(w.gc, p1, false);
@@ -515,9 +525,9 @@ static void test_moves(void)
     is(release(RN_KERR_NONE), 0, "its replication wait was withdrawn");
     is(committed(w.gc, "g1", "orders", 0), -2, "g1: the coordinator answers an error now");
     const rn_committed_t *o;
-    is(rn_gcoord_offsets(w.gc, "g1", &o), RN_KERR_NOT_COORDINATOR, "NOT_COORDINATOR");
+    is(rn_gcoord_offsets(w.gc, S("g1"), &o), RN_KERR_NOT_COORDINATOR, "NOT_COORDINATOR");
     if (offsets_part(&w, "cg") != p1) {
-        is(rn_gcoord_describe(w.gc, "cg", &g), RN_KERR_NONE, "other partitions' groups stay");
+        is(rn_gcoord_describe(w.gc, S("cg"), &g), RN_KERR_NONE, "other partitions' groups stay");
         is(rn_group_state(g), RN_GROUP_STABLE, "cg still Stable");
     }
 
@@ -527,10 +537,10 @@ static void test_moves(void)
     hold = false;
     rn_gcoord_set_leader(w.gc, p1, true);
     is(rn_gcoord_loading(w.gc), 1, "leading again: the partition loads");
-    is(rn_gcoord_offsets(w.gc, "g1", &o), RN_KERR_COORDINATOR_LOAD_IN_PROGRESS,
+    is(rn_gcoord_offsets(w.gc, S("g1"), &o), RN_KERR_COORDINATOR_LOAD_IN_PROGRESS,
        "OffsetFetch meanwhile: COORDINATOR_LOAD_IN_PROGRESS");
     memset(&jw2, 0, sizeof(jw2));
-    rn_gcoord_join(w.gc, "g1", &jr, &jw2);
+    rn_gcoord_join(w.gc, S("g1"), &jr, &jw2);
     is(jw2.error, RN_KERR_COORDINATOR_LOAD_IN_PROGRESS, "JoinGroup too");
     const rn_group_t **list;
     size_t n;
@@ -551,14 +561,14 @@ static void test_moves(void)
     is(rn_gcoord_loading(w.gc), 1, "one load for the current leadership");
     finish_loads(&w);
     is(committed(w.gc, "g1", "orders", 0), 30, "the current one completes with the offsets");
-    rn_gcoord_offsets(w.gc, "g1", &o);
+    rn_gcoord_offsets(w.gc, S("g1"), &o);
     is(o != NULL ? rn_committed_count(o) : 0, 2,
        "once: orders-0, and orders-1 whose unanswered commit stayed in the leader's log");
 
     /* Freed with a load's read queued and a write waiting: nothing leaks, nobody answered. */
     hold = true;
     c = C("orders", 0, 60, NULL);
-    rn_gcoord_commit(w.gc, "g1", "", NULL, -1, -1, &c, 1, on_commit_done, &c);
+    rn_gcoord_commit(w.gc, S("g1"), S(""), S(NULL), -1, -1, &c, 1, on_commit_done, &c);
     rn_gcoord_set_leader(w.gc, p1, false);
     rn_gcoord_set_leader(w.gc, p1, true);
     commits_done = 0;
@@ -566,6 +576,83 @@ static void test_moves(void)
     is(commits_done, 0, "nothing answered at shutdown");
     hold = false;
     n_fwaits = 0;
+    rn_config_free(&w.cfg);
+}
+
+/* Kafka strings may hold any byte: "g\0x" and "g" are two groups, in memory, in
+ * __consumer_offsets and after replaying it, and the coordinator is found from every byte. */
+static void test_nul_bytes(void)
+{
+    world_t w;
+    start(&w, true);
+    is(rn_gcoord_wait_topic(w.gc, on_topic, NULL), 1, "topic creation starts");
+    event_base_dispatch(base);
+    const rn_str_t gx = {"g\0x", 3}, g = {"g", 1};
+    is(rn_groupstore_java_hash(gx.ptr, 3), ('g' * 31 + 0) * 31 + 'x',
+       "the coordinator comes from Java's hashCode over every char, the NUL included");
+    rn_gcoord_commit_t c1 = C("orders", 0, 5, NULL), c2 = C("orders", 0, 7, NULL);
+    rn_gcoord_commit(w.gc, gx, S(""), RN_STR_NULL, -1, -1, &c1, 1, NULL, NULL);
+    rn_gcoord_commit(w.gc, g, S(""), RN_STR_NULL, -1, -1, &c2, 1, NULL, NULL);
+    is(c1.error, RN_KERR_NONE, "commit to g\\0x");
+    is(c2.error, RN_KERR_NONE, "commit to g");
+    const rn_committed_t *o = NULL;
+    rn_gcoord_offsets(w.gc, gx, &o);
+    const rn_offset_entry_t *e = o != NULL ? rn_committed_get(o, "orders", 6, 0) : NULL;
+    is(e != NULL ? e->offset : -1, 5, "g\\0x keeps its own offset");
+    is(rn_gcoord_group_count(w.gc), 2, "two groups");
+
+    /* Members: a client id with a NUL makes a member id with every byte of it. */
+    waiter_t jw = {0};
+    uint8_t sub[32];
+    rn_group_protocol_t proto = {S("range"), sub, (int32_t)sub_one(sub, "orders")};
+    rn_group_join_req_t jr = {.member_id = S(""),
+                              .instance_id = RN_STR_NULL,
+                              .client_id = {"c\0d", 3},
+                              .client_host = S("/h"),
+                              .session_timeout_ms = 10000,
+                              .rebalance_timeout_ms = 10000,
+                              .protocol_type = S("consumer"),
+                              .protocols = &proto,
+                              .n_protocols = 1,
+                              .reason = RN_STR_NULL};
+    rn_gcoord_join(w.gc, (rn_str_t){"m\0g", 3}, &jr, &jw);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    is(jw.error, RN_KERR_NONE, "joined m\\0g");
+    const rn_group_t *mg = NULL, *m = NULL;
+    rn_gcoord_describe(w.gc, (rn_str_t){"m\0g", 3}, &mg);
+    rn_gcoord_describe(w.gc, S("m"), &m);
+    ok(mg != NULL && rn_group_member_count(mg) == 1, "m\\0g has its member");
+    ok(m == NULL, "m is not m\\0g");
+    const rn_group_member_t *mem = mg != NULL ? rn_group_member_at(mg, 0) : NULL;
+    ok(mem != NULL && mem->member_id.len == 3 + 1 + 36 &&
+           memcmp(mem->member_id.ptr, "c\0d-", 4) == 0,
+       "member id: the whole client id, '-', a UUID");
+    is(rn_gcoord_heartbeat(w.gc, (rn_str_t){"m\0g", 3}, S("c"), RN_STR_NULL, 1),
+       RN_KERR_UNKNOWN_MEMBER_ID, "the member id cut at its NUL is no member");
+    waiter_t sw = {0};
+    rn_group_assignment_t asg = {mem != NULL ? mem->member_id : S(""), (const uint8_t *)"A", 1};
+    rn_group_sync_req_t sr = {asg.member_id, RN_STR_NULL, 1, RN_STR_NULL, RN_STR_NULL, &asg, 1};
+    rn_gcoord_sync(w.gc, (rn_str_t){"m\0g", 3}, &sr, &sw);
+    is(sw.error, RN_KERR_NONE, "synced: the group record is written");
+
+    stop(&w);
+    start(&w, false);
+    is(rn_gcoord_load(w.gc), 3, "three groups replayed");
+    o = NULL;
+    rn_gcoord_offsets(w.gc, gx, &o);
+    e = o != NULL ? rn_committed_get(o, "orders", 6, 0) : NULL;
+    is(e != NULL ? e->offset : -1, 5, "g\\0x's offset after the replay");
+    o = NULL;
+    rn_gcoord_offsets(w.gc, g, &o);
+    e = o != NULL ? rn_committed_get(o, "orders", 6, 0) : NULL;
+    is(e != NULL ? e->offset : -1, 7, "g's offset after the replay");
+    mg = NULL;
+    rn_gcoord_describe(w.gc, (rn_str_t){"m\0g", 3}, &mg);
+    mem = mg != NULL ? rn_group_member_at(mg, 0) : NULL;
+    ok(mem != NULL && mem->client_id.len == 3 && memcmp(mem->client_id.ptr, "c\0d", 3) == 0,
+       "the member's client id comes back whole from the group record");
+    stop(&w);
     rn_config_free(&w.cfg);
 }
 
@@ -580,6 +667,10 @@ int main(void)
     if (mkdir(dir, 0700) != 0)
         return 1;
     test_moves();
+    rn_fsutil_remove_tree(dir, err, sizeof(err));
+    if (mkdir(dir, 0700) != 0)
+        return 1;
+    test_nul_bytes();
     event_base_free(base);
     rn_fsutil_remove_tree(dir, err, sizeof(err));
     return done_testing();

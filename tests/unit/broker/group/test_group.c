@@ -25,10 +25,27 @@ typedef struct waiter {
     int32_t assignment_len;
 } waiter_t;
 
-static void copy(char *dst, size_t cap, const char *s)
+static void copy(char *dst, size_t cap, rn_str_t s)
 {
-    snprintf(dst, cap, "%s", s != NULL ? s : "");
+    snprintf(dst, cap, "%.*s", RN_STR_ARGS(s));
 }
+
+/* The tests speak C strings: S makes a slice of one (NULL gives null), C gives the group's
+ * own NUL-terminated copy back (NULL for null). */
+static rn_str_t S(const char *s)
+{
+    return rn_str(s);
+}
+
+static const char *C(rn_str_t s)
+{
+    return s.len >= 0 ? s.ptr : NULL;
+}
+
+#define LIT(s)                                                                                     \
+    {                                                                                              \
+        s, (int32_t)sizeof(s) - 1                                                                  \
+    }
 
 static void on_join(void *arg, void *w_, const rn_group_join_result_t *res)
 {
@@ -37,8 +54,8 @@ static void on_join(void *arg, void *w_, const rn_group_join_result_t *res)
     w->error = res->error;
     copy(w->member_id, sizeof(w->member_id), res->member_id);
     w->generation = res->generation_id;
-    w->ptype_null = res->protocol_type == NULL;
-    w->pname_null = res->protocol_name == NULL;
+    w->ptype_null = rn_str_is_null(res->protocol_type);
+    w->pname_null = rn_str_is_null(res->protocol_name);
     copy(w->ptype, sizeof(w->ptype), res->protocol_type);
     copy(w->pname, sizeof(w->pname), res->protocol_name);
     copy(w->leader, sizeof(w->leader), res->leader_id);
@@ -56,7 +73,7 @@ static void on_sync(void *arg, void *w_, const rn_group_sync_result_t *res)
     waiter_t *w = w_;
     w->answers++;
     w->error = res->error;
-    w->ptype_null = res->protocol_type == NULL;
+    w->ptype_null = rn_str_is_null(res->protocol_type);
     copy(w->ptype, sizeof(w->ptype), res->protocol_type);
     copy(w->pname, sizeof(w->pname), res->protocol_name);
     w->assignment_len = res->assignment_len;
@@ -103,17 +120,17 @@ static rn_group_t *new_group(int32_t initial_delay)
     store_deferred = false;
     store_error = RN_KERR_NONE;
     n_store_tokens = n_stores = 0;
-    return rn_group_new("g1", &cfg, &ops, clock_ms);
+    return rn_group_new(S("g1"), &cfg, &ops, clock_ms);
 }
 
-static rn_group_protocol_t P_RANGE[] = {{"range", (uint8_t *)"mr", 2}};
-static rn_group_protocol_t P_RANGE_RR[] = {{"range", (uint8_t *)"mr", 2},
-                                           {"roundrobin", (uint8_t *)"mo", 2}};
-static rn_group_protocol_t P_RR_RANGE[] = {{"roundrobin", (uint8_t *)"mo", 2},
-                                           {"range", (uint8_t *)"mr", 2}};
-static rn_group_protocol_t P_RR[] = {{"roundrobin", (uint8_t *)"mo", 2}};
-static rn_group_protocol_t P_STICKY[] = {{"sticky", (uint8_t *)"ms", 2}};
-static rn_group_protocol_t P_RANGE2[] = {{"range", (uint8_t *)"m2", 2}};
+static rn_group_protocol_t P_RANGE[] = {{LIT("range"), (uint8_t *)"mr", 2}};
+static rn_group_protocol_t P_RANGE_RR[] = {{LIT("range"), (uint8_t *)"mr", 2},
+                                           {LIT("roundrobin"), (uint8_t *)"mo", 2}};
+static rn_group_protocol_t P_RR_RANGE[] = {{LIT("roundrobin"), (uint8_t *)"mo", 2},
+                                           {LIT("range"), (uint8_t *)"mr", 2}};
+static rn_group_protocol_t P_RR[] = {{LIT("roundrobin"), (uint8_t *)"mo", 2}};
+static rn_group_protocol_t P_STICKY[] = {{LIT("sticky"), (uint8_t *)"ms", 2}};
+static rn_group_protocol_t P_RANGE2[] = {{LIT("range"), (uint8_t *)"m2", 2}};
 
 typedef struct join_opts {
     const char *instance;
@@ -123,19 +140,20 @@ typedef struct join_opts {
     bool skip_ok;
     int32_t session, rebalance;
     const char *type;
+    const char *client_id; /* "client" when NULL */
 } join_opts_t;
 
 static void join_x(rn_group_t *g, waiter_t *w, const char *member_id, join_opts_t o)
 {
     memset(w, 0, sizeof(*w));
     rn_group_join_req_t req = {
-        .member_id = member_id,
-        .instance_id = o.instance,
-        .client_id = "client",
-        .client_host = "/127.0.0.1",
+        .member_id = S(member_id),
+        .instance_id = S(o.instance),
+        .client_id = S(o.client_id ? o.client_id : "client"),
+        .client_host = S("/127.0.0.1"),
         .session_timeout_ms = o.session ? o.session : 10000,
         .rebalance_timeout_ms = o.rebalance ? o.rebalance : 20000,
-        .protocol_type = o.type ? o.type : "consumer",
+        .protocol_type = S(o.type ? o.type : "consumer"),
         .protocols = o.protocols ? o.protocols : P_RANGE,
         .n_protocols = o.protocols ? o.n : 1,
         .require_known_member_id = o.require_known,
@@ -153,7 +171,7 @@ static void sync_x(rn_group_t *g, waiter_t *w, const char *member_id, const char
                    int32_t gen, const rn_group_assignment_t *a, size_t n)
 {
     memset(w, 0, sizeof(*w));
-    rn_group_sync_req_t req = {member_id, instance, gen, NULL, NULL, a, n};
+    rn_group_sync_req_t req = {S(member_id), S(instance), gen, RN_STR_NULL, RN_STR_NULL, a, n};
     rn_group_sync(g, &req, w, clock_ms);
 }
 
@@ -187,7 +205,7 @@ static void single_member_stable(rn_group_t *g, char *id_out)
     strcpy(id_out, w.member_id);
     join(g, &w, id_out);
     run_until(g, clock_ms + 3000);
-    rn_group_assignment_t a = {id_out, (const uint8_t *)"A0", 2};
+    rn_group_assignment_t a = {S(id_out), (const uint8_t *)"A0", 2};
     sync_x(g, &s, id_out, NULL, rn_group_generation(g), &a, 1);
 }
 
@@ -235,13 +253,13 @@ static void test_first_member(void)
     is_str(w.member_meta[0], "mr", "with the metadata for range");
     is(rn_group_state(g), RN_GROUP_COMPLETING_REBALANCE, "CompletingRebalance");
 
-    is(rn_group_heartbeat(g, id, NULL, 1, clock_ms), RN_KERR_NONE,
+    is(rn_group_heartbeat(g, S(id), S(NULL), 1, clock_ms), RN_KERR_NONE,
        "heartbeat during CompletingRebalance is fine");
-    is(rn_group_check_commit(g, id, NULL, 1, clock_ms), RN_KERR_REBALANCE_IN_PROGRESS,
+    is(rn_group_check_commit(g, S(id), S(NULL), 1, clock_ms), RN_KERR_REBALANCE_IN_PROGRESS,
        "commit during CompletingRebalance: REBALANCE_IN_PROGRESS");
 
     store_deferred = true;
-    rn_group_assignment_t a = {id, (const uint8_t *)"A0", 2};
+    rn_group_assignment_t a = {S(id), (const uint8_t *)"A0", 2};
     sync_x(g, &s, id, NULL, 1, &a, 1);
     is(n_stores, 1, "leader's sync stores the group");
     is(stored_generation, 1, "stored generation");
@@ -254,15 +272,15 @@ static void test_first_member(void)
     is_str(s.assignment, "A0", "assignment handed out");
     is(rn_group_state(g), RN_GROUP_STABLE, "Stable");
 
-    is(rn_group_heartbeat(g, id, NULL, 1, clock_ms), RN_KERR_NONE, "heartbeat ok");
-    is(rn_group_heartbeat(g, id, NULL, 0, clock_ms), RN_KERR_ILLEGAL_GENERATION,
+    is(rn_group_heartbeat(g, S(id), S(NULL), 1, clock_ms), RN_KERR_NONE, "heartbeat ok");
+    is(rn_group_heartbeat(g, S(id), S(NULL), 0, clock_ms), RN_KERR_ILLEGAL_GENERATION,
        "old generation: ILLEGAL_GENERATION");
-    is(rn_group_heartbeat(g, "nobody", NULL, 1, clock_ms), RN_KERR_UNKNOWN_MEMBER_ID,
+    is(rn_group_heartbeat(g, S("nobody"), S(NULL), 1, clock_ms), RN_KERR_UNKNOWN_MEMBER_ID,
        "unknown member");
-    is(rn_group_check_commit(g, id, NULL, 1, clock_ms), RN_KERR_NONE, "member commit ok");
-    is(rn_group_check_commit(g, "", NULL, -1, clock_ms), RN_KERR_UNKNOWN_MEMBER_ID,
+    is(rn_group_check_commit(g, S(id), S(NULL), 1, clock_ms), RN_KERR_NONE, "member commit ok");
+    is(rn_group_check_commit(g, S(""), S(NULL), -1, clock_ms), RN_KERR_UNKNOWN_MEMBER_ID,
        "non-member commit to a live group: UNKNOWN_MEMBER_ID");
-    is(rn_group_check_commit(g, id, NULL, 7, clock_ms), RN_KERR_ILLEGAL_GENERATION,
+    is(rn_group_check_commit(g, S(id), S(NULL), 7, clock_ms), RN_KERR_ILLEGAL_GENERATION,
        "commit with a wrong generation");
 
     sync_x(g, &s, id, NULL, 1, NULL, 0);
@@ -282,9 +300,9 @@ static void test_second_member(void)
     join(g, &wb, ""); /* v3 style: no MEMBER_ID_REQUIRED */
     is(wb.answers, 0, "second member waits");
     is(rn_group_state(g), RN_GROUP_PREPARING_REBALANCE, "its join starts a rebalance");
-    is(rn_group_heartbeat(g, a, NULL, 1, clock_ms), RN_KERR_REBALANCE_IN_PROGRESS,
+    is(rn_group_heartbeat(g, S(a), S(NULL), 1, clock_ms), RN_KERR_REBALANCE_IN_PROGRESS,
        "first member learns of the rebalance by heartbeat");
-    is(rn_group_check_commit(g, a, NULL, 1, clock_ms), RN_KERR_NONE,
+    is(rn_group_check_commit(g, S(a), S(NULL), 1, clock_ms), RN_KERR_NONE,
        "commits are still allowed in PreparingRebalance");
     sync_x(g, &sa, a, NULL, 1, NULL, 0);
     is(sa.error, RN_KERR_REBALANCE_IN_PROGRESS, "sync in PreparingRebalance");
@@ -302,7 +320,8 @@ static void test_second_member(void)
 
     sync_x(g, &sb, b, NULL, 2, NULL, 0);
     is(sb.answers, 0, "follower's sync waits for the leader");
-    rn_group_assignment_t asg[] = {{a, (const uint8_t *)"pa", 2}, {b, (const uint8_t *)"pb", 2}};
+    rn_group_assignment_t asg[] = {{S(a), (const uint8_t *)"pa", 2},
+                                   {S(b), (const uint8_t *)"pb", 2}};
     sync_x(g, &sa, a, NULL, 2, asg, 2);
     is(sa.answers, 1, "leader answered");
     is(sb.answers, 1, "follower answered");
@@ -320,25 +339,26 @@ static void test_second_member(void)
     join(g, &wb, b);
     is(wa.generation, 3, "generation 3");
     /* Leave: the follower goes; the group rebalances to the leader alone. */
-    rn_group_assignment_t asg3[] = {{a, (const uint8_t *)"x", 1}};
+    rn_group_assignment_t asg3[] = {{S(a), (const uint8_t *)"x", 1}};
     sync_x(g, &sa, a, NULL, 3, asg3, 1);
     is(sa.error, RN_KERR_NONE, "leader synced gen 3");
     is_str(sa.assignment, "x", "assignment x");
     sync_x(g, &sb, b, NULL, 3, NULL, 0);
     is(sb.assignment_len, 0, "a member the leader left out gets an empty assignment");
-    is(rn_group_leave(g, b, NULL, clock_ms), RN_KERR_NONE, "leave ok");
+    is(rn_group_leave(g, S(b), S(NULL), clock_ms), RN_KERR_NONE, "leave ok");
     is(rn_group_member_count(g), 1, "one member left");
     is(rn_group_state(g), RN_GROUP_PREPARING_REBALANCE, "leave rebalances");
-    is(rn_group_leave(g, b, NULL, clock_ms), RN_KERR_UNKNOWN_MEMBER_ID, "second leave: unknown");
+    is(rn_group_leave(g, S(b), S(NULL), clock_ms), RN_KERR_UNKNOWN_MEMBER_ID,
+       "second leave: unknown");
     join(g, &wa, a);
     is(wa.generation, 4, "rebalanced to generation 4");
     int stores = n_stores;
-    is(rn_group_leave(g, a, NULL, clock_ms), RN_KERR_NONE, "last member leaves");
+    is(rn_group_leave(g, S(a), S(NULL), clock_ms), RN_KERR_NONE, "last member leaves");
     is(rn_group_state(g), RN_GROUP_EMPTY, "the rebalance it starts ends at once: Empty");
     is(rn_group_generation(g), 5, "empty generation 5");
     is(n_stores, stores + 1, "the empty group is stored");
     is(stored_members, 0, "with no members");
-    is(rn_group_check_commit(g, "", NULL, -1, clock_ms), RN_KERR_NONE,
+    is(rn_group_check_commit(g, S(""), S(NULL), -1, clock_ms), RN_KERR_NONE,
        "simple commit to an Empty group");
     rn_group_free(g);
 }
@@ -389,20 +409,21 @@ static void test_session_timeout(void)
     strcpy(a, w1.member_id);
     strcpy(b, w2.member_id);
     sync_x(g, &s2, b, NULL, 1, NULL, 0);
-    rn_group_assignment_t asg[] = {{a, (const uint8_t *)"1", 1}, {b, (const uint8_t *)"2", 1}};
+    rn_group_assignment_t asg[] = {{S(a), (const uint8_t *)"1", 1},
+                                   {S(b), (const uint8_t *)"2", 1}};
     sync_x(g, &s1, a, NULL, 1, asg, 2);
     is(rn_group_state(g), RN_GROUP_STABLE, "stable");
     for (int i = 0; i < 3; i++) {
         advance(g, 3000);
-        is(rn_group_heartbeat(g, a, NULL, 1, clock_ms), RN_KERR_NONE, "a heartbeats (%d)", i);
+        is(rn_group_heartbeat(g, S(a), S(NULL), 1, clock_ms), RN_KERR_NONE, "a heartbeats (%d)", i);
     }
     advance(g, 999);
     is(rn_group_member_count(g), 2, "b is still in 1 ms before its session ends");
     advance(g, 1);
     is(rn_group_member_count(g), 1, "b's session (10 s) ran out");
-    ok(rn_group_find_member(g, b) == NULL, "b is gone");
+    ok(rn_group_find_member(g, S(b)) == NULL, "b is gone");
     is(rn_group_state(g), RN_GROUP_PREPARING_REBALANCE, "rebalancing");
-    is(rn_group_heartbeat(g, a, NULL, 1, clock_ms), RN_KERR_REBALANCE_IN_PROGRESS,
+    is(rn_group_heartbeat(g, S(a), S(NULL), 1, clock_ms), RN_KERR_REBALANCE_IN_PROGRESS,
        "a is told to rejoin");
     join(g, &w1, a);
     is(w1.generation, 2, "a alone in generation 2");
@@ -428,15 +449,15 @@ static void test_rebalance_timeout(void)
     /* b keeps heartbeating but never rejoins. */
     for (int i = 0; i < 5; i++) {
         advance(g, 2900);
-        rn_group_heartbeat(g, b, NULL, 1, clock_ms);
+        rn_group_heartbeat(g, S(b), S(NULL), 1, clock_ms);
     }
     is(w1.answers, 0, "not before the rebalance timeout");
     advance(g, 600);
     is(w1.answers, 1, "join phase ends at the rebalance timeout");
     is(w1.generation, 2, "generation 2");
     is(rn_group_member_count(g), 2, "b, which did not rejoin, was removed");
-    ok(rn_group_find_member(g, b) == NULL, "b gone");
-    is(rn_group_heartbeat(g, b, NULL, 1, clock_ms), RN_KERR_UNKNOWN_MEMBER_ID,
+    ok(rn_group_find_member(g, S(b)) == NULL, "b gone");
+    is(rn_group_heartbeat(g, S(b), S(NULL), 1, clock_ms), RN_KERR_UNKNOWN_MEMBER_ID,
        "b's heartbeat: UNKNOWN_MEMBER_ID");
 
     /* The pending-sync timeout: the follower never syncs. */
@@ -444,8 +465,8 @@ static void test_rebalance_timeout(void)
     is(rn_group_state(g), RN_GROUP_STABLE, "leader synced");
     for (int i = 0; i < 3; i++) {
         advance(g, 4000);
-        rn_group_heartbeat(g, a, NULL, 2, clock_ms);
-        rn_group_heartbeat(g, w3.member_id, NULL, 2, clock_ms);
+        rn_group_heartbeat(g, S(a), S(NULL), 2, clock_ms);
+        rn_group_heartbeat(g, S(w3.member_id), S(NULL), 2, clock_ms);
     }
     advance(g, 2999);
     is(rn_group_member_count(g), 2, "follower still there");
@@ -505,7 +526,8 @@ static void test_pending(void)
     is(rn_group_pending_count(g), 0, "expired after the session timeout");
     /* LeaveGroup of a pending member. */
     join_x(g, &w3, "", (join_opts_t){.require_known = true});
-    is(rn_group_leave(g, w3.member_id, NULL, clock_ms), RN_KERR_NONE, "pending member leaves");
+    is(rn_group_leave(g, S(w3.member_id), S(NULL), clock_ms), RN_KERR_NONE,
+       "pending member leaves");
     is(rn_group_pending_count(g), 0, "gone");
     rn_group_free(g);
 }
@@ -522,7 +544,8 @@ static void test_static(void)
     char a[128], b[128];
     strcpy(a, w1.member_id);
     strcpy(b, w2.member_id);
-    rn_group_assignment_t asg[] = {{a, (const uint8_t *)"1", 1}, {b, (const uint8_t *)"2", 1}};
+    rn_group_assignment_t asg[] = {{S(a), (const uint8_t *)"1", 1},
+                                   {S(b), (const uint8_t *)"2", 1}};
     sync_x(g, &s1, a, "i1", 1, asg, 2);
     sync_x(g, &s2, b, "i2", 1, NULL, 0);
     is(rn_group_state(g), RN_GROUP_STABLE, "stable");
@@ -540,7 +563,7 @@ static void test_static(void)
     is(w2.generation, 1, "same generation");
     ok(strcmp(w2.member_id, b) != 0 && strncmp(w2.member_id, "i2-", 3) == 0, "with a new id");
     is_str(w2.leader, a, "leader unchanged");
-    is(rn_group_heartbeat(g, b, "i2", 1, clock_ms), RN_KERR_FENCED_INSTANCE_ID,
+    is(rn_group_heartbeat(g, S(b), S("i2"), 1, clock_ms), RN_KERR_FENCED_INSTANCE_ID,
        "old incarnation is fenced");
     char b2[128];
     strcpy(b2, w2.member_id);
@@ -576,7 +599,7 @@ static void test_static(void)
     is(w1.error, RN_KERR_NOT_COORDINATOR, "store failure reaches the joiner");
     is(w1.generation, 1, "with the current generation");
     is_str(w1.member_id, "", "and no member id");
-    ok(rn_group_find_member(g, a3) != NULL, "old id restored");
+    ok(rn_group_find_member(g, S(a3)) != NULL, "old id restored");
     store_deferred = false;
 
     /* Rejoining with another protocol rebalances. */
@@ -593,19 +616,20 @@ static void test_static(void)
     is(rn_group_state(g), RN_GROUP_PREPARING_REBALANCE, "rebalance");
     for (int i = 0; i < 4; i++) {
         advance(g, 5000);
-        is(rn_group_heartbeat(g, b2, "i2", 1, clock_ms),
+        is(rn_group_heartbeat(g, S(b2), S("i2"), 1, clock_ms),
            i < 3 ? RN_KERR_REBALANCE_IN_PROGRESS : RN_KERR_ILLEGAL_GENERATION,
            "static member heartbeats (%d)", i);
-        rn_group_heartbeat(g, a4, "i1", 1, clock_ms);
+        rn_group_heartbeat(g, S(a4), S("i1"), 1, clock_ms);
     }
     is(w3.answers, 1, "rebalance ended at the timeout");
-    ok(rn_group_find_member(g, b2) != NULL, "static member that did not rejoin stays");
+    ok(rn_group_find_member(g, S(b2)) != NULL, "static member that did not rejoin stays");
 
     /* Leave by instance id (administrative removal). */
-    is(rn_group_leave(g, "", "i2", clock_ms), RN_KERR_NONE, "remove i2 by instance id");
-    ok(rn_group_find_member(g, b2) == NULL, "i2 gone");
-    is(rn_group_leave(g, "", "i9", clock_ms), RN_KERR_UNKNOWN_MEMBER_ID, "unknown instance id");
-    is(rn_group_leave(g, "x", "i1", clock_ms), RN_KERR_FENCED_INSTANCE_ID,
+    is(rn_group_leave(g, S(""), S("i2"), clock_ms), RN_KERR_NONE, "remove i2 by instance id");
+    ok(rn_group_find_member(g, S(b2)) == NULL, "i2 gone");
+    is(rn_group_leave(g, S(""), S("i9"), clock_ms), RN_KERR_UNKNOWN_MEMBER_ID,
+       "unknown instance id");
+    is(rn_group_leave(g, S("x"), S("i1"), clock_ms), RN_KERR_FENCED_INSTANCE_ID,
        "leave with a wrong member id for the instance: fenced");
     rn_group_free(g);
 }
@@ -659,15 +683,15 @@ static void test_waiters(void)
 
     /* Unload answers what is parked with NOT_COORDINATOR. */
     waiter_t s1;
-    sync_x(g, &s1, rn_group_member_at(g, 1)->member_id, NULL, 1, NULL, 0);
-    if (strcmp(rn_group_leader(g), rn_group_member_at(g, 1)->member_id) == 0)
-        sync_x(g, &s1, rn_group_member_at(g, 0)->member_id, NULL, 1, NULL, 0);
+    sync_x(g, &s1, C(rn_group_member_at(g, 1)->member_id), NULL, 1, NULL, 0);
+    if (rn_str_eq(rn_group_leader(g), rn_group_member_at(g, 1)->member_id))
+        sync_x(g, &s1, C(rn_group_member_at(g, 0)->member_id), NULL, 1, NULL, 0);
     rn_group_unload(g, RN_KERR_NOT_COORDINATOR);
     is(s1.error, RN_KERR_NOT_COORDINATOR, "parked sync told NOT_COORDINATOR");
     is(rn_group_state(g), RN_GROUP_DEAD, "Dead");
     join(g, &w1, "");
     is(w1.error, RN_KERR_COORDINATOR_NOT_AVAILABLE, "joining a Dead group");
-    is(rn_group_heartbeat(g, "x", NULL, 1, clock_ms), RN_KERR_COORDINATOR_NOT_AVAILABLE,
+    is(rn_group_heartbeat(g, S("x"), S(NULL), 1, clock_ms), RN_KERR_COORDINATOR_NOT_AVAILABLE,
        "heartbeat to a Dead group");
     is(rn_group_next_deadline(g), INT64_MAX, "no timers on a Dead group");
     rn_group_free(g);
@@ -677,7 +701,7 @@ static void test_waiters(void)
     rn_group_config_default(&cfg);
     cfg.initial_rebalance_delay_ms = 0;
     cfg.max_size = 2;
-    g = rn_group_new("small", &cfg, &ops, clock_ms);
+    g = rn_group_new(S("small"), &cfg, &ops, clock_ms);
     waiter_t w3;
     join(g, &w1, "");
     join(g, &w2, "");
@@ -713,16 +737,16 @@ static void test_topics_and_restore(void)
     rn_group_t *g = new_group(0);
     uint8_t s1[64], s2[64];
     const char *t1[] = {"orders", "events"}, *t2[] = {"audit"};
-    rn_group_protocol_t p1 = {"range", s1, (int32_t)subscription(s1, t1, 2)};
-    rn_group_protocol_t p2 = {"range", s2, (int32_t)subscription(s2, t2, 1)};
+    rn_group_protocol_t p1 = {LIT("range"), s1, (int32_t)subscription(s1, t1, 2)};
+    rn_group_protocol_t p2 = {LIT("range"), s2, (int32_t)subscription(s2, t2, 1)};
     waiter_t w1, w2;
     join_x(g, &w1, "", (join_opts_t){.protocols = &p1, .n = 1});
     join_x(g, &w2, "", (join_opts_t){.protocols = &p2, .n = 1});
     run_until(g, clock_ms + 1);
     ok(rn_group_subscriptions_known(g), "subscriptions known after the join");
-    ok(rn_group_is_subscribed(g, "orders"), "orders subscribed");
-    ok(rn_group_is_subscribed(g, "audit"), "audit subscribed");
-    ok(!rn_group_is_subscribed(g, "other"), "other not");
+    ok(rn_group_is_subscribed(g, S("orders")), "orders subscribed");
+    ok(rn_group_is_subscribed(g, S("audit")), "audit subscribed");
+    ok(!rn_group_is_subscribed(g, S("other")), "other not");
 
     /* Restore from a stored record. */
     rn_groupstore_member_t ms[2] = {
@@ -748,13 +772,14 @@ static void test_topics_and_restore(void)
     is(rn_group_restore(r, &meta, clock_ms), 0, "restore");
     is(rn_group_state(r), RN_GROUP_STABLE, "restored Stable");
     is(rn_group_generation(r), 7, "generation");
-    is_str(rn_group_leader(r), "m-2", "leader");
+    is_str(C(rn_group_leader(r)), "m-2", "leader");
     is(rn_group_state_timestamp(r), 12345, "state timestamp");
-    ok(rn_group_is_subscribed(r, "events"), "subscriptions rebuilt");
-    is(rn_group_heartbeat(r, "m-1", NULL, 7, clock_ms), RN_KERR_NONE, "heartbeat after restore");
-    is(rn_group_heartbeat(r, "m-2", "wrong", 7, clock_ms), RN_KERR_NONE,
+    ok(rn_group_is_subscribed(r, S("events")), "subscriptions rebuilt");
+    is(rn_group_heartbeat(r, S("m-1"), S(NULL), 7, clock_ms), RN_KERR_NONE,
+       "heartbeat after restore");
+    is(rn_group_heartbeat(r, S("m-2"), S("wrong"), 7, clock_ms), RN_KERR_NONE,
        "unknown instance id on heartbeat is not fenced");
-    is(rn_group_heartbeat(r, "m-9", "inst", 7, clock_ms), RN_KERR_FENCED_INSTANCE_ID,
+    is(rn_group_heartbeat(r, S("m-9"), S("inst"), 7, clock_ms), RN_KERR_FENCED_INSTANCE_ID,
        "instance id with another member id is fenced");
     waiter_t s;
     sync_x(r, &s, "m-2", "inst", 7, NULL, 0);
@@ -762,9 +787,9 @@ static void test_topics_and_restore(void)
     /* Nobody heartbeats m-2 any more: both sessions end, the group empties. */
     for (int i = 0; i < 6; i++) {
         advance(r, 2000);
-        rn_group_heartbeat(r, "m-1", NULL, 7, clock_ms);
+        rn_group_heartbeat(r, S("m-1"), S(NULL), 7, clock_ms);
     }
-    ok(rn_group_find_member(r, "m-2") == NULL, "silent restored member expired");
+    ok(rn_group_find_member(r, S("m-2")) == NULL, "silent restored member expired");
     run_until(r, clock_ms + 60000);
     is(rn_group_state(r), RN_GROUP_EMPTY, "group emptied");
     ok(rn_group_mark_dead(r, clock_ms), "Empty group can be marked Dead");
@@ -776,6 +801,50 @@ static void test_topics_and_restore(void)
     is(rn_group_restore(x, &bad, clock_ms), RN_EINVAL, "duplicate members are refused");
     rn_group_free(x);
     rn_group_free(r);
+    rn_group_free(g);
+}
+
+/* Kafka strings may hold any byte: ids are kept and compared whole, never cut at a NUL. */
+static void test_nul_bytes(void)
+{
+    rn_group_t *g = new_group(0);
+    waiter_t w;
+    join_x(g, &w, "", (join_opts_t){0});
+    memset(&w, 0, sizeof(w));
+    rn_group_join_req_t req = {
+        .member_id = S(""),
+        .instance_id = RN_STR_NULL,
+        .client_id = {"a\0b", 3},
+        .client_host = S("/h"),
+        .session_timeout_ms = 10000,
+        .rebalance_timeout_ms = 10000,
+        .protocol_type = S("consumer"),
+        .protocols = P_RANGE,
+        .n_protocols = 1,
+        .reason = RN_STR_NULL,
+    };
+    rn_group_join(g, &req, &w, clock_ms);
+    run_until(g, clock_ms + 1);
+    const rn_group_member_t *m = rn_group_member_at(g, 1);
+    ok(m != NULL && m->member_id.len == 3 + 1 + 36 && memcmp(m->member_id.ptr, "a\0b-", 4) == 0,
+       "member id: every byte of the client id, '-', a UUID");
+    ok(m != NULL && m->client_id.len == 3, "client id kept whole");
+    is(rn_group_heartbeat(g, S("a"), RN_STR_NULL, 1, clock_ms), RN_KERR_UNKNOWN_MEMBER_ID,
+       "the id cut at its NUL is no member");
+    is(rn_group_heartbeat(g, m->member_id, RN_STR_NULL, 1, clock_ms), RN_KERR_NONE,
+       "the whole id is");
+    rn_group_free(g);
+
+    /* Static members "i\0x" and "i" are two instances, not one replacing the other. */
+    g = new_group(0);
+    waiter_t w1, w2;
+    join_x(g, &w1, "", (join_opts_t){.instance = "i"});
+    memset(&w2, 0, sizeof(w2));
+    req.instance_id = (rn_str_t){"i\0x", 3};
+    req.client_id = S("c");
+    rn_group_join(g, &req, &w2, clock_ms);
+    is(rn_group_member_count(g), 2, "two static members");
+    is(w1.error, RN_KERR_NONE, "the first is not fenced");
     rn_group_free(g);
 }
 
@@ -792,6 +861,7 @@ int main(void)
     test_static();
     test_completing();
     test_waiters();
+    test_nul_bytes();
     test_topics_and_restore();
     return done_testing();
 }
