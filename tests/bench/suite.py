@@ -279,11 +279,16 @@ class Suite:
         try:
             t.start()
             admin = AdminClient({"bootstrap.servers": t.bootstrap()})
+            took = []
             for i in range(topics):
+                t0 = time.monotonic()
                 fs = admin.create_topics([NewTopic("m10k-%d" % i, 1000, 1)],
                                          operation_timeout=120)
                 for f in fs.values():
                     f.result(timeout=180)
+                took.append(time.monotonic() - t0)
+            self.add("M", "create a topic of 1,000 partitions s (median)", t.name,
+                     statistics.median(took) if took else None)
             time.sleep(5)
             self.add("M", "RSS MiB with %d,000 partitions" % topics, t.name,
                      proc_kb(t.pid, "VmRSS") / 1024)
