@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <string.h>
+
+#include <openssl/ssl.h>
 #include <sys/resource.h>
 
 /* ---- data directory ---- */
@@ -212,9 +214,19 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
     b->inter_broker_listener = cfg->inter_broker_listener;
     b->controller_listener = cfg->controller_listener;
 
-    int rc = open_datadir(b, err, errlen);
-    if (rc != 0)
+    /* TLS first: a listener without its certificate stops start-up before anything opens,
+     * and the modules' inter-node connections need their contexts. */
+    struct ssl_ctx_st **server_ctx = rn_xcalloc((size_t)cfg->n_listeners, sizeof(*server_ctx));
+    int rc = rn__broker_tls_start(b, server_ctx, err, errlen);
+    if (rc == 0)
+        rc = open_datadir(b, err, errlen);
+    if (rc != 0) {
+        for (int i = 0; i < cfg->n_listeners; i++)
+            SSL_CTX_free(server_ctx[i]);
+        rn_free(server_ctx);
+        rn__broker_tls_free(b);
         return rc;
+    }
     /* Before the modules: they may register collectors in their init. */
     b->metrics = rn_metrics_new();
     rn_metrics_broker_register(b->metrics, b);
@@ -238,7 +250,7 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
     rn_server_listen_t *listens = rn_xcalloc((size_t)cfg->n_listeners, sizeof(*listens));
     for (int i = 0; i < cfg->n_listeners; i++)
         listens[i] = (rn_server_listen_t){cfg->listeners[i].name, cfg->listeners[i].host,
-                                          cfg->listeners[i].port};
+                                          cfg->listeners[i].port, server_ctx[i]};
     rn_server_opts_t opts = {
         .listens = listens,
         .n_listens = (size_t)cfg->n_listeners,
@@ -261,6 +273,10 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
     };
     b->server = rn_server_new(base, &opts, err, errlen);
     rn_free(listens);
+    for (int i = 0; i < cfg->n_listeners; i++)
+        SSL_CTX_free(server_ctx[i]); /* the server holds its own references */
+    rn_free(server_ctx);
+    server_ctx = NULL;
     if (b->server == NULL) {
         rc = RN_EINVAL;
         goto fail;
@@ -281,6 +297,11 @@ fail:;
     close_datadir(b, false, ignored, sizeof(ignored));
     rn_metrics_free(b->metrics);
     rn_free(b->listeners);
+    if (server_ctx != NULL)
+        for (int i = 0; i < cfg->n_listeners; i++)
+            SSL_CTX_free(server_ctx[i]);
+    rn_free(server_ctx);
+    rn__broker_tls_free(b);
     memset(b, 0, sizeof(*b));
     return rc;
 }
@@ -316,6 +337,7 @@ int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen)
     b->metrics = NULL;
     rn_free(b->listeners);
     b->listeners = NULL;
+    rn__broker_tls_free(b); /* after the modules: their peers use it */
     return close_datadir(b, clean, err, errlen);
 }
 

@@ -24,6 +24,8 @@
 static const char *const rn_ts_types[] = {"CreateTime", "LogAppendTime", NULL};
 static const char *const rn_codecs[] = {"producer", "uncompressed", "gzip", "snappy",
                                         "lz4",      "zstd",         NULL};
+static const char *const rn_pem[] = {"PEM", NULL};
+static const char *const rn_client_auth[] = {"none", "requested", "required", NULL};
 static const char *const rn_levels[] = {"trace", "debug", "info", "warn", "warning", "error", NULL};
 
 #define ROW(key, nm, ty, df, lo, hi, ch, fl, dc)                                                   \
@@ -264,6 +266,56 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         "Replication factor of __transaction_state (capped at the number of nodes)."),
     ROW(RN_CFG_TRANSACTION_STATE_LOG_MIN_ISR, "transaction.state.log.min.isr", RN_CFG_INT, "2", 1,
         I32MAX, NULL, 0, "min.insync.replicas of __transaction_state."),
+    ROW(RN_CFG_SSL_KEYSTORE_TYPE, "ssl.keystore.type", RN_CFG_ENUM, "PEM", 0, 0, rn_pem,
+        RN_CFGF_LISTENER,
+        "Format of the key store: PEM only (Kafka's default JKS is not read; convert with "
+        "openssl)."),
+    ROW(RN_CFG_SSL_KEYSTORE_LOCATION, "ssl.keystore.location", RN_CFG_STRING, NULL, 0, 0, NULL,
+        RN_CFGF_LISTENER,
+        "PEM file with this node's certificate, its chain and its private key (SSL "
+        "listeners; as a client certificate on inter-node connections). Re-read on SIGHUP."),
+    ROW(RN_CFG_SSL_KEYSTORE_CERTIFICATE_CHAIN, "ssl.keystore.certificate.chain", RN_CFG_STRING,
+        NULL, 0, 0, NULL, RN_CFGF_LISTENER | RN_CFGF_SENSITIVE,
+        "The certificate chain itself in PEM, instead of ssl.keystore.location (with "
+        "ssl.keystore.key)."),
+    ROW(RN_CFG_SSL_KEYSTORE_KEY, "ssl.keystore.key", RN_CFG_STRING, NULL, 0, 0, NULL,
+        RN_CFGF_LISTENER | RN_CFGF_SENSITIVE,
+        "The private key itself in PEM (PKCS#8, encrypted with ssl.key.password or not), with "
+        "ssl.keystore.certificate.chain."),
+    ROW(RN_CFG_SSL_KEYSTORE_PASSWORD, "ssl.keystore.password", RN_CFG_STRING, NULL, 0, 0, NULL,
+        RN_CFGF_LISTENER | RN_CFGF_SENSITIVE,
+        "Refused: a PEM key store has no store password, only ssl.key.password, as in Kafka."),
+    ROW(RN_CFG_SSL_KEY_PASSWORD, "ssl.key.password", RN_CFG_STRING, NULL, 0, 0, NULL,
+        RN_CFGF_LISTENER | RN_CFGF_SENSITIVE, "Password of an encrypted private key."),
+    ROW(RN_CFG_SSL_TRUSTSTORE_TYPE, "ssl.truststore.type", RN_CFG_ENUM, "PEM", 0, 0, rn_pem,
+        RN_CFGF_LISTENER, "Format of the trust store: PEM only."),
+    ROW(RN_CFG_SSL_TRUSTSTORE_LOCATION, "ssl.truststore.location", RN_CFG_STRING, NULL, 0, 0, NULL,
+        RN_CFGF_LISTENER,
+        "PEM bundle of the CA certificates trusted for client certificates and for the "
+        "certificates of other nodes. Re-read on SIGHUP."),
+    ROW(RN_CFG_SSL_TRUSTSTORE_CERTIFICATES, "ssl.truststore.certificates", RN_CFG_STRING, NULL, 0,
+        0, NULL, RN_CFGF_LISTENER,
+        "The trusted CA certificates themselves in PEM, instead of ssl.truststore.location."),
+    ROW(RN_CFG_SSL_TRUSTSTORE_PASSWORD, "ssl.truststore.password", RN_CFG_STRING, NULL, 0, 0, NULL,
+        RN_CFGF_LISTENER | RN_CFGF_SENSITIVE,
+        "Refused: a PEM trust store has no password, as in Kafka."),
+    ROW(RN_CFG_SSL_CLIENT_AUTH, "ssl.client.auth", RN_CFG_ENUM, "none", 0, 0, rn_client_auth,
+        RN_CFGF_LISTENER,
+        "Client certificates on SSL listeners: none, requested (verified when sent) or "
+        "required. A verified certificate's subject is the connection's principal."),
+    ROW(RN_CFG_SSL_PROTOCOL, "ssl.protocol", RN_CFG_STRING, "TLSv1.3", 0, 0, NULL, RN_CFGF_LISTENER,
+        "Highest TLS version: TLSv1.3 or TLSv1.2 (TLS = TLSv1.3); older ones are refused."),
+    ROW(RN_CFG_SSL_ENABLED_PROTOCOLS, "ssl.enabled.protocols", RN_CFG_LIST, "TLSv1.2,TLSv1.3", 0, 0,
+        NULL, RN_CFGF_LISTENER,
+        "TLS versions offered: TLSv1.2 and/or TLSv1.3; older ones are refused at start-up."),
+    ROW(RN_CFG_SSL_CIPHER_SUITES, "ssl.cipher.suites", RN_CFG_LIST, NULL, 0, 0, NULL,
+        RN_CFGF_LISTENER,
+        "Cipher suites by their IANA names (TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, "
+        "TLS_AES_128_GCM_SHA256); unset = OpenSSL's defaults."),
+    ROW(RN_CFG_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM, "ssl.endpoint.identification.algorithm",
+        RN_CFG_STRING, "https", 0, 0, NULL, RN_CFGF_LISTENER,
+        "https: inter-node connections check that the other node's certificate names the "
+        "host connected to; empty: only that it is signed by a trusted CA."),
     ROW(RN_CFG_LOG_LEVEL, "log.level", RN_CFG_ENUM, "info", 0, 0, rn_levels, 0,
         "Log verbosity: debug, info, warn or error; SIGHUP re-reads it from the config file."),
     ROW(RN_CFG_METRICS_LISTEN, "metrics.listen", RN_CFG_STRING, NULL, 0, 0, NULL, 0,
@@ -283,7 +335,7 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
     ROW(RN_CFG_LISTENER_SECURITY_PROTOCOL_MAP, "listener.security.protocol.map", RN_CFG_LIST, NULL,
         0, 0, NULL, 0,
         "NAME:PROTOCOL,... for every listener; unset = a listener named after a protocol uses "
-        "it (controller listeners PLAINTEXT). runnel speaks only PLAINTEXT."),
+        "it (controller listeners PLAINTEXT). runnel speaks PLAINTEXT and SSL."),
     ROW(RN_CFG_NUM_NETWORK_THREADS, "num.network.threads", RN_CFG_INT, "3", 1, I32MAX, NULL,
         RN_CFGF_IGNORED, "Accepted; runnel runs one event loop."),
     ROW(RN_CFG_NUM_IO_THREADS, "num.io.threads", RN_CFG_INT, "8", 1, I32MAX, NULL, RN_CFGF_IGNORED,
@@ -483,6 +535,7 @@ void rn_config_free(rn_config_t *cfg)
     rn_free(cfg->data_dir);
     rn_free(cfg->voters);
     rn_free(cfg->listeners);
+    rn__config_free_overrides(cfg);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -490,6 +543,11 @@ int rn_config_set(rn_config_t *cfg, const char *key, const char *value, const ch
                   char *err, size_t errlen)
 {
     int k = rn_config_find(key);
+    if (k < 0) {
+        int rc = rn__config_set_override(cfg, key, value, source, err, errlen);
+        if (rc <= 0)
+            return rc;
+    }
     if (k < 0)
         return fail(err, errlen, "%s: unknown key \"%s\" (runneld --help lists every key)", source,
                     key);
@@ -632,6 +690,8 @@ int rn_config_resolve(rn_config_t *cfg, char *err, size_t errlen)
     }
 
     int rc = rn__config_resolve_listeners(cfg, err, errlen);
+    if (rc == 0)
+        rc = rn__config_check_overrides(cfg, err, errlen);
     if (rc != 0)
         return rc;
 
@@ -771,6 +831,17 @@ int rn_config_load(rn_config_t *cfg, int argc, char **argv, char *err, size_t er
         }
         if (nlen == 6 && strncmp(name, "config", 6) == 0)
             continue;
+        if (nlen > 14 && strncmp(name, "listener.name.", 14) == 0) {
+            char key[300], source[310];
+            snprintf(key, sizeof(key), "%.*s", (int)nlen, name);
+            snprintf(source, sizeof(source), "--%s", key);
+            int rc = rn__config_set_override(cfg, key, value, source, err, errlen);
+            if (rc <= 0) {
+                if (rc < 0)
+                    return rc;
+                continue;
+            }
+        }
         int k = flag_key(name, nlen);
         if (k < 0)
             return fail(err, errlen, "--%.*s: unknown flag (runneld --help lists every key)",

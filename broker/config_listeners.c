@@ -211,7 +211,7 @@ static int add_mapping(const char *item, void *arg)
 }
 
 /* Every listener's protocol from the map; without a map, as Kafka: a listener named after
- * a protocol uses it and a controller listener PLAINTEXT. Only PLAINTEXT starts. */
+ * a protocol uses it and a controller listener PLAINTEXT. PLAINTEXT and SSL start. */
 static int resolve_protocols(rn_config_t *cfg, scan_t *sc)
 {
     const char *map = rn_config_str(cfg, RN_CFG_LISTENER_SECURITY_PROTOCOL_MAP);
@@ -234,9 +234,9 @@ static int resolve_protocols(rn_config_t *cfg, scan_t *sc)
                         "%s:PLAINTEXT",
                         sc->at, name, given ? "" : " (not set, and not named after one)", name);
         cfg->listeners[i].protocol = (rn_secproto_t)sc->proto[i];
-        if (sc->proto[i] != RN_SECPROTO_PLAINTEXT)
+        if (sc->proto[i] != RN_SECPROTO_PLAINTEXT && sc->proto[i] != RN_SECPROTO_SSL)
             return fail(sc->err, sc->errlen,
-                        "%s: listener %s uses %s; runnel speaks only PLAINTEXT", sc->at, name,
+                        "%s: listener %s uses %s; runnel speaks PLAINTEXT and SSL", sc->at, name,
                         rn_protocols[sc->proto[i]]);
     }
     return 0;
@@ -360,4 +360,123 @@ int rn__config_resolve_listeners(rn_config_t *cfg, char *err, size_t errlen)
     snprintf(cfg->advertised_host, sizeof(cfg->advertised_host), "%s", ib->advertised_host);
     cfg->advertised_port = ib->advertised_port;
     return 0;
+}
+
+/* ---- listener.name.<name>.<key> ---------------------------------------------------------- */
+
+int rn__config_set_override(rn_config_t *cfg, const char *key, const char *value,
+                            const char *source, char *err, size_t errlen)
+{
+    static const char prefix[] = "listener.name.";
+    if (strncasecmp(key, prefix, sizeof(prefix) - 1) != 0)
+        return 1;
+    const char *name = key + sizeof(prefix) - 1, *dot = strchr(name, '.');
+    char lname[RN_LISTENER_NAME_MAX];
+    if (dot == NULL || !norm_name(name, (size_t)(dot - name), lname))
+        return 1;
+    int k = rn_config_find(dot + 1);
+    if (k < 0)
+        return 1;
+    const rn_config_def_t *def = rn_config_def((rn_cfg_key_t)k);
+    if (!(def->flags & RN_CFGF_LISTENER))
+        return fail(err, errlen, "%s: %s: %s cannot be set per listener", source, key, def->name);
+    int64_t num;
+    const char *canon = value;
+    int rc =
+        rn_config_check_value(def->type, value, def->min, def->max, def->choices, &num, &canon);
+    if (rc != 0) {
+        char msg[400];
+        return fail(err, errlen, "%s: %s: %s", source, key,
+                    rn_config_value_error(def->type, value, def->min, def->max, def->choices, rc,
+                                          msg, sizeof(msg)));
+    }
+    bool flag = strncmp(source, "--", 2) == 0;
+    rn_config_override_t *ov = NULL;
+    for (int i = 0; i < cfg->n_overrides; i++) {
+        rn_config_override_t *o = &cfg->overrides[i];
+        if (o->key != k || strcmp(o->listener, lname) != 0)
+            continue;
+        if (!flag && strncmp(o->source, "--", 2) != 0)
+            return fail(err, errlen, "%s: %s is given twice (first at %s)", source, key, o->source);
+        if (!flag)
+            return 0; /* the command line wins over the file */
+        ov = o;
+    }
+    if (ov == NULL) {
+        cfg->overrides =
+            rn_xrealloc(cfg->overrides, (size_t)(cfg->n_overrides + 1) * sizeof(*cfg->overrides));
+        ov = &cfg->overrides[cfg->n_overrides++];
+        memset(ov, 0, sizeof(*ov));
+        snprintf(ov->listener, sizeof(ov->listener), "%s", lname);
+        ov->key = k;
+    }
+    rn_free(ov->value);
+    ov->value = rn_xstrdup(canon);
+    snprintf(ov->source, sizeof(ov->source), "%s", source);
+    return 0;
+}
+
+int rn__config_check_overrides(const rn_config_t *cfg, char *err, size_t errlen)
+{
+    for (int i = 0; i < cfg->n_overrides; i++) {
+        const rn_config_override_t *o = &cfg->overrides[i];
+        if (rn_config_listener_find(cfg, o->listener) >= 0)
+            continue;
+        char names[512];
+        return fail(err, errlen,
+                    "%s: listener.name.%s.%s: %s is not a listener (listeners defines %s)",
+                    o->source, o->listener, rn_config_def((rn_cfg_key_t)o->key)->name, o->listener,
+                    defined_names(cfg, names, sizeof(names)));
+    }
+    return 0;
+}
+
+void rn__config_free_overrides(rn_config_t *cfg)
+{
+    for (int i = 0; i < cfg->n_overrides; i++)
+        rn_free(cfg->overrides[i].value);
+    rn_free(cfg->overrides);
+    cfg->overrides = NULL;
+    cfg->n_overrides = 0;
+}
+
+static const rn_config_override_t *find_override(const rn_config_t *cfg, int i, rn_cfg_key_t key)
+{
+    if (i < 0 || i >= cfg->n_listeners)
+        return NULL;
+    for (int j = 0; j < cfg->n_overrides; j++)
+        if (cfg->overrides[j].key == (int)key &&
+            strcmp(cfg->overrides[j].listener, cfg->listeners[i].name) == 0)
+            return &cfg->overrides[j];
+    return NULL;
+}
+
+const char *rn_config_listener_str(const rn_config_t *cfg, int i, rn_cfg_key_t key, char *at,
+                                   size_t atlen)
+{
+    const rn_config_override_t *o = find_override(cfg, i, key);
+    const char *name = rn_config_def(key)->name;
+    if (o != NULL) {
+        if (at != NULL) {
+            char lower[RN_LISTENER_NAME_MAX];
+            size_t n = strlen(o->listener);
+            for (size_t c = 0; c <= n; c++)
+                lower[c] = (char)tolower((unsigned char)o->listener[c]);
+            snprintf(at, atlen, "%s: listener.name.%s.%s", o->source, lower, name);
+        }
+        return o->value;
+    }
+    if (at != NULL) {
+        const char *src = src_of(cfg, key);
+        if (strncmp(src, "--", 2) == 0 && strcmp(src + 2, name) == 0)
+            snprintf(at, atlen, "%s", src);
+        else
+            snprintf(at, atlen, "%s: %s", src, name);
+    }
+    return rn_config_str(cfg, key);
+}
+
+bool rn_config_listener_set(const rn_config_t *cfg, int i, rn_cfg_key_t key)
+{
+    return find_override(cfg, i, key) != NULL || cfg->v[key].set;
 }

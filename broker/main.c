@@ -4,8 +4,9 @@
  * node's leaderships away and takes it off the ISRs, at most controlled.shutdown.timeout.ms,
  * serving meanwhile); then stop accepting and reading, answer what was already read (at
  * most RN_DRAIN_MS), close storage cleanly (clean-shutdown marker) and exit 0; a second
- * signal skips the waits. SIGHUP re-reads log.level from the config file. SIGPIPE is ignored:
- * a client that vanished shows up as a write error on its own connection. */
+ * signal skips the waits. SIGHUP re-reads log.level from the config file and the SSL
+ * listeners' certificates, keys and trust stores (open connections keep theirs). SIGPIPE is
+ * ignored: a client that vanished shows up as a write error on its own connection. */
 #include "rn_clock.h"
 #include "controller/rn_cluster.h"
 #include "rn_broker.h"
@@ -89,7 +90,9 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     runneld_t *rd = arg;
-    char err[512];
+    char err[2048];
+    if (rn_broker_reload_tls(&rd->broker, err, sizeof(err)) != 0)
+        RN_WARN("main", "SIGHUP: %s", err);
     int level = rn_config_reload_log_level(&rd->cfg, err, sizeof(err));
     if (level < 0) {
         RN_WARN("main", "SIGHUP: keeping log level: %s", err);

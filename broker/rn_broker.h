@@ -22,6 +22,8 @@ struct rn_server;
 struct rn_logmgr;
 struct rn_metrics;
 struct rn_http;
+struct rn_peer_tls;
+struct ssl_ctx_st;
 
 /* One listener as clients connected to it are told to reach this node: its advertised
  * address, the bound port when advertised.listeners gives none. */
@@ -57,6 +59,9 @@ typedef struct rn_broker {
     int n_listeners;
     int inter_broker_listener;
     int controller_listener;
+    /* TLS for this node's connections to the others' inter-broker and controller listeners
+     * when those are SSL (rn_tls_client_ctx); NULL = plaintext. */
+    struct rn_peer_tls *peer_tls_inter, *peer_tls_controller;
     char advertised_host[256];
     int advertised_port; /* the bound port when advertised.listeners gives none */
     bool clean_start;    /* the previous process stopped cleanly */
@@ -94,6 +99,18 @@ int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen);
 /* Ready to serve clients (the /ready endpoint): listening, not shutting down, and the
  * controller quorum known. Otherwise false with the reason in why. */
 bool rn_broker_ready(const rn_broker_t *b, char *why, size_t whylen);
+/* Re-read the certificates, keys and trust stores of every SSL listener and of the
+ * inter-node connections (SIGHUP): connections from now on use them, open ones keep theirs.
+ * A listener whose files do not load keeps its old ones; 0, or RN_EINVAL with every
+ * problem in err. */
+int rn_broker_reload_tls(rn_broker_t *b, char *err, size_t errlen);
+
+/* Internal to broker.c and broker_tls.c: build the SSL listeners' contexts into server_ctx
+ * (one per listener, NULL for plaintext; the caller frees them) and b's peer TLS; free the
+ * peer TLS. */
+int rn__broker_tls_start(rn_broker_t *b, struct ssl_ctx_st **server_ctx, char *err, size_t errlen);
+void rn__broker_tls_free(rn_broker_t *b);
+
 /* The port the inter-broker listener is bound to. */
 int rn_broker_port(const rn_broker_t *b);
 /* The nodes to list in Metadata / DescribeCluster: the registered, unfenced brokers of the

@@ -113,6 +113,23 @@ typedef enum rn_cfg_key {
     RN_CFG_GROUP_MAX_SESSION_TIMEOUT_MS,
     RN_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR,
     RN_CFG_TRANSACTION_STATE_LOG_MIN_ISR,
+    /* TLS listeners and inter-node TLS (broker/net/tls.c); each may be given per listener as
+     * listener.name.<name>.<key>. */
+    RN_CFG_SSL_KEYSTORE_TYPE,
+    RN_CFG_SSL_KEYSTORE_LOCATION,
+    RN_CFG_SSL_KEYSTORE_CERTIFICATE_CHAIN,
+    RN_CFG_SSL_KEYSTORE_KEY,
+    RN_CFG_SSL_KEYSTORE_PASSWORD,
+    RN_CFG_SSL_KEY_PASSWORD,
+    RN_CFG_SSL_TRUSTSTORE_TYPE,
+    RN_CFG_SSL_TRUSTSTORE_LOCATION,
+    RN_CFG_SSL_TRUSTSTORE_CERTIFICATES,
+    RN_CFG_SSL_TRUSTSTORE_PASSWORD,
+    RN_CFG_SSL_CLIENT_AUTH,
+    RN_CFG_SSL_PROTOCOL,
+    RN_CFG_SSL_ENABLED_PROTOCOLS,
+    RN_CFG_SSL_CIPHER_SUITES,
+    RN_CFG_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM,
     RN_CFG_LOG_LEVEL,
     RN_CFG_METRICS_LISTEN,
     RN_CFG_BROKER_RACK,
@@ -138,8 +155,10 @@ typedef enum rn_cfg_type {
 
 /* Flags of a table row. */
 enum {
-    RN_CFGF_IGNORED = 1, /* accepted so existing server.properties files load; has no effect */
-    RN_CFGF_ALIAS = 2,   /* another spelling of a key (broker.id -> node.id, log.dir) */
+    RN_CFGF_IGNORED = 1,   /* accepted so existing server.properties files load; has no effect */
+    RN_CFGF_ALIAS = 2,     /* another spelling of a key (broker.id -> node.id, log.dir) */
+    RN_CFGF_SENSITIVE = 4, /* a secret: DescribeConfigs and --help never show its value */
+    RN_CFGF_LISTENER = 8,  /* may be given per listener as listener.name.<name>.<key> */
 };
 
 /* One row of the key table: the single source for parsing, --help and DescribeConfigs. */
@@ -187,6 +206,14 @@ typedef struct rn_config_listener {
     int advertised_port;       /* 0 = the port actually bound */
 } rn_config_listener_t;
 
+/* A per-listener value: listener.name.<name>.<key> for a key flagged RN_CFGF_LISTENER. */
+typedef struct rn_config_override {
+    char listener[RN_LISTENER_NAME_MAX]; /* upper case; a defined listener once resolved */
+    int key;                             /* rn_cfg_key_t */
+    char *value;                         /* checked against the key's row; owned */
+    char source[128];                    /* "FILE:LINE" or "--flag" */
+} rn_config_override_t;
+
 /* One controller-quorum voter from --cluster / controller.quorum.voters. */
 typedef struct rn_config_voter {
     int32_t id;
@@ -223,6 +250,8 @@ typedef struct rn_config {
     int64_t log_retention_ms;                 /* -1 = unlimited; from .ms / .minutes / .hours */
     int64_t log_roll_ms;                      /* from .ms / .hours */
     int log_level;                            /* rn_log_level_t */
+    rn_config_override_t *overrides;          /* listener.name.*.* in the order given (owned) */
+    int n_overrides;
 } rn_config_t;
 
 /* What rn_config_load found besides a configuration. */
@@ -290,6 +319,15 @@ const char *rn_config_value_error(rn_cfg_type_t type, const char *text, int64_t 
                                   const char *const *choices, int rc, char *buf, size_t len);
 /* "int", "long", "bool", ... for messages and --help. */
 const char *rn_config_type_name(rn_cfg_type_t type);
+
+/* The value of a per-listener key (RN_CFGF_LISTENER) for listener i: its
+ * listener.name.<name>.<key> override, else the key's own value (NULL when unset). When at is
+ * not NULL it receives where the value came from for messages ("FILE:LINE:
+ * listener.name.external.ssl.keystore.location", "default: ssl.protocol"). */
+const char *rn_config_listener_str(const rn_config_t *cfg, int i, rn_cfg_key_t key, char *at,
+                                   size_t atlen);
+/* True when listener i has an override of key or the key itself is set. */
+bool rn_config_listener_set(const rn_config_t *cfg, int i, rn_cfg_key_t key);
 
 /* The index in cfg->listeners of the listener named name (any case), or -1. */
 int rn_config_listener_find(const rn_config_t *cfg, const char *name);

@@ -105,6 +105,7 @@ rn_peer_t *rn_peer_new(struct event_base *base, const rn_peer_opts_t *opts)
     peer->base = base;
     peer->dns = opts->dns;
     peer->host = rn_xstrdup(opts->host);
+    peer->tls = opts->tls;
     peer->port = opts->port;
     peer->node_id = opts->node_id;
     peer->client_id = rn_xstrdup(opts->client_id ? opts->client_id : "runnel");

@@ -15,6 +15,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <errno.h>
@@ -23,6 +24,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #define CLIENT_SOFTWARE_NAME    "runnel"
 #define CLIENT_SOFTWARE_VERSION "0.1.0"
@@ -277,9 +282,19 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         if (peer->state == RN_PEER_CONNECTING && (what & BEV_EVENT_ERROR) && dnserr == 0 &&
             sockerr == ECONNREFUSED)
             peer->stats.refused++;
+        unsigned long tlserr = 0, e;
+        while (peer->tls != NULL && (e = bufferevent_get_openssl_error(bev)) != 0)
+            if (tlserr == 0)
+                tlserr = e;
         if (dnserr != 0)
             rn__peer_close(peer, 0, "resolve %s: %s", peer->host, evutil_gai_strerror(dnserr));
-        else if (what & BEV_EVENT_EOF)
+        else if (tlserr != 0) {
+            SSL *ssl = bufferevent_openssl_get_ssl(bev);
+            long verify = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+            rn__peer_close(peer, 0, "%s: TLS: %s%s%s", stage, ERR_reason_error_string(tlserr),
+                           verify != X509_V_OK ? ": " : "",
+                           verify != X509_V_OK ? X509_verify_cert_error_string(verify) : "");
+        } else if (what & BEV_EVENT_EOF)
             rn__peer_close(peer, 0, "%s closed by the peer", stage);
         else
             rn__peer_close(peer, 0, "%s: %s", stage, evutil_socket_error_to_string(sockerr));
@@ -292,8 +307,21 @@ void rn__peer_connect(rn_peer_t *peer)
 {
     peer->stats.connects++;
     peer->state = RN_PEER_CONNECTING;
-    peer->bev =
-        bufferevent_socket_new(peer->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    int flags = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+    if (peer->tls != NULL) {
+        /* BEV_EVENT_CONNECTED then comes once the TLS handshake is done too. */
+        SSL *ssl = rn_peer_tls_ssl(peer->tls, peer->host);
+        if (ssl != NULL) {
+            peer->bev = bufferevent_openssl_socket_new(peer->base, -1, ssl,
+                                                       BUFFEREVENT_SSL_CONNECTING, flags);
+            if (peer->bev == NULL)
+                SSL_free(ssl);
+            else
+                bufferevent_openssl_set_allow_dirty_shutdown(peer->bev, 1);
+        }
+    } else {
+        peer->bev = bufferevent_socket_new(peer->base, -1, flags);
+    }
     if (peer->bev == NULL) {
         rn__peer_close(peer, 0, "connect: out of memory");
         return;

@@ -43,7 +43,8 @@ struct rn_peer {
     int port;
     int32_t node_id;
     char *client_id;
-    bool numeric; /* addr holds the address; otherwise dns resolves host per connect */
+    bool numeric;       /* addr holds the address; otherwise dns resolves host per connect */
+    rn_peer_tls_t *tls; /* NULL = plaintext */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     int connect_timeout_ms, request_timeout_ms;

@@ -3,9 +3,9 @@
  * fetchers) talks to other nodes through it; nothing in it blocks the loop (design
  * decision 3): no blocking DNS, connect or I/O. The blocking rn_conn is for tools.
  *
- * One rn_peer_t keeps at most one TCP connection. It connects on the first send, performs
- * an ApiVersions handshake (v3, falling back to v0 on UNSUPPORTED_VERSION, as Kafka's
- * clients do) and then writes requests pipelined, in submission order; Kafka answers in
+ * One rn_peer_t keeps at most one TCP connection (TLS with opts.tls). It connects on the first
+ * send, performs an ApiVersions handshake (v3, falling back to v0 on UNSUPPORTED_VERSION, as
+ * Kafka's clients do) and then writes requests pipelined, in submission order; Kafka answers in
  * order, and each response's correlation id is checked against the oldest request in
  * flight. Requests submitted while the connection is being set up wait in a queue and are
  * sent once the handshake is done.
@@ -38,6 +38,23 @@
 
 struct event_base;
 struct evdns_base;
+struct ssl_ctx_st;
+struct ssl_st;
+
+/* TLS for peers: the context new connections are made with (a reload replaces it for the
+ * connections made after) and whether the server's certificate must name the host
+ * connected to (Kafka's ssl.endpoint.identification.algorithm=https; an IP address is
+ * matched against the certificate's IP addresses). One may be shared by many peers, on
+ * any threads; it must outlive them. */
+typedef struct rn_peer_tls rn_peer_tls_t;
+/* NULL when ctx is NULL. Takes a reference on ctx. */
+rn_peer_tls_t *rn_peer_tls_new(struct ssl_ctx_st *ctx, bool check_host);
+/* Connections made from now on use ctx (a reference is taken; ctx NULL is ignored). */
+void rn_peer_tls_set_ctx(rn_peer_tls_t *tls, struct ssl_ctx_st *ctx);
+/* A client TLS session for one connection to host (SNI for a name, the host check when
+ * asked); NULL when out of memory. */
+struct ssl_st *rn_peer_tls_ssl(rn_peer_tls_t *tls, const char *host);
+void rn_peer_tls_free(rn_peer_tls_t *tls);
 
 /* Api keys at or above this are ignored in the peer's ApiVersions answer. */
 #define RN_PEER_MAX_KEY 128
@@ -78,6 +95,8 @@ typedef struct rn_peer_opts {
     size_t max_response_bytes; /* largest response frame accepted [64 MiB] */
     struct evdns_base *dns;    /* resolves host names off the loop's blocking path; NULL:
                                 * only numeric hosts and "localhost" (127.0.0.1) */
+    rn_peer_tls_t *tls;        /* connect with TLS (the handshake precedes ApiVersions);
+                                * NULL = plaintext */
 } rn_peer_opts_t;
 
 /* Where the peer's connection is. */

@@ -10,7 +10,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libevent-dev liblz4-dev libzstd-dev zlib1g-dev libsnappy-dev libyaml-dev
+  libevent-dev libssl-dev openssl liblz4-dev libzstd-dev zlib1g-dev libsnappy-dev libyaml-dev
   clang libclang-rt-14-dev llvm clang-format
   lz4 zstd gzip xxd
   python3 python3-venv python3-snappy python3-lz4 python3-zstandard

@@ -467,7 +467,8 @@ rn_peer_t *rn__cluster_peer(rn_cluster_t *c, int32_t id)
                              .port = cfg->voters[i].port,
                              .node_id = id,
                              .client_id = "runnel-controller-channel",
-                             .request_timeout_ms = CHANNEL_TIMEOUT_MS};
+                             .request_timeout_ms = CHANNEL_TIMEOUT_MS,
+                             .tls = c->b->peer_tls_controller};
         rn_peer_t *peer = rn_peer_new(c->b->base, &po);
         if (peer == NULL)
             return NULL;

@@ -74,7 +74,8 @@ static watched_t *watch(rn__live_t *lv, const rn_mimage_broker_t *mb)
                          .connect_timeout_ms = 2000,
                          .request_timeout_ms = 5000,
                          .backoff_initial_ms = 50,
-                         .backoff_max_ms = 200};
+                         .backoff_max_ms = 200,
+                         .tls = lv->b->peer_tls_inter};
     w->peer = rn_peer_new(lv->b->base, &po);
     return w->peer != NULL ? w : NULL;
 }

@@ -95,7 +95,10 @@ static int describe_broker(rn_req_t *req, const rn_describe_configs_resource_t *
         const char *value = rn_config_text(b->cfg, (rn_cfg_key_t)k, buf, sizeof(buf));
         e->name = rn_str(def->name);
         e->value = value != NULL ? rn_req_strf(req, "%s", value) : RN_STR_NULL;
-        e->read_only = true; /* runnel has no dynamic broker configs */
+        e->is_sensitive = (def->flags & RN_CFGF_SENSITIVE) != 0;
+        if (e->is_sensitive)
+            e->value = RN_STR_NULL; /* a secret never leaves the node, as in Kafka */
+        e->read_only = true;        /* runnel has no dynamic broker configs */
         e->is_default = !val->set;
         e->config_source = (int8_t)(val->set ? RN_TC_SOURCE_STATIC_BROKER : RN_TC_SOURCE_DEFAULT);
         e->config_type = rn_topicconf_kafka_type(def->type);

@@ -17,6 +17,7 @@
  *    the peer going away, so a vanished client is freed at once whatever its state. */
 #include "server_int.h"
 
+#include "net/rn_tls.h"
 #include "rn_alloc.h"
 #include "rn_endian.h"
 #include "rn_err.h"
@@ -29,6 +30,11 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h> /* ev_read, to resume reading TLS records already in */
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 static void conn_unlink(rn_srvconn_t **list, rn_srvconn_t *conn)
 {
@@ -93,6 +99,11 @@ static void conn_update_reading(rn_srvconn_t *conn)
         if (conn->closed_ev != NULL)
             event_del(conn->closed_ev);
         bufferevent_enable(conn->bev, EV_READ);
+        /* TLS: records OpenSSL already took off the socket are not a socket event, and
+         * libevent 2.1 only waits for one on enable; without a nudge the connection would
+         * stall until the client sends more (it may be waiting for our answers). */
+        if (conn->tls && SSL_has_pending(bufferevent_openssl_get_ssl(conn->bev)))
+            event_active(&conn->bev->ev_read, EV_READ, 1);
     }
 }
 
@@ -519,7 +530,7 @@ static int rx_fill(rn_srvconn_t *conn)
         conn->rx_have += (size_t)evbuffer_remove(in, conn->rx_frame + conn->rx_have, n);
     }
     evutil_socket_t fd = bufferevent_getfd(conn->bev);
-    while (conn->rx_have < conn->rx_size) {
+    while (!conn->tls && conn->rx_have < conn->rx_size) { /* TLS: bytes come decrypted */
         if (conn->rx_have == conn->rx_cap) {
             /* Grow only for bytes that are there: a size prefix alone reserves nothing. */
             int queued = 0;
@@ -668,9 +679,58 @@ static void on_write(struct bufferevent *bev, void *arg)
         conn_flush(conn); /* re-checks the limits and resumes */
 }
 
+/* The TLS handshake is done: a verified client certificate names the connection. */
+static void tls_connected(rn_srvconn_t *conn)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(conn->bev);
+    char principal[1100];
+    conn->handshaken = true;
+    if (rn_tls_principal(ssl, principal, sizeof(principal)))
+        conn->principal = rn_xstrdup(principal);
+    RN_DEBUG("server", "conn=%llu peer=%s: TLS handshake done (%s, %s); principal %s",
+             (unsigned long long)conn->id, conn->peer, SSL_get_version(ssl),
+             SSL_get_cipher_name(ssl),
+             conn->principal != NULL ? conn->principal : RN_PRINCIPAL_ANONYMOUS);
+}
+
+/* A TLS connection failed: say why when OpenSSL knows (an untrusted or expired
+ * certificate, a plaintext client), rate-limited like other bad clients. */
+static void tls_failed(rn_srvconn_t *conn, short what)
+{
+    rn_server_t *srv = conn->srv;
+    unsigned long e, first = 0;
+    while ((e = bufferevent_get_openssl_error(conn->bev)) != 0)
+        if (first == 0)
+            first = e;
+    if (conn->handshaken) {
+        if (first != 0)
+            RN_DEBUG("server", "conn=%llu peer=%s: TLS error: %s", (unsigned long long)conn->id,
+                     conn->peer, ERR_reason_error_string(first));
+        return;
+    }
+    srv->metrics.tls_handshakes_failed++;
+    uint64_t skipped = 0;
+    if (first != 0 && rn__server_may_log_bad(srv, &skipped))
+        RN_INFO("server",
+                "conn=%llu peer=%s: TLS handshake failed: %s; closing the connection (%llu more "
+                "bad requests not logged before this one)",
+                (unsigned long long)conn->id, conn->peer, ERR_reason_error_string(first),
+                (unsigned long long)skipped);
+    else
+        RN_DEBUG("server", "conn=%llu peer=%s: closed during the TLS handshake%s",
+                 (unsigned long long)conn->id, conn->peer,
+                 what & BEV_EVENT_EOF ? " by the client" : "");
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     rn_srvconn_t *conn = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        tls_connected(conn);
+        return;
+    }
+    if (conn->tls && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
+        tls_failed(conn, what);
     if (what & BEV_EVENT_ERROR) {
         int err = EVUTIL_SOCKET_ERROR();
         RN_DEBUG("server", "conn=%llu peer=%s: socket error: %s", (unsigned long long)conn->id,
@@ -693,7 +753,23 @@ rn_srvconn_t *rn__srvconn_new(rn_server_t *srv, int listener, int fd, const char
     snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
     snprintf(conn->ip, sizeof(conn->ip), "%s", ip);
     conn->draining = srv->draining;
-    conn->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    SSL_CTX *ssl_ctx = srv->lsocks[listener].ssl_ctx;
+    if (ssl_ctx != NULL) {
+        SSL *ssl = SSL_new(ssl_ctx); /* holds a reference on the context */
+        if (ssl != NULL) {
+            conn->bev = bufferevent_openssl_socket_new(
+                srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+            if (conn->bev == NULL)
+                SSL_free(ssl);
+        }
+        if (conn->bev != NULL) {
+            /* A client closing without close_notify is a normal end, not an error. */
+            bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
+            conn->tls = true;
+        }
+    } else {
+        conn->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     conn->resume = event_new(srv->base, -1, 0, on_resume, conn);
     conn->timer = event_new(srv->base, -1, 0, on_timer, conn);
     /* EV_CLOSED needs a backend that reports it (epoll: EPOLLRDHUP); elsewhere a stopped

@@ -9,10 +9,12 @@
 #include "rn_log.h"
 #include "rn_str.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The whole request decoded into the arena, the response allocated there. */
 static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *why, size_t whylen)
@@ -86,8 +88,10 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
     req->out = evbuffer_new();
     if (req->out == NULL)
         abort();
-    /* Let file ranges stay sendfile chains rather than be read into memory. */
-    evbuffer_set_flags(req->out, EVBUFFER_FLAG_DRAINS_TO_FD);
+    /* Let file ranges stay sendfile chains rather than be read into memory; a TLS
+     * connection must encrypt them, so they are read at encoding (encode_tls). */
+    if (!conn->tls)
+        evbuffer_set_flags(req->out, EVBUFFER_FLAG_DRAINS_TO_FD);
     if (problem != NULL) {
         uint64_t skipped = 0;
         if (rn__server_may_log_bad(srv, &skipped)) {
@@ -116,6 +120,46 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
     return req;
 }
 
+/* The response for a TLS connection: file ranges are read into the buffer (OpenSSL must
+ * encrypt them; sendfile cannot), and their owners released at once. */
+static int encode_tls(const rn_proto_writer_t *w, struct evbuffer *out,
+                      rn_proto_release_fn *release)
+{
+    size_t n = rn_proto_writer_nchunks(w);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        rn_proto_chunk_t chunk;
+        rn_proto_writer_chunk(w, i, &chunk);
+        if (!chunk.in_file) {
+            if (rc == 0 && evbuffer_add(out, chunk.ptr, chunk.len) != 0)
+                rc = RN_ENOMEM;
+            continue;
+        }
+        struct evbuffer_iovec vec;
+        if (rc == 0 && chunk.len > 0 &&
+            evbuffer_reserve_space(out, (ev_ssize_t)chunk.len, &vec, 1) != 1)
+            rc = RN_ENOMEM;
+        for (size_t done = 0; rc == 0 && done < chunk.len;) {
+            ssize_t got = pread(chunk.fd, (uint8_t *)vec.iov_base + done, chunk.len - done,
+                                (off_t)(chunk.offset + (int64_t)done));
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                rc = got < 0 ? RN_EIO : RN_ETRUNC;
+            else
+                done += (size_t)got;
+        }
+        if (rc == 0 && chunk.len > 0) {
+            vec.iov_len = chunk.len;
+            if (evbuffer_commit_space(out, &vec, 1) != 0)
+                rc = RN_ENOMEM;
+        }
+        if (release != NULL)
+            release(chunk.owner); /* every file chunk's owner, also after a failure */
+    }
+    return rc;
+}
+
 int rn__req_encode(rn_req_t *req)
 {
     if (req->no_response)
@@ -124,7 +168,9 @@ int rn__req_encode(rn_req_t *req)
     rn_proto_writer_reset(w);
     int rc = rn_rpc_encode_response(w, req->api_key, req->response_version, req->correlation_id,
                                     req->response);
-    if (rc == 0)
+    if (rc == 0 && req->conn->tls)
+        rc = encode_tls(w, req->out, req->server->opts.file_release);
+    else if (rc == 0)
         rc = rn_proto_writer_to_evbuffer(w, req->out, req->server->opts.file_release);
     rn_proto_writer_reset(w);
     return rc;

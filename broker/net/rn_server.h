@@ -148,6 +148,7 @@ typedef struct rn_server_metrics {
     uint64_t connections_closed_idle;   /* connections.max.idle.ms */
     uint64_t connections_closed_slow;   /* socket.request.read.timeout.ms */
     uint64_t accept_pauses;             /* listener paused for EMFILE/ENFILE (episodes) */
+    uint64_t tls_handshakes_failed;     /* TLS connections closed before the handshake ended */
     uint64_t reads_paused_memory;       /* a connection waited for queued.max.request.bytes */
     uint64_t reads_paused_backpressure; /* a connection waited for its responses to drain */
     uint64_t reads_paused_throttle;     /* a connection was muted for a quota (rn_req_throttle) */
@@ -162,6 +163,11 @@ typedef struct rn_server_listen {
     const char *name; /* for logs, e.g. "INTERNAL"; copied */
     const char *host; /* bind address; "" or NULL = every interface */
     int port;         /* 0 = ephemeral */
+    /* TLS (an SSL listener): every connection is accepted with a handshake in this context
+     * (rn_tls_server_ctx), the server taking its own reference; its principal is the verified
+     * client certificate's subject (rn_tls_principal). File ranges of Fetch responses are read
+     * and encrypted instead of sent with sendfile. NULL = plaintext. */
+    struct ssl_ctx_st *ssl_ctx;
 } rn_server_listen_t;
 
 /* Server settings (runneld fills them from rn_config). The connection limits and request
@@ -216,6 +222,10 @@ void rn_server_free(rn_server_t *srv);
 /* The bound port of the first listening socket, or of socket i. */
 int rn_server_port(const rn_server_t *srv);
 int rn_server_listener_port(const rn_server_t *srv, int i);
+/* Accept the next connections of TLS listener i with ctx (a reload of its certificate, key
+ * or trust store); connections already open keep the context they began with. The server
+ * takes a reference. RN_EINVAL when listener i is not a TLS listener or ctx is NULL. */
+int rn_server_set_ssl_ctx(rn_server_t *srv, int i, struct ssl_ctx_st *ctx);
 /* The principal of req's connection from now on, for this and every later request on it
  * (copied). */
 void rn_server_set_principal(rn_req_t *req, const char *principal);

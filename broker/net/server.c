@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+
 static int api_cmp(const void *a, const void *b)
 {
     const rn_api_entry_t *x = a, *y = b;
@@ -199,6 +201,8 @@ static int listen_on(rn_server_t *srv, rn_lsock_t *ls, int index, const rn_serve
         return RN_EINVAL;
     }
     evconnlistener_set_error_cb(ls->lev, on_listener_error);
+    if (lst->ssl_ctx != NULL && SSL_CTX_up_ref(lst->ssl_ctx) == 1)
+        ls->ssl_ctx = lst->ssl_ctx;
     struct sockaddr_storage bound;
     socklen_t blen = sizeof(bound);
     if (getsockname(evconnlistener_get_fd(ls->lev), (struct sockaddr *)&bound, &blen) == 0)
@@ -278,7 +282,7 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
         goto fail;
     }
 
-    rn_server_listen_t one = {"", opts->host, opts->port};
+    rn_server_listen_t one = {"", opts->host, opts->port, NULL};
     const rn_server_listen_t *listens = opts->n_listens > 0 ? opts->listens : &one;
     srv->n_lsocks = opts->n_listens > 0 ? opts->n_listens : 1;
     srv->lsocks = rn_xcalloc(srv->n_lsocks, sizeof(*srv->lsocks));
@@ -288,9 +292,11 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
     srv->opts.listens = NULL; /* the caller's; lsocks keep what is needed */
     return srv;
 fail:
-    for (size_t i = 0; i < srv->n_lsocks; i++)
+    for (size_t i = 0; i < srv->n_lsocks; i++) {
         if (srv->lsocks[i].lev != NULL)
             evconnlistener_free(srv->lsocks[i].lev);
+        SSL_CTX_free(srv->lsocks[i].ssl_ctx);
+    }
     rn_free(srv->lsocks);
     if (srv->accept_retry != NULL)
         event_free(srv->accept_retry);
@@ -345,11 +351,23 @@ void rn_server_free(rn_server_t *srv)
         rn__srvconn_close(srv->conns, "server shutting down");
     rn__srvconn_free_zombies(srv);
     event_free(srv->accept_retry);
+    for (size_t i = 0; i < srv->n_lsocks; i++)
+        SSL_CTX_free(srv->lsocks[i].ssl_ctx);
     rn_free(srv->lsocks);
     rn_free(srv->ip_limits);
     rn_proto_writer_free(&srv->writer);
     rn_free(srv->apis);
     rn_free(srv);
+}
+
+int rn_server_set_ssl_ctx(rn_server_t *srv, int i, struct ssl_ctx_st *ctx)
+{
+    if (i < 0 || (size_t)i >= srv->n_lsocks || srv->lsocks[i].ssl_ctx == NULL || ctx == NULL ||
+        SSL_CTX_up_ref(ctx) != 1)
+        return RN_EINVAL;
+    SSL_CTX_free(srv->lsocks[i].ssl_ctx); /* open connections hold their own reference */
+    srv->lsocks[i].ssl_ctx = ctx;
+    return 0;
 }
 
 int rn_server_port(const rn_server_t *srv)

@@ -59,6 +59,8 @@ struct rn_srvconn {
     bool processing;           /* inside process_input (guards re-entrance) */
     bool draining;             /* server shutdown: never resume reading */
     bool broken;               /* a response could not be encoded: close, send nothing more */
+    bool tls;                  /* bev is a TLS bufferevent (an SSL listener's connection) */
+    bool handshaken;           /* TLS: the handshake has completed */
     struct event *resume;      /* re-runs process_input when the budget ran out */
     rn_srvconn_t *prev, *next; /* server's list of open connections */
     rn_srvconn_t *mem_next;    /* server's FIFO of connections in mem_wait */
@@ -100,6 +102,7 @@ typedef struct rn_lsock {
     int index;
     int port; /* bound */
     char name[64];
+    struct ssl_ctx_st *ssl_ctx; /* TLS listener: new connections' context (a reference) */
 } rn_lsock_t;
 
 struct rn_server {

@@ -193,6 +193,7 @@ int rn_quorum_module_init(rn_broker_t *b, char *err, size_t errlen)
         .voter_hosts = hosts,
         .voter_ports = ports,
         .n_voters = n,
+        .peer_tls = b->peer_tls_controller,
         .data_dir = cfg->data_dir,
         .cluster_id = b->cluster_id,
         .election_timeout_ms = rn_config_int(cfg, RN_CFG_CONTROLLER_QUORUM_ELECTION_TIMEOUT_MS),

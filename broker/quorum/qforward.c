@@ -118,7 +118,8 @@ static struct rn_peer *leader_peer(rn_quorum_t *q, int32_t leader_id)
                                  .node_id = leader_id,
                                  .client_id = "runnel-forward",
                                  .connect_timeout_ms = timeout,
-                                 .request_timeout_ms = timeout};
+                                 .request_timeout_ms = timeout,
+                                 .tls = q->opts.peer_tls};
             q->fwd[i] = rn_peer_new(q->base, &po);
         }
         return q->fwd[i];

@@ -555,7 +555,8 @@ int rn__quorum_thread_start(rn_quorum_t *q, char *err, size_t errlen)
                              .backoff_initial_ms = 50,
                              .backoff_max_ms = 1000,
                              .backoff_jitter_pct = 20,
-                             .jitter_seed = (uint32_t)q->opts.node_id + 1};
+                             .jitter_seed = (uint32_t)q->opts.node_id + 1,
+                             .tls = q->opts.peer_tls};
         q->peers[i] = rn_peer_new(q->qbase, &po);
         if (q->peers[i] == NULL) {
             snprintf(err, errlen, "controller.quorum.voters: cannot reach node %d at %s:%d",

@@ -53,7 +53,8 @@ typedef struct rn_quorum_opts {
     const int32_t *voter_ids; /* with voter_hosts/voter_ports; node_id among them */
     const char *const *voter_hosts;
     const int *voter_ports;
-    int n_voters; /* 1: a single node */
+    int n_voters;                 /* 1: a single node */
+    struct rn_peer_tls *peer_tls; /* TLS to the other voters (rn_peer.h); NULL = plaintext */
     const char *data_dir;
     const char *cluster_id; /* base64 uuid of meta.properties; checked in every RPC */
     int64_t election_timeout_ms, fetch_timeout_ms, election_backoff_max_ms, request_timeout_ms;

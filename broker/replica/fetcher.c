@@ -43,7 +43,10 @@ static void send_fetch(rn__fetcher_t *f);
 
 /* The leader's address: its registration's endpoint on our inter-broker listener, else
  * the voter address it was configured with. */
-static bool leader_address(const rn_replica_t *rm, int32_t id, const char **host, int *port)
+/* The leader's inter-broker endpoint from the metadata image, else its controller.quorum.voters
+ * entry; *tls: how that listener is spoken to. */
+static bool leader_address(const rn_replica_t *rm, int32_t id, const char **host, int *port,
+                           rn_peer_tls_t **tls)
 {
     const rn_broker_t *b = rm->b;
     const rn_mimage_endpoint_t *ep =
@@ -53,12 +56,14 @@ static bool leader_address(const rn_replica_t *rm, int32_t id, const char **host
     if (ep != NULL) {
         *host = ep->host;
         *port = ep->port;
+        *tls = b->peer_tls_inter;
         return true;
     }
     for (int i = 0; i < b->cfg->n_voters; i++) {
         if (b->cfg->voters[i].id == id) {
             *host = b->cfg->voters[i].host;
             *port = b->cfg->voters[i].port;
+            *tls = b->peer_tls_controller;
             return true;
         }
     }
@@ -79,7 +84,8 @@ static rn__fetcher_t *fetcher_for(rn_replica_t *rm, int32_t leader)
             return rm->fetchers[i];
     const char *host;
     int port;
-    if (!leader_address(rm, leader, &host, &port)) {
+    rn_peer_tls_t *tls = NULL;
+    if (!leader_address(rm, leader, &host, &port, &tls)) {
         RN_WARN("replica", "node %d: no address known for leader %d; its partitions wait",
                 rm->b->node_id, leader);
         return NULL;
@@ -95,7 +101,8 @@ static rn__fetcher_t *fetcher_for(rn_replica_t *rm, int32_t leader)
                          .backoff_max_ms = 500,
                          .backoff_jitter_pct = 20,
                          .jitter_seed = (uint32_t)rm->b->node_id,
-                         .max_response_bytes = RESPONSE_MAX + (1 << 20)};
+                         .max_response_bytes = RESPONSE_MAX + (1 << 20),
+                         .tls = tls};
     f->peer = rn_peer_new(rm->b->base, &po);
     if (f->peer == NULL) {
         rn_free(f);

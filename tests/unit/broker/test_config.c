@@ -276,6 +276,31 @@ static void test_listeners(void)
     ok(rn_config_listener_find(&cfg, "external") == 1, "find by name, any case");
     rn_config_free(&cfg);
 
+    /* SSL listeners, and Kafka's listener.name.<name>.<key> for one of them. */
+    path = write_file("ssl.yaml", "listeners: SSL://127.0.0.1:19095,EXT://127.0.0.1:19096\n"
+                                  "listener.security.protocol.map: SSL:SSL,EXT:SSL\n"
+                                  "ssl.keystore.location: /etc/a.pem\n"
+                                  "listener.name.ext.ssl.keystore.location: /etc/b.pem\n");
+    const char *ssl_args[] = {"--config", path, "--listener.name.ext.ssl.client.auth", "required",
+                              NULL};
+    is(load(&cfg, err, sizeof(err), ssl_args), RN_CONFIG_RUN, "SSL listeners load: %s", err);
+    is(cfg.listeners[0].protocol, RN_SECPROTO_SSL, "SSL maps to SSL");
+    char at[300];
+    is_str(rn_config_listener_str(&cfg, 0, RN_CFG_SSL_KEYSTORE_LOCATION, at, sizeof(at)),
+           "/etc/a.pem", "SSL uses ssl.keystore.location");
+    is_str(rn_config_listener_str(&cfg, 1, RN_CFG_SSL_KEYSTORE_LOCATION, at, sizeof(at)),
+           "/etc/b.pem", "EXT uses its own");
+    ok(strstr(at, "ssl.yaml:4: listener.name.ext.ssl.keystore.location") != NULL,
+       "and says where it came from: %s", at);
+    is_str(rn_config_listener_str(&cfg, 1, RN_CFG_SSL_CLIENT_AUTH, NULL, 0), "required",
+           "an override from a flag");
+    is_str(rn_config_listener_str(&cfg, 0, RN_CFG_SSL_CLIENT_AUTH, NULL, 0), "none",
+           "the other listener keeps the default");
+    ok(rn_config_listener_set(&cfg, 1, RN_CFG_SSL_CLIENT_AUTH) &&
+           !rn_config_listener_set(&cfg, 0, RN_CFG_SSL_CLIENT_AUTH),
+       "set per listener");
+    rn_config_free(&cfg);
+
     const char *plain[] = {"--listeners", "A://127.0.0.1:1,PLAINTEXT://127.0.0.1:2",
                            "--listener.security.protocol.map", "A:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                            NULL};
@@ -300,7 +325,19 @@ static void test_listeners(void)
     } cases[] = {
         {{"--listeners", "A://127.0.0.1:1,B://127.0.0.1:2", NULL},
          "no security protocol for listener A"},
-        {{"--listeners", "SSL://127.0.0.1:1", NULL}, "listener SSL uses SSL"},
+        {{"--listeners", "A://127.0.0.1:1", "--listener.security.protocol.map", "A:SASL_PLAINTEXT",
+          NULL},
+         "listener A uses SASL_PLAINTEXT; runnel speaks PLAINTEXT and SSL"},
+        {{"--listeners", "PLAINTEXT://127.0.0.1:1", "--listener.name.b.ssl.keystore.location", "x",
+          NULL},
+         "--listener.name.b.ssl.keystore.location: listener.name.B.ssl.keystore.location: B is "
+         "not a listener (listeners defines PLAINTEXT)"},
+        {{"--listeners", "PLAINTEXT://127.0.0.1:1", "--listener.name.plaintext.log.dirs", "x",
+          NULL},
+         "log.dirs cannot be set per listener"},
+        {{"--listeners", "PLAINTEXT://127.0.0.1:1", "--listener.name.plaintext.ssl.client.auth",
+          "sometimes", NULL},
+         "listener.name.plaintext.ssl.client.auth: \"sometimes\" is not one of"},
         {{"--listeners", "A://127.0.0.1:1", "--listener.security.protocol.map", "A:SASL_SSL", NULL},
          "--listener.security.protocol.map: listener A uses SASL_SSL"},
         {{"--listeners", "A://127.0.0.1:1", "--listener.security.protocol.map", "A:TLS", NULL},
