@@ -122,9 +122,15 @@ static bool trusted(const rn_authz_t *az, const rn_req_t *req, const char *princ
            is_super(az, principal);
 }
 
+/* The image's ACLs; NULL until the metadata log has been replayed at start-up (decisions
+ * then fail closed: the ACLs are not known yet; Kafka's brokers do not serve before their
+ * authorizer has loaded). */
 static const rn_acls_t *current_acls(const rn_authz_t *az)
 {
-    return az->b->cluster != NULL ? rn_mimage_acls(rn_cluster_image(az->b->cluster)) : az->empty;
+    const rn_cluster_t *c = az->b->cluster;
+    if (c == NULL)
+        return az->empty;
+    return rn_cluster_replayed(c) ? rn_mimage_acls(rn_cluster_image(c)) : NULL;
 }
 
 bool rn_authz_any(const rn_req_t *req, int8_t operation, int8_t resource_type)
@@ -138,7 +144,9 @@ bool rn_authz_any(const rn_req_t *req, int8_t operation, int8_t resource_type)
         return true;
     char host[64];
     peer_host(req->peer, host, sizeof(host));
-    int d = rn_acls_authorize_any(current_acls(az), principal, host, operation, resource_type);
+    const rn_acls_t *acls = current_acls(az);
+    int d = acls == NULL ? RN_ACL_PERM_DENY
+                         : rn_acls_authorize_any(acls, principal, host, operation, resource_type);
     bool ok = d == RN_ACL_PERM_ALLOW || (d == RN_ACL_PERM_UNKNOWN && az->allow_if_none);
     az->denied += !ok;
     return ok;
@@ -154,7 +162,9 @@ bool rn__authz_check(rn_authz_t *az, const rn_req_t *req, int8_t operation, int8
     const rn_acls_t *acls = current_acls(az);
     char host[64];
     peer_host(req->peer, host, sizeof(host));
-    int d = rn_acls_authorize(acls, principal, host, operation, resource_type, name, name_len);
+    int d = acls == NULL ? RN_ACL_PERM_DENY
+                         : rn_acls_authorize(acls, principal, host, operation, resource_type, name,
+                                             name_len);
     bool ok = d == RN_ACL_PERM_ALLOW || (d == RN_ACL_PERM_UNKNOWN && az->allow_if_none);
     if (!ok) {
         az->denied++;

@@ -57,6 +57,8 @@ void rn_cluster_free(rn_cluster_t *c);
 /* The quorum has replayed its log: a non-empty image replaces the topics read from the
  * runnel-topics cache. */
 void rn_cluster_started(rn_cluster_t *c);
+/* True once rn_cluster_started ran (the image holds what the log held at start). */
+bool rn_cluster_replayed(const rn_cluster_t *c);
 
 /* Controlled shutdown (KIP-631), the first step of a SIGTERM: heartbeats ask the active
  * controller WantShutDown until it answers ShouldShutDown — its partition leaderships have
