@@ -344,6 +344,15 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         "1", 1, I32MAX, NULL, RN_CFGF_IGNORED, "Accepted; recovery runs on one thread."),
     ROW(RN_CFG_ZOOKEEPER_CONNECT, "zookeeper.connect", RN_CFG_STRING, NULL, 0, 0, NULL,
         RN_CFGF_IGNORED, "Accepted and ignored: runnel keeps metadata in its own quorum."),
+    /* Authorization (acl/rn_authz.h). */
+    ROW(RN_CFG_AUTHORIZER_CLASS_NAME, "authorizer.class.name", RN_CFG_STRING, NULL, 0, 0, NULL, 0,
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer turns on ACL authorization "
+        "(ACLs kept in the cluster metadata); empty = every request allowed."),
+    ROW(RN_CFG_SUPER_USERS, "super.users", RN_CFG_STRING, NULL, 0, 0, NULL, 0,
+        "Principals allowed everything, separated by ';' (e.g. User:admin;User:broker)."),
+    ROW(RN_CFG_ALLOW_EVERYONE_IF_NO_ACL_FOUND, "allow.everyone.if.no.acl.found", RN_CFG_BOOL,
+        "false", 0, 0, NULL, 0,
+        "With the authorizer on: allow a request on a resource no ACL names."),
 };
 
 /* Which layer set a value; a file may not set a key twice, a later flag overrides. */

@@ -4,6 +4,9 @@
  * tests/integration/test_served_versions.py). ApiVersions is generated from these rows and
  * those ranges, so a row is a promise to clients: add a row only with a working handler.
  *
+ * Rows of the inter-node APIs name their guard (acl/guard.c), which checks CLUSTER_ACTION
+ * before the handler runs; the other handlers ask the authorizer themselves.
+ *
  * To add a handler: write int rn_handle_xxx(rn_req_t *req) in the handle_xxx.c of its room
  * (contract in net/rn_server.h), declare it in rn_handlers.h, add a row below. State that
  * outlives one request (parked fetches, producer ids) belongs to a module row in
@@ -13,6 +16,7 @@
 #include "data/rn_datapath.h"
 #include "quota/rn_quotas.h"
 #include "replica/rn_replica.h"
+#include "acl/rn_authz.h"
 
 /* min/max -1: the server takes the range from the codec's serve= (net/server.c). */
 #define ROW(key, fn, flags, name)                                                                  \
@@ -49,18 +53,22 @@ const rn_api_entry_t rn_broker_apis[] = {
     ROW(RN_API_LIST_GROUPS, rn_handle_list_groups, 0, "ListGroups"),
     ROW(RN_API_DELETE_GROUPS, rn_handle_delete_groups, 0, "DeleteGroups"),
     ROW(RN_API_OFFSET_DELETE, rn_handle_offset_delete, 0, "OffsetDelete"),
-    ROW(RN_API_VOTE, rn_handle_vote, 0, "Vote"),
-    ROW(RN_API_BEGIN_QUORUM_EPOCH, rn_handle_begin_quorum_epoch, 0, "BeginQuorumEpoch"),
-    ROW(RN_API_END_QUORUM_EPOCH, rn_handle_end_quorum_epoch, 0, "EndQuorumEpoch"),
-    ROW(RN_API_DESCRIBE_QUORUM, rn_handle_describe_quorum, 0, "DescribeQuorum"),
-    ROW(RN_API_FETCH_SNAPSHOT, rn_handle_fetch_snapshot, 0, "FetchSnapshot"),
-    ROW(RN_API_BROKER_REGISTRATION, rn_handle_broker_registration, 0, "BrokerRegistration"),
-    ROW(RN_API_BROKER_HEARTBEAT, rn_handle_broker_heartbeat, 0, "BrokerHeartbeat"),
-    ROW(RN_API_ALLOCATE_PRODUCER_IDS, rn_handle_allocate_producer_ids, 0, "AllocateProducerIds"),
-    ROW(RN_API_ALTER_PARTITION, rn_handle_alter_partition, 0, "AlterPartition"),
+    ROW(RN_API_VOTE, rn_guard_vote, 0, "Vote"),
+    ROW(RN_API_BEGIN_QUORUM_EPOCH, rn_guard_begin_quorum_epoch, 0, "BeginQuorumEpoch"),
+    ROW(RN_API_END_QUORUM_EPOCH, rn_guard_end_quorum_epoch, 0, "EndQuorumEpoch"),
+    ROW(RN_API_DESCRIBE_QUORUM, rn_guard_describe_quorum, 0, "DescribeQuorum"),
+    ROW(RN_API_FETCH_SNAPSHOT, rn_guard_fetch_snapshot, 0, "FetchSnapshot"),
+    ROW(RN_API_BROKER_REGISTRATION, rn_guard_broker_registration, 0, "BrokerRegistration"),
+    ROW(RN_API_BROKER_HEARTBEAT, rn_guard_broker_heartbeat, 0, "BrokerHeartbeat"),
+    ROW(RN_API_ALLOCATE_PRODUCER_IDS, rn_guard_allocate_producer_ids, 0, "AllocateProducerIds"),
+    ROW(RN_API_ALTER_PARTITION, rn_guard_alter_partition, 0, "AlterPartition"),
     /* Client quotas (quota/). */
     ROW(RN_API_DESCRIBE_CLIENT_QUOTAS, rn_handle_describe_client_quotas, 0, "DescribeClientQuotas"),
     ROW(RN_API_ALTER_CLIENT_QUOTAS, rn_handle_alter_client_quotas, 0, "AlterClientQuotas"),
+    /* ACLs (acl/). */
+    ROW(RN_API_DESCRIBE_ACLS, rn_handle_describe_acls, 0, "DescribeAcls"),
+    ROW(RN_API_CREATE_ACLS, rn_handle_create_acls, 0, "CreateAcls"),
+    ROW(RN_API_DELETE_ACLS, rn_handle_delete_acls, 0, "DeleteAcls"),
 };
 const size_t rn_broker_napis = sizeof(rn_broker_apis) / sizeof(rn_broker_apis[0]);
 
@@ -72,5 +80,6 @@ const rn_broker_module_t rn_broker_modules[] = {
     {"cleaner", rn_cleaner_thread_module_init, rn_cleaner_thread_module_shutdown},
     {"groups", rn_groups_init, rn_groups_shutdown}, /* after datapath: replays its logs */
     {"quotas", rn_quotas_init, rn_quotas_shutdown},
+    {"acl", rn_authz_module_init, rn_authz_module_shutdown},
     {NULL, NULL, NULL},
 };

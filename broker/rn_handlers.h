@@ -69,6 +69,22 @@ int rn_handle_offset_delete(rn_req_t *req);
 int rn_handle_describe_client_quotas(rn_req_t *req);
 int rn_handle_alter_client_quotas(rn_req_t *req);
 
+/* acl/guard.c: the inter-node APIs behind their authorization check */
+int rn_guard_vote(rn_req_t *req);
+int rn_guard_begin_quorum_epoch(rn_req_t *req);
+int rn_guard_end_quorum_epoch(rn_req_t *req);
+int rn_guard_fetch_snapshot(rn_req_t *req);
+int rn_guard_describe_quorum(rn_req_t *req);
+int rn_guard_broker_registration(rn_req_t *req);
+int rn_guard_broker_heartbeat(rn_req_t *req);
+int rn_guard_allocate_producer_ids(rn_req_t *req);
+int rn_guard_alter_partition(rn_req_t *req);
+
+/* acl/handle_acls.c: DescribeAcls, CreateAcls, DeleteAcls (changes through the controller) */
+int rn_handle_describe_acls(rn_req_t *req);
+int rn_handle_create_acls(rn_req_t *req);
+int rn_handle_delete_acls(rn_req_t *req);
+
 /* Admin requests that change topics answer once the change is on disk (handle_topics.c):
  * rn__admin_state allocates the state, rn__admin_track notes a result whose error code
  * (and message, may be NULL) becomes KAFKA_STORAGE_ERROR if persisting fails, and

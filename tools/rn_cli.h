@@ -2,8 +2,8 @@
  *
  * runnel_main.c parses the command words and global options and calls one rn_cli_<cmd>
  * function per subcommand (runnel_topic.c, runnel_produce.c, runnel_consume.c,
- * runnel_group.c, runnel_cluster.c, runnel_quota.c, and runnel_up.c / runnel_local.c for
- * the local cluster of `runnel cluster up`). The shared parts live in runnel_util.c (option
+ * runnel_group.c, runnel_cluster.c, runnel_quota.c, runnel_acl.c, and runnel_up.c / runnel_local.c
+ * for the local cluster of `runnel cluster up`). The shared parts live in runnel_util.c (option
  * parsing, errors, tables, JSON output, metadata and offset look-ups) and the consumer
  * group protocol in runnel_member.c. Everything talks to the cluster through the
  * synchronous client in client/rn_conn.h.
@@ -350,5 +350,8 @@ int rn_cli_cluster_status(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_cluster_down(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_quota_describe(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_quota_alter(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_acl_add(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_acl_list(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_acl_delete(rn_cli_t *cli, int argc, char **argv);
 
 #endif

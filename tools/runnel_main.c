@@ -235,6 +235,59 @@ static const char quota_describe_help[] =
     "\n"
     "example: runnel quota describe --client-id reporting\n";
 
+#define ACL_RESOURCE_HELP                                                                          \
+    "      --topic NAME         a topic (repeatable)\n"                                            \
+    "      --group NAME         a consumer group (repeatable)\n"                                   \
+    "      --transactional-id ID  a transactional id (repeatable)\n"                               \
+    "      --cluster            the cluster\n"
+
+static const char acl_add_help[] =
+    "usage: runnel acl add (--allow-principal P | --deny-principal P)... --operation OP...\n"
+    "                      RESOURCE... [--allow-host H] [--deny-host H]\n"
+    "                      [--resource-pattern-type literal|prefixed]\n"
+    "\n"
+    "Add ACL bindings (CreateAcls), one per principal, operation and resource, as\n"
+    "kafka-acls.sh adds them. The broker needs authorizer.class.name set; adding needs ALTER on\n"
+    "the cluster.\n"
+    "\n"
+    "      --allow-principal P  allow principal P, e.g. User:alice or User:* (repeatable)\n"
+    "      --deny-principal P   deny principal P (repeatable); a DENY beats any ALLOW\n"
+    "      --operation OP       Read, Write, Create, Delete, Alter, Describe, ClusterAction,\n"
+    "                           DescribeConfigs, AlterConfigs, IdempotentWrite or All\n"
+    "      --allow-host H       the host the allowed principals connect from (default *)\n"
+    "      --deny-host H        the host the denied principals connect from (default *)\n"
+    "      --resource-pattern-type T  literal (default) or prefixed: names starting with "
+    "NAME\n" ACL_RESOURCE_HELP "\n"
+    "example: runnel acl add --allow-principal User:alice --operation Read --topic orders\n";
+
+static const char acl_list_help[] =
+    "usage: runnel acl list [RESOURCE...] [--principal P]... [--operation OP]...\n"
+    "                       [--resource-pattern-type literal|prefixed|any|match]\n"
+    "\n"
+    "Show ACL bindings (DescribeAcls), as kafka-acls.sh lists them: every binding, or a named\n"
+    "resource's literal ones; --resource-pattern-type match shows every binding that applies\n"
+    "to the resource (literal, the wildcard \"*\" and prefixed), any those of the exact name\n"
+    "whatever their pattern type.\n"
+    "\n"
+    "      --principal P        only the bindings of principal P\n"
+    "      --operation OP       only bindings of this operation\n" ACL_RESOURCE_HELP "\n"
+    "example: runnel acl list --topic orders --resource-pattern-type match\n";
+
+static const char acl_delete_help[] =
+    "usage: runnel acl delete [RESOURCE...] [--allow-principal P | --deny-principal P |\n"
+    "                         --principal P]... [--operation OP]...\n"
+    "                         [--resource-pattern-type literal|prefixed|any]\n"
+    "\n"
+    "Remove the ACL bindings matching (DeleteAcls) and print them. Give a resource or a\n"
+    "principal; a resource's bindings are matched by its exact name and pattern type\n"
+    "(literal unless --resource-pattern-type says otherwise).\n"
+    "\n"
+    "      --allow-principal P  ALLOW bindings of P\n"
+    "      --deny-principal P   DENY bindings of P\n"
+    "      --principal P        bindings of P, either permission\n"
+    "      --operation OP       only bindings of this operation\n" ACL_RESOURCE_HELP "\n"
+    "example: runnel acl delete --allow-principal User:alice --topic orders\n";
+
 static const char quota_alter_help[] =
     "usage: runnel quota alter (--client-id ID | --default-client-id)\n"
     "                          [--user USER | --default-user]\n"
@@ -284,6 +337,11 @@ const rn_cli_cmd_t rn_cli_cmds[] = {
     {"quota", "describe", rn_cli_quota_describe, "client quotas (byte rates, request share)",
      quota_describe_help},
     {"quota", "alter", rn_cli_quota_alter, "set or remove a client's quotas", quota_alter_help},
+    {"acl", "add", rn_cli_acl_add, "allow or deny principals operations on resources",
+     acl_add_help},
+    {"acl", "list", rn_cli_acl_list, "ACL bindings (those that apply to a resource)",
+     acl_list_help},
+    {"acl", "delete", rn_cli_acl_delete, "remove ACL bindings", acl_delete_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

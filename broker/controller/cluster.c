@@ -20,6 +20,7 @@ struct rn_cluster {
     rn_broker_t *b;
     rn_mimage_t *img;
     rn_controller_t ctl;
+    bool replayed;                /* rn_cluster_started ran: the image holds the log */
     bool leading;                 /* the quorum named this node leader at the current epoch */
     bool active;                  /* leading and the activation records are applied */
     rn_cluster_op_t *head, *tail; /* waiting operations, in submission order */
@@ -342,8 +343,14 @@ rn_cluster_t *rn_cluster_new(rn_broker_t *b)
     return c;
 }
 
+bool rn_cluster_replayed(const rn_cluster_t *c)
+{
+    return c->replayed;
+}
+
 void rn_cluster_started(rn_cluster_t *c)
 {
+    c->replayed = true;
     rn__reg_start(c->reg);
     rn__live_start(c->live);
     if (rn_mimage_offset(c->img) < 0)

@@ -1,12 +1,12 @@
 /* cluster_forward.c: requests that change metadata reach the active controller from any node,
  * as Kafka's brokers forward them (KIP-590). Admin requests (CreateTopics, DeleteTopics,
- * CreatePartitions, AlterConfigs, IncrementalAlterConfigs) are sent whole, same version,
- * and the controller's answer relayed; while no controller answers (it died, an election is
- * under way) they are sent again to whichever node is the controller, until the request's
- * own timeoutMs, then answered REQUEST_TIMED_OUT as Kafka's forwarding brokers do. Topics a
- * follower creates on its own (Metadata auto-creation, the group coordinator's __consumer_offsets)
- * reach the controller as a CreateTopics of their own; the caller is answered once the image here
- * has the topics. */
+ * CreatePartitions, AlterConfigs, IncrementalAlterConfigs, CreateAcls, DeleteAcls) are sent whole,
+ * same version, and the controller's answer relayed; while no controller answers (it died, an
+ * election is under way) they are sent again to whichever node is the controller, until the
+ * request's own timeoutMs, then answered REQUEST_TIMED_OUT as Kafka's forwarding brokers do. Topics
+ * a follower creates on its own (Metadata auto-creation, the group coordinator's
+ * __consumer_offsets) reach the controller as a CreateTopics of their own; the caller is answered
+ * once the image here has the topics. */
 #include "controller/rn_cluster.h"
 #include "rn_broker.h"
 #include "rn_handlers.h"
@@ -175,6 +175,34 @@ static int fill_error(rn_req_t *req, int16_t code, const char *text)
         }
         return 0;
     }
+    case RN_API_CREATE_ACLS: {
+        const rn_create_acls_request_t *areq = req->request;
+        rn_create_acls_response_t *resp = req->response;
+        int32_t n = areq->creations.count > 0 ? areq->creations.count : 0;
+        rn_acl_creation_result_t *res = rn_acl_creation_result_array_alloc(a, &resp->results, n);
+        if (res == NULL && n > 0)
+            return RN_ENOMEM;
+        for (int32_t i = 0; i < n; i++) {
+            res[i].error_code = code;
+            res[i].error_message = msg;
+        }
+        return 0;
+    }
+    case RN_API_DELETE_ACLS: {
+        const rn_delete_acls_request_t *dreq = req->request;
+        rn_delete_acls_response_t *resp = req->response;
+        int32_t n = dreq->filters.count > 0 ? dreq->filters.count : 0;
+        rn_delete_acls_filter_result_t *res =
+            rn_delete_acls_filter_result_array_alloc(a, &resp->filter_results, n);
+        if (res == NULL && n > 0)
+            return RN_ENOMEM;
+        for (int32_t i = 0; i < n; i++) {
+            res[i].error_code = code;
+            res[i].error_message = msg;
+            res[i].matching_acls.count = 0;
+        }
+        return 0;
+    }
     default: return RN_EINVAL;
     }
 }
@@ -306,6 +334,18 @@ static void on_cancel(rn_req_t *req, void *arg)
     fwd_t *f = arg;
     fwd_release(f); /* the copies' answers still come, and the last frees f */
     fwd_maybe_free(f);
+}
+
+bool rn_cluster_forwards(const rn_req_t *req)
+{
+    const rn_broker_t *b = rn_req_broker(req);
+    return b->cluster != NULL && req->user != &no_forward && req->request != NULL &&
+           b->controller_id != b->node_id;
+}
+
+int rn_cluster_answer_all(rn_req_t *req, int16_t code, const char *text)
+{
+    return fill_error(req, code, text);
 }
 
 int rn_cluster_forward(rn_req_t *req)

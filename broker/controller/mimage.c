@@ -136,6 +136,11 @@ const char *rn_mimage_config(const rn_mimage_t *img, int8_t resource_type, const
     return i < 0 ? NULL : img->configs[i].value;
 }
 
+const struct rn_acls *rn_mimage_acls(const rn_mimage_t *img)
+{
+    return img->acls;
+}
+
 int16_t rn_mimage_feature(const rn_mimage_t *img, const char *name)
 {
     for (size_t i = 0; i < img->n_features; i++)
@@ -175,6 +180,7 @@ rn_mimage_t *rn_mimage_new(void)
 {
     rn_mimage_t *img = rn_xcalloc(1, sizeof(*img));
     img->offset = -1;
+    img->acls = rn_acls_new();
     rn_arena_init(&img->arena, 0);
     return img;
 }
@@ -230,6 +236,7 @@ void rn__mimage_clear(rn_mimage_t *img)
     for (size_t i = 0; i < img->n_features; i++)
         rn_free(img->features[i].name);
     pending_clear(img);
+    rn_acls_clear(img->acls);
     img->n_brokers = img->n_topics = img->n_configs = img->n_features = 0;
     img->next_producer_id = 0;
 }
@@ -245,6 +252,7 @@ void rn_mimage_free(rn_mimage_t *img)
     rn_free(img->configs);
     rn_free(img->features);
     rn_free(img->pending);
+    rn_acls_free(img->acls);
     rn_arena_free(&img->arena);
     rn_free(img);
 }

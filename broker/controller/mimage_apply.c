@@ -295,6 +295,28 @@ static int apply_producer_ids(rn_mimage_t *img, const rn_producer_ids_record_t *
     return 0;
 }
 
+/* ---- ACLs ---- */
+
+/* Kafka's AclControlManager replay: an id is added once; a binding no CreateAcls could have
+ * stored is refused. */
+static int apply_acl(rn_mimage_t *img, const rn_access_control_entry_record_t *r)
+{
+    if (rn_acl_check_binding(r->resource_type, r->resource_name, r->pattern_type, r->principal,
+                             r->host, r->operation, r->permission_type, NULL) != 0)
+        return RN_EINVAL;
+    for (size_t i = 0; i < rn_acls_count(img->acls); i++)
+        if (rn_uuid_equal(&rn_acls_at(img->acls, i)->id, &r->id))
+            return RN_EINVAL;
+    rn_acls_add(img->acls, &r->id, r->resource_type, r->resource_name, r->pattern_type,
+                r->principal, r->host, r->operation, r->permission_type);
+    return 0;
+}
+
+static int apply_remove_acl(rn_mimage_t *img, const rn_remove_access_control_entry_record_t *r)
+{
+    return rn_acls_remove(img->acls, &r->id) == 0 ? 0 : RN_EINVAL;
+}
+
 /* ---- dispatch and transactions ---- */
 
 static int apply_effect(rn_mimage_t *img, const rn_mrec_t *rec)
@@ -322,6 +344,10 @@ static int apply_effect(rn_mimage_t *img, const rn_mrec_t *rec)
     case RN_MREC_CONFIG_RECORD: return apply_config(img, &rec->body.config);
     case RN_MREC_FEATURE_LEVEL_RECORD: return apply_feature(img, &rec->body.feature_level);
     case RN_MREC_PRODUCER_IDS_RECORD: return apply_producer_ids(img, &rec->body.producer_ids);
+    case RN_MREC_ACCESS_CONTROL_ENTRY_RECORD:
+        return apply_acl(img, &rec->body.access_control_entry);
+    case RN_MREC_REMOVE_ACCESS_CONTROL_ENTRY_RECORD:
+        return apply_remove_acl(img, &rec->body.remove_access_control_entry);
     default: return 0; /* NoOpRecord and records with no effect on the image */
     }
 }

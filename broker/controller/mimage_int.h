@@ -4,6 +4,7 @@
 #define RN_MIMAGE_INT_H
 
 #include "controller/rn_mimage.h"
+#include "acl/rn_acl.h"
 
 /* A record of an open transaction, copied until its End or Abort. */
 typedef struct rn__mimage_pending {
@@ -23,7 +24,8 @@ struct rn_mimage {
     rn_mimage_feature_t *features;
     size_t n_features, features_cap;
     int64_t next_producer_id;
-    int64_t offset; /* last applied, -1 before any */
+    rn_acls_t *acls; /* AccessControlEntryRecords by id; never NULL */
+    int64_t offset;  /* last applied, -1 before any */
     bool in_txn;
     rn__mimage_pending_t *pending; /* the open transaction's records */
     size_t n_pending, pending_cap;

@@ -97,6 +97,20 @@ int rn_mimage_snapshot_write(const rn_mimage_t *img, uint8_t **data, size_t *len
                                                str_of(c->name), str_of(c->value)};
         put(&w, &rec);
     }
+    for (size_t i = 0; i < rn_acls_count(img->acls); i++) {
+        const rn_acl_t *a = rn_acls_at(img->acls, i);
+        rn_mrec_init(&rec, RN_MREC_ACCESS_CONTROL_ENTRY_RECORD);
+        rn_access_control_entry_record_t *r = &rec.body.access_control_entry;
+        r->id = a->id;
+        r->resource_type = a->resource_type;
+        r->resource_name = str_of(a->resource_name);
+        r->pattern_type = a->pattern_type;
+        r->principal = str_of(a->principal);
+        r->host = str_of(a->host);
+        r->operation = a->operation;
+        r->permission_type = a->permission;
+        put(&w, &rec);
+    }
     if (img->next_producer_id > 0) {
         rn_mrec_init(&rec, RN_MREC_PRODUCER_IDS_RECORD);
         rec.body.producer_ids.broker_id = -1;

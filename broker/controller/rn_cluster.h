@@ -57,6 +57,8 @@ void rn_cluster_free(rn_cluster_t *c);
 /* The quorum has replayed its log: a non-empty image replaces the topics read from the
  * runnel-topics cache. */
 void rn_cluster_started(rn_cluster_t *c);
+/* True once rn_cluster_started ran (the image holds what the log held at start). */
+bool rn_cluster_replayed(const rn_cluster_t *c);
 
 /* Controlled shutdown (KIP-631), the first step of a SIGTERM: heartbeats ask the active
  * controller WantShutDown until it answers ShouldShutDown — its partition leaderships have
@@ -104,6 +106,11 @@ struct rn_peer;
  * controller (another node is known to be), send req to it and relay the answer
  * (RN_HANDLED_ASYNC); 0 when this node handles req itself. */
 int rn_cluster_forward(struct rn_req *req);
+/* True when rn_cluster_forward would send req to another node. */
+bool rn_cluster_forwards(const struct rn_req *req);
+/* Answer req here with code on every entry, as rn_cluster_forward answers a request no
+ * controller took (the admin requests it forwards). 0 or RN_E*. */
+int rn_cluster_answer_all(struct rn_req *req, int16_t code, const char *text);
 
 /* Internal to the cluster's files. */
 typedef struct rn__fcreate rn__fcreate_t;

@@ -115,6 +115,11 @@ const rn_mimage_config_t *rn_mimage_config_at(const rn_mimage_t *img, size_t i);
 const char *rn_mimage_config(const rn_mimage_t *img, int8_t resource_type, const char *resource,
                              const char *name);
 
+/* The ACL bindings (AccessControlEntryRecords); the set object changes when a snapshot is
+ * loaded, so look it up each time rather than keep it. */
+struct rn_acls;
+const struct rn_acls *rn_mimage_acls(const rn_mimage_t *img);
+
 /* A finalized feature's level, 0 when absent. */
 int16_t rn_mimage_feature(const rn_mimage_t *img, const char *name);
 size_t rn_mimage_feature_count(const rn_mimage_t *img);
@@ -123,9 +128,9 @@ const rn_mimage_feature_t *rn_mimage_feature_at(const rn_mimage_t *img, size_t i
 int64_t rn_mimage_next_producer_id(const rn_mimage_t *img);
 
 /* Snapshot: the image as records (FeatureLevel, RegisterBroker, Topic, Partition, Config,
- * ProducerIds), each an unsigned varint length and a framed record, in a buffer from
- * rn_malloc. An open transaction's buffered records are not part of it (a snapshot is taken
- * at a committed offset outside transactions; RN_EINVAL otherwise). */
+ * AccessControlEntry, ProducerIds), each an unsigned varint length and a framed record, in a buffer
+ * from rn_malloc. An open transaction's buffered records are not part of it (a snapshot is taken at
+ * a committed offset outside transactions; RN_EINVAL otherwise). */
 int rn_mimage_snapshot_write(const rn_mimage_t *img, uint8_t **data, size_t *len);
 /* Replace the image's state by a snapshot taken at offset; the hook is not called (the
  * caller rebuilds what follows the image, e.g. with rn_mimage_topics_sync). 0 or RN_E*

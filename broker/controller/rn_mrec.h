@@ -42,6 +42,8 @@ typedef struct rn_mrec {
         rn_begin_transaction_record_t begin_transaction;
         rn_end_transaction_record_t end_transaction;
         rn_abort_transaction_record_t abort_transaction;
+        rn_access_control_entry_record_t access_control_entry;
+        rn_remove_access_control_entry_record_t remove_access_control_entry;
     } body;
 } rn_mrec_t;
 

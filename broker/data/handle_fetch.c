@@ -36,6 +36,7 @@
  * stable offset (read_committed) and, parked, are woken when it moves; a replica id >= 0 (a
  * follower, rn_replica_follower_fetch) reads to the log end, is woken by appends, and its
  * fetch offset tells the leader how far its log reaches. */
+#include "acl/rn_authz.h"
 #include "data/rn_datapath.h"
 #include "replica/rn_replica.h"
 #include "rn_handlers.h"
@@ -74,6 +75,7 @@ typedef struct fetch_state {
     rn_datapath_t *dp;
     rn_fetchwaiter_t *waiter; /* while parked */
     int32_t replica_id;
+    bool follower_ok; /* a follower may fetch: CLUSTER_ACTION on the cluster */
     fetch_mode_t mode;
     int32_t sess_id, sess_epoch; /* incremental: the session and the epoch it moved to */
     fetch_item_t *items;
@@ -432,6 +434,22 @@ static rn_fetchsess_read_t read_of(const rn_fetch_partition_data_t *out)
 }
 
 /* Build the whole response from the current state of the logs. */
+/* May the consumer read the topic? A follower's right is the cluster's (follower_ok). An
+ * unknown topic id is left to resolve (UNKNOWN_TOPIC_ID); an unknown name is authorized by
+ * name first, as Kafka does. */
+static bool read_allowed(const fetch_state_t *st, const rn_topic_t *topic,
+                         const rn_fetch_topic_t *tin)
+{
+    if (st->replica_id >= 0)
+        return st->follower_ok;
+    if (rn_req_broker(st->req)->authz == NULL)
+        return true;
+    if (topic != NULL)
+        return rn_authz_allowed(st->req, RN_ACL_OP_READ, RN_ACL_RES_TOPIC, rn_str(topic->name));
+    return st->req->api_version >= 13 ||
+           rn_authz_allowed(st->req, RN_ACL_OP_READ, RN_ACL_RES_TOPIC, tin->topic);
+}
+
 static int read_all(fetch_state_t *st, fetch_budget_t *budget)
 {
     rn_req_t *req = st->req;
@@ -465,6 +483,7 @@ static int read_all(fetch_state_t *st, fetch_budget_t *budget)
         if (!pouts && nparts > 0)
             return RN_ENOMEM;
         rn_topic_t *topic = find_topic(st, tin);
+        bool allowed = read_allowed(st, topic, tin);
         for (int32_t p = 0; p < nparts; p++) {
             const rn_fetch_partition_t *pin = st->items[g->first + p].pin;
             rn_fetch_partition_data_t *out = &pouts[p];
@@ -475,7 +494,9 @@ static int read_all(fetch_state_t *st, fetch_budget_t *budget)
             out->aborted_transactions = (rn_aborted_transaction_array_t){-1, NULL};
             out->preferred_read_replica = -1;
             out->records = (rn_records_t){0};
-            rn_dpart_t *dpart = resolve(st, topic, pin, out);
+            if (!allowed)
+                out->error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+            rn_dpart_t *dpart = allowed ? resolve(st, topic, pin, out) : NULL;
             if (dpart)
                 read_partition(st, freq, dpart, pin, out, budget);
             if (out->error_code != RN_KERR_NONE || out->diverging_epoch.epoch >= 0 ||
@@ -678,8 +699,14 @@ int rn_handle_fetch(rn_req_t *req)
 {
     const rn_fetch_request_t *freq = req->request;
     rn_fetch_response_t *resp = req->response;
-    if (rn_quorum_fetch_wanted(req))
+    if (rn_quorum_fetch_wanted(req)) {
+        if (!rn_authz_cluster(req, RN_ACL_OP_CLUSTER_ACTION)) {
+            resp->error_code = RN_KERR_CLUSTER_AUTHORIZATION_FAILED;
+            rn_req_count_error(req);
+            return RN_HANDLED_SYNC;
+        }
         return rn_quorum_handle_fetch(req); /* a voter replicating __cluster_metadata-0 */
+    }
     resp->throttle_time_ms = 0;
     resp->session_id = RN_FETCHSESS_INVALID_ID;
     fetch_state_t *st = rn_arena_calloc(&req->arena, 1, sizeof(*st));
@@ -688,6 +715,7 @@ int rn_handle_fetch(rn_req_t *req)
     st->req = req;
     st->dp = rn_datapath(rn_req_broker(req));
     st->replica_id = req->api_version >= 15 ? freq->replica_state.replica_id : freq->replica_id;
+    st->follower_ok = st->replica_id >= 0 && rn_authz_cluster(req, RN_ACL_OP_CLUSTER_ACTION);
     int16_t err = open_session(st);
     if (err != RN_KERR_NONE) {
         session_error(resp, err, RN_FETCHSESS_INVALID_ID);

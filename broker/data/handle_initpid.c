@@ -13,6 +13,7 @@
  * Kafka uses when a client may not use a transactional id, which Java and librdkafka treat
  * as fatal at once (rather than retrying, as they would COORDINATOR_NOT_AVAILABLE, until
  * init_transactions times out). */
+#include "acl/rn_authz.h"
 #include "data/rn_datapath.h"
 #include "rn_handlers.h"
 
@@ -66,6 +67,14 @@ int rn_handle_init_producer_id(rn_req_t *req)
                 RN_STR_ESC(ireq->transactional_id), req->peer,
                 RN_STR_ESC(((rn_str_t){req->client_id, req->client_id_len})));
         resp->error_code = RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        return RN_HANDLED_SYNC;
+    }
+    /* An idempotent producer: IDEMPOTENT_WRITE on the cluster, or (KIP-679) WRITE on some
+     * topic. */
+    if (!rn_authz_cluster(req, RN_ACL_OP_IDEMPOTENT_WRITE) &&
+        !rn_authz_any(req, RN_ACL_OP_WRITE, RN_ACL_RES_TOPIC)) {
+        resp->error_code = RN_KERR_CLUSTER_AUTHORIZATION_FAILED;
+        rn_req_count_error(req);
         return RN_HANDLED_SYNC;
     }
     if ((ireq->producer_id < 0) != (ireq->producer_epoch < 0)) {

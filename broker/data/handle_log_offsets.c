@@ -28,6 +28,7 @@
  * Every partition is checked first: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER,
  * KAFKA_STORAGE_ERROR for an offline log, and for a current_leader_epoch >= 0 other than
  * the partition's: FENCED_LEADER_EPOCH (older) / UNKNOWN_LEADER_EPOCH (newer). */
+#include "acl/rn_authz.h"
 #include "data/rn_datapath.h"
 #include "data/rn_tslookup.h"
 #include "rn_handlers.h"
@@ -324,8 +325,15 @@ int rn_handle_list_offsets(rn_req_t *req)
             resp->topics.count = t + 1;
             break;
         }
-        for (int32_t p = 0; p < nparts; p++)
-            list_partition(req, st, lreq, tin->name, &tin->partitions.items[p], &pouts[p]);
+        bool allowed = rn_authz_allowed(req, RN_ACL_OP_DESCRIBE, RN_ACL_RES_TOPIC, tin->name);
+        for (int32_t p = 0; p < nparts; p++) {
+            if (allowed) {
+                list_partition(req, st, lreq, tin->name, &tin->partitions.items[p], &pouts[p]);
+                continue;
+            }
+            pouts[p].partition_index = tin->partitions.items[p].partition_index;
+            pouts[p].error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+        }
     }
     if (st->pending == 0)
         return RN_HANDLED_SYNC;
@@ -400,8 +408,16 @@ int rn_handle_delete_records(rn_req_t *req)
                                                            nparts);
         if (!pouts && nparts > 0)
             return RN_ENOMEM;
-        for (int32_t p = 0; p < nparts; p++)
-            delete_partition(req, tin->name, &tin->partitions.items[p], &pouts[p]);
+        bool allowed = rn_authz_allowed(req, RN_ACL_OP_DELETE, RN_ACL_RES_TOPIC, tin->name);
+        for (int32_t p = 0; p < nparts; p++) {
+            if (allowed) {
+                delete_partition(req, tin->name, &tin->partitions.items[p], &pouts[p]);
+                continue;
+            }
+            pouts[p].partition_index = tin->partitions.items[p].partition_index;
+            pouts[p].low_watermark = -1;
+            pouts[p].error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+        }
     }
     return RN_HANDLED_SYNC;
 }
@@ -413,6 +429,9 @@ int rn_handle_offset_for_leader_epoch(rn_req_t *req)
     const rn_offset_for_leader_epoch_request_t *oreq = req->request;
     rn_offset_for_leader_epoch_response_t *resp = req->response;
     resp->throttle_time_ms = 0;
+    /* A follower (replica id >= 0) needs CLUSTER_ACTION; a consumer DESCRIBE on the topic. */
+    bool follower = req->api_version >= 3 && oreq->replica_id >= 0;
+    bool follower_ok = follower && rn_authz_cluster(req, RN_ACL_OP_CLUSTER_ACTION);
     int32_t ntopics = oreq->topics.count > 0 ? oreq->topics.count : 0;
     rn_offset_for_leader_topic_result_t *touts =
         rn_offset_for_leader_topic_result_array_alloc(&req->arena, &resp->topics, ntopics);
@@ -422,6 +441,9 @@ int rn_handle_offset_for_leader_epoch(rn_req_t *req)
         const rn_offset_for_leader_topic_t *tin = &oreq->topics.items[t];
         int32_t nparts = tin->partitions.count > 0 ? tin->partitions.count : 0;
         touts[t].topic = tin->topic;
+        bool allowed =
+            follower ? follower_ok
+                     : rn_authz_allowed(req, RN_ACL_OP_DESCRIBE, RN_ACL_RES_TOPIC, tin->topic);
         rn_epoch_end_offset_t *pouts =
             rn_epoch_end_offset_array_alloc(&req->arena, &touts[t].partitions, nparts);
         if (!pouts && nparts > 0)
@@ -432,6 +454,10 @@ int rn_handle_offset_for_leader_epoch(rn_req_t *req)
             out->partition = pin->partition;
             out->leader_epoch = -1;
             out->end_offset = -1;
+            if (!allowed) {
+                out->error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+                continue;
+            }
             rn_dpart_t *dpart = lookup(req, tin->topic, pin->partition, pin->current_leader_epoch,
                                        NULL, &out->error_code);
             if (!dpart)

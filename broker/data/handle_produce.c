@@ -32,6 +32,7 @@
  * sequences, epochs), as Kafka's ReplicaManager reports them.
  * With acks=0 no response is sent; if a partition failed the connection is closed instead,
  * as Kafka does, so the client notices and refreshes its metadata. */
+#include "acl/rn_authz.h"
 #include "data/rn_datapath.h"
 #include "data/rn_precords.h"
 #include "replica/rn_replica.h"
@@ -358,9 +359,16 @@ int rn_handle_produce(rn_req_t *req)
         }
         for (int32_t t = 0; t < ntopics; t++) {
             const rn_topic_produce_data_t *tin = &preq->topic_data.items[t];
-            for (int32_t p = 0; p < touts[t].partition_responses.count; p++)
-                produce_partition(&pc, tin, &tin->partition_data.items[p],
-                                  &touts[t].partition_responses.items[p]);
+            /* Kafka's order: an unauthorized topic says so whether or not it exists. */
+            bool allowed = rn_authz_allowed(req, RN_ACL_OP_WRITE, RN_ACL_RES_TOPIC, tin->name);
+            for (int32_t p = 0; p < touts[t].partition_responses.count; p++) {
+                if (!allowed)
+                    set_error(&pc, &touts[t].partition_responses.items[p],
+                              RN_KERR_TOPIC_AUTHORIZATION_FAILED, NULL);
+                else
+                    produce_partition(&pc, tin, &tin->partition_data.items[p],
+                                      &touts[t].partition_responses.items[p]);
+            }
         }
     }
 

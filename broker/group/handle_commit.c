@@ -4,6 +4,7 @@
  * coordinator (rn_gcoord), which appends commits to __consumer_offsets; an OffsetCommit is
  * parked until the commit is replicated (at once on a single node). */
 #include "rn_handlers.h"
+#include "acl/rn_authz.h"
 
 #include "rn_alloc.h"
 #include "rn_err.h"
@@ -82,6 +83,7 @@ int rn_handle_offset_commit(rn_req_t *req)
 {
     const rn_offset_commit_request_t *cr = req->request;
     rn_str_t instance = req->api_version >= 7 ? cr->group_instance_id : RN_STR_NULL;
+    bool group_ok = rn_authz_allowed(req, RN_ACL_OP_READ, RN_ACL_RES_GROUP, cr->group_id);
     int32_t nt = cr->topics.count > 0 ? cr->topics.count : 0;
     size_t total = 0;
     for (int32_t i = 0; i < nt; i++)
@@ -94,6 +96,7 @@ int rn_handle_offset_commit(rn_req_t *req)
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         const rn_offset_commit_request_topic_t *t = &cr->topics.items[i];
+        bool topic_ok = rn_authz_allowed(req, RN_ACL_OP_READ, RN_ACL_RES_TOPIC, t->name);
         for (int32_t j = 0; j < t->partitions.count; j++) {
             const rn_offset_commit_request_partition_t *p = &t->partitions.items[j];
             items[k] = (rn_gcoord_commit_t){
@@ -103,12 +106,19 @@ int rn_handle_offset_commit(rn_req_t *req)
                 .leader_epoch = req->api_version >= 6 ? p->committed_leader_epoch : -1,
                 .metadata = p->committed_metadata,
                 .commit_timestamp = req->api_version == 1 ? p->commit_timestamp : -1,
-                .error = known_partition(req, t->name, p->partition_index)
+                .error = !group_ok   ? RN_KERR_GROUP_AUTHORIZATION_FAILED
+                         : !topic_ok ? RN_KERR_TOPIC_AUTHORIZATION_FAILED
+                         : known_partition(req, t->name, p->partition_index)
                              ? RN_KERR_NONE
                              : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION,
             };
             k++;
         }
+    }
+    if (!group_ok) { /* Kafka: every partition says so, and nothing is committed */
+        rn_req_count_error(req);
+        int rc = commit_answer(req, items);
+        return rc != 0 ? rc : RN_HANDLED_SYNC;
     }
     int64_t retention = req->api_version <= 4 ? cr->retention_time_ms : -1;
     commit_state_t *st = rn_arena_calloc(&req->arena, 1, sizeof(*st));
@@ -190,7 +200,9 @@ static int fetch_group(rn_req_t *req, rn_str_t group_id, const fetch_topic_t *to
                        int32_t ntopics, fetch_topic_out_t **out, int32_t *nout)
 {
     const rn_committed_t *offsets = NULL;
-    int16_t err = rn_gcoord_offsets(gcoord(req), group_id, &offsets);
+    int16_t err = rn_authz_allowed(req, RN_ACL_OP_DESCRIBE, RN_ACL_RES_GROUP, group_id)
+                      ? rn_gcoord_offsets(gcoord(req), group_id, &offsets)
+                      : RN_KERR_GROUP_AUTHORIZATION_FAILED;
     *out = NULL;
     *nout = 0;
     if (topics != NULL) {
@@ -207,8 +219,14 @@ static int fetch_group(rn_req_t *req, rn_str_t group_id, const fetch_topic_t *to
             o[i].parts = rn_arena_calloc(&req->arena, (size_t)np + 1, sizeof(*o[i].parts));
             if (o[i].parts == NULL)
                 return RN_ENOMEM;
+            /* A topic the client may not DESCRIBE: TOPIC_AUTHORIZATION_FAILED, as Kafka. */
+            int16_t terr =
+                err == RN_KERR_NONE &&
+                        !rn_authz_allowed(req, RN_ACL_OP_DESCRIBE, RN_ACL_RES_TOPIC, topics[i].name)
+                    ? RN_KERR_TOPIC_AUTHORIZATION_FAILED
+                    : err;
             for (int32_t j = 0; j < np; j++)
-                fill_part(req, offsets, topics[i].name, topics[i].partitions->items[j], err,
+                fill_part(req, offsets, topics[i].name, topics[i].partitions->items[j], terr,
                           &o[i].parts[j]);
         }
         *out = o;
@@ -230,6 +248,9 @@ static int fetch_group(rn_req_t *req, rn_str_t group_id, const fetch_topic_t *to
     int32_t nt = 0;
     for (size_t i = 0; i < n; i++) {
         rn_str_t name = {es[i]->topic, (int32_t)es[i]->topic_len};
+        /* Every offset: only of the topics the client may DESCRIBE. */
+        if (!rn_authz_allowed(req, RN_ACL_OP_DESCRIBE, RN_ACL_RES_TOPIC, name))
+            continue;
         if (nt == 0 || !rn_str_eq(o[nt - 1].name, name)) {
             /* A copy: the entry may change before the answer is sent. */
             char *copy = rn_arena_alloc(&req->arena, (size_t)name.len + 1);
@@ -355,6 +376,12 @@ int rn_handle_offset_delete(rn_req_t *req)
 {
     const rn_offset_delete_request_t *dr = req->request;
     rn_offset_delete_response_t *resp = req->response;
+    if (!rn_authz_allowed(req, RN_ACL_OP_DELETE, RN_ACL_RES_GROUP, dr->group_id)) {
+        resp->error_code = RN_KERR_GROUP_AUTHORIZATION_FAILED;
+        rn_offset_delete_response_topic_array_alloc(&req->arena, &resp->topics, 0);
+        rn_req_count_error(req);
+        return RN_HANDLED_SYNC;
+    }
     int32_t nt = dr->topics.count > 0 ? dr->topics.count : 0;
     size_t total = 0;
     for (int32_t i = 0; i < nt; i++)
@@ -369,10 +396,12 @@ int rn_handle_offset_delete(rn_req_t *req)
         const rn_offset_delete_request_topic_t *t = &dr->topics.items[i];
         for (int32_t j = 0; j < t->partitions.count; j++, k++) {
             int32_t p = t->partitions.items[j].partition_index;
-            items[k] = (rn_gcoord_tp_t){t->name, p,
-                                        known_partition(req, t->name, p)
-                                            ? RN_KERR_NONE
-                                            : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION};
+            items[k] = (rn_gcoord_tp_t){
+                t->name, p,
+                !rn_authz_allowed(req, RN_ACL_OP_READ, RN_ACL_RES_TOPIC, t->name)
+                    ? RN_KERR_TOPIC_AUTHORIZATION_FAILED
+                : known_partition(req, t->name, p) ? RN_KERR_NONE
+                                                   : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION};
         }
     }
     resp->throttle_time_ms = 0;

@@ -5,6 +5,7 @@
  * park their request (the answer can wait for other members) and complete it from the
  * coordinator's callbacks. */
 #include "rn_handlers.h"
+#include "acl/rn_authz.h"
 
 #include "rn_alloc.h"
 #include "data/rn_datapath.h"
@@ -22,6 +23,12 @@
 /* Kafka's ACL operations a group has (READ 3, DELETE 6, DESCRIBE 8), as DescribeGroups v3+
  * reports them when asked; runnel has no ACLs, so everything is allowed. */
 #define GROUP_AUTHORIZED_OPS ((1 << 3) | (1 << 6) | (1 << 8))
+
+/* May the client do op on the group? (READ to take part, DESCRIBE to look, DELETE.) */
+static bool group_ok(const rn_req_t *req, int8_t op, rn_str_t group)
+{
+    return rn_authz_allowed(req, op, RN_ACL_RES_GROUP, group);
+}
 
 static rn_gcoord_t *gcoord(const rn_req_t *req)
 {
@@ -116,6 +123,14 @@ static void find_answer(rn_req_t *req, int16_t topic_error)
             resp->port = -1;
             return;
         }
+        if (!group_ok(req, RN_ACL_OP_DESCRIBE, fr->key)) {
+            resp->error_code = RN_KERR_GROUP_AUTHORIZATION_FAILED;
+            resp->error_message = rn_str(rn_kerr_name(resp->error_code));
+            resp->node_id = -1;
+            resp->host = (rn_str_t){"", 0};
+            resp->port = -1;
+            return;
+        }
         find_one(req, fr->key, &resp->error_code, &resp->error_message, &resp->node_id, &resp->host,
                  &resp->port);
         return;
@@ -129,6 +144,18 @@ static void find_answer(rn_req_t *req, int16_t topic_error)
     for (int32_t i = 0; i < n; i++) {
         rn_coordinator_t *c = &out[i];
         c->key = fr->coordinator_keys.items[i];
+        bool denied = !bad_type && (txn ? !rn_authz_allowed(req, RN_ACL_OP_DESCRIBE,
+                                                            RN_ACL_RES_TRANSACTIONAL_ID, c->key)
+                                        : !group_ok(req, RN_ACL_OP_DESCRIBE, c->key));
+        if (denied) {
+            c->error_code = txn ? RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                                : RN_KERR_GROUP_AUTHORIZATION_FAILED;
+            c->error_message = rn_str(rn_kerr_name(c->error_code));
+            c->node_id = -1;
+            c->host = (rn_str_t){"", 0};
+            c->port = -1;
+            continue;
+        }
         if (bad_type || txn || topic_error != RN_KERR_NONE) {
             c->error_code = bad_type ? RN_KERR_INVALID_REQUEST
                             : txn    ? RN_KERR_COORDINATOR_NOT_AVAILABLE
@@ -239,6 +266,12 @@ static void sync_done(void *arg, void *waiter, const rn_group_sync_result_t *res
 int rn_handle_join_group(rn_req_t *req)
 {
     const rn_join_group_request_t *jr = req->request;
+    if (!group_ok(req, RN_ACL_OP_READ, jr->group_id)) {
+        rn_join_group_response_t *resp = req->response;
+        resp->error_code = RN_KERR_GROUP_AUTHORIZATION_FAILED;
+        rn_req_count_error(req);
+        return RN_HANDLED_SYNC;
+    }
     int32_t n = jr->protocols.count > 0 ? jr->protocols.count : 0;
     rn_group_protocol_t *protocols =
         rn_arena_calloc(&req->arena, (size_t)n + 1, sizeof(*protocols));
@@ -275,6 +308,12 @@ int rn_handle_join_group(rn_req_t *req)
 int rn_handle_sync_group(rn_req_t *req)
 {
     const rn_sync_group_request_t *sr = req->request;
+    if (!group_ok(req, RN_ACL_OP_READ, sr->group_id)) {
+        rn_sync_group_response_t *resp = req->response;
+        resp->error_code = RN_KERR_GROUP_AUTHORIZATION_FAILED;
+        rn_req_count_error(req);
+        return RN_HANDLED_SYNC;
+    }
     int32_t n = sr->assignments.count > 0 ? sr->assignments.count : 0;
     rn_group_assignment_t *a = rn_arena_calloc(&req->arena, (size_t)n + 1, sizeof(*a));
     if (a == NULL)
@@ -315,6 +354,11 @@ int rn_handle_heartbeat(rn_req_t *req)
 {
     const rn_heartbeat_request_t *hr = req->request;
     rn_heartbeat_response_t *resp = req->response;
+    if (!group_ok(req, RN_ACL_OP_READ, hr->group_id)) {
+        resp->error_code = RN_KERR_GROUP_AUTHORIZATION_FAILED;
+        rn_req_count_error(req);
+        return RN_HANDLED_SYNC;
+    }
     rn_str_t instance = req->api_version >= 3 ? hr->group_instance_id : RN_STR_NULL;
     resp->throttle_time_ms = 0;
     resp->error_code = rn_gcoord_heartbeat(gcoord(req), hr->group_id, or_empty(hr->member_id),
@@ -326,6 +370,11 @@ int rn_handle_leave_group(rn_req_t *req)
 {
     const rn_leave_group_request_t *lr = req->request;
     rn_leave_group_response_t *resp = req->response;
+    if (!group_ok(req, RN_ACL_OP_READ, lr->group_id)) {
+        resp->error_code = RN_KERR_GROUP_AUTHORIZATION_FAILED;
+        rn_req_count_error(req);
+        return RN_HANDLED_SYNC;
+    }
     bool batch = req->api_version >= 3;
     int32_t n = batch ? (lr->members.count > 0 ? lr->members.count : 0) : 1;
     rn_gcoord_leaver_t *lv = rn_arena_calloc(&req->arena, (size_t)n + 1, sizeof(*lv));
@@ -371,6 +420,17 @@ static int describe_one(rn_req_t *req, rn_str_t id, rn_described_group_t *out, b
     out->group_id = id;
     out->authorized_operations = with_ops ? GROUP_AUTHORIZED_OPS : INT32_MIN;
     out->protocol_type = out->protocol_data = out->group_state = (rn_str_t){"", 0};
+    if (!group_ok(req, RN_ACL_OP_DESCRIBE, id)) {
+        out->error_code = RN_KERR_GROUP_AUTHORIZATION_FAILED;
+        rn_described_group_member_array_alloc(&req->arena, &out->members, 0);
+        return 0;
+    }
+    if (with_ops && rn_authz_on(req)) {
+        out->authorized_operations = 0;
+        for (int8_t op = RN_ACL_OP_READ; op <= RN_ACL_OP_DESCRIBE; op++)
+            if ((GROUP_AUTHORIZED_OPS & (1 << op)) != 0 && group_ok(req, op, id))
+                out->authorized_operations |= 1 << op;
+    }
     const rn_group_t *g = NULL;
     out->error_code = rn_gcoord_describe(gcoord(req), id, &g);
     if (out->error_code != RN_KERR_NONE) {
@@ -440,6 +500,7 @@ int rn_handle_list_groups(rn_req_t *req)
     if (out == NULL && n > 0)
         return RN_ENOMEM;
     int32_t k = 0;
+    bool all_groups = rn_authz_cluster(req, RN_ACL_OP_DESCRIBE);
     for (size_t i = 0; i < n; i++) {
         rn_group_state_t st = rn_group_state(groups[i]);
         bool keep = nstates == 0;
@@ -447,7 +508,8 @@ int rn_handle_list_groups(rn_req_t *req)
             rn_str_t s = lr->states_filter.items[f];
             keep = s.len >= 0 && rn_group_state_parse(s.ptr ? s.ptr : "", (size_t)s.len) == (int)st;
         }
-        if (!keep)
+        /* Without DESCRIBE on the cluster, only the groups the client may describe. */
+        if (!keep || (!all_groups && !group_ok(req, RN_ACL_OP_DESCRIBE, rn_group_id(groups[i]))))
             continue;
         out[k].group_id = dup_str(req, rn_group_id(groups[i]));
         out[k].protocol_type = dup_str(req, or_empty(rn_group_protocol_type(groups[i])));
@@ -471,7 +533,9 @@ int rn_handle_delete_groups(rn_req_t *req)
     resp->throttle_time_ms = 0;
     for (int32_t i = 0; i < n; i++) {
         out[i].group_id = dr->groups_names.items[i];
-        out[i].error_code = rn_gcoord_delete_group(gcoord(req), dr->groups_names.items[i]);
+        out[i].error_code = group_ok(req, RN_ACL_OP_DELETE, dr->groups_names.items[i])
+                                ? rn_gcoord_delete_group(gcoord(req), dr->groups_names.items[i])
+                                : RN_KERR_GROUP_AUTHORIZATION_FAILED;
     }
     return RN_HANDLED_SYNC;
 }

@@ -2,6 +2,7 @@
  * synonyms, types and documentation as Kafka reports them), AlterConfigs (replace a
  * topic's overrides) and IncrementalAlterConfigs (SET/DELETE/APPEND/SUBTRACT). Topic
  * changes are persisted before the answer; broker settings are static (file and flags). */
+#include "acl/rn_authz.h"
 #include "rn_handlers.h"
 
 #include "rn_alloc.h"
@@ -132,6 +133,57 @@ static bool own_broker(rn_req_t *req, rn_str_t name, bool *empty)
     return *empty || rn_str_eq_cstr(name, buf);
 }
 
+/* Kafka's rule for configs: a topic's need op on the topic, a broker's (and its loggers')
+ * op on the cluster. RN_KERR_NONE, or the *_AUTHORIZATION_FAILED code to answer. */
+static int16_t config_denied(const rn_req_t *req, int8_t resource_type, rn_str_t name, int8_t op)
+{
+    if (!rn_authz_on(req))
+        return RN_KERR_NONE;
+    if (resource_type == RES_TOPIC)
+        return rn_authz_allowed(req, op, RN_ACL_RES_TOPIC, name)
+                   ? RN_KERR_NONE
+                   : RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+    if (resource_type == RES_BROKER || resource_type == RES_BROKER_LOGGER)
+        return rn_authz_cluster(req, op) ? RN_KERR_NONE : RN_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    return RN_KERR_NONE; /* answered INVALID_REQUEST by the handler */
+}
+
+/* A node about to forward an alter whose client may not change every resource answers it
+ * here: the refused resources with their code, the others NOT_CONTROLLER (see
+ * handle_topics.c's forward_denied). 0: go on. */
+static int alter_forward_denied(rn_req_t *req, const int8_t *types, const rn_str_t *names,
+                                size_t stride, int32_t n)
+{
+    if (!rn_authz_on(req) || !rn_cluster_forwards(req))
+        return 0;
+    int32_t refused = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const int8_t *t = (const int8_t *)((const char *)types + stride * (size_t)i);
+        const rn_str_t *nm = (const rn_str_t *)((const char *)names + stride * (size_t)i);
+        refused += config_denied(req, *t, *nm, RN_ACL_OP_ALTER_CONFIGS) != RN_KERR_NONE;
+    }
+    if (refused == 0)
+        return 0;
+    if (rn_cluster_answer_all(req, RN_KERR_NOT_CONTROLLER,
+                              "Send this request to the controller.") != 0)
+        return RN_ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        const int8_t *t = (const int8_t *)((const char *)types + stride * (size_t)i);
+        const rn_str_t *nm = (const rn_str_t *)((const char *)names + stride * (size_t)i);
+        int16_t code = config_denied(req, *t, *nm, RN_ACL_OP_ALTER_CONFIGS);
+        if (code == RN_KERR_NONE)
+            continue;
+        if (req->api_key == RN_API_ALTER_CONFIGS)
+            ((rn_alter_configs_response_t *)req->response)->responses.items[i].error_code = code;
+        else
+            ((rn_incremental_alter_configs_response_t *)req->response)
+                ->responses.items[i]
+                .error_code = code;
+    }
+    rn_req_count_error(req);
+    return RN_HANDLED_SYNC;
+}
+
 int rn_handle_describe_configs(rn_req_t *req)
 {
     rn_broker_t *b = rn_req_broker(req);
@@ -147,6 +199,12 @@ int rn_handle_describe_configs(rn_req_t *req)
         rn_describe_configs_result_t *res = &results[i];
         res->resource_type = r->resource_type;
         res->resource_name = r->resource_name;
+        res->error_code =
+            config_denied(req, r->resource_type, r->resource_name, RN_ACL_OP_DESCRIBE_CONFIGS);
+        if (res->error_code != RN_KERR_NONE) {
+            res->error_message = rn_req_strf(req, "Authorization failed.");
+            continue;
+        }
         int rc = 0;
         bool empty;
         if (r->resource_type == RES_TOPIC) {
@@ -236,6 +294,13 @@ int rn_handle_alter_configs(rn_req_t *req)
     bool topics_only = true;
     for (int32_t i = 0; fwd_req != NULL && i < fwd_req->resources.count; i++)
         topics_only &= fwd_req->resources.items[i].resource_type == RES_TOPIC;
+    if (topics_only && fwd_req != NULL && fwd_req->resources.count > 0) {
+        const rn_alter_configs_resource_t *r0 = &fwd_req->resources.items[0];
+        int denied = alter_forward_denied(req, &r0->resource_type, &r0->resource_name, sizeof(*r0),
+                                          fwd_req->resources.count);
+        if (denied != 0)
+            return denied;
+    }
     int fwd = topics_only ? rn_cluster_forward(req) : 0; /* topic configs are records */
     if (fwd != 0)
         return fwd;
@@ -253,6 +318,12 @@ int rn_handle_alter_configs(rn_req_t *req)
         res->resource_type = r->resource_type;
         res->resource_name = r->resource_name;
         res->error_message = RN_STR_NULL; /* Kafka: null unless there is an error */
+        res->error_code =
+            config_denied(req, r->resource_type, r->resource_name, RN_ACL_OP_ALTER_CONFIGS);
+        if (res->error_code != RN_KERR_NONE) {
+            res->error_message = rn_req_strf(req, "Authorization failed.");
+            continue;
+        }
         rn_topic_t *topic = alter_target(req, r->resource_type, r->resource_name, &res->error_code,
                                          &res->error_message);
         if (topic == NULL)
@@ -393,6 +464,13 @@ int rn_handle_incremental_alter_configs(rn_req_t *req)
     bool topics_only = true;
     for (int32_t i = 0; fwd_req != NULL && i < fwd_req->resources.count; i++)
         topics_only &= fwd_req->resources.items[i].resource_type == RES_TOPIC;
+    if (topics_only && fwd_req != NULL && fwd_req->resources.count > 0) {
+        const rn_incremental_alter_configs_resource_t *r0 = &fwd_req->resources.items[0];
+        int denied = alter_forward_denied(req, &r0->resource_type, &r0->resource_name, sizeof(*r0),
+                                          fwd_req->resources.count);
+        if (denied != 0)
+            return denied;
+    }
     int fwd = topics_only ? rn_cluster_forward(req) : 0; /* topic configs are records */
     if (fwd != 0)
         return fwd;
@@ -411,6 +489,12 @@ int rn_handle_incremental_alter_configs(rn_req_t *req)
         res->resource_type = r->resource_type;
         res->resource_name = r->resource_name;
         res->error_message = RN_STR_NULL; /* Kafka: null unless there is an error */
+        res->error_code =
+            config_denied(req, r->resource_type, r->resource_name, RN_ACL_OP_ALTER_CONFIGS);
+        if (res->error_code != RN_KERR_NONE) {
+            res->error_message = rn_req_strf(req, "Authorization failed.");
+            continue;
+        }
         rn_topic_t *topic = alter_target(req, r->resource_type, r->resource_name, &res->error_code,
                                          &res->error_message);
         if (topic == NULL)

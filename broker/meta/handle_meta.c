@@ -1,5 +1,6 @@
 /* Handlers for what clients ask first: ApiVersions, Metadata (with topic auto-creation)
  * and DescribeCluster. */
+#include "acl/rn_authz.h"
 #include "rn_clock.h"
 #include "rn_handlers.h"
 
@@ -74,8 +75,8 @@ static int fill_brokers(rn_req_t *req, rn_metadata_response_broker_array_t *arr)
     return 0;
 }
 
-/* Authorized operations (KIP-430) as bit sets of Kafka's AclOperation codes. runnel has no
- * authorizer, so, like Kafka without one, it reports every operation that applies:
+/* Authorized operations (KIP-430) as bit sets of Kafka's AclOperation codes. Without an
+ * authorizer, like Kafka without one, every operation that applies is reported:
  * topics READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10,
  * ALTER_CONFIGS 11; the cluster CREATE, ALTER, DESCRIBE, CLUSTER_ACTION 9,
  * DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE 12. */
@@ -83,6 +84,33 @@ static int fill_brokers(rn_req_t *req, rn_metadata_response_broker_array_t *arr)
     ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11))
 #define CLUSTER_OPERATIONS                                                                         \
     ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
+
+/* The operations of set the client may do on the resource (each asked of the authorizer). */
+static int32_t authorized_ops(const rn_req_t *req, int32_t set, int8_t resource_type, rn_str_t name)
+{
+    if (!rn_authz_on(req))
+        return set;
+    int32_t ops = 0;
+    for (int8_t op = RN_ACL_OP_READ; op <= RN_ACL_OP_IDEMPOTENT_WRITE; op++)
+        if ((set & (1 << op)) != 0 && rn_authz_allowed(req, op, resource_type, name))
+            ops |= 1 << op;
+    return ops;
+}
+
+/* The cluster's authorized operations as Kafka reports them in Metadata and DescribeCluster:
+ * none unless the client may DESCRIBE the cluster (the brokers are listed either way). */
+static int32_t cluster_ops(const rn_req_t *req)
+{
+    if (!rn_authz_cluster(req, RN_ACL_OP_DESCRIBE))
+        return 0;
+    return authorized_ops(req, CLUSTER_OPERATIONS, RN_ACL_RES_CLUSTER, rn_str(RN_ACL_CLUSTER_NAME));
+}
+
+static bool may_describe(const rn_req_t *req, const rn_topic_t *topic)
+{
+    return !rn_authz_on(req) || rn_authz_allowed(req, RN_ACL_OP_DESCRIBE, RN_ACL_RES_TOPIC,
+                                                 (rn_str_t){topic->name, (int32_t)topic->name_len});
+}
 
 /* One topic as Metadata shows it. A topic not yet on disk reports LEADER_NOT_AVAILABLE,
  * as Kafka does while a new topic's leaders are being elected. */
@@ -94,7 +122,8 @@ static int fill_topic(rn_req_t *req, rn_metadata_response_topic_t *out, const rn
     out->topic_id = topic->id;
     out->is_internal = topic->internal;
     if (mreq->include_topic_authorized_operations)
-        out->topic_authorized_operations = TOPIC_OPERATIONS;
+        out->topic_authorized_operations =
+            authorized_ops(req, TOPIC_OPERATIONS, RN_ACL_RES_TOPIC, out->name);
     if (!topic->ready)
         return 0;
     rn_metadata_response_partition_t *parts = rn_metadata_response_partition_array_alloc(
@@ -140,17 +169,23 @@ static int md_answer(rn_req_t *req, const int16_t *errors)
     resp->cluster_id = rn_str(b->cluster_id);
     resp->controller_id = b->controller_id;
     if (mreq->include_cluster_authorized_operations)
-        resp->cluster_authorized_operations = CLUSTER_OPERATIONS;
+        resp->cluster_authorized_operations = cluster_ops(req);
 
     if (md_all_topics(req)) {
-        int32_t n = (int32_t)rn_topics_count(b->topics);
+        /* Topics the client may not DESCRIBE are left out, as Kafka does. */
+        int32_t n = (int32_t)rn_topics_count(b->topics), shown = 0;
         rn_metadata_response_topic_t *out =
             rn_metadata_response_topic_array_alloc(&req->arena, &resp->topics, n);
         if (out == NULL && n > 0)
             return RN_ENOMEM;
-        for (int32_t i = 0; i < n; i++)
-            if ((rc = fill_topic(req, &out[i], rn_topics_at(b->topics, (size_t)i))) != 0)
+        for (int32_t i = 0; i < n; i++) {
+            const rn_topic_t *topic = rn_topics_at(b->topics, (size_t)i);
+            if (!may_describe(req, topic))
+                continue;
+            if ((rc = fill_topic(req, &out[shown++], topic)) != 0)
                 return rc;
+        }
+        resp->topics.count = shown;
         return 0;
     }
     int32_t n = mreq->topics.count;
@@ -177,7 +212,7 @@ static int md_answer(rn_req_t *req, const int16_t *errors)
             out[i].error_code = errors[i] ? errors[i] : RN_KERR_LEADER_NOT_AVAILABLE;
         } else {
             out[i].name = req->api_version >= 12 ? RN_STR_NULL : rn_str("");
-            out[i].error_code = RN_KERR_UNKNOWN_TOPIC_ID;
+            out[i].error_code = errors[i] ? errors[i] : RN_KERR_UNKNOWN_TOPIC_ID;
         }
     }
     return 0;
@@ -237,8 +272,16 @@ int rn_handle_metadata(rn_req_t *req)
     int32_t refused = 0;
     for (int32_t i = 0; i < n; i++) {
         rn_str_t name = mreq->topics.items[i].name;
-        if (name.len < 0)
-            continue; /* by topic id (v10+): never created */
+        if (name.len < 0) { /* by topic id (v10+): never created */
+            const rn_topic_t *byid = rn_topics_find_id(b->topics, &mreq->topics.items[i].topic_id);
+            if (byid != NULL && !may_describe(req, byid))
+                errors[i] = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+            continue;
+        }
+        if (!rn_authz_allowed(req, RN_ACL_OP_DESCRIBE, RN_ACL_RES_TOPIC, name)) {
+            errors[i] = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+            continue;
+        }
         const char *ptr = name.ptr ? name.ptr : "";
         char why[400];
         if (rn_topics_valid_name(ptr, (size_t)name.len, why, sizeof(why)) != 0) {
@@ -256,6 +299,12 @@ int rn_handle_metadata(rn_req_t *req)
         }
         if (rn_topics_check_new(b->topics, ptr, (size_t)name.len, why, sizeof(why)) != 0) {
             errors[i] = RN_KERR_INVALID_TOPIC_EXCEPTION; /* collides with an existing name */
+            continue;
+        }
+        /* Auto-creation needs CREATE on the cluster or the topic, as CreateTopics. */
+        if (!rn_authz_cluster(req, RN_ACL_OP_CREATE) &&
+            !rn_authz_allowed(req, RN_ACL_OP_CREATE, RN_ACL_RES_TOPIC, name)) {
+            errors[i] = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
             continue;
         }
         if (room < 0)
@@ -300,7 +349,7 @@ int rn_handle_describe_cluster(rn_req_t *req)
     resp->cluster_id = rn_str(b->cluster_id);
     resp->controller_id = b->controller_id;
     if (dreq->include_cluster_authorized_operations)
-        resp->cluster_authorized_operations = CLUSTER_OPERATIONS;
+        resp->cluster_authorized_operations = cluster_ops(req);
     int n = rn_broker_node_count(b);
     rn_describe_cluster_broker_t *items =
         rn_describe_cluster_broker_array_alloc(&req->arena, &resp->brokers, n);

@@ -8,6 +8,7 @@
 #include "rn_kerr.h"
 #include "rn_log.h"
 #include "rn_str.h"
+#include "acl/rn_authz.h"
 #include "controller/rn_cluster.h"
 #include "meta/rn_keyset.h"
 
@@ -298,8 +299,81 @@ static int create_result_configs(rn_req_t *req, rn_creatable_topic_result_t *res
     return 0;
 }
 
+/* ---- authorization ---- */
+
+#define TOPIC_DENIED "Authorization failed."
+
+static bool may_create(const rn_req_t *req, rn_str_t name)
+{
+    return rn_authz_cluster(req, RN_ACL_OP_CREATE) ||
+           rn_authz_allowed(req, RN_ACL_OP_CREATE, RN_ACL_RES_TOPIC, name);
+}
+
+/* A node that forwards sends the request whole, authorized with its client's principal
+ * here (the controller sees the node's): one whose client may not do all of it is answered
+ * here instead, each refused entry with TOPIC_AUTHORIZATION_FAILED (the rest NOT_CONTROLLER:
+ * the client may send them to the controller). 0: go on. */
+static int forward_denied(rn_req_t *req)
+{
+    if (!rn_authz_on(req) || !rn_cluster_forwards(req))
+        return 0;
+    bool all = true;
+    if (req->api_key == RN_API_CREATE_TOPICS) {
+        const rn_create_topics_request_t *r = req->request;
+        for (int32_t i = 0; all && i < r->topics.count; i++)
+            all = may_create(req, r->topics.items[i].name);
+    } else if (req->api_key == RN_API_DELETE_TOPICS) {
+        const rn_delete_topics_request_t *r = req->request;
+        bool by_state = req->api_version >= 6;
+        int32_t n = by_state ? r->topics.count : r->topic_names.count;
+        for (int32_t i = 0; all && i < n; i++) {
+            rn_str_t name = by_state ? r->topics.items[i].name : r->topic_names.items[i];
+            if (name.len < 0) { /* by id: its name here */
+                const rn_topic_t *t =
+                    rn_topics_find_id(rn_req_broker(req)->topics, &r->topics.items[i].topic_id);
+                name = t != NULL ? rn_str(t->name) : name;
+            }
+            all = name.len < 0 || rn_authz_allowed(req, RN_ACL_OP_DELETE, RN_ACL_RES_TOPIC, name);
+        }
+    } else {
+        const rn_create_partitions_request_t *r = req->request;
+        for (int32_t i = 0; all && i < r->topics.count; i++)
+            all = rn_authz_allowed(req, RN_ACL_OP_ALTER, RN_ACL_RES_TOPIC, r->topics.items[i].name);
+    }
+    if (all)
+        return 0;
+    if (rn_cluster_answer_all(req, RN_KERR_NOT_CONTROLLER,
+                              "Send this request to the controller.") != 0)
+        return RN_ENOMEM;
+    /* Then the refused entries say why. */
+    if (req->api_key == RN_API_CREATE_TOPICS) {
+        rn_create_topics_response_t *resp = req->response;
+        for (int32_t i = 0; i < resp->topics.count; i++)
+            if (!may_create(req, resp->topics.items[i].name))
+                resp->topics.items[i].error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+    } else if (req->api_key == RN_API_DELETE_TOPICS) {
+        rn_delete_topics_response_t *resp = req->response;
+        for (int32_t i = 0; i < resp->responses.count; i++) {
+            rn_str_t name = resp->responses.items[i].name;
+            if (name.len >= 0 && !rn_authz_allowed(req, RN_ACL_OP_DELETE, RN_ACL_RES_TOPIC, name))
+                resp->responses.items[i].error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+        }
+    } else {
+        rn_create_partitions_response_t *resp = req->response;
+        for (int32_t i = 0; i < resp->results.count; i++)
+            if (!rn_authz_allowed(req, RN_ACL_OP_ALTER, RN_ACL_RES_TOPIC,
+                                  resp->results.items[i].name))
+                resp->results.items[i].error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+    }
+    rn_req_count_error(req);
+    return RN_HANDLED_SYNC;
+}
+
 int rn_handle_create_topics(rn_req_t *req)
 {
+    int denied = forward_denied(req);
+    if (denied != 0)
+        return denied;
     int fwd = rn_cluster_forward(req); /* only the controller changes topics */
     if (fwd != 0)
         return fwd;
@@ -328,6 +402,12 @@ int rn_handle_create_topics(rn_req_t *req)
         rn_creatable_topic_result_t *res = &results[nres++];
         res->name = t->name;
         res->error_message = RN_STR_NULL; /* Kafka: null unless there is an error */
+        if (!may_create(req, t->name)) {  /* CREATE on the cluster or the topic */
+            res->error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+            res->error_message = rn_req_strf(req, TOPIC_DENIED);
+            res->configs.count = 0;
+            continue;
+        }
         rn_topicconf_t conf = {0};
         int32_t partitions = 0;
         int16_t rf = 0;
@@ -365,6 +445,9 @@ int rn_handle_create_topics(rn_req_t *req)
 
 int rn_handle_delete_topics(rn_req_t *req)
 {
+    int denied = forward_denied(req);
+    if (denied != 0)
+        return denied;
     int fwd = rn_cluster_forward(req); /* only the controller changes topics */
     if (fwd != 0)
         return fwd;
@@ -414,6 +497,11 @@ int rn_handle_delete_topics(rn_req_t *req)
         if (id != NULL)
             res->topic_id = *id;
         rn_topic_t *topic = NULL;
+        if (!by_id && !rn_authz_allowed(req, RN_ACL_OP_DELETE, RN_ACL_RES_TOPIC, name)) {
+            res->error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+            res->error_message = rn_req_strf(req, TOPIC_DENIED);
+            continue;
+        }
         if (!enabled) {
             res->error_code = RN_KERR_TOPIC_DELETION_DISABLED;
             res->error_message = rn_req_strf(req, "Topic deletion is disabled.");
@@ -432,6 +520,12 @@ int rn_handle_delete_topics(rn_req_t *req)
             res->error_message = rn_req_strf(req, "This server does not host this topic.");
             continue;
         }
+        if (by_id &&
+            !rn_authz_allowed(req, RN_ACL_OP_DELETE, RN_ACL_RES_TOPIC, rn_str(topic->name))) {
+            res->error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+            res->error_message = rn_req_strf(req, TOPIC_DENIED);
+            continue;
+        }
         /* The topic is freed once its deletion is on disk: copy what we echo. */
         res->name = rn_req_strf(req, "%s", topic->name);
         res->topic_id = topic->id;
@@ -447,6 +541,9 @@ int rn_handle_delete_topics(rn_req_t *req)
 
 int rn_handle_create_partitions(rn_req_t *req)
 {
+    int denied = forward_denied(req);
+    if (denied != 0)
+        return denied;
     int fwd = rn_cluster_forward(req); /* only the controller changes topics */
     if (fwd != 0)
         return fwd;
@@ -474,6 +571,11 @@ int rn_handle_create_partitions(rn_req_t *req)
         slot->value = i;
         rn_create_partitions_topic_result_t *res = &results[nres++];
         res->name = t->name;
+        if (!rn_authz_allowed(req, RN_ACL_OP_ALTER, RN_ACL_RES_TOPIC, t->name)) {
+            res->error_code = RN_KERR_TOPIC_AUTHORIZATION_FAILED;
+            res->error_message = rn_req_strf(req, TOPIC_DENIED);
+            continue;
+        }
         if (dup) {
             res->error_code = RN_KERR_INVALID_REQUEST;
             res->error_message = rn_req_strf(req, "Duplicate topic name in the request.");

@@ -1,6 +1,7 @@
 /* DescribeClientQuotas (48) and AlterClientQuotas (49): the quota store over the wire, with
  * Kafka's filters and validation errors (its ClientQuotaControlManager and
  * ClientQuotasImage are the reference). An alteration answers once the store is on disk. */
+#include "acl/rn_authz.h"
 #include "rn_handlers.h"
 #include "quota/rn_quotas.h"
 
@@ -69,6 +70,9 @@ int rn_handle_describe_client_quotas(rn_req_t *req)
     rn_describe_client_quotas_response_t *resp = req->response;
     const rn_qstore_t *st = rn_quotas_store(rn_req_broker(req)->quotas);
     part_filter_t user = {0}, client = {0};
+    if (!rn_authz_cluster(req, RN_ACL_OP_DESCRIBE_CONFIGS))
+        return describe_error(req, RN_KERR_CLUSTER_AUTHORIZATION_FAILED,
+                              rn_str("Cluster authorization failed."));
     for (int32_t i = 0; i < dreq->components.count; i++) {
         const rn_describe_client_quotas_component_t *c = &dreq->components.items[i];
         part_filter_t *f;

@@ -1,6 +1,7 @@
 /* AlterClientQuotas (49): validate each entry as Kafka's ClientQuotaControlManager does
  * (an entry's ops all apply or none does), apply the valid ones unless validate_only, and
  * answer once the store is on disk. */
+#include "acl/rn_authz.h"
 #include "rn_handlers.h"
 #include "quota/rn_quotas.h"
 
@@ -122,6 +123,7 @@ int rn_handle_alter_client_quotas(rn_req_t *req)
     if (out == NULL && n > 0)
         return RN_ENOMEM;
     bool changed = false;
+    bool allowed = rn_authz_cluster(req, RN_ACL_OP_ALTER_CONFIGS);
     for (int32_t i = 0; i < n; i++) {
         const rn_alter_client_quotas_entry_t *in = &areq->entries.items[i];
         /* Echo the entity as sent. */
@@ -131,6 +133,11 @@ int rn_handle_alter_client_quotas(rn_req_t *req)
         for (int32_t j = 0; ents != NULL && j < in->entity.count; j++)
             ents[j] = (rn_alter_client_quotas_result_entity_t){in->entity.items[j].entity_type,
                                                                in->entity.items[j].entity_name};
+        if (!allowed) {
+            out[i].error_code = RN_KERR_CLUSTER_AUTHORIZATION_FAILED;
+            out[i].error_message = rn_str("Cluster authorization failed.");
+            continue;
+        }
         rn_qentity_t e;
         bool bad;
         rn_str_t why = parse_entity(req, &in->entity, &e, &bad);
