@@ -5,6 +5,7 @@
 #include "rn_alloc.h"
 #include "rn_broker.h"
 #include "rn_clock.h"
+#include "rn_err.h"
 #include "rn_log.h"
 
 #include <arpa/inet.h>
@@ -138,7 +139,7 @@ void rn__console_reply(struct evhttp_request *req, rn_json_t *j)
 {
     if (j->err != 0) {
         RN_WARN("console", "answer to %s not sent: %s", evhttp_request_get_uri(req),
-                j->err == -10 ? "over the answer cap" : "out of memory");
+                j->err == RN_ETOOBIG ? "over the answer cap" : "out of memory");
         rn__console_error(req, HTTP_INTERNAL, "answer too large");
         return;
     }
@@ -171,6 +172,24 @@ static bool loopback(struct evhttp_request *req)
         return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
     }
     return false;
+}
+
+/* With loopback clients only, the Host header must name loopback too: a page elsewhere whose
+ * name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own name and is refused. */
+static bool loopback_host(struct evhttp_request *req)
+{
+    const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    if (host == NULL)
+        return true; /* HTTP/1.0 without Host: not a browser */
+    size_t n = strlen(host);
+    const char *colon = strrchr(host, ':');
+    if (colon != NULL && host[0] != '[')
+        n = (size_t)(colon - host);
+    else if (host[0] == '[' && (colon = strchr(host, ']')) != NULL)
+        n = (size_t)(colon - host + 1);
+    return (n == 9 && strncmp(host, "localhost", 9) == 0) ||
+           (n == 5 && strncmp(host, "[::1]", 5) == 0) ||
+           (n >= 9 && strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") >= n);
 }
 
 typedef struct route {
@@ -214,6 +233,13 @@ static void api(rn_console_t *con, struct evhttp_request *req, const char *path,
     }
     if (rt->write != post) {
         rn__console_error(req, 405, rt->write ? "use POST" : "use GET");
+        return;
+    }
+    /* Another site's page may POST here (a form needs no permission), but it cannot add a
+     * header of its own without a CORS preflight, which this server never grants. */
+    if (rt->write &&
+        evhttp_find_header(evhttp_request_get_input_headers(req), "X-Runnel-Console") == NULL) {
+        rn__console_error(req, 403, "write actions need the X-Runnel-Console header");
         return;
     }
     struct evkeyvalq params;
@@ -260,7 +286,7 @@ bool rn_console_route(void *arg, struct evhttp_request *req)
                    strncmp(path, "/console/", 9) == 0;
     if (!is_api && !is_page)
         return false;
-    if (!con->allow_remote && !loopback(req)) {
+    if (!con->allow_remote && (!loopback(req) || !loopback_host(req))) {
         rn__console_error(req, 403,
                           "the console answers loopback clients only "
                           "(console.allow.remote)");

@@ -38,10 +38,11 @@ SHOTS = (os.path.join(SRC, "docs", "console") if SHOTS_ENV == "docs"
          else os.path.join(BUILD, "console-screenshots"))
 
 
-def http(method, url, body=None, timeout=30):
+def http(method, url, body=None, timeout=30, headers=None):
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+                                 headers=dict({"Content-Type": "application/json"},
+                                              **(headers or {})))
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read()
@@ -307,11 +308,18 @@ def main():
     page("cluster", "#/cluster",
          "return document.querySelectorAll('table').length >= 2;", "voters and brokers")
 
-    # Writes through the broker's own handlers.
+    # Writes through the broker's own handlers, from the console's own pages only.
     status, body = http("POST", web + "/api/topics/create?name=made-here&partitions=3", b"")
+    t.eq(status, 403, "a write without the console's header (another site's form) is refused")
+    status, body = http("GET", web + "/api/overview", headers={"Host": "evil.example:80"})
+    t.eq(status, 403, "a Host that is not loopback (DNS rebinding) is refused")
+    W = {"X-Runnel-Console": "1"}
+    status, body = http("POST", web + "/api/topics/create?name=made-here&partitions=3", b"",
+                        headers=W)
     t.ok(status == 200 and json.loads(body)["ok"], "POST /api/topics/create creates a topic",
          body[:300])
-    status, body = http("POST", web + "/api/produce?topic=made-here&partition=2&key=k", b"hello")
+    status, body = http("POST", web + "/api/produce?topic=made-here&partition=2&key=k", b"hello",
+                        headers=W)
     t.ok(status == 200 and json.loads(body).get("offset") == 0,
          "POST /api/produce appends a test record", body[:300])
     status, body = http("GET", web + "/api/messages?topic=made-here&partition=2")

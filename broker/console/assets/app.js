@@ -22,6 +22,7 @@ function h(tag, attrs, ...kids) {
 }
 
 async function api(path, opts) {
+  if (opts && opts.method === "POST") opts.headers = {"X-Runnel-Console": "1"};
   const r = await fetch(path, opts);
   const body = await r.json();
   if (!r.ok) throw new Error(body.error || r.statusText);

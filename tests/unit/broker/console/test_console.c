@@ -31,6 +31,8 @@ static void *loop_main(void *arg)
 }
 
 /* One request with Connection: close; the whole answer (headers and body) into buf. */
+static const char *host_header = "127.0.0.1";
+
 static size_t get(int port, const char *method, const char *path, char *buf, size_t cap)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -43,8 +45,8 @@ static size_t get(int port, const char *method, const char *path, char *buf, siz
         char req[512];
         int n =
             snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                     method, path);
+                     "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                     method, path, host_header);
         if (write(fd, req, (size_t)n) == n) {
             ssize_t r;
             while (got + 1 < cap && (r = read(fd, buf + got, cap - 1 - got)) > 0)
@@ -134,6 +136,19 @@ int main(void)
     is(status_of(buf), 501, "POST refused by the listener when writes are off");
     get(port, "GET", "/metrics", buf, sizeof(buf));
     ok(status_of(buf) == 200 && strstr(buf, "runnel_broker_info") != NULL, "/metrics still served");
+    host_header = "evil.example:80";
+    get(port, "GET", "/api/overview", buf, sizeof(buf));
+    is(status_of(buf), 403, "a Host naming another site (DNS rebinding): 403");
+    host_header = "localhost:1";
+    get(port, "GET", "/api/overview", buf, sizeof(buf));
+    is(status_of(buf), 200, "Host localhost is fine");
+    host_header = "[::1]:1";
+    get(port, "GET", "/api/overview", buf, sizeof(buf));
+    is(status_of(buf), 200, "Host [::1] is fine");
+    host_header = "127.0.0.1.evil.example";
+    get(port, "GET", "/api/overview", buf, sizeof(buf));
+    is(status_of(buf), 403, "a name that starts like 127.0.0.1 is not");
+    host_header = "127.0.0.1";
     get(port, "GET", "/elsewhere", buf, sizeof(buf));
     is(status_of(buf), 404, "other paths: 404");
 
