@@ -326,6 +326,26 @@ def main():
     recs = json.loads(body).get("records", [])
     t.ok(len(recs) == 1 and recs[0]["value"] == "hello" and recs[0]["key"] == "k",
          "and the browser API reads it back", body[:300])
+    status, body = http("POST", web + "/api/topics/partitions?name=made-here&count=4", b"",
+                        headers=W)
+    t.ok(status == 200 and json.loads(body)["ok"], "POST /api/topics/partitions grows a topic",
+         body[:300])
+    status, body = http("POST", web + "/api/topics/config?name=made-here&key=retention.ms"
+                        "&value=3600000", b"", headers=W)
+    t.ok(status == 200 and json.loads(body)["ok"], "POST /api/topics/config alters a config",
+         body[:300])
+    topic = json.loads(http("GET", web + "/api/topic?name=made-here")[1])
+    conf = {c["name"]: c for c in topic.get("configs", [])}
+    t.ok(len(topic.get("partitions", [])) == 4 and
+         conf.get("retention.ms", {}).get("value") == "3600000" and
+         conf["retention.ms"]["source"] == "topic", "both show on the topic",
+         json.dumps(topic)[:400])
+    status, body = http("POST", web + "/api/groups/reset?group=billing&topic=events&partition=0"
+                        "&offset=10", b"", headers=W)
+    t.ok(status == 200 and json.loads(body)["ok"], "POST /api/groups/reset moves the idle "
+         "group's offset", body[:300])
+    group = json.loads(http("GET", web + "/api/group?id=billing")[1])
+    t.eq(group.get("lag"), 190, "and its lag follows")
     status, body = http("GET", web + "/api/messages?topic=events&partition=0&limit=100000")
     t.eq(status, 400, "a page larger than the bound is refused")
     status, _ = http("GET", web + "/api/produce?topic=made-here")
