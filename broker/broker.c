@@ -4,6 +4,7 @@
 #include "quota/rn_quotas.h"
 #include "rn_clock.h"
 #include "data/rn_datapath.h"
+#include "console/rn_console.h"
 #include "ops/rn_http.h"
 #include "ops/rn_metrics.h"
 
@@ -98,12 +99,21 @@ static bool http_ready(void *arg, char *why, size_t whylen)
     return rn_broker_ready(arg, why, whylen);
 }
 
-/* Serve /metrics, /health and /ready when metrics.listen is set. */
+/* Serve /metrics, /health and /ready when metrics.listen is set, and the console there when
+ * console.enable. */
 static int start_http(rn_broker_t *b, char *err, size_t errlen)
 {
     const char *text = rn_config_str(b->cfg, RN_CFG_METRICS_LISTEN);
-    if (text == NULL || *text == '\0')
-        return 0;
+    bool console = rn_config_bool(b->cfg, RN_CFG_CONSOLE_ENABLE);
+    if (text == NULL || *text == '\0') {
+        if (!console)
+            return 0;
+        snprintf(err, errlen,
+                 "%s: console.enable: the console is served on metrics.listen, which is not set "
+                 "(e.g. metrics.listen: 127.0.0.1:9644)",
+                 b->cfg->v[RN_CFG_CONSOLE_ENABLE].source);
+        return RN_EINVAL;
+    }
     char host[256];
     int port;
     if (rn_config_parse_hostport(text, host, sizeof(host), &port) != 0) {
@@ -111,14 +121,28 @@ static int start_http(rn_broker_t *b, char *err, size_t errlen)
                  b->cfg->v[RN_CFG_METRICS_LISTEN].source, text);
         return RN_EINVAL;
     }
-    rn_http_opts_t opts = {host,       port,
-                           b->metrics, http_ready,
-                           b,          rn_config_int(b->cfg, RN_CFG_METRICS_CONNECTION_TIMEOUT_MS)};
+    if (console && (b->console = rn_console_new(b, err, errlen)) == NULL)
+        return RN_EINVAL;
+    rn_http_opts_t opts = {host,
+                           port,
+                           b->metrics,
+                           http_ready,
+                           b,
+                           rn_config_int(b->cfg, RN_CFG_METRICS_CONNECTION_TIMEOUT_MS),
+                           console ? rn_console_route : NULL,
+                           b->console,
+                           console && rn_console_writes(b->console) ? RN_CONSOLE_MAX_BODY : 0};
     b->http = rn_http_new(b->base, &opts, err, errlen);
     if (b->http == NULL)
         return RN_EIO;
     RN_INFO("broker", "metrics on http://%s:%d/metrics (also /health and /ready)",
             host[0] ? host : "0.0.0.0", rn_http_port(b->http));
+    if (console)
+        RN_INFO("broker", "console on http://%s:%d/console/ (%s, %s)", host[0] ? host : "0.0.0.0",
+                rn_http_port(b->http),
+                rn_config_bool(b->cfg, RN_CFG_CONSOLE_ALLOW_REMOTE) ? "any client"
+                                                                    : "loopback clients only",
+                rn_console_writes(b->console) ? "writes enabled" : "read-only");
     return 0;
 }
 
@@ -290,6 +314,7 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
 fail:;
     char ignored[256];
     rn_http_free(b->http);
+    rn_console_free(b->console);
     rn_server_free(b->server);
     stop_modules(b);
     rn_offload_free(b->offload);
@@ -326,6 +351,8 @@ int rn_broker_close(rn_broker_t *b, bool clean, char *err, size_t errlen)
      * remove their collectors when they stop). */
     rn_http_free(b->http);
     b->http = NULL;
+    rn_console_free(b->console);
+    b->console = NULL;
     rn_offload_free(b->offload);
     b->offload = NULL;
     rn_server_free(b->server);

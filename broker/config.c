@@ -321,6 +321,16 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
     ROW(RN_CFG_METRICS_LISTEN, "metrics.listen", RN_CFG_STRING, NULL, 0, 0, NULL, 0,
         "HOST:PORT of the HTTP endpoint serving Prometheus /metrics, /health and /ready "
         "(e.g. 127.0.0.1:9644); unset = no endpoint."),
+    ROW(RN_CFG_CONSOLE_ENABLE, "console.enable", RN_CFG_BOOL, "false", 0, 0, NULL, 0,
+        "Serve the web console (/console/) and its JSON API (/api/) on metrics.listen, which "
+        "must be set (runnel's own setting)."),
+    ROW(RN_CFG_CONSOLE_ALLOW_REMOTE, "console.allow.remote", RN_CFG_BOOL, "false", 0, 0, NULL, 0,
+        "Answer the console and its API for clients other than loopback ones; off, they get "
+        "403 whatever address metrics.listen binds (runnel's own setting)."),
+    ROW(RN_CFG_CONSOLE_WRITE_ENABLE, "console.write.enable", RN_CFG_BOOL, "false", 0, 0, NULL, 0,
+        "Allow the console's write actions (create topic, add partitions, alter configs, reset "
+        "a group's offsets, produce a test message); off, the console is read-only "
+        "(runnel's own setting)."),
     ROW(RN_CFG_BROKER_RACK, "broker.rack", RN_CFG_STRING, NULL, 0, 0, NULL, RN_CFGF_IGNORED,
         "Rack of this node (accepted; not used for placement)."),
     /* Named listeners (config_listeners.c). */

@@ -24,6 +24,7 @@ struct rn_metrics;
 struct rn_http;
 struct rn_peer_tls;
 struct ssl_ctx_st;
+struct rn_console;
 
 /* One listener as clients connected to it are told to reach this node: its advertised
  * address, the bound port when advertised.listeners gives none. */
@@ -50,6 +51,7 @@ typedef struct rn_broker {
     struct rn_cluster *cluster;        /* the metadata image, active controller (rn_cluster.h) */
     struct rn_metrics *metrics;        /* the metrics registry (rn_metrics.h); never NULL */
     struct rn_http *http;              /* /metrics, /health, /ready; NULL unless metrics.listen */
+    struct rn_console *console;        /* the web console on http; NULL unless console.enable */
     char cluster_id[23];               /* base64, from meta.properties */
     int32_t node_id;
     int32_t controller_id; /* self for a single node; the quorum module updates it */

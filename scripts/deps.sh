@@ -19,6 +19,7 @@ APT_PACKAGES=(
   dpkg-dev debhelper lintian procps strace
   iproute2 nftables
   burrow
+  chromium chromium-driver
 )
 if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -q

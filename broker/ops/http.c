@@ -45,6 +45,8 @@ struct rn_http {
     rn_http_ready_fn ready;
     void *arg;
     int64_t timeout_ms;
+    rn_http_route_fn route;
+    void *route_arg;
     http_conn_t *conns;
     struct event *sweep;     /* while conns != NULL: deadlines and freed connections */
     struct event *retry;     /* re-enables the listener after EMFILE/ENFILE */
@@ -212,7 +214,10 @@ static void on_ready(struct evhttp_request *req, void *arg)
 
 static void on_other(struct evhttp_request *req, void *arg)
 {
-    touch(arg, req);
+    rn_http_t *http = arg;
+    touch(http, req);
+    if (http->route != NULL && http->route(http->route_arg, req))
+        return;
     reply_text(req, HTTP_NOTFOUND, "Not Found",
                "not found: runneld serves /metrics, /health and /ready\n");
 }
@@ -239,6 +244,8 @@ rn_http_t *rn_http_new(struct event_base *base, const rn_http_opts_t *opts, char
     http->ready = opts->ready;
     http->arg = opts->arg;
     http->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : RN_HTTP_TIMEOUT_MS;
+    http->route = opts->route;
+    http->route_arg = opts->route_arg;
     http->http = evhttp_new(base);
     http->sweep = evtimer_new(base, on_sweep, http);
     http->retry = evtimer_new(base, on_retry, http);
@@ -247,14 +254,15 @@ rn_http_t *rn_http_new(struct event_base *base, const rn_http_opts_t *opts, char
         rn_http_free(http);
         return NULL;
     }
-    evhttp_set_allowed_methods(http->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    evhttp_set_allowed_methods(http->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+                                               (opts->body_max > 0 ? EVHTTP_REQ_POST : 0));
     /* evhttp's timeout (idle between reads) stays as a second net under our deadline. */
     struct timeval tv = {(time_t)(http->timeout_ms / 1000),
                          (suseconds_t)(http->timeout_ms % 1000) * 1000};
     evhttp_set_timeout_tv(http->http, &tv);
     evhttp_set_bevcb(http->http, on_new_bev, http);
     evhttp_set_max_headers_size(http->http, RN_HTTP_MAX_HEADERS);
-    evhttp_set_max_body_size(http->http, 0);
+    evhttp_set_max_body_size(http->http, (ev_ssize_t)opts->body_max);
     evhttp_set_cb(http->http, "/metrics", on_metrics, http);
     evhttp_set_cb(http->http, "/health", on_health, http);
     evhttp_set_cb(http->http, "/ready", on_ready, http);

@@ -470,6 +470,14 @@ rn_metrics_series_t *rn_metrics_series1(rn_metrics_family_t *fam, const char *va
     return rn_metrics_series(fam, values);
 }
 
+rn_metrics_series_t *rn_metrics_series_find1(rn_metrics_family_t *fam, const char *value)
+{
+    if (fam == NULL || fam->n_labels != 1)
+        return NULL;
+    const char *values[1] = {value};
+    return series_find(fam, values, hash_values(values, 1));
+}
+
 /* Remove the series at position i, keeping the creation order of the others. */
 static void series_remove_at(rn_metrics_family_t *fam, size_t i)
 {

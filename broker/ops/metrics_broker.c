@@ -448,3 +448,18 @@ void rn_metrics_topic_out(rn_metrics_t *m, const rn_topic_t *topic, uint64_t byt
         return;
     rn_metrics_inc(rn_metrics_series1(m->broker.topic_bytes_out, topic->name), bytes);
 }
+
+void rn_metrics_topic_totals(rn_metrics_t *m, const rn_topic_t *topic, uint64_t *bytes_in,
+                             uint64_t *messages_in, uint64_t *bytes_out)
+{
+    rn_metrics_series_t *s;
+    *bytes_in = *messages_in = *bytes_out = 0;
+    if (m == NULL || m->broker.topic_bytes_in == NULL)
+        return;
+    if ((s = rn_metrics_series_find1(m->broker.topic_bytes_in, topic->name)) != NULL)
+        *bytes_in = rn_metrics_count(s);
+    if ((s = rn_metrics_series_find1(m->broker.topic_messages_in, topic->name)) != NULL)
+        *messages_in = rn_metrics_count(s);
+    if ((s = rn_metrics_series_find1(m->broker.topic_bytes_out, topic->name)) != NULL)
+        *bytes_out = rn_metrics_count(s);
+}

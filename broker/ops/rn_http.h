@@ -6,7 +6,8 @@
  *   GET /health   200 "ok": the process is up and its event loop answers (liveness)
  *   GET /ready    200 "ready" when the ready callback says so, else 503 "not ready: WHY"
  *                 (load balancers, systemd, orchestrators: readiness)
- *   anything else 404; methods other than GET and HEAD 501 (evhttp's answer).
+ *   anything else the route callback's (the console: /console/, /api/), else 404; methods
+ *                 other than GET and HEAD 501 (evhttp's answer), POST too when body_max > 0.
  *
  * Each scrape renders on the loop, so a scrape costs the loop what rendering costs (walking
  * topics and partitions); requests are small and bounded (8 KiB of headers, no body).
@@ -24,8 +25,13 @@
 #include <stdint.h>
 
 struct event_base;
+struct evhttp_request;
 
 typedef struct rn_http rn_http_t;
+
+/* Answer req (now, or later from the loop) and return true, or return false to leave it to
+ * the 404. Called for every path but /metrics, /health and /ready. */
+typedef bool (*rn_http_route_fn)(void *arg, struct evhttp_request *req);
 
 /* True when the service is ready; otherwise false with a short reason in why. */
 typedef bool (*rn_http_ready_fn)(void *arg, char *why, size_t whylen);
@@ -36,7 +42,10 @@ typedef struct rn_http_opts {
     rn_metrics_t *metrics;
     rn_http_ready_fn ready; /* NULL = always ready */
     void *arg;
-    int64_t timeout_ms; /* per-request deadline of a connection; <= 0 = 30 s */
+    int64_t timeout_ms;     /* per-request deadline of a connection; <= 0 = 30 s */
+    rn_http_route_fn route; /* NULL = none */
+    void *route_arg;
+    size_t body_max; /* largest request body; 0 = none and no POST */
 } rn_http_opts_t;
 
 /* Listen on host:port on base. NULL with a message naming the address in err when the

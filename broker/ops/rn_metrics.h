@@ -132,6 +132,9 @@ rn_metrics_family_t *rn_metrics_family(rn_metrics_t *m, rn_metrics_type_t type, 
 rn_metrics_series_t *rn_metrics_series(rn_metrics_family_t *fam, const char *const *values);
 /* Shorthand for a family with one label. */
 rn_metrics_series_t *rn_metrics_series1(rn_metrics_family_t *fam, const char *value);
+/* The series of a one-label family with this value, or NULL (never creates one: readers
+ * such as the console must not add series). */
+rn_metrics_series_t *rn_metrics_series_find1(rn_metrics_family_t *fam, const char *value);
 /* Remove the series for values, if any. */
 void rn_metrics_series_remove(rn_metrics_family_t *fam, const char *const *values);
 /* Before each rendering, remove the family's series for which live(values, arg) is false
@@ -223,5 +226,9 @@ void rn_metrics_topic_in(rn_metrics_t *m, const struct rn_topic *topic, uint64_t
                          uint64_t records);
 /* Fetch is sending bytes of topic's records to a consumer (not to a follower). */
 void rn_metrics_topic_out(rn_metrics_t *m, const struct rn_topic *topic, uint64_t bytes);
+/* The topic's counters so far (0 for a topic nothing was counted for; creates no series):
+ * bytes and records produced, bytes sent to consumers. For readers such as the console. */
+void rn_metrics_topic_totals(rn_metrics_t *m, const struct rn_topic *topic, uint64_t *bytes_in,
+                             uint64_t *messages_in, uint64_t *bytes_out);
 
 #endif

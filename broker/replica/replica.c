@@ -164,6 +164,20 @@ bool rn_replica_is_leader(const rn_dpart_t *dpart)
     return rep != NULL && rep->role == RN__ROLE_LEADER && rep->epoch == dpart->part->leader_epoch;
 }
 
+bool rn_replica_follower_at(const rn_dpart_t *dpart, int i, rn_replica_follower_t *out)
+{
+    if (!rn_replica_is_leader(dpart))
+        return false;
+    const rn__rpart_t *rep = rn__rep(dpart);
+    if (i < 0 || i >= rep->n_followers)
+        return false;
+    const rn__follower_t *f = &rep->followers[i];
+    out->id = f->id;
+    out->leo = f->leo;
+    out->fetch_ago_ms = f->fetch_ms > 0 ? rn_clock_mono_ms() - f->fetch_ms : -1;
+    return true;
+}
+
 const void *rn_replica_hw_key(const rn_partition_t *part)
 {
     /* Any address that is not another partition's: one byte into this one. */

@@ -59,6 +59,16 @@ void rn_replica_changed(rn_broker_t *b, rn_partition_t *part);
 /* True when dpart leads at the partition's current leader epoch. */
 bool rn_replica_is_leader(const struct rn_dpart *dpart);
 
+/* What the leader knows of one follower, for observers (the console). */
+typedef struct rn_replica_follower {
+    int32_t id;
+    int64_t leo;          /* its log end: the offset of its last Fetch; -1 unknown */
+    int64_t fetch_ago_ms; /* since its last Fetch; -1 never */
+} rn_replica_follower_t;
+/* The i-th follower of a partition this node leads: true and *out filled, false past the
+ * last (or when this node does not lead it). */
+bool rn_replica_follower_at(const struct rn_dpart *dpart, int i, rn_replica_follower_t *out);
+
 /* After a leader append of bytes to dpart: move the high watermark if the ISR allows. */
 void rn_replica_leader_appended(rn_broker_t *b, struct rn_dpart *dpart, int64_t bytes);
 

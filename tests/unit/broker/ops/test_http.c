@@ -108,7 +108,7 @@ static void on_trickle(evutil_socket_t fd, short what, void *arg)
 static void test_trickle(rn_metrics_t *m)
 {
     char err[256];
-    rn_http_opts_t opts = {"127.0.0.1", 0, m, NULL, NULL, 300};
+    rn_http_opts_t opts = {.host = "127.0.0.1", .metrics = m, .timeout_ms = 300};
     rn_http_t *http = rn_http_new(base, &opts, err, sizeof(err));
     ok(http != NULL, "server with a 300 ms deadline (%s)", http ? "ok" : err);
     if (http == NULL)
@@ -136,7 +136,7 @@ int main(void)
     uint64_t scrapes = 0;
     rn_metrics_add_collector(m, collect, &scrapes);
     char err[256];
-    rn_http_opts_t opts = {"127.0.0.1", 0, m, is_ready, "testing", 0};
+    rn_http_opts_t opts = {.host = "127.0.0.1", .metrics = m, .ready = is_ready, .arg = "testing"};
     rn_http_t *http = rn_http_new(base, &opts, err, sizeof(err));
     ok(http != NULL, "listening (%s)", http ? "ok" : err);
     if (http == NULL)
@@ -177,7 +177,7 @@ int main(void)
     r = request(port, EVHTTP_REQ_POST, "/metrics");
     is(r.code, 501, "POST: refused");
 
-    rn_http_opts_t clash = {"127.0.0.1", port, m, NULL, NULL, 0};
+    rn_http_opts_t clash = {.host = "127.0.0.1", .port = port, .metrics = m};
     rn_http_t *second = rn_http_new(base, &clash, err, sizeof(err));
     ok(second == NULL && strstr(err, "cannot listen on 127.0.0.1:") != NULL,
        "address in use: refused naming it (%s)", second ? "listening" : err);

@@ -1,4 +1,4 @@
-/* Helpers shared by the dump_*.c files of rn_dump; never included outside tools/. */
+/* Helpers shared by the dump_*.c files of rn_dump; never included outside storage/dump/. */
 #ifndef RN_DUMP_INTERNAL_H
 #define RN_DUMP_INTERNAL_H
 
