@@ -120,7 +120,7 @@ class ThreeRunneld:
     rf = 3
 
     def __init__(self, workdir):
-        ports = CC.free_ports(3)
+        ports = CC.free_ports(3, stride=2)
         spec = ",".join("%d@127.0.0.1:%d" % (i + 1, ports[i]) for i in range(3))
         flags = ["--broker.session.timeout.ms", "6000", "--default.replication.factor", "3",
                  "--min.insync.replicas", "2"]
@@ -532,6 +532,10 @@ def pipeline(kind, workdir):
     T.ok(all_events == want1 + want2, "the change topic holds every event exactly once "
          "(%d)" % len(all_events), repr(all_events))
     if kind == "cluster":
+        rfs = {t: [len(p[1]) for p in (CC.partitions(broker.nodes[0], t) or {}).values()]
+               for t in INTERNAL + (CHANGES, LINES, "schema-history.shop")}
+        T.ok(all(v and set(v) == {3} for v in rfs.values()),
+             "Connect's, Debezium's and the data topics have 3 replicas", repr(rfs))
         T.step("a node killed mid-stream", kill_mid_stream, broker, db, bootstrap, w)
     rc = w.stop()
     T.ok(rc in (0, 143), "Connect worker stops (exit %r)" % rc)
@@ -559,6 +563,10 @@ def kill_mid_stream(broker, db, bootstrap, w):
             time.sleep(0.04)
         done.append(now())
 
+    # my-group reads all along, through the kill.
+    read = []
+    reader = threading.Thread(target=lambda: read.append(read_group(bootstrap, n, 180, 8.0)))
+    reader.start()
     th = threading.Thread(target=insert)
     t0 = now()
     th.start()
@@ -569,7 +577,8 @@ def kill_mid_stream(broker, db, bootstrap, w):
     th.join(120)
     T.diag("all %d inserts made %.1f s after the kill" % (n, done[0] - t_kill if done else -1))
     want = [("c", None, (i, "row-%d" % i, i)) for i in range(first, first + n)]
-    got = read_group(bootstrap, n, 180, quiet=8.0)
+    reader.join(200)
+    got = read[0] if read else []
     ids = [e[2][0] for e in got if e[0] == "c"]
     lost = sorted(set(range(first, first + n)) - set(ids))
     dup = len(ids) - len(set(ids))
