@@ -31,7 +31,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ import cluster_common as CC  # noqa: E402
 import datapath_common as D  # noqa: E402
 from rn_testlib import SRC, free_port  # noqa: E402
 
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa: E402
+from confluent_kafka.admin import AdminClient, ConfigResource  # noqa: E402
 
 CONNECT_LIBS = os.path.join(os.environ.get("CONNECT_CACHE") or
                             os.path.expanduser("~/.cache/runnel/connect"), "libs")
@@ -202,7 +201,7 @@ class MariaDB:
                 self.proc.wait()
 
 
-# ---- the Connect worker ------------------------------------------------------------------------
+# ---- the Connect worker -------------------------------------------------------------------------
 
 LOG4J2 = """status = warn
 appender.file.type = File
@@ -339,7 +338,7 @@ class Worker:
             return ""
 
 
-# ---- connectors and events ------------------------------------------------------------------------
+# ---- connectors and events ----------------------------------------------------------------------
 
 def file_source(path, rf):
     return {"connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector",
@@ -449,7 +448,7 @@ def read_lines(path):
         return []
 
 
-# ---- the pipeline ---------------------------------------------------------------------------------
+# ---- the pipeline -------------------------------------------------------------------------------
 
 def pipeline(kind, workdir):
     t_start = now()
@@ -460,10 +459,6 @@ def pipeline(kind, workdir):
     T.ok(True, "mariadbd %s up on 127.0.0.1:%d (binlog ROW)"
          % (db.sql("SELECT VERSION()").strip(), db.port))
     setup_database(db)
-    if rf > 1:
-        # Debezium makes its schema history topic with the broker's default replication
-        # factor; the cluster's nodes default to 3.
-        pass
     db.sql("INSERT INTO shop.orders VALUES (1, 'apple', 3), (2, 'pear', 5)")
     src, sink = os.path.join(workdir, "lines-in.txt"), os.path.join(workdir, "lines-out.txt")
     with open(src, "w") as f:

@@ -39,8 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
 from rn_testlib import SRC, free_port  # noqa: E402
 
-from confluent_kafka import (TIMESTAMP_CREATE_TIME, Consumer, KafkaException,  # noqa: E402
-                             Producer, TopicPartition)
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 KAFKA_VERSION = os.environ.get("RN_WAYOUT_KAFKA_VERSION", "3.9.1")
@@ -157,7 +156,7 @@ class Kafka:
                        capture_output=True, timeout=60)
 
 
-# ---- records ---------------------------------------------------------------------------------
+# ---- records ------------------------------------------------------------------------------------
 
 def create_topic(bootstrap, topic):
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -199,8 +198,8 @@ def produce_all(bootstrap, topic, tag):
             for p in range(PARTITIONS):
                 for i in range(PER_BATCH):
                     key = None if i == 3 else ("%s-key-%d" % (tag, n % 5)).encode()
-                    value = None if i == 5 else ("%s %s value %d %s" % (tag, codec, n, "x" * (n % 40))
-                                                 ).encode()
+                    text = "%s %s value %d %s" % (tag, codec, n, "x" * (n % 40))
+                    value = None if i == 5 else text.encode()
                     headers = [("codec", codec.encode()), ("n", str(n).encode())]
                     if i % 2:
                         headers.append(("trace", b"\x00\x01bin\xff"))
@@ -265,7 +264,7 @@ def produce_one_more(bootstrap, topic):
     return out
 
 
-# ---- the move ------------------------------------------------------------------------------------
+# ---- the move -----------------------------------------------------------------------------------
 
 def read_checkpoint(path):
     """{(topic, partition): offset} of one of Kafka's offset checkpoint files."""
@@ -400,7 +399,6 @@ def main():
         T.done()
     workdir = tempfile.mkdtemp(prefix="rn-way-out-")
     T.cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
-    T.diag("TIMESTAMP_CREATE_TIME is %d" % TIMESTAMP_CREATE_TIME)
     T.step("to Kafka", move, args.broker, "kafka", workdir, "out")
     T.step("from Kafka", move, "kafka", args.broker, workdir, "in")
     T.done()
