@@ -3,17 +3,19 @@
 stopped Apache Kafka 3.9 broker load and serve the same records at the same offsets.
 
 runneld -> Kafka: records with keys (and null keys), headers, a tombstone, explicit
-timestamps, in several batches of each compression codec, go to a runneld topic of three
-partitions. runneld stops cleanly. A Kafka 3.9 broker (scripts/kafka-ref.sh, KRaft) creates
-a topic of the same name and partition count, so that its metadata knows it, and stops
-cleanly. Each Kafka partition directory keeps its own partition.metadata (the topic id in
-Kafka's metadata) and gets runneld's segments, indexes, time indexes, producer snapshots and
-leader-epoch-checkpoint; the topic's lines in Kafka's recovery-point, log-start and
-replication (high watermark) checkpoints take runneld's values. Kafka starts again and a
-confluent-kafka consumer must read every record at the same offset with the same timestamp,
-key, value and headers; the watermarks, a timestamp lookup (the time index) and a new
-record's offset must continue the log; and Kafka must have loaded the segments as written
-(no recovery, no index rebuilt: its log says so).
+timestamps, in several batches of each compression codec, plain and idempotent, go to a
+runneld topic of three partitions with small segments (several a partition); DeleteRecords
+moves one partition's log start. runneld stops cleanly. A Kafka 3.9 broker
+(scripts/kafka-ref.sh, KRaft) creates a topic of the same name and partition count, so that
+its metadata knows it, and stops cleanly. Each Kafka partition directory keeps its own
+partition.metadata (the topic id in Kafka's metadata) and gets runneld's segments, indexes,
+time indexes, producer snapshots and leader-epoch-checkpoint; the topic's lines in Kafka's
+recovery-point, log-start and replication (high watermark) checkpoints take runneld's
+values. Kafka starts again and a confluent-kafka consumer must read every record at the
+same offset with the same timestamp, key, value and headers; the watermarks (log start
+too), a timestamp lookup (the time index) and a new record's offset must continue the log;
+and Kafka must have loaded the segments as written (no recovery, no index rebuilt: its log
+says so).
 
 Kafka -> runneld: the same the other way, into a runneld topic made and stopped first.
 
@@ -49,6 +51,8 @@ KAFKA_LIBS = os.path.join(os.environ.get("KAFKA_REF_CACHE") or
 PARTITIONS = 3
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 PER_BATCH = 7  # records per partition in each batch
+SEGMENT_BYTES = 2048  # the source topic's segment.bytes: several segments a partition
+DELETED = 5  # partition 1's log start after DeleteRecords on the source
 BASE_TS = 1767225600000  # 2026-01-01T00:00:00Z; record i of a run is BASE_TS + 1000 * i
 CHECKPOINTS = ("recovery-point-offset-checkpoint", "log-start-offset-checkpoint",
                "replication-offset-checkpoint")
@@ -158,10 +162,10 @@ class Kafka:
 
 # ---- records ------------------------------------------------------------------------------------
 
-def create_topic(bootstrap, topic):
+def create_topic(bootstrap, topic, config=None):
     admin = AdminClient({"bootstrap.servers": bootstrap})
     fut = admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS,
-                                        replication_factor=1)])[topic]
+                                        replication_factor=1, config=config or {})])[topic]
     fut.result(30)
     # Metadata reaches every listener a little later in Kafka: wait until it shows.
     deadline = time.monotonic() + 30
@@ -215,11 +219,12 @@ def produce_all(bootstrap, topic, tag):
     return want, n, errors
 
 
-def consume_all(bootstrap, topic, ends):
-    """Every record of every partition from offset 0 up to ends[p]: {p: [record]}."""
+def consume_all(bootstrap, topic, ends, starts=None):
+    """Every record of every partition from starts[p] (default 0) up to ends[p]:
+    {p: [record]}."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "way-out-reader",
                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+    c.assign([TopicPartition(topic, p, (starts or {}).get(p, 0)) for p in range(PARTITIONS)])
     got = {p: [] for p in range(PARTITIONS)}
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline and \
@@ -323,8 +328,11 @@ def move(src_kind, dst_kind, workdir, tag):
     topic = "way-out-%s" % tag
     T.diag("==== %s -> %s (topic %s) ====" % (src_kind, dst_kind, topic))
     src = Runneld() if src_kind == "runneld" else Kafka(workdir)
-    T.ok(create_topic(src.bootstrap, topic), "%s: topic of %d partitions created"
-         % (src_kind, PARTITIONS))
+    # Small segments on the source: each partition moves as several segments, each with
+    # its indexes and producer snapshot.
+    T.ok(create_topic(src.bootstrap, topic, {"segment.bytes": str(SEGMENT_BYTES)}),
+         "%s: topic of %d partitions created (segment.bytes %d)" % (src_kind, PARTITIONS,
+                                                                     SEGMENT_BYTES))
     want, n, errors = produce_all(src.bootstrap, topic, tag)
     T.ok(not errors and sum(len(r) for r in want.values()) == n,
          "%s: %d records produced in %d codecs, keys, headers, tombstones" % (src_kind, n,
@@ -337,7 +345,19 @@ def move(src_kind, dst_kind, workdir, tag):
     got = consume_all(src.bootstrap, topic, ends)
     T.ok(got == want, "%s: a consumer reads back what was produced" % src_kind,
          first_difference(got, want))
+    # DeleteRecords moves partition 1's log start: the destination must keep it.
+    conn = D.Conn(src.bootstrap)
+    err, low = D.delete_records(conn, topic, DELETED, partition=1)
+    conn.close()
+    T.ok(err == 0 and low == DELETED, "%s: DeleteRecords before offset %d on partition 1"
+         % (src_kind, DELETED), "error %r, low watermark %r" % (err, low))
+    want[1] = [r for r in want[1] if r[0] >= DELETED]
+    starts = {p: DELETED if p == 1 else 0 for p in want}
     src.stop()
+    segs = {p: len([f for f in os.listdir(os.path.join(src.data, "%s-%d" % (topic, p)))
+                    if f.endswith(".log")]) for p in range(PARTITIONS)}
+    T.ok(all(n > 1 for n in segs.values()), "%s: every partition has several segments %r"
+         % (src_kind, segs))
 
     dst = Runneld() if dst_kind == "runneld" else Kafka(workdir)
     T.ok(create_topic(dst.bootstrap, topic), "%s: the same topic created (%d partitions)"
@@ -347,12 +367,12 @@ def move(src_kind, dst_kind, workdir, tag):
     T.diag("moved: " + " ".join(m for m in moved if m.startswith(topic + "-0/")))
     t0 = time.monotonic()
     dst.resume()
-    got = T.step("consume after the move", consume_all, dst.bootstrap, topic, ends)
+    got = T.step("consume after the move", consume_all, dst.bootstrap, topic, ends, starts)
     T.ok(got == want, "%s serves %s's records: same offsets, timestamps, keys, values, headers"
          " (%d records, read in %.1f s)" % (dst_kind, src_kind, n, time.monotonic() - t0),
          first_difference(got, want) if got else dst.log_text()[-3000:])
     marks = T.step("watermarks", watermarks, dst.bootstrap, topic)
-    T.ok(marks == {p: (0, ends[p]) for p in ends}, "%s: log start 0, log end as on %s"
+    T.ok(marks == {p: (starts[p], ends[p]) for p in ends}, "%s: log start and log end as on %s"
          % (dst_kind, src_kind), repr(marks))
     mid = BASE_TS + 1000 * (n // 2) + 1
     ft = T.step("offsets_for_times", offsets_for_times, dst.bootstrap, topic, mid)
@@ -368,11 +388,11 @@ def move(src_kind, dst_kind, workdir, tag):
     # And once more after the destination wrote its own files: still every record.
     dst.resume()
     got = T.step("consume after a restart", consume_all, dst.bootstrap, topic,
-                 {p: ends[p] + 1 for p in ends})
-    T.ok(got is not None and {p: got[p][:ends[p]] for p in got} == want and
-         all(len(got[p]) == ends[p] + 1 for p in got),
+                 {p: ends[p] + 1 for p in ends}, starts)
+    T.ok(got is not None and {p: got[p][:-1] for p in got} == want and
+         all(got[p] and got[p][-1][0] == ends[p] for p in got),
          "%s after a restart: the moved records and the new one" % dst_kind,
-         first_difference({p: got[p][:ends[p]] for p in got}, want) if got else "")
+         first_difference({p: got[p][:-1] for p in got}, want) if got else "")
 
 
 def first_difference(got, want):
