@@ -20,6 +20,7 @@ APT_PACKAGES=(
   iproute2 nftables
   burrow
   chromium chromium-driver
+  mariadb-server mariadb-client
 )
 if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -q
@@ -61,3 +62,20 @@ for KT_VERSION in 3.9.1 4.1.1; do
     echo "$kt_stamp" >"$KT_LIBS/.complete"
   fi
 done
+
+# Apache Kafka 3.9's broker (scripts/kafka-ref.sh's jars) for test_way_out.py, which moves
+# partition directories between runneld and a stopped Kafka 3.9, and for test_connect.py's
+# --broker kafka run.
+KAFKA_REF_VERSION=3.9.1 bash scripts/kafka-ref.sh fetch
+
+# A Kafka Connect worker with the FileStream connectors and Debezium's MariaDB connector
+# (tests/interop/connect/pom.xml) for test_connect.py, refetched when the pom changes.
+cn_stamp=$(sha256sum tests/interop/connect/pom.xml | cut -d' ' -f1)
+CN_LIBS=${CONNECT_CACHE:-$HOME/.cache/runnel/connect}/libs
+if [ "$(cat "$CN_LIBS/.complete" 2>/dev/null)" != "$cn_stamp" ]; then
+  rm -rf "$CN_LIBS"
+  mkdir -p "$CN_LIBS"
+  (cd tests/interop/connect && mvn -B -q dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$CN_LIBS")
+  echo "$cn_stamp" >"$CN_LIBS/.complete"
+fi

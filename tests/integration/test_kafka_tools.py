@@ -12,7 +12,7 @@ is checked for the batches, offsets, counts, keys, values and headers that were 
 rather than compared with a reference broker's dump in CI: a Kafka broker costs ~50 MB of
 jars and ~8 s of JVM start on top of this test, and the fields that must differ (timestamps,
 CRCs, producer ids) are most of a dump line. The comparison with Kafka 3.9.1's own files was
-made by hand (README "Using runnel with Kafka's tools").
+made by hand (README "Using runnel with Kafka's tools, Connect and Debezium").
 
 Environment:
   RN_TOOLS_VERSIONS   tools versions to run, each against a runneld of its own (default
