@@ -58,7 +58,9 @@ struct rn_srvconn {
     bool mem_wait;             /* reading stopped until queued.max.request.bytes has room */
     bool processing;           /* inside process_input (guards re-entrance) */
     bool draining;             /* server shutdown: never resume reading */
-    bool broken;               /* a response could not be encoded: close, send nothing more */
+    bool broken;               /* a response could not be encoded, or a handler asked to
+                                * close (rn_req_complete_close): close, send nothing more */
+    const char *broken_why;    /* why, for the log; NULL: the encoding failed */
     struct event *resume;      /* re-runs process_input when the budget ran out */
     rn_srvconn_t *prev, *next; /* server's list of open connections */
     rn_srvconn_t *mem_next;    /* server's FIFO of connections in mem_wait */
