@@ -401,7 +401,7 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     /* Record-level rules and compression.type; the batch may move to the arena, or its
      * compression to the worker. */
     rn_pdefer_t *pd = rn_datapath_pdefer(pc->dp);
-    rn_precords_zjob_t zjob;
+    rn_precords_zjob_t zjob = {0};
     if (rn_precords_apply(pc->req, dpart, topic->name, pin->index, pc->now_ms, &buf, &len, &hdr,
                           out, &zjob) != 0) {
         out->log_start_offset = log_start;
