@@ -1,6 +1,7 @@
 /* The data-path module: start-up and shutdown, the partition-state accessor, checkpoint
  * files, retention and housekeeping (see rn_datapath.h). */
 #include "datapath_int.h"
+#include "data/rn_pdefer.h"
 #include "data/rn_tslookup.h"
 #include "controller/rn_cluster.h"
 #include "replica/rn_replica.h"
@@ -13,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +25,11 @@
 rn_datapath_t *rn_datapath(const rn_broker_t *b)
 {
     return b->datapath;
+}
+
+struct rn_pdefer *rn_datapath_pdefer(const rn_datapath_t *dp)
+{
+    return dp->pdefer;
 }
 
 struct rn_tslookup *rn_datapath_tslookup(const rn_datapath_t *dp)
@@ -390,6 +397,16 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
         (size_t)rn_config_int(b->cfg, RN_CFG_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS),
         RN_FETCHSESS_EVICT_MS);
     dp->tslookup = rn_tslookup_new(b->offload, &b->stopping);
+    dp->pdefer = rn_pdefer_new(b->base, RN_DP_PDEFER_MAX_BYTES);
+    if (dp->pdefer == NULL) {
+        snprintf(err, errlen, "cannot start the compression worker thread: %s", strerror(errno));
+        rn_tslookup_free(dp->tslookup);
+        rn_fetchsess_cache_free(dp->sessions);
+        rn_fetchwait_free(dp->waits);
+        rn_pidalloc_free(dp->pidalloc);
+        rn_free(dp);
+        return RN_EIO;
+    }
     b->datapath = dp;
     open_all(dp);
 
@@ -411,6 +428,10 @@ void rn_datapath_shutdown(rn_broker_t *b)
     if (!dp)
         return;
     event_free(dp->tick);
+    /* The server is gone, so every queued Produce was cancelled: the worker's last jobs are
+     * dropped as they return. */
+    rn_pdefer_free(dp->pdefer);
+    dp->pdefer = NULL;
     /* The server is gone, so no request is parked any more; whatever is left learns of it. */
     rn_fetchwait_free(dp->waits);
     dp->waits = NULL;

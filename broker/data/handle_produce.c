@@ -25,6 +25,11 @@
  *   - the records (rn_precords.h): null keys on compacted topics, timestamps outside
  *     message.timestamp.before/after.max.ms, each listed in record_errors (v8+); then the
  *     batch is recompressed when the topic's compression.type asks for another codec;
+ *     gzip, and other codecs on large batches, compress on rn_pdefer's worker thread while
+ *     the request is parked, and later appends to that partition (from any connection)
+ *     queue behind it; the steps below then run on the loop when its turn comes, with the
+ *     topic and partition looked up again (deleted meanwhile: UNKNOWN_TOPIC_OR_PARTITION;
+ *     led elsewhere: NOT_LEADER_OR_FOLLOWER);
  *   - idempotent batches: rn_pidstate's verdict (duplicates answer their original offsets);
  *   - the append (RECORD_LIST_TOO_LARGE past segment.bytes, KAFKA_STORAGE_ERROR on I/O).
  * log_start_offset is -1 for errors found before the log is consulted (request framing,
@@ -34,23 +39,26 @@
  * as Kafka does, so the client notices and refreshes its metadata. */
 #include "acl/rn_authz.h"
 #include "data/rn_datapath.h"
+#include "data/rn_pdefer.h"
 #include "data/rn_precords.h"
 #include "replica/rn_replica.h"
 #include "rn_clock.h"
 #include "rn_handlers.h"
 
+#include "rn_alloc.h"
 #include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_log.h"
 #include "ops/rn_metrics.h"
 #include "rn_str.h"
+#include "rn_uuid.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-/* One partition's outcome, filled into its response slot. */
+/* One Produce being handled, in its arena (it outlives the handler call when parked). */
 typedef struct produce_ctx {
     rn_req_t *req;
     rn_broker_t *b;
@@ -59,7 +67,21 @@ typedef struct produce_ctx {
     int64_t now_ms;
     rn_replica_pwait_t *waits; /* acks 1 and all: the partitions appended, to wait for */
     int nwaits;
+    rn_pdefer_group_t *group; /* partitions queued in rn_pdefer; NULL when none */
 } produce_ctx_t;
+
+/* A partition's batch queued in rn_pdefer: the batch ready to append (buf), or, with
+ * codec set, the one the worker's output becomes. */
+typedef struct pitem {
+    const rn_topic_produce_data_t *tin;
+    rn_partition_produce_response_t *out;
+    rn_uuid_t topic_id; /* the topic it was checked against: a recreated one is not it */
+    int32_t partition;
+    int codec;
+    uint8_t *buf;
+    size_t len;
+    rn_batch_header_t hdr;
+} pitem_t;
 
 /* A failed partition: code, and (v8+) the message fmt formats (NULL: none). */
 __attribute__((format(printf, 4, 5))) static void set_error(produce_ctx_t *pc,
@@ -172,21 +194,21 @@ static int16_t check_batch(produce_ctx_t *pc, rn_partition_produce_response_t *o
     return 0;
 }
 
-static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *tin,
-                              const rn_partition_produce_data_t *pin,
-                              rn_partition_produce_response_t *out)
+/* The partition of tin->name at index where this node leads and may append (Kafka's
+ * checks before the records'), or NULL with out's error set. */
+static rn_dpart_t *resolve(produce_ctx_t *pc, rn_str_t name, int32_t index,
+                           rn_partition_produce_response_t *out, rn_topic_t **topicp)
 {
     rn_broker_t *b = pc->b;
-    out->index = pin->index;
-    rn_topic_t *topic = rn_topics_find(b->topics, tin->name.ptr, (size_t)tin->name.len);
-    rn_partition_t *part = topic ? rn_topic_partition(topic, pin->index) : NULL;
+    rn_topic_t *topic = rn_topics_find(b->topics, name.ptr, name.len > 0 ? (size_t)name.len : 0);
+    rn_partition_t *part = topic ? rn_topic_partition(topic, index) : NULL;
     if (!part) {
         set_error(pc, out, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, NULL);
-        return;
+        return NULL;
     }
     if (topic->internal) {
         set_error(pc, out, RN_KERR_INVALID_TOPIC_EXCEPTION, "Cannot append to an internal topic");
-        return;
+        return NULL;
     }
     rn_dpart_t *dpart = part->leader_id == b->node_id ? rn_datapath_part(pc->dp, part) : NULL;
     if (dpart && dpart->log && !rn_replica_is_leader(dpart))
@@ -197,11 +219,11 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
                   part->leader_id < 0 ? RN_KERR_LEADER_NOT_AVAILABLE
                                       : RN_KERR_NOT_LEADER_OR_FOLLOWER,
                   NULL);
-        return;
+        return NULL;
     }
     if (!dpart->log) {
         set_error(pc, out, RN_KERR_KAFKA_STORAGE_ERROR, "the partition's log is offline");
-        return;
+        return NULL;
     }
     if (pc->preq->acks == -1) {
         int64_t min_isr = dpart->min_insync_replicas;
@@ -209,31 +231,24 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
             set_error(pc, out, RN_KERR_NOT_ENOUGH_REPLICAS,
                       "%s-%d has %d in-sync replicas, fewer than min.insync.replicas=%lld",
                       topic->name, part->index, part->n_isr, (long long)min_isr);
-            return;
+            return NULL;
         }
     }
+    *topicp = topic;
+    return dpart;
+}
 
-    /* The frame belongs to this request until it is answered and is plain heap memory; the
-     * batch is rewritten in place there (offsets, leader epoch, timestamps), as Kafka does. */
-    uint8_t *buf = (uint8_t *)pin->records.ptr;
-    size_t len = pin->records.len > 0 ? (size_t)pin->records.len : 0;
-    rn_batch_header_t hdr;
-    int64_t max_bytes = dpart->max_message_bytes;
+/* The checked batch buf[0..len) of header *hdr: the producer's sequence, then the append. */
+static void append_batch(produce_ctx_t *pc, rn_topic_t *topic, rn_dpart_t *dpart, uint8_t *buf,
+                         size_t len, const rn_batch_header_t *hdr,
+                         rn_partition_produce_response_t *out)
+{
+    rn_partition_t *part = dpart->part;
     int64_t log_start = rn_plog_log_start_offset(dpart->log);
-    if (check_batch(pc, out, topic, part->index, buf, len, &hdr, max_bytes, log_start) != 0)
-        return;
-
-    /* Record-level rules and compression.type; the batch may move to the arena. */
-    if (rn_precords_apply(pc->req, dpart, topic->name, part->index, pc->now_ms, &buf, &len, &hdr,
-                          out) != 0) {
-        out->log_start_offset = log_start;
-        return;
-    }
-
-    if (hdr.producer_id >= 0) {
+    if (hdr->producer_id >= 0) {
         rn_pidstate_batch_t dup;
-        switch (rn_pidstate_check(dpart->pids, hdr.producer_id, hdr.producer_epoch,
-                                  hdr.base_sequence, hdr.last_offset_delta, &dup)) {
+        switch (rn_pidstate_check(dpart->pids, hdr->producer_id, hdr->producer_epoch,
+                                  hdr->base_sequence, hdr->last_offset_delta, &dup)) {
         case RN_PIDSTATE_APPEND: break;
         case RN_PIDSTATE_DUPLICATE:
             out->error_code = RN_KERR_NONE;
@@ -249,8 +264,8 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
         case RN_PIDSTATE_OUT_OF_ORDER:
             set_error(pc, out, RN_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
                       "Out of order sequence number for producer %lld (epoch %d) in %s-%d: %d",
-                      (long long)hdr.producer_id, hdr.producer_epoch, topic->name, part->index,
-                      hdr.base_sequence);
+                      (long long)hdr->producer_id, hdr->producer_epoch, topic->name, part->index,
+                      hdr->base_sequence);
             out->log_start_offset = log_start;
             return;
         case RN_PIDSTATE_INVALID_EPOCH:
@@ -262,7 +277,7 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     }
 
     rn_plog_append_info_t info;
-    /* check_batch validated the CRC (and it was recomputed above if the batch changed). */
+    /* check_batch validated the CRC (and it was recomputed if the batch changed). */
     int rc = rn_plog_append_validated(dpart->log, buf, len, part->leader_epoch, pc->now_ms, &info);
     if (rc != 0) {
         int16_t code = rc == RN_ETOOBIG ? RN_KERR_RECORD_LIST_TOO_LARGE
@@ -273,15 +288,15 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
         set_error(pc, out, code, "%s", rn_strerror(rc));
         return;
     }
-    if (hdr.producer_id >= 0) {
+    if (hdr->producer_id >= 0) {
         rn_pidstate_batch_t batch = {
-            .first_seq = hdr.base_sequence,
-            .last_seq = rn_pidstate_last_seq(hdr.base_sequence, hdr.last_offset_delta + 1),
+            .first_seq = hdr->base_sequence,
+            .last_seq = rn_pidstate_last_seq(hdr->base_sequence, hdr->last_offset_delta + 1),
             .first_offset = info.base_offset,
             .last_offset = info.last_offset,
             .timestamp = info.max_timestamp,
         };
-        rn_pidstate_update(dpart->pids, hdr.producer_id, hdr.producer_epoch, &batch);
+        rn_pidstate_update(dpart->pids, hdr->producer_id, hdr->producer_epoch, &batch);
     }
     out->error_code = RN_KERR_NONE;
     out->base_offset = info.base_offset;
@@ -290,6 +305,126 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     rn_datapath_appended(pc->dp, dpart, part->leader_epoch, info.base_offset, (int64_t)info.bytes);
     rn_metrics_topic_in(pc->b->metrics, topic, info.bytes, (uint64_t)info.record_count);
     add_wait(pc, dpart, out, info.last_offset);
+}
+
+/* An item's turn (rn_pdefer's commit, on the loop): the partition is looked up again, the
+ * worker's output becomes the batch, then the sequence check and the append. */
+static void commit_item(void *arg, void *item_arg, const rn_pdefer_result_t *res)
+{
+    produce_ctx_t *pc = arg;
+    pitem_t *it = item_arg;
+    pc->now_ms = rn_clock_wall_ms();
+    rn_topic_t *topic = NULL;
+    rn_dpart_t *dpart = resolve(pc, it->tin->name, it->partition, it->out, &topic);
+    if (dpart == NULL)
+        return;
+    if (!rn_uuid_equal(&topic->id, &it->topic_id)) {
+        set_error(pc, it->out, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, NULL);
+        return;
+    }
+    uint8_t *buf = it->buf;
+    size_t len = it->len;
+    rn_batch_header_t hdr = it->hdr;
+    if (res->in != NULL) {
+        rn_precords_zjob_t zjob = {it->codec, (uint8_t *)res->in, res->in_len};
+        if (rn_precords_zjob_finish(pc->req, dpart->max_message_bytes, topic->name, it->partition,
+                                    &zjob, res->rc, res->z, res->zlen, &buf, &len, &hdr,
+                                    it->out) != 0) {
+            it->out->log_start_offset = rn_plog_log_start_offset(dpart->log);
+            return;
+        }
+    }
+    append_batch(pc, topic, dpart, buf, len, &hdr, it->out);
+}
+
+static int answer(produce_ctx_t *pc);
+
+/* Every queued partition had its turn: answer, or wait for the high watermark. */
+static void finish_request(void *arg)
+{
+    produce_ctx_t *pc = arg;
+    rn_req_t *req = pc->req;
+    pc->group = NULL; /* rn_pdefer freed it */
+    int rc = answer(pc);
+    if (rc == RN_HANDLED_ASYNC)
+        return;
+    if (rc < 0)
+        rn_req_complete_close(req, "an acks=0 produce failed");
+    else
+        rn_req_complete(req);
+}
+
+static void on_cancel(rn_req_t *req, void *arg)
+{
+    (void)req;
+    rn_pdefer_group_cancel(arg);
+}
+
+/* Queue the partition's batch in rn_pdefer (zjob->plain, if any, is handed over). */
+static void defer(produce_ctx_t *pc, const rn_topic_produce_data_t *tin, rn_topic_t *topic,
+                  int32_t partition, uint8_t *buf, size_t len, const rn_batch_header_t *hdr,
+                  rn_precords_zjob_t *zjob, rn_partition_produce_response_t *out)
+{
+    pitem_t *it = rn_arena_calloc(&pc->req->arena, 1, sizeof(*it));
+    if (it == NULL) {
+        rn_free(zjob->plain);
+        set_error(pc, out, RN_KERR_UNKNOWN_SERVER_ERROR, NULL);
+        return;
+    }
+    *it = (pitem_t){tin, out, topic->id, partition, zjob->codec, buf, len, *hdr};
+    if (pc->group == NULL)
+        pc->group =
+            rn_pdefer_group_new(rn_datapath_pdefer(pc->dp), commit_item, finish_request, pc);
+    rn_pdefer_add(pc->group, &topic->id, partition, zjob->codec, zjob->plain, zjob->plain_len,
+                  RN_BATCH_HEADER_SIZE, it);
+}
+
+static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *tin,
+                              const rn_partition_produce_data_t *pin,
+                              rn_partition_produce_response_t *out)
+{
+    out->index = pin->index;
+    rn_topic_t *topic = NULL;
+    rn_dpart_t *dpart = resolve(pc, tin->name, pin->index, out, &topic);
+    if (dpart == NULL)
+        return;
+
+    /* The frame belongs to this request until it is answered and is plain heap memory; the
+     * batch is rewritten in place there (offsets, leader epoch, timestamps), as Kafka does. */
+    uint8_t *buf = (uint8_t *)pin->records.ptr;
+    size_t len = pin->records.len > 0 ? (size_t)pin->records.len : 0;
+    rn_batch_header_t hdr;
+    int64_t max_bytes = dpart->max_message_bytes;
+    int64_t log_start = rn_plog_log_start_offset(dpart->log);
+    if (check_batch(pc, out, topic, pin->index, buf, len, &hdr, max_bytes, log_start) != 0)
+        return;
+
+    /* Record-level rules and compression.type; the batch may move to the arena, or its
+     * compression to the worker. */
+    rn_pdefer_t *pd = rn_datapath_pdefer(pc->dp);
+    rn_precords_zjob_t zjob = {0};
+    if (rn_precords_apply(pc->req, dpart, topic->name, pin->index, pc->now_ms, &buf, &len, &hdr,
+                          out, &zjob) != 0) {
+        out->log_start_offset = log_start;
+        return;
+    }
+    if (zjob.plain != NULL && !rn_pdefer_has_room(pd, zjob.plain_len)) {
+        /* Past the bound on compressions in flight: compress here, on the loop, which also
+         * holds back the producers that filled it. */
+        int16_t code = rn_precords_zjob_run(pc->req, max_bytes, topic->name, pin->index, &zjob,
+                                            &buf, &len, &hdr, out);
+        rn_free(zjob.plain);
+        zjob.plain = NULL;
+        if (code != 0) {
+            out->log_start_offset = log_start;
+            return;
+        }
+    }
+    if (zjob.plain != NULL || rn_pdefer_busy(pd, &topic->id, pin->index)) {
+        defer(pc, tin, topic, pin->index, buf, len, &hdr, &zjob, out);
+        return;
+    }
+    append_batch(pc, topic, dpart, buf, len, &hdr, out);
 }
 
 /* The same error for every partition of the request (whole-request refusals). */
@@ -316,11 +451,51 @@ static bool has_transactional_batch(const rn_produce_request_t *preq)
     return false;
 }
 
+/* The request's answer once every partition is settled: parked for the high watermark
+ * (RN_HANDLED_ASYNC), answered, no answer (acks=0), or RN_EINVAL to close the connection
+ * (a failed acks=0 produce, as Kafka does, so the client refreshes its metadata). */
+static int answer(produce_ctx_t *pc)
+{
+    rn_req_t *req = pc->req;
+    const rn_produce_request_t *preq = pc->preq;
+    rn_produce_response_t *resp = req->response;
+    /* acks=all: each appended partition waits for its high watermark (Kafka's
+     * DelayedProduce); the request is answered when all are settled. */
+    if (pc->nwaits > 0 &&
+        rn_replica_wait_produce(pc->b, req, pc->waits, pc->nwaits, preq->timeout_ms))
+        return RN_HANDLED_ASYNC;
+
+    bool failed = false;
+    for (int32_t t = 0; t < resp->responses.count; t++) {
+        const rn_topic_produce_response_t *tout = &resp->responses.items[t];
+        for (int32_t p = 0; p < tout->partition_responses.count; p++)
+            if (tout->partition_responses.items[p].error_code != RN_KERR_NONE)
+                failed = true;
+    }
+    if (failed)
+        rn_req_count_error(req);
+    if (preq->acks == 0) {
+        if (failed) {
+            RN_INFO("produce",
+                    "closing connection %s: an acks=0 produce failed (correlation id "
+                    "%d), so the client refreshes its metadata",
+                    req->peer, req->correlation_id);
+            return RN_EINVAL;
+        }
+        rn_req_no_response(req);
+        return RN_HANDLED_NO_RESPONSE;
+    }
+    return RN_HANDLED_SYNC;
+}
+
 int rn_handle_produce(rn_req_t *req)
 {
     const rn_produce_request_t *preq = req->request;
     rn_produce_response_t *resp = req->response;
-    produce_ctx_t pc = {
+    produce_ctx_t *pc = rn_arena_calloc(&req->arena, 1, sizeof(*pc));
+    if (pc == NULL)
+        return RN_ENOMEM;
+    *pc = (produce_ctx_t){
         .req = req,
         .b = rn_req_broker(req),
         .dp = rn_datapath(rn_req_broker(req)),
@@ -345,16 +520,16 @@ int rn_handle_produce(rn_req_t *req)
     }
 
     if (preq->acks != -1 && preq->acks != 0 && preq->acks != 1) {
-        fail_all(&pc, resp, RN_KERR_INVALID_REQUIRED_ACKS);
+        fail_all(pc, resp, RN_KERR_INVALID_REQUIRED_ACKS);
     } else if (has_transactional_batch(preq)) {
-        fail_all(&pc, resp, RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        fail_all(pc, resp, RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     } else {
         if (preq->acks != 0) {
             int total = 0;
             for (int32_t t = 0; t < ntopics; t++)
                 total += touts[t].partition_responses.count;
-            pc.waits = rn_arena_calloc(&req->arena, (size_t)total + 1, sizeof(*pc.waits));
-            if (pc.waits == NULL)
+            pc->waits = rn_arena_calloc(&req->arena, (size_t)total + 1, sizeof(*pc->waits));
+            if (pc->waits == NULL)
                 return RN_ENOMEM;
         }
         for (int32_t t = 0; t < ntopics; t++) {
@@ -363,37 +538,19 @@ int rn_handle_produce(rn_req_t *req)
             bool allowed = rn_authz_allowed(req, RN_ACL_OP_WRITE, RN_ACL_RES_TOPIC, tin->name);
             for (int32_t p = 0; p < touts[t].partition_responses.count; p++) {
                 if (!allowed)
-                    set_error(&pc, &touts[t].partition_responses.items[p],
+                    set_error(pc, &touts[t].partition_responses.items[p],
                               RN_KERR_TOPIC_AUTHORIZATION_FAILED, NULL);
                 else
-                    produce_partition(&pc, tin, &tin->partition_data.items[p],
+                    produce_partition(pc, tin, &tin->partition_data.items[p],
                                       &touts[t].partition_responses.items[p]);
             }
         }
     }
 
-    /* acks=all: each appended partition waits for its high watermark (Kafka's DelayedProduce); the
-     * request is answered when all are settled. */
-    if (pc.nwaits > 0 && rn_replica_wait_produce(pc.b, req, pc.waits, pc.nwaits, preq->timeout_ms))
+    /* Partitions queued behind compressions: the request waits for their turns. */
+    if (pc->group != NULL) {
+        rn_req_park(req, on_cancel, pc->group);
         return RN_HANDLED_ASYNC;
-
-    bool failed = false;
-    for (int32_t t = 0; t < ntopics; t++)
-        for (int32_t p = 0; p < touts[t].partition_responses.count; p++)
-            if (touts[t].partition_responses.items[p].error_code != RN_KERR_NONE)
-                failed = true;
-    if (failed)
-        rn_req_count_error(req);
-    if (preq->acks == 0) {
-        if (failed) {
-            RN_INFO("produce",
-                    "closing connection %s: an acks=0 produce failed (correlation id "
-                    "%d), so the client refreshes its metadata",
-                    req->peer, req->correlation_id);
-            return RN_EINVAL;
-        }
-        rn_req_no_response(req);
-        return RN_HANDLED_NO_RESPONSE;
     }
-    return RN_HANDLED_SYNC;
+    return answer(pc);
 }

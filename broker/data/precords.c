@@ -173,6 +173,24 @@ static uint8_t *inflate_batch(rules_t *ru, const uint8_t *buf, size_t len, size_
     return NULL;
 }
 
+/* A batch of header (plain's, codec bits set to codec) and the compressed records z, in
+ * req's arena; NULL when out of memory. */
+static uint8_t *build_batch(rn_req_t *req, const uint8_t *header, int codec, const uint8_t *z,
+                            size_t zlen, size_t *len)
+{
+    uint8_t *batch = rn_arena_alloc(&req->arena, RN_BATCH_HEADER_SIZE + zlen);
+    if (batch == NULL)
+        return NULL;
+    memcpy(batch, header, RN_BATCH_HEADER_SIZE);
+    memcpy(batch + RN_BATCH_HEADER_SIZE, z, zlen);
+    batch[RN_BATCH_OFF_ATTRIBUTES + 1] =
+        (uint8_t)((batch[RN_BATCH_OFF_ATTRIBUTES + 1] & ~RN_BATCH_ATTR_CODEC_MASK) | codec);
+    rn_store_be32(batch + RN_BATCH_OFF_BATCH_LENGTH,
+                  (uint32_t)(RN_BATCH_HEADER_SIZE + zlen - RN_BATCH_OFF_LEADER_EPOCH));
+    *len = RN_BATCH_HEADER_SIZE + zlen;
+    return batch;
+}
+
 /* plain's records compressed with codec into a new batch in req's arena; NULL on failure. */
 static uint8_t *compress_batch(rn_req_t *req, const uint8_t *plain, size_t plain_len, int codec,
                                size_t *len)
@@ -182,24 +200,56 @@ static uint8_t *compress_batch(rn_req_t *req, const uint8_t *plain, size_t plain
     if (rn_codec_compress(codec, NULL, plain + RN_BATCH_HEADER_SIZE,
                           plain_len - RN_BATCH_HEADER_SIZE, &z, &zlen) != 0)
         return NULL;
-    uint8_t *batch = rn_arena_alloc(&req->arena, RN_BATCH_HEADER_SIZE + zlen);
-    if (batch) {
-        memcpy(batch, plain, RN_BATCH_HEADER_SIZE);
-        memcpy(batch + RN_BATCH_HEADER_SIZE, z, zlen);
-        batch[RN_BATCH_OFF_ATTRIBUTES + 1] =
-            (uint8_t)((batch[RN_BATCH_OFF_ATTRIBUTES + 1] & ~RN_BATCH_ATTR_CODEC_MASK) | codec);
-        rn_store_be32(batch + RN_BATCH_OFF_BATCH_LENGTH,
-                      (uint32_t)(RN_BATCH_HEADER_SIZE + zlen - RN_BATCH_OFF_LEADER_EPOCH));
-        *len = RN_BATCH_HEADER_SIZE + zlen;
-    }
+    uint8_t *batch = build_batch(req, plain, codec, z, zlen, len);
     rn_free(z);
     return batch;
 }
 
+/* The last steps once the batch to store is known (batch NULL: it could not be made):
+ * Kafka's size check of a recompressed batch, the CRC of a changed one. */
+static int16_t seal_batch(rn_req_t *req, int64_t max_message_bytes, const char *topic,
+                          int32_t partition, bool recompressed, bool changed, uint8_t *batch,
+                          size_t batch_len, uint8_t **buf, size_t *len, rn_batch_header_t *hdr,
+                          rn_partition_produce_response_t *out)
+{
+    if (batch == NULL) {
+        fail(out, RN_KERR_UNKNOWN_SERVER_ERROR);
+        return RN_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    /* Kafka checks the size again when the batch changed size (UnifiedLog.append; its text,
+     * "topartition" included). */
+    if (recompressed && (int64_t)batch_len > max_message_bytes) {
+        fail(out, RN_KERR_MESSAGE_TOO_LARGE);
+        if (req->api_version >= 8)
+            out->error_message =
+                rn_req_strf(req,
+                            "Message batch size is %zu bytes in append topartition %s-%d which "
+                            "exceeds the maximum configured size of %" PRId64 ".",
+                            batch_len, topic, partition, max_message_bytes);
+        return RN_KERR_MESSAGE_TOO_LARGE;
+    }
+    if (changed) {
+        rn_store_be32(batch + RN_BATCH_OFF_CRC, rn_batch_compute_crc(batch, batch_len));
+        *buf = batch;
+        *len = batch_len;
+        rn_batch_header_parse(batch, batch_len, hdr);
+    }
+    return 0;
+}
+
+bool rn_precords_offload_wanted(int codec, size_t records_len)
+{
+    return codec == RN_CODEC_GZIP ||
+           (codec != RN_CODEC_NONE && records_len >= RN_PRECORDS_OFFLOAD_MIN_BYTES);
+}
+
 int16_t rn_precords_apply(rn_req_t *req, const rn_dpart_t *dpart, const char *topic,
                           int32_t partition, int64_t now_ms, uint8_t **buf, size_t *len,
-                          rn_batch_header_t *hdr, rn_partition_produce_response_t *out)
+                          rn_batch_header_t *hdr, rn_partition_produce_response_t *out,
+                          rn_precords_zjob_t *zjob)
 {
+    if (zjob != NULL)
+        *zjob = (rn_precords_zjob_t){0};
     int codec = rn_batch_codec(hdr);
     bool recompress = dpart->compression >= 0 && dpart->compression != codec;
     bool window = dpart->create_time &&
@@ -222,6 +272,16 @@ int16_t rn_precords_apply(rn_req_t *req, const rn_dpart_t *dpart, const char *to
     rn_store_be64(plain + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)walk.max_timestamp);
     uint8_t *batch = plain == *buf && !recompress ? *buf : NULL;
     size_t batch_len = plain_len;
+    if (recompress && zjob != NULL &&
+        rn_precords_offload_wanted(dpart->compression, plain_len - RN_BATCH_HEADER_SIZE) &&
+        (zjob->plain = rn_malloc(plain_len)) != NULL) {
+        /* The caller has it compressed elsewhere and finishes with rn_precords_zjob_finish
+         * (when the copy cannot be made, it is compressed here instead). */
+        memcpy(zjob->plain, plain, plain_len);
+        zjob->plain_len = plain_len;
+        zjob->codec = dpart->compression;
+        return 0;
+    }
     if (recompress) {
         batch = dpart->compression == RN_CODEC_NONE
                     ? plain
@@ -233,27 +293,33 @@ int16_t rn_precords_apply(rn_req_t *req, const rn_dpart_t *dpart, const char *to
         batch_len = *len;
         rn_store_be64(batch + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)walk.max_timestamp);
     }
-    if (batch == NULL) {
-        fail(out, RN_KERR_UNKNOWN_SERVER_ERROR);
-        return RN_KERR_UNKNOWN_SERVER_ERROR;
-    }
-    /* Kafka checks the size again when the batch changed size (UnifiedLog.append; its text,
-     * "topartition" included). */
-    if (recompress && (int64_t)batch_len > dpart->max_message_bytes) {
-        fail(out, RN_KERR_MESSAGE_TOO_LARGE);
-        if (req->api_version >= 8)
-            out->error_message =
-                rn_req_strf(req,
-                            "Message batch size is %zu bytes in append topartition %s-%d which "
-                            "exceeds the maximum configured size of %" PRId64 ".",
-                            batch_len, topic, partition, dpart->max_message_bytes);
-        return RN_KERR_MESSAGE_TOO_LARGE;
-    }
-    if (changed) {
-        rn_store_be32(batch + RN_BATCH_OFF_CRC, rn_batch_compute_crc(batch, batch_len));
-        *buf = batch;
-        *len = batch_len;
-        rn_batch_header_parse(batch, batch_len, hdr);
-    }
-    return 0;
+    return seal_batch(req, dpart->max_message_bytes, topic, partition, recompress, changed, batch,
+                      batch_len, buf, len, hdr, out);
+}
+
+int16_t rn_precords_zjob_finish(rn_req_t *req, int64_t max_message_bytes, const char *topic,
+                                int32_t partition, const rn_precords_zjob_t *zjob, int rc,
+                                const uint8_t *z, size_t zlen, uint8_t **buf, size_t *len,
+                                rn_batch_header_t *hdr, rn_partition_produce_response_t *out)
+{
+    size_t batch_len = 0;
+    uint8_t *batch =
+        rc == 0 ? build_batch(req, zjob->plain, zjob->codec, z, zlen, &batch_len) : NULL;
+    return seal_batch(req, max_message_bytes, topic, partition, true, true, batch, batch_len, buf,
+                      len, hdr, out);
+}
+
+int16_t rn_precords_zjob_run(rn_req_t *req, int64_t max_message_bytes, const char *topic,
+                             int32_t partition, const rn_precords_zjob_t *zjob, uint8_t **buf,
+                             size_t *len, rn_batch_header_t *hdr,
+                             rn_partition_produce_response_t *out)
+{
+    uint8_t *z = NULL;
+    size_t zlen = 0;
+    int rc = rn_codec_compress(zjob->codec, NULL, zjob->plain + RN_BATCH_HEADER_SIZE,
+                               zjob->plain_len - RN_BATCH_HEADER_SIZE, &z, &zlen);
+    int16_t code = rn_precords_zjob_finish(req, max_message_bytes, topic, partition, zjob, rc, z,
+                                           zlen, buf, len, hdr, out);
+    rn_free(z);
+    return code;
 }

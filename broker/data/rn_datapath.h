@@ -11,7 +11,8 @@
  *     is assigned at the log end when the partition is opened as leader and whenever an
  *     append carries a newer epoch.
  * And, per broker: the parked-Fetch registry (rn_fetchwait), the fetch session cache
- * (rn_fetchsess), the producer id allocator
+ * (rn_fetchsess), the worker recompressing produced batches (rn_pdefer), the producer id
+ * allocator
  * (rn_pidalloc), and the timers that have rn_logmgr write the recovery-point and
  * log-start-offset checkpoints on the offload thread (after DeleteRecords/retention and every
  * 60 s; rn_logmgr_close writes them at clean shutdown) and run retention
@@ -111,6 +112,8 @@ rn_fetchwait_t *rn_datapath_waits(const rn_datapath_t *dp);
 rn_pidalloc_t *rn_datapath_pidalloc(const rn_datapath_t *dp);
 /* The fetch session cache (max.incremental.fetch.session.cache.slots). */
 rn_fetchsess_cache_t *rn_datapath_sessions(const rn_datapath_t *dp);
+/* Produce appends queued behind recompressions off the loop (rn_pdefer.h). */
+struct rn_pdefer *rn_datapath_pdefer(const rn_datapath_t *dp);
 /* Lookups inside compressed batches for ListOffsets, off the loop (rn_tslookup.h). */
 struct rn_tslookup *rn_datapath_tslookup(const rn_datapath_t *dp);
 

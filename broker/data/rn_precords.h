@@ -13,9 +13,11 @@
  * a compacted topic, a finite timestamp window, or a compression.type other than producer
  * and the batch's codec, in which case its records are recompressed to that codec, as
  * Kafka does; a recompressed batch over max.message.bytes fails with MESSAGE_TOO_LARGE.
- * All of this runs on the event loop, bounded by max.message.bytes: on the 2-core dev
- * machine recompressing 1 MB of text-like records costs a few ms to zstd, lz4 or snappy
- * and about 170 ms to gzip (README, "Compression"). */
+ * Decompressing and walking run on the event loop, bounded by max.message.bytes. The
+ * compression itself may be handed back to the caller as a job (rn_precords_zjob_t) to run
+ * off the loop: on the 2-core dev machine recompressing 1 MB of text-like records costs a few
+ * ms to zstd, lz4 or snappy and about 170 ms to gzip (README, "Compression"), so gzip always
+ * goes, the others from RN_PRECORDS_OFFLOAD_MIN_BYTES of records (rn_pdefer.h runs them). */
 #ifndef RN_PRECORDS_H
 #define RN_PRECORDS_H
 
@@ -26,13 +28,45 @@
 /* Decompressed records may be at most this many times max.message.bytes. */
 #define RN_PRECORDS_INFLATE_FACTOR 16
 
+/* Records of at least this many bytes are compressed off the loop whatever the codec. */
+#define RN_PRECORDS_OFFLOAD_MIN_BYTES (64 * 1024)
+
+/* A recompression handed to the caller: plain is an rn_malloc'd copy (the caller owns and
+ * frees it) of the checked, uncompressed batch — header with maxTimestamp corrected, then
+ * records — whose records are to be compressed with codec. plain NULL: no job. */
+typedef struct rn_precords_zjob {
+    int codec;
+    uint8_t *plain;
+    size_t plain_len;
+} rn_precords_zjob_t;
+
+/* Whether compressing records_len bytes of records with codec should leave the loop. */
+bool rn_precords_offload_wanted(int codec, size_t records_len);
+
 /* Apply the rules to the whole, CRC-checked batch *buf[0..*len) whose header is *hdr.
  * Returns 0, or a Kafka error code with out's error fields, message and record_errors
  * filled (log_start_offset left to the caller). On success the batch may have been
  * rewritten: maxTimestamp corrected in place, or a recompressed copy in req's arena (then
- * *buf, *len and *hdr describe it). */
+ * *buf, *len and *hdr describe it). With zjob not NULL, a recompression that
+ * rn_precords_offload_wanted is not done: 0 is returned with *zjob filled and *buf, *len,
+ * *hdr untouched, and the caller finishes with rn_precords_zjob_finish (or _run). */
 int16_t rn_precords_apply(rn_req_t *req, const rn_dpart_t *dpart, const char *topic,
                           int32_t partition, int64_t now_ms, uint8_t **buf, size_t *len,
-                          rn_batch_header_t *hdr, rn_partition_produce_response_t *out);
+                          rn_batch_header_t *hdr, rn_partition_produce_response_t *out,
+                          rn_precords_zjob_t *zjob);
+
+/* The batch of a zjob whose records compressed (rn_codec_compress returned rc) to
+ * z[0..zlen): built in req's arena, checked against max_message_bytes (MESSAGE_TOO_LARGE,
+ * as Kafka) and its CRC set; *buf, *len, *hdr then describe it. 0 or a Kafka error code with
+ * out filled (UNKNOWN_SERVER_ERROR when rc is not 0). zjob->plain is not freed. */
+int16_t rn_precords_zjob_finish(rn_req_t *req, int64_t max_message_bytes, const char *topic,
+                                int32_t partition, const rn_precords_zjob_t *zjob, int rc,
+                                const uint8_t *z, size_t zlen, uint8_t **buf, size_t *len,
+                                rn_batch_header_t *hdr, rn_partition_produce_response_t *out);
+/* The same with the compression run here, on the calling thread. */
+int16_t rn_precords_zjob_run(rn_req_t *req, int64_t max_message_bytes, const char *topic,
+                             int32_t partition, const rn_precords_zjob_t *zjob, uint8_t **buf,
+                             size_t *len, rn_batch_header_t *hdr,
+                             rn_partition_produce_response_t *out);
 
 #endif

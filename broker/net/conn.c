@@ -666,7 +666,8 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
     rn_srvconn_t *conn = arg;
     if (conn->broken)
-        rn__srvconn_close(conn, "response encoding failed");
+        rn__srvconn_close(conn,
+                          conn->broken_why != NULL ? conn->broken_why : "response encoding failed");
     else
         process_input(conn);
 }
@@ -957,4 +958,16 @@ void rn_req_complete(rn_req_t *req)
     }
     req_finish(req);
     conn_flush(conn);
+}
+
+void rn_req_complete_close(rn_req_t *req, const char *why)
+{
+    rn_srvconn_t *conn = req->conn;
+    req->no_response = true;
+    if (!conn->closed && !conn->broken) {
+        conn->broken = true;
+        conn->broken_why = why;
+        event_active(conn->resume, EV_TIMEOUT, 0);
+    }
+    rn_req_complete(req);
 }

@@ -241,6 +241,11 @@ void rn_req_park(rn_req_t *req, rn_cancel_fn cancel, void *arg);
 /* Finish a parked request: its response is encoded now and sent when its turn comes.
  * req must not be touched afterwards. */
 void rn_req_complete(rn_req_t *req);
+/* Finish a parked request without a response and close its connection from the loop soon
+ * after, sending nothing more (responses not yet written are dropped, later requests'
+ * parked state cancelled): a failed acks=0 Produce answered late, as a handler returning
+ * an RN_E* would close it at once. why (a static string) goes to the log. */
+void rn_req_complete_close(rn_req_t *req, const char *why);
 /* Mark that no response is to be sent (acks=0); then return/complete as usual. */
 void rn_req_no_response(rn_req_t *req);
 /* Throttle the request's client for ms (a quota was exceeded): stop reading from its

@@ -58,7 +58,9 @@ struct rn_srvconn {
     bool mem_wait;             /* reading stopped until queued.max.request.bytes has room */
     bool processing;           /* inside process_input (guards re-entrance) */
     bool draining;             /* server shutdown: never resume reading */
-    bool broken;               /* a response could not be encoded: close, send nothing more */
+    bool broken;               /* a response could not be encoded, or a handler asked to
+                                * close (rn_req_complete_close): close, send nothing more */
+    const char *broken_why;    /* why, for the log; NULL: the encoding failed */
     bool tls;                  /* bev is a TLS bufferevent (an SSL listener's connection) */
     bool handshaken;           /* TLS: the handshake has completed */
     struct event *resume;      /* re-runs process_input when the budget ran out */

@@ -27,7 +27,7 @@ typedef struct part_filter {
     rn_str_t name;
 } part_filter_t;
 
-static bool part_matches(const part_filter_t *f, rn_qpart_t kind, const char *name)
+static bool part_matches(const part_filter_t *f, rn_qpart_t kind, rn_str_t name)
 {
     if (!f->used)
         return true;
@@ -35,7 +35,7 @@ static bool part_matches(const part_filter_t *f, rn_qpart_t kind, const char *na
         return false;
     if (f->any)
         return true;
-    return f->kind == kind && (kind != RN_QP_NAME || rn_str_eq_cstr(f->name, name));
+    return f->kind == kind && (kind != RN_QP_NAME || rn_str_eq(f->name, name));
 }
 
 static int describe_error(rn_req_t *req, int16_t code, rn_str_t msg)
@@ -58,10 +58,10 @@ static void entity_out(rn_req_t *req, rn_describe_client_quotas_entity_array_t *
         return;
     if (e->user_kind != RN_QP_ABSENT)
         out[i++] = (rn_describe_client_quotas_entity_t){
-            rn_str(TYPE_USER), e->user_kind == RN_QP_NAME ? rn_str(e->user) : RN_STR_NULL};
+            rn_str(TYPE_USER), e->user_kind == RN_QP_NAME ? e->user : RN_STR_NULL};
     if (e->client_kind != RN_QP_ABSENT)
         out[i++] = (rn_describe_client_quotas_entity_t){
-            rn_str(TYPE_CLIENT), e->client_kind == RN_QP_NAME ? rn_str(e->client) : RN_STR_NULL};
+            rn_str(TYPE_CLIENT), e->client_kind == RN_QP_NAME ? e->client : RN_STR_NULL};
 }
 
 int rn_handle_describe_client_quotas(rn_req_t *req)

@@ -13,7 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Parse an entity into e (names are arena copies). NULL, or the reason it is invalid. */
+/* Parse an entity into e (names are slices of the request, whole: Kafka takes names holding
+ * NUL bytes and keeps them apart from their prefixes). NULL, or the reason it is invalid. */
 static rn_str_t parse_entity(rn_req_t *req, const rn_alter_client_quotas_entity_array_t *arr,
                              rn_qentity_t *e, bool *bad)
 {
@@ -24,7 +25,7 @@ static rn_str_t parse_entity(rn_req_t *req, const rn_alter_client_quotas_entity_
     for (int32_t i = 0; i < arr->count; i++) {
         const rn_alter_client_quotas_entity_t *ent = &arr->items[i];
         rn_qpart_t *kind;
-        const char **name;
+        rn_str_t *name;
         if (rn_str_eq_cstr(ent->entity_type, "user"))
             kind = &e->user_kind, name = &e->user;
         else if (rn_str_eq_cstr(ent->entity_type, "client-id"))
@@ -39,10 +40,7 @@ static rn_str_t parse_entity(rn_req_t *req, const rn_alter_client_quotas_entity_
         if (ent->entity_name.len == 0)
             return rn_req_strf(req, "Empty %.*s not supported", RN_STR_ARGS(ent->entity_type));
         *kind = rn_str_is_null(ent->entity_name) ? RN_QP_DEFAULT : RN_QP_NAME;
-        if (*kind == RN_QP_NAME && (*name = rn_req_cstr(req, ent->entity_name)) == NULL)
-            return rn_str("out of memory");
-        if (*kind == RN_QP_NAME && strlen(*name) != (size_t)ent->entity_name.len)
-            return rn_str("Entity names may not hold NUL bytes");
+        *name = *kind == RN_QP_NAME ? ent->entity_name : RN_STR_NULL;
     }
     *bad = false;
     return RN_STR_NULL;

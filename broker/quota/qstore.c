@@ -31,8 +31,8 @@ rn_qstore_t *rn_qstore_new(void)
 
 static void entry_free(rn_qentry_t *e)
 {
-    rn_free((char *)e->entity.user);
-    rn_free((char *)e->entity.client);
+    rn_str_free(e->entity.user);
+    rn_str_free(e->entity.client);
     rn_free(e);
 }
 
@@ -64,9 +64,9 @@ bool rn_qstore_key_integral(rn_qkey_t key)
     return key == RN_QK_PRODUCER_BYTE_RATE || key == RN_QK_CONSUMER_BYTE_RATE;
 }
 
-static bool part_eq(rn_qpart_t ka, const char *a, rn_qpart_t kb, const char *b)
+static bool part_eq(rn_qpart_t ka, rn_str_t a, rn_qpart_t kb, rn_str_t b)
 {
-    return ka == kb && (ka != RN_QP_NAME || strcmp(a, b) == 0);
+    return ka == kb && (ka != RN_QP_NAME || rn_str_eq(a, b));
 }
 
 static bool entity_eq(const rn_qentity_t *a, const rn_qentity_t *b)
@@ -97,10 +97,8 @@ void rn_qstore_set(rn_qstore_t *st, const rn_qentity_t *e, rn_qkey_t key, double
         ent = rn_xcalloc(1, sizeof(*ent));
         ent->entity.user_kind = e->user_kind;
         ent->entity.client_kind = e->client_kind;
-        if (e->user_kind == RN_QP_NAME)
-            ent->entity.user = rn_xstrdup(e->user);
-        if (e->client_kind == RN_QP_NAME)
-            ent->entity.client = rn_xstrdup(e->client);
+        ent->entity.user = e->user_kind == RN_QP_NAME ? rn_str_xdup(e->user) : RN_STR_NULL;
+        ent->entity.client = e->client_kind == RN_QP_NAME ? rn_str_xdup(e->client) : RN_STR_NULL;
         if (st->n == st->cap) {
             st->cap = st->cap ? st->cap * 2 : 8;
             st->entries = rn_xrealloc(st->entries, st->cap * sizeof(*st->entries));
@@ -146,7 +144,7 @@ bool rn_qstore_uses(const rn_qstore_t *st, rn_qkey_t key)
     return st->uses[key] > 0;
 }
 
-bool rn_qstore_lookup(const rn_qstore_t *st, rn_qkey_t key, const char *user, const char *client,
+bool rn_qstore_lookup(const rn_qstore_t *st, rn_qkey_t key, rn_str_t user, rn_str_t client,
                       double *bound, const rn_qentry_t **matched)
 {
     if (st->uses[key] == 0)

@@ -4,7 +4,8 @@
  *   USER CLIENT KEY VALUE
  *
  * USER and CLIENT are "-" (absent), "<default>", or the name percent-encoded (every byte
- * outside [A-Za-z0-9._] as %XX, so no name reads as either marker and none holds a space);
+ * outside [A-Za-z0-9._] as %XX, NUL included, so no name reads as either marker and none
+ * holds a space);
  * VALUE is printed with 17 significant digits so a double reads back exactly. */
 #include "quota/rn_qstore.h"
 
@@ -35,19 +36,20 @@ static void put(buf_t *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void put_part(buf_t *b, rn_qpart_t kind, const char *name)
+static void put_part(buf_t *b, rn_qpart_t kind, rn_str_t name)
 {
     if (kind == RN_QP_ABSENT) {
         put(b, "-", 1);
     } else if (kind == RN_QP_DEFAULT) {
         put(b, "<default>", 9);
     } else {
-        for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
+        const unsigned char *s = (const unsigned char *)name.ptr;
+        for (int32_t i = 0; i < name.len; i++) {
             char hex[4];
-            if (isalnum(*s) || *s == '.' || *s == '_') {
-                put(b, (const char *)s, 1);
+            if (isalnum(s[i]) || s[i] == '.' || s[i] == '_') {
+                put(b, (const char *)&s[i], 1);
             } else {
-                snprintf(hex, sizeof(hex), "%%%02X", *s);
+                snprintf(hex, sizeof(hex), "%%%02X", s[i]);
                 put(b, hex, 3);
             }
         }
@@ -80,8 +82,8 @@ static int hexval(int c)
     return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
 }
 
-/* Decode one field into out (NUL-terminated, at most outlen - 1 bytes). */
-static bool get_part(const char *tok, rn_qpart_t *kind, char *out, size_t outlen)
+/* Decode one field into out (at most outlen bytes; *name is the slice of it). */
+static bool get_part(const char *tok, rn_qpart_t *kind, char *out, size_t outlen, rn_str_t *name)
 {
     if (strcmp(tok, "-") == 0) {
         *kind = RN_QP_ABSENT;
@@ -96,17 +98,17 @@ static bool get_part(const char *tok, rn_qpart_t *kind, char *out, size_t outlen
         int c = (unsigned char)*s;
         if (c == '%') {
             int hi = hexval((unsigned char)s[1]), lo = hi < 0 ? -1 : hexval((unsigned char)s[2]);
-            if (lo < 0 || hi * 16 + lo == 0)
+            if (lo < 0)
                 return false;
             c = hi * 16 + lo;
             s += 2;
         }
-        if (n + 1 >= outlen)
+        if (n >= outlen)
             return false;
         out[n++] = (char)c;
     }
-    out[n] = '\0';
     *kind = RN_QP_NAME;
+    *name = (rn_str_t){out, (int32_t)n};
     return n > 0;
 }
 
@@ -119,13 +121,11 @@ static int parse_line(rn_qstore_t *st, char *line)
         return RN_EINVAL;
     static char user[4096], client[4096]; /* loop thread only, at start-up */
     rn_qentity_t e = {0};
-    if (!get_part(tu, &e.user_kind, user, sizeof(user)) ||
-        !get_part(tc, &e.client_kind, client, sizeof(client)))
+    if (!get_part(tu, &e.user_kind, user, sizeof(user), &e.user) ||
+        !get_part(tc, &e.client_kind, client, sizeof(client), &e.client))
         return RN_EINVAL;
     if (e.user_kind == RN_QP_ABSENT && e.client_kind == RN_QP_ABSENT)
         return RN_EINVAL;
-    e.user = user;
-    e.client = client;
     int key = rn_qstore_key(tk, strlen(tk));
     char *end;
     double v = strtod(tv, &end);

@@ -18,10 +18,10 @@
 #include <string.h>
 
 /* One sensor: a rate for (type, user tag, client tag); tags are "" where the matched
- * entity has no such part. */
+ * entity has no such part, and hold any bytes (a client id may hold NUL). */
 typedef struct sensor {
     rn_qtype_t type;
-    char *user, *client;
+    rn_str_t user, client; /* owned */
     uint64_t hash;
     int64_t last_ms; /* last record, for expiry */
     rn_qrate_t *rate;
@@ -47,28 +47,39 @@ static const char *const type_names[RN_QT__COUNT] = {"produce", "fetch", "reques
 
 typedef struct skey {
     rn_qtype_t type;
-    const char *user, *client;
+    rn_str_t user, client; /* never null */
 } skey_t;
+
+/* Each tag hashed with its length first, so ("ab", "c") and ("a", "bc") differ. */
+static uint64_t hash_tag(uint64_t h, rn_str_t s)
+{
+    h = rn_hash_fnv1a(h, &s.len, sizeof(s.len));
+    return rn_hash_fnv1a(h, s.ptr, (size_t)s.len);
+}
 
 static uint64_t skey_hash(const skey_t *k)
 {
     uint64_t h = rn_hash_fnv1a(RN_HASH_SEED, &k->type, sizeof(k->type));
-    h = rn_hash_fnv1a(h, k->user, strlen(k->user) + 1);
-    h = rn_hash_fnv1a(h, k->client, strlen(k->client) + 1);
-    return rn_hash_mix(h);
+    return rn_hash_mix(hash_tag(hash_tag(h, k->user), k->client));
 }
 
 static bool skey_eq(const void *item, const void *key)
 {
     const sensor_t *s = item;
     const skey_t *k = key;
-    return s->type == k->type && strcmp(s->user, k->user) == 0 && strcmp(s->client, k->client) == 0;
+    return s->type == k->type && rn_str_eq(s->user, k->user) && rn_str_eq(s->client, k->client);
+}
+
+/* A tag as a key: null (no client id) is "". */
+static rn_str_t tag(rn_str_t s)
+{
+    return s.len > 0 ? s : (rn_str_t){"", 0};
 }
 
 static void sensor_free(sensor_t *s)
 {
-    rn_free(s->user);
-    rn_free(s->client);
+    rn_str_free(s->user);
+    rn_str_free(s->client);
     rn_free(s->rate);
     rn_free(s);
 }
@@ -106,14 +117,15 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 
 /* The sensor measuring (user, client)'s usage of type and its bound, or NULL when no quota
  * applies. */
-static sensor_t *sensor_for(rn_quotas_t *q, rn_qtype_t type, const char *user, const char *client,
+static sensor_t *sensor_for(rn_quotas_t *q, rn_qtype_t type, rn_str_t user, rn_str_t client,
                             double *bound, int64_t now_ms)
 {
     const rn_qentry_t *ent;
     if (!rn_qstore_lookup(q->store, type_key[type], user, client, bound, &ent))
         return NULL;
-    skey_t k = {type, ent->entity.user_kind != RN_QP_ABSENT ? user : "",
-                ent->entity.client_kind != RN_QP_ABSENT ? client : ""};
+    rn_str_t none = {"", 0};
+    skey_t k = {type, ent->entity.user_kind != RN_QP_ABSENT ? tag(user) : none,
+                ent->entity.client_kind != RN_QP_ABSENT ? tag(client) : none};
     uint64_t h = skey_hash(&k);
     sensor_t *s = rn_map_get(&q->sensors, h, skey_eq, &k);
     if (s != NULL)
@@ -122,8 +134,8 @@ static sensor_t *sensor_for(rn_quotas_t *q, rn_qtype_t type, const char *user, c
         sweep(q, now_ms, (int64_t)q->cfg.windows * q->cfg.window_ms);
     s = rn_xcalloc(1, sizeof(*s));
     s->type = type;
-    s->user = rn_xstrdup(k.user);
-    s->client = rn_xstrdup(k.client);
+    s->user = rn_str_xdup(k.user);
+    s->client = rn_str_xdup(k.client);
     s->hash = h;
     s->last_ms = now_ms;
     s->rate = rn_qrate_new(&q->cfg);
@@ -131,7 +143,7 @@ static sensor_t *sensor_for(rn_quotas_t *q, rn_qtype_t type, const char *user, c
     return s;
 }
 
-int64_t rn_quotas_record(rn_quotas_t *q, rn_qtype_t type, const char *user, const char *client,
+int64_t rn_quotas_record(rn_quotas_t *q, rn_qtype_t type, rn_str_t user, rn_str_t client,
                          double value, int64_t now_ms)
 {
     double bound;
@@ -149,7 +161,7 @@ int64_t rn_quotas_record(rn_quotas_t *q, rn_qtype_t type, const char *user, cons
     return ms;
 }
 
-void rn_quotas_unrecord(rn_quotas_t *q, rn_qtype_t type, const char *user, const char *client,
+void rn_quotas_unrecord(rn_quotas_t *q, rn_qtype_t type, rn_str_t user, rn_str_t client,
                         double value, int64_t now_ms)
 {
     double bound;
@@ -162,8 +174,8 @@ int64_t rn_quotas_fetch_max_bytes(const rn_req_t *req)
 {
     rn_quotas_t *q = rn_req_broker(req)->quotas;
     double bound;
-    if (q == NULL || !rn_qstore_lookup(q->store, RN_QK_CONSUMER_BYTE_RATE, RN_QUOTA_USER,
-                                       req->client_id, &bound, NULL))
+    if (q == NULL || !rn_qstore_lookup(q->store, RN_QK_CONSUMER_BYTE_RATE, rn_str(RN_QUOTA_USER),
+                                       rn_quotas_client_id(req), &bound, NULL))
         return INT64_MAX;
     int windows = q->cfg.windows > 1 ? q->cfg.windows - 1 : 1;
     double max = bound * windows * ((double)q->cfg.window_ms / 1000.0);

@@ -17,6 +17,8 @@
 #ifndef RN_QSTORE_H
 #define RN_QSTORE_H
 
+#include "rn_str.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,9 +39,11 @@ typedef enum rn_qpart {
     RN_QP_NAME,
 } rn_qpart_t;
 
+/* Names are Kafka strings, compared by length and bytes: a client id "a\0b" is not "a"
+ * (Kafka keeps such names whole too). */
 typedef struct rn_qentity {
     rn_qpart_t user_kind, client_kind;
-    const char *user, *client; /* for RN_QP_NAME; owned by the store inside it */
+    rn_str_t user, client; /* for RN_QP_NAME, non-empty; owned by the store inside it */
 } rn_qentity_t;
 
 /* One entity and its values (has[k] says whether key k is set). */
@@ -74,7 +78,7 @@ bool rn_qstore_uses(const rn_qstore_t *st, rn_qkey_t key);
 
 /* The bound for key that applies to (user, client), by the precedence above; false when
  * none does. *matched (may be NULL) gets the winning entry. */
-bool rn_qstore_lookup(const rn_qstore_t *st, rn_qkey_t key, const char *user, const char *client,
+bool rn_qstore_lookup(const rn_qstore_t *st, rn_qkey_t key, rn_str_t user, rn_str_t client,
                       double *bound, const rn_qentry_t **matched);
 
 /* The store as text (one "USER CLIENT KEY VALUE" line per value; names percent-encoded,

@@ -54,12 +54,18 @@ rn_qstore_t *rn_quotas_store(rn_quotas_t *q);
 void rn_quotas_persist(rn_quotas_t *q, void (*done)(void *arg, int rc), void *arg);
 
 /* Record value on the sensor of type for (user, client) when a quota applies and return
- * the throttle time in ms (0 when under quota or none applies). */
-int64_t rn_quotas_record(rn_quotas_t *q, rn_qtype_t type, const char *user, const char *client,
+ * the throttle time in ms (0 when under quota or none applies). Names are Kafka strings:
+ * every byte counts, NUL included; a null client id is "". */
+int64_t rn_quotas_record(rn_quotas_t *q, rn_qtype_t type, rn_str_t user, rn_str_t client,
                          double value, int64_t now_ms);
 /* Take back a value recorded at now_ms (a throttled Fetch sends nothing). */
-void rn_quotas_unrecord(rn_quotas_t *q, rn_qtype_t type, const char *user, const char *client,
+void rn_quotas_unrecord(rn_quotas_t *q, rn_qtype_t type, rn_str_t user, rn_str_t client,
                         double value, int64_t now_ms);
+/* req's client id as quotas see it: all its bytes. */
+static inline rn_str_t rn_quotas_client_id(const rn_req_t *req)
+{
+    return (rn_str_t){req->client_id, req->client_id_len > 0 ? req->client_id_len : 0};
+}
 /* The most record bytes a Fetch of req's client may carry without being throttled for
  * sure: consumer_byte_rate * (windows - 1) * window; INT64_MAX without a quota. */
 int64_t rn_quotas_fetch_max_bytes(const rn_req_t *req);

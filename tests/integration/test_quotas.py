@@ -139,6 +139,35 @@ try:
     t.diag("fast-p: %.0f B/s, %d throttle events" % (rate_f, len(thr_f)))
     t.ok(not thr_f and rate_f > 3 * QUOTA, "another client id is not throttled")
 
+    # Client ids are Kafka strings: "n\0x" is not "n" (Kafka 4.1.1 keeps them apart too).
+    t.eq(alter(conn, [("client-id", "n")], [("producer_byte_rate", 500)])[0], 0,
+         "producer_byte_rate 500 set for client-id n")
+    t.eq(alter(conn, [("client-id", "n\x00x")], [("consumer_byte_rate", 12345)])[0], 0,
+         "a quota set for client-id n\\0x")
+    t.eq(describe(conn, [("client-id", 0, "n\x00x")]),
+         {(("client-id", "n\x00x"),): {"consumer_byte_rate": 12345.0}},
+         "an exact match on n\\0x finds it whole")
+    t.eq(describe(conn, [("client-id", 0, "n")]),
+         {(("client-id", "n"),): {"producer_byte_rate": 500.0}}, "and n finds only n's")
+    want[(("client-id", "n"),)] = {"producer_byte_rate": 500.0}
+    want[(("client-id", "n\x00x"),)] = {"consumer_byte_rate": 12345.0}
+
+    def throttles(client_id):
+        host, port = b.bootstrap.split(":")
+        c = D.W.Conn(host, int(port), timeout=15, client_id=client_id)
+        out = []
+        for _ in range(1):  # 2 KB over a young rate's 2 s: twice n's quota
+            r = c.call("Produce", 8, {"Acks": 1, "TimeoutMs": 5000, "TransactionalId": None,
+                                      "TopicData": [{"Name": topic, "PartitionData": [
+                                          {"Index": 0, "Records": D.record_batch([b"y" * 2000])}]}]})
+            out.append(r["ThrottleTimeMs"])
+        c.close()
+        return out
+
+    thr_nul, thr_n = throttles("n\x00x"), throttles("n")
+    t.ok(not any(thr_nul), "client id n\\0x is not throttled by n's quota", repr(thr_nul))
+    t.ok(thr_n[0] > 0, "client id n is", repr(thr_n))
+
     crate, cthr = consume_for(b.bootstrap, "slow-c", topic, WARMUP_S + MEASURE_S)
     t.diag("slow-c: %.0f B/s against a quota of %d B/s; %d throttle events, max %d ms"
            % (crate, QUOTA, len(cthr), max(cthr or [0])))

@@ -85,17 +85,22 @@ static int h_bad(rn_req_t *req)
 typedef struct parked {
     rn_req_t *req;
     struct event *timer;
+    bool close; /* finish with rn_req_complete_close */
 } parked_t;
 
 static void park_fire(evutil_socket_t fd, short what, void *arg)
 {
     parked_t *pk = arg;
     rn_req_t *req = pk->req;
+    bool close_conn = pk->close;
     event_free(pk->timer);
     rn_free(pk);
     if (rn_req_orphaned(req))
         atomic_fetch_add(&orphan_completions, 1);
-    rn_req_complete(req);
+    if (close_conn)
+        rn_req_complete_close(req, "the test asked for it");
+    else
+        rn_req_complete(req);
 }
 
 static void park_cancel(rn_req_t *req, void *arg)
@@ -118,10 +123,11 @@ static int h_park(rn_req_t *req)
     resp->error_code = (int16_t)delay;
     parked_t *pk = rn_xcalloc(1, sizeof(*pk));
     pk->req = req;
+    pk->close = rn_str_eq_cstr(hb->member_id, "close");
     pk->timer = evtimer_new(base, park_fire, pk);
     struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
     evtimer_add(pk->timer, &tv);
-    rn_req_park(req, rn_str_eq_cstr(hb->member_id, "cancel") ? park_cancel : NULL, pk);
+    rn_req_park(req, rn_str_eq_cstr(hb->member_id, "keep") ? NULL : park_cancel, pk);
     return RN_HANDLED_ASYNC;
 }
 
@@ -273,6 +279,16 @@ static size_t build_echo(uint8_t *buf, size_t cap, int16_t ver, int32_t corr, co
 }
 
 /* A Heartbeat request parked for delay ms, with a cancel callback when cancel is set. */
+static size_t build_park_as(uint8_t *buf, size_t cap, int32_t corr, int32_t delay, const char *how)
+{
+    rn_heartbeat_request_t hb;
+    rn_heartbeat_request_init(&hb);
+    hb.group_id = rn_str("g");
+    hb.generation_id = delay;
+    hb.member_id = rn_str(how);
+    return build(buf, cap, API_PARK, 0, corr, &hb);
+}
+
 static size_t build_park(uint8_t *buf, size_t cap, int32_t corr, int32_t delay, bool cancel)
 {
     rn_heartbeat_request_t hb;
@@ -533,6 +549,23 @@ static void test_parked_disconnect(int port)
     for (int i = 0; i < 100 && atomic_load(&orphan_completions) == done; i++)
         usleep(10 * 1000);
     is(atomic_load(&orphan_completions), done + 1, "orphaned request completed safely");
+
+    /* Completed by closing: nothing is sent, and the request parked behind is cancelled. */
+    int before_close = atomic_load(&cancels);
+    fd = connect_to(port);
+    n = build_park_as(buf, sizeof(buf), 3, 100, "close");
+    n += build_park_as(buf + n, sizeof(buf) - n, 4, 5000, "cancel");
+    send_frames(fd, buf, n);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    uint8_t b;
+    ssize_t got = recv(fd, &b, 1, 0);
+    ok(got == 0 || (got < 0 && errno == ECONNRESET),
+       "rn_req_complete_close closes the connection without a response (recv %zd)", got);
+    close(fd);
+    for (int i = 0; i < 100 && atomic_load(&cancels) == before_close; i++)
+        usleep(10 * 1000);
+    is(atomic_load(&cancels), before_close + 1, "the request parked behind it was cancelled");
 }
 
 static void test_file_and_flex(int port)
