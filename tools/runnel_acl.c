@@ -1,6 +1,7 @@
 /* runnel acl add|list|delete: ACL bindings (CreateAcls 30, DescribeAcls 29, DeleteAcls 31)
  * with kafka-acls.sh's flags: principals to allow or deny, operations, hosts, and resources
  * (topics, groups, transactional ids, the cluster) with a literal or prefixed pattern. */
+#include "rn_aclnames.h"
 #include "rn_cli.h"
 
 #include "rn_err.h"
@@ -15,52 +16,6 @@
 enum { RES_ANY = 1, RES_TOPIC = 2, RES_GROUP = 3, RES_CLUSTER = 4, RES_TXN = 5 };
 enum { PAT_ANY = 1, PAT_MATCH = 2, PAT_LITERAL = 3, PAT_PREFIXED = 4 };
 enum { OP_ANY = 1, PERM_ANY = 1, PERM_DENY = 2, PERM_ALLOW = 3 };
-
-static const char *const res_names[] = {
-    "UNKNOWN", "ANY", "TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID", "DELEGATION_TOKEN", "USER"};
-static const char *const pat_names[] = {"UNKNOWN", "ANY", "MATCH", "LITERAL", "PREFIXED"};
-static const char *const op_names[] = {"UNKNOWN",
-                                       "ANY",
-                                       "ALL",
-                                       "READ",
-                                       "WRITE",
-                                       "CREATE",
-                                       "DELETE",
-                                       "ALTER",
-                                       "DESCRIBE",
-                                       "CLUSTER_ACTION",
-                                       "DESCRIBE_CONFIGS",
-                                       "ALTER_CONFIGS",
-                                       "IDEMPOTENT_WRITE",
-                                       "CREATE_TOKENS",
-                                       "DESCRIBE_TOKENS"};
-static const char *const perm_names[] = {"UNKNOWN", "ANY", "DENY", "ALLOW"};
-#define NNAMES(t) ((int)(sizeof(t) / sizeof(t[0])))
-
-static const char *name_of(const char *const *tab, int n, int code)
-{
-    return code >= 0 && code < n ? tab[code] : "UNKNOWN";
-}
-
-/* "ClusterAction", "cluster-action" and "CLUSTER_ACTION" alike. */
-static int code_of(const char *const *tab, int n, const char *name)
-{
-    for (int i = 1; i < n; i++) {
-        const char *a = tab[i], *b = name;
-        for (;;) {
-            while (*a == '_')
-                a++;
-            while (*b == '_' || *b == '-')
-                b++;
-            if (*a == '\0' || *b == '\0' || (*a | 0x20) != (*b | 0x20))
-                break;
-            a++, b++;
-        }
-        if (*a == '\0' && *b == '\0')
-            return i;
-    }
-    return -1;
-}
 
 enum {
     OPT_ALLOW_PRINCIPAL = 0x100,
@@ -125,7 +80,7 @@ static int acl_opt(rn_cli_t *cli, void *ctx, int c, const char *arg)
     case OPT_ALLOW_HOST: o->allow_host = rn_cli_keep(cli, arg); return 0;
     case OPT_DENY_HOST: o->deny_host = rn_cli_keep(cli, arg); return 0;
     case OPT_OPERATION: {
-        int op = code_of(op_names, NNAMES(op_names), arg);
+        int op = rn_aclnames_operation_code(arg);
         if (op < 2)
             return rn_cli_usage(cli,
                                 "unknown --operation \"%s\"; use Read, Write, Create, Delete, "
@@ -142,7 +97,7 @@ static int acl_opt(rn_cli_t *cli, void *ctx, int c, const char *arg)
     case OPT_TXN: return push_res(cli, o, RES_TXN, arg);
     case OPT_CLUSTER: return push_res(cli, o, RES_CLUSTER, "kafka-cluster");
     case OPT_PATTERN: {
-        int p = code_of(pat_names, NNAMES(pat_names), arg);
+        int p = rn_aclnames_pattern_code(arg);
         if (p < 1)
             return rn_cli_usage(cli, "--resource-pattern-type is literal, prefixed, match or any");
         o->pattern = p;
@@ -300,11 +255,11 @@ int rn_cli_acl_add(rn_cli_t *cli, int argc, char **argv)
                 cr[k].permission_type = allow ? PERM_ALLOW : PERM_DENY;
                 rows[k] = (acl_row_t){pr,
                                       host,
-                                      name_of(op_names, NNAMES(op_names), o.ops[p]),
+                                      rn_aclnames_operation(o.ops[p]),
                                       allow ? "ALLOW" : "DENY",
-                                      name_of(res_names, NNAMES(res_names), o.res[r].type),
+                                      rn_aclnames_resource(o.res[r].type),
                                       o.res[r].name,
-                                      name_of(pat_names, NNAMES(pat_names), pattern)};
+                                      rn_aclnames_pattern(pattern)};
             }
     }
     void *body;
@@ -417,12 +372,11 @@ int rn_cli_acl_list(rn_cli_t *cli, int argc, char **argv)
                 rows[nrows++] =
                     (acl_row_t){cstr(cli, d->principal),
                                 cstr(cli, d->host),
-                                name_of(op_names, NNAMES(op_names), d->operation),
-                                name_of(perm_names, NNAMES(perm_names), d->permission_type),
-                                name_of(res_names, NNAMES(res_names), res->resource_type),
+                                rn_aclnames_operation(d->operation),
+                                rn_aclnames_permission(d->permission_type),
+                                rn_aclnames_resource(res->resource_type),
                                 cstr(cli, res->resource_name),
-                                name_of(pat_names, NNAMES(pat_names),
-                                        v >= 1 ? res->pattern_type : PAT_LITERAL)};
+                                rn_aclnames_pattern(v >= 1 ? res->pattern_type : PAT_LITERAL)};
             }
         }
     }
@@ -467,14 +421,13 @@ int rn_cli_acl_delete(rn_cli_t *cli, int argc, char **argv)
         const rn_delete_acls_filter_result_t *fr = &resp->filter_results.items[i];
         for (int a = 0; a < fr->matching_acls.count; a++) {
             const rn_delete_acls_matching_acl_t *m = &fr->matching_acls.items[a];
-            rows[k++] = (acl_row_t){
-                cstr(cli, m->principal),
-                cstr(cli, m->host),
-                name_of(op_names, NNAMES(op_names), m->operation),
-                name_of(perm_names, NNAMES(perm_names), m->permission_type),
-                name_of(res_names, NNAMES(res_names), m->resource_type),
-                cstr(cli, m->resource_name),
-                name_of(pat_names, NNAMES(pat_names), v >= 1 ? m->pattern_type : PAT_LITERAL)};
+            rows[k++] = (acl_row_t){cstr(cli, m->principal),
+                                    cstr(cli, m->host),
+                                    rn_aclnames_operation(m->operation),
+                                    rn_aclnames_permission(m->permission_type),
+                                    rn_aclnames_resource(m->resource_type),
+                                    cstr(cli, m->resource_name),
+                                    rn_aclnames_pattern(v >= 1 ? m->pattern_type : PAT_LITERAL)};
         }
     }
     if (!cli->json)

@@ -5,6 +5,7 @@
 #include "controller/rn_cluster.h"
 #include "rn_config.h"
 
+#include "rn_aclnames.h"
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_log.h"
@@ -170,8 +171,8 @@ bool rn__authz_check(rn_authz_t *az, const rn_req_t *req, int8_t operation, int8
         az->denied++;
         RN_DEBUG("acl", "node %d: peer %s: %s v%d corr %d: %s denied %s on %s %.*s", az->b->node_id,
                  req->peer, req->api != NULL ? req->api->name : "?", req->api_version,
-                 req->correlation_id, principal, rn_acl_operation_name(operation),
-                 rn_acl_resource_name(resource_type), (int)name_len, name);
+                 req->correlation_id, principal, rn_aclnames_operation(operation),
+                 rn_aclnames_resource(resource_type), (int)name_len, name);
     }
     return ok;
 }

@@ -146,15 +146,4 @@ int rn_acls_authorize(const rn_acls_t *acls, const char *principal, const char *
 int rn_acls_authorize_any(const rn_acls_t *acls, const char *principal, const char *host,
                           int8_t operation, int8_t resource_type);
 
-/* Kafka's names ("TOPIC", "PREFIXED", "READ", "ALLOW") and back (case-insensitive, '-' or
- * '_' alike); -1 for a name that is none. */
-const char *rn_acl_resource_name(int8_t code);
-const char *rn_acl_pattern_name(int8_t code);
-const char *rn_acl_operation_name(int8_t code);
-const char *rn_acl_permission_name(int8_t code);
-int rn_acl_resource_code(const char *name);
-int rn_acl_pattern_code(const char *name);
-int rn_acl_operation_code(const char *name);
-int rn_acl_permission_code(const char *name);
-
 #endif

@@ -4,6 +4,7 @@
  * applies, the names the CLI uses, and the ACLs in the metadata image: records applied,
  * removed, refused, and kept through a snapshot. */
 #include "acl/rn_acl.h"
+#include "rn_aclnames.h"
 #include "controller/rn_mimage.h"
 #include "rn_alloc.h"
 #include "rn_err.h"
@@ -194,15 +195,18 @@ static void test_validation(void)
 
 static void test_names(void)
 {
-    is(rn_acl_operation_code("ClusterAction"), RN_ACL_OP_CLUSTER_ACTION, "ClusterAction");
-    is(rn_acl_operation_code("describe-configs"), RN_ACL_OP_DESCRIBE_CONFIGS, "describe-configs");
-    is(rn_acl_operation_code("IdempotentWrite"), RN_ACL_OP_IDEMPOTENT_WRITE, "IdempotentWrite");
-    is(rn_acl_operation_code("nope"), -1, "unknown operation");
-    is(rn_acl_resource_code("transactional_id"), RN_ACL_RES_TRANSACTIONAL_ID, "transactional_id");
-    is(rn_acl_pattern_code("Prefixed"), PRE, "Prefixed");
-    is(rn_acl_permission_code("deny"), DENY, "deny");
-    is_str(rn_acl_operation_name(RN_ACL_OP_ALTER_CONFIGS), "ALTER_CONFIGS", "name of 11");
-    is_str(rn_acl_operation_name(99), "UNKNOWN", "name of an unknown code");
+    is(rn_aclnames_operation_code("ClusterAction"), RN_ACL_OP_CLUSTER_ACTION, "ClusterAction");
+    is(rn_aclnames_operation_code("describe-configs"), RN_ACL_OP_DESCRIBE_CONFIGS,
+       "describe-configs");
+    is(rn_aclnames_operation_code("IdempotentWrite"), RN_ACL_OP_IDEMPOTENT_WRITE,
+       "IdempotentWrite");
+    is(rn_aclnames_operation_code("nope"), -1, "unknown operation");
+    is(rn_aclnames_resource_code("transactional_id"), RN_ACL_RES_TRANSACTIONAL_ID,
+       "transactional_id");
+    is(rn_aclnames_pattern_code("Prefixed"), PRE, "Prefixed");
+    is(rn_aclnames_permission_code("deny"), DENY, "deny");
+    is_str(rn_aclnames_operation(RN_ACL_OP_ALTER_CONFIGS), "ALTER_CONFIGS", "name of 11");
+    is_str(rn_aclnames_operation(99), "UNKNOWN", "name of an unknown code");
 }
 
 static int apply(rn_mimage_t *img, int64_t off, const rn_mrec_t *rec)
