@@ -65,7 +65,8 @@ static void conn_free(rn_srvconn_t *conn)
     rn_free(conn);
 }
 
-static void process_input(rn_srvconn_t *conn);
+static bool process_input(rn_srvconn_t *conn);
+static void tls_read_on(rn_srvconn_t *conn);
 
 static uint64_t ms_to_ns(int64_t ms)
 {
@@ -553,11 +554,14 @@ static int rx_fill(rn_srvconn_t *conn)
 
 /* Read and dispatch complete frames, at most RN_CONN_BUDGET per call so one busy client
  * cannot starve the others; the rest is resumed from the event loop. */
-static void process_input(rn_srvconn_t *conn)
+/* Handle the requests in the input; false when the connection was closed (it may be freed). */
+static bool process_input(rn_srvconn_t *conn)
 {
     rn_server_t *srv = conn->srv;
-    if (conn->closed || conn->processing || conn->draining || conn->broken || conn->mem_wait)
-        return;
+    if (conn->closed)
+        return false;
+    if (conn->processing || conn->draining || conn->broken || conn->mem_wait)
+        return true;
     conn->processing = true;
     struct evbuffer *in = bufferevent_get_input(conn->bev);
     int budget = RN_CONN_BUDGET;
@@ -585,7 +589,7 @@ static void process_input(rn_srvconn_t *conn)
             conn->rx_start_ns = 0;
             srv->metrics.bytes_in += 4 + (uint64_t)size;
             if (!handle_frame(conn, frame, size))
-                return; /* closed; conn may be freed */
+                return false; /* closed; conn may be freed */
             if (conn->broken)
                 break;
             continue;
@@ -615,7 +619,7 @@ static void process_input(rn_srvconn_t *conn)
             srv->metrics.connections_closed_bad++;
             conn->processing = false;
             rn__srvconn_close(conn, "bad frame size");
-            return;
+            return false;
         }
         bool whole = avail >= 4 + (size_t)size;
         if (!whole) {
@@ -643,23 +647,35 @@ static void process_input(rn_srvconn_t *conn)
                      (unsigned long long)conn->id, conn->peer, size);
             conn->processing = false;
             rn__srvconn_close(conn, "out of memory");
-            return;
+            return false;
         }
         evbuffer_drain(in, 4);
         evbuffer_remove(in, frame, (size_t)size);
         conn->rx_start_ns = 0;
         srv->metrics.bytes_in += 4 + (uint64_t)size;
         if (!handle_frame(conn, frame, (size_t)size))
-            return; /* closed; conn may be freed */
+            return false; /* closed; conn may be freed */
         if (conn->broken)
             break;
     }
     conn->processing = false;
+    return true;
+}
+
+/* TLS: the server contexts read ahead (rn_tls.h), so OpenSSL may hold whole records that
+ * are no socket event, and libevent 2.1 stops reading at the end of each record: go on while
+ * it holds some, or the connection would wait for the client to send more. */
+static void tls_read_on(rn_srvconn_t *conn)
+{
+    if (conn->tls && !reading_off(conn) && SSL_has_pending(bufferevent_openssl_get_ssl(conn->bev)))
+        event_active(&conn->bev->ev_read, EV_READ, 1);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-    process_input(arg);
+    rn_srvconn_t *conn = arg;
+    if (process_input(conn))
+        tls_read_on(conn);
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -668,8 +684,8 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     if (conn->broken)
         rn__srvconn_close(conn,
                           conn->broken_why != NULL ? conn->broken_why : "response encoding failed");
-    else
-        process_input(conn);
+    else if (process_input(conn))
+        tls_read_on(conn);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -692,6 +708,9 @@ static void tls_connected(rn_srvconn_t *conn)
              (unsigned long long)conn->id, conn->peer, SSL_get_version(ssl),
              SSL_get_cipher_name(ssl),
              conn->principal != NULL ? conn->principal : RN_PRINCIPAL_ANONYMOUS);
+    /* A client may send its first request right behind its Finished message (TLS 1.3):
+     * read ahead with the handshake, it is no socket event of its own. */
+    tls_read_on(conn);
 }
 
 /* A TLS connection failed: say why when OpenSSL knows (an untrusted or expired

@@ -19,6 +19,9 @@
 #ifndef RN_TLS_H
 #define RN_TLS_H
 
+/* Bytes a server connection's OpenSSL reads from its socket at once (read-ahead). */
+#define RN_TLS_READ_AHEAD (64u << 10)
+
 #include "rn_config.h"
 
 #include <stdbool.h>

@@ -437,6 +437,13 @@ SSL_CTX *rn_tls_server_ctx(const rn_config_t *cfg, int listener, char *err, size
     SSL_CTX_set_verify(ctx, verify, NULL);
     static const unsigned char sid[] = "runnel";
     SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+    /* Clients send many small records (librdkafka one per buffer of a request): reading one
+     * record header and body at a time cost two reads per ~2 KB. Read ahead up to
+     * RN_TLS_READ_AHEAD per call instead (the connection then drains what OpenSSL holds,
+     * conn.c), and give the buffers back while a connection is idle. */
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, RN_TLS_READ_AHEAD);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     return ctx;
 
 fail_ctx:

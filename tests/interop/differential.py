@@ -265,8 +265,12 @@ def cmp_api_ranges(kafka, runnel):
 # format`, runnel from its config on first start) and zookeeper.connect (a Kafka 3.x key
 # accepted and ignored so that old configuration files load), and controlled.shutdown.timeout.ms
 # (how long a stopping node waits for the controller to move its leaderships; Kafka retries
-# controlled.shutdown.max.retries times instead).
-RUNNEL_BROKER_KEYS = {"log.level", "metrics.listen", "cluster.id", "zookeeper.connect",
+# controlled.shutdown.max.retries times instead), the web console's switches (console.*), and
+# super.users and allow.everyone.if.no.acl.found, which Kafka reads as its authorizer's
+# settings rather than broker configs, so its DescribeConfigs does not list them.
+RUNNEL_BROKER_KEYS = {"console.enable", "console.allow.remote", "console.write.enable",
+                      "super.users", "allow.everyone.if.no.acl.found",
+                      "log.level", "metrics.listen", "cluster.id", "zookeeper.connect",
                       "socket.request.read.timeout.ms", "connections.max.queued.response.bytes",
                       "metrics.connection.timeout.ms", "fetch.max.wait.ms.cap",
                       "max.partitions.per.request", "max.partitions.per.topic", "max.partitions",
