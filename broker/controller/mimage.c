@@ -229,6 +229,9 @@ void rn__mimage_clear(rn_mimage_t *img)
         config_free(&img->configs[i]);
     for (size_t i = 0; i < img->n_features; i++)
         rn_free(img->features[i].name);
+    for (size_t i = 0; i < img->n_scram; i++)
+        rn_free(img->scram[i].name);
+    img->n_scram = 0;
     pending_clear(img);
     img->n_brokers = img->n_topics = img->n_configs = img->n_features = 0;
     img->next_producer_id = 0;
@@ -244,6 +247,7 @@ void rn_mimage_free(rn_mimage_t *img)
     rn_free(img->by_id);
     rn_free(img->configs);
     rn_free(img->features);
+    rn_free(img->scram);
     rn_free(img->pending);
     rn_arena_free(&img->arena);
     rn_free(img);

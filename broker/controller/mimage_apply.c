@@ -322,6 +322,10 @@ static int apply_effect(rn_mimage_t *img, const rn_mrec_t *rec)
     case RN_MREC_CONFIG_RECORD: return apply_config(img, &rec->body.config);
     case RN_MREC_FEATURE_LEVEL_RECORD: return apply_feature(img, &rec->body.feature_level);
     case RN_MREC_PRODUCER_IDS_RECORD: return apply_producer_ids(img, &rec->body.producer_ids);
+    case RN_MREC_USER_SCRAM_CREDENTIAL_RECORD:
+        return rn__mimage_scram_apply(img, &rec->body.user_scram_credential);
+    case RN_MREC_REMOVE_USER_SCRAM_CREDENTIAL_RECORD:
+        return rn__mimage_scram_remove(img, &rec->body.remove_user_scram_credential);
     default: return 0; /* NoOpRecord and records with no effect on the image */
     }
 }

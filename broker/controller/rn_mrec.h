@@ -42,6 +42,8 @@ typedef struct rn_mrec {
         rn_begin_transaction_record_t begin_transaction;
         rn_end_transaction_record_t end_transaction;
         rn_abort_transaction_record_t abort_transaction;
+        rn_user_scram_credential_record_t user_scram_credential;
+        rn_remove_user_scram_credential_record_t remove_user_scram_credential;
     } body;
 } rn_mrec_t;
 
