@@ -234,10 +234,10 @@ static int resolve_protocols(rn_config_t *cfg, scan_t *sc)
                         "%s:PLAINTEXT",
                         sc->at, name, given ? "" : " (not set, and not named after one)", name);
         cfg->listeners[i].protocol = (rn_secproto_t)sc->proto[i];
-        if (sc->proto[i] != RN_SECPROTO_PLAINTEXT)
+        if (sc->proto[i] != RN_SECPROTO_PLAINTEXT && sc->proto[i] != RN_SECPROTO_SASL_PLAINTEXT)
             return fail(sc->err, sc->errlen,
-                        "%s: listener %s uses %s; runnel speaks only PLAINTEXT", sc->at, name,
-                        rn_protocols[sc->proto[i]]);
+                        "%s: listener %s uses %s; runnel speaks PLAINTEXT and SASL_PLAINTEXT",
+                        sc->at, name, rn_protocols[sc->proto[i]]);
     }
     return 0;
 }

@@ -123,6 +123,11 @@ typedef enum rn_cfg_key {
     RN_CFG_NUM_IO_THREADS,
     RN_CFG_NUM_RECOVERY_THREADS_PER_DATA_DIR,
     RN_CFG_ZOOKEEPER_CONNECT,
+    /* SASL (broker/auth). */
+    RN_CFG_SASL_ENABLED_MECHANISMS,
+    RN_CFG_SASL_MECHANISM_INTER_BROKER_PROTOCOL,
+    RN_CFG_SASL_JAAS_CONFIG,
+    RN_CFG_CONNECTIONS_MAX_REAUTH_MS,
     RN_CFG__COUNT
 } rn_cfg_key_t;
 
@@ -138,8 +143,9 @@ typedef enum rn_cfg_type {
 
 /* Flags of a table row. */
 enum {
-    RN_CFGF_IGNORED = 1, /* accepted so existing server.properties files load; has no effect */
-    RN_CFGF_ALIAS = 2,   /* another spelling of a key (broker.id -> node.id, log.dir) */
+    RN_CFGF_IGNORED = 1,   /* accepted so existing server.properties files load; has no effect */
+    RN_CFGF_ALIAS = 2,     /* another spelling of a key (broker.id -> node.id, log.dir) */
+    RN_CFGF_SENSITIVE = 4, /* a secret: never shown (DescribeConfigs answers null) */
 };
 
 /* One row of the key table: the single source for parsing, --help and DescribeConfigs. */
@@ -223,7 +229,23 @@ typedef struct rn_config {
     int64_t log_retention_ms;                 /* -1 = unlimited; from .ms / .minutes / .hours */
     int64_t log_roll_ms;                      /* from .ms / .hours */
     int log_level;                            /* rn_log_level_t */
+    /* Per-listener keys, listener.name.<listener>.<key> (Kafka's listener prefix), in the
+     * order given; key is the whole name as given, lower-cased. Owned. */
+    struct rn_config_prefixed *prefixed;
+    int n_prefixed;
 } rn_config_t;
+
+/* One listener.name.<listener>.<key> setting. */
+typedef struct rn_config_prefixed {
+    char *key, *value;
+    char source[64];
+} rn_config_prefixed_t;
+
+/* The keys that may follow listener.name.<listener>. ("sasl.enabled.mechanisms",
+ * "scram-sha-512.sasl.jaas.config", ...). */
+bool rn_config_prefixable(const char *key);
+/* The value of listener.name.<listener>.<key> (listener in any case), or NULL. */
+const char *rn_config_listener_str(const rn_config_t *cfg, const char *listener, const char *key);
 
 /* What rn_config_load found besides a configuration. */
 enum {

@@ -1,0 +1,273 @@
+/* rn_auth: the SASL settings per listener, the inter-broker credentials, the failed-login
+ * log limiter and the counters (rn_auth.h). The handlers are in handle_sasl.c and
+ * handle_scram.c. */
+#include "auth/auth_int.h"
+#include "ops/rn_metrics.h"
+
+#include "rn_alloc.h"
+#include "rn_err.h"
+#include "rn_hash.h"
+#include "rn_log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const mech_names[RN_AUTH_NMECH] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+
+const char *rn__auth_mech_name(int idx)
+{
+    return idx >= 0 && idx < RN_AUTH_NMECH ? mech_names[idx] : "?";
+}
+
+static int mech_index(const char *name, size_t len)
+{
+    for (int i = 0; i < RN_AUTH_NMECH; i++)
+        if (strlen(mech_names[i]) == len && strncasecmp(mech_names[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- failed logins ---- */
+
+void rn__auth_peer_ip(const char *peer, char *out, size_t cap)
+{
+    const char *colon = strrchr(peer, ':');
+    size_t len = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+    if (len >= 2 && peer[0] == '[' && peer[len - 1] == ']')
+        peer++, len -= 2;
+    snprintf(out, cap, "%.*s", (int)len, peer);
+}
+
+bool rn_authlog_fail(rn_authlog_t *log, const char *ip, uint64_t now_ns, uint64_t *failures)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = ip; *p != '\0'; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    __typeof__(log->slot[0]) *s = &log->slot[h % RN_AUTHLOG_SLOTS];
+    if (strcmp(s->ip, ip) != 0) {
+        snprintf(s->ip, sizeof(s->ip), "%s", ip);
+        s->logged_ns = 0;
+        s->since = 0;
+    }
+    s->since++;
+    if (s->logged_ns != 0 && now_ns - s->logged_ns < RN_AUTHLOG_EVERY_NS)
+        return false;
+    if (!rn_lograte_allow(&log->lines, now_ns, 10, NULL))
+        return false; /* counted in since; reported by this source's next line */
+    s->logged_ns = now_ns != 0 ? now_ns : 1;
+    *failures = s->since;
+    s->since = 0;
+    return true;
+}
+
+/* ---- JAAS ---- */
+
+/* The value of key="..." in jaas into out[cap] (no escapes, as Kafka's parser for these two
+ * options needs none). */
+static int jaas_value(const char *jaas, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    for (const char *p = jaas; (p = strstr(p, key)) != NULL; p += kl) {
+        bool word_start = p == jaas || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n';
+        const char *q = p + kl;
+        while (*q == ' ')
+            q++;
+        if (!word_start || *q != '=')
+            continue;
+        q++;
+        while (*q == ' ')
+            q++;
+        if (*q != '"')
+            return RN_EINVAL;
+        const char *end = strchr(q + 1, '"');
+        if (end == NULL || (size_t)(end - q - 1) >= cap)
+            return RN_EINVAL;
+        snprintf(out, cap, "%.*s", (int)(end - q - 1), q + 1);
+        return 0;
+    }
+    return RN_EINVAL;
+}
+
+int rn_auth_jaas_parse(const char *jaas, char *user, size_t ucap, char *password, size_t pcap)
+{
+    if (jaas == NULL || strstr(jaas, "required") == NULL)
+        return RN_EINVAL;
+    if (jaas_value(jaas, "username", user, ucap) != 0 || user[0] == '\0' ||
+        jaas_value(jaas, "password", password, pcap) != 0)
+        return RN_EINVAL;
+    return 0;
+}
+
+bool rn_auth_inter_broker(const rn_broker_t *b, int *mech, const char **user, const char **password)
+{
+    const rn_auth_t *a = b->auth;
+    if (a == NULL || !a->ib_sasl)
+        return false;
+    *mech = a->ib_mech;
+    *user = a->ib_user;
+    *password = a->ib_password;
+    return true;
+}
+
+/* ---- settings ---- */
+
+static int parse_mechs(rn_auth_t *a, int li, const char *list, const char *key, char *err,
+                       size_t errlen)
+{
+    a->mechs[li] = 0;
+    a->n_order[li] = 0;
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e != '\0' && *e != ',' && *e != ' ')
+            e++;
+        if (e == p)
+            break;
+        int idx = mech_index(p, (size_t)(e - p));
+        if (idx < 0) {
+            snprintf(err, errlen,
+                     "%s: unknown SASL mechanism \"%.*s\" (runnel offers PLAIN, "
+                     "SCRAM-SHA-256 and SCRAM-SHA-512)",
+                     key, (int)(e - p), p);
+            return RN_EINVAL;
+        }
+        if (!(a->mechs[li] & (1u << idx))) {
+            a->mechs[li] |= 1u << idx;
+            a->order[li][a->n_order[li]++] = idx;
+        }
+        p = e;
+    }
+    return 0;
+}
+
+static int check_prefixed(const rn_config_t *cfg, char *err, size_t errlen)
+{
+    for (int i = 0; i < cfg->n_prefixed; i++) {
+        const char *l = cfg->prefixed[i].key + strlen("listener.name.");
+        const char *dot = strchr(l, '.');
+        char name[RN_LISTENER_NAME_MAX];
+        snprintf(name, sizeof(name), "%.*s", (int)(dot - l), l);
+        if (rn_config_listener_find(cfg, name) < 0) {
+            snprintf(err, errlen, "%s: %s names no listener (listeners has no %s)",
+                     cfg->prefixed[i].source, cfg->prefixed[i].key, name);
+            return RN_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int inter_broker(rn_auth_t *a, char *err, size_t errlen)
+{
+    const rn_config_t *cfg = a->b->cfg;
+    const rn_config_listener_t *ib = &cfg->listeners[cfg->inter_broker_listener];
+    if (ib->protocol != RN_SECPROTO_SASL_PLAINTEXT && ib->protocol != RN_SECPROTO_SASL_SSL)
+        return 0;
+    const char *mech = rn_config_str(cfg, RN_CFG_SASL_MECHANISM_INTER_BROKER_PROTOCOL);
+    int idx = mech_index(mech, strlen(mech));
+    if (idx < 0 || !(a->mechs[cfg->inter_broker_listener] & (1u << idx))) {
+        snprintf(err, errlen,
+                 "sasl.mechanism.inter.broker.protocol: %s is not enabled on the inter-broker "
+                 "listener %s (sasl.enabled.mechanisms)",
+                 mech, ib->name);
+        return RN_EINVAL;
+    }
+    char key[128], lower[32];
+    snprintf(lower, sizeof(lower), "%s", mech);
+    for (char *c = lower; *c != '\0'; c++)
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    snprintf(key, sizeof(key), "%s.sasl.jaas.config", lower);
+    const char *jaas = rn_config_listener_str(cfg, ib->name, key);
+    const char *which = "listener.name.<inter-broker listener>.<mechanism>.sasl.jaas.config";
+    if (jaas == NULL)
+        jaas = rn_config_listener_str(cfg, ib->name, "sasl.jaas.config");
+    if (jaas == NULL) {
+        jaas = rn_config_str(cfg, RN_CFG_SASL_JAAS_CONFIG);
+        which = "sasl.jaas.config";
+    }
+    if (rn_auth_jaas_parse(jaas, a->ib_user, sizeof(a->ib_user), a->ib_password,
+                           sizeof(a->ib_password)) != 0) {
+        snprintf(err, errlen,
+                 "%s: the inter-broker listener %s is %s, so this node needs a login for the "
+                 "others: set it to '... required username=\"NAME\" password=\"PW\";'",
+                 which, ib->name, rn_config_protocol_name(ib->protocol));
+        return RN_EINVAL;
+    }
+    a->ib_sasl = true;
+    a->ib_mech = 1 << idx;
+    return 0;
+}
+
+static void collect(rn_metrics_writer_t *w, void *arg)
+{
+    rn_auth_t *a = arg;
+    rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_sasl_authentications_total",
+                           "SASL logins on SASL listeners, by mechanism and result.");
+    for (int i = 0; i < RN_AUTH_NMECH; i++) {
+        rn_metrics_emit_u64(
+            w, (rn_metrics_label_t[]){{"mechanism", mech_names[i]}, {"result", "success"}}, 2,
+            a->ok[i]);
+        rn_metrics_emit_u64(
+            w, (rn_metrics_label_t[]){{"mechanism", mech_names[i]}, {"result", "failure"}}, 2,
+            a->failed[i]);
+    }
+}
+
+static void auth_free(rn_auth_t *a)
+{
+    rn_free(a->mechs);
+    rn_free(a->order);
+    rn_free(a->n_order);
+    memset(a->ib_password, 0, sizeof(a->ib_password));
+    rn_free(a);
+}
+
+int rn_auth_init(rn_broker_t *b, char *err, size_t errlen)
+{
+    const rn_config_t *cfg = b->cfg;
+    rn_auth_t *a = rn_xcalloc(1, sizeof(*a));
+    a->b = b;
+    int n = cfg->n_listeners > 0 ? cfg->n_listeners : 1;
+    a->mechs = rn_xcalloc((size_t)n, sizeof(*a->mechs));
+    a->order = rn_xcalloc((size_t)n, sizeof(*a->order));
+    a->n_order = rn_xcalloc((size_t)n, sizeof(*a->n_order));
+    a->reauth_ms = rn_config_int(cfg, RN_CFG_CONNECTIONS_MAX_REAUTH_MS);
+    int rc = check_prefixed(cfg, err, errlen);
+    for (int i = 0; rc == 0 && i < cfg->n_listeners; i++) {
+        const char *own =
+            rn_config_listener_str(cfg, cfg->listeners[i].name, "sasl.enabled.mechanisms");
+        char key[128];
+        snprintf(key, sizeof(key), "listener.name.%s.sasl.enabled.mechanisms",
+                 cfg->listeners[i].name);
+        rc = parse_mechs(a, i,
+                         own != NULL ? own : rn_config_str(cfg, RN_CFG_SASL_ENABLED_MECHANISMS),
+                         own != NULL ? key : "sasl.enabled.mechanisms", err, errlen);
+        bool sasl = cfg->listeners[i].protocol == RN_SECPROTO_SASL_PLAINTEXT ||
+                    cfg->listeners[i].protocol == RN_SECPROTO_SASL_SSL;
+        if (rc == 0 && sasl && a->mechs[i] == 0) {
+            snprintf(err, errlen, "%s: empty, so SASL listener %s could accept no login",
+                     own != NULL ? key : "sasl.enabled.mechanisms", cfg->listeners[i].name);
+            rc = RN_EINVAL;
+        }
+    }
+    if (rc == 0 && cfg->n_listeners > 0)
+        rc = inter_broker(a, err, errlen);
+    if (rc != 0) {
+        auth_free(a);
+        return rc;
+    }
+    rn_metrics_add_collector(b->metrics, collect, a);
+    b->auth = a;
+    return 0;
+}
+
+void rn_auth_shutdown(rn_broker_t *b)
+{
+    rn_auth_t *a = b->auth;
+    if (a == NULL)
+        return;
+    rn_metrics_remove_collector(b->metrics, collect, a);
+    auth_free(a);
+    b->auth = NULL;
+}
