@@ -350,5 +350,9 @@ int rn_cli_cluster_status(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_cluster_down(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_quota_describe(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_quota_alter(rn_cli_t *cli, int argc, char **argv);
+/* runnel_user.c */
+int rn_cli_user_add(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_user_delete(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_user_list(rn_cli_t *cli, int argc, char **argv);
 
 #endif

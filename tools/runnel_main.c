@@ -255,6 +255,37 @@ static const char quota_alter_help[] =
     "\n"
     "example: runnel quota alter --client-id reporting --add consumer_byte_rate=1048576\n";
 
+static const char user_add_help[] =
+    "usage: runnel user add NAME [--mechanism SCRAM-SHA-512|SCRAM-SHA-256] [--iterations N]\n"
+    "\n"
+    "Create the user NAME or change its password (AlterUserScramCredentials), for SASL\n"
+    "logins with SCRAM (and PLAIN, which runneld checks against the SCRAM credentials). The\n"
+    "password is one line read from stdin, or asked for without echo on a terminal; never\n"
+    "give it as an argument. It is salted here (PBKDF2, a random 32-byte salt, N iterations):\n"
+    "the broker receives the salted password and keeps only the keys RFC 5802 derives from\n"
+    "it. To create the first user, run this against a PLAINTEXT listener (the default\n"
+    "config's loopback one) before clients must log in.\n"
+    "\n"
+    "      --mechanism M   SCRAM-SHA-512 (default) or SCRAM-SHA-256\n"
+    "      --iterations N  PBKDF2 iterations, 4096 (default) to 16384\n"
+    "\n"
+    "example: echo 'alice-secret' | runnel user add alice\n";
+
+static const char user_delete_help[] =
+    "usage: runnel user delete NAME [--mechanism SCRAM-SHA-512|SCRAM-SHA-256]\n"
+    "\n"
+    "Delete the user's SCRAM credentials: every mechanism it has, or only --mechanism's.\n"
+    "Connections the user has open stay logged in until they re-authenticate\n"
+    "(connections.max.reauth.ms). Exits 4 when the user has no credentials.\n"
+    "\n"
+    "example: runnel user delete alice\n";
+
+static const char user_list_help[] =
+    "usage: runnel user list [NAME...]\n"
+    "\n"
+    "Show SCRAM users (DescribeUserScramCredentials): one row per user and mechanism with\n"
+    "its iteration count; never the credentials. Exits 4 when a named user has none.\n";
+
 const rn_cli_cmd_t rn_cli_cmds[] = {
     {"topic", "create", rn_cli_topic_create, "create a topic", topic_create_help},
     {"topic", "list", rn_cli_topic_list, "list topics", topic_list_help},
@@ -284,6 +315,9 @@ const rn_cli_cmd_t rn_cli_cmds[] = {
     {"quota", "describe", rn_cli_quota_describe, "client quotas (byte rates, request share)",
      quota_describe_help},
     {"quota", "alter", rn_cli_quota_alter, "set or remove a client's quotas", quota_alter_help},
+    {"user", "add", rn_cli_user_add, "set a user's SCRAM password", user_add_help},
+    {"user", "delete", rn_cli_user_delete, "delete a user's SCRAM credentials", user_delete_help},
+    {"user", "list", rn_cli_user_list, "SCRAM users and their mechanisms", user_list_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
