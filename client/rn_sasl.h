@@ -51,7 +51,8 @@ typedef struct rn_scram_cred {
  * RN_EINVAL (unknown mechanism, salt too long, iterations < 1). */
 int rn_scram_salted_password(int mech, const char *password, size_t pwlen, const uint8_t *salt,
                              size_t salt_len, int32_t iterations, uint8_t *out);
-/* The stored credential from a salted password (what a broker keeps of an upsertion). */
+/* The stored credential from a salted password (what a broker keeps of an upsertion; any
+ * length is taken, as Kafka takes it: one of the wrong length matches no password). */
 int rn_scram_cred_from_salted(int mech, const uint8_t *salted, size_t salted_len,
                               const uint8_t *salt, size_t salt_len, int32_t iterations,
                               rn_scram_cred_t *cred);

@@ -151,17 +151,18 @@ int rn_scram_cred_from_salted(int mech, const uint8_t *salted, size_t salted_len
                               rn_scram_cred_t *cred)
 {
     size_t klen = rn_scram_key_len(mech);
-    if (klen == 0 || salted_len != klen || salt_len > RN_SCRAM_SALT_MAX)
+    if (klen == 0 || salt_len > RN_SCRAM_SALT_MAX)
         return RN_EINVAL;
     memset(cred, 0, sizeof(*cred));
     cred->mech = mech;
     cred->iterations = iterations;
-    memcpy(cred->salt, salt, salt_len);
+    if (salt_len > 0)
+        memcpy(cred->salt, salt, salt_len);
     cred->salt_len = salt_len;
     uint8_t client_key[RN_SCRAM_KEY_MAX];
-    hmac(mech, salted, klen, "Client Key", 10, client_key);
+    hmac(mech, salted, salted_len, "Client Key", 10, client_key);
     digest(mech, client_key, klen, cred->stored_key);
-    hmac(mech, salted, klen, "Server Key", 10, cred->server_key);
+    hmac(mech, salted, salted_len, "Server Key", 10, cred->server_key);
     OPENSSL_cleanse(client_key, sizeof(client_key));
     return 0;
 }

@@ -213,16 +213,19 @@ int rn_handle_sasl_authenticate(rn_req_t *req)
     const rn_sasl_authenticate_request_t *areq = req->request;
     rn_sasl_authenticate_response_t *resp = req->response;
     sasl_conn_t *sc = rn_req_auth_state(req);
-    if (!rn_req_sasl_listener(req) || auth_of(req) == NULL || sc == NULL ||
-        sc->stage == STAGE_IDLE) {
-        resp->error_code = RN_KERR_ILLEGAL_SASL_STATE;
-        resp->error_message =
-            rn_str(!rn_req_sasl_listener(req)
-                       ? "SaslAuthenticate request received on a listener without SASL"
-                       : "Unexpected SaslAuthenticate request without a SaslHandshake");
-        if (rn_req_sasl_listener(req))
-            rn_req_close_after(req);
+    if (!rn_req_sasl_listener(req) || auth_of(req) == NULL) {
+        resp->error_code = RN_KERR_ILLEGAL_SASL_STATE; /* Kafka's words on a PLAINTEXT listener */
+        resp->error_message = rn_str("SaslAuthenticate request received after successful "
+                                     "authentication");
         return RN_HANDLED_SYNC;
+    }
+    if (sc == NULL || sc->stage == STAGE_IDLE) {
+        /* Kafka closes the connection without an answer (an illegal SASL state). */
+        RN_DEBUG("auth", "node=%d peer=%s: SaslAuthenticate without a SaslHandshake; closing",
+                 rn_req_broker(req)->node_id, req->peer);
+        rn_req_no_response(req);
+        rn_req_close_after(req);
+        return RN_HANDLED_NO_RESPONSE;
     }
     rn_bytes_t tok = areq->auth_bytes;
     if (tok.len < 0)

@@ -80,29 +80,35 @@ int rn_handle_describe_user_scram_credentials(rn_req_t *req)
                 return RN_ENOMEM;
         return RN_HANDLED_SYNC;
     }
-    int32_t n = dreq->users.count;
+    int32_t n = dreq->users.count, out = 0;
     rn_describe_user_scram_credentials_result_t *res =
         rn_describe_user_scram_credentials_result_array_alloc(a, &resp->results, n);
     if (res == NULL && n > 0)
         return RN_ENOMEM;
     for (int32_t i = 0; i < n; i++) {
         rn_str_t user = dreq->users.items[i].name;
-        bool dup = false;
-        for (int32_t j = 0; j < n; j++)
+        bool dup = false, earlier = false;
+        for (int32_t j = 0; j < n; j++) {
             dup |= j != i && rn_str_eq(dreq->users.items[j].name, user);
+            earlier |= j < i && rn_str_eq(dreq->users.items[j].name, user);
+        }
+        if (earlier)
+            continue; /* a user named twice is answered once, as Kafka */
+        rn_describe_user_scram_credentials_result_t *r = &res[out++];
         if (dup) {
-            res[i].user = user;
-            res[i].error_code = RN_KERR_DUPLICATE_RESOURCE;
-            res[i].error_message =
+            r->user = user;
+            r->error_code = RN_KERR_DUPLICATE_RESOURCE;
+            r->error_message =
                 rn_req_strf(req,
                             "Cannot describe SCRAM credentials for the same user twice in a single "
                             "request: %.*s",
                             RN_STR_ARGS(user));
             continue;
         }
-        if (describe_user(req, img, user, &res[i]) != 0)
+        if (describe_user(req, img, user, r) != 0)
             return RN_ENOMEM;
     }
+    resp->results.count = out;
     return RN_HANDLED_SYNC;
 }
 
@@ -121,6 +127,7 @@ result_for(rn_alter_user_scram_credentials_response_t *resp, rn_str_t user)
         if (rn_str_eq(resp->results.items[i].user, user))
             return &resp->results.items[i];
     rn_alter_user_scram_credentials_result_t *r = &resp->results.items[resp->results.count++];
+    rn_alter_user_scram_credentials_result_init(r); /* a null message, as Kafka's success */
     r->user = user;
     return r;
 }
@@ -153,11 +160,10 @@ static void check_entry(rn_req_t *req, rn_alter_user_scram_credentials_result_t 
         refuse(req, r, RN_KERR_UNACCEPTABLE_CREDENTIAL, "Too few iterations");
     else if (up->iterations > RN_SCRAM_MAX_ITERATIONS)
         refuse(req, r, RN_KERR_UNACCEPTABLE_CREDENTIAL, "Too many iterations");
-    else if (up->salt.len <= 0 || up->salt.len > RN_SCRAM_SALT_MAX)
-        refuse(req, r, RN_KERR_UNACCEPTABLE_CREDENTIAL, "Salt must not be empty");
-    else if (up->salted_password.len != (int32_t)rn_scram_key_len(mech))
-        refuse(req, r, RN_KERR_UNACCEPTABLE_CREDENTIAL,
-               "Salted password has the wrong length for the mechanism");
+    else if (up->salt.len > RN_SCRAM_SALT_MAX)
+        refuse(req, r, RN_KERR_UNACCEPTABLE_CREDENTIAL, "Salt is longer than 128 bytes");
+    else if (up->salted_password.len > RN_SCRAM_KEY_MAX * 4)
+        refuse(req, r, RN_KERR_UNACCEPTABLE_CREDENTIAL, "Salted password is too long");
 }
 
 static void alter_decide(rn_cluster_op_t *op, rn_cluster_t *c, int64_t next_offset, rn_mrecs_t *out)
@@ -218,16 +224,21 @@ static void alter_decide(rn_cluster_op_t *op, rn_cluster_t *c, int64_t next_offs
             rec.body.remove_user_scram_credential.mechanism = d->mechanism;
         } else {
             rn_scram_cred_t cred;
-            if (rn_scram_cred_from_salted(u->mechanism, u->salted_password.ptr,
-                                          (size_t)u->salted_password.len, u->salt.ptr,
-                                          (size_t)u->salt.len, u->iterations, &cred) != 0)
+            /* As Kafka, any salt and salted password are taken (a salted password of the
+             * wrong length simply matches no password). */
+            if (rn_scram_cred_from_salted(
+                    u->mechanism,
+                    u->salted_password.len > 0 ? u->salted_password.ptr : (const uint8_t *)"",
+                    (size_t)(u->salted_password.len > 0 ? u->salted_password.len : 0),
+                    u->salt.len > 0 ? u->salt.ptr : (const uint8_t *)"",
+                    (size_t)(u->salt.len > 0 ? u->salt.len : 0), u->iterations, &cred) != 0)
                 continue; /* checked above; cannot happen */
             size_t klen = rn_scram_key_len(u->mechanism);
             rn_mrec_init(&rec, RN_MREC_USER_SCRAM_CREDENTIAL_RECORD);
             rec.body.user_scram_credential =
                 (rn_user_scram_credential_record_t){name,
                                                     u->mechanism,
-                                                    u->salt,
+                                                    {cred.salt, (int32_t)cred.salt_len},
                                                     {cred.stored_key, (int32_t)klen},
                                                     {cred.server_key, (int32_t)klen},
                                                     u->iterations};
