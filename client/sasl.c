@@ -407,12 +407,16 @@ int rn_scram_server_client_first(rn_scram_server_t *s, const uint8_t *msg, size_
 
 long rn_scram_server_first(rn_scram_server_t *s, const rn_scram_cred_t *cred, char *out, size_t cap)
 {
-    uint8_t rnd[24];
-    char rnd64[40];
+    /* Letters and digits only, as Kafka's own nonces. */
+    uint8_t rnd[32];
+    char nonce[sizeof(rnd) + 1];
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     if (rn_sasl_random(rnd, sizeof(rnd)) != 0)
         return s->state = RN_SCRAM_S_FAILED, RN_SASL_FAIL;
-    rn_sasl_b64_encode(rnd, sizeof(rnd), rnd64, sizeof(rnd64));
-    return rn__scram_server_first_nonce(s, cred, rnd64, out, cap);
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        nonce[i] = alnum[rnd[i] % 62];
+    nonce[sizeof(rnd)] = '\0';
+    return rn__scram_server_first_nonce(s, cred, nonce, out, cap);
 }
 
 long rn__scram_server_first_nonce(rn_scram_server_t *s, const rn_scram_cred_t *cred,
@@ -454,7 +458,10 @@ int rn_scram_server_client_final(rn_scram_server_t *s, const uint8_t *msg, size_
         return RN_SASL_BAD;
     if (!attr_take(&r, 'r', &v, &vlen))
         return RN_SASL_BAD;
-    if (vlen != strlen(s->nonce) || memcmp(v, s->nonce, vlen) != 0) {
+    /* The nonce must end with ours, as Kafka checks it: librdkafka before 2.1 sends its own
+     * nonce in front of the whole combined one. */
+    size_t nl = strlen(s->nonce);
+    if (vlen < nl || memcmp(v + vlen - nl, s->nonce, nl) != 0) {
         *why = "Authentication failed: Invalid client nonce in the final client message.";
         return RN_SASL_FAIL;
     }
@@ -506,10 +513,13 @@ long rn_scram_client_first(rn_scram_client_t *c, int mech, const char *user, con
                            char *out, size_t cap)
 {
     uint8_t rnd[24];
-    char cnonce[40];
+    char cnonce[sizeof(rnd) + 1];
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     if (rn_sasl_random(rnd, sizeof(rnd)) != 0)
         return -1;
-    rn_sasl_b64_encode(rnd, sizeof(rnd), cnonce, sizeof(cnonce));
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        cnonce[i] = alnum[rnd[i] % 62];
+    cnonce[sizeof(rnd)] = '\0';
     return rn__scram_client_first_nonce(c, mech, user, password, cnonce, out, cap);
 }
 

@@ -4,6 +4,9 @@
 #include "rn_sasl.h"
 #include "tap.h"
 
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
 #include <string.h>
 
 #define U8(s) (const uint8_t *)(s), strlen(s)
@@ -188,6 +191,38 @@ static void test_malformed(void)
        RN_SASL_FAIL, "another nonce refused");
 }
 
+/* librdkafka before 2.1 puts its own nonce in front of the combined one in client-final;
+ * Kafka takes a nonce that ends with the combined one (the proof covers what was sent), and so
+ * do we. The client side is computed here as librdkafka does it. */
+static void test_doubled_nonce(void)
+{
+    rn_scram_cred_t cred;
+    uint8_t salted[64];
+    rn_scram_cred_new(RN_SCRAM_SHA_256, "pw", 2, 4096, &cred, salted);
+    rn_scram_server_t s;
+    const char *why;
+    char sf[RN_SASL_MSG_MAX], out[RN_SASL_MSG_MAX], wp[2 * RN_SASL_MSG_MAX],
+        auth[4 * RN_SASL_MSG_MAX];
+    size_t outlen;
+    rn_scram_server_init(&s, RN_SCRAM_SHA_256);
+    rn_scram_server_client_first(&s, U8("n,,n=u,r=CLIENTNONCE"), &why);
+    rn_scram_server_first(&s, &cred, sf, sizeof(sf));
+    snprintf(wp, sizeof(wp), "c=biws,r=CLIENTNONCE%s", s.nonce);
+    snprintf(auth, sizeof(auth), "n=u,r=CLIENTNONCE,%s,%s", sf, wp);
+    uint8_t ck[32], stored[32], sig[32], proof[32];
+    unsigned int l;
+    HMAC(EVP_sha256(), salted, 32, (const uint8_t *)"Client Key", 10, ck, &l);
+    SHA256(ck, 32, stored);
+    HMAC(EVP_sha256(), stored, 32, (const uint8_t *)auth, strlen(auth), sig, &l);
+    for (int i = 0; i < 32; i++)
+        proof[i] = ck[i] ^ sig[i];
+    char p64[64], c2[3 * RN_SASL_MSG_MAX];
+    rn_sasl_b64_encode(proof, 32, p64, sizeof(p64));
+    snprintf(c2, sizeof(c2), "%s,p=%s", wp, p64);
+    is(rn_scram_server_client_final(&s, U8(c2), out, sizeof(out), &outlen, &why), RN_SASL_DONE,
+       "a client nonce ending with the combined one is taken (librdkafka < 2.1), as Kafka");
+}
+
 static void test_plain(void)
 {
     rn_sasl_plain_t p;
@@ -236,6 +271,7 @@ int main(void)
     test_rfc7677_client();
     test_roundtrips();
     test_malformed();
+    test_doubled_nonce();
     test_plain();
     test_b64();
     return done_testing();
