@@ -2,13 +2,16 @@
  * log limiter and the counters (rn_auth.h). The handlers are in handle_sasl.c and
  * handle_scram.c. */
 #include "auth/auth_int.h"
+#include "controller/rn_mimage.h"
 #include "ops/rn_metrics.h"
 
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_hash.h"
 #include "rn_log.h"
+#include "rn_peer.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -99,15 +102,42 @@ int rn_auth_jaas_parse(const char *jaas, char *user, size_t ucap, char *password
     return 0;
 }
 
-bool rn_auth_inter_broker(const rn_broker_t *b, int *mech, const char **user, const char **password)
+int rn_auth_peer_login(const rn_config_t *cfg, rn_auth_login_t *login)
 {
-    const rn_auth_t *a = b->auth;
-    if (a == NULL || !a->ib_sasl)
-        return false;
-    *mech = a->ib_mech;
-    *user = a->ib_user;
-    *password = a->ib_password;
-    return true;
+    memset(login, 0, sizeof(*login));
+    if (cfg->n_listeners <= 0)
+        return 0;
+    const rn_config_listener_t *ib = &cfg->listeners[cfg->inter_broker_listener];
+    if (ib->protocol != RN_SECPROTO_SASL_PLAINTEXT && ib->protocol != RN_SECPROTO_SASL_SSL)
+        return 0;
+    const char *mech = rn_config_str(cfg, RN_CFG_SASL_MECHANISM_INTER_BROKER_PROTOCOL);
+    char key[64], lower[32];
+    snprintf(lower, sizeof(lower), "%s", mech);
+    for (char *c = lower; *c != '\0'; c++)
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    snprintf(key, sizeof(key), "%s.sasl.jaas.config", lower);
+    const char *jaas = rn_config_listener_str(cfg, ib->name, key);
+    login->source = "listener.name.<inter-broker listener>.<mechanism>.sasl.jaas.config";
+    if (jaas == NULL)
+        jaas = rn_config_listener_str(cfg, ib->name, "sasl.jaas.config");
+    if (jaas == NULL) {
+        jaas = rn_config_str(cfg, RN_CFG_SASL_JAAS_CONFIG);
+        login->source = "sasl.jaas.config";
+    }
+    if (rn_auth_jaas_parse(jaas, login->user, sizeof(login->user), login->password,
+                           sizeof(login->password)) != 0)
+        return RN_EINVAL;
+    snprintf(login->mechanism, sizeof(login->mechanism), "%s", mech);
+    return 0;
+}
+
+void rn_auth_peer_opts(const rn_config_t *cfg, rn_auth_login_t *login, rn_peer_opts_t *po)
+{
+    if (rn_auth_peer_login(cfg, login) != 0 || login->mechanism[0] == '\0')
+        return;
+    po->sasl_mechanism = login->mechanism;
+    po->sasl_username = login->user;
+    po->sasl_password = login->password;
 }
 
 /* ---- settings ---- */
@@ -162,41 +192,45 @@ static int inter_broker(rn_auth_t *a, char *err, size_t errlen)
 {
     const rn_config_t *cfg = a->b->cfg;
     const rn_config_listener_t *ib = &cfg->listeners[cfg->inter_broker_listener];
-    if (ib->protocol != RN_SECPROTO_SASL_PLAINTEXT && ib->protocol != RN_SECPROTO_SASL_SSL)
+    rn_auth_login_t login;
+    int rc = rn_auth_peer_login(cfg, &login);
+    if (rc == 0 && login.mechanism[0] == '\0')
         return 0;
-    const char *mech = rn_config_str(cfg, RN_CFG_SASL_MECHANISM_INTER_BROKER_PROTOCOL);
-    int idx = mech_index(mech, strlen(mech));
+    if (rc != 0) {
+        snprintf(err, errlen,
+                 "%s: the inter-broker listener %s is %s, so this node needs a login for the "
+                 "others: set it to '... required username=\"NAME\" password=\"PW\";'",
+                 login.source, ib->name, rn_config_protocol_name(ib->protocol));
+        return RN_EINVAL;
+    }
+    int idx = mech_index(login.mechanism, strlen(login.mechanism));
     if (idx < 0 || !(a->mechs[cfg->inter_broker_listener] & (1u << idx))) {
         snprintf(err, errlen,
                  "sasl.mechanism.inter.broker.protocol: %s is not enabled on the inter-broker "
                  "listener %s (sasl.enabled.mechanisms)",
-                 mech, ib->name);
+                 login.mechanism, ib->name);
         return RN_EINVAL;
     }
-    char key[128], lower[32];
-    snprintf(lower, sizeof(lower), "%s", mech);
-    for (char *c = lower; *c != '\0'; c++)
-        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-    snprintf(key, sizeof(key), "%s.sasl.jaas.config", lower);
-    const char *jaas = rn_config_listener_str(cfg, ib->name, key);
-    const char *which = "listener.name.<inter-broker listener>.<mechanism>.sasl.jaas.config";
-    if (jaas == NULL)
-        jaas = rn_config_listener_str(cfg, ib->name, "sasl.jaas.config");
-    if (jaas == NULL) {
-        jaas = rn_config_str(cfg, RN_CFG_SASL_JAAS_CONFIG);
-        which = "sasl.jaas.config";
-    }
-    if (rn_auth_jaas_parse(jaas, a->ib_user, sizeof(a->ib_user), a->ib_password,
-                           sizeof(a->ib_password)) != 0) {
-        snprintf(err, errlen,
-                 "%s: the inter-broker listener %s is %s, so this node needs a login for the "
-                 "others: set it to '... required username=\"NAME\" password=\"PW\";'",
-                 which, ib->name, rn_config_protocol_name(ib->protocol));
-        return RN_EINVAL;
-    }
-    a->ib_sasl = true;
-    a->ib_mech = 1 << idx;
+    /* This node's own login is a user every node accepts (see rn_auth_t.own). */
+    snprintf(a->own_user, sizeof(a->own_user), "%s", login.user);
+    for (int m = RN_SCRAM_SHA_256; m <= RN_SCRAM_SHA_512; m++)
+        if (rn_scram_cred_new(m, login.password, strlen(login.password), RN_SCRAM_MIN_ITERATIONS,
+                              &a->own[m], NULL) != 0) {
+            snprintf(err, errlen, "cannot salt the inter-broker password");
+            return RN_EINVAL;
+        }
+    OPENSSL_cleanse(&login, sizeof(login));
     return 0;
+}
+
+const rn_scram_cred_t *rn__auth_cred(const rn_auth_t *a, const rn_mimage_t *img, const char *user,
+                                     int mech)
+{
+    const rn_scram_cred_t *cred = img != NULL ? rn_mimage_scram(img, user, mech) : NULL;
+    if (cred == NULL && a->own_user[0] != '\0' && strcmp(a->own_user, user) == 0 &&
+        (mech == RN_SCRAM_SHA_256 || mech == RN_SCRAM_SHA_512))
+        cred = &a->own[mech];
+    return cred;
 }
 
 static void collect(rn_metrics_writer_t *w, void *arg)
@@ -216,10 +250,10 @@ static void collect(rn_metrics_writer_t *w, void *arg)
 
 static void auth_free(rn_auth_t *a)
 {
+    OPENSSL_cleanse(a->own, sizeof(a->own));
     rn_free(a->mechs);
     rn_free(a->order);
     rn_free(a->n_order);
-    memset(a->ib_password, 0, sizeof(a->ib_password));
     rn_free(a);
 }
 

@@ -4,6 +4,7 @@
 #define RN_AUTH_INT_H
 
 #include "auth/rn_auth.h"
+#include "controller/rn_mimage.h"
 #include "net/rn_netlimit.h"
 #include "rn_sasl.h"
 
@@ -47,11 +48,17 @@ typedef struct rn_auth {
     int64_t reauth_ms; /* connections.max.reauth.ms */
     uint64_t ok[RN_AUTH_NMECH], failed[RN_AUTH_NMECH];
     rn_authlog_t log;
-    /* This node's own login to the others (inter-broker listener SASL_*). */
-    bool ib_sasl;
-    int ib_mech; /* RN_AUTH_* bit */
-    char ib_user[RN_SASL_USER_MAX];
-    char ib_password[256];
+    /* The inter-broker login's own user (SASL_* inter-broker listener), accepted from this
+     * node's configuration so a cluster can form before any credential is in the metadata:
+     * its password salted at start-up for both SCRAM mechanisms, kept only in memory. A
+     * credential of the same user in the metadata wins. own_user "" = none. */
+    char own_user[RN_SASL_USER_MAX];
+    rn_scram_cred_t own[3]; /* indexed by RN_SCRAM_SHA_256 / RN_SCRAM_SHA_512 */
 } rn_auth_t;
+
+/* The credential of user for mech (RN_SCRAM_*): the metadata's, else the inter-broker
+ * user's own; NULL when none. */
+const rn_scram_cred_t *rn__auth_cred(const rn_auth_t *a, const rn_mimage_t *img, const char *user,
+                                     int mech);
 
 #endif

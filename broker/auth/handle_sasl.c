@@ -162,12 +162,9 @@ static int plain(rn_req_t *req, sasl_conn_t *sc, rn_bytes_t tok)
     if (rc != RN_SASL_OK)
         return fail(req, sc, why, NULL, "malformed PLAIN token");
     const rn_mimage_t *img = image_of(req);
-    const rn_scram_cred_t *cred = NULL;
-    if (img != NULL) {
-        cred = rn_mimage_scram(img, p.user, RN_SCRAM_SHA_512);
-        if (cred == NULL)
-            cred = rn_mimage_scram(img, p.user, RN_SCRAM_SHA_256);
-    }
+    const rn_scram_cred_t *cred = rn__auth_cred(auth_of(req), img, p.user, RN_SCRAM_SHA_512);
+    if (cred == NULL)
+        cred = rn__auth_cred(auth_of(req), img, p.user, RN_SCRAM_SHA_256);
     static const char invalid[] = "Authentication failed: Invalid username or password";
     if (cred == NULL)
         return fail(req, sc, invalid, NULL, "no such user");
@@ -188,8 +185,7 @@ static int scram(rn_req_t *req, sasl_conn_t *sc, rn_bytes_t tok)
         if (rc != RN_SASL_OK)
             return fail(req, sc, scram_failed(req, sc->mech), NULL, why);
         const rn_mimage_t *img = image_of(req);
-        const rn_scram_cred_t *cred =
-            img != NULL ? rn_mimage_scram(img, sc->scram.user, sc->mech) : NULL;
+        const rn_scram_cred_t *cred = rn__auth_cred(auth_of(req), img, sc->scram.user, sc->mech);
         if (cred == NULL)
             return fail(req, sc, scram_failed(req, sc->mech), NULL, "no such user");
         long n = rn_scram_server_first(&sc->scram, cred, out, RN_SASL_MSG_MAX);

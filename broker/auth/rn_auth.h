@@ -46,10 +46,24 @@ void rn_auth_shutdown(rn_broker_t *b);
  * into user[ucap] and password[pcap]. 0 or RN_EINVAL. */
 int rn_auth_jaas_parse(const char *jaas, char *user, size_t ucap, char *password, size_t pcap);
 
-/* The credentials runneld logs in to other nodes with when the inter-broker listener is
- * SASL_* (listener.name.<l>.<mechanism>.sasl.jaas.config, else sasl.jaas.config): false
- * when that listener is not SASL. mech is an RN_AUTH_* bit. */
-bool rn_auth_inter_broker(const rn_broker_t *b, int *mech, const char **user,
-                          const char **password);
+/* The login runneld uses towards other nodes when the inter-broker listener is SASL_*:
+ * sasl.mechanism.inter.broker.protocol with the user and password of
+ * listener.name.<l>.<mechanism>.sasl.jaas.config (else listener.name.<l>.sasl.jaas.config,
+ * else sasl.jaas.config). Read from the configuration alone, so the quorum (started before
+ * this module) can use it too. */
+typedef struct rn_auth_login {
+    char mechanism[16]; /* "" = no login */
+    char user[256];
+    char password[256];
+    const char *source; /* the key the credentials came from, for messages */
+} rn_auth_login_t;
+
+/* 0 with login filled (mechanism "" when the inter-broker listener is not SASL), or
+ * RN_EINVAL when it is SASL and no usable jaas config is set (login->source names the key). */
+int rn_auth_peer_login(const rn_config_t *cfg, rn_auth_login_t *login);
+/* Set a peer's SASL options from cfg's inter-broker login (none when not SASL); login holds
+ * the strings until rn_peer_new has copied them. */
+struct rn_peer_opts;
+void rn_auth_peer_opts(const rn_config_t *cfg, rn_auth_login_t *login, struct rn_peer_opts *po);
 
 #endif

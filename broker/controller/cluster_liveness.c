@@ -7,6 +7,7 @@
  * which moves its leaderships to in-sync followers. A refusal is positive evidence: a
  * stopped (SIGSTOP) or cut-off broker does not refuse, its connection just goes quiet, and
  * it is fenced by the session timeout as before. */
+#include "auth/rn_auth.h"
 #include "controller/rn_cluster.h"
 #include "rn_broker.h"
 
@@ -75,6 +76,8 @@ static watched_t *watch(rn__live_t *lv, const rn_mimage_broker_t *mb)
                          .request_timeout_ms = 5000,
                          .backoff_initial_ms = 50,
                          .backoff_max_ms = 200};
+    rn_auth_login_t login;
+    rn_auth_peer_opts(lv->b->cfg, &login, &po);
     w->peer = rn_peer_new(lv->b->base, &po);
     return w->peer != NULL ? w : NULL;
 }

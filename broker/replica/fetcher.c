@@ -3,6 +3,7 @@
  * on the event loop). The answer is applied partition by partition and the next Fetch
  * goes out at once; the leader holds it up to replica.fetch.wait.max.ms when it has
  * nothing new. */
+#include "auth/rn_auth.h"
 #include "replica/replica_int.h"
 #include "controller/rn_cluster.h"
 
@@ -96,6 +97,8 @@ static rn__fetcher_t *fetcher_for(rn_replica_t *rm, int32_t leader)
                          .backoff_jitter_pct = 20,
                          .jitter_seed = (uint32_t)rm->b->node_id,
                          .max_response_bytes = RESPONSE_MAX + (1 << 20)};
+    rn_auth_login_t login;
+    rn_auth_peer_opts(rm->b->cfg, &login, &po);
     f->peer = rn_peer_new(rm->b->base, &po);
     if (f->peer == NULL) {
         rn_free(f);

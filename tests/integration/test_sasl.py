@@ -26,9 +26,6 @@ SCRAM-SHA-512 enabled). Users are made with `runnel user add` over the PLAINTEXT
 Clients that are not installed (the venv, node modules, Java jars) are skipped with a note.
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -41,6 +38,7 @@ import urllib.request
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
+from sasl_common import plain_login, scram_login  # noqa: E402
 from rn_testlib import BUILD, SRC, free_port  # noqa: E402
 
 T = D.Tap("test_sasl", timeout_s=600)
@@ -128,47 +126,6 @@ def closed(fn):
         return False
     except D.W.BrokerClosed:
         return True
-
-
-def scram_login(c, user, password, mech="SCRAM-SHA-512", version=2, salted_cache=None):
-    """Handshake and the two SCRAM rounds on c: the last SaslAuthenticate answer (or the first
-    one with an error). salted_cache keeps Hi() per (password, salt) to time the server."""
-    h = hashlib.sha512 if mech.endswith("512") else hashlib.sha256
-    r = c.call("SaslHandshake", 1, {"Mechanism": mech})
-    if r["ErrorCode"]:
-        return r
-    cnonce = base64.b64encode(os.urandom(18)).decode()
-    bare = "n=%s,r=%s" % (user, cnonce)
-    r = c.call("SaslAuthenticate", version, {"AuthBytes": ("n,," + bare).encode()})
-    if r["ErrorCode"]:
-        return r
-    first = r["AuthBytes"].decode()
-    attrs = dict(kv.split("=", 1) for kv in first.split(","))
-    key = (password, attrs["s"], attrs["i"])
-    salted = salted_cache.get(key) if salted_cache is not None else None
-    if salted is None:
-        salted = hashlib.pbkdf2_hmac(h().name, password.encode(), base64.b64decode(attrs["s"]),
-                                     int(attrs["i"]))
-        if salted_cache is not None:
-            salted_cache[key] = salted
-    client_key = hmac.new(salted, b"Client Key", h).digest()
-    stored = h(client_key).digest()
-    without_proof = "c=biws,r=" + attrs["r"]
-    auth_msg = ",".join([bare, first, without_proof]).encode()
-    proof = bytes(a ^ b for a, b in zip(client_key, hmac.new(stored, auth_msg, h).digest()))
-    r = c.call("SaslAuthenticate", version,
-               {"AuthBytes": (without_proof + ",p=" + base64.b64encode(proof).decode()).encode()})
-    if r["ErrorCode"] == 0:
-        server_key = hmac.new(salted, b"Server Key", h).digest()
-        want = "v=" + base64.b64encode(hmac.new(server_key, auth_msg, h).digest()).decode()
-        r["server_proved"] = r["AuthBytes"].decode() == want
-    return r
-
-
-def plain_login(c, user, password, version=2):
-    c.call("SaslHandshake", 1, {"Mechanism": "PLAIN"})
-    return c.call("SaslAuthenticate", version,
-                  {"AuthBytes": b"\0" + user.encode() + b"\0" + password.encode()})
 
 
 def check_wire(b):
