@@ -877,11 +877,17 @@ int rn_config_load(rn_config_t *cfg, int argc, char **argv, char *err, size_t er
         if (nlen == 6 && strncmp(name, "config", 6) == 0)
             continue;
         int k = flag_key(name, nlen);
+        char source[140];
+        snprintf(source, sizeof(source), "--%.*s", (int)nlen, name);
+        if (k < 0 && nlen > 14 && strncasecmp(name, "listener.name.", 14) == 0) {
+            int rc = set_prefixed(cfg, source + 2, value, source, err, errlen);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         if (k < 0)
             return fail(err, errlen, "--%.*s: unknown flag (runneld --help lists every key)",
                         (int)nlen, name);
-        char source[140];
-        snprintf(source, sizeof(source), "--%.*s", (int)nlen, name);
         int rc = set_value(cfg, (rn_cfg_key_t)k, value, source, LAYER_FLAG, err, errlen);
         if (rc != 0)
             return rc;
