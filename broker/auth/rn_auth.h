@@ -5,8 +5,8 @@
  * SCRAM credentials of the cluster metadata (UserScramCredentialRecord in the image every
  * node applies), so every node agrees on them and no password is stored anywhere: PLAIN
  * checks the password it is given against the user's SCRAM credential (SCRAM-SHA-512 when
- * the user has one, else SCRAM-SHA-256), which costs one PBKDF2 (iterations HMACs) on the
- * loop per PLAIN login.
+ * the user has one, else SCRAM-SHA-256), which costs one PBKDF2 (iterations HMACs) per
+ * PLAIN login, run on the offload thread (net/rn_offload.h) so the loop never waits for it.
  *
  * The server's gate (net/rn_server.h) keeps everything but ApiVersions, SaslHandshake and
  * SaslAuthenticate off a SASL connection until the login; a login names the connection's
