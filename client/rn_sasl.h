@@ -70,6 +70,11 @@ int rn_sasl_random(uint8_t *buf, size_t n);
 long rn_sasl_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 long rn_sasl_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 
+/* Kafka's JAAS line ('<LoginModule> required username="u" password="p";') into user[ucap]
+ * and password[pcap]; 0 or RN_EINVAL (no "required", no username or password, an unquoted
+ * or too long value). */
+int rn_sasl_jaas_parse(const char *jaas, char *user, size_t ucap, char *password, size_t pcap);
+
 /* ---- PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd ---- */
 
 typedef struct rn_sasl_plain {

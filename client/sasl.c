@@ -200,6 +200,44 @@ bool rn_scram_cred_check_password(const rn_scram_cred_t *cred, const char *passw
     return ok;
 }
 
+/* ---- JAAS ---- */
+
+/* The value of key="..." in jaas into out[cap] (no escapes, as Kafka's parser for these two
+ * options needs none). */
+static int jaas_value(const char *jaas, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    for (const char *p = jaas; (p = strstr(p, key)) != NULL; p += kl) {
+        bool word_start = p == jaas || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n';
+        const char *q = p + kl;
+        while (*q == ' ')
+            q++;
+        if (!word_start || *q != '=')
+            continue;
+        q++;
+        while (*q == ' ')
+            q++;
+        if (*q != '"')
+            return RN_EINVAL;
+        const char *end = strchr(q + 1, '"');
+        if (end == NULL || (size_t)(end - q - 1) >= cap)
+            return RN_EINVAL;
+        snprintf(out, cap, "%.*s", (int)(end - q - 1), q + 1);
+        return 0;
+    }
+    return RN_EINVAL;
+}
+
+int rn_sasl_jaas_parse(const char *jaas, char *user, size_t ucap, char *password, size_t pcap)
+{
+    if (jaas == NULL || strstr(jaas, "required") == NULL)
+        return RN_EINVAL;
+    if (jaas_value(jaas, "username", user, ucap) != 0 || user[0] == '\0' ||
+        jaas_value(jaas, "password", password, pcap) != 0)
+        return RN_EINVAL;
+    return 0;
+}
+
 /* ---- PLAIN ---- */
 
 int rn_sasl_plain_parse(const uint8_t *msg, size_t len, rn_sasl_plain_t *out, const char **why)

@@ -22,6 +22,10 @@ const char rn_cli_exit_help[] =
     "127.0.0.1:9092)\n"                                                                            \
     "      --json         machine-readable JSON on stdout instead of tables\n"                     \
     "      --timeout MS   bound on connecting and on each request (default 10000)\n"               \
+    "      --command-config FILE\n"                                                                \
+    "                     Kafka client properties: with security.protocol=SASL_PLAINTEXT,\n"       \
+    "                     log in with sasl.mechanism as sasl.jaas.config's user (default\n"        \
+    "                     $RUNNEL_COMMAND_CONFIG)\n"                                               \
     "  -v, --verbose      print protocol notes (versions, brokers) on stderr\n"                    \
     "  -h, --help         help for the command\n"
 
@@ -361,7 +365,7 @@ static bool is_group(const char *word)
 static bool takes_value(const char *arg)
 {
     return strcmp(arg, "-b") == 0 || strcmp(arg, "--bootstrap") == 0 ||
-           strcmp(arg, "--timeout") == 0;
+           strcmp(arg, "--timeout") == 0 || strcmp(arg, "--command-config") == 0;
 }
 
 /* Find the command words and run the command. Global options before the words are kept
@@ -457,7 +461,13 @@ int main(int argc, char **argv)
     rn_arena_init(&cli.arena, 0);
     rn_arena_init(&cli.keep, 0);
     char **rest = rn_xcalloc((size_t)argc + 1, sizeof *rest);
-    int st = run(&cli, argc, argv, rest);
+    const char *cc = getenv("RUNNEL_COMMAND_CONFIG");
+    cli.cmd = "(RUNNEL_COMMAND_CONFIG)";
+    cli.help = "";
+    int st = cc != NULL && *cc != '\0' ? rn_cli_command_config(&cli, cc) : 0;
+    cli.cmd = cli.help = NULL;
+    if (st == 0)
+        st = run(&cli, argc, argv, rest);
     fflush(stdout);
     if (cli.pool_ready)
         rn_conn_pool_free(&cli.pool);

@@ -66,40 +66,9 @@ bool rn_authlog_fail(rn_authlog_t *log, const char *ip, uint64_t now_ns, uint64_
 
 /* ---- JAAS ---- */
 
-/* The value of key="..." in jaas into out[cap] (no escapes, as Kafka's parser for these two
- * options needs none). */
-static int jaas_value(const char *jaas, const char *key, char *out, size_t cap)
-{
-    size_t kl = strlen(key);
-    for (const char *p = jaas; (p = strstr(p, key)) != NULL; p += kl) {
-        bool word_start = p == jaas || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n';
-        const char *q = p + kl;
-        while (*q == ' ')
-            q++;
-        if (!word_start || *q != '=')
-            continue;
-        q++;
-        while (*q == ' ')
-            q++;
-        if (*q != '"')
-            return RN_EINVAL;
-        const char *end = strchr(q + 1, '"');
-        if (end == NULL || (size_t)(end - q - 1) >= cap)
-            return RN_EINVAL;
-        snprintf(out, cap, "%.*s", (int)(end - q - 1), q + 1);
-        return 0;
-    }
-    return RN_EINVAL;
-}
-
 int rn_auth_jaas_parse(const char *jaas, char *user, size_t ucap, char *password, size_t pcap)
 {
-    if (jaas == NULL || strstr(jaas, "required") == NULL)
-        return RN_EINVAL;
-    if (jaas_value(jaas, "username", user, ucap) != 0 || user[0] == '\0' ||
-        jaas_value(jaas, "password", password, pcap) != 0)
-        return RN_EINVAL;
-    return 0;
+    return rn_sasl_jaas_parse(jaas, user, ucap, password, pcap);
 }
 
 int rn_auth_peer_login(const rn_config_t *cfg, rn_auth_login_t *login)

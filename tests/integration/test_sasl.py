@@ -503,6 +503,24 @@ def main():
     T.ok(r[0] == 0 and r2[0] == 0 and r3["ErrorCode"] == 58,
          "runnel user delete: the user can no longer log in", (r, r2, r3))
 
+    props = os.path.join(workdir, "alice.properties")
+    with open(props, "w") as f:
+        f.write("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"
+                "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
+                "required username=\"alice\" password=\"%s\";\n" % PASSWORDS["alice"])
+    r = runnel("-b", b.sasl_bs, "--command-config", props, "user", "list", "bob")
+    T.ok(r[0] == 0 and "bob" in r[1], "runnel --command-config logs in over SASL (as Kafka's "
+                                      "tools do)", r)
+    with open(props, "a") as f:
+        f.write("sasl.mechanism=PLAIN\n")
+    r = runnel("-b", b.sasl_bs, "--command-config", props, "topic", "list")
+    T.eq(r[0], 0, "runnel --command-config with PLAIN")
+    with open(props, "w") as f:
+        f.write("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"
+                "sasl.jaas.config=x required username=\"alice\" password=\"wrong\";\n")
+    r = runnel("-b", b.sasl_bs, "--command-config", props, "topic", "list")
+    T.ok(r[0] == 3 and SCRAM_FAILED % "SCRAM-SHA-512" in r[2],
+         "runnel with a wrong password exits 3 with the broker's message", r)
     check_wire(b)
     check_confluent(b)
     check_kcat(b)
