@@ -89,12 +89,27 @@ def main():
         T.ok(ok, "alice logs in on node %d" % n.node_id)
     T.eq(login(nodes[1], "alice", "wrong")[1]["ErrorCode"], 58, "a wrong password is refused")
 
-    c, r = login(nodes[0], "alice", "alice-pw")
-    created = c.call("CreateTopics", 4, {
-        "Topics": [{"Name": "replicated", "NumPartitions": 1, "ReplicationFactor": 3,
-                    "Assignments": [], "Configs": []}],
-        "timeoutMs": 15000, "validateOnly": False})
-    T.eq(created["Topics"][0]["ErrorCode"], 0, "CreateTopics replicated (RF 3) as alice")
+    c, r = login(nodes[0], "broker", BROKER_PW)
+    dc = c.call("DescribeConfigs", 3, {
+        "Resources": [{"ResourceType": 4, "ResourceName": "1",
+                       "ConfigurationKeys": ["sasl.jaas.config"]}],
+        "IncludeSynonyms": True, "IncludeDocumentation": False})
+    cfgs = dc["Results"][0]["Configs"]
+    T.ok(len(cfgs) == 1 and cfgs[0]["Value"] is None and cfgs[0]["IsSensitive"] and
+         not cfgs[0]["Synonyms"], "DescribeConfigs shows sasl.jaas.config as sensitive, no "
+                                  "value", cfgs)
+    def create():
+        c2, _ = login(nodes[0], "alice", "alice-pw")
+        res = c2.call("CreateTopics", 4, {
+            "Topics": [{"Name": "replicated", "NumPartitions": 1, "ReplicationFactor": 3,
+                        "Assignments": [], "Configs": []}],
+            "timeoutMs": 15000, "validateOnly": False})
+        code = res["Topics"][0]["ErrorCode"]
+        return res if code in (0, 36) else None  # 38 while a broker is still fenced
+
+    created = wait_for(create, 30) or {"Topics": [{"ErrorCode": -1}]}
+    T.ok(created["Topics"][0]["ErrorCode"] in (0, 36), "CreateTopics replicated (RF 3) as alice "
+         "once the three brokers are unfenced", created)
 
     def isr3():
         _, r2 = login(nodes[0], "alice", "alice-pw")
