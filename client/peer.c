@@ -281,7 +281,12 @@ int rn_peer_send(rn_peer_t *peer, int16_t api_key, int16_t version, const void *
     }
     req->cb = cb;
     req->arg = arg;
-    if (peer->state == RN_PEER_READY) {
+    if (rn__peer_sasl_renew_due(peer)) {
+        /* The peer would close this connection at the request: log in anew first (nothing
+         * is in flight, so no callback runs here). */
+        TAILQ_INSERT_TAIL(&peer->queued, req, link);
+        rn__peer_close(peer, 0, "SASL session about to end: reconnecting");
+    } else if (peer->state == RN_PEER_READY) {
         if (rn__peer_write(peer, req) != 0) {
             rn__peer_req_free(req);
             return RN_ENOMEM;
