@@ -1,7 +1,7 @@
 /* rn_cluster: the image on every node, snapshots, and the active controller's queue of
  * operations (rn_cluster.h). */
-#include "auth/rn_auth.h"
 #include "controller/rn_cluster.h"
+#include "auth/rn_auth.h"
 #include "data/rn_pidalloc.h"
 #include "quorum/rn_quorum.h"
 #include "rn_broker.h"

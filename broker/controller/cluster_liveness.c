@@ -7,8 +7,8 @@
  * which moves its leaderships to in-sync followers. A refusal is positive evidence: a
  * stopped (SIGSTOP) or cut-off broker does not refuse, its connection just goes quiet, and
  * it is fenced by the session timeout as before. */
-#include "auth/rn_auth.h"
 #include "controller/rn_cluster.h"
+#include "auth/rn_auth.h"
 #include "rn_broker.h"
 
 #include "rn_alloc.h"

@@ -2,8 +2,8 @@
  * broker module that runs the quorum with the node's voters. Requests are checked here
  * (ClusterId, __cluster_metadata-0), parked, and answered when the quorum thread has
  * decided; DescribeQuorum is answered at once from the state the thread publishes. */
-#include "auth/rn_auth.h"
 #include "quorum/quorum_int.h"
+#include "auth/rn_auth.h"
 #include "rn_handlers.h"
 #include "controller/rn_cluster.h"
 

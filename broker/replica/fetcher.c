@@ -3,8 +3,8 @@
  * on the event loop). The answer is applied partition by partition and the next Fetch
  * goes out at once; the leader holds it up to replica.fetch.wait.max.ms when it has
  * nothing new. */
-#include "auth/rn_auth.h"
 #include "replica/replica_int.h"
+#include "auth/rn_auth.h"
 #include "controller/rn_cluster.h"
 
 #include "rn_alloc.h"
