@@ -88,12 +88,18 @@ static int init(const char *const *args, char *err, size_t errlen, rn_auth_t **o
     static rn_broker_t b;
     memset(&b, 0, sizeof(b));
     int rc = load(&cfg, err, errlen, args);
-    if (rc != RN_CONFIG_RUN)
+    if (rc != RN_CONFIG_RUN) {
+        rn_config_free(&cfg);
         return RN_EINVAL;
+    }
     b.cfg = &cfg;
     b.metrics = rn_metrics_new();
     rc = rn_auth_init(&b, err, errlen);
     *out = b.auth;
+    if (rc != 0) { /* nothing to shut down: free what the test made */
+        rn_metrics_free(b.metrics);
+        rn_config_free(&cfg);
+    }
     return rc;
 }
 
