@@ -273,8 +273,14 @@ int rn_broker_start(rn_broker_t *b, rn_config_t *cfg, struct event_base *base, c
 
     rn_server_listen_t *listens = rn_xcalloc((size_t)cfg->n_listeners, sizeof(*listens));
     for (int i = 0; i < cfg->n_listeners; i++)
-        listens[i] = (rn_server_listen_t){cfg->listeners[i].name, cfg->listeners[i].host,
-                                          cfg->listeners[i].port, server_ctx[i]};
+        listens[i] = (rn_server_listen_t){
+            .name = cfg->listeners[i].name,
+            .host = cfg->listeners[i].host,
+            .port = cfg->listeners[i].port,
+            .ssl_ctx = server_ctx[i],
+            .sasl = cfg->listeners[i].protocol == RN_SECPROTO_SASL_PLAINTEXT ||
+                    cfg->listeners[i].protocol == RN_SECPROTO_SASL_SSL,
+        };
     rn_server_opts_t opts = {
         .listens = listens,
         .n_listens = (size_t)cfg->n_listeners,

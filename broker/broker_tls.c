@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* SSL and SASL_SSL listeners run TLS (SASL logs in over it). */
 static bool is_ssl(const rn_broker_t *b, int i)
 {
-    return i >= 0 && i < b->cfg->n_listeners && b->cfg->listeners[i].protocol == RN_SECPROTO_SSL;
+    return i >= 0 && i < b->cfg->n_listeners &&
+           (b->cfg->listeners[i].protocol == RN_SECPROTO_SSL ||
+            b->cfg->listeners[i].protocol == RN_SECPROTO_SASL_SSL);
 }
 
 /* The peer TLS of connections to listener i of the other nodes; NULL for plaintext. */

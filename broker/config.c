@@ -6,6 +6,7 @@
 #include "rn_err.h"
 #include "rn_log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@ static const char *const rn_codecs[] = {"producer", "uncompressed", "gzip", "sna
                                         "lz4",      "zstd",         NULL};
 static const char *const rn_pem[] = {"PEM", NULL};
 static const char *const rn_client_auth[] = {"none", "requested", "required", NULL};
+static const char *const rn_sasl_mechs[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
 static const char *const rn_levels[] = {"trace", "debug", "info", "warn", "warning", "error", NULL};
 
 #define ROW(key, nm, ty, df, lo, hi, ch, fl, dc)                                                   \
@@ -345,7 +347,8 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
     ROW(RN_CFG_LISTENER_SECURITY_PROTOCOL_MAP, "listener.security.protocol.map", RN_CFG_LIST, NULL,
         0, 0, NULL, 0,
         "NAME:PROTOCOL,... for every listener; unset = a listener named after a protocol uses "
-        "it (controller listeners PLAINTEXT). runnel speaks PLAINTEXT and SSL."),
+        "it (controller listeners PLAINTEXT). runnel speaks PLAINTEXT, SSL, SASL_PLAINTEXT and "
+        "SASL_SSL."),
     ROW(RN_CFG_NUM_NETWORK_THREADS, "num.network.threads", RN_CFG_INT, "3", 1, I32MAX, NULL,
         RN_CFGF_IGNORED, "Accepted; runnel runs one event loop."),
     ROW(RN_CFG_NUM_IO_THREADS, "num.io.threads", RN_CFG_INT, "8", 1, I32MAX, NULL, RN_CFGF_IGNORED,
@@ -363,6 +366,25 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
     ROW(RN_CFG_ALLOW_EVERYONE_IF_NO_ACL_FOUND, "allow.everyone.if.no.acl.found", RN_CFG_BOOL,
         "false", 0, 0, NULL, 0,
         "With the authorizer on: allow a request on a resource no ACL names."),
+    /* SASL (broker/auth). */
+    ROW(RN_CFG_SASL_ENABLED_MECHANISMS, "sasl.enabled.mechanisms", RN_CFG_LIST,
+        "SCRAM-SHA-256,SCRAM-SHA-512", 0, 0, rn_sasl_mechs, 0,
+        "SASL mechanisms SASL_* listeners offer (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; Kafka's "
+        "default GSSAPI is not offered); listener.name.<l>.sasl.enabled.mechanisms overrides it "
+        "per listener. PLAIN checks passwords against the users' SCRAM credentials."),
+    ROW(RN_CFG_SASL_MECHANISM_INTER_BROKER_PROTOCOL, "sasl.mechanism.inter.broker.protocol",
+        RN_CFG_ENUM, "SCRAM-SHA-512", 0, 0, rn_sasl_mechs, 0,
+        "Mechanism this node logs in with to other nodes when the inter-broker listener is "
+        "SASL_*."),
+    ROW(RN_CFG_SASL_JAAS_CONFIG, "sasl.jaas.config", RN_CFG_STRING, NULL, 0, 0, NULL,
+        RN_CFGF_SENSITIVE,
+        "Credentials for logging in to other nodes, Kafka's form: '<LoginModule> required "
+        "username=\"NAME\" password=\"PW\";' (listener.name.<l>.<mechanism>.sasl.jaas.config "
+        "wins)."),
+    ROW(RN_CFG_CONNECTIONS_MAX_REAUTH_MS, "connections.max.reauth.ms", RN_CFG_LONG, "0", 0, I64MAX,
+        NULL, 0,
+        "Longest a SASL login lasts before the client must re-authenticate (KIP-368); a "
+        "connection whose session ran out is closed on its next other request. 0 = forever."),
 };
 
 /* Which layer set a value; a file may not set a key twice, a later flag overrides. */
@@ -555,7 +577,89 @@ void rn_config_free(rn_config_t *cfg)
     rn_free(cfg->voters);
     rn_free(cfg->listeners);
     rn__config_free_overrides(cfg);
+    for (int i = 0; i < cfg->n_prefixed; i++) {
+        rn_free(cfg->prefixed[i].key);
+        rn_free(cfg->prefixed[i].value);
+    }
+    rn_free(cfg->prefixed);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- listener.name.<listener>.<key> ---- */
+
+static const char *const prefixable[] = {
+    "sasl.enabled.mechanisms",        "plain.sasl.jaas.config", "scram-sha-256.sasl.jaas.config",
+    "scram-sha-512.sasl.jaas.config", "sasl.jaas.config",       NULL,
+};
+
+bool rn_config_prefixable(const char *key)
+{
+    for (int i = 0; prefixable[i] != NULL; i++)
+        if (strcasecmp(prefixable[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* The key after "listener.name.<listener>.", or NULL when there is no listener part. */
+static const char *prefixed_rest(const char *key, size_t *lname_len)
+{
+    const char *l = key + 14, *dot = strchr(l, '.');
+    if (dot == NULL || dot == l)
+        return NULL;
+    *lname_len = (size_t)(dot - l);
+    return dot + 1;
+}
+
+static int set_prefixed(rn_config_t *cfg, const char *key, const char *value, const char *source,
+                        char *err, size_t errlen)
+{
+    size_t ll;
+    const char *rest = prefixed_rest(key, &ll);
+    if (rest == NULL || !rn_config_prefixable(rest))
+        return fail(err, errlen,
+                    "%s: unknown key \"%s\" (after listener.name.<listener>. runnel takes the "
+                    "ssl.* settings, sasl.enabled.mechanisms and <mechanism>.sasl.jaas.config)",
+                    source, key);
+    if (strcasecmp(rest, "sasl.enabled.mechanisms") == 0) {
+        int64_t num;
+        const char *canon;
+        char msg[400];
+        int rc = rn_config_check_value(RN_CFG_LIST, value, 0, 0, rn_sasl_mechs, &num, &canon);
+        if (rc != 0)
+            return fail(err, errlen, "%s: %s: %s", source, key,
+                        rn_config_value_error(RN_CFG_LIST, value, 0, 0, rn_sasl_mechs, rc, msg,
+                                              sizeof(msg)));
+    }
+    for (int i = 0; i < cfg->n_prefixed; i++) {
+        rn_config_prefixed_t *p = &cfg->prefixed[i];
+        if (strcasecmp(p->key, key) == 0) {
+            rn_free(p->value);
+            p->value = rn_xstrdup(value);
+            snprintf(p->source, sizeof(p->source), "%s", source);
+            return 0;
+        }
+    }
+    cfg->prefixed =
+        rn_xrealloc(cfg->prefixed, (size_t)(cfg->n_prefixed + 1) * sizeof(*cfg->prefixed));
+    rn_config_prefixed_t *p = &cfg->prefixed[cfg->n_prefixed++];
+    p->key = rn_xstrdup(key);
+    for (char *c = p->key; *c != '\0'; c++)
+        *c = (char)tolower((unsigned char)*c);
+    p->value = rn_xstrdup(value);
+    snprintf(p->source, sizeof(p->source), "%s", source);
+    return 0;
+}
+
+const char *rn_config_prefixed_str(const rn_config_t *cfg, const char *listener, const char *key)
+{
+    for (int i = 0; i < cfg->n_prefixed; i++) {
+        size_t ll;
+        const char *rest = prefixed_rest(cfg->prefixed[i].key, &ll);
+        if (rest != NULL && strlen(listener) == ll &&
+            strncasecmp(cfg->prefixed[i].key + 14, listener, ll) == 0 && strcasecmp(rest, key) == 0)
+            return cfg->prefixed[i].value;
+    }
+    return NULL;
 }
 
 int rn_config_set(rn_config_t *cfg, const char *key, const char *value, const char *source,
@@ -566,6 +670,8 @@ int rn_config_set(rn_config_t *cfg, const char *key, const char *value, const ch
         int rc = rn__config_set_override(cfg, key, value, source, err, errlen);
         if (rc <= 0)
             return rc;
+        if (strncasecmp(key, "listener.name.", 14) == 0)
+            return set_prefixed(cfg, key, value, source, err, errlen);
     }
     if (k < 0)
         return fail(err, errlen, "%s: unknown key \"%s\" (runneld --help lists every key)", source,
@@ -862,11 +968,17 @@ int rn_config_load(rn_config_t *cfg, int argc, char **argv, char *err, size_t er
             }
         }
         int k = flag_key(name, nlen);
+        char source[140];
+        snprintf(source, sizeof(source), "--%.*s", (int)nlen, name);
+        if (k < 0 && nlen > 14 && strncasecmp(name, "listener.name.", 14) == 0) {
+            int rc = set_prefixed(cfg, source + 2, value, source, err, errlen);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         if (k < 0)
             return fail(err, errlen, "--%.*s: unknown flag (runneld --help lists every key)",
                         (int)nlen, name);
-        char source[140];
-        snprintf(source, sizeof(source), "--%.*s", (int)nlen, name);
         int rc = set_value(cfg, (rn_cfg_key_t)k, value, source, LAYER_FLAG, err, errlen);
         if (rc != 0)
             return rc;

@@ -234,10 +234,6 @@ static int resolve_protocols(rn_config_t *cfg, scan_t *sc)
                         "%s:PLAINTEXT",
                         sc->at, name, given ? "" : " (not set, and not named after one)", name);
         cfg->listeners[i].protocol = (rn_secproto_t)sc->proto[i];
-        if (sc->proto[i] != RN_SECPROTO_PLAINTEXT && sc->proto[i] != RN_SECPROTO_SSL)
-            return fail(sc->err, sc->errlen,
-                        "%s: listener %s uses %s; runnel speaks PLAINTEXT and SSL", sc->at, name,
-                        rn_protocols[sc->proto[i]]);
     }
     return 0;
 }
@@ -379,7 +375,10 @@ int rn__config_set_override(rn_config_t *cfg, const char *key, const char *value
         return 1;
     const rn_config_def_t *def = rn_config_def((rn_cfg_key_t)k);
     if (!(def->flags & RN_CFGF_LISTENER))
-        return fail(err, errlen, "%s: %s: %s cannot be set per listener", source, key, def->name);
+        return rn_config_prefixable(dot + 1)
+                   ? 1 /* SASL's, set_prefixed in config.c */
+                   : fail(err, errlen, "%s: %s: %s cannot be set per listener", source, key,
+                          def->name);
     int64_t num;
     const char *canon = value;
     int rc =

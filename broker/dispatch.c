@@ -12,6 +12,7 @@
  * outlives one request (parked fetches, producer ids) belongs to a module row in
  * rn_broker_modules, whose init/shutdown the broker runs at start and stop. */
 #include "rn_handlers.h"
+#include "auth/rn_auth.h"
 #include "data/rn_cleaner_thread.h"
 #include "data/rn_datapath.h"
 #include "quota/rn_quotas.h"
@@ -69,6 +70,13 @@ const rn_api_entry_t rn_broker_apis[] = {
     ROW(RN_API_DESCRIBE_ACLS, rn_handle_describe_acls, 0, "DescribeAcls"),
     ROW(RN_API_CREATE_ACLS, rn_handle_create_acls, 0, "CreateAcls"),
     ROW(RN_API_DELETE_ACLS, rn_handle_delete_acls, 0, "DeleteAcls"),
+    /* SASL logins and SCRAM credentials (auth/). */
+    ROW(RN_API_SASL_HANDSHAKE, rn_handle_sasl_handshake, 0, "SaslHandshake"),
+    ROW(RN_API_SASL_AUTHENTICATE, rn_handle_sasl_authenticate, 0, "SaslAuthenticate"),
+    ROW(RN_API_DESCRIBE_USER_SCRAM_CREDENTIALS, rn_handle_describe_user_scram_credentials, 0,
+        "DescribeUserScramCredentials"),
+    ROW(RN_API_ALTER_USER_SCRAM_CREDENTIALS, rn_handle_alter_user_scram_credentials, 0,
+        "AlterUserScramCredentials"),
 };
 const size_t rn_broker_napis = sizeof(rn_broker_apis) / sizeof(rn_broker_apis[0]);
 
@@ -81,5 +89,6 @@ const rn_broker_module_t rn_broker_modules[] = {
     {"groups", rn_groups_init, rn_groups_shutdown}, /* after datapath: replays its logs */
     {"quotas", rn_quotas_init, rn_quotas_shutdown},
     {"acl", rn_authz_module_init, rn_authz_module_shutdown},
+    {"auth", rn_auth_init, rn_auth_shutdown},
     {NULL, NULL, NULL},
 };

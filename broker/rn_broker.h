@@ -48,6 +48,7 @@ typedef struct rn_broker {
     struct rn_quorum *quorum;          /* the metadata quorum (quorum/rn_quorum.h) */
     struct rn_quotas *quotas;          /* client quotas (quota/rn_quotas.h) */
     struct rn_authz *authz;            /* the authorizer (acl/rn_authz.h); NULL when off */
+    struct rn_auth *auth;              /* SASL logins (auth/rn_auth.h) */
     struct rn_cluster *cluster;        /* the metadata image, active controller (rn_cluster.h) */
     struct rn_metrics *metrics;        /* the metrics registry (rn_metrics.h); never NULL */
     struct rn_http *http;              /* /metrics, /health, /ready; NULL unless metrics.listen */

@@ -146,6 +146,11 @@ typedef enum rn_cfg_key {
     RN_CFG_AUTHORIZER_CLASS_NAME,
     RN_CFG_SUPER_USERS,
     RN_CFG_ALLOW_EVERYONE_IF_NO_ACL_FOUND,
+    /* SASL (broker/auth). */
+    RN_CFG_SASL_ENABLED_MECHANISMS,
+    RN_CFG_SASL_MECHANISM_INTER_BROKER_PROTOCOL,
+    RN_CFG_SASL_JAAS_CONFIG,
+    RN_CFG_CONNECTIONS_MAX_REAUTH_MS,
     RN_CFG__COUNT
 } rn_cfg_key_t;
 
@@ -258,7 +263,25 @@ typedef struct rn_config {
     int log_level;                            /* rn_log_level_t */
     rn_config_override_t *overrides;          /* listener.name.*.* in the order given (owned) */
     int n_overrides;
+    /* SASL's per-listener keys that are no config key of their own
+     * (listener.name.<listener>.<mechanism>.sasl.jaas.config, and sasl.enabled.mechanisms),
+     * in the order given; key is the whole name as given, lower-cased. Owned. */
+    struct rn_config_prefixed *prefixed;
+    int n_prefixed;
 } rn_config_t;
+
+/* One listener.name.<listener>.<key> setting. */
+typedef struct rn_config_prefixed {
+    char *key, *value;
+    char source[64];
+} rn_config_prefixed_t;
+
+/* The keys that may follow listener.name.<listener>. ("sasl.enabled.mechanisms",
+ * "scram-sha-512.sasl.jaas.config", ...). */
+bool rn_config_prefixable(const char *key);
+/* The value of SASL's listener.name.<listener>.<key> (listener in any case), or NULL. The
+ * keys flagged RN_CFGF_LISTENER are read with rn_config_listener_str instead. */
+const char *rn_config_prefixed_str(const rn_config_t *cfg, const char *listener, const char *key);
 
 /* What rn_config_load found besides a configuration. */
 enum {

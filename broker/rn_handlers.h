@@ -68,6 +68,11 @@ int rn_handle_offset_delete(rn_req_t *req);
 /* quota/handle_quotas.c, handle_quotas_alter.c: client quotas */
 int rn_handle_describe_client_quotas(rn_req_t *req);
 int rn_handle_alter_client_quotas(rn_req_t *req);
+/* SASL logins and SCRAM credentials (auth/). */
+int rn_handle_sasl_handshake(rn_req_t *req);
+int rn_handle_sasl_authenticate(rn_req_t *req);
+int rn_handle_describe_user_scram_credentials(rn_req_t *req);
+int rn_handle_alter_user_scram_credentials(rn_req_t *req);
 
 /* acl/guard.c: the inter-node APIs behind their authorization check */
 int rn_guard_vote(rn_req_t *req);

@@ -8,6 +8,7 @@
 #include "rn_err.h"
 #include "rn_kerr.h"
 #include "rn_rpc.h"
+#include "rn_sasl.h"
 #include "rn_str.h"
 
 #include <errno.h>
@@ -327,6 +328,82 @@ static int api_versions(rn_conn_t *conn, int16_t v, int16_t *retry_version)
     return st;
 }
 
+/* One SaslAuthenticate round: *out points at the answer's token. */
+static int sasl_round(rn_conn_t *conn, rn_arena_t *arena, const void *tok, size_t len,
+                      const rn_sasl_authenticate_response_t **out)
+{
+    rn_sasl_authenticate_request_t req;
+    rn_sasl_authenticate_request_init(&req);
+    req.auth_bytes = (rn_bytes_t){tok, (int32_t)len};
+    int16_t v = rn_conn_version(conn, RN_API_SASL_AUTHENTICATE, -1);
+    void *body;
+    int st = rn_conn_call(conn, RN_API_SASL_AUTHENTICATE, v, &req, arena, &body);
+    if (st != 0)
+        return st;
+    *out = body;
+    if ((*out)->error_code != 0) {
+        set_err(conn, "SASL %s login as %s refused: %s%s%.*s", conn->sasl->mechanism,
+                conn->sasl->username, rn_kerr_name((*out)->error_code),
+                (*out)->error_message.len > 0 ? ": " : "", RN_STR_ARGS((*out)->error_message));
+        return RN_EINVAL;
+    }
+    return 0;
+}
+
+/* SaslHandshake v1 and SaslAuthenticate: PLAIN in one round, SCRAM in two with the server's
+ * signature checked. */
+static int sasl_login(rn_conn_t *conn)
+{
+    const rn_conn_sasl_t *s = conn->sasl;
+    if (rn_conn_version(conn, RN_API_SASL_HANDSHAKE, 1) < 1 ||
+        rn_conn_version(conn, RN_API_SASL_AUTHENTICATE, -1) < 0) {
+        set_err(conn, "the broker does not offer SASL (SaslHandshake v1, SaslAuthenticate)");
+        return RN_EUNSUPPORTED;
+    }
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
+    rn_sasl_handshake_request_t hreq;
+    rn_sasl_handshake_request_init(&hreq);
+    hreq.mechanism = rn_str(s->mechanism);
+    void *body;
+    int st = rn_conn_call(conn, RN_API_SASL_HANDSHAKE, 1, &hreq, &arena, &body);
+    if (st == 0 && ((const rn_sasl_handshake_response_t *)body)->error_code != 0) {
+        set_err(conn, "SASL mechanism %s: %s", s->mechanism,
+                rn_kerr_name(((const rn_sasl_handshake_response_t *)body)->error_code));
+        st = RN_EINVAL;
+    }
+    int mech = rn_scram_mech_by_name(s->mechanism, strlen(s->mechanism));
+    const rn_sasl_authenticate_response_t *resp = NULL;
+    char msg[RN_SASL_MSG_MAX];
+    if (st == 0 && mech == RN_SCRAM_UNKNOWN) {
+        long n = rn_sasl_plain_token(s->username, s->password, (uint8_t *)msg, sizeof msg);
+        st = n < 0 ? RN_EINVAL : sasl_round(conn, &arena, msg, (size_t)n, &resp);
+    } else if (st == 0) {
+        rn_scram_client_t c;
+        long n = rn_scram_client_first(&c, mech, s->username, s->password, msg, sizeof msg);
+        st = n < 0 ? RN_EINVAL : sasl_round(conn, &arena, msg, (size_t)n, &resp);
+        if (st == 0) {
+            n = rn_scram_client_final(&c, resp->auth_bytes.ptr,
+                                      (size_t)(resp->auth_bytes.len > 0 ? resp->auth_bytes.len : 0),
+                                      msg, sizeof msg);
+            st = n < 0 ? RN_EINVAL : sasl_round(conn, &arena, msg, (size_t)n, &resp);
+            if (n < 0)
+                set_err(conn, "a bad SCRAM server-first-message");
+        }
+        if (st == 0 &&
+            rn_scram_client_verify(&c, resp->auth_bytes.ptr,
+                                   (size_t)(resp->auth_bytes.len > 0 ? resp->auth_bytes.len : 0)) !=
+                RN_SASL_DONE) {
+            set_err(conn, "the broker's SCRAM signature does not check");
+            st = RN_EINVAL;
+        }
+        memset(&c, 0, sizeof c);
+    }
+    memset(msg, 0, sizeof msg);
+    rn_arena_free(&arena);
+    return st;
+}
+
 int rn_conn_open(rn_conn_t *conn, const char *host, int port, int timeout_ms)
 {
     if (conn->fd >= 0)
@@ -370,6 +447,8 @@ int rn_conn_open(rn_conn_t *conn, const char *host, int port, int timeout_ms)
     int st = api_versions(conn, api->max_version, &retry);
     if (st == RN_EUNSUPPORTED && retry >= 0 && conn->fd >= 0)
         st = api_versions(conn, retry, &retry);
+    if (st == 0 && conn->sasl != NULL && conn->sasl->mechanism != NULL)
+        st = sasl_login(conn);
     if (st != 0 && conn->fd >= 0) {
         close(conn->fd);
         conn->fd = -1;
@@ -503,6 +582,7 @@ rn_conn_t *rn_conn_pool_any(rn_conn_pool_t *pool)
     int start = pool->boot_seed >= 0 ? pool->boot_seed + 1 : 0;
     for (int k = 0; k < pool->nseeds; k++) {
         int i = (start + k) % pool->nseeds;
+        pool->boot.sasl = pool->sasl;
         if (rn_conn_open(&pool->boot, pool->seed_hosts[i], pool->seed_ports[i], pool->timeout_ms) ==
             0) {
             pool->boot_seed = i;
@@ -627,6 +707,7 @@ static rn_conn_t *open_broker(rn_conn_pool_t *pool, rn_conn_broker_t *b)
 {
     if (rn_conn_is_open(&b->conn))
         return &b->conn;
+    b->conn.sasl = pool->sasl;
     if (rn_conn_open(&b->conn, b->host, b->port, pool->timeout_ms) != 0) {
         pool_err(pool, "broker %d: %s", b->node_id, rn_conn_error(&b->conn));
         return NULL;

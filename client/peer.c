@@ -122,6 +122,12 @@ rn_peer_t *rn_peer_new(struct event_base *base, const rn_peer_opts_t *opts)
         return NULL;
     }
     set_limits(peer, opts);
+    if (opts->sasl_mechanism != NULL) {
+        peer->sasl_mech = rn_xstrdup(opts->sasl_mechanism);
+        peer->sasl_user = rn_xstrdup(opts->sasl_username ? opts->sasl_username : "");
+        peer->sasl_password = rn_xstrdup(opts->sasl_password ? opts->sasl_password : "");
+    }
+    peer->session_end_ms = INT64_MAX;
     peer->conn_ev = evtimer_new(base, rn__peer_on_conn_timer, peer);
     peer->deadline_ev = evtimer_new(base, on_deadline, peer);
     if (peer->conn_ev == NULL || peer->deadline_ev == NULL) {
@@ -276,7 +282,12 @@ int rn_peer_send(rn_peer_t *peer, int16_t api_key, int16_t version, const void *
     }
     req->cb = cb;
     req->arg = arg;
-    if (peer->state == RN_PEER_READY) {
+    if (rn__peer_sasl_renew_due(peer)) {
+        /* The peer would close this connection at the request: log in anew first (nothing
+         * is in flight, so no callback runs here). */
+        TAILQ_INSERT_TAIL(&peer->queued, req, link);
+        rn__peer_close(peer, 0, "SASL session about to end: reconnecting");
+    } else if (peer->state == RN_PEER_READY) {
         if (rn__peer_write(peer, req) != 0) {
             rn__peer_req_free(req);
             return RN_ENOMEM;
@@ -295,6 +306,11 @@ int rn_peer_send(rn_peer_t *peer, int16_t api_key, int16_t version, const void *
 void rn__peer_flush(rn_peer_t *peer)
 {
     rn__peer_req_t *req;
+    if (rn__peer_sasl_renew_due(peer) && !TAILQ_EMPTY(&peer->queued)) {
+        /* The peer would close this connection at its next request: log in anew first. */
+        rn__peer_close(peer, 0, "SASL session about to end: reconnecting");
+        return;
+    }
     while (peer->state == RN_PEER_READY && (req = TAILQ_FIRST(&peer->queued)) != NULL) {
         TAILQ_REMOVE(&peer->queued, req, link);
         if (!rn__peer_served(peer, req->api_key, req->version)) {
@@ -353,6 +369,11 @@ bool rn__peer_deliver(rn_peer_t *peer, rn__peer_req_t *req, const uint8_t *frame
                 req->correlation_id, rn_strerror(st));
     complete(peer, req, st == 0 ? RN_PEER_OK : RN_PEER_BAD_RESPONSE, body);
     rn_arena_reset(&peer->arena);
+    if (!peer->closing && rn__peer_sasl_renew_due(peer)) {
+        /* A new connection logs in again before the peer would close this one. */
+        rn__peer_close(peer, 0, "SASL session about to end: reconnecting");
+        return rn__peer_run_done(peer);
+    }
     return !peer->closing;
 }
 
@@ -400,6 +421,7 @@ static void destroy(rn_peer_t *peer)
     event_free(peer->deadline_ev);
     rn_arena_free(&peer->arena);
     rn_proto_writer_free(&peer->w);
+    rn__peer_sasl_free(peer);
     rn_free(peer->client_id);
     rn_free(peer->host);
     rn_free(peer);

@@ -128,25 +128,41 @@ void rn__peer_close(rn_peer_t *peer, int head_status, const char *fmt, ...)
     schedule_reconnect(peer);
 }
 
+bool rn__peer_send_setup(rn_peer_t *peer, int16_t api_key, int16_t version, const void *body)
+{
+    int err;
+    rn__peer_req_t *req = rn__peer_encode(peer, api_key, version, body, &err);
+    if (req != NULL) {
+        /* Connection setup, handshake and login included, is bounded by the connect
+         * timeout. */
+        req->deadline = rn__peer_now_ms() + peer->connect_timeout_ms;
+        err = rn__peer_write(peer, req);
+        if (err == 0) {
+            rn__peer_arm_deadline(peer, req->deadline);
+            return true;
+        }
+        rn__peer_req_free(req);
+    }
+    rn__peer_close(peer, 0, "cannot send api key %d v%d: %s", api_key, version, rn_strerror(err));
+    return false;
+}
+
 static void send_handshake(rn_peer_t *peer, int16_t version)
 {
     rn_api_versions_request_t body;
     rn_api_versions_request_init(&body);
     body.client_software_name = rn_str(CLIENT_SOFTWARE_NAME);
     body.client_software_version = rn_str(CLIENT_SOFTWARE_VERSION);
-    int err;
-    rn__peer_req_t *req = rn__peer_encode(peer, RN_API_API_VERSIONS, version, &body, &err);
-    if (req != NULL) {
-        /* Connection setup, handshake included, is bounded by the connect timeout. */
-        req->deadline = rn__peer_now_ms() + peer->connect_timeout_ms;
-        err = rn__peer_write(peer, req);
-        if (err == 0) {
-            rn__peer_arm_deadline(peer, req->deadline);
-            return;
-        }
-        rn__peer_req_free(req);
-    }
-    rn__peer_close(peer, 0, "cannot send ApiVersions v%d: %s", version, rn_strerror(err));
+    rn__peer_send_setup(peer, RN_API_API_VERSIONS, version, &body);
+}
+
+void rn__peer_ready(rn_peer_t *peer)
+{
+    peer->state = RN_PEER_READY;
+    peer->failures = 0;
+    peer->err[0] = '\0';
+    peer->stats.handshakes++;
+    rn__peer_flush(peer);
 }
 
 static void on_connected(rn_peer_t *peer)
@@ -174,10 +190,6 @@ static void record_versions(rn_peer_t *peer, const rn_api_versions_response_t *r
         }
     }
     peer->have_versions = true;
-    peer->state = RN_PEER_READY;
-    peer->failures = 0;
-    peer->err[0] = '\0';
-    peer->stats.handshakes++;
     RN_INFO("peer", "node %d %s:%d: connected (ApiVersions v%d, %d apis)", peer->node_id,
             peer->host, peer->port, v, resp->api_keys.count);
 }
@@ -207,7 +219,8 @@ static bool handshake_response(rn_peer_t *peer, rn__peer_req_t *req, const uint8
         rn__peer_close(peer, 0, "ApiVersions v%d failed: %s", v, rn_kerr_name(resp->error_code));
     } else {
         record_versions(peer, resp, v);
-        rn__peer_flush(peer);
+        if (!rn__peer_sasl_start(peer))
+            rn__peer_ready(peer);
     }
     rn_arena_reset(&peer->arena);
     return rn__peer_run_done(peer);
@@ -255,6 +268,13 @@ static bool read_frame(rn_peer_t *peer)
         return false;
     }
     TAILQ_REMOVE(&peer->inflight, req, link);
+    if (req->cb == NULL && req->api_key != RN_API_API_VERSIONS) {
+        int16_t key = req->api_key, v = req->version;
+        rn__peer_req_free(req);
+        rn__peer_sasl_response(peer, key, v, frame, size);
+        rn_arena_reset(&peer->arena);
+        return rn__peer_run_done(peer);
+    }
     if (req->cb == NULL)
         return handshake_response(peer, req, frame, size);
     return rn__peer_deliver(peer, req, frame, size);

@@ -80,6 +80,13 @@ struct rn_peer {
     bool closing;        /* rn_peer_free has run: no callbacks, no I/O from now on */
     rn_peer_stats_t stats;
     char err[200];
+    /* SASL login (peer_sasl.c): sasl_mech NULL = none. sasl_step counts the login's
+     * requests on this connection; session_end_ms is when the peer's session runs out
+     * (INT64_MAX: never). */
+    char *sasl_mech, *sasl_user, *sasl_password;
+    int sasl_step;
+    struct rn_scram_client *scram;
+    int64_t session_end_ms;
 };
 
 int64_t rn__peer_now_ms(void);
@@ -120,5 +127,21 @@ void rn__peer_close(rn_peer_t *peer, int head_status, const char *fmt, ...)
 /* Free the bufferevent and stop the connection timer, without touching requests. */
 void rn__peer_teardown(rn_peer_t *peer);
 void rn__peer_on_conn_timer(int fd, short what, void *arg);
+/* Write one of the connection set-up's own requests (no callback), bounded by the connect
+ * timeout; false when the connection was closed instead. */
+bool rn__peer_send_setup(rn_peer_t *peer, int16_t api_key, int16_t version, const void *body);
+/* The connection is set up: READY, write what waits. */
+void rn__peer_ready(rn_peer_t *peer);
+
+/* peer_sasl.c */
+/* After ApiVersions: start the login (true), or false when no SASL is configured. */
+bool rn__peer_sasl_start(rn_peer_t *peer);
+/* A set-up response of the login (SaslHandshake, SaslAuthenticate); the caller runs
+ * rn__peer_run_done. */
+void rn__peer_sasl_response(rn_peer_t *peer, int16_t api_key, int16_t version, const uint8_t *frame,
+                            size_t len);
+/* True when the session runs out soon and nothing is in flight: reconnect now. */
+bool rn__peer_sasl_renew_due(const rn_peer_t *peer);
+void rn__peer_sasl_free(rn_peer_t *peer);
 
 #endif

@@ -33,9 +33,16 @@
 /* Largest response frame accepted (a Fetch answer is bounded by the request's max bytes). */
 #define RN_CONN_MAX_FRAME ((size_t)256 << 20)
 
+/* A SASL login after ApiVersions, for a SASL_* listener: mechanism PLAIN, SCRAM-SHA-256 or
+ * SCRAM-SHA-512. The strings must outlive every connection given it. */
+typedef struct rn_conn_sasl {
+    const char *mechanism, *username, *password;
+} rn_conn_sasl_t;
+
 typedef struct rn_conn {
-    int fd;         /* -1 when not connected */
-    char host[256]; /* as given to rn_conn_open */
+    int fd;                     /* -1 when not connected */
+    const rn_conn_sasl_t *sasl; /* log in after ApiVersions; NULL = no login */
+    char host[256];             /* as given to rn_conn_open */
     int port;
     int32_t node_id; /* broker id when known (pool connections), else -1 */
     int timeout_ms;  /* bound on connecting and on each call's send + receive */
@@ -108,8 +115,10 @@ typedef struct rn_conn_pool {
     int boot_seed;              /* index of that seed, -1 before the first connect */
     rn_conn_broker_t **brokers; /* every broker seen (listed or named as coordinator) */
     int nbrokers;
-    int32_t controller_id; /* -1 when unknown */
-    char *cluster_id;      /* NULL when unknown */
+    int32_t controller_id;      /* -1 when unknown */
+    char *cluster_id;           /* NULL when unknown */
+    const rn_conn_sasl_t *sasl; /* every connection logs in with it; NULL = none (set after
+                                 * rn_conn_pool_init) */
     char err[RN_CONN_ERRLEN];
 } rn_conn_pool_t;
 

@@ -97,6 +97,12 @@ typedef struct rn_peer_opts {
                                 * only numeric hosts and "localhost" (127.0.0.1) */
     rn_peer_tls_t *tls;        /* connect with TLS (the handshake precedes ApiVersions);
                                 * NULL = plaintext */
+    /* A SASL login after the ApiVersions handshake, for a peer listening on SASL_*:
+     * mechanism "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512" (NULL: none), user and password
+     * (copied). Requests wait until the login succeeds; a refused login closes the connection
+     * and is retried after the backoff. When the peer gives the session a lifetime
+     * (KIP-368), the connection is re-established before it runs out. */
+    const char *sasl_mechanism, *sasl_username, *sasl_password;
 } rn_peer_opts_t;
 
 /* Where the peer's connection is. */
@@ -104,7 +110,7 @@ typedef enum rn_peer_state {
     RN_PEER_IDLE,       /* no connection; the next send connects (after any backoff left) */
     RN_PEER_BACKOFF,    /* waiting to reconnect */
     RN_PEER_CONNECTING, /* DNS and TCP connect under way */
-    RN_PEER_HANDSHAKE,  /* connected, ApiVersions in flight */
+    RN_PEER_HANDSHAKE,  /* connected, ApiVersions (and the SASL login) in flight */
     RN_PEER_READY,      /* requests are written as they come */
 } rn_peer_state_t;
 

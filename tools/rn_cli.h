@@ -51,7 +51,14 @@ typedef struct rn_cli {
     bool pool_ready;
     rn_arena_t arena; /* responses of the running command; reset between phases */
     rn_arena_t keep;  /* lives as long as the command: option values */
+    /* --command-config / RUNNEL_COMMAND_CONFIG: a SASL login for every connection (strings
+     * in keep); sasl.mechanism NULL = none. */
+    rn_conn_sasl_t sasl;
 } rn_cli_t;
+
+/* Read a Kafka client properties file (security.protocol, sasl.mechanism,
+ * sasl.jaas.config) into cli->sasl; 0 or a usage exit status after printing the problem. */
+int rn_cli_command_config(rn_cli_t *cli, const char *path);
 
 /* ---- command line ---- */
 
@@ -353,5 +360,9 @@ int rn_cli_quota_alter(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_acl_add(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_acl_list(rn_cli_t *cli, int argc, char **argv);
 int rn_cli_acl_delete(rn_cli_t *cli, int argc, char **argv);
+/* runnel_user.c */
+int rn_cli_user_add(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_user_delete(rn_cli_t *cli, int argc, char **argv);
+int rn_cli_user_list(rn_cli_t *cli, int argc, char **argv);
 
 #endif

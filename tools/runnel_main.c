@@ -22,6 +22,10 @@ const char rn_cli_exit_help[] =
     "127.0.0.1:9092)\n"                                                                            \
     "      --json         machine-readable JSON on stdout instead of tables\n"                     \
     "      --timeout MS   bound on connecting and on each request (default 10000)\n"               \
+    "      --command-config FILE\n"                                                                \
+    "                     Kafka client properties: with security.protocol=SASL_PLAINTEXT,\n"       \
+    "                     log in with sasl.mechanism as sasl.jaas.config's user (default\n"        \
+    "                     $RUNNEL_COMMAND_CONFIG)\n"                                               \
     "  -v, --verbose      print protocol notes (versions, brokers) on stderr\n"                    \
     "  -h, --help         help for the command\n"
 
@@ -308,6 +312,37 @@ static const char quota_alter_help[] =
     "\n"
     "example: runnel quota alter --client-id reporting --add consumer_byte_rate=1048576\n";
 
+static const char user_add_help[] =
+    "usage: runnel user add NAME [--mechanism SCRAM-SHA-512|SCRAM-SHA-256] [--iterations N]\n"
+    "\n"
+    "Create the user NAME or change its password (AlterUserScramCredentials), for SASL\n"
+    "logins with SCRAM (and PLAIN, which runneld checks against the SCRAM credentials). The\n"
+    "password is one line read from stdin, or asked for without echo on a terminal; never\n"
+    "give it as an argument. It is salted here (PBKDF2, a random 32-byte salt, N iterations):\n"
+    "the broker receives the salted password and keeps only the keys RFC 5802 derives from\n"
+    "it. To create the first user, run this against a PLAINTEXT listener (the default\n"
+    "config's loopback one) before clients must log in.\n"
+    "\n"
+    "      --mechanism M   SCRAM-SHA-512 (default) or SCRAM-SHA-256\n"
+    "      --iterations N  PBKDF2 iterations, 4096 (default) to 16384\n"
+    "\n"
+    "example: echo 'alice-secret' | runnel user add alice\n";
+
+static const char user_delete_help[] =
+    "usage: runnel user delete NAME [--mechanism SCRAM-SHA-512|SCRAM-SHA-256]\n"
+    "\n"
+    "Delete the user's SCRAM credentials: every mechanism it has, or only --mechanism's.\n"
+    "Connections the user has open stay logged in until they re-authenticate\n"
+    "(connections.max.reauth.ms). Exits 4 when the user has no credentials.\n"
+    "\n"
+    "example: runnel user delete alice\n";
+
+static const char user_list_help[] =
+    "usage: runnel user list [NAME...]\n"
+    "\n"
+    "Show SCRAM users (DescribeUserScramCredentials): one row per user and mechanism with\n"
+    "its iteration count; never the credentials. Exits 4 when a named user has none.\n";
+
 const rn_cli_cmd_t rn_cli_cmds[] = {
     {"topic", "create", rn_cli_topic_create, "create a topic", topic_create_help},
     {"topic", "list", rn_cli_topic_list, "list topics", topic_list_help},
@@ -342,6 +377,9 @@ const rn_cli_cmd_t rn_cli_cmds[] = {
     {"acl", "list", rn_cli_acl_list, "ACL bindings (those that apply to a resource)",
      acl_list_help},
     {"acl", "delete", rn_cli_acl_delete, "remove ACL bindings", acl_delete_help},
+    {"user", "add", rn_cli_user_add, "set a user's SCRAM password", user_add_help},
+    {"user", "delete", rn_cli_user_delete, "delete a user's SCRAM credentials", user_delete_help},
+    {"user", "list", rn_cli_user_list, "SCRAM users and their mechanisms", user_list_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -385,7 +423,7 @@ static bool is_group(const char *word)
 static bool takes_value(const char *arg)
 {
     return strcmp(arg, "-b") == 0 || strcmp(arg, "--bootstrap") == 0 ||
-           strcmp(arg, "--timeout") == 0;
+           strcmp(arg, "--timeout") == 0 || strcmp(arg, "--command-config") == 0;
 }
 
 /* Find the command words and run the command. Global options before the words are kept
@@ -481,7 +519,13 @@ int main(int argc, char **argv)
     rn_arena_init(&cli.arena, 0);
     rn_arena_init(&cli.keep, 0);
     char **rest = rn_xcalloc((size_t)argc + 1, sizeof *rest);
-    int st = run(&cli, argc, argv, rest);
+    const char *cc = getenv("RUNNEL_COMMAND_CONFIG");
+    cli.cmd = "(RUNNEL_COMMAND_CONFIG)";
+    cli.help = "";
+    int st = cc != NULL && *cc != '\0' ? rn_cli_command_config(&cli, cc) : 0;
+    cli.cmd = cli.help = NULL;
+    if (st == 0)
+        st = run(&cli, argc, argv, rest);
     fflush(stdout);
     if (cli.pool_ready)
         rn_conn_pool_free(&cli.pool);

@@ -7,6 +7,7 @@
 #include "rn_alloc.h"
 #include "rn_err.h"
 #include "rn_kerr.h"
+#include "rn_sasl.h"
 #include "rn_str.h"
 
 #include <errno.h>
@@ -15,12 +16,13 @@
 #include <string.h>
 #include <time.h>
 
-enum { OPT_JSON = 0x1000, OPT_TIMEOUT };
+enum { OPT_JSON = 0x1000, OPT_TIMEOUT, OPT_COMMAND_CONFIG };
 
 static const struct option global_opts[] = {
     {"bootstrap", required_argument, NULL, 'b'},
     {"json", no_argument, NULL, OPT_JSON},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"command-config", required_argument, NULL, OPT_COMMAND_CONFIG},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -50,12 +52,14 @@ int rn_cli_parse(rn_cli_t *cli, int argc, char **argv, const struct option *opts
         switch (c) {
         case 'b': cli->bootstrap = optarg; break;
         case OPT_JSON: cli->json = true; break;
+        case OPT_COMMAND_CONFIG: st = rn_cli_command_config(cli, optarg); break;
         case 'v': cli->verbose++; break;
         case 'h':
             fputs(cli->help, stdout);
             printf("\n"
                    "global options: -b/--bootstrap HOST:PORT (default $RUNNEL_BOOTSTRAP or "
-                   "%s), --json,\n--timeout MS, -v/--verbose, -h/--help\n\n%s",
+                   "%s), --json,\n--timeout MS, --command-config FILE, -v/--verbose, "
+                   "-h/--help\n\n%s",
                    RN_CLI_DEFAULT_BOOTSTRAP, rn_cli_exit_help);
             st = RN_CLI_HELP_SHOWN;
             break;
@@ -261,6 +265,64 @@ const char *rn_cli_where(rn_cli_t *cli)
     return rn_conn_pool_bootstrap_name(&cli->pool, buf, sizeof buf);
 }
 
+int rn_cli_command_config(rn_cli_t *cli, const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return rn_cli_usage(cli, "--command-config %s: %s", path, strerror(errno));
+    char line[4096], proto[64] = "PLAINTEXT", mech[64] = "", jaas[4096] = "";
+    while (fgets(line, sizeof line, fp) != NULL) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '!' || *p == '\n' || *p == '\0')
+            continue;
+        char *sep = strpbrk(p, "=:");
+        if (sep == NULL)
+            continue;
+        char *k_end = sep;
+        while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+            k_end--;
+        *k_end = '\0';
+        char *v = sep + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        size_t vl = strlen(v);
+        while (vl > 0 && (v[vl - 1] == '\n' || v[vl - 1] == '\r' || v[vl - 1] == ' '))
+            v[--vl] = '\0';
+        if (strcmp(p, "security.protocol") == 0)
+            snprintf(proto, sizeof proto, "%s", v);
+        else if (strcmp(p, "sasl.mechanism") == 0)
+            snprintf(mech, sizeof mech, "%s", v);
+        else if (strcmp(p, "sasl.jaas.config") == 0)
+            snprintf(jaas, sizeof jaas, "%s", v);
+    }
+    fclose(fp);
+    if (strcmp(proto, "PLAINTEXT") == 0)
+        return 0;
+    if (strcmp(proto, "SASL_PLAINTEXT") != 0)
+        return rn_cli_usage(cli,
+                            "--command-config %s: security.protocol %s is not supported by "
+                            "runnel yet (PLAINTEXT or SASL_PLAINTEXT)",
+                            path, proto);
+    char user[256], password[256];
+    if (strcmp(mech, "PLAIN") != 0 && rn_scram_mech_by_name(mech, strlen(mech)) == RN_SCRAM_UNKNOWN)
+        return rn_cli_usage(cli,
+                            "--command-config %s: sasl.mechanism must be PLAIN, "
+                            "SCRAM-SHA-256 or SCRAM-SHA-512 (got \"%s\")",
+                            path, mech);
+    if (rn_sasl_jaas_parse(jaas, user, sizeof user, password, sizeof password) != 0)
+        return rn_cli_usage(cli,
+                            "--command-config %s: sasl.jaas.config must read '... required "
+                            "username=\"NAME\" password=\"PASSWORD\";'",
+                            path);
+    cli->sasl.mechanism = rn_cli_keep(cli, mech);
+    cli->sasl.username = rn_cli_keep(cli, user);
+    cli->sasl.password = rn_cli_keep(cli, password);
+    memset(password, 0, sizeof password);
+    return 0;
+}
+
 rn_conn_t *rn_cli_boot(rn_cli_t *cli, int *status)
 {
     *status = 0;
@@ -271,6 +333,8 @@ rn_conn_t *rn_cli_boot(rn_cli_t *cli, int *status)
             return NULL;
         }
         cli->pool_ready = true;
+        if (cli->sasl.mechanism != NULL)
+            cli->pool.sasl = &cli->sasl;
     }
     rn_conn_t *conn = rn_conn_pool_any(&cli->pool);
     if (conn == NULL) {

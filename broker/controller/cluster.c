@@ -1,6 +1,7 @@
 /* rn_cluster: the image on every node, snapshots, and the active controller's queue of
  * operations (rn_cluster.h). */
 #include "controller/rn_cluster.h"
+#include "auth/rn_auth.h"
 #include "data/rn_pidalloc.h"
 #include "quorum/rn_quorum.h"
 #include "rn_broker.h"
@@ -476,6 +477,8 @@ rn_peer_t *rn__cluster_peer(rn_cluster_t *c, int32_t id)
                              .client_id = "runnel-controller-channel",
                              .request_timeout_ms = CHANNEL_TIMEOUT_MS,
                              .tls = c->b->peer_tls_controller};
+        rn_auth_login_t login;
+        rn_auth_peer_opts(cfg, &login, &po);
         rn_peer_t *peer = rn_peer_new(c->b->base, &po);
         if (peer == NULL)
             return NULL;

@@ -203,6 +203,29 @@ static int fill_error(rn_req_t *req, int16_t code, const char *text)
         }
         return 0;
     }
+    case RN_API_ALTER_USER_SCRAM_CREDENTIALS: {
+        /* One result per user named, in order of first mention. */
+        const rn_alter_user_scram_credentials_request_t *areq = req->request;
+        rn_alter_user_scram_credentials_response_t *resp = req->response;
+        int32_t nd = areq->deletions.count > 0 ? areq->deletions.count : 0;
+        int32_t nu = areq->upsertions.count > 0 ? areq->upsertions.count : 0;
+        rn_alter_user_scram_credentials_result_t *res =
+            rn_alter_user_scram_credentials_result_array_alloc(a, &resp->results, nd + nu);
+        if (res == NULL && nd + nu > 0)
+            return RN_ENOMEM;
+        int32_t n = 0;
+        for (int32_t i = 0; i < nd + nu; i++) {
+            rn_str_t user =
+                i < nd ? areq->deletions.items[i].name : areq->upsertions.items[i - nd].name;
+            bool seen = false;
+            for (int32_t j = 0; j < n; j++)
+                seen |= rn_str_eq(res[j].user, user);
+            if (!seen)
+                res[n++] = (rn_alter_user_scram_credentials_result_t){user, code, msg};
+        }
+        resp->results.count = n;
+        return 0;
+    }
     default: return RN_EINVAL;
     }
 }

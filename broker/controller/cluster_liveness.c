@@ -8,6 +8,7 @@
  * stopped (SIGSTOP) or cut-off broker does not refuse, its connection just goes quiet, and
  * it is fenced by the session timeout as before. */
 #include "controller/rn_cluster.h"
+#include "auth/rn_auth.h"
 #include "rn_broker.h"
 
 #include "rn_alloc.h"
@@ -76,6 +77,8 @@ static watched_t *watch(rn__live_t *lv, const rn_mimage_broker_t *mb)
                          .backoff_initial_ms = 50,
                          .backoff_max_ms = 200,
                          .tls = lv->b->peer_tls_inter};
+    rn_auth_login_t login;
+    rn_auth_peer_opts(lv->b->cfg, &login, &po);
     w->peer = rn_peer_new(lv->b->base, &po);
     return w->peer != NULL ? w : NULL;
 }

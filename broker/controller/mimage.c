@@ -235,6 +235,9 @@ void rn__mimage_clear(rn_mimage_t *img)
         config_free(&img->configs[i]);
     for (size_t i = 0; i < img->n_features; i++)
         rn_free(img->features[i].name);
+    for (size_t i = 0; i < img->n_scram; i++)
+        rn_free(img->scram[i].name);
+    img->n_scram = 0;
     pending_clear(img);
     rn_acls_clear(img->acls);
     img->n_brokers = img->n_topics = img->n_configs = img->n_features = 0;
@@ -251,6 +254,7 @@ void rn_mimage_free(rn_mimage_t *img)
     rn_free(img->by_id);
     rn_free(img->configs);
     rn_free(img->features);
+    rn_free(img->scram);
     rn_free(img->pending);
     rn_acls_free(img->acls);
     rn_arena_free(&img->arena);

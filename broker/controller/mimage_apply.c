@@ -348,6 +348,10 @@ static int apply_effect(rn_mimage_t *img, const rn_mrec_t *rec)
         return apply_acl(img, &rec->body.access_control_entry);
     case RN_MREC_REMOVE_ACCESS_CONTROL_ENTRY_RECORD:
         return apply_remove_acl(img, &rec->body.remove_access_control_entry);
+    case RN_MREC_USER_SCRAM_CREDENTIAL_RECORD:
+        return rn__mimage_scram_apply(img, &rec->body.user_scram_credential);
+    case RN_MREC_REMOVE_USER_SCRAM_CREDENTIAL_RECORD:
+        return rn__mimage_scram_remove(img, &rec->body.remove_user_scram_credential);
     default: return 0; /* NoOpRecord and records with no effect on the image */
     }
 }

@@ -24,8 +24,10 @@ struct rn_mimage {
     rn_mimage_feature_t *features;
     size_t n_features, features_cap;
     int64_t next_producer_id;
-    rn_acls_t *acls; /* AccessControlEntryRecords by id; never NULL */
-    int64_t offset;  /* last applied, -1 before any */
+    rn_acls_t *acls;          /* AccessControlEntryRecords by id; never NULL */
+    rn_mimage_scram_t *scram; /* SCRAM credentials, sorted by (name, mechanism) */
+    size_t n_scram, scram_cap;
+    int64_t offset; /* last applied, -1 before any */
     bool in_txn;
     rn__mimage_pending_t *pending; /* the open transaction's records */
     size_t n_pending, pending_cap;
@@ -33,6 +35,11 @@ struct rn_mimage {
     rn_mimage_applied_fn applied;
     void *arg;
 };
+
+/* mimage_scram.c: a credential upserted or removed; RN_EINVAL for a bad record,
+ * RN_ENOTFOUND when removing one that is not there. */
+int rn__mimage_scram_apply(rn_mimage_t *img, const rn_user_scram_credential_record_t *r);
+int rn__mimage_scram_remove(rn_mimage_t *img, const rn_remove_user_scram_credential_record_t *r);
 
 /* Free every piece of state (not the struct, arena or hook) and zero the counts. */
 void rn__mimage_clear(rn_mimage_t *img);

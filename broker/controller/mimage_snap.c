@@ -117,6 +117,16 @@ int rn_mimage_snapshot_write(const rn_mimage_t *img, uint8_t **data, size_t *len
         rec.body.producer_ids.next_producer_id = img->next_producer_id;
         put(&w, &rec);
     }
+    for (size_t i = 0; i < img->n_scram; i++) {
+        const rn_scram_cred_t *cr = &img->scram[i].cred;
+        size_t klen = rn_scram_key_len(cr->mech);
+        rn_mrec_init(&rec, RN_MREC_USER_SCRAM_CREDENTIAL_RECORD);
+        rec.body.user_scram_credential = (rn_user_scram_credential_record_t){
+            str_of(img->scram[i].name),        (int8_t)cr->mech,
+            {cr->salt, (int32_t)cr->salt_len}, {cr->stored_key, (int32_t)klen},
+            {cr->server_key, (int32_t)klen},   cr->iterations};
+        put(&w, &rec);
+    }
     size_t total = rn_proto_writer_total(&w);
     uint8_t *buf = w.err ? NULL : rn_malloc(total ? total : 1);
     int rc = w.err ? w.err : buf == NULL ? RN_ENOMEM : 0;

@@ -20,6 +20,7 @@
 #define RN_MIMAGE_H
 
 #include "controller/rn_mrec.h"
+#include "rn_sasl.h"
 #include "rn_uuid.h"
 
 #include <stdbool.h>
@@ -126,6 +127,17 @@ size_t rn_mimage_feature_count(const rn_mimage_t *img);
 const rn_mimage_feature_t *rn_mimage_feature_at(const rn_mimage_t *img, size_t i);
 /* The first producer id not yet handed out (0 before any block). */
 int64_t rn_mimage_next_producer_id(const rn_mimage_t *img);
+
+/* One user's SCRAM credential for one mechanism (UserScramCredentialRecord). */
+typedef struct rn_mimage_scram {
+    char *name;
+    rn_scram_cred_t cred;
+} rn_mimage_scram_t;
+
+/* SCRAM credentials in (name, mechanism) order; the one of name for mech, or NULL. */
+size_t rn_mimage_scram_count(const rn_mimage_t *img);
+const rn_mimage_scram_t *rn_mimage_scram_at(const rn_mimage_t *img, size_t i);
+const rn_scram_cred_t *rn_mimage_scram(const rn_mimage_t *img, const char *name, int mech);
 
 /* Snapshot: the image as records (FeatureLevel, RegisterBroker, Topic, Partition, Config,
  * AccessControlEntry, ProducerIds), each an unsigned varint length and a framed record, in a buffer

@@ -44,6 +44,8 @@ typedef struct rn_mrec {
         rn_abort_transaction_record_t abort_transaction;
         rn_access_control_entry_record_t access_control_entry;
         rn_remove_access_control_entry_record_t remove_access_control_entry;
+        rn_user_scram_credential_record_t user_scram_credential;
+        rn_remove_user_scram_credential_record_t remove_user_scram_credential;
     } body;
 } rn_mrec_t;
 

@@ -104,7 +104,11 @@ static int describe_broker(rn_req_t *req, const rn_describe_configs_resource_t *
         e->config_source = (int8_t)(val->set ? RN_TC_SOURCE_STATIC_BROKER : RN_TC_SOURCE_DEFAULT);
         e->config_type = rn_topicconf_kafka_type(def->type);
         e->documentation = dreq->include_documentation ? rn_str(def->doc) : RN_STR_NULL;
-        if (dreq->include_synonyms) {
+        if (def->flags & RN_CFGF_SENSITIVE) { /* as Kafka: a password is never shown */
+            e->value = RN_STR_NULL;
+            e->is_sensitive = true;
+        }
+        if (dreq->include_synonyms && !(def->flags & RN_CFGF_SENSITIVE)) {
             int ns = (val->set ? 1 : 0) + (def->def != NULL ? 1 : 0);
             rn_describe_configs_synonym_t *s =
                 rn_describe_configs_synonym_array_alloc(&req->arena, &e->synonyms, ns);

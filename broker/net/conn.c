@@ -62,6 +62,8 @@ static void conn_free(rn_srvconn_t *conn)
         rn_free(conn->retired[i]);
     rn_free(conn->retired);
     rn_free(conn->principal);
+    if (conn->auth_free != NULL)
+        conn->auth_free(conn->auth);
     rn_free(conn);
 }
 
@@ -77,7 +79,7 @@ static uint64_t ms_to_ns(int64_t ms)
 
 static bool reading_off(const rn_srvconn_t *conn)
 {
-    return conn->read_paused || conn->mem_wait || conn->draining || conn->broken ||
+    return conn->read_paused || conn->mem_wait || conn->draining || conn->broken || conn->closing ||
            conn->mute_until_ns != 0;
 }
 
@@ -389,7 +391,16 @@ static void conn_flush(rn_srvconn_t *conn)
                 conn->out_total += len;
             }
         }
+        bool close_after = req->close_after;
         req_free(req);
+        if (close_after) {
+            /* A failed login: nothing after this answer; on_write closes once it is out. */
+            conn->closing = true;
+            conn_update_reading(conn);
+            if (rn__srvconn_output(conn) == 0)
+                event_active(conn->resume, EV_TIMEOUT, 0);
+            return;
+        }
     }
     if (conn->read_paused && !conn->draining && conn->n_pending < RN_CONN_MAX_PENDING / 2 &&
         conn_held(conn) < queued_limit(srv) / 2) {
@@ -560,7 +571,7 @@ static bool process_input(rn_srvconn_t *conn)
     rn_server_t *srv = conn->srv;
     if (conn->closed)
         return false;
-    if (conn->processing || conn->draining || conn->broken || conn->mem_wait)
+    if (conn->processing || conn->draining || conn->broken || conn->mem_wait || conn->closing)
         return true;
     conn->processing = true;
     struct evbuffer *in = bufferevent_get_input(conn->bev);
@@ -605,16 +616,22 @@ static bool process_input(rn_srvconn_t *conn)
         uint8_t szbuf[4];
         evbuffer_copyout(in, szbuf, 4);
         int32_t size = (int32_t)rn_load_be32(szbuf);
-        if (size < 8 || size > srv->opts.max_request_bytes) {
+        /* Before a SASL login: bare tokens after SaslHandshake v0 may be short, and no
+         * frame may be large. */
+        int32_t min = conn->raw_tokens ? 1 : 8, max = srv->opts.max_request_bytes;
+        if (conn->sasl && !conn->authenticated && max > RN_CONN_SASL_MAX_RECEIVE)
+            max = RN_CONN_SASL_MAX_RECEIVE;
+        if (size < min || size > max) {
             /* Before allocating: a huge or negative size is garbage or an attack, and an
              * HTTP or TLS client lands here too. */
             uint64_t skipped = 0;
             if (rn__server_may_log_bad(srv, &skipped))
                 RN_WARN("server",
-                        "conn=%llu peer=%s: request size %d is outside 8..%d "
-                        "(socket.request.max.bytes); closing the connection (%llu more bad "
+                        "conn=%llu peer=%s: request size %d is outside %d..%d "
+                        "(socket.request.max.bytes%s); closing the connection (%llu more bad "
                         "requests not logged before this one)",
-                        (unsigned long long)conn->id, conn->peer, size, srv->opts.max_request_bytes,
+                        (unsigned long long)conn->id, conn->peer, size, min, max,
+                        max < srv->opts.max_request_bytes ? ", 512 KiB before a SASL login" : "",
                         (unsigned long long)skipped);
             srv->metrics.connections_closed_bad++;
             conn->processing = false;
@@ -684,6 +701,8 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     if (conn->broken)
         rn__srvconn_close(conn,
                           conn->broken_why != NULL ? conn->broken_why : "response encoding failed");
+    else if (conn->closing && rn__srvconn_output(conn) == 0)
+        rn__srvconn_close(conn, "closed after its last answer");
     else if (process_input(conn))
         tls_read_on(conn);
 }
@@ -692,6 +711,10 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
     rn_srvconn_t *conn = arg;
     note_output_progress(conn, rn__server_now_ns());
+    if (conn->closing && rn__srvconn_output(conn) == 0) {
+        rn__srvconn_close(conn, "closed after its last answer");
+        return;
+    }
     if (conn->read_paused)
         conn_flush(conn); /* re-checks the limits and resumes */
 }

@@ -52,6 +52,36 @@ static const char *decode_codec(rn_req_t *req, const rn_api_entry_t *api, char *
     return NULL;
 }
 
+/* A bare SASL token (after SaslHandshake v0) as a SaslAuthenticate v0 request whose
+ * auth_bytes is the whole frame. */
+static const char *decode_raw_token(rn_req_t *req)
+{
+    const rn_rpc_api_t *api = rn_rpc_api(RN_API_SASL_AUTHENTICATE);
+    rn_sasl_authenticate_request_t *body = rn_arena_alloc(&req->arena, api->request_size);
+    req->response = rn_arena_alloc(&req->arena, api->response_size);
+    if (body == NULL || req->response == NULL)
+        return "out of memory for a SASL token";
+    rn_sasl_authenticate_request_init(body);
+    body->auth_bytes = (rn_bytes_t){req->frame, (int32_t)req->frame_len};
+    req->request = body;
+    api->response_init(req->response);
+    return NULL;
+}
+
+/* What a SASL listener refuses before a login or after its session ran out (Kafka closes
+ * the connection); NULL when the request may go on. */
+static const char *sasl_gate(const rn_srvconn_t *conn, int16_t key)
+{
+    if (key == RN_API_SASL_HANDSHAKE || key == RN_API_SASL_AUTHENTICATE)
+        return NULL;
+    if (!conn->authenticated)
+        return key == RN_API_API_VERSIONS ? NULL : "request before SASL authentication completed";
+    if (conn->session_end_ns != 0 && rn__server_now_ns() >= conn->session_end_ns)
+        return "the SASL session expired (connections.max.reauth.ms) and the client did not "
+               "re-authenticate";
+    return NULL;
+}
+
 rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
 {
     rn_server_t *srv = conn->srv;
@@ -64,10 +94,15 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
     req->listener = conn->listener;
     req->frame = frame;
     req->frame_len = size;
-    /* size >= 8 is checked by the framing, so the fixed header fields are there. */
-    req->api_key = (int16_t)rn_load_be16(frame);
-    req->api_version = req->response_version = (int16_t)rn_load_be16(frame + 2);
-    req->correlation_id = (int32_t)rn_load_be32(frame + 4);
+    req->raw_token = conn->raw_tokens;
+    if (req->raw_token) {
+        req->api_key = RN_API_SASL_AUTHENTICATE;
+    } else {
+        /* size >= 8 is checked by the framing, so the fixed header fields are there. */
+        req->api_key = (int16_t)rn_load_be16(frame);
+        req->api_version = req->response_version = (int16_t)rn_load_be16(frame + 2);
+        req->correlation_id = (int32_t)rn_load_be32(frame + 4);
+    }
     req->read_ns = rn__server_now_ns();
     req->principal = conn->principal != NULL ? conn->principal : RN_PRINCIPAL_ANONYMOUS;
     rn_arena_init(&req->arena, 0);
@@ -78,8 +113,14 @@ rn_req_t *rn__req_new(rn_srvconn_t *conn, uint8_t *frame, size_t size)
     char why[200];
     const char *problem = NULL;
     const rn_api_entry_t *api = rn_server_find_api(srv, req->api_key);
-    if (api == NULL)
+    if (conn->sasl && !req->raw_token)
+        problem = sasl_gate(conn, req->api_key);
+    if (problem != NULL)
+        ;
+    else if (api == NULL)
         problem = "api key not served";
+    else if (req->raw_token)
+        problem = decode_raw_token(req);
     else
         problem = decode_codec(req, api, why, sizeof(why));
     req->api = api;
@@ -160,10 +201,31 @@ static int encode_tls(const rn_proto_writer_t *w, struct evbuffer *out,
     return rc;
 }
 
+/* The answer to a bare token: a size prefix and the token; none after a failure, whose
+ * connection closes (Kafka's SASL before KIP-152 has no way to say why). */
+static int encode_raw_token(rn_req_t *req)
+{
+    const rn_sasl_authenticate_response_t *resp = req->response;
+    if (resp->error_code != 0) {
+        req->no_response = true;
+        req->close_after = true;
+        return 0;
+    }
+    int32_t len = resp->auth_bytes.len > 0 ? resp->auth_bytes.len : 0;
+    uint8_t prefix[4];
+    rn_store_be32(prefix, (uint32_t)len);
+    if (evbuffer_add(req->out, prefix, 4) != 0 ||
+        (len > 0 && evbuffer_add(req->out, resp->auth_bytes.ptr, (size_t)len) != 0))
+        return RN_ENOMEM;
+    return 0;
+}
+
 int rn__req_encode(rn_req_t *req)
 {
     if (req->no_response)
         return 0;
+    if (req->raw_token)
+        return encode_raw_token(req);
     rn_proto_writer_t *w = &req->server->writer;
     rn_proto_writer_reset(w);
     int rc = rn_rpc_encode_response(w, req->api_key, req->response_version, req->correlation_id,
@@ -208,6 +270,48 @@ void rn_server_set_principal(rn_req_t *req, const char *principal)
     }
     conn->principal = rn_xstrdup(principal);
     req->principal = conn->principal;
+}
+
+bool rn_req_sasl_listener(const rn_req_t *req)
+{
+    return req->conn->sasl;
+}
+
+void rn_req_authenticated(rn_req_t *req, int64_t session_ms)
+{
+    rn_srvconn_t *conn = req->conn;
+    conn->authenticated = true;
+    conn->session_end_ns =
+        session_ms > 0 ? rn__server_now_ns() + (uint64_t)session_ms * 1000000u : 0;
+}
+
+bool rn_req_is_authenticated(const rn_req_t *req)
+{
+    return req->conn->authenticated;
+}
+
+void *rn_req_auth_state(const rn_req_t *req)
+{
+    return req->conn->auth;
+}
+
+void rn_req_set_auth_state(rn_req_t *req, void *state, void (*free_fn)(void *))
+{
+    rn_srvconn_t *conn = req->conn;
+    if (conn->auth_free != NULL && conn->auth != state)
+        conn->auth_free(conn->auth);
+    conn->auth = state;
+    conn->auth_free = free_fn;
+}
+
+void rn_req_sasl_raw_tokens(rn_req_t *req, bool on)
+{
+    req->conn->raw_tokens = on;
+}
+
+void rn_req_close_after(rn_req_t *req)
+{
+    req->close_after = true;
 }
 
 void rn_req_no_response(rn_req_t *req)

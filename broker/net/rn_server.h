@@ -132,6 +132,8 @@ struct rn_req {
     bool no_response;
     rn_cancel_fn cancel;
     void *cancel_arg;
+    bool raw_token;   /* a bare SASL token after SaslHandshake v0, posing as SaslAuthenticate v0 */
+    bool close_after; /* close the connection once this response is written */
 };
 
 /* In-memory counters rendered on /metrics (metrics_broker.c). Indexed by api key where per
@@ -168,6 +170,7 @@ typedef struct rn_server_listen {
      * client certificate's subject (rn_tls_principal). File ranges of Fetch responses are read
      * and encrypted instead of sent with sendfile. NULL = plaintext. */
     struct ssl_ctx_st *ssl_ctx;
+    bool sasl; /* SASL_*: a connection must log in first (see rn_req_authenticated) */
 } rn_server_listen_t;
 
 /* Server settings (runneld fills them from rn_config). The connection limits and request
@@ -230,6 +233,29 @@ int rn_server_set_ssl_ctx(rn_server_t *srv, int i, struct ssl_ctx_st *ctx);
  * (copied). */
 void rn_server_set_principal(rn_req_t *req, const char *principal);
 const rn_server_metrics_t *rn_server_metrics(const rn_server_t *srv);
+
+/* SASL, for the SaslHandshake and SaslAuthenticate handlers (broker/auth). On a connection
+ * of a listener with rn_server_listen_t.sasl the server lets through only ApiVersions,
+ * SaslHandshake and SaslAuthenticate until rn_req_authenticated, and once the session it
+ * gave has expired only SaslHandshake and SaslAuthenticate (KIP-368 re-authentication);
+ * any other request closes the connection, as Kafka does. Frames are capped at 512 KiB
+ * before the login (Kafka's limit for SASL tokens). */
+bool rn_req_sasl_listener(const rn_req_t *req);
+/* The connection has logged in (now or again) until session_ms from now (<= 0: for good). */
+void rn_req_authenticated(rn_req_t *req, int64_t session_ms);
+/* Whether the connection has logged in, and whether its session has run out. */
+bool rn_req_is_authenticated(const rn_req_t *req);
+/* The login state of req's connection (NULL before one is set); set replaces and frees the
+ * old one with its free_fn; the connection frees the last when it goes. */
+void *rn_req_auth_state(const rn_req_t *req);
+void rn_req_set_auth_state(rn_req_t *req, void *state, void (*free_fn)(void *));
+/* After SaslHandshake v0 (on=true): the connection's next frames are bare SASL tokens (size
+ * prefix only); each reaches the SaslAuthenticate handler as a v0 request with
+ * req->raw_token set, and its answer goes back bare (a size prefix and the auth_bytes; an
+ * answer with an error code is not sent and the connection closes). */
+void rn_req_sasl_raw_tokens(rn_req_t *req, bool on);
+/* Close the connection once this request's response is written (a failed login). */
+void rn_req_close_after(rn_req_t *req);
 /* The dispatch table (sorted by api key), e.g. to answer ApiVersions. */
 const rn_api_entry_t *rn_server_apis(const rn_server_t *srv, size_t *count);
 /* The entry for an api key, or NULL. */

@@ -110,6 +110,7 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
         evutil_closesocket(fd);
         return;
     }
+    conn->sasl = ls->sasl;
     srv->metrics.connections_accepted++;
     srv->metrics.connections_open++;
     RN_DEBUG("server", "conn=%llu accepted from %s on listener %s", (unsigned long long)conn->id,
@@ -185,6 +186,7 @@ static int listen_on(rn_server_t *srv, rn_lsock_t *ls, int index, const rn_serve
     ls->srv = srv;
     ls->index = index;
     snprintf(ls->name, sizeof(ls->name), "%s", lst->name != NULL ? lst->name : "");
+    ls->sasl = lst->sasl;
     if (resolve(lst->host, lst->port, &ss, &sslen, err, errlen) != 0)
         return RN_EINVAL;
     ls->lev = evconnlistener_new_bind(
@@ -282,7 +284,7 @@ rn_server_t *rn_server_new(struct event_base *base, const rn_server_opts_t *opts
         goto fail;
     }
 
-    rn_server_listen_t one = {"", opts->host, opts->port, NULL};
+    rn_server_listen_t one = {"", opts->host, opts->port, NULL, false};
     const rn_server_listen_t *listens = opts->n_listens > 0 ? opts->listens : &one;
     srv->n_lsocks = opts->n_listens > 0 ? opts->n_listens : 1;
     srv->lsocks = rn_xcalloc(srv->n_lsocks, sizeof(*srv->lsocks));

@@ -35,6 +35,8 @@
 #define RN_CONN_IO_CHUNK (256 << 10)
 
 #define RN_PRINCIPAL_ANONYMOUS "User:ANONYMOUS"
+/* Largest frame before a SASL login completes (Kafka's SaslServerAuthenticator). */
+#define RN_CONN_SASL_MAX_RECEIVE 524288
 
 /* Request states. A request is in its connection's queue from arrival until its response
  * has been moved to the socket's output buffer. */
@@ -95,6 +97,14 @@ struct rn_srvconn {
     char *principal;
     char **retired;
     size_t n_retired;
+    /* SASL (rn_req_authenticated): sasl is the listener's; session_end_ns 0 = no expiry;
+     * raw_tokens after SaslHandshake v0; auth is the login's state, freed by auth_free.
+     * closing: a response asked to close the connection once written (rn_req_close_after);
+     * nothing more is read. */
+    bool sasl, authenticated, raw_tokens, closing;
+    uint64_t session_end_ns;
+    void *auth;
+    void (*auth_free)(void *);
 };
 
 /* One listening socket; lev is NULL once accepting has stopped. */
@@ -105,6 +115,7 @@ typedef struct rn_lsock {
     int port; /* bound */
     char name[64];
     struct ssl_ctx_st *ssl_ctx; /* TLS listener: new connections' context (a reference) */
+    bool sasl;                  /* rn_server_listen_t.sasl */
 } rn_lsock_t;
 
 struct rn_server {

@@ -3,6 +3,7 @@
  * (ClusterId, __cluster_metadata-0), parked, and answered when the quorum thread has
  * decided; DescribeQuorum is answered at once from the state the thread publishes. */
 #include "quorum/quorum_int.h"
+#include "auth/rn_auth.h"
 #include "rn_handlers.h"
 #include "controller/rn_cluster.h"
 
@@ -209,6 +210,12 @@ int rn_quorum_module_init(rn_broker_t *b, char *err, size_t errlen)
         .snapshot_load = rn_cluster_snapshot_load,
         .arg = b->cluster,
     };
+    rn_auth_login_t login; /* SASL towards the other voters, if the listener wants it */
+    if (rn_auth_peer_login(cfg, &login) == 0 && login.mechanism[0] != '\0') {
+        opts.sasl_mechanism = login.mechanism;
+        opts.sasl_username = login.user;
+        opts.sasl_password = login.password;
+    }
     /* A quorum of one leads within a tick; Metadata names it from the start. */
     b->controller_id = n == 1 ? b->node_id : -1;
     b->quorum = rn_quorum_start(b->base, &opts, err, errlen);

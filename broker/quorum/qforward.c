@@ -120,6 +120,11 @@ static struct rn_peer *leader_peer(rn_quorum_t *q, int32_t leader_id)
                                  .connect_timeout_ms = timeout,
                                  .request_timeout_ms = timeout,
                                  .tls = q->opts.peer_tls};
+            if (q->sasl_mechanism[0] != '\0') {
+                po.sasl_mechanism = q->sasl_mechanism;
+                po.sasl_username = q->sasl_username;
+                po.sasl_password = q->sasl_password;
+            }
             q->fwd[i] = rn_peer_new(q->base, &po);
         }
         return q->fwd[i];

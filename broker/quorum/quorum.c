@@ -557,6 +557,11 @@ int rn__quorum_thread_start(rn_quorum_t *q, char *err, size_t errlen)
                              .backoff_jitter_pct = 20,
                              .jitter_seed = (uint32_t)q->opts.node_id + 1,
                              .tls = q->opts.peer_tls};
+        if (q->sasl_mechanism[0] != '\0') {
+            po.sasl_mechanism = q->sasl_mechanism;
+            po.sasl_username = q->sasl_username;
+            po.sasl_password = q->sasl_password;
+        }
         q->peers[i] = rn_peer_new(q->qbase, &po);
         if (q->peers[i] == NULL) {
             snprintf(err, errlen, "controller.quorum.voters: cannot reach node %d at %s:%d",

@@ -143,6 +143,12 @@ rn_quorum_t *rn_quorum_start(struct event_base *base, const rn_quorum_opts_t *op
                  opts->voter_hosts && opts->voter_hosts[i] ? opts->voter_hosts[i] : "");
         q->voter_port[i] = opts->voter_ports ? opts->voter_ports[i] : 0;
     }
+    if (opts->sasl_mechanism != NULL) {
+        snprintf(q->sasl_mechanism, sizeof(q->sasl_mechanism), "%s", opts->sasl_mechanism);
+        snprintf(q->sasl_username, sizeof(q->sasl_username), "%s", opts->sasl_username);
+        snprintf(q->sasl_password, sizeof(q->sasl_password), "%s", opts->sasl_password);
+    }
+    q->opts.sasl_mechanism = q->opts.sasl_username = q->opts.sasl_password = NULL;
     q->base = base;
     snprintf(q->cluster_id, sizeof(q->cluster_id), "%s", opts->cluster_id ? opts->cluster_id : "");
     q->leader_id = -1;

@@ -75,6 +75,7 @@ struct rn_quorum {
     /* Forwarding DescribeQuorum to the leader (qforward.c): the voters' addresses, kept
      * from opts, and a peer per voter made on first use. */
     char voter_host[RN_RAFT_MAX_VOTERS][256];
+    char sasl_mechanism[16], sasl_username[256], sasl_password[256]; /* "" = none */
     int voter_port[RN_RAFT_MAX_VOTERS];
     struct rn_peer *fwd[RN_RAFT_MAX_VOTERS];
 };

@@ -64,6 +64,9 @@ typedef struct rn_quorum_opts {
     rn_quorum_snapshot_write_fn snapshot_write;
     rn_quorum_snapshot_load_fn snapshot_load;
     void *arg;
+    /* The SASL login towards the other voters (a SASL_* inter-broker listener); NULL
+     * mechanism = none. Copied. */
+    const char *sasl_mechanism, *sasl_username, *sasl_password;
 } rn_quorum_opts_t;
 
 /* Open the log and quorum state, replay committed entries through apply (on this call's

@@ -4,6 +4,7 @@
  * goes out at once; the leader holds it up to replica.fetch.wait.max.ms when it has
  * nothing new. */
 #include "replica/replica_int.h"
+#include "auth/rn_auth.h"
 #include "controller/rn_cluster.h"
 
 #include "rn_alloc.h"
@@ -103,6 +104,8 @@ static rn__fetcher_t *fetcher_for(rn_replica_t *rm, int32_t leader)
                          .jitter_seed = (uint32_t)rm->b->node_id,
                          .max_response_bytes = RESPONSE_MAX + (1 << 20),
                          .tls = tls};
+    rn_auth_login_t login;
+    rn_auth_peer_opts(rm->b->cfg, &login, &po);
     f->peer = rn_peer_new(rm->b->base, &po);
     if (f->peer == NULL) {
         rn_free(f);

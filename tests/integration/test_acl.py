@@ -294,6 +294,14 @@ def test_cli():
                        timeout=60)
     t.ok(p.returncode == 1 and "CLUSTER_AUTHORIZATION_FAILED" in p.stderr,
          "a client without ALTER on the cluster cannot grant itself", p.stdout + p.stderr)
+    # SCRAM users are cluster metadata too: ALTER on the cluster to change them.
+    p = subprocess.run([RUNNEL, "-b", broker.bootstrap, "user", "add", "mallory"],
+                       input="secret\n", capture_output=True, text=True, timeout=60)
+    t.ok(p.returncode != 0 and "CLUSTER_AUTHORIZATION_FAILED" in p.stdout + p.stderr,
+         "a client without ALTER on the cluster cannot add a SCRAM user", p.stdout + p.stderr)
+    p = subprocess.run([RUNNEL, "-b", broker.admin_bootstrap, "user", "add", "mallory"],
+                       input="secret\n", capture_output=True, text=True, timeout=60)
+    t.ok(p.returncode == 0, "the controller listener can", p.stdout + p.stderr)
 
 
 def tools_libs():

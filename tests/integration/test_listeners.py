@@ -7,8 +7,8 @@ advertised as 127.0.0.2:P2), inter.broker.listener.name INTERNAL.
   - DescribeCluster and FindCoordinator answer the same per listener (raw requests);
   - confluent-kafka produces through EXTERNAL and a group consumes through INTERNAL;
   - misspelt listener names (advertised.listeners, the protocol map,
-    inter.broker.listener.name, controller.listener.names), a SASL_SSL-mapped listener and an
-    advertised 0.0.0.0 stop start-up with exit 2 and a message naming the key;
+    inter.broker.listener.name, controller.listener.names), a SASL mechanism runnel does not
+    offer and an advertised 0.0.0.0 stop start-up with exit 2 and a message naming the key;
   - --listen alone still serves one PLAINTEXT listener.
 """
 
@@ -138,9 +138,10 @@ def start_errors():
          ["inter.broker.listener.name", "INTERNL", "INTERNAL, EXTERNAL"]),
         ("controller.listener.names misspelt", ["--controller.listener.names", "CONTROLLER"],
          ["controller.listener.names", "CONTROLLER", "INTERNAL, EXTERNAL"]),
-        ("a listener mapped to SASL_SSL", ["--listener.security.protocol.map",
-                                           "INTERNAL:PLAINTEXT,EXTERNAL:SASL_SSL"],
-         ["listener.security.protocol.map", "EXTERNAL", "SASL_SSL"]),
+        ("a SASL_SSL listener offering GSSAPI", ["--listener.security.protocol.map",
+                                                 "INTERNAL:PLAINTEXT,EXTERNAL:SASL_SSL",
+                                                 "--sasl.enabled.mechanisms", "GSSAPI"],
+         ["sasl.enabled.mechanisms", "GSSAPI"]),
         ("a listener missing from the map", ["--listener.security.protocol.map",
                                              "INTERNAL:PLAINTEXT"],
          ["listener.security.protocol.map", "EXTERNAL"]),

@@ -169,12 +169,55 @@ static int h_file(rn_req_t *req)
     return RN_HANDLED_SYNC;
 }
 
+/* SASL (a listener with rn_server_listen_t.sasl): SaslHandshake v0 turns bare tokens on;
+ * SaslAuthenticate "login:NAME:MS" logs the connection in as User:NAME for a session of MS
+ * (0: for good) and answers "ok"; anything else fails, closing the connection after the
+ * answer. */
+static int h_sasl_handshake(rn_req_t *req)
+{
+    if (req->api_version == 0)
+        rn_req_sasl_raw_tokens(req, true);
+    return RN_HANDLED_SYNC;
+}
+
+static int h_sasl_authenticate(rn_req_t *req)
+{
+    const rn_sasl_authenticate_request_t *a = req->request;
+    rn_sasl_authenticate_response_t *resp = req->response;
+    char tok[64], name[32];
+    int ms = 0;
+    snprintf(tok, sizeof(tok), "%.*s", a->auth_bytes.len > 0 ? (int)a->auth_bytes.len : 0,
+             a->auth_bytes.len > 0 ? (const char *)a->auth_bytes.ptr : "");
+    rn_req_sasl_raw_tokens(req, false);
+    if (sscanf(tok, "login:%31[^:]:%d", name, &ms) == 2) {
+        char who[48];
+        snprintf(who, sizeof(who), "User:%s", name);
+        rn_server_set_principal(req, who);
+        rn_req_authenticated(req, ms);
+        resp->auth_bytes = (rn_bytes_t){(const uint8_t *)"ok", 2};
+    } else {
+        resp->error_code = RN_KERR_SASL_AUTHENTICATION_FAILED;
+        rn_req_close_after(req);
+    }
+    return RN_HANDLED_SYNC;
+}
+
 static const rn_api_entry_t apis[] = {
     {API_ECHO, 0, 5, h_echo, 0, "DescribeGroups"}, /* v5 flexible */
     {API_PARK, 0, 4, h_park, 0, "Heartbeat"},
     {API_NORESP, 0, 5, h_noresp, 0, "LeaveGroup"},
     {API_BAD, 0, 5, h_bad, 0, "SyncGroup"},
     {API_FILE, -1, -1, h_file, 0, "Fetch"}, /* serve= range, as runneld's rows */
+};
+
+static const rn_api_entry_t sasl_apis[] = {
+    {API_ECHO, 0, 5, h_echo, 0, "DescribeGroups"},
+    {API_PARK, 0, 4, h_park, 0, "Heartbeat"},
+    {API_NORESP, 0, 5, h_noresp, 0, "LeaveGroup"},
+    {API_BAD, 0, 5, h_bad, 0, "SyncGroup"},
+    {API_FILE, -1, -1, h_file, 0, "Fetch"},
+    {RN_API_SASL_HANDSHAKE, 0, 1, h_sasl_handshake, 0, "SaslHandshake"},
+    {RN_API_SASL_AUTHENTICATE, 0, 2, h_sasl_authenticate, 0, "SaslAuthenticate"},
 };
 
 static void *loop_main(void *arg)
@@ -751,6 +794,115 @@ static void test_limits(void)
     is(m->connections_open, 0, "and frees the connection");
 }
 
+static size_t build_auth(uint8_t *buf, size_t cap, int32_t corr, const char *tok)
+{
+    rn_sasl_authenticate_request_t a;
+    rn_sasl_authenticate_request_init(&a);
+    a.auth_bytes = (rn_bytes_t){(const uint8_t *)tok, (int32_t)strlen(tok)};
+    return build(buf, cap, RN_API_SASL_AUTHENTICATE, 1, corr, &a);
+}
+
+static size_t build_handshake(uint8_t *buf, size_t cap, int16_t ver, int32_t corr)
+{
+    rn_sasl_handshake_request_t h;
+    rn_sasl_handshake_request_init(&h);
+    h.mechanism = rn_str("TEST");
+    return build(buf, cap, RN_API_SASL_HANDSHAKE, ver, corr, &h);
+}
+
+/* The server's gate on a SASL listener: nothing but the SASL apis (and ApiVersions) before a
+ * login, sessions that run out, bare tokens after a v0 handshake, a failed login closed
+ * after its answer, the 512 KiB frame cap before a login. */
+static void test_sasl_gate(int port)
+{
+    uint8_t buf[1024], resp[1024];
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
+    rn_str_t who = rn_str("whoami"), alice = rn_str("User:alice"), bob = rn_str("User:bob");
+
+    int fd = connect_to(port);
+    size_t n = build_echo(buf, sizeof(buf), 0, 1, &who, 1);
+    send_all(fd, buf, n); /* not tallied: another server */
+    ok(is_closed(fd), "a request before the login closes the connection");
+    close(fd);
+
+    fd = connect_to(port);
+    n = build_auth(buf, sizeof(buf), 1, "login:alice:0");
+    send_all(fd, buf, n); /* not tallied: another server */
+    rn_sasl_authenticate_response_t *ar =
+        recv_resp(fd, resp, sizeof(resp), &arena, RN_API_SASL_AUTHENTICATE, 1, 1);
+    ok(ar != NULL && ar->error_code == 0 && ar->auth_bytes.len == 2, "SaslAuthenticate answered");
+    n = build_echo(buf, sizeof(buf), 0, 2, &who, 1);
+    send_all(fd, buf, n); /* not tallied: another server */
+    ok(echoed(recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 0, 2), &alice, 1),
+       "after the login requests are served, as User:alice");
+    close(fd);
+
+    fd = connect_to(port);
+    n = build_auth(buf, sizeof(buf), 1, "login:alice:300");
+    send_all(fd, buf, n); /* not tallied: another server */
+    recv_resp(fd, resp, sizeof(resp), &arena, RN_API_SASL_AUTHENTICATE, 1, 1);
+    usleep(200 * 1000);
+    n = build_auth(buf, sizeof(buf), 2, "login:alice:300"); /* re-authentication */
+    send_all(fd, buf, n);                                   /* not tallied: another server */
+    ar = recv_resp(fd, resp, sizeof(resp), &arena, RN_API_SASL_AUTHENTICATE, 1, 2);
+    usleep(200 * 1000);
+    n = build_echo(buf, sizeof(buf), 0, 3, &who, 1);
+    send_all(fd, buf, n); /* not tallied: another server */
+    ok(ar != NULL && echoed(recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 0, 3), &alice, 1),
+       "a re-authenticated connection outlives its first session");
+    usleep(400 * 1000);
+    n = build_echo(buf, sizeof(buf), 0, 4, &who, 1);
+    send_all(fd, buf, n); /* not tallied: another server */
+    ok(is_closed(fd), "a request after the session ran out closes the connection");
+    close(fd);
+
+    fd = connect_to(port);
+    n = build_handshake(buf, sizeof(buf), 0, 1);
+    send_all(fd, buf, n); /* not tallied: another server */
+    ok(recv_resp(fd, resp, sizeof(resp), &arena, RN_API_SASL_HANDSHAKE, 0, 1) != NULL,
+       "SaslHandshake v0 answered");
+    const char *tok = "login:bob:0";
+    uint8_t raw[64];
+    rn_store_be32(raw, (uint32_t)strlen(tok));
+    memcpy(raw + 4, tok, strlen(tok));
+    send_all(fd, raw, 4 + strlen(tok));
+    uint8_t got[6];
+    ok(recv_all(fd, got, 6) == 0 && rn_load_be32(got) == 2 && memcmp(got + 4, "ok", 2) == 0,
+       "a bare token is answered bare (size and token)");
+    n = build_echo(buf, sizeof(buf), 0, 2, &who, 1);
+    send_all(fd, buf, n); /* not tallied: another server */
+    ok(echoed(recv_resp(fd, resp, sizeof(resp), &arena, API_ECHO, 0, 2), &bob, 1),
+       "then framed requests again, as User:bob");
+    close(fd);
+
+    fd = connect_to(port);
+    n = build_handshake(buf, sizeof(buf), 0, 1);
+    send_all(fd, buf, n); /* not tallied: another server */
+    recv_resp(fd, resp, sizeof(resp), &arena, RN_API_SASL_HANDSHAKE, 0, 1);
+    rn_store_be32(raw, 2);
+    memcpy(raw + 4, "no", 2);
+    send_all(fd, raw, 6);
+    ok(is_closed(fd), "a refused bare token closes the connection without an answer");
+    close(fd);
+
+    fd = connect_to(port);
+    n = build_auth(buf, sizeof(buf), 1, "wrong");
+    send_all(fd, buf, n); /* not tallied: another server */
+    ar = recv_resp(fd, resp, sizeof(resp), &arena, RN_API_SASL_AUTHENTICATE, 1, 1);
+    ok(ar != NULL && ar->error_code == RN_KERR_SASL_AUTHENTICATION_FAILED && is_closed(fd),
+       "a failed login is answered, then the connection closes");
+    close(fd);
+
+    fd = connect_to(port);
+    uint8_t big[4];
+    rn_store_be32(big, 600000);
+    send_all(fd, big, 4);
+    ok(is_closed(fd), "a frame over 512 KiB before the login closes the connection");
+    close(fd);
+    rn_arena_free(&arena);
+}
+
 int main(void)
 {
     char dir[256];
@@ -790,6 +942,14 @@ int main(void)
     rn_server_t *wrong = rn_server_new(base, &lopts, err, sizeof(err));
     ok(wrong == NULL && strstr(err, "queued.max.request.bytes") != NULL,
        "queued.max.request.bytes under socket.request.max.bytes is refused (%s)", err);
+    /* Last: its table also serves the SASL apis (the served versions are process-wide). */
+    rn_server_listen_t sasl_listen = {"SASL_PLAINTEXT", "127.0.0.1", 0, NULL, true};
+    rn_server_opts_t sopts = opts;
+    sopts.listens = &sasl_listen;
+    sopts.n_listens = 1;
+    sopts.apis = sasl_apis;
+    sopts.n_apis = sizeof(sasl_apis) / sizeof(sasl_apis[0]);
+    rn_server_t *sasl_srv = NULL;
     pthread_t thr;
     pthread_create(&thr, NULL, loop_main, NULL);
 
@@ -801,6 +961,13 @@ int main(void)
     test_large_and_split(port);
     if (limited != NULL)
         test_limits();
+    event_base_loopbreak(base);
+    pthread_join(thr, NULL);
+    sasl_srv = rn_server_new(base, &sopts, err, sizeof(err));
+    ok(sasl_srv != NULL, "a server with a SASL listener starts: %s", sasl_srv ? "" : err);
+    pthread_create(&thr, NULL, loop_main, NULL);
+    if (sasl_srv != NULL)
+        test_sasl_gate(rn_server_port(sasl_srv));
 
     event_base_loopbreak(base);
     pthread_join(thr, NULL);
@@ -821,6 +988,7 @@ int main(void)
        (unsigned long long)m->bytes_in, (unsigned long long)m->bytes_out);
     rn_server_free(srv);
     rn_server_free(limited);
+    rn_server_free(sasl_srv);
     event_base_free(base);
     close(file_fd);
     return done_testing();
