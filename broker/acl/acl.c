@@ -145,6 +145,13 @@ static bool principal_ok(rn_str_t p)
     return colon != NULL && colon != p.ptr;
 }
 
+/* The set keeps names, principals and hosts as C strings, so a NUL inside one would cut it
+ * into another binding than the one asked for (found by fuzz_acl). */
+static bool has_nul(rn_str_t s)
+{
+    return s.len > 0 && memchr(s.ptr, '\0', (size_t)s.len) != NULL;
+}
+
 int16_t rn_acl_check_binding(int8_t resource_type, rn_str_t name, int8_t pattern_type,
                              rn_str_t principal, rn_str_t host, int8_t operation, int8_t permission,
                              const char **why)
@@ -166,6 +173,8 @@ int16_t rn_acl_check_binding(int8_t resource_type, rn_str_t name, int8_t pattern
         w = "Invalid host";
     else if (resource_type == RN_ACL_RES_CLUSTER && !eq_cstr(name, RN_ACL_CLUSTER_NAME))
         w = "The only valid name for the CLUSTER resource is kafka-cluster";
+    else if (has_nul(name) || has_nul(principal) || has_nul(host))
+        w = "A resource name, principal or host must not contain a NUL byte";
     if (why != NULL)
         *why = w;
     return w == NULL ? RN_KERR_NONE : RN_KERR_INVALID_REQUEST;

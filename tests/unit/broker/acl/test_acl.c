@@ -191,6 +191,16 @@ static void test_validation(void)
     is(CHECK(RN_ACL_RES_CLUSTER, "kafka-cluster", LIT, "User:a", "*", RN_ACL_OP_ALTER, ALLOW),
        RN_KERR_NONE, "kafka-cluster");
 #undef CHECK
+    /* Stored as C strings: a NUL would make it another binding (fuzz_acl's find). */
+    rn_str_t nul_pr = {"U{\x04\0:bo+", 8}, nul_name = {"t\0x", 3}, nul_host = {"1\0", 2};
+    is(rn_acl_check_binding(T, rn_str("t"), LIT, nul_pr, rn_str("*"), RN_ACL_OP_READ, ALLOW, &why),
+       RN_KERR_INVALID_REQUEST, "a principal with a NUL inside");
+    is(rn_acl_check_binding(T, nul_name, LIT, rn_str("User:a"), rn_str("*"), RN_ACL_OP_READ, ALLOW,
+                            &why),
+       RN_KERR_INVALID_REQUEST, "a resource name with a NUL inside");
+    is(rn_acl_check_binding(T, rn_str("t"), LIT, rn_str("User:a"), nul_host, RN_ACL_OP_READ, ALLOW,
+                            &why),
+       RN_KERR_INVALID_REQUEST, "a host with a NUL inside");
 }
 
 static void test_names(void)
