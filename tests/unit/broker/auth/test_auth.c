@@ -142,7 +142,7 @@ static void test_settings(void)
            strstr(err, "listener.name.plaintext.sasl.enabled.mechanisms"),
        "in a listener's override too: %s", err);
     rn_config_free(&cfg);
-    const char *badk[] = {"--listener.name.plaintext.ssl.keystore.location", "x", NULL};
+    const char *badk[] = {"--listener.name.plaintext.no.such.key", "x", NULL};
     ok(load(&cfg, err, sizeof(err), badk) != RN_CONFIG_RUN && strstr(err, "unknown key"),
        "an unknown listener.name key is refused: %s", err);
     rn_config_free(&cfg);

@@ -152,7 +152,7 @@ static void test_round_trips(rn_arena_t *arena)
         }
         rn_arena_reset(arena);
     }
-    is(types, 18, "eighteen record types known");
+    is(types, 20, "twenty record types known");
     is(bad, 0, "random records of every type and version round-trip");
 }
 
