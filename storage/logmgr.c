@@ -570,6 +570,59 @@ int rn_logmgr_prepare(rn_logmgr_t *mgr, const char *topic, int32_t partition,
     return 0;
 }
 
+typedef struct prep_job {
+    rn_logmgr_t *mgr;
+    const rn_logmgr_prep_t *items;
+    size_t n;
+    size_t next; /* next item to take (atomic) */
+    int rc;      /* first failure (under mu) */
+    char err[512];
+    pthread_mutex_t mu;
+} prep_job_t;
+
+#define PREP_MAX_THREADS 8
+
+static void *prep_worker(void *arg)
+{
+    prep_job_t *job = arg;
+    for (;;) {
+        size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+        if (i >= job->n)
+            return NULL;
+        const rn_logmgr_prep_t *it = &job->items[i];
+        char why[512];
+        int rc = rn_logmgr_prepare(job->mgr, it->topic, it->partition, it->topic_id, true, why,
+                                   sizeof(why));
+        if (rc != 0) {
+            pthread_mutex_lock(&job->mu);
+            if (job->rc == 0) {
+                job->rc = rc;
+                snprintf(job->err, sizeof(job->err), "%s", why);
+            }
+            pthread_mutex_unlock(&job->mu);
+        }
+    }
+}
+
+int rn_logmgr_prepare_many(rn_logmgr_t *mgr, const rn_logmgr_prep_t *items, size_t n, char *err,
+                           size_t errlen)
+{
+    prep_job_t job = {.mgr = mgr, .items = items, .n = n};
+    pthread_mutex_init(&job.mu, NULL);
+    /* I/O-bound: threads wait on fsyncs, so more of them than CPUs is the point. */
+    size_t want = n / 8 + 1 < PREP_MAX_THREADS ? n / 8 + 1 : PREP_MAX_THREADS, started = 0;
+    pthread_t tids[PREP_MAX_THREADS];
+    while (started + 1 < want && pthread_create(&tids[started], NULL, prep_worker, &job) == 0)
+        started++;
+    prep_worker(&job);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    pthread_mutex_destroy(&job.mu);
+    if (job.rc != 0)
+        rn_fsutil_seterr(err, errlen, "%s", job.err);
+    return job.rc;
+}
+
 int rn_logmgr_sync_dir(rn_logmgr_t *mgr, char *err, size_t errlen)
 {
     return rn_fsutil_fsync_dir(mgr->dir, err, errlen);

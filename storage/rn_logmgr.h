@@ -100,6 +100,19 @@ int rn_logmgr_create(rn_logmgr_t *mgr, const char *topic, int32_t partition,
  * RN_EIO. */
 int rn_logmgr_prepare(rn_logmgr_t *mgr, const char *topic, int32_t partition,
                       const rn_uuid_t *topic_id, bool fresh, char *err, size_t errlen);
+/* One partition directory to prepare (rn_logmgr_prepare_many). */
+typedef struct rn_logmgr_prep {
+    const char *topic;
+    int32_t partition;
+    const rn_uuid_t *topic_id;
+} rn_logmgr_prep_t;
+
+/* rn_logmgr_prepare(fresh = true) for n partitions, on up to 8 threads at once: each costs
+ * fsyncs, and the file system commits concurrent ones together (a topic of 1,000 partitions
+ * waited for 2,000 fsyncs in a row). Returns 0 or the error of one that failed (err says
+ * which); the others are done. Any one thread. */
+int rn_logmgr_prepare_many(rn_logmgr_t *mgr, const rn_logmgr_prep_t *items, size_t n, char *err,
+                           size_t errlen);
 /* fsync the data directory itself (after prepare / delete_dir). Any one thread. */
 int rn_logmgr_sync_dir(rn_logmgr_t *mgr, char *err, size_t errlen);
 

@@ -148,6 +148,8 @@ void rn_datapath_appended(rn_datapath_t *dp, rn_dpart_t *dpart, int32_t leader_e
     if (leader_epoch >= 0 && leader_epoch > rn_epochs_latest(&dpart->epochs) &&
         rn_epochs_assign(&dpart->epochs, leader_epoch, base_offset) == 1)
         rn__dpart_save_epochs(dp, dpart);
+    else if (dpart->epochs_unsaved)
+        rn__dpart_save_epochs(dp, dpart);
     rn_fetchwait_notify(dp->waits, dpart->part, bytes); /* followers read to the log end */
     rn_replica_leader_appended(dp->b, dpart, bytes);
 }
@@ -156,7 +158,7 @@ void rn_datapath_lead_epoch(rn_datapath_t *dp, rn_dpart_t *dpart, int32_t leader
 {
     if (leader_epoch >= 0 &&
         rn_epochs_assign(&dpart->epochs, leader_epoch, rn_plog_log_end_offset(dpart->log)) == 1)
-        rn__dpart_save_epochs(dp, dpart);
+        rn__dpart_save_epochs_lazily(dp, dpart);
 }
 
 void rn_datapath_start_moved(rn_datapath_t *dp, rn_dpart_t *dpart)

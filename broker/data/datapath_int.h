@@ -50,6 +50,10 @@ void rn__dpart_retry(rn_datapath_t *dp, rn_dpart_t *dpart);
 void rn__dpart_close(rn_datapath_t *dp, rn_dpart_t *dpart, bool clean);
 /* Queue a leader-epoch-checkpoint write for dpart. */
 void rn__dpart_save_epochs(rn_datapath_t *dp, rn_dpart_t *dpart);
+/* rn__dpart_save_epochs, or while the log has never held a record, only mark the cache
+ * unsaved: a new topic of 1,000 partitions would otherwise queue 2,000 fsyncs on the offload
+ * thread before anything is written to it. The first append writes it. */
+void rn__dpart_save_epochs_lazily(rn_datapath_t *dp, rn_dpart_t *dpart);
 /* Queue checkpoint writes (recovery points, log starts). */
 void rn__dp_save_checkpoints(rn_datapath_t *dp);
 

@@ -47,7 +47,19 @@ void rn__dpart_save_epochs(rn_datapath_t *dp, rn_dpart_t *dpart)
         rn_epochs_assign(&job->copy, dpart->epochs.entries[i].epoch,
                          dpart->epochs.entries[i].start_offset);
     job->dir = rn_xstrdup(dpart->dir);
+    dpart->epochs_unsaved = false;
     rn_offload_submit(dp->b->offload, epochs_work, epochs_done, job);
+}
+
+void rn__dpart_save_epochs_lazily(rn_datapath_t *dp, rn_dpart_t *dpart)
+{
+    /* Only a log that never held a record: a crash before its first append loses entries
+     * that start at offset 0 of an empty log, which the next open assigns again (leader) or
+     * the first fetched batch brings (follower). */
+    if (rn_plog_log_end_offset(dpart->log) == 0 && rn_plog_log_start_offset(dpart->log) == 0)
+        dpart->epochs_unsaved = true;
+    else
+        rn__dpart_save_epochs(dp, dpart);
 }
 
 static void open_epochs(rn_datapath_t *dp, rn_dpart_t *dpart)
@@ -66,7 +78,7 @@ static void open_epochs(rn_datapath_t *dp, rn_dpart_t *dpart)
         rn_epochs_assign(&dpart->epochs, part->leader_epoch, rn_plog_log_end_offset(log)) == 1)
         changed = true;
     if (changed)
-        rn__dpart_save_epochs(dp, dpart);
+        rn__dpart_save_epochs_lazily(dp, dpart);
 }
 
 /* ---- producer state ---- */
@@ -315,7 +327,7 @@ void rn_datapath_follower_appended(rn_datapath_t *dp, rn_dpart_t *dpart, const u
         replay_batch(&rp, &hdr, -1, 0);
         pos += total;
     }
-    if (epochs_changed)
+    if (epochs_changed || dpart->epochs_unsaved)
         rn__dpart_save_epochs(dp, dpart);
 }
 
@@ -359,7 +371,8 @@ void rn__dpart_close(rn_datapath_t *dp, rn_dpart_t *dpart, bool clean)
 {
     if (dpart->log && clean) {
         save_snapshot(dpart);
-        save_epochs_if_changed(dpart);
+        if (!dpart->epochs_unsaved) /* else the log is still empty: see epochs_unsaved */
+            save_epochs_if_changed(dpart);
     }
     rn_pidstate_free(dpart->pids);
     rn_epochs_destroy(&dpart->epochs);

@@ -51,6 +51,9 @@ typedef struct rn_dpart {
     int64_t open_retry_ms; /* monotonic time from which a failed open is tried again */
     rn_pidstate_t *pids;
     rn_epochs_t epochs;
+    /* The cache changed while the log was empty and its file was left for the first append
+     * to write (rn__dpart_save_epochs_lazily): an empty log's entries mean nothing yet. */
+    bool epochs_unsaved;
     char *dir; /* <data dir>/<topic>-<partition>; NULL when the log is not open */
     /* The topic settings Produce checks, resolved once from the topic's overrides and the
      * broker's defaults when the partition opens and again on every config change, so the

@@ -344,9 +344,14 @@ static int persist_work(void *arg)
                  "cannot remove deleted partition directories; see the log above");
         rc = RN_EIO;
     }
-    for (size_t i = 0; rc == 0 && i < job->n_mkdirs; i++)
-        rc = rn_logmgr_prepare(job->logmgr, job->mkdirs[i].topic, job->mkdirs[i].partition,
-                               &job->ids[i], true, job->err, sizeof(job->err));
+    if (rc == 0 && job->n_mkdirs > 0) {
+        rn_logmgr_prep_t *items = rn_xcalloc(job->n_mkdirs, sizeof(*items));
+        for (size_t i = 0; i < job->n_mkdirs; i++)
+            items[i] =
+                (rn_logmgr_prep_t){job->mkdirs[i].topic, job->mkdirs[i].partition, &job->ids[i]};
+        rc = rn_logmgr_prepare_many(job->logmgr, items, job->n_mkdirs, job->err, sizeof(job->err));
+        rn_free(items);
+    }
     if (rc == 0 && (job->n_mkdirs > 0 || job->pending.rmdirs.n > 0))
         rc = rn_logmgr_sync_dir(job->logmgr, job->err, sizeof(job->err));
     if (rc == 0)

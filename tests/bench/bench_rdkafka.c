@@ -282,9 +282,14 @@ static void *producer_run(void *arg)
     double rate = o->rate > 0 ? (double)o->rate / o->producers : 0;
     for (long i = 0; i < p->count; i++) {
         if (rate > 0) {
-            int64_t due = p->t0 + (int64_t)((double)i * 1e9 / rate);
-            while (now_ns() < due)
-                rd_kafka_poll(rk, 0);
+            /* Sleep, not spin, until the message is due: a spinning producer would take the
+             * core from the --e2e consumer beside it and add its time slices to the latency. */
+            int64_t due = p->t0 + (int64_t)((double)i * 1e9 / rate), now;
+            rd_kafka_poll(rk, 0);
+            while ((now = now_ns()) < due) {
+                struct timespec ts = {0, (long)(due - now)};
+                nanosleep(&ts, NULL);
+            }
         }
         int part = (int)((i * o->producers + p->index) % o->partitions);
         st->enq_ns[i] = now_ns();

@@ -287,7 +287,7 @@ class Suite:
                 for f in fs.values():
                     f.result(timeout=180)
                 took.append(time.monotonic() - t0)
-            self.add("M", "create a topic of 1,000 partitions s (median)", t.name,
+            self.add("M", "create a topic of 1,000 partitions, median s", t.name,
                      statistics.median(took) if took else None)
             time.sleep(5)
             self.add("M", "RSS MiB with %d,000 partitions" % topics, t.name,

@@ -131,6 +131,8 @@ def main():
     empty_dir = os.path.join(broker.data, "idem-empty-0")
     t.eq([n for n in os.listdir(empty_dir) if n.endswith(".snapshot")], [],
          "an empty partition with no producers gets no snapshot")
+    t.ok(not os.path.exists(os.path.join(empty_dir, "leader-epoch-checkpoint")),
+         "nor a leader-epoch cache until its first append (no fsyncs for idle new partitions)")
     # A clean stop with nothing appended since rewrites neither the snapshot nor the
     # leader-epoch cache (thousands of idle partitions must not cost an fsync each).
     snap = os.path.join(broker.data, "idem-raw-0", snaps[0])

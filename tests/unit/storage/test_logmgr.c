@@ -103,6 +103,21 @@ static void test_broker_use(const char *root)
     is(rn_partmeta_load(path, &on_disk, err, sizeof(err)), 0, "partition.metadata written");
     ok(rn_uuid_equal(&on_disk, &id), "with the topic id");
     is(rn_logmgr_count(mgr), 0, "no log open before load");
+    /* Many at once, on several threads: every directory with its own partition.metadata. */
+    rn_logmgr_prep_t many[40];
+    for (int i = 0; i < 40; i++)
+        many[i] = (rn_logmgr_prep_t){"many", i, &id};
+    is(rn_logmgr_prepare_many(mgr, many, 40, err, sizeof(err)), 0, "prepare 40 at once");
+    int have = 0;
+    for (int i = 0; i < 40; i++) {
+        snprintf(path, sizeof(path), "%s/many-%d", dir, i);
+        have +=
+            rn_partmeta_load(path, &on_disk, err, sizeof(err)) == 0 && rn_uuid_equal(&on_disk, &id);
+    }
+    is(have, 40, "all 40 have partition.metadata with the topic id");
+    rn_logmgr_prep_t bad_name = {"", 0, &id};
+    ok(rn_logmgr_prepare_many(mgr, &bad_name, 1, err, sizeof(err)) != 0 && err[0] != '\0',
+       "a partition that cannot be prepared fails the batch, saying why: %s", err);
     /* A segment file that is a directory cannot be opened. */
     snprintf(path, sizeof(path), "%s/bad-0/00000000000000000000.log", dir);
     mkdir(path, 0755);
