@@ -19,7 +19,8 @@ Workloads (message counts at --scale 1; each produce workload is also consumed b
       partitions (tests/bench/restart_bench.py); --big adds a restart with 10 GiB of data
   machine: loopback TCP copy, sequential write without and with fdatasync
 
-Placement on a machine with 2+ CPUs: the broker (runneld or Kafka's JVM) is pinned to CPU 0
+Both brokers run with group.initial.rebalance.delay.ms=0 (kafka-consumer-perf-test's new
+group would otherwise wait 3 s for its first join). Placement on a machine with 2+ CPUs: the broker (runneld or Kafka's JVM) is pinned to CPU 0
 and the client to CPU 1 (taskset), so the two do not fight for one core; the mock cluster
 lives inside the client process and gets every CPU. Kafka is 3.9.1 by default
 (KAFKA_REF_VERSION), started by scripts/kafka-ref.sh with its default 1 GiB heap.
@@ -101,8 +102,11 @@ class Runneld:
         self.logf = open(os.path.join(self.dir, "runneld.log"), "ab")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
+            # group.initial.rebalance.delay.ms 0 as scripts/kafka-ref.sh gives Kafka: with the
+            # default 3 s a new group's first join (kafka-consumer-perf-test's) waits 3 s.
             pin([RUNNELD, "--node-id", "1", "--listen", "127.0.0.1:%d" % self.port,
-                 "--data-dir", os.path.join(self.dir, "data")], BROKER_CPU),
+                 "--data-dir", os.path.join(self.dir, "data"),
+                 "--group.initial.rebalance.delay.ms", "0"], BROKER_CPU),
             stdout=self.logf, stderr=subprocess.STDOUT)
         while not port_open(self.port):
             if self.proc.poll() is not None:
