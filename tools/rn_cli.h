@@ -116,6 +116,13 @@ char *rn_cli_ids(rn_cli_t *cli, const rn_int32_array_t *ids);
 /* The bootstrap connection; on failure prints "cannot reach a broker at ..." with the fix
  * and sets *status to RN_CLI_EXIT_CONNECT. */
 rn_conn_t *rn_cli_boot(rn_cli_t *cli, int *status);
+/* rn_cli_boot, then the newest version of api key the node serves into *v; a failure (and
+ * *st) naming the node and api, plus needs ("client quotas need Kafka 2.6+") when given,
+ * when it serves none. */
+rn_conn_t *rn_cli_boot_api(rn_cli_t *cli, const char *needs, int16_t key, const char *api,
+                           int16_t *v, int *st);
+/* The failure of a request to api on conn: RN_CLI_EXIT_CONNECT for a lost connection. */
+int rn_cli_call_failed(rn_cli_t *cli, rn_conn_t *conn, int err, const char *api);
 /* The connection to broker node_id (after a metadata call); NULL with *status set. */
 rn_conn_t *rn_cli_broker(rn_cli_t *cli, int32_t node_id, int *status);
 /* "127.0.0.1:9092": the bootstrap server in use (static buffer). */

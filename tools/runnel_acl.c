@@ -133,27 +133,6 @@ static int parse(rn_cli_t *cli, int argc, char **argv, acl_opts_t *o)
     return st;
 }
 
-static rn_conn_t *acl_conn(rn_cli_t *cli, int16_t key, const char *api, int16_t *v, int *st)
-{
-    rn_conn_t *conn = rn_cli_boot(cli, st);
-    if (conn == NULL)
-        return NULL;
-    *v = rn_conn_version(conn, key, -1);
-    if (*v < 0) {
-        *st = rn_cli_fail(cli, RN_CLI_EXIT_FAIL, "%s:%d does not serve %s", conn->host, conn->port,
-                          api);
-        return NULL;
-    }
-    rn_cli_note(cli, "%s v%d to %s:%d", api, *v, conn->host, conn->port);
-    return conn;
-}
-
-static int call_failed(rn_cli_t *cli, rn_conn_t *conn, int err, const char *api)
-{
-    return rn_cli_fail(cli, err == RN_EIO ? RN_CLI_EXIT_CONNECT : RN_CLI_EXIT_FAIL,
-                       "%s request failed: %s", api, rn_conn_error(conn));
-}
-
 static int kerr_fail(rn_cli_t *cli, int16_t code, rn_str_t msg, const char *what)
 {
     return rn_cli_fail(cli, rn_cli_kerr_status(code), "%s: %s%s%s%.*s%s", rn_cli_where(cli), what,
@@ -231,7 +210,7 @@ int rn_cli_acl_add(rn_cli_t *cli, int argc, char **argv)
         return rn_cli_usage(cli, "add takes --resource-pattern-type literal or prefixed");
     int n = (o.nallow + o.ndeny) * o.nops * o.nres;
     int16_t v = -1;
-    rn_conn_t *conn = acl_conn(cli, RN_API_CREATE_ACLS, "CreateAcls", &v, &st);
+    rn_conn_t *conn = rn_cli_boot_api(cli, NULL, RN_API_CREATE_ACLS, "CreateAcls", &v, &st);
     if (conn == NULL)
         return st;
     rn_create_acls_request_t req;
@@ -265,7 +244,7 @@ int rn_cli_acl_add(rn_cli_t *cli, int argc, char **argv)
     void *body;
     int err = rn_conn_call(conn, RN_API_CREATE_ACLS, v, &req, &cli->arena, &body);
     if (err != 0)
-        return call_failed(cli, conn, err, "CreateAcls");
+        return rn_cli_call_failed(cli, conn, err, "CreateAcls");
     const rn_create_acls_response_t *resp = body;
     for (int i = 0; i < resp->results.count && i < n; i++)
         if (resp->results.items[i].error_code != 0)
@@ -336,7 +315,7 @@ int rn_cli_acl_list(rn_cli_t *cli, int argc, char **argv)
     int nf;
     build_filters(cli, &o, false, &f, &nf);
     int16_t v = -1;
-    rn_conn_t *conn = acl_conn(cli, RN_API_DESCRIBE_ACLS, "DescribeAcls", &v, &st);
+    rn_conn_t *conn = rn_cli_boot_api(cli, NULL, RN_API_DESCRIBE_ACLS, "DescribeAcls", &v, &st);
     if (conn == NULL)
         return st;
     acl_row_t *rows = NULL;
@@ -354,7 +333,7 @@ int rn_cli_acl_list(rn_cli_t *cli, int argc, char **argv)
         void *body;
         int err = rn_conn_call(conn, RN_API_DESCRIBE_ACLS, v, &req, &cli->arena, &body);
         if (err != 0)
-            return call_failed(cli, conn, err, "DescribeAcls");
+            return rn_cli_call_failed(cli, conn, err, "DescribeAcls");
         const rn_describe_acls_response_t *resp = body;
         if (resp->error_code != 0)
             return kerr_fail(cli, resp->error_code, resp->error_message, "");
@@ -397,7 +376,7 @@ int rn_cli_acl_delete(rn_cli_t *cli, int argc, char **argv)
     int nf;
     build_filters(cli, &o, true, &f, &nf);
     int16_t v = -1;
-    rn_conn_t *conn = acl_conn(cli, RN_API_DELETE_ACLS, "DeleteAcls", &v, &st);
+    rn_conn_t *conn = rn_cli_boot_api(cli, NULL, RN_API_DELETE_ACLS, "DeleteAcls", &v, &st);
     if (conn == NULL)
         return st;
     rn_delete_acls_request_t req;
@@ -406,7 +385,7 @@ int rn_cli_acl_delete(rn_cli_t *cli, int argc, char **argv)
     void *body;
     int err = rn_conn_call(conn, RN_API_DELETE_ACLS, v, &req, &cli->arena, &body);
     if (err != 0)
-        return call_failed(cli, conn, err, "DeleteAcls");
+        return rn_cli_call_failed(cli, conn, err, "DeleteAcls");
     const rn_delete_acls_response_t *resp = body;
     int total = 0;
     for (int i = 0; i < resp->filter_results.count; i++) {

@@ -108,28 +108,6 @@ static const char *value_text(rn_cli_t *cli, double v)
     return rn_cli_fmt(cli, "%.15g", v);
 }
 
-static rn_conn_t *quota_conn(rn_cli_t *cli, int16_t key, const char *api, int16_t *v, int *st)
-{
-    rn_conn_t *conn = rn_cli_boot(cli, st);
-    if (conn == NULL)
-        return NULL;
-    *v = rn_conn_version(conn, key, -1);
-    if (*v < 0) {
-        *st = rn_cli_fail(cli, RN_CLI_EXIT_FAIL,
-                          "%s:%d does not serve %s; client quotas need Kafka 2.6+ or runneld",
-                          conn->host, conn->port, api);
-        return NULL;
-    }
-    rn_cli_note(cli, "%s v%d to %s:%d", api, *v, conn->host, conn->port);
-    return conn;
-}
-
-static int call_failed(rn_cli_t *cli, rn_conn_t *conn, int err, const char *api)
-{
-    return rn_cli_fail(cli, err == RN_EIO ? RN_CLI_EXIT_CONNECT : RN_CLI_EXIT_FAIL,
-                       "%s request failed: %s", api, rn_conn_error(conn));
-}
-
 /* ---- describe ---- */
 
 /* One entity of the answer, with the sort key that keeps the output stable. */
@@ -240,7 +218,8 @@ int rn_cli_quota_describe(rn_cli_t *cli, int argc, char **argv)
         st = rn_cli_usage(cli, "unexpected argument \"%s\"", argv[first]);
     int16_t v = -1;
     rn_conn_t *conn =
-        st == 0 ? quota_conn(cli, RN_API_DESCRIBE_CLIENT_QUOTAS, "DescribeClientQuotas", &v, &st)
+        st == 0 ? rn_cli_boot_api(cli, "client quotas need Kafka 2.6+ or runneld",
+                                  RN_API_DESCRIBE_CLIENT_QUOTAS, "DescribeClientQuotas", &v, &st)
                 : NULL;
     if (st != 0)
         return st;
@@ -259,7 +238,7 @@ int rn_cli_quota_describe(rn_cli_t *cli, int argc, char **argv)
     void *body;
     int err = rn_conn_call(conn, RN_API_DESCRIBE_CLIENT_QUOTAS, v, &req, &cli->arena, &body);
     if (err != 0)
-        return call_failed(cli, conn, err, "DescribeClientQuotas");
+        return rn_cli_call_failed(cli, conn, err, "DescribeClientQuotas");
     const rn_describe_client_quotas_response_t *resp = body;
     if (resp->error_code != 0)
         return rn_cli_fail(cli, rn_cli_kerr_status(resp->error_code), "%s: %s%s%.*s%s",
@@ -371,7 +350,9 @@ static int alter(rn_cli_t *cli, quota_opts_t *o)
         st = rn_cli_usage(cli, "nothing to change: give --add KEY=VALUE or --delete KEY");
     int16_t v = -1;
     rn_conn_t *conn =
-        st == 0 ? quota_conn(cli, RN_API_ALTER_CLIENT_QUOTAS, "AlterClientQuotas", &v, &st) : NULL;
+        st == 0 ? rn_cli_boot_api(cli, "client quotas need Kafka 2.6+ or runneld",
+                                  RN_API_ALTER_CLIENT_QUOTAS, "AlterClientQuotas", &v, &st)
+                : NULL;
     if (st != 0)
         return st;
 
@@ -395,7 +376,7 @@ static int alter(rn_cli_t *cli, quota_opts_t *o)
     void *body;
     int err = rn_conn_call(conn, RN_API_ALTER_CLIENT_QUOTAS, v, &req, &cli->arena, &body);
     if (err != 0)
-        return call_failed(cli, conn, err, "AlterClientQuotas");
+        return rn_cli_call_failed(cli, conn, err, "AlterClientQuotas");
     const rn_alter_client_quotas_response_t *resp = body;
     const char *entity = entity_text(cli, &o->user, &o->client);
     for (int32_t i = 0; i < resp->entries.count; i++) {

@@ -53,12 +53,6 @@ static int need_version(rn_cli_t *cli, rn_conn_t *conn, int16_t key, int16_t min
     return 0;
 }
 
-static int call_failed(rn_cli_t *cli, rn_conn_t *conn, int err, const char *name)
-{
-    return rn_cli_fail(cli, err == RN_EIO ? RN_CLI_EXIT_CONNECT : RN_CLI_EXIT_FAIL,
-                       "%s request failed: %s", name, rn_conn_error(conn));
-}
-
 /* Split "KEY=VALUE" into the arena; a usage error when there is no '=' or no key. */
 static int split_kv(rn_cli_t *cli, const char *opt, const char *arg, rn_str_t *key, rn_str_t *value)
 {
@@ -143,7 +137,7 @@ int rn_cli_topic_create(rn_cli_t *cli, int argc, char **argv)
     int err = rn_conn_call(conn, RN_API_CREATE_TOPICS, v, &req, &cli->arena, &body);
     rn_free(o.configs);
     if (err != 0)
-        return call_failed(cli, conn, err, "CreateTopics");
+        return rn_cli_call_failed(cli, conn, err, "CreateTopics");
     const rn_create_topics_response_t *resp = body;
     rn_cli_json_t j;
     rn_cli_json_init(&j, stdout);
@@ -524,7 +518,7 @@ int rn_cli_topic_delete(rn_cli_t *cli, int argc, char **argv)
     void *body;
     int err = rn_conn_call(conn, RN_API_DELETE_TOPICS, v, &req, &cli->arena, &body);
     if (err != 0)
-        return call_failed(cli, conn, err, "DeleteTopics");
+        return rn_cli_call_failed(cli, conn, err, "DeleteTopics");
     const rn_delete_topics_response_t *resp = body;
     rn_cli_json_t j;
     rn_cli_json_init(&j, stdout);
@@ -632,7 +626,7 @@ int rn_cli_topic_alter_config(rn_cli_t *cli, int argc, char **argv)
     if (st == 0) {
         int err = rn_conn_call(conn, RN_API_INCREMENTAL_ALTER_CONFIGS, v, &req, &cli->arena, &body);
         if (err != 0)
-            st = call_failed(cli, conn, err, "IncrementalAlterConfigs");
+            st = rn_cli_call_failed(cli, conn, err, "IncrementalAlterConfigs");
     }
     if (st == 0) {
         const rn_incremental_alter_configs_response_t *resp = body;
@@ -748,7 +742,7 @@ int rn_cli_topic_add_partitions(rn_cli_t *cli, int argc, char **argv)
     void *body;
     int err = rn_conn_call(conn, RN_API_CREATE_PARTITIONS, v, &req, &cli->arena, &body);
     if (err != 0)
-        return call_failed(cli, conn, err, "CreatePartitions");
+        return rn_cli_call_failed(cli, conn, err, "CreatePartitions");
     const rn_create_partitions_response_t *resp = body;
     for (int32_t i = 0; i < resp->results.count; i++) {
         const rn_create_partitions_topic_result_t *r = &resp->results.items[i];

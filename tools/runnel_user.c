@@ -41,28 +41,6 @@ static int user_opt(rn_cli_t *cli, void *ctx, int c, const char *arg)
     return RN_CLI_EXIT_USAGE;
 }
 
-static rn_conn_t *user_conn(rn_cli_t *cli, int16_t key, const char *api, int16_t *v, int *st)
-{
-    rn_conn_t *conn = rn_cli_boot(cli, st);
-    if (conn == NULL)
-        return NULL;
-    *v = rn_conn_version(conn, key, -1);
-    if (*v < 0) {
-        *st = rn_cli_fail(cli, RN_CLI_EXIT_FAIL,
-                          "%s:%d does not serve %s; SCRAM users need Kafka 2.7+ or runneld",
-                          conn->host, conn->port, api);
-        return NULL;
-    }
-    rn_cli_note(cli, "%s v%d to %s:%d", api, *v, conn->host, conn->port);
-    return conn;
-}
-
-static int call_failed(rn_cli_t *cli, rn_conn_t *conn, int err, const char *api)
-{
-    return rn_cli_fail(cli, err == RN_EIO ? RN_CLI_EXIT_CONNECT : RN_CLI_EXIT_FAIL,
-                       "%s request failed: %s", api, rn_conn_error(conn));
-}
-
 /* One line from stdin into buf without its newline; on a terminal a prompt without echo. */
 static int read_password(rn_cli_t *cli, const char *user, char *buf, size_t cap)
 {
@@ -103,13 +81,14 @@ static int alter_call(rn_cli_t *cli, const rn_alter_user_scram_credentials_reque
     int16_t v = -1;
     int st = 0;
     rn_conn_t *conn =
-        user_conn(cli, RN_API_ALTER_USER_SCRAM_CREDENTIALS, "AlterUserScramCredentials", &v, &st);
+        rn_cli_boot_api(cli, "SCRAM users need Kafka 2.7+ or runneld",
+                        RN_API_ALTER_USER_SCRAM_CREDENTIALS, "AlterUserScramCredentials", &v, &st);
     if (conn == NULL)
         return st;
     void *body;
     int err = rn_conn_call(conn, RN_API_ALTER_USER_SCRAM_CREDENTIALS, v, req, &cli->arena, &body);
     if (err != 0)
-        return call_failed(cli, conn, err, "AlterUserScramCredentials");
+        return rn_cli_call_failed(cli, conn, err, "AlterUserScramCredentials");
     const rn_alter_user_scram_credentials_response_t *resp = body;
     for (int32_t i = 0; i < resp->results.count; i++) {
         const rn_alter_user_scram_credentials_result_t *r = &resp->results.items[i];
@@ -199,8 +178,9 @@ int rn_cli_user_delete(rn_cli_t *cli, int argc, char **argv)
     if (o.mech == 0) {
         /* Every mechanism the user has: ask first, since deleting one it lacks fails. */
         int16_t v = -1;
-        rn_conn_t *conn = user_conn(cli, RN_API_DESCRIBE_USER_SCRAM_CREDENTIALS,
-                                    "DescribeUserScramCredentials", &v, &st);
+        rn_conn_t *conn = rn_cli_boot_api(cli, "SCRAM users need Kafka 2.7+ or runneld",
+                                          RN_API_DESCRIBE_USER_SCRAM_CREDENTIALS,
+                                          "DescribeUserScramCredentials", &v, &st);
         if (conn == NULL)
             return st;
         rn_describe_user_scram_credentials_request_t dreq;
@@ -211,7 +191,7 @@ int rn_cli_user_delete(rn_cli_t *cli, int argc, char **argv)
         int err = rn_conn_call(conn, RN_API_DESCRIBE_USER_SCRAM_CREDENTIALS, v, &dreq, &cli->arena,
                                &body);
         if (err != 0)
-            return call_failed(cli, conn, err, "DescribeUserScramCredentials");
+            return rn_cli_call_failed(cli, conn, err, "DescribeUserScramCredentials");
         const rn_describe_user_scram_credentials_response_t *resp = body;
         const rn_describe_user_scram_credentials_result_t *r =
             resp->results.count > 0 ? &resp->results.items[0] : NULL;
@@ -245,8 +225,9 @@ int rn_cli_user_list(rn_cli_t *cli, int argc, char **argv)
     if (st != 0)
         return st;
     int16_t v = -1;
-    rn_conn_t *conn = user_conn(cli, RN_API_DESCRIBE_USER_SCRAM_CREDENTIALS,
-                                "DescribeUserScramCredentials", &v, &st);
+    rn_conn_t *conn = rn_cli_boot_api(cli, "SCRAM users need Kafka 2.7+ or runneld",
+                                      RN_API_DESCRIBE_USER_SCRAM_CREDENTIALS,
+                                      "DescribeUserScramCredentials", &v, &st);
     if (conn == NULL)
         return st;
     rn_describe_user_scram_credentials_request_t req;
@@ -263,7 +244,7 @@ int rn_cli_user_list(rn_cli_t *cli, int argc, char **argv)
     int err =
         rn_conn_call(conn, RN_API_DESCRIBE_USER_SCRAM_CREDENTIALS, v, &req, &cli->arena, &body);
     if (err != 0)
-        return call_failed(cli, conn, err, "DescribeUserScramCredentials");
+        return rn_cli_call_failed(cli, conn, err, "DescribeUserScramCredentials");
     const rn_describe_user_scram_credentials_response_t *resp = body;
     if (resp->error_code != 0)
         return rn_cli_fail(cli, rn_cli_kerr_status(resp->error_code), "%s: %s%s%.*s",

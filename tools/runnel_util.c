@@ -323,6 +323,28 @@ int rn_cli_command_config(rn_cli_t *cli, const char *path)
     return 0;
 }
 
+rn_conn_t *rn_cli_boot_api(rn_cli_t *cli, const char *needs, int16_t key, const char *api,
+                           int16_t *v, int *st)
+{
+    rn_conn_t *conn = rn_cli_boot(cli, st);
+    if (conn == NULL)
+        return NULL;
+    *v = rn_conn_version(conn, key, -1);
+    if (*v < 0) {
+        *st = rn_cli_fail(cli, RN_CLI_EXIT_FAIL, "%s:%d does not serve %s%s%s", conn->host,
+                          conn->port, api, needs != NULL ? "; " : "", needs != NULL ? needs : "");
+        return NULL;
+    }
+    rn_cli_note(cli, "%s v%d to %s:%d", api, *v, conn->host, conn->port);
+    return conn;
+}
+
+int rn_cli_call_failed(rn_cli_t *cli, rn_conn_t *conn, int err, const char *api)
+{
+    return rn_cli_fail(cli, err == RN_EIO ? RN_CLI_EXIT_CONNECT : RN_CLI_EXIT_FAIL,
+                       "%s request failed: %s", api, rn_conn_error(conn));
+}
+
 rn_conn_t *rn_cli_boot(rn_cli_t *cli, int *status)
 {
     *status = 0;
