@@ -218,6 +218,21 @@ static void create_decide(rn_cluster_op_t *op, rn_cluster_t *c, int64_t next_off
     rn_mrecs_wrap_transaction(out, from, "CreateAcls");
 }
 
+/* Why CreateAcls and DeleteAcls change nothing for req (with *why), or RN_KERR_NONE: no
+ * authorizer, or no ALTER on the cluster. */
+static int16_t write_refused(rn_req_t *req, const char **why)
+{
+    if (!rn_authz_on(req)) {
+        *why = NO_AUTHORIZER;
+        return RN_KERR_SECURITY_DISABLED;
+    }
+    if (!rn_authz_cluster(req, RN_ACL_OP_ALTER)) {
+        *why = NOT_AUTHORIZED;
+        return RN_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
+    return RN_KERR_NONE;
+}
+
 int rn_handle_create_acls(rn_req_t *req)
 {
     const rn_create_acls_request_t *creq = req->request;
@@ -227,12 +242,8 @@ int rn_handle_create_acls(rn_req_t *req)
         rn_acl_creation_result_array_alloc(&req->arena, &resp->results, n);
     if (res == NULL && n > 0)
         return RN_ENOMEM;
-    int16_t all = RN_KERR_NONE;
     const char *why = NULL;
-    if (!rn_authz_on(req))
-        all = RN_KERR_SECURITY_DISABLED, why = NO_AUTHORIZER;
-    else if (!rn_authz_cluster(req, RN_ACL_OP_ALTER))
-        all = RN_KERR_CLUSTER_AUTHORIZATION_FAILED, why = NOT_AUTHORIZED;
+    int16_t all = write_refused(req, &why);
     if (all != RN_KERR_NONE) {
         for (int32_t i = 0; i < n; i++) {
             res[i].error_code = all;
@@ -335,12 +346,8 @@ int rn_handle_delete_acls(rn_req_t *req)
         rn_delete_acls_filter_result_array_alloc(&req->arena, &resp->filter_results, n);
     if (res == NULL && n > 0)
         return RN_ENOMEM;
-    int16_t all = RN_KERR_NONE;
     const char *why = NULL;
-    if (!rn_authz_on(req))
-        all = RN_KERR_SECURITY_DISABLED, why = NO_AUTHORIZER;
-    else if (!rn_authz_cluster(req, RN_ACL_OP_ALTER))
-        all = RN_KERR_CLUSTER_AUTHORIZATION_FAILED, why = NOT_AUTHORIZED;
+    int16_t all = write_refused(req, &why);
     for (int32_t i = 0; i < n; i++) {
         res[i].matching_acls.count = 0;
         res[i].error_code = all;
