@@ -26,7 +26,21 @@ run_step "build release" scripts/build.sh release
 # A user's plain build in the Release and Debug configurations (warnings as errors here).
 run_step "build plain Release" scripts/build.sh plain-release
 run_step "build plain Debug" scripts/build.sh plain-debug
-run_step "tests release" ctest --test-dir build --output-on-failure -j2
+run_ctest() { # run_ctest NAME BUILD-DIR CTEST-ARGS...: a step that names the tests that failed
+  local name=$1 dir=$2
+  shift 2
+  rm -f "$dir/Testing/Temporary/LastTestsFailed.log"
+  run_step "$name" ctest --test-dir "$dir" --output-on-failure "$@"
+  # The summary is what survives a long log's truncation: put the failed tests' names in it.
+  if [ -s "$dir/Testing/Temporary/LastTestsFailed.log" ]; then
+    summary+=("  failed in $name: $(cut -d: -f2 "$dir/Testing/Temporary/LastTestsFailed.log" | paste -sd' ')")
+    while IFS= read -r line; do
+      summary+=("    $line")
+    done < <(grep -m 12 -E '^(not ok|Bail out)' "$dir/Testing/Temporary/LastTest.log" || true)
+  fi
+}
+
+run_ctest "tests release" build -j2
 # The Connect/Debezium pipeline once more on three runneld nodes, the leader of the change
 # topic killed mid-stream (ctest ran it on one node; ~80 s here).
 run_step "connect pipeline on three nodes" timeout 400 env RN_SOURCE_DIR="$PWD" \
@@ -34,8 +48,8 @@ run_step "connect pipeline on three nodes" timeout 400 env RN_SOURCE_DIR="$PWD" 
 run_step "build sanitize" scripts/build.sh sanitize
 # The sanitizer build runs the unit tests and fuzz replays; integration tests drive
 # the release binaries with real clients and run once above.
-run_step "tests sanitize" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j2 -L unit
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run_ctest "tests sanitize" build-asan -j2 -L unit
 # The hostile-client tests once more against the sanitizer build of runneld: an attack that
 # corrupts memory or leaks must fail here even when the release build survives it.
 for hostile in test_hostile_net test_hostile_requests; do
