@@ -99,7 +99,7 @@ void rn_quotas_before_response(rn_req_t *req)
     if (q == NULL || rn_qstore_count(rn_quotas_store(q)) == 0 || req->response == NULL)
         return;
     int64_t now = rn_clock_mono_ms();
-    rn_str_t user = rn_str(RN_QUOTA_USER), client = rn_quotas_client_id(req);
+    rn_str_t user = rn_quotas_user(req), client = rn_quotas_client_id(req);
     int64_t bytes_ms = 0, fetched = 0;
     rn_qtype_t bytes_type = RN_QT_PRODUCE;
     if (req->api_key == RN_API_PRODUCE) {

@@ -174,7 +174,7 @@ int64_t rn_quotas_fetch_max_bytes(const rn_req_t *req)
 {
     rn_quotas_t *q = rn_req_broker(req)->quotas;
     double bound;
-    if (q == NULL || !rn_qstore_lookup(q->store, RN_QK_CONSUMER_BYTE_RATE, rn_str(RN_QUOTA_USER),
+    if (q == NULL || !rn_qstore_lookup(q->store, RN_QK_CONSUMER_BYTE_RATE, rn_quotas_user(req),
                                        rn_quotas_client_id(req), &bound, NULL))
         return INT64_MAX;
     int windows = q->cfg.windows > 1 ? q->cfg.windows - 1 : 1;

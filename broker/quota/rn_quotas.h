@@ -16,8 +16,9 @@
  * response's ThrottleTimeMs and the connection is muted for it (rn_req_throttle); for
  * versions older than KIP-219 the response is held back instead.
  *
- * Users: runnel has no authentication yet, so every client is the user "ANONYMOUS", as
- * Kafka's PLAINTEXT listeners name it; user=<default> and user=ANONYMOUS entities apply.
+ * Users: the quota user is the connection's principal without its "User:" type, as Kafka
+ * names it: "alice" after a SASL login, the certificate's subject ("CN=alice,O=acme") for a
+ * client certificate, "ANONYMOUS" otherwise.
  *
  * The store persists as client-quotas in the data directory, written atomically by the
  * offload thread after each change. */
@@ -28,7 +29,8 @@
 #include "net/rn_server.h"
 #include "quota/rn_qstore.h"
 
-#define RN_QUOTA_USER "ANONYMOUS"
+#include <string.h>
+
 #define RN_QUOTA_FILE "client-quotas"
 /* Sensors unused this long are dropped (Kafka's InactiveSensorExpirationTimeSeconds). */
 #define RN_QUOTA_SENSOR_IDLE_MS (3600 * 1000)
@@ -65,6 +67,15 @@ void rn_quotas_unrecord(rn_quotas_t *q, rn_qtype_t type, rn_str_t user, rn_str_t
 static inline rn_str_t rn_quotas_client_id(const rn_req_t *req)
 {
     return (rn_str_t){req->client_id, req->client_id_len > 0 ? req->client_id_len : 0};
+}
+/* req's principal as quotas name users: its name without the "User:" type. */
+static inline rn_str_t rn_quotas_user(const rn_req_t *req)
+{
+    static const char type[] = "User:";
+    const char *p = req->principal != NULL ? req->principal : "User:ANONYMOUS";
+    if (strncmp(p, type, sizeof type - 1) == 0)
+        p += sizeof type - 1;
+    return rn_str(p);
 }
 /* The most record bytes a Fetch of req's client may carry without being throttled for
  * sure: consumer_byte_rate * (windows - 1) * window; INT64_MAX without a quota. */

@@ -13,6 +13,7 @@ SCRAM-SHA-512 enabled). Users are made with `runnel user add` over the PLAINTEXT
   - librdkafka (confluent-kafka from Debian, and kcat) producing and consuming as alice
     (SCRAM-SHA-512), bob (SCRAM-SHA-256) and with PLAIN; wrong password and unknown user
     refused with the message the client reports;
+  - a client quota for user alice throttles alice's producer and not bob's;
   - kafka-python 2.0.2, which still uses SaslHandshake v0 and bare tokens;
   - kafkajs (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN, and a wrong password);
   - Kafka's Java console producer and consumer with a client properties file;
@@ -220,6 +221,33 @@ def check_confluent(b):
              % (mech, user, pw, want), errors[:3])
         p.purge()
         p.flush(0)
+
+
+def check_user_quota(b):
+    """A producer_byte_rate set for user alice throttles alice's SASL logins and not bob's:
+    quota users are principals without "User:", as Kafka names them."""
+    from confluent_kafka import Producer
+    req = {"Entries": [{"Entity": [{"EntityType": "user", "EntityName": "alice"}],
+                        "Ops": [{"Key": "producer_byte_rate", "Value": 65536.0,
+                                 "Remove": False}]}], "ValidateOnly": False}
+    r = conn(b.plain_bs).call("AlterClientQuotas", 1, req)
+    T.eq(r["Entries"][0]["ErrorCode"], 0, "producer_byte_rate 64 KiB/s set for user alice")
+    throttled = {}
+    for mech, user in [("SCRAM-SHA-512", "alice"), ("SCRAM-SHA-256", "bob")]:
+        errors, thr, acked = [], [], []
+        conf = rdkafka_conf(b, mech, user, PASSWORDS[user], errors)
+        conf.update({"linger.ms": 5, "throttle_cb": lambda ev, thr=thr: thr.append(
+            ev.throttle_time)})
+        p = Producer(conf)
+        for _ in range(1000):  # 1 MB: 16 s of alice's quota, more than its burst allows
+            p.produce("quota-user", b"q" * 1024, on_delivery=lambda e, m: acked.append(e))
+            p.poll(0)
+        p.flush(60)
+        throttled[user] = (len(acked), sum(1 for t in thr if t > 0), errors[:3])
+    T.ok(throttled["alice"][0] == 1000 and throttled["alice"][1] > 0,
+         "user alice's quota throttles alice's producer", throttled)
+    T.ok(throttled["bob"][0] == 1000 and throttled["bob"][1] == 0,
+         "and not bob's", throttled)
 
 
 def check_kcat(b):
@@ -524,6 +552,7 @@ def main():
     check_wire(b)
     check_confluent(b)
     check_kcat(b)
+    check_user_quota(b)
     check_kafka_python(b)
     check_kafkajs(b, workdir)
     check_java(b, workdir)
