@@ -37,7 +37,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
 
-T = D.Tap("test_kafka_tools", timeout_s=300)
+T = D.Tap("test_kafka_tools", timeout_s=800)
 
 VERSIONS = os.environ.get("RN_TOOLS_VERSIONS", "3.9.1 4.1.1").split()
 CACHE = os.environ.get("KAFKA_TOOLS_CACHE") or os.path.expanduser("~/.cache/runnel/kafka-tools")

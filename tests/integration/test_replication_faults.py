@@ -909,7 +909,7 @@ def main():
         if p not in PHASES:
             ap.error("unknown phase %s" % p)
     # runneld's run must stay well under ctest's budget; Kafka restarts a JVM per fault.
-    T = D.Tap("test_replication_faults", timeout_s=280 if BROKER == "runneld" else 1200)
+    T = D.Tap("test_replication_faults", timeout_s=440 if BROKER == "runneld" else 1200)
     handler = logging.FileHandler(CLIENT_LOG)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     LOGGER.addHandler(handler)
