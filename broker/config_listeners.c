@@ -415,17 +415,50 @@ int rn__config_set_override(rn_config_t *cfg, const char *key, const char *value
     return 0;
 }
 
+/* listener.name.<l>.<key> must name a listener whose protocol uses the key (TLS for ssl.*,
+ * SASL for the rest): a setting that could never take effect is refused, not kept. */
+static int check_listener_key(const rn_config_t *cfg, const char *listener, const char *key,
+                              const char *source, char *err, size_t errlen)
+{
+    char names[512], where[320];
+    bool tls_key = strncasecmp(key, "ssl.", 4) == 0;
+    if (strncmp(source, "--", 2) == 0) /* the flag names the setting already */
+        snprintf(where, sizeof(where), "%s", source);
+    else
+        snprintf(where, sizeof(where), "%s: listener.name.%s.%s", source, listener, key);
+    int i = rn_config_listener_find(cfg, listener);
+    if (i < 0)
+        return fail(err, errlen, "%s: %s is not a listener (listeners defines %s)", where, listener,
+                    defined_names(cfg, names, sizeof(names)));
+    rn_secproto_t p = cfg->listeners[i].protocol;
+    bool uses = tls_key ? p == RN_SECPROTO_SSL || p == RN_SECPROTO_SASL_SSL
+                        : p == RN_SECPROTO_SASL_PLAINTEXT || p == RN_SECPROTO_SASL_SSL;
+    if (uses)
+        return 0;
+    return fail(err, errlen,
+                "%s: listener %s speaks %s, which takes no %s settings; remove the setting or "
+                "change the listener's protocol (listener.security.protocol.map)",
+                where, cfg->listeners[i].name, rn_config_protocol_name(p),
+                tls_key ? "TLS" : "SASL");
+}
+
 int rn__config_check_overrides(const rn_config_t *cfg, char *err, size_t errlen)
 {
     for (int i = 0; i < cfg->n_overrides; i++) {
         const rn_config_override_t *o = &cfg->overrides[i];
-        if (rn_config_listener_find(cfg, o->listener) >= 0)
-            continue;
-        char names[512];
-        return fail(err, errlen,
-                    "%s: listener.name.%s.%s: %s is not a listener (listeners defines %s)",
-                    o->source, o->listener, rn_config_def((rn_cfg_key_t)o->key)->name, o->listener,
-                    defined_names(cfg, names, sizeof(names)));
+        int rc = check_listener_key(cfg, o->listener, rn_config_def((rn_cfg_key_t)o->key)->name,
+                                    o->source, err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    for (int i = 0; i < cfg->n_prefixed; i++) {
+        const rn_config_prefixed_t *p = &cfg->prefixed[i];
+        const char *l = p->key + strlen("listener.name."), *dot = strchr(l, '.');
+        char lname[RN_LISTENER_NAME_MAX];
+        snprintf(lname, sizeof(lname), "%.*s", (int)(dot - l), l);
+        int rc = check_listener_key(cfg, lname, dot + 1, p->source, err, errlen);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }

@@ -141,22 +141,6 @@ static int parse_mechs(rn_auth_t *a, int li, const char *list, const char *key, 
     return 0;
 }
 
-static int check_prefixed(const rn_config_t *cfg, char *err, size_t errlen)
-{
-    for (int i = 0; i < cfg->n_prefixed; i++) {
-        const char *l = cfg->prefixed[i].key + strlen("listener.name.");
-        const char *dot = strchr(l, '.');
-        char name[RN_LISTENER_NAME_MAX];
-        snprintf(name, sizeof(name), "%.*s", (int)(dot - l), l);
-        if (rn_config_listener_find(cfg, name) < 0) {
-            snprintf(err, errlen, "%s: %s names no listener (listeners has no %s)",
-                     cfg->prefixed[i].source, cfg->prefixed[i].key, name);
-            return RN_EINVAL;
-        }
-    }
-    return 0;
-}
-
 static int inter_broker(rn_auth_t *a, char *err, size_t errlen)
 {
     const rn_config_t *cfg = a->b->cfg;
@@ -236,7 +220,7 @@ int rn_auth_init(rn_broker_t *b, char *err, size_t errlen)
     a->order = rn_xcalloc((size_t)n, sizeof(*a->order));
     a->n_order = rn_xcalloc((size_t)n, sizeof(*a->n_order));
     a->reauth_ms = rn_config_int(cfg, RN_CFG_CONNECTIONS_MAX_REAUTH_MS);
-    int rc = check_prefixed(cfg, err, errlen);
+    int rc = 0;
     for (int i = 0; rc == 0 && i < cfg->n_listeners; i++) {
         const char *own =
             rn_config_prefixed_str(cfg, cfg->listeners[i].name, "sasl.enabled.mechanisms");

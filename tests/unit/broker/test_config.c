@@ -330,8 +330,8 @@ static void test_listeners(void)
          NULL},
         {{"--listeners", "PLAINTEXT://127.0.0.1:1", "--listener.name.b.ssl.keystore.location", "x",
           NULL},
-         "--listener.name.b.ssl.keystore.location: listener.name.B.ssl.keystore.location: B is "
-         "not a listener (listeners defines PLAINTEXT)"},
+         "--listener.name.b.ssl.keystore.location: B is not a listener (listeners defines "
+         "PLAINTEXT)"},
         {{"--listeners", "PLAINTEXT://127.0.0.1:1", "--listener.name.plaintext.log.dirs", "x",
           NULL},
          "log.dirs cannot be set per listener"},

@@ -147,7 +147,7 @@ static void test_settings(void)
        "an unknown listener.name key is refused: %s", err);
     rn_config_free(&cfg);
     const char *nol[] = {"--listener.name.nosuch.sasl.enabled.mechanisms", "PLAIN", NULL};
-    ok(init(nol, err, sizeof(err), &a) != 0 && strstr(err, "names no listener"),
+    ok(init(nol, err, sizeof(err), &a) != 0 && strstr(err, "nosuch is not a listener"),
        "a listener.name key for a listener that does not exist: %s", err);
 
     const char *nojaas[] = {"--listeners", "SASL_PLAINTEXT://127.0.0.1:2", NULL};
