@@ -219,8 +219,8 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
         "key)."),
     ROW(RN_CFG_MAX_PARTITIONS, "max.partitions", RN_CFG_INT, "-1", -1, I32MAX, NULL, 0,
         "Most partitions this node holds; creations past it get POLICY_VIOLATION. -1 = what the "
-        "open-file limit allows: (RLIMIT_NOFILE - 256) / 3, a log and its two indexes each "
-        "(runnel's own key)."),
+        "open-file limit allows: RLIMIT_NOFILE - 256, one open .log each (indexes are mapped, "
+        "their files closed; runnel's own key)."),
     ROW(RN_CFG_AUTO_CREATE_TOPICS_RATE, "auto.create.topics.rate", RN_CFG_INT, "100", 1, I32MAX,
         NULL, 0,
         "Most topics Metadata requests auto-create per second (server-wide, bursts of as many); "

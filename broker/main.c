@@ -6,7 +6,11 @@
  * most RN_DRAIN_MS), close storage cleanly (clean-shutdown marker) and exit 0; a second
  * signal skips the waits. SIGHUP re-reads log.level from the config file and the SSL
  * listeners' certificates, keys and trust stores (open connections keep theirs). SIGPIPE is
- * ignored: a client that vanished shows up as a write error on its own connection. */
+ * ignored: a client that vanished shows up as a write error on its own connection.
+ *
+ * At start the soft open-file limit is raised to the hard one, as the JVM does for Kafka: a
+ * partition costs one descriptor per segment (its .log), and max.partitions and
+ * max.connections size themselves from the soft limit. */
 #include "rn_clock.h"
 #include "controller/rn_cluster.h"
 #include "rn_broker.h"
@@ -15,10 +19,13 @@
 #include "rn_err.h"
 #include "rn_log.h"
 
+#include <errno.h>
 #include <event2/event.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define RN_DRAIN_MS 5000 /* longest wait for in-flight requests at shutdown */
@@ -32,6 +39,25 @@ typedef struct runneld {
     int64_t stop_ms;        /* rn_clock_mono_ms at the first stop signal */
     int signals;
 } runneld_t;
+
+/* Soft RLIMIT_NOFILE up to the hard limit (an unlimited hard limit is left alone: the soft
+ * one cannot be unlimited). A failure only leaves the limit as it was. */
+static void raise_open_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max == RLIM_INFINITY ||
+        rl.rlim_cur >= rl.rlim_max)
+        return;
+    uint64_t was = (uint64_t)rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        RN_WARN("main", "cannot raise the open-file limit from %" PRIu64 " to %" PRIu64 ": %s", was,
+                (uint64_t)rl.rlim_max, strerror(errno));
+        return;
+    }
+    RN_INFO("main", "open-file limit raised from %" PRIu64 " to the hard limit %" PRIu64, was,
+            (uint64_t)rl.rlim_max);
+}
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -126,6 +152,7 @@ int main(int argc, char **argv)
     rn_log_set_level((rn_log_level_t)rd.cfg.log_level);
     rn_log_set_node(rd.cfg.node_id);
     signal(SIGPIPE, SIG_IGN);
+    raise_open_file_limit();
 
     rd.base = event_base_new();
     if (rd.base == NULL) {

@@ -53,8 +53,6 @@ int rn__cleaned_open(rn__cleaned_t *out, const char *dir, int64_t base_offset,
     out->offset_of_max_timestamp = base_offset;
     out->interval = params->index_interval_bytes;
     out->fd = -1;
-    out->index.file.fd = -1;
-    out->tindex.file.fd = -1;
     char path[PATH_MAX];
     kind_path(path, dir, base_offset, 0, ".cleaned");
     out->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

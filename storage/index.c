@@ -21,15 +21,28 @@ static void idxfile_unmap(rn__idxfile_t *f)
     f->map_len = 0;
 }
 
-static int idxfile_map(rn__idxfile_t *f, size_t len, int writable)
+/* Close a descriptor opened for one operation, keeping the errno of a failure before it. */
+static void idxfile_close_fd(int fd)
+{
+    int saved = errno;
+    close(fd);
+    errno = saved;
+}
+
+static int idxfile_map(rn__idxfile_t *f, int fd, size_t len, int writable)
 {
     idxfile_unmap(f);
     if (len == 0)
         return 0;
     int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
-    void *map = mmap(NULL, len, prot, MAP_SHARED, f->fd, 0);
-    if (map == MAP_FAILED)
+    void *map = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        /* No mapping, no entries: lookups scan the segment from its start and appends find
+         * the index full (a roll), instead of touching a mapping that is gone. */
+        f->entries = f->max_entries = 0;
+        f->writable = 0;
         return RN_EIO;
+    }
     /* Index pages are reached by binary search, appends and a backward scan for the last
      * entry: never sequentially. The default read-around would fault in (and zero-fill, over
      * the preallocated holes) a whole read-ahead window for each first touch, ~1 ms per index
@@ -66,7 +79,7 @@ static size_t idxfile_data_end(int fd, size_t len)
 }
 
 /* Count the entries of a file of `len` bytes: whole entries, minus an all-zero tail. */
-static int idxfile_count(rn__idxfile_t *f, size_t len)
+static int idxfile_count(rn__idxfile_t *f, int fd, size_t len)
 {
     size_t n = len / f->entry_size;
     if (n > UINT32_MAX)
@@ -75,13 +88,13 @@ static int idxfile_count(rn__idxfile_t *f, size_t len)
     if (n == 0)
         return 0;
     /* Entries past the last data are zeros: only the data part needs reading. */
-    size_t data = idxfile_data_end(f->fd, len);
+    size_t data = idxfile_data_end(fd, len);
     size_t with_data = (data + f->entry_size - 1) / f->entry_size;
     if (with_data < n)
         n = with_data;
     if (n == 0)
         return 0;
-    int err = idxfile_map(f, n * f->entry_size, 0);
+    int err = idxfile_map(f, fd, n * f->entry_size, 0);
     if (err)
         return err;
     while (n > 0 && entry_is_zero(f->map + (n - 1) * f->entry_size, f->entry_size))
@@ -91,32 +104,82 @@ static int idxfile_count(rn__idxfile_t *f, size_t len)
     return 0;
 }
 
+/* Open the file for the one operation that needs a descriptor (mmap, a size change, fsync).
+ * None stays open in between: the mapping keeps the file, as Kafka closes an index's
+ * descriptor once it is mapped, so a segment costs one descriptor (its .log) however many
+ * partitions a node holds. */
+static int idxfile_fd(const rn__idxfile_t *f, int flags)
+{
+    return open(f->path, flags | O_CLOEXEC, 0644);
+}
+
+static int idxfile_make_writable_fd(rn__idxfile_t *f, int fd, size_t max_bytes)
+{
+    size_t cap = max_bytes / f->entry_size;
+    if (cap < f->entries)
+        cap = f->entries;
+    if (cap > UINT32_MAX)
+        cap = UINT32_MAX;
+    /* Everything past the entries must read as zeros: a zero entry is what marks the end after
+     * a crash. Whole entries past them are zeros already (the count stops at the last non-zero
+     * entry, truncation and reset clear what they drop); only a partial entry at the end of a
+     * damaged file needs cutting. Truncating an already preallocated file anyway cost two
+     * journalled size changes per index on every start-up after a kill. Nothing reads the
+     * old mapping past the entries, which both size changes keep. */
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return RN_EIO;
+    size_t len = (size_t)st.st_size, keep = (size_t)f->entries * f->entry_size;
+    size_t want = cap * f->entry_size;
+    if ((len % f->entry_size != 0 || len < keep) && ftruncate(fd, (off_t)keep) != 0)
+        return RN_EIO;
+    if ((len != want || len % f->entry_size != 0) && ftruncate(fd, (off_t)want) != 0)
+        return RN_EIO;
+    f->max_entries = (uint32_t)cap;
+    f->writable = 1;
+    return idxfile_map(f, fd, cap * f->entry_size, 1);
+}
+
+static int idxfile_trim_fd(rn__idxfile_t *f, int fd)
+{
+    /* The mapping stays until the file is cut: nothing reads past the entries meanwhile, and
+     * a failed cut leaves the index as it was. */
+    size_t len = (size_t)f->entries * f->entry_size;
+    if (ftruncate(fd, (off_t)len) != 0)
+        return RN_EIO;
+    f->max_entries = f->entries;
+    f->writable = 0;
+    return idxfile_map(f, fd, len, 0);
+}
+
 int rn__idxfile_open(rn__idxfile_t *f, const char *path, size_t entry_size, int writable,
                      size_t max_bytes)
 {
     memset(f, 0, sizeof(*f));
-    f->fd = -1;
     if (entry_size == 0 || entry_size > RN__IDXFILE_MAX_ENTRY_SIZE) {
         errno = EINVAL;
         return RN_EINVAL;
     }
     f->entry_size = entry_size;
     f->path = rn_xstrdup(path);
-    f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (f->fd < 0)
+    int fd = idxfile_fd(f, O_RDWR | O_CREAT);
+    if (fd < 0)
         goto fail;
     struct stat st;
-    if (fstat(f->fd, &st) != 0)
+    if (fstat(fd, &st) != 0)
         goto fail;
     f->damaged = (size_t)st.st_size % entry_size != 0;
-    if (idxfile_count(f, (size_t)st.st_size) != 0)
+    if (idxfile_count(f, fd, (size_t)st.st_size) != 0)
         goto fail;
-    int err = writable ? rn__idxfile_make_writable(f, max_bytes) : rn__idxfile_trim(f);
+    int err = writable ? idxfile_make_writable_fd(f, fd, max_bytes) : idxfile_trim_fd(f, fd);
     if (err)
         goto fail;
+    close(fd);
     return 0;
 fail:;
     int saved = errno;
+    if (fd >= 0)
+        close(fd);
     rn__idxfile_close(f);
     errno = saved;
     return RN_EIO;
@@ -124,40 +187,22 @@ fail:;
 
 int rn__idxfile_make_writable(rn__idxfile_t *f, size_t max_bytes)
 {
-    size_t cap = max_bytes / f->entry_size;
-    if (cap < f->entries)
-        cap = f->entries;
-    if (cap > UINT32_MAX)
-        cap = UINT32_MAX;
-    idxfile_unmap(f);
-    /* Everything past the entries must read as zeros: a zero entry is what marks the end after
-     * a crash. Whole entries past them are zeros already (the count stops at the last non-zero
-     * entry, truncation and reset clear what they drop); only a partial entry at the end of a
-     * damaged file needs cutting. Truncating an already preallocated file anyway cost two
-     * journalled size changes per index on every start-up after a kill. */
-    struct stat st;
-    if (fstat(f->fd, &st) != 0)
+    int fd = idxfile_fd(f, O_RDWR);
+    if (fd < 0)
         return RN_EIO;
-    size_t len = (size_t)st.st_size, keep = (size_t)f->entries * f->entry_size;
-    size_t want = cap * f->entry_size;
-    if ((len % f->entry_size != 0 || len < keep) && ftruncate(f->fd, (off_t)keep) != 0)
-        return RN_EIO;
-    if ((len != want || len % f->entry_size != 0) && ftruncate(f->fd, (off_t)want) != 0)
-        return RN_EIO;
-    f->max_entries = (uint32_t)cap;
-    f->writable = 1;
-    return idxfile_map(f, cap * f->entry_size, 1);
+    int err = idxfile_make_writable_fd(f, fd, max_bytes);
+    idxfile_close_fd(fd);
+    return err;
 }
 
 int rn__idxfile_trim(rn__idxfile_t *f)
 {
-    idxfile_unmap(f);
-    size_t len = (size_t)f->entries * f->entry_size;
-    if (ftruncate(f->fd, (off_t)len) != 0)
+    int fd = idxfile_fd(f, O_RDWR);
+    if (fd < 0)
         return RN_EIO;
-    f->max_entries = f->entries;
-    f->writable = 0;
-    return idxfile_map(f, len, 0);
+    int err = idxfile_trim_fd(f, fd);
+    idxfile_close_fd(fd);
+    return err;
 }
 
 void rn__idxfile_truncate_entries(rn__idxfile_t *f, uint32_t n)
@@ -195,15 +240,22 @@ void rn__idxfile_truncate_from(rn__idxfile_t *f, rn__idxfile_key_fn key, int64_t
 
 int rn__idxfile_sync(rn__idxfile_t *f)
 {
-    return fsync(f->fd) == 0 ? 0 : RN_EIO;
+    /* fsync through a descriptor of its own, not msync() of the mapping: the owner thread may
+     * replace the mapping (roll, truncation) while this runs on the flush thread, whereas the
+     * path stays for as long as the caller's reference. The pages written through the
+     * mapping are the file's page cache, which fsync writes whatever descriptor it is given;
+     * and the mapping holding the file open keeps a write error for this descriptor to see. */
+    int fd = idxfile_fd(f, O_RDONLY);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : RN_EIO; /* deleted (retention, compaction): nothing to keep */
+    int err = fsync(fd) == 0 ? 0 : RN_EIO;
+    idxfile_close_fd(fd);
+    return err;
 }
 
 void rn__idxfile_close(rn__idxfile_t *f)
 {
     idxfile_unmap(f);
-    if (f->fd >= 0)
-        close(f->fd);
-    f->fd = -1;
     rn_free(f->path);
     f->path = NULL;
     f->entries = f->max_entries = 0;

@@ -10,12 +10,15 @@
  *
  * While its segment is active an index file is preallocated to segment.index.bytes (zeros)
  * and mapped read-write; on roll/close it is trimmed to its entries and mapped read-only.
+ * No file descriptor stays open: the mapping keeps the file, and the path is opened again
+ * only for the moment a resize, a remap or an fsync needs a descriptor (as Kafka does), so an
+ * index costs no descriptor of the process's open-file limit.
  * An all-zero entry therefore marks the end of a preallocated file after a crash. Loading
  * never trusts the file: rn_index_check() validates it against the segment and the segment
  * rebuilds an index that fails.
  *
- * Not thread-safe: the owner thread appends and looks up. Another thread may call
- * rn__idxfile_sync() (fsync of the fd, which stays open until close). */
+ * Not thread-safe: the owner thread appends, looks up, resizes. Another thread may call
+ * rn__idxfile_sync() (an fsync through a descriptor opened for it by path). */
 #ifndef RN_INDEX_H
 #define RN_INDEX_H
 
@@ -29,10 +32,11 @@
 /* ---- internal: an mmapped file of fixed-size entries (shared with rn_timeindex) ----
  * Invariants: entries <= max_entries; map covers max_entries * entry_size bytes when
  * writable, entries * entry_size bytes when read-only (map is NULL when that is 0); the
- * file length equals the mapped length; fd stays open until rn__idxfile_close. */
+ * file length equals the mapped length; path names the file until rn__idxfile_close and
+ * never changes (another thread's rn__idxfile_sync opens it); no descriptor is held. A
+ * failed remap leaves no mapping and no entries (not writable). */
 typedef struct rn__idxfile {
     char *path;
-    int fd;
     uint8_t *map;
     size_t map_len;
     size_t entry_size;
@@ -47,13 +51,17 @@ typedef struct rn__idxfile {
  * read-write; otherwise trim the file to its entries and map read-only. */
 int rn__idxfile_open(rn__idxfile_t *f, const char *path, size_t entry_size, int writable,
                      size_t max_bytes);
-/* Preallocate to max_bytes and remap read-write (a segment becoming active again). */
+/* Preallocate to max_bytes and remap read-write (a segment becoming active again). Opens the
+ * file by path for the moment; RN_EIO (errno set) when that fails, the index unchanged. */
 int rn__idxfile_make_writable(rn__idxfile_t *f, size_t max_bytes);
-/* Trim the file to its entries and remap read-only (roll or close). */
+/* Trim the file to its entries and remap read-only (roll or close); opens the file by path
+ * for the moment, as rn__idxfile_make_writable. */
 int rn__idxfile_trim(rn__idxfile_t *f);
 /* Keep the first n entries (n <= entries); needs a writable file. */
 void rn__idxfile_truncate_entries(rn__idxfile_t *f, uint32_t n);
-/* fsync the file. Safe from another thread while the owner appends. */
+/* fsync the file, opened by path for it. Safe from another thread while the owner appends or
+ * remaps. A file no longer there (deleted with its segment or partition) is nothing to sync:
+ * 0. */
 int rn__idxfile_sync(rn__idxfile_t *f);
 void rn__idxfile_close(rn__idxfile_t *f);
 static inline const uint8_t *rn__idxfile_entry(const rn__idxfile_t *f, uint32_t i)

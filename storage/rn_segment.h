@@ -11,7 +11,10 @@
  * slice taken before retention deleted the segment still reads its bytes.
  *
  * Threading: everything but ref/unref and rn_segment_sync() belongs to the owner thread (the
- * partition's event loop). rn_segment_sync() only fsyncs fds that live as long as the segment.
+ * partition's event loop). rn_segment_sync() fsyncs the .log fd, which lives as long as the
+ * segment, and the indexes by path (they hold no fd: see rn_index.h).
+ *
+ * Descriptors: one per segment, the .log's. The indexes are mapped and their files closed.
  *
  * Invariants: size = bytes of whole valid batches in .log (the file length); next_offset =
  * last offset of the last batch + 1, or base_offset when empty; batches have increasing

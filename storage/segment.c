@@ -66,8 +66,6 @@ static rn_segment_t *seg_alloc(const char *dir, int64_t base_offset,
     seg->refs = 1;
     seg->dir = rn_xstrdup(dir);
     seg->params = *params;
-    seg->index.file.fd = -1;
-    seg->tindex.file.fd = -1;
     return seg;
 }
 

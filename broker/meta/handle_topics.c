@@ -87,14 +87,15 @@ int64_t rn__partition_room(const rn_broker_t *b)
 {
     int64_t max = rn_config_int(b->cfg, RN_CFG_MAX_PARTITIONS);
     if (max < 0) {
-        /* Every partition log costs three fds (.log, .index, .timeindex); keep 256 for
-         * connections and the data directory's own files. */
+        /* Every partition log costs one fd per segment, its .log (the indexes are mapped
+         * and closed): one each for partitions of one segment; keep 256 for connections and
+         * the data directory's own files. */
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
             rl.rlim_cur > (rlim_t)INT32_MAX)
             max = INT32_MAX;
         else
-            max = rl.rlim_cur > 256 + 3 ? (int64_t)(rl.rlim_cur - 256) / 3 : 1;
+            max = rl.rlim_cur > 256 + 1 ? (int64_t)(rl.rlim_cur - 256) : 1;
     }
     int64_t have = 0;
     for (size_t i = 0; i < rn_topics_count(b->topics); i++)

@@ -28,6 +28,8 @@ lives inside the client process and gets every CPU. Kafka is 3.9.1 by default
 Prints one table (figures and the runnel/kafka and runnel/mock ratios) and writes the raw
 rows (results.tsv) and the table as Markdown (table.md) into the run directory, which it
 names at the end. Not a pass/fail test; not run in CI (about 10 minutes at --scale 1).
+Environment: RN_BUILD_DIR, BENCH_DIR (run directories), KAFKA_REF_VERSION, RN_TEST_PORTS=LO-HI
+(brokers listen on ports of that range instead of ones the kernel picks).
 """
 
 import argparse
@@ -64,10 +66,30 @@ def pin(cmd, cpu):
     return ["taskset", "-c", cpu] + cmd if PINNED and shutil.which("taskset") else cmd
 
 
+_handed = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port: the kernel's choice, or with RN_TEST_PORTS=LO-HI (a machine
+    shared with others, as the integration tests take it) the first one of that range not
+    handed out yet that binds."""
+    span = os.environ.get("RN_TEST_PORTS", "")
+    if not span:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    lo, hi = (int(x) for x in span.split("-", 1))
+    for port in range(lo, hi + 1):
+        if port in _handed:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
+        return port
+    sys.exit("suite: no free port left in RN_TEST_PORTS=%s" % span)
 
 
 def port_open(port):
@@ -137,6 +159,7 @@ class Kafka:
         self.port = free_port()
         while port_open(self.port + 1):
             self.port = free_port()
+        _handed.add(self.port + 1)  # its controller's
         self.started_s = None
 
     def _ref(self, *args):
@@ -276,9 +299,10 @@ class Suite:
 
     def many_partitions(self, cls):
         """RSS of a fresh broker holding 10,000 partitions (topics of 1,000), or as many
-        thousands as three open files each fit in the open-file limit."""
+        thousands as fit in the open-file limit at FDS_PER_PARTITION each, 1,000 left over."""
         from confluent_kafka.admin import AdminClient, NewTopic
-        topics = min(10, (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 1000) // 3000)
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        topics = min(10, (limit - 1000) // (1000 * FDS_PER_PARTITION))
         t = cls(os.path.join(self.work, "m10k"))
         try:
             t.start()
@@ -437,9 +461,15 @@ def produce_workloads(s, args, work):
             k.stop()
 
 
+# Descriptors a partition of one segment holds open, in runneld as in Kafka: its .log (both
+# map their index files and close them).
+FDS_PER_PARTITION = 1
+
+
 def raise_fd_limit():
-    """10,000 partitions hold three files each open in any broker: lift the soft limit to
-    the hard one (brokers inherit it), as a service unit's LimitNOFILE would."""
+    """10,000 partitions hold a file each open in either broker: lift the soft limit to the
+    hard one (brokers inherit it; runneld also lifts its own), as a service unit's
+    LimitNOFILE would."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

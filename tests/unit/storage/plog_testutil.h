@@ -15,7 +15,10 @@
 #include "rn_segment.h"
 #include "unit/testutil.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +178,32 @@ static inline int tu_check_log(const rn_plog_t *log)
         }
     }
     return problems;
+}
+
+/* How many of this process's descriptors (/proc/self/fd) name a file whose path contains
+ * both `under` and `part` (either may be NULL for any; a deleted file's path still matches);
+ * -1 when /proc cannot be read. */
+static inline int tu_open_fds(const char *under, const char *part)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return -1;
+    int n = 0, own = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == own)
+            continue;
+        char target[PATH_MAX];
+        ssize_t len = readlinkat(own, e->d_name, target, sizeof(target) - 1);
+        if (len < 0)
+            continue;
+        target[len] = 0;
+        if ((under == NULL || strstr(target, under) != NULL) &&
+            (part == NULL || strstr(target, part) != NULL))
+            n++;
+    }
+    closedir(d);
+    return n;
 }
 
 /* Read the whole slice into a new buffer (caller frees with rn_free). */

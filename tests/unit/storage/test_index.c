@@ -1,5 +1,5 @@
 /* Offset index and time index: append rules, lookups, preallocation and trimming, reloading
- * a crashed (zero-tailed) file, validation of damaged contents. */
+ * a crashed (zero-tailed) file, validation of damaged contents, no descriptor held open. */
 #include "rn_err.h"
 #include "rn_index.h"
 #include "rn_timeindex.h"
@@ -231,6 +231,53 @@ static void test_sparse_tail(const char *dir)
     rn_index_close(&idx);
 }
 
+/* An index holds its file through the mapping alone: no descriptor stays open after open,
+ * trim, make_writable or sync, and a sync of a file deleted meanwhile is nothing to do. */
+static void test_no_open_fds(const char *dir)
+{
+    char ipath[512], tpath[512];
+    snprintf(ipath, sizeof(ipath), "%s/00000000000000007000.index", dir);
+    snprintf(tpath, sizeof(tpath), "%s/00000000000000007000.timeindex", dir);
+    ok(tu_open_fds(NULL, NULL) > 0, "/proc/self/fd is readable");
+    rn_index_t idx;
+    rn_timeindex_t t;
+    is(rn_index_open(&idx, ipath, 7000, 1, 4096), 0, "open an offset index writable");
+    is(rn_timeindex_open(&t, tpath, 7000, 1, 4096), 0, "open a time index writable");
+    is(tu_open_fds(dir, "07000."), 0, "no descriptor open on either file");
+    is(file_size(ipath), 4096, "preallocated all the same");
+    mode_t mask = umask(0);
+    umask(mask);
+    struct stat st = {0};
+    int rc = stat(ipath, &st);
+    ok(rc == 0 && (st.st_mode & 0777) == (0644 & ~mask),
+       "created with mode 0644 less the umask (%o)", (unsigned)(st.st_mode & 0777));
+    is(rn_index_append(&idx, 7010, 100), 0, "append");
+    is(rn_index_append(&idx, 7020, 200), 0, "append");
+    is(rn_timeindex_maybe_append(&t, 5000, 7010, 0), 0, "time append");
+    is(rn__idxfile_sync(&idx.file), 0, "sync the offset index");
+    is(rn__idxfile_sync(&t.file), 0, "sync the time index");
+    is(rn__idxfile_trim(&idx.file), 0, "trim");
+    is(rn__idxfile_trim(&t.file), 0, "trim the time index");
+    is(file_size(ipath), 16, "trimmed to its entries");
+    is(tu_open_fds(dir, "07000."), 0, "no descriptor after sync and trim");
+    rn_index_entry_t e;
+    ok(rn_index_lookup(&idx, 7025, &e) == 1 && e.offset == 7020 && e.position == 200,
+       "lookups read the read-only mapping");
+    is(rn__idxfile_make_writable(&idx.file, 4096), 0, "make writable again");
+    is(rn_index_append(&idx, 7030, 300), 0, "append after");
+    is(tu_open_fds(dir, "07000."), 0, "no descriptor after make_writable");
+    ok(rn_index_open(&(rn_index_t){0}, tu_path(dir, "no/such/dir.index"), 0, 1, 4096) == RN_EIO,
+       "an index that cannot be created: RN_EIO");
+    is(unlink(ipath), 0, "delete the offset index's file");
+    is(rn__idxfile_sync(&idx.file), 0, "sync of a deleted file: nothing to keep");
+    is(rn__idxfile_trim(&idx.file), RN_EIO, "trim of a deleted file fails");
+    ok(rn_index_entries(&idx) == 3 && rn_index_lookup(&idx, 7035, &e) == 1 && e.offset == 7030,
+       "and leaves the index as it was");
+    rn_index_close(&idx);
+    rn_timeindex_close(&t);
+    is(tu_open_fds(dir, "07000."), 0, "none after close");
+}
+
 int main(void)
 {
     char dir[256];
@@ -238,6 +285,7 @@ int main(void)
     test_offset_index(dir);
     test_time_index(dir);
     test_sparse_tail(dir);
+    test_no_open_fds(dir);
     tu_rmtree(dir);
     return done_testing();
 }

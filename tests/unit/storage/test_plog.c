@@ -1,7 +1,8 @@
 /* The partition log: append (offsets, epochs, LogAppendTime, validation), reads for Fetch
  * (whole batches, KIP-74, high watermark, ranges), rolls (size, time, full index, offset
  * overflow), follower appends, truncation, DeleteRecords, retention, timestamp lookups,
- * reopen clean/unclean, flush and the flush thread, leftover files and swaps. */
+ * reopen clean/unclean, flush and the flush thread, leftover files and swaps, and the
+ * descriptors a log holds open (one per segment, its .log). */
 #include "rn_err.h"
 #include "rn_flusher.h"
 #include "rn_log.h"
@@ -658,6 +659,59 @@ static void test_leftovers(const char *root)
     kept_reset();
 }
 
+/* A log of several segments holds one descriptor per segment, its .log: the indexes are
+ * mapped and their files closed, whether the log was just written, rolled, flushed,
+ * truncated (which makes a sealed segment active again) or reopened clean or with recovery. */
+static void test_open_files(const char *root)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/fds-0", root);
+    rn_plog_config_t cfg;
+    rn_plog_config_default(&cfg);
+    cfg.segment_bytes = 4096;
+    cfg.index_interval_bytes = 256;
+    int before = tu_open_fds(NULL, NULL);
+    ok(before > 0, "/proc/self/fd is readable (%d open)", before);
+    rn_plog_t *log = open_log(dir, &cfg, 0, 0);
+    kept_reset();
+    is(append_batches(log, 60, 3, 60, 1000, 100), 0, "60 appends");
+    int nseg = (int)rn_plog_segment_count(log);
+    ok(nseg >= 4, "rolled into %d segments", nseg);
+    is(tu_open_fds(dir, ".log"), nseg, "one .log descriptor per segment");
+    is(tu_open_fds(dir, "index"), 0, "no index descriptor");
+    is(tu_open_fds(NULL, NULL) - before, nseg, "and nothing else: %d more in all",
+       tu_open_fds(NULL, NULL) - before);
+    is(rn_plog_flush(log), 0, "flush");
+    is(tu_open_fds(dir, "index"), 0, "none after a flush");
+    int64_t mid = rn_plog_segment_at(log, 1)->base_offset + 1;
+    is(rn_plog_truncate_to(log, mid), 0, "truncate into segment 1");
+    is(tu_open_fds(dir, "index"), 0, "none after truncation");
+    is(append_batches(log, 40, 3, 60, 9000, 100), 0, "40 more appends");
+    nseg = (int)rn_plog_segment_count(log);
+    ok(nseg >= 3 && tu_open_fds(dir, ".log") == nseg && tu_open_fds(dir, "index") == 0,
+       "after more rolls: %d .log and %d index descriptors for %d segments",
+       tu_open_fds(dir, ".log"), tu_open_fds(dir, "index"), nseg);
+    is(tu_check_log(log), 0, "indexes agree with the log");
+    rn_plog_close(log);
+    is(tu_open_fds(NULL, NULL), before, "close releases every descriptor");
+
+    log = open_log(dir, &cfg, 1, 0);
+    ok(log && (int)rn_plog_segment_count(log) == nseg, "reopen clean");
+    ok(tu_open_fds(dir, ".log") == nseg && tu_open_fds(dir, "index") == 0,
+       "clean open: %d .log, %d index descriptors", tu_open_fds(dir, ".log"),
+       tu_open_fds(dir, "index"));
+    rn_plog_close(log);
+    log = open_log(dir, &cfg, 0, 0);
+    ok(log && (int)rn_plog_segment_count(log) == nseg, "reopen with recovery of every segment");
+    ok(tu_open_fds(dir, ".log") == nseg && tu_open_fds(dir, "index") == 0,
+       "recovery: %d .log, %d index descriptors", tu_open_fds(dir, ".log"),
+       tu_open_fds(dir, "index"));
+    is(tu_check_log(log), 0, "indexes agree with the log");
+    rn_plog_close(log);
+    is(tu_open_fds(NULL, NULL), before, "nothing left open");
+    kept_reset();
+}
+
 int main(void)
 {
     rn_log_set_level(RN_LOG_WARN);
@@ -669,6 +723,7 @@ int main(void)
     test_truncate_delete_retain(root);
     test_flusher(root);
     test_leftovers(root);
+    test_open_files(root);
     tu_rmtree(root);
     return done_testing();
 }
