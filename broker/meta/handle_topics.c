@@ -1,6 +1,7 @@
 /* Handlers that change the set of topics: CreateTopics, DeleteTopics, CreatePartitions.
  * Each validates every entry, applies the valid ones to the topic manager in memory, and
- * answers once rn_topics_persist has put the change on disk (RN_HANDLED_ASYNC). */
+ * answers once the change is committed and on disk (RN_HANDLED_ASYNC) — CreateTopics once
+ * it is committed, its partitions becoming ready when their directories are durable. */
 #include "rn_handlers.h"
 
 #include "rn_alloc.h"
@@ -49,15 +50,18 @@ static void admin_persisted(void *arg, int rc)
     rn_req_complete(req);
 }
 
-/* Answer now, or once the changes are on disk when there are any. */
-int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st)
+/* Answer now, or once the changes are on disk (on_commit: committed) when there are any. */
+int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st, bool on_commit)
 {
     rn_broker_t *b = rn_req_broker(req);
     if (st->n == 0 || !rn_topics_dirty(b->topics))
         return RN_HANDLED_SYNC;
     req->user = st;
     rn_req_park(req, NULL, NULL);
-    rn_topics_commit(b->topics, b->offload, admin_persisted, req);
+    if (on_commit)
+        rn_topics_commit_records(b->topics, b->offload, admin_persisted, req);
+    else
+        rn_topics_commit(b->topics, b->offload, admin_persisted, req);
     return RN_HANDLED_ASYNC;
 }
 
@@ -438,7 +442,10 @@ int rn_handle_create_topics(rn_req_t *req)
     }
     rn_keyset_free(&names);
     resp->topics.count = nres;
-    return rn__admin_finish(req, st);
+    /* Answered once the records are committed, as Kafka's controller does: the partitions'
+     * directories are made durable afterwards, and until then Produce and Fetch get
+     * NOT_LEADER_OR_FOLLOWER and Metadata LEADER_NOT_AVAILABLE, which clients retry. */
+    return rn__admin_finish(req, st, true);
 }
 
 /* ---- DeleteTopics ---- */
@@ -534,7 +541,7 @@ int rn_handle_delete_topics(rn_req_t *req)
     }
     rn_keyset_free(&keys);
     resp->responses.count = nres;
-    return rn__admin_finish(req, st);
+    return rn__admin_finish(req, st, false);
 }
 
 /* ---- CreatePartitions ---- */
@@ -632,5 +639,5 @@ int rn_handle_create_partitions(rn_req_t *req)
     }
     rn_keyset_free(&names);
     resp->results.count = nres;
-    return rn__admin_finish(req, st);
+    return rn__admin_finish(req, st, false);
 }
