@@ -1,7 +1,7 @@
 /* Handlers that change the set of topics: CreateTopics, DeleteTopics, CreatePartitions.
  * Each validates every entry, applies the valid ones to the topic manager in memory, and
- * answers once the change is committed and on disk (RN_HANDLED_ASYNC) — CreateTopics once
- * it is committed, its partitions becoming ready when their directories are durable. */
+ * answers once the change is committed and on disk (RN_HANDLED_ASYNC) — a large CreateTopics
+ * once it is committed, its partitions becoming ready when their directories are durable. */
 #include "rn_handlers.h"
 
 #include "rn_alloc.h"
@@ -176,6 +176,19 @@ static bool valid_replicas(const rn_broker_t *b, const rn_int32_array_t *ids, in
 }
 
 /* ---- CreateTopics ---- */
+
+/* A CreateTopics adding more partitions than this is answered once its records are
+ * committed, as Kafka's controller answers it, and its partitions' directories are made
+ * durable afterwards (rn_topics_commit_records); until a partition is ready Produce and
+ * Fetch answer NOT_LEADER_OR_FOLLOWER and Metadata LEADER_NOT_AVAILABLE, which clients
+ * retry. A smaller one is answered once its directories are durable too, as before: that
+ * costs a few fsyncs (8 directories at a time), about what the commit costs, and a client
+ * that writes right after gets no retriable error — Kafka's own window after a small
+ * creation lasts only until its broker applies the records, a few ms without fsyncs, and
+ * clients (and scripts on the raw protocol) rarely see it. A large topic is where the
+ * directories cost hundreds of ms, and where Kafka's brokers also take time to make the
+ * logs after the answer. */
+#define CREATE_ANSWER_ON_COMMIT_OVER 100
 
 /* Validate one topic of a CreateTopics request into conf/partitions/rf; on failure set
  * res's error code and message and return false. */
@@ -395,6 +408,7 @@ int rn_handle_create_topics(rn_req_t *req)
         return RN_ENOMEM;
     part_budget_t budget = part_budget(b);
     int32_t nres = 0;
+    int64_t created = 0; /* partitions added */
     for (int32_t i = 0; i < n; i++) {
         const rn_creatable_topic_t *t = &creq->topics.items[i];
         rn_keyset_slot_t *slot = name_slot(&names, t->name);
@@ -433,6 +447,7 @@ int rn_handle_create_topics(rn_req_t *req)
                                            as->broker_ids.items, as->broker_ids.count);
                 }
                 res->topic_id = topic->id;
+                created += partitions;
                 rn__admin_track(st, &res->error_code, &res->error_message);
             }
         } else {
@@ -442,10 +457,7 @@ int rn_handle_create_topics(rn_req_t *req)
     }
     rn_keyset_free(&names);
     resp->topics.count = nres;
-    /* Answered once the records are committed, as Kafka's controller does: the partitions'
-     * directories are made durable afterwards, and until then Produce and Fetch get
-     * NOT_LEADER_OR_FOLLOWER and Metadata LEADER_NOT_AVAILABLE, which clients retry. */
-    return rn__admin_finish(req, st, true);
+    return rn__admin_finish(req, st, created > CREATE_ANSWER_ON_COMMIT_OVER);
 }
 
 /* ---- DeleteTopics ---- */
