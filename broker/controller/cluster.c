@@ -96,13 +96,9 @@ static void persisted(void *arg, int rc)
     rn_cluster_t *c = arg;
     c->persisting = false;
     if (rc != 0) {
-        /* rn_topics queued the directories again: try once more after a pause. */
-        RN_ERROR("cluster",
-                 "node %d: cannot write the topics the metadata log names; trying again "
-                 "in %d ms",
-                 c->b->node_id, PERSIST_RETRY_MS);
-        struct timeval tv = {PERSIST_RETRY_MS / 1000, (PERSIST_RETRY_MS % 1000) * 1000};
-        event_add(c->persist, &tv);
+        RN_ERROR("cluster", "node %d: cannot write the topics the metadata log names",
+                 c->b->node_id);
+        rn__cluster_persist(c, true);
         return;
     }
     if (c->persist_again) {
@@ -111,9 +107,15 @@ static void persisted(void *arg, int rc)
     }
 }
 
-void rn__cluster_persist(rn_cluster_t *c)
+void rn__cluster_persist(rn_cluster_t *c, bool later)
 {
-    event_active(c->persist, 0, 0);
+    if (!later) {
+        event_active(c->persist, 0, 0);
+        return;
+    }
+    /* rn_topics queued the directories of a failed job again: try once more after a pause. */
+    struct timeval tv = {PERSIST_RETRY_MS / 1000, (PERSIST_RETRY_MS % 1000) * 1000};
+    event_add(c->persist, &tv);
 }
 
 static void on_persist(evutil_socket_t fd, short what, void *arg)

@@ -108,6 +108,17 @@ static void failed_persisted(void *arg, int rc)
     rn_free(cop);
 }
 
+/* The committed change's persist: a failed one is tried again (the metadata log holds the
+ * change, so rn_topics keeps it, not ready), though the request is answered with its error. */
+static void persisted(void *arg, int rc)
+{
+    commit_op_t *cop = arg;
+    if (rc != 0)
+        rn__cluster_persist(cop->c, true);
+    cop->done(cop->arg, rc);
+    rn_free(cop);
+}
+
 static void commit_done(rn_cluster_op_t *op, int rc)
 {
     commit_op_t *cop = (commit_op_t *)op;
@@ -121,14 +132,13 @@ static void commit_done(rn_cluster_op_t *op, int rc)
          * The directories and the cache file follow off the loop; the new partitions stay
          * not ready (retriable errors to clients) until they are durable. */
         cop->done(cop->arg, 0);
-        rn__cluster_persist(cop->c);
+        rn__cluster_persist(cop->c, false);
         rn_free(cop);
         return;
     }
     if (rc == 0) {
         /* Committed and applied: what remains is the directories and the cache file. */
-        rn_topics_persist(b->topics, b->offload, cop->done, cop->arg);
-        rn_free(cop);
+        rn_topics_persist(b->topics, b->offload, persisted, cop);
         return;
     }
     /* Not committed here: the topics go back to what the image says. */

@@ -130,8 +130,9 @@ void rn__cluster_fcreate_check(rn_cluster_t *c, rn__fcreate_t **list, bool cance
 void rn__cluster_commit_forward(void *carg, struct rn_topics *topics, bool on_commit,
                                 void (*done)(void *arg, int rc), void *arg);
 /* Persist what the topics have pending (directories, the cache file) from the loop, one
- * job at a time; a failed job is tried again after a pause. */
-void rn__cluster_persist(rn_cluster_t *c);
+ * job at a time: now, or (later) after a pause, as after a failed job (whose directories
+ * rn_topics queued again). */
+void rn__cluster_persist(rn_cluster_t *c, bool later);
 
 /* ---- this node's registration, the controller's sessions (cluster_brokers.c) ---- */
 

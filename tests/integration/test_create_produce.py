@@ -166,10 +166,35 @@ def produce_all(bootstrap, name, parts, rf, count):
     return took
 
 
+def blocked(b):
+    """A partition whose directory cannot be made stays offline (the topic is committed:
+    CreateTopics answered NONE) and takes writes once a later attempt succeeds."""
+    in_the_way = os.path.join(b.data, "blocked-0")
+    with open(in_the_way, "w") as f:
+        f.write("not a directory\n")
+    c = D.Conn(b.bootstrap, timeout=60)
+    err = create_raw(c, "blocked", 200)
+    T.ok(err == NONE, "CreateTopics answers NONE though a directory cannot be made", str(err))
+    time.sleep(1.5)
+    r = D.produce(c, "blocked", D.record_batch([b"b"]), partition=0)
+    T.ok(r[0] == NOT_LEADER, "its partition refuses writes meanwhile", repr(r))
+    os.unlink(in_the_way)
+    seen, deadline = None, time.monotonic() + 20
+    while time.monotonic() < deadline:
+        seen = D.produce(c, "blocked", D.record_batch([b"b"]), partition=0)[0]
+        if seen == NONE:
+            break
+        time.sleep(0.2)
+    T.ok(seen == NONE and os.path.exists(os.path.join(in_the_way, "partition.metadata")),
+         "once the directory can be made the partition takes writes", repr(seen))
+    c.close()
+
+
 def one_node():
     b = D.Broker()
     T.cleanups.append(b.cleanup)
     window([b])
+    blocked(b)
     errors_unchanged(b)
     took = produce_all(b.bootstrap, "fresh", 200, 1, 4000)
     T.ok(True, "one node: AdminClient create_topics of 200 partitions took %.3f s" % took)
