@@ -180,14 +180,14 @@ static bool valid_replicas(const rn_broker_t *b, const rn_int32_array_t *ids, in
 /* A CreateTopics adding more partitions than this is answered once its records are
  * committed, as Kafka's controller answers it, and its partitions' directories are made
  * durable afterwards (rn_topics_commit_records); until a partition is ready Produce and
- * Fetch answer NOT_LEADER_OR_FOLLOWER and Metadata LEADER_NOT_AVAILABLE, which clients
- * retry. A smaller one is answered once its directories are durable too, as before: that
- * costs a few fsyncs (8 directories at a time), about what the commit costs, and a client
- * that writes right after gets no retriable error — Kafka's own window after a small
- * creation lasts only until its broker applies the records, a few ms without fsyncs, and
- * clients (and scripts on the raw protocol) rarely see it. A large topic is where the
- * directories cost hundreds of ms, and where Kafka's brokers also take time to make the
- * logs after the answer. */
+ * Fetch answer NOT_LEADER_OR_FOLLOWER, which clients retry, and Metadata waits for it. A
+ * smaller one is answered once its directories are durable too, as before: that costs a
+ * few fsyncs (8 directories at a time), about what the commit costs, and a client that
+ * writes right after gets no retriable error — Kafka's own window after a small creation
+ * lasts only until its broker applies the records, a few ms without fsyncs, and clients
+ * (and scripts on the raw protocol) rarely see it. A large topic is where the directories
+ * cost hundreds of ms, and where Kafka's brokers also take time to make the logs after the
+ * answer. */
 #define CREATE_ANSWER_ON_COMMIT_OVER 100
 
 /* Validate one topic of a CreateTopics request into conf/partitions/rf; on failure set

@@ -183,8 +183,9 @@ void rn_topics_commit(rn_topics_t *topics, rn_offload_t *off, void (*done)(void 
 /* As rn_topics_commit, but done runs once the change is committed (on_commit above), as
  * Kafka answers CreateTopics once its records are committed: the logs are prepared
  * afterwards, and until a partition is ready Produce and Fetch answer
- * NOT_LEADER_OR_FOLLOWER and Metadata LEADER_NOT_AVAILABLE (retriable). Without a
- * committer the same as rn_topics_commit (nothing is committed before the persist). */
+ * NOT_LEADER_OR_FOLLOWER (retriable) and Metadata waits for the topic (or answers
+ * LEADER_NOT_AVAILABLE). Without a committer the same as rn_topics_commit (nothing is
+ * committed before the persist). */
 void rn_topics_commit_records(rn_topics_t *topics, rn_offload_t *off,
                               void (*done)(void *arg, int rc), void *arg);
 
