@@ -93,7 +93,9 @@ int rn_handle_delete_acls(rn_req_t *req);
 /* Admin requests that change topics answer once the change is on disk (handle_topics.c):
  * rn__admin_state allocates the state, rn__admin_track notes a result whose error code
  * (and message, may be NULL) becomes KAFKA_STORAGE_ERROR if persisting fails, and
- * rn__admin_finish answers now (nothing changed) or parks the request until persisted. */
+ * rn__admin_finish answers now (nothing changed) or parks the request until persisted —
+ * with on_commit (CreateTopics) only until the change is committed
+ * (rn_topics_commit_records). */
 typedef struct rn__admin_state {
     int n;
     int16_t **codes;
@@ -101,7 +103,7 @@ typedef struct rn__admin_state {
 } rn__admin_state_t;
 rn__admin_state_t *rn__admin_state(rn_req_t *req, int32_t max);
 void rn__admin_track(rn__admin_state_t *st, int16_t *code, rn_str_t *message);
-int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st);
+int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st, bool on_commit);
 
 /* Partitions this node may still add under max.partitions (handle_topics.c). */
 int64_t rn__partition_room(const rn_broker_t *b);

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #define CHANNEL_TIMEOUT_MS 5000 /* requests on the controller channel */
+#define PERSIST_RETRY_MS   1000 /* after a failed persist of the topics */
 
 #include <string.h>
 
@@ -93,14 +94,28 @@ static void kick(rn_cluster_t *c)
 static void persisted(void *arg, int rc)
 {
     rn_cluster_t *c = arg;
-    if (rc != 0)
+    c->persisting = false;
+    if (rc != 0) {
         RN_ERROR("cluster", "node %d: cannot write the topics the metadata log names",
                  c->b->node_id);
-    c->persisting = false;
+        rn__cluster_persist(c, true);
+        return;
+    }
     if (c->persist_again) {
         c->persist_again = false;
         event_active(c->persist, 0, 0);
     }
+}
+
+void rn__cluster_persist(rn_cluster_t *c, bool later)
+{
+    if (!later) {
+        event_active(c->persist, 0, 0);
+        return;
+    }
+    /* rn_topics queued the directories of a failed job again: try once more after a pause. */
+    struct timeval tv = {PERSIST_RETRY_MS / 1000, (PERSIST_RETRY_MS % 1000) * 1000};
+    event_add(c->persist, &tv);
 }
 
 static void on_persist(evutil_socket_t fd, short what, void *arg)
@@ -489,15 +504,15 @@ rn_peer_t *rn__cluster_peer(rn_cluster_t *c, int32_t id)
     return NULL;
 }
 
-void rn__cluster_commit_forward(void *carg, rn_topics_t *topics, void (*done)(void *arg, int rc),
-                                void *arg)
+void rn__cluster_commit_forward(void *carg, rn_topics_t *topics, bool on_commit,
+                                void (*done)(void *arg, int rc), void *arg)
 {
     rn_cluster_t *c = carg;
     int32_t epoch;
     int32_t leader = c->b->quorum != NULL ? rn_quorum_leader(c->b->quorum, &epoch) : -1;
     if (leader < 0 || leader == c->b->node_id ||
         rn__cluster_forward_create(c, leader, topics, done, arg, &c->fcreates) != 0)
-        rn_cluster_commit(c, topics, done, arg);
+        rn_cluster_commit(c, topics, on_commit, done, arg);
 }
 
 const rn_mimage_endpoint_t *rn_cluster_broker_endpoint(const rn_cluster_t *c,

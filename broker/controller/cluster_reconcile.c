@@ -87,6 +87,7 @@ void rn_cluster_reconcile(const rn_mimage_t *img, const rn_topics_t *topics, rn_
 typedef struct commit_op {
     rn_cluster_op_t op;
     rn_cluster_t *c;
+    bool on_commit; /* answer once committed; the persist follows (rn_topics_commit_fn) */
     void (*done)(void *arg, int rc);
     void *arg;
 } commit_op_t;
@@ -107,6 +108,17 @@ static void failed_persisted(void *arg, int rc)
     rn_free(cop);
 }
 
+/* The committed change's persist: a failed one is tried again (the metadata log holds the
+ * change, so rn_topics keeps it, not ready), though the request is answered with its error. */
+static void persisted(void *arg, int rc)
+{
+    commit_op_t *cop = arg;
+    if (rc != 0)
+        rn__cluster_persist(cop->c, true);
+    cop->done(cop->arg, rc);
+    rn_free(cop);
+}
+
 static void commit_done(rn_cluster_op_t *op, int rc)
 {
     commit_op_t *cop = (commit_op_t *)op;
@@ -115,10 +127,18 @@ static void commit_done(rn_cluster_op_t *op, int rc)
         rn_free(cop);
         return;
     }
+    if (rc == 0 && cop->on_commit) {
+        /* Committed and applied: the change holds whatever this node's disk does next.
+         * The directories and the cache file follow off the loop; the new partitions stay
+         * not ready (retriable errors to clients) until they are durable. */
+        cop->done(cop->arg, 0);
+        rn__cluster_persist(cop->c, false);
+        rn_free(cop);
+        return;
+    }
     if (rc == 0) {
         /* Committed and applied: what remains is the directories and the cache file. */
-        rn_topics_persist(b->topics, b->offload, cop->done, cop->arg);
-        rn_free(cop);
+        rn_topics_persist(b->topics, b->offload, persisted, cop);
         return;
     }
     /* Not committed here: the topics go back to what the image says. */
@@ -126,12 +146,14 @@ static void commit_done(rn_cluster_op_t *op, int rc)
     rn_topics_persist(b->topics, b->offload, failed_persisted, cop);
 }
 
-void rn_cluster_commit(void *carg, rn_topics_t *topics, void (*done)(void *arg, int rc), void *arg)
+void rn_cluster_commit(void *carg, rn_topics_t *topics, bool on_commit,
+                       void (*done)(void *arg, int rc), void *arg)
 {
     (void)topics;
     commit_op_t *cop = rn_xcalloc(1, sizeof(*cop));
     cop->op = (rn_cluster_op_t){NULL, commit_decide, commit_done, cop};
     cop->c = carg;
+    cop->on_commit = on_commit;
     cop->done = done;
     cop->arg = arg;
     rn_cluster_submit(carg, &cop->op);

@@ -10,7 +10,9 @@
  * their change in the controller's topics in memory, with Kafka's answers; rn_topics_commit
  * then lands here: a "reconcile" operation writes the records that take the image to what
  * the topics now say (new topics keep the ids they were given, so partition.metadata files
- * match), and the request is answered once they are committed, applied and on disk. If the
+ * match), and the request is answered once they are committed, applied and on disk —
+ * CreateTopics (rn_topics_commit_records) once they are committed and applied, as Kafka
+ * does, with the directories made afterwards by the persist job. If the
  * records cannot be committed (leadership lost), the topics are put back as the image has
  * them and the request is answered NOT_CONTROLLER.
  *
@@ -95,8 +97,8 @@ void rn_cluster_submit(rn_cluster_t *c, rn_cluster_op_t *op);
  * topics; bracketed as one transaction. */
 void rn_cluster_reconcile(const rn_mimage_t *img, const struct rn_topics *topics, rn_mrecs_t *out);
 /* The rn_topics committer (rn_topics_set_committer) for the cluster c. */
-void rn_cluster_commit(void *carg, struct rn_topics *topics, void (*done)(void *arg, int rc),
-                       void *arg);
+void rn_cluster_commit(void *carg, struct rn_topics *topics, bool on_commit,
+                       void (*done)(void *arg, int rc), void *arg);
 
 /* ---- forwarding to the active controller (cluster_forward.c) ---- */
 
@@ -125,8 +127,12 @@ int rn__cluster_forward_create(rn_cluster_t *c, int32_t leader, struct rn_topics
 void rn__cluster_fcreate_check(rn_cluster_t *c, rn__fcreate_t **list, bool cancel);
 /* The rn_topics committer: on a follower, new topics go to the controller; everything else
  * is rn_cluster_commit. */
-void rn__cluster_commit_forward(void *carg, struct rn_topics *topics,
+void rn__cluster_commit_forward(void *carg, struct rn_topics *topics, bool on_commit,
                                 void (*done)(void *arg, int rc), void *arg);
+/* Persist what the topics have pending (directories, the cache file) from the loop, one
+ * job at a time: now, or (later) after a pause, as after a failed job (whose directories
+ * rn_topics queued again). */
+void rn__cluster_persist(rn_cluster_t *c, bool later);
 
 /* ---- this node's registration, the controller's sessions (cluster_brokers.c) ---- */
 

@@ -122,8 +122,11 @@ rn_dpart_t *rn_datapath_part(rn_datapath_t *dp, rn_partition_t *part)
         }
         return dpart;
     }
-    if (!part->topic->ready || part->topic->deleted ||
-        !rn_partition_has_replica(part, dp->b->node_id))
+    /* Not ready: its directory and partition.metadata are still being made durable (a
+     * topic answered on commit, rn_topics_commit_records); the caller answers
+     * NOT_LEADER_OR_FOLLOWER, as Kafka does for a partition its metadata has and its
+     * replica manager does not host yet, and the client retries. */
+    if (!part->ready || part->topic->deleted || !rn_partition_has_replica(part, dp->b->node_id))
         return NULL;
     rn_dpart_t *dpart = rn__dpart_open(dp, part);
     part->user = dpart;

@@ -76,9 +76,9 @@ void rn_datapath_shutdown(rn_broker_t *b);
 /* The module state of broker b. */
 rn_datapath_t *rn_datapath(const rn_broker_t *b);
 
-/* The data-path state of part, opening its log on first use. NULL when the partition's
- * topic is not ready yet (its directory is not on disk). When the log cannot be opened
- * the state is returned with log NULL and open_error set (answer KAFKA_STORAGE_ERROR); a
+/* The data-path state of part, opening its log on first use. NULL when the partition is
+ * not ready yet (its directory and partition.metadata are not durable yet). When the log cannot be
+ * opened the state is returned with log NULL and open_error set (answer KAFKA_STORAGE_ERROR); a
  * later call tries again once a pause has passed, so a transient failure (out of file
  * descriptors) does not keep the partition offline. */
 rn_dpart_t *rn_datapath_part(rn_datapath_t *dp, rn_partition_t *part);

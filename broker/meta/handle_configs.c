@@ -357,7 +357,7 @@ int rn_handle_alter_configs(rn_req_t *req)
         }
         rn_topicconf_free(&conf);
     }
-    return rn__admin_finish(req, st);
+    return rn__admin_finish(req, st, false);
 }
 
 /* APPEND/SUBTRACT on a list value: items of change added (absent ones) or removed. */
@@ -520,5 +520,5 @@ int rn_handle_incremental_alter_configs(rn_req_t *req)
         }
         rn_topicconf_free(&conf);
     }
-    return rn__admin_finish(req, st);
+    return rn__admin_finish(req, st, false);
 }

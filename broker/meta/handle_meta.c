@@ -113,7 +113,18 @@ static bool may_describe(const rn_req_t *req, const rn_topic_t *topic)
 }
 
 /* One topic as Metadata shows it. A topic not yet on disk reports LEADER_NOT_AVAILABLE,
- * as Kafka does while a new topic's leaders are being elected. */
+ * as Kafka does while a new topic's leaders are being elected, and no leader. (A request
+ * that names such a topic, or asks for all, waits for the directories first, see
+ * rn_handle_metadata, so this is mostly what it answers when they could not be made.)
+ *
+ * Why not advertise the leader as soon as the records are applied, as Kafka's metadata
+ * cache does? There, the cache and the replica manager take the same metadata delta one
+ * after the other, so the broker hosts the log a moment after it names itself leader and
+ * the NOT_LEADER_OR_FOLLOWER a Produce may meet in between is rare. Here a large
+ * CreateTopics is answered once the records are committed and its directories take a few
+ * hundred ms more (rn_topics_commit_records): a client told the leader then would spend
+ * them refreshing metadata after every refused Produce. LEADER_NOT_AVAILABLE is the code
+ * Kafka answers for a partition with no usable leader; clients keep the records and retry. */
 static int fill_topic(rn_req_t *req, rn_metadata_response_topic_t *out, const rn_topic_t *topic)
 {
     const rn_metadata_request_t *mreq = req->request;

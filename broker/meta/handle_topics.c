@@ -1,6 +1,7 @@
 /* Handlers that change the set of topics: CreateTopics, DeleteTopics, CreatePartitions.
  * Each validates every entry, applies the valid ones to the topic manager in memory, and
- * answers once rn_topics_persist has put the change on disk (RN_HANDLED_ASYNC). */
+ * answers once the change is committed and on disk (RN_HANDLED_ASYNC) — a large CreateTopics
+ * once it is committed, its partitions becoming ready when their directories are durable. */
 #include "rn_handlers.h"
 
 #include "rn_alloc.h"
@@ -49,15 +50,18 @@ static void admin_persisted(void *arg, int rc)
     rn_req_complete(req);
 }
 
-/* Answer now, or once the changes are on disk when there are any. */
-int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st)
+/* Answer now, or once the changes are on disk (on_commit: committed) when there are any. */
+int rn__admin_finish(rn_req_t *req, rn__admin_state_t *st, bool on_commit)
 {
     rn_broker_t *b = rn_req_broker(req);
     if (st->n == 0 || !rn_topics_dirty(b->topics))
         return RN_HANDLED_SYNC;
     req->user = st;
     rn_req_park(req, NULL, NULL);
-    rn_topics_commit(b->topics, b->offload, admin_persisted, req);
+    if (on_commit)
+        rn_topics_commit_records(b->topics, b->offload, admin_persisted, req);
+    else
+        rn_topics_commit(b->topics, b->offload, admin_persisted, req);
     return RN_HANDLED_ASYNC;
 }
 
@@ -173,6 +177,19 @@ static bool valid_replicas(const rn_broker_t *b, const rn_int32_array_t *ids, in
 }
 
 /* ---- CreateTopics ---- */
+
+/* A CreateTopics adding more partitions than this is answered once its records are
+ * committed, as Kafka's controller answers it, and its partitions' directories are made
+ * durable afterwards (rn_topics_commit_records); until a partition is ready Produce and
+ * Fetch answer NOT_LEADER_OR_FOLLOWER, which clients retry, and Metadata waits for it. A
+ * smaller one is answered once its directories are durable too, as before: that costs a
+ * few fsyncs (8 directories at a time), about what the commit costs, and a client that
+ * writes right after gets no retriable error — Kafka's own window after a small creation
+ * lasts only until its broker applies the records, a few ms without fsyncs, and clients
+ * (and scripts on the raw protocol) rarely see it. A large topic is where the directories
+ * cost hundreds of ms, and where Kafka's brokers also take time to make the logs after the
+ * answer. */
+#define CREATE_ANSWER_ON_COMMIT_OVER 100
 
 /* Validate one topic of a CreateTopics request into conf/partitions/rf; on failure set
  * res's error code and message and return false. */
@@ -392,6 +409,7 @@ int rn_handle_create_topics(rn_req_t *req)
         return RN_ENOMEM;
     part_budget_t budget = part_budget(b);
     int32_t nres = 0;
+    int64_t created = 0; /* partitions added */
     for (int32_t i = 0; i < n; i++) {
         const rn_creatable_topic_t *t = &creq->topics.items[i];
         rn_keyset_slot_t *slot = name_slot(&names, t->name);
@@ -430,6 +448,7 @@ int rn_handle_create_topics(rn_req_t *req)
                                            as->broker_ids.items, as->broker_ids.count);
                 }
                 res->topic_id = topic->id;
+                created += partitions;
                 rn__admin_track(st, &res->error_code, &res->error_message);
             }
         } else {
@@ -439,7 +458,7 @@ int rn_handle_create_topics(rn_req_t *req)
     }
     rn_keyset_free(&names);
     resp->topics.count = nres;
-    return rn__admin_finish(req, st);
+    return rn__admin_finish(req, st, created > CREATE_ANSWER_ON_COMMIT_OVER);
 }
 
 /* ---- DeleteTopics ---- */
@@ -535,7 +554,7 @@ int rn_handle_delete_topics(rn_req_t *req)
     }
     rn_keyset_free(&keys);
     resp->responses.count = nres;
-    return rn__admin_finish(req, st);
+    return rn__admin_finish(req, st, false);
 }
 
 /* ---- CreatePartitions ---- */
@@ -633,5 +652,5 @@ int rn_handle_create_partitions(rn_req_t *req)
     }
     rn_keyset_free(&names);
     resp->results.count = nres;
-    return rn__admin_finish(req, st);
+    return rn__admin_finish(req, st, false);
 }

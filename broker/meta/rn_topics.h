@@ -11,8 +11,10 @@
  *   config orders retention.ms 86400000          name, key, value (%XX-escaped)
  *
  * One partition directory <data dir>/<topic>-<index> with Kafka's partition.metadata (topic
- * id) exists per partition, made by the same job (rn_logmgr_prepare) before the topic becomes
- * ready; the data path opens the log inside on first use. A deleted topic's logs are closed at
+ * id) exists per partition, made by the same job (rn_logmgr_prepare_many) before the
+ * partition (and a new topic) becomes ready; the data path opens the log inside on first
+ * use, never before the partition is ready, so no write lands before its directory and
+ * partition.metadata are durable. A deleted topic's logs are closed at
  * once (rn_logmgr_close_log) and its directories renamed to <topic>-<index>.<id>-delete and
  * removed by the next persist job (rn_logmgr_delete_dir, rn_logmgr_purge_deleted), so every
  * directory change runs in order on the worker. When the metadata quorum lands it
@@ -21,7 +23,9 @@
  * Changes are made in memory at once (so the next request sees them) and collected until
  * rn_topics_persist writes them; a topic created in memory is not `ready` until its
  * directories and the registry are on disk. If persisting fails, the topics created since
- * the previous persist are removed again.
+ * the previous persist are removed again — unless a committer is set: then the metadata log
+ * says they exist (the request may have been answered already), so they stay, not ready,
+ * and their directories are queued for the next persist, which the committer retries.
  *
  * Lifetime: topics and partitions are owned here. Partition structs never move (adding
  * partitions does not reallocate existing ones). A deleted topic leaves the indexes at once
@@ -57,6 +61,7 @@ typedef struct rn_partition {
     int32_t n_replicas;
     int32_t *isr;
     int32_t n_isr;
+    bool ready; /* its directory and partition.metadata are durable: its log may be opened */
     void *user; /* the data path's per-partition state (rn_dpart_t: log, producers, epochs) */
 } rn_partition_t;
 
@@ -163,8 +168,11 @@ void rn_topics_persist(rn_topics_t *topics, rn_offload_t *off, void (*done)(void
 /* Where changes made in memory go to become true: the metadata quorum. A committer sees the
  * topics' pending in-memory changes, has them committed as records (or forwarded to the
  * controller) and then persisted, and calls done(arg, rc) as rn_topics_persist would
- * (rc RN_ENOTLEADER: this node is not the controller; the changes were undone). */
-typedef void (*rn_topics_commit_fn)(void *carg, rn_topics_t *topics,
+ * (rc RN_ENOTLEADER: this node is not the controller; the changes were undone). With
+ * on_commit, done runs as soon as the records are committed and applied here, and the
+ * persist (directories, registry) follows on the offload thread; the new topics and
+ * partitions become ready when it is done. */
+typedef void (*rn_topics_commit_fn)(void *carg, rn_topics_t *topics, bool on_commit,
                                     void (*done)(void *arg, int rc), void *arg);
 void rn_topics_set_committer(rn_topics_t *topics, rn_topics_commit_fn fn, void *carg);
 /* What every path that changes topics calls (CreateTopics, DeleteTopics, CreatePartitions,
@@ -172,6 +180,14 @@ void rn_topics_set_committer(rn_topics_t *topics, rn_topics_commit_fn fn, void *
  * rn_topics_persist alone (unit tests, tools). */
 void rn_topics_commit(rn_topics_t *topics, rn_offload_t *off, void (*done)(void *arg, int rc),
                       void *arg);
+/* As rn_topics_commit, but done runs once the change is committed (on_commit above), as
+ * Kafka answers CreateTopics once its records are committed: the logs are prepared
+ * afterwards, and until a partition is ready Produce and Fetch answer
+ * NOT_LEADER_OR_FOLLOWER (retriable) and Metadata waits for the topic (or answers
+ * LEADER_NOT_AVAILABLE). Without a committer the same as rn_topics_commit (nothing is
+ * committed before the persist). */
+void rn_topics_commit_records(rn_topics_t *topics, rn_offload_t *off,
+                              void (*done)(void *arg, int rc), void *arg);
 
 /* Serialise the registry (for tests and persist); caller frees with rn_free. */
 char *rn_topics_serialize(const rn_topics_t *topics, size_t *len);

@@ -128,7 +128,16 @@ void rn_topics_commit(rn_topics_t *topics, rn_offload_t *off, void (*done)(void 
                       void *arg)
 {
     if (topics->commit != NULL)
-        topics->commit(topics->commit_arg, topics, done, arg);
+        topics->commit(topics->commit_arg, topics, false, done, arg);
+    else
+        rn_topics_persist(topics, off, done, arg);
+}
+
+void rn_topics_commit_records(rn_topics_t *topics, rn_offload_t *off,
+                              void (*done)(void *arg, int rc), void *arg)
+{
+    if (topics->commit != NULL)
+        topics->commit(topics->commit_arg, topics, true, done, arg);
     else
         rn_topics_persist(topics, off, done, arg);
 }

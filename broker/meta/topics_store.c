@@ -164,9 +164,9 @@ static int load_line(rn_topics_t *topics, char *line, bool *have_version, char *
                             f[1]),
                    RN_ECORRUPT;
         rn_topic_t *topic = rn__topics_insert(topics, f[1], strlen(f[1]), &id, (int16_t)num[1]);
-        topic->ready = true;
+        topic->ready = true; /* rn_topics_load makes any missing directory before the loop */
         for (int64_t p = 0; p < num[0]; p++)
-            rn__topic_add_partition(topics, topic, &topics->node_id, 1);
+            rn__topic_add_partition(topics, topic, &topics->node_id, 1)->ready = true;
         return 0;
     }
     if (strcmp(f[0], "partition") == 0) {
@@ -359,23 +359,50 @@ static int persist_work(void *arg)
     return rc;
 }
 
-static void persist_done(void *arg, int rc)
+/* A failed job's creations go back to pending (the next persist tries again) when the
+ * metadata log holds them; otherwise its new topics are removed and only the partitions
+ * added to older topics are queued again. */
+static void persist_failed(rn_topics_t *topics, persist_job_t *job)
 {
-    persist_job_t *job = arg;
-    rn_topics_t *topics = job->topics;
-    if (rc != 0)
-        RN_ERROR("topics",
-                 "cannot persist the topic registry: %s; topics created since the "
-                 "last save are removed again",
-                 job->err);
+    bool keep = topics->commit != NULL;
+    RN_ERROR("topics", "cannot persist the topic registry: %s; %s", job->err,
+             keep ? "the new partitions stay offline until a later attempt succeeds"
+                  : "topics created since the last save are removed again");
     for (size_t i = 0; i < job->pending.created.n; i++) {
         rn_topic_t *topic = job->pending.created.items[i];
         if (topic->deleted)
             continue; /* freed with the deletion that followed */
-        if (rc == 0)
-            topic->ready = true;
+        if (keep)
+            rn__topics_ptrs_push(&topics->pending.created, topic);
         else
             rn_topics_delete(topics, topic);
+    }
+    for (size_t i = 0; i < job->pending.mkdirs.n; i++) {
+        rn_partition_t *part = job->pending.mkdirs.items[i];
+        if (!part->topic->deleted) {
+            rn__topics_ptrs_push(&topics->pending.mkdirs, part);
+            topics->dirty = true;
+        }
+    }
+    if (keep && job->pending.created.n > 0)
+        topics->dirty = true;
+}
+
+static void persist_done(void *arg, int rc)
+{
+    persist_job_t *job = arg;
+    rn_topics_t *topics = job->topics;
+    if (rc != 0) {
+        persist_failed(topics, job);
+    } else {
+        /* Partitions of a topic deleted meanwhile are freed only after a later job. */
+        for (size_t i = 0; i < job->pending.mkdirs.n; i++)
+            ((rn_partition_t *)job->pending.mkdirs.items[i])->ready = true;
+        for (size_t i = 0; i < job->pending.created.n; i++) {
+            rn_topic_t *topic = job->pending.created.items[i];
+            if (!topic->deleted)
+                topic->ready = true;
+        }
     }
     if (job->done != NULL)
         job->done(job->arg, rc);

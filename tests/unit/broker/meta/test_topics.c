@@ -1,6 +1,7 @@
 /* Tests for rn_topics and rn_topicconf: Kafka's topic name rules and collisions, lookup by
  * name and id, replica assignment, persistence of topics, partitions and config overrides
- * through the offload thread (and reload), directory creation and removal, corrupt registry
+ * through the offload thread (and reload), directory creation and removal, partitions ready
+ * only once persisted (also after a commit answered early or a failed persist), corrupt registry
  * files named with their line, and topic config values, sources and synonyms. */
 #include "rn_alloc.h"
 #include "rn_err.h"
@@ -121,6 +122,7 @@ static void test_lifecycle(rn_offload_t *off)
 
     is(persist(topics, off), 0, "persist ok");
     ok(orders->ready, "ready after persist");
+    ok(orders->partitions[0]->ready && orders->partitions[2]->ready, "so are its partitions");
     ok(exists("orders-0") && exists("orders-2") && exists("a.b-0"), "partition dirs created");
     ok(exists("orders-1/partition.metadata"), "with partition.metadata");
     ok(exists(RN_TOPICS_FILE), "registry written");
@@ -163,6 +165,105 @@ static void test_lifecycle(rn_offload_t *off)
     is_str(orders ? orders->conf.v[RN_TC_FOLLOWER_REPLICATION_THROTTLED_REPLICAS] : NULL, "",
            "empty value round-trips");
     ok(rn_topics_find(topics, "a.b", 3) == NULL, "deleted topic stays deleted");
+    rn_topics_free(topics);
+    rn_config_free(&cfg);
+}
+
+/* A committer standing in for the metadata quorum: notes how it was asked and reports the
+ * change committed at once; the test persists by hand, as rn_cluster does afterwards. */
+static int commit_calls, commit_on_commit = -1, committed_rc = 99;
+
+static void fake_commit(void *carg, rn_topics_t *topics, bool on_commit,
+                        void (*done)(void *arg, int rc), void *arg)
+{
+    (void)carg;
+    (void)topics;
+    commit_calls++;
+    commit_on_commit = on_commit;
+    done(arg, 0);
+}
+
+static void on_committed(void *arg, int rc)
+{
+    (void)arg;
+    committed_rc = rc;
+}
+
+/* A regular file where a partition directory must go makes the persist job fail. */
+static void block_dir(const char *name, bool on)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (on) {
+        FILE *fp = fopen(path, "w");
+        if (fp != NULL)
+            fclose(fp);
+    } else {
+        unlink(path);
+    }
+}
+
+static void test_commit_then_persist(rn_offload_t *off)
+{
+    rn_config_t cfg;
+    rn_config_init(&cfg);
+    char err[512];
+    rn_topics_t *topics = rn_topics_new(&cfg, logmgr, 1);
+    is(rn_topics_load(topics, err, sizeof(err)), 0, "load: %s", err);
+    rn_topics_set_committer(topics, fake_commit, NULL);
+
+    /* Answered on commit: the partitions are not ready until their directories are. */
+    rn_topic_t *fast = rn_topics_create(topics, "fast", 4, 2, 1, NULL);
+    rn_topics_commit_records(topics, off, on_committed, NULL);
+    is(commit_calls, 1, "commit_records asks the committer");
+    is(commit_on_commit, 1, "to answer on commit");
+    is(committed_rc, 0, "answered before any persist");
+    ok(!fast->ready && !fast->partitions[0]->ready && !fast->partitions[1]->ready,
+       "topic and partitions not ready while their directories are not durable");
+    ok(rn_topics_dirty(topics), "the directories wait for the persist");
+    is(persist(topics, off), 0, "persist ok");
+    ok(fast->ready && fast->partitions[0]->ready && fast->partitions[1]->ready,
+       "ready once persisted");
+    ok(exists("fast-1/partition.metadata"), "partition.metadata durable first");
+    rn_topics_commit(topics, off, on_committed, NULL);
+    is(commit_on_commit, 0, "rn_topics_commit waits for the disk");
+
+    /* With a committer a failed persist keeps the committed topic, offline, and queues its
+     * directories again (the metadata log says it exists). */
+    block_dir("held-0", true);
+    rn_topic_t *held = rn_topics_create(topics, "held", 4, 1, 1, NULL);
+    rn_topics_add_partitions(topics, fast, 3);
+    ok(persist(topics, off) < 0, "persist fails with a file in the way");
+    ok(rn_topics_find(topics, "held", 4) == held && !held->ready && !held->partitions[0]->ready,
+       "the committed topic stays, not ready");
+    ok(!fast->partitions[2]->ready && fast->ready, "the added partition stays not ready");
+    ok(rn_topics_dirty(topics), "and their directories are queued again");
+    block_dir("held-0", false);
+    is(persist(topics, off), 0, "the next persist succeeds");
+    ok(held->ready && held->partitions[0]->ready && fast->partitions[2]->ready,
+       "then they are ready");
+
+    /* Without a committer a failed persist removes the new topic, as before, and queues the
+     * partitions added to an existing one again. */
+    rn_topics_set_committer(topics, NULL, NULL);
+    block_dir("gone-0", true);
+    block_dir("fast-3", true);
+    rn_topics_create(topics, "gone", 4, 1, 1, NULL);
+    rn_topics_add_partitions(topics, fast, 4);
+    ok(persist(topics, off) < 0, "persist fails without a committer");
+    ok(rn_topics_find(topics, "gone", 4) == NULL, "the new topic is removed");
+    ok(!fast->partitions[3]->ready && rn_topics_dirty(topics), "the added partition is queued");
+    block_dir("gone-0", false);
+    block_dir("fast-3", false);
+    is(persist(topics, off), 0, "the next persist succeeds");
+    ok(fast->partitions[3]->ready, "and the partition is ready");
+    rn_topics_free(topics);
+
+    topics = rn_topics_new(&cfg, logmgr, 1);
+    is(rn_topics_load(topics, err, sizeof(err)), 0, "reload: %s", err);
+    fast = rn_topics_find(topics, "fast", 4);
+    ok(fast != NULL && fast->n_partitions == 4 && fast->partitions[3]->ready,
+       "loaded partitions are ready");
     rn_topics_free(topics);
     rn_config_free(&cfg);
 }
@@ -288,6 +389,7 @@ int main(void)
     }
     test_names();
     test_lifecycle(off);
+    test_commit_then_persist(off);
     test_corrupt();
     test_topicconf();
     rn_offload_free(off);
