@@ -7,6 +7,7 @@
 #include "rn_kerr.h"
 #include "rn_recwalk.h"
 #include "rn_records.h"
+#include "rn_err.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,8 +15,8 @@
 
 /* One pass over the records: counts the failing ones, and fills errs when it is set. */
 typedef struct rules {
-    rn_req_t *req;
-    const rn_dpart_t *dpart;
+    rn_req_t *req; /* NULL off the loop, where only the counting pass runs */
+    const rn_precords_rules_t *rules;
     const char *topic;
     int32_t partition;
     int64_t now_ms;
@@ -37,7 +38,7 @@ static void add_error(rules_t *ru, int32_t index, rn_str_t text)
 static void check_record(void *arg, int32_t index, const rn_record_t *rec)
 {
     rules_t *ru = arg;
-    const rn_dpart_t *dpart = ru->dpart;
+    const rn_precords_rules_t *dpart = ru->rules;
     rn_str_t none = {0};
     if (dpart->compacted && rec->key.len < 0) {
         add_error(ru, index,
@@ -143,7 +144,7 @@ static int16_t walk_records(rules_t *ru, const uint8_t *plain, size_t plain_len,
 static uint8_t *inflate_batch(rules_t *ru, const uint8_t *buf, size_t len, size_t *plain_len,
                               rn_partition_produce_response_t *out)
 {
-    size_t cap = (size_t)ru->dpart->max_message_bytes * RN_PRECORDS_INFLATE_FACTOR;
+    size_t cap = (size_t)ru->rules->max_message_bytes * RN_PRECORDS_INFLATE_FACTOR;
     uint8_t *recs = NULL;
     size_t rlen = 0;
     int rc = rn_codec_decompress(buf[RN_BATCH_OFF_ATTRIBUTES + 1] & RN_BATCH_ATTR_CODEC_MASK,
@@ -237,6 +238,27 @@ static int16_t seal_batch(rn_req_t *req, int64_t max_message_bytes, const char *
     return 0;
 }
 
+void rn_precords_rules_of(const rn_dpart_t *dpart, rn_precords_rules_t *rules)
+{
+    *rules = (rn_precords_rules_t){
+        .compression = dpart->compression,
+        .compacted = dpart->compacted,
+        .create_time = dpart->create_time,
+        .ts_before_max_ms = dpart->ts_before_max_ms,
+        .ts_after_max_ms = dpart->ts_after_max_ms,
+        .max_message_bytes = dpart->max_message_bytes,
+    };
+}
+
+/* Whether the records must be read: recompression, a finite timestamp window, compaction. */
+static bool needs_records(const rn_precords_rules_t *rules, int codec, bool *recompress)
+{
+    *recompress = rules->compression >= 0 && rules->compression != codec;
+    bool window = rules->create_time &&
+                  (rules->ts_before_max_ms != INT64_MAX || rules->ts_after_max_ms != INT64_MAX);
+    return codec == RN_CODEC_NONE || *recompress || window || rules->compacted;
+}
+
 bool rn_precords_offload_wanted(int codec, size_t records_len)
 {
     return codec == RN_CODEC_GZIP ||
@@ -251,13 +273,13 @@ int16_t rn_precords_apply(rn_req_t *req, const rn_dpart_t *dpart, const char *to
     if (zjob != NULL)
         *zjob = (rn_precords_zjob_t){0};
     int codec = rn_batch_codec(hdr);
-    bool recompress = dpart->compression >= 0 && dpart->compression != codec;
-    bool window = dpart->create_time &&
-                  (dpart->ts_before_max_ms != INT64_MAX || dpart->ts_after_max_ms != INT64_MAX);
-    if (codec != RN_CODEC_NONE && !recompress && !window && !dpart->compacted)
+    rn_precords_rules_t rules;
+    rn_precords_rules_of(dpart, &rules);
+    bool recompress;
+    if (!needs_records(&rules, codec, &recompress))
         return 0; /* stored as sent, without decompressing (design decision 2) */
     rules_t ru = {
-        .req = req, .dpart = dpart, .topic = topic, .partition = partition, .now_ms = now_ms};
+        .req = req, .rules = &rules, .topic = topic, .partition = partition, .now_ms = now_ms};
     uint8_t *plain = *buf;
     size_t plain_len = *len;
     if (codec != RN_CODEC_NONE && !(plain = inflate_batch(&ru, *buf, *len, &plain_len, out)))
@@ -322,4 +344,95 @@ int16_t rn_precords_zjob_run(rn_req_t *req, int64_t max_message_bytes, const cha
                                            zlen, buf, len, hdr, out);
     rn_free(z);
     return code;
+}
+
+/* The worker's batch: header (max timestamp set, codec bits and length for zlen bytes of
+ * records z) then z, with its CRC; NULL past max_message_bytes. */
+static uint8_t *seal_copy(const uint8_t *header, int codec, int64_t max_timestamp, const uint8_t *z,
+                          size_t zlen, int64_t max_message_bytes, size_t *len)
+{
+    size_t batch_len = RN_BATCH_HEADER_SIZE + zlen;
+    if ((int64_t)batch_len > max_message_bytes)
+        return NULL;
+    uint8_t *batch = rn_malloc(batch_len);
+    if (batch == NULL)
+        return NULL;
+    memcpy(batch, header, RN_BATCH_HEADER_SIZE);
+    memcpy(batch + RN_BATCH_HEADER_SIZE, z, zlen);
+    batch[RN_BATCH_OFF_ATTRIBUTES + 1] =
+        (uint8_t)((batch[RN_BATCH_OFF_ATTRIBUTES + 1] & ~RN_BATCH_ATTR_CODEC_MASK) | codec);
+    rn_store_be32(batch + RN_BATCH_OFF_BATCH_LENGTH,
+                  (uint32_t)(batch_len - RN_BATCH_OFF_LEADER_EPOCH));
+    rn_store_be64(batch + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)max_timestamp);
+    rn_store_be32(batch + RN_BATCH_OFF_CRC, rn_batch_compute_crc(batch, batch_len));
+    *len = batch_len;
+    return batch;
+}
+
+int rn_precords_check(const rn_precords_rules_t *rules, int64_t now_ms, uint8_t *buf, size_t len,
+                      const rn_batch_header_t *hdr, uint8_t **batch, size_t *batch_len)
+{
+    *batch = NULL;
+    *batch_len = 0;
+    int codec = rn_batch_codec(hdr);
+    bool recompress;
+    if (!needs_records(rules, codec, &recompress))
+        return 0;
+    rules_t ru = {.rules = rules, .now_ms = now_ms};
+    uint8_t *recs = NULL; /* decompressed records, or NULL for buf's own */
+    size_t rlen = 0;
+    if (codec != RN_CODEC_NONE) {
+        int rc = rn_codec_decompress(codec, buf + RN_BATCH_HEADER_SIZE, len - RN_BATCH_HEADER_SIZE,
+                                     (size_t)rules->max_message_bytes * RN_PRECORDS_INFLATE_FACTOR,
+                                     &recs, &rlen);
+        if (rc != 0)
+            return rc;
+    }
+    /* The walk reads a whole batch: an uncompressed one is buf; a decompressed one needs its
+     * header in front of the records. */
+    uint8_t *plain = buf;
+    size_t plain_len = len;
+    if (recs != NULL) {
+        plain_len = RN_BATCH_HEADER_SIZE + rlen;
+        plain = rn_malloc(plain_len);
+        if (plain == NULL) {
+            rn_free(recs);
+            return RN_ENOMEM;
+        }
+        memcpy(plain, buf, RN_BATCH_HEADER_SIZE);
+        memcpy(plain + RN_BATCH_HEADER_SIZE, recs, rlen);
+        plain[RN_BATCH_OFF_ATTRIBUTES + 1] &= (uint8_t)~RN_BATCH_ATTR_CODEC_MASK;
+        rn_store_be32(plain + RN_BATCH_OFF_BATCH_LENGTH,
+                      (uint32_t)(plain_len - RN_BATCH_OFF_LEADER_EPOCH));
+        rn_free(recs);
+    }
+    rn_recwalk_result_t walk;
+    int rc = rn_recwalk_each(plain, plain_len, check_record, &ru, &walk) != 0 || ru.n_errors != 0
+                 ? RN_EINVAL
+                 : 0;
+    if (rc == 0 && recompress) {
+        uint8_t *z = NULL;
+        size_t zlen = 0;
+        const uint8_t *out = plain + RN_BATCH_HEADER_SIZE;
+        size_t out_len = plain_len - RN_BATCH_HEADER_SIZE;
+        if (rules->compression != RN_CODEC_NONE) {
+            rc = rn_codec_compress(rules->compression, NULL, out, out_len, &z, &zlen);
+            out = z;
+            out_len = zlen;
+        }
+        if (rc == 0)
+            *batch = seal_copy(plain, rules->compression, walk.max_timestamp, out, out_len,
+                               rules->max_message_bytes, batch_len);
+        if (rc == 0 && *batch == NULL)
+            rc = RN_ETOOBIG;
+        rn_free(z);
+    } else if (rc == 0 && walk.max_timestamp != hdr->max_timestamp) {
+        /* Walked for its rules only: kept as sent, its maximum fixed (the last step, so a
+         * failure above leaves buf as the loop must see it again). */
+        rn_store_be64(buf + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)walk.max_timestamp);
+        rn_store_be32(buf + RN_BATCH_OFF_CRC, rn_batch_compute_crc(buf, len));
+    }
+    if (plain != buf)
+        rn_free(plain);
+    return rc;
 }
