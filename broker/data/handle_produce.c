@@ -30,7 +30,8 @@
  *     queue behind it; the steps below then run on the loop when its turn comes, with the
  *     topic and partition looked up again (deleted meanwhile: UNKNOWN_TOPIC_OR_PARTITION;
  *     led elsewhere: NOT_LEADER_OR_FOLLOWER);
- *   - with produce.worker.threads > 0, a batch of RN_PRECORDS_WORKER_MIN_BYTES or more has
+ *   - with produce.worker.threads > 0, a batch of RN_PRECORDS_WORKER_MIN_BYTES or more (or a
+ *     compressed one of RN_PRECORDS_WORKER_MIN_ZBYTES whose records must be read) has
  *     everything from its CRC to its recompression checked on a worker the same way
  *     (rn_precords_check); one that fails there is checked again on the loop in its turn,
  *     which names its errors in the order above;
@@ -519,11 +520,14 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     if (check_frame(pc, out, topic, buf, len, &hdr, max_bytes) != 0)
         return;
     rn_pdefer_t *pd = rn_datapath_pdefer(pc->dp);
-    if (rn_datapath_produce_workers(pc->dp) > 0 && len >= RN_PRECORDS_WORKER_MIN_BYTES &&
-        rn_pdefer_has_room(pd, len)) {
-        defer(pc, tin, topic, pin->index, buf, len, &hdr, new_pjob(pc, dpart, buf, len, &hdr, NULL),
-              out);
-        return;
+    if (rn_datapath_produce_workers(pc->dp) > 0) {
+        rn_precords_rules_t rules;
+        rn_precords_rules_of(dpart, &rules);
+        if (rn_precords_worker_wanted(&rules, &hdr, len) && rn_pdefer_has_room(pd, len)) {
+            defer(pc, tin, topic, pin->index, buf, len, &hdr,
+                  new_pjob(pc, dpart, buf, len, &hdr, NULL), out);
+            return;
+        }
     }
     if (check_content(pc, out, buf, len, &hdr, log_start) != 0)
         return;

@@ -259,6 +259,17 @@ static bool needs_records(const rn_precords_rules_t *rules, int codec, bool *rec
     return codec == RN_CODEC_NONE || *recompress || window || rules->compacted;
 }
 
+bool rn_precords_worker_wanted(const rn_precords_rules_t *rules, const rn_batch_header_t *hdr,
+                               size_t len)
+{
+    if (len >= RN_PRECORDS_WORKER_MIN_BYTES)
+        return true;
+    int codec = rn_batch_codec(hdr);
+    bool recompress;
+    return codec != RN_CODEC_NONE && len >= RN_PRECORDS_WORKER_MIN_ZBYTES &&
+           needs_records(rules, codec, &recompress);
+}
+
 bool rn_precords_offload_wanted(int codec, size_t records_len)
 {
     return codec == RN_CODEC_GZIP ||

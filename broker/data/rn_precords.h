@@ -19,7 +19,7 @@
  * ms to zstd, lz4 or snappy and about 170 ms to gzip (README, "Compression"), so gzip always
  * goes, the others from RN_PRECORDS_OFFLOAD_MIN_BYTES of records (rn_pdefer.h runs them).
  *
- * With produce.worker.threads > 0 a batch of RN_PRECORDS_WORKER_MIN_BYTES or more is checked
+ * With produce.worker.threads > 0 a large batch (rn_precords_worker_wanted) is checked
  * whole on a worker instead (rn_precords_check: the same rules and recompression, from a copy
  * of the partition's settings), and the loop redoes the check only for a batch that fails,
  * to name its errors. */
@@ -46,8 +46,11 @@ typedef struct rn_precords_zjob {
 } rn_precords_zjob_t;
 
 /* Batches of at least this many bytes are checked on a worker (produce.worker.threads > 0):
- * below it, handing a batch over costs the loop about as much as its CRC-32C. */
-#define RN_PRECORDS_WORKER_MIN_BYTES (64 * 1024)
+ * below it, handing a batch over costs the loop about as much as its CRC-32C. A compressed
+ * batch whose records must be read goes from RN_PRECORDS_WORKER_MIN_ZBYTES: it costs what
+ * it decompresses to, typically several times its size. */
+#define RN_PRECORDS_WORKER_MIN_BYTES  (64 * 1024)
+#define RN_PRECORDS_WORKER_MIN_ZBYTES (4 * 1024)
 
 /* A partition's record rules, copied from its rn_dpart_t for a worker thread. */
 typedef struct rn_precords_rules {
@@ -60,6 +63,11 @@ typedef struct rn_precords_rules {
 } rn_precords_rules_t;
 
 void rn_precords_rules_of(const rn_dpart_t *dpart, rn_precords_rules_t *rules);
+
+/* Whether the checks of the batch buf[0..len) of header *hdr are worth a worker (see the
+ * thresholds above). */
+bool rn_precords_worker_wanted(const rn_precords_rules_t *rules, const rn_batch_header_t *hdr,
+                               size_t len);
 
 /* Whether compressing records_len bytes of records with codec should leave the loop. */
 bool rn_precords_offload_wanted(int codec, size_t records_len);

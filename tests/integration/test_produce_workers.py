@@ -13,12 +13,13 @@ on the loop in request order per partition.
 - a connection closed with batches queued, and a topic deleted with batches queued: the
   broker goes on serving and refuses what followed the deletion;
 - runnel_produce_worker_jobs_total counts the batches checked on a worker (not the small
-  ones);
+  ones, nor a compressed batch under 64 KiB stored as sent; but one to recompress);
 - produce.worker.threads outside 0..64 is refused at start-up.
 """
 
 import http.client
 import os
+import random
 import re
 import struct
 import subprocess
@@ -36,6 +37,13 @@ MAX_TS_AT = 35  # byte offset of maxTimestamp in a batch
 
 def values(n, size=1000, tag=b"v"):
     return [(tag + b"%06d " % i) * (size // 8) for i in range(n)]
+
+
+def text_values(n, seed):
+    """Text-like values of ~600 bytes that gzip to about half."""
+    rnd = random.Random(seed)
+    return [bytes(rnd.choice(b"abcdefghijklmnopqrstuvwxyz     ") for _ in range(600))
+            for _ in range(n)]
 
 
 def create_topic(conn, name, configs=None):
@@ -114,7 +122,18 @@ def test_errors(conn):
          "keyed records are taken")
 
 
-def test_recompress(conn):
+def test_recompress(b, conn):
+    # A compressed batch under 64 KiB whose records must be read goes to a worker from 4 KiB;
+    # stored as sent, it stays on the loop.
+    zipped = D.W.batch(text_values(50, 5), ts=int(time.time() * 1000), gzipped=True)
+    T.ok(4096 <= len(zipped) < 65536, "a gzip batch of %d bytes" % len(zipped))
+    create_topic(conn, "w-asis")
+    jobs = worker_jobs(b)
+    T.eq(D.produce(conn, "w-asis", zipped, version=8, acks=1)[:2], (0, 0), "stored as sent")
+    T.eq(worker_jobs(b), jobs, "on the loop")
+    create_topic(conn, "w-lz4", {"compression.type": "lz4"})
+    T.eq(D.produce(conn, "w-lz4", zipped, version=8, acks=1)[:2], (0, 0), "recompressed")
+    T.eq(worker_jobs(b), jobs + 1, "on a worker")
     for name, codec, attr in (("w-zstd", "zstd", 4), ("w-gzip", "gzip", 1)):
         create_topic(conn, name, {"compression.type": codec})
         T.eq(D.produce(conn, name, D.record_batch(values(100)), version=8, acks=1)[:2], (0, 0),
@@ -202,7 +221,7 @@ def main():
     conn = D.Conn(b.bootstrap, timeout=60)
     T.step("good batches", test_good, b, conn)
     T.step("errors named by the loop", test_errors, conn)
-    T.step("recompression", test_recompress, conn)
+    T.step("recompression", test_recompress, b, conn)
     T.step("order", test_order, b, conn)
     T.step("cancel and delete", test_cancel_and_delete, b, conn)
     T.step("refused settings", test_refused)
