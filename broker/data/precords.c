@@ -10,7 +10,9 @@
 #include "rn_err.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* One pass over the records: counts the failing ones, and fills errs when it is set. */
@@ -380,6 +382,85 @@ static uint8_t *seal_copy(const uint8_t *header, int codec, int64_t max_timestam
     return batch;
 }
 
+/* A worker's buffer for decompressed batches, kept between batches (freed when the thread
+ * ends): a fresh one of a megabyte or more per batch cost more in page faults than the
+ * decompression itself. It holds the largest batch seen, at most 16 x max.message.bytes. */
+typedef struct scratch {
+    uint8_t *p;
+    size_t cap;
+} scratch_t;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *arg)
+{
+    scratch_t *sc = arg;
+    rn_free(sc->p);
+    rn_free(sc);
+}
+
+static void scratch_key_init(void)
+{
+    if (pthread_key_create(&scratch_key, scratch_free) != 0)
+        abort();
+}
+
+static scratch_t *scratch_get(void)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    scratch_t *sc = pthread_getspecific(scratch_key);
+    if (sc == NULL) {
+        sc = rn_xcalloc(1, sizeof(*sc));
+        if (pthread_setspecific(scratch_key, sc) != 0)
+            abort();
+    }
+    return sc;
+}
+
+/* The compressed batch buf[0..len) as a whole uncompressed batch in this thread's scratch
+ * buffer (*plain, valid until the thread's next call): its header, codec bits cleared and
+ * length set, then the records, at most max_message_bytes x the inflate factor. */
+static int inflate_scratch(int codec, const uint8_t *buf, size_t len, int64_t max_message_bytes,
+                           uint8_t **plain, size_t *plain_len)
+{
+    scratch_t *sc = scratch_get();
+    size_t max_out = (size_t)max_message_bytes * RN_PRECORDS_INFLATE_FACTOR;
+    const uint8_t *in = buf + RN_BATCH_HEADER_SIZE;
+    size_t in_len = len - RN_BATCH_HEADER_SIZE, rlen = 0;
+    size_t room = sc->cap > RN_BATCH_HEADER_SIZE ? sc->cap - RN_BATCH_HEADER_SIZE : 0;
+    int rc = RN_ETOOBIG;
+    if (room > 0)
+        rc = rn_codec_decompress_into(codec, in, in_len, sc->p + RN_BATCH_HEADER_SIZE,
+                                      room < max_out ? room : max_out, &rlen);
+    if (rc == RN_ETOOBIG && room < max_out) {
+        /* Larger than any batch before: decompressed once more, into a buffer that fits. */
+        uint8_t *recs = NULL;
+        rc = rn_codec_decompress(codec, in, in_len, max_out, &recs, &rlen);
+        if (rc == 0) {
+            uint8_t *grown = rn_malloc(RN_BATCH_HEADER_SIZE + rlen);
+            if (grown == NULL) {
+                rn_free(recs);
+                return RN_ENOMEM;
+            }
+            rn_free(sc->p);
+            sc->p = grown;
+            sc->cap = RN_BATCH_HEADER_SIZE + rlen;
+            memcpy(sc->p + RN_BATCH_HEADER_SIZE, recs, rlen);
+            rn_free(recs);
+        }
+    }
+    if (rc != 0)
+        return rc;
+    memcpy(sc->p, buf, RN_BATCH_HEADER_SIZE);
+    sc->p[RN_BATCH_OFF_ATTRIBUTES + 1] &= (uint8_t)~RN_BATCH_ATTR_CODEC_MASK;
+    *plain_len = RN_BATCH_HEADER_SIZE + rlen;
+    rn_store_be32(sc->p + RN_BATCH_OFF_BATCH_LENGTH,
+                  (uint32_t)(*plain_len - RN_BATCH_OFF_LEADER_EPOCH));
+    *plain = sc->p;
+    return 0;
+}
+
 int rn_precords_check(const rn_precords_rules_t *rules, int64_t now_ms, uint8_t *buf, size_t len,
                       const rn_batch_header_t *hdr, uint8_t **batch, size_t *batch_len)
 {
@@ -390,32 +471,14 @@ int rn_precords_check(const rn_precords_rules_t *rules, int64_t now_ms, uint8_t 
     if (!needs_records(rules, codec, &recompress))
         return 0;
     rules_t ru = {.rules = rules, .now_ms = now_ms};
-    uint8_t *recs = NULL; /* decompressed records, or NULL for buf's own */
-    size_t rlen = 0;
-    if (codec != RN_CODEC_NONE) {
-        int rc = rn_codec_decompress(codec, buf + RN_BATCH_HEADER_SIZE, len - RN_BATCH_HEADER_SIZE,
-                                     (size_t)rules->max_message_bytes * RN_PRECORDS_INFLATE_FACTOR,
-                                     &recs, &rlen);
-        if (rc != 0)
-            return rc;
-    }
-    /* The walk reads a whole batch: an uncompressed one is buf; a decompressed one needs its
-     * header in front of the records. */
+    /* The walk reads a whole batch: an uncompressed one is buf; a decompressed one is its
+     * header then its records, in this thread's scratch buffer. */
     uint8_t *plain = buf;
     size_t plain_len = len;
-    if (recs != NULL) {
-        plain_len = RN_BATCH_HEADER_SIZE + rlen;
-        plain = rn_malloc(plain_len);
-        if (plain == NULL) {
-            rn_free(recs);
-            return RN_ENOMEM;
-        }
-        memcpy(plain, buf, RN_BATCH_HEADER_SIZE);
-        memcpy(plain + RN_BATCH_HEADER_SIZE, recs, rlen);
-        plain[RN_BATCH_OFF_ATTRIBUTES + 1] &= (uint8_t)~RN_BATCH_ATTR_CODEC_MASK;
-        rn_store_be32(plain + RN_BATCH_OFF_BATCH_LENGTH,
-                      (uint32_t)(plain_len - RN_BATCH_OFF_LEADER_EPOCH));
-        rn_free(recs);
+    if (codec != RN_CODEC_NONE) {
+        int rc = inflate_scratch(codec, buf, len, rules->max_message_bytes, &plain, &plain_len);
+        if (rc != 0)
+            return rc;
     }
     rn_recwalk_result_t walk;
     int rc = rn_recwalk_each(plain, plain_len, check_record, &ru, &walk) != 0 || ru.n_errors != 0
@@ -443,7 +506,5 @@ int rn_precords_check(const rn_precords_rules_t *rules, int64_t now_ms, uint8_t 
         rn_store_be64(buf + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)walk.max_timestamp);
         rn_store_be32(buf + RN_BATCH_OFF_CRC, rn_batch_compute_crc(buf, len));
     }
-    if (plain != buf)
-        rn_free(plain);
     return rc;
 }
