@@ -352,7 +352,17 @@ static const rn_config_def_t rn_config_defs[RN_CFG__COUNT] = {
     ROW(RN_CFG_NUM_NETWORK_THREADS, "num.network.threads", RN_CFG_INT, "3", 1, I32MAX, NULL,
         RN_CFGF_IGNORED, "Accepted; runnel runs one event loop."),
     ROW(RN_CFG_NUM_IO_THREADS, "num.io.threads", RN_CFG_INT, "8", 1, I32MAX, NULL, RN_CFGF_IGNORED,
-        "Accepted; runnel runs one event loop."),
+        "Accepted; runnel runs one event loop (produce.worker.threads moves Produce's per-byte "
+        "work off it)."),
+    ROW(RN_CFG_PRODUCE_WORKER_THREADS, "produce.worker.threads", RN_CFG_INT, "0", 0, 64, NULL, 0,
+        "Threads that check large produced batches (64 KiB and up, or 4 KiB for a compressed "
+        "one whose records must be read: CRC-32C, decompression and record rules, "
+        "recompression) off the event loop, in request order per partition; 0 = those checks "
+        "run on the loop and only recompressions leave it, on one thread. "
+        "runnel's own setting rather than Kafka's num.io.threads, which sizes the threads "
+        "that handle whole requests (default 8): a Kafka configuration copied over would "
+        "start threads for work runnel does not hand them. Off by default: on 2 cores it "
+        "gains nothing (docs/performance.md)."),
     ROW(RN_CFG_NUM_RECOVERY_THREADS_PER_DATA_DIR, "num.recovery.threads.per.data.dir", RN_CFG_INT,
         "1", 1, I32MAX, NULL, RN_CFGF_IGNORED, "Accepted; recovery runs on one thread."),
     ROW(RN_CFG_ZOOKEEPER_CONNECT, "zookeeper.connect", RN_CFG_STRING, NULL, 0, 0, NULL,

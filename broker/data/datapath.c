@@ -32,6 +32,11 @@ struct rn_pdefer *rn_datapath_pdefer(const rn_datapath_t *dp)
     return dp->pdefer;
 }
 
+int rn_datapath_produce_workers(const rn_datapath_t *dp)
+{
+    return dp->produce_workers;
+}
+
 struct rn_tslookup *rn_datapath_tslookup(const rn_datapath_t *dp)
 {
     return dp->tslookup;
@@ -402,9 +407,11 @@ int rn_datapath_init(rn_broker_t *b, char *err, size_t errlen)
         (size_t)rn_config_int(b->cfg, RN_CFG_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS),
         RN_FETCHSESS_EVICT_MS);
     dp->tslookup = rn_tslookup_new(b->offload, &b->stopping);
-    dp->pdefer = rn_pdefer_new(b->base, RN_DP_PDEFER_MAX_BYTES);
+    dp->produce_workers = (int)rn_config_int(b->cfg, RN_CFG_PRODUCE_WORKER_THREADS);
+    dp->pdefer = rn_pdefer_new(b->base, dp->produce_workers > 0 ? dp->produce_workers : 1,
+                               RN_DP_PDEFER_MAX_BYTES);
     if (dp->pdefer == NULL) {
-        snprintf(err, errlen, "cannot start the compression worker thread: %s", strerror(errno));
+        snprintf(err, errlen, "cannot start the produce worker threads: %s", strerror(errno));
         rn_tslookup_free(dp->tslookup);
         rn_fetchsess_cache_free(dp->sessions);
         rn_fetchwait_free(dp->waits);

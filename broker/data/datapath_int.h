@@ -14,7 +14,8 @@ struct rn_datapath {
     rn_fetchwait_t *waits;
     rn_fetchsess_cache_t *sessions; /* incremental Fetch sessions */
     struct rn_tslookup *tslookup;
-    struct rn_pdefer *pdefer; /* Produce appends queued behind off-loop compressions */
+    struct rn_pdefer *pdefer; /* Produce appends queued behind off-loop work */
+    int produce_workers;      /* produce.worker.threads */
     rn_pidalloc_t *pidalloc;
     rn_logmgr_t *logmgr;    /* the broker's: owns the logs, checkpoints and retention */
     struct event *tick;     /* 1 s housekeeping timer */
@@ -27,8 +28,8 @@ struct rn_datapath {
 /* Kafka's producer.id.expiration.ms default (one day). */
 #define RN_DP_PRODUCER_EXPIRATION_MS (24LL * 3600 * 1000)
 
-/* Most input bytes of Produce recompressions in flight on rn_pdefer's worker: about 2.7 s
- * of gzip at ~170 ms per MB; past it they compress on the loop. */
+/* Most input bytes of Produce work in flight on rn_pdefer's workers: about 2.7 s of gzip at
+ * ~170 ms per MB; past it the work is done on the loop. */
 #define RN_DP_PDEFER_MAX_BYTES (16u << 20)
 
 /* Pause between tries to open a partition log that failed to open (e.g. EMFILE). */

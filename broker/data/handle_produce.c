@@ -30,6 +30,11 @@
  *     queue behind it; the steps below then run on the loop when its turn comes, with the
  *     topic and partition looked up again (deleted meanwhile: UNKNOWN_TOPIC_OR_PARTITION;
  *     led elsewhere: NOT_LEADER_OR_FOLLOWER);
+ *   - with produce.worker.threads > 0, a batch of RN_PRECORDS_WORKER_MIN_BYTES or more (or a
+ *     compressed one of RN_PRECORDS_WORKER_MIN_ZBYTES whose records must be read) has
+ *     everything from its CRC to its recompression checked on a worker the same way
+ *     (rn_precords_check); one that fails there is checked again on the loop in its turn,
+ *     which names its errors in the order above;
  *   - idempotent batches: rn_pidstate's verdict (duplicates answer their original offsets);
  *   - the append (RECORD_LIST_TOO_LARGE past segment.bytes, KAFKA_STORAGE_ERROR on I/O).
  * log_start_offset is -1 for errors found before the log is consulted (request framing,
@@ -46,6 +51,7 @@
 #include "rn_handlers.h"
 
 #include "rn_alloc.h"
+#include "rn_codec.h"
 #include "rn_endian.h"
 #include "rn_err.h"
 #include "rn_kerr.h"
@@ -70,18 +76,39 @@ typedef struct produce_ctx {
     rn_pdefer_group_t *group; /* partitions queued in rn_pdefer; NULL when none */
 } produce_ctx_t;
 
-/* A partition's batch queued in rn_pdefer: the batch ready to append (buf), or, with
- * codec set, the one the worker's output becomes. */
+/* A partition's batch queued in rn_pdefer: the batch ready to append (buf), or the one its
+ * job's output becomes. */
 typedef struct pitem {
     const rn_topic_produce_data_t *tin;
     rn_partition_produce_response_t *out;
     rn_uuid_t topic_id; /* the topic it was checked against: a recreated one is not it */
     int32_t partition;
-    int codec;
     uint8_t *buf;
     size_t len;
     rn_batch_header_t hdr;
 } pitem_t;
+
+/* The work of a queued batch, on rn_pdefer's workers: heap memory of its own, since a
+ * cancelled request's arena goes while the job may still run (its frame, which buf points
+ * into, is kept by the group). */
+typedef struct pjob {
+    rn_pdefer_job_t job; /* first: rn_pdefer hands it back */
+    enum { PJOB_COMPRESS, PJOB_CHECK } kind;
+    /* PJOB_COMPRESS: the records of zjob.plain compressed to z. */
+    rn_precords_zjob_t zjob;
+    uint8_t *z;
+    size_t zlen;
+    /* PJOB_CHECK: the batch buf[0..len) from its CRC on (rn_precords_check); batch is the
+     * recompressed one, if any. */
+    rn_precords_rules_t rules;
+    int16_t api_version;
+    int64_t now_ms;
+    uint8_t *buf;
+    size_t len;
+    rn_batch_header_t hdr;
+    uint8_t *batch;
+    size_t batch_len;
+} pjob_t;
 
 /* A failed partition: code, and (v8+) the message fmt formats (NULL: none). */
 __attribute__((format(printf, 4, 5))) static void set_error(produce_ctx_t *pc,
@@ -114,11 +141,11 @@ static void add_wait(produce_ctx_t *pc, rn_dpart_t *dpart, rn_partition_produce_
     pc->waits[pc->nwaits++] = (rn_replica_pwait_t){dpart, out, last_offset, need_hw};
 }
 
-/* Batch-level validation. Returns a Kafka error code (0 = valid) and sets *hdr. */
-static int16_t check_batch(produce_ctx_t *pc, rn_partition_produce_response_t *out,
-                           const rn_topic_t *topic, int32_t partition, const uint8_t *buf,
-                           size_t len, rn_batch_header_t *hdr, int64_t max_message_bytes,
-                           int64_t log_start)
+/* Batch-level validation up to the CRC (the framing and size). Returns a Kafka error code
+ * (0 = valid) and sets *hdr. */
+static int16_t check_frame(produce_ctx_t *pc, rn_partition_produce_response_t *out,
+                           const rn_topic_t *topic, const uint8_t *buf, size_t len,
+                           rn_batch_header_t *hdr, int64_t max_message_bytes)
 {
     if (buf == NULL || len == 0) {
         set_error(pc, out, RN_KERR_INVALID_RECORD,
@@ -162,36 +189,52 @@ static int16_t check_batch(produce_ctx_t *pc, rn_partition_produce_response_t *o
                   "record batch per partition");
         return RN_KERR_INVALID_RECORD;
     }
+    return 0;
+}
+
+/* The header's rules after the CRC, for any thread: 0, or the Kafka error code with *why
+ * its message. */
+static int16_t header_error(const rn_batch_header_t *hdr, int16_t api_version, const char **why)
+{
+    int codec = rn_batch_codec(hdr);
+    *why = NULL;
+    if (codec > RN_CODEC_ZSTD) {
+        *why = "unknown compression codec in the batch";
+        return RN_KERR_CORRUPT_MESSAGE;
+    }
+    if (codec == RN_CODEC_ZSTD && api_version < 7) {
+        *why = "ZStandard compression needs Produce version 7 or later";
+        return RN_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    }
+    if (hdr->record_count <= 0)
+        *why = "the record batch has no records";
+    else if ((int64_t)hdr->last_offset_delta + 1 != hdr->record_count)
+        *why = "the record batch's offset range does not match its record count";
+    else if (rn_batch_is_control(hdr))
+        *why = "clients may not write control records";
+    else if (hdr->producer_id >= 0 && hdr->base_sequence < 0)
+        *why = "a record batch with a producer id needs a base sequence";
+    return *why != NULL ? RN_KERR_INVALID_RECORD : 0;
+}
+
+/* Batch-level validation from the CRC on, after check_frame. 0 or a Kafka error code. */
+static int16_t check_content(produce_ctx_t *pc, rn_partition_produce_response_t *out,
+                             const uint8_t *buf, size_t len, const rn_batch_header_t *hdr,
+                             int64_t log_start)
+{
     /* The CRC here; counts below, as Kafka's LogValidator does (INVALID_RECORD). */
     if (rn_batch_compute_crc(buf, len) != hdr->crc) {
         set_error(pc, out, RN_KERR_CORRUPT_MESSAGE, "%s", rn_batch_strerror(RN_ECORRUPT));
         return RN_KERR_CORRUPT_MESSAGE;
     }
-    int codec = rn_batch_codec(hdr);
-    if (codec > RN_CODEC_ZSTD) {
-        set_error(pc, out, RN_KERR_CORRUPT_MESSAGE, "unknown compression codec in the batch");
-        return RN_KERR_CORRUPT_MESSAGE;
+    const char *why;
+    int16_t code = header_error(hdr, pc->req->api_version, &why);
+    if (code != 0) {
+        set_error(pc, out, code, "%s", why);
+        if (code == RN_KERR_INVALID_RECORD)
+            out->log_start_offset = log_start;
     }
-    if (codec == RN_CODEC_ZSTD && pc->req->api_version < 7) {
-        set_error(pc, out, RN_KERR_UNSUPPORTED_COMPRESSION_TYPE,
-                  "ZStandard compression needs Produce version 7 or later");
-        return RN_KERR_UNSUPPORTED_COMPRESSION_TYPE;
-    }
-    const char *why = NULL;
-    if (hdr->record_count <= 0)
-        why = "the record batch has no records";
-    else if ((int64_t)hdr->last_offset_delta + 1 != hdr->record_count)
-        why = "the record batch's offset range does not match its record count";
-    else if (rn_batch_is_control(hdr))
-        why = "clients may not write control records";
-    else if (hdr->producer_id >= 0 && hdr->base_sequence < 0)
-        why = "a record batch with a producer id needs a base sequence";
-    if (why) {
-        set_error(pc, out, RN_KERR_INVALID_RECORD, "%s", why);
-        out->log_start_offset = log_start;
-        return RN_KERR_INVALID_RECORD;
-    }
-    return 0;
+    return code;
 }
 
 /* The partition of tin->name at index where this node leads and may append (Kafka's
@@ -277,7 +320,8 @@ static void append_batch(produce_ctx_t *pc, rn_topic_t *topic, rn_dpart_t *dpart
     }
 
     rn_plog_append_info_t info;
-    /* check_batch validated the CRC (and it was recomputed if the batch changed). */
+    /* check_content (or a worker) validated the CRC (and it was recomputed if the batch changed).
+     */
     int rc = rn_plog_append_validated(dpart->log, buf, len, part->leader_epoch, pc->now_ms, &info);
     if (rc != 0) {
         int16_t code = rc == RN_ETOOBIG ? RN_KERR_RECORD_LIST_TOO_LARGE
@@ -307,12 +351,45 @@ static void append_batch(produce_ctx_t *pc, rn_topic_t *topic, rn_dpart_t *dpart
     add_wait(pc, dpart, out, info.last_offset);
 }
 
+/* On a worker: a recompression. */
+static int compress_work(rn_pdefer_job_t *job)
+{
+    pjob_t *pj = (pjob_t *)job;
+    const rn_precords_zjob_t *zjob = &pj->zjob;
+    return rn_codec_compress(zjob->codec, NULL, zjob->plain + RN_BATCH_HEADER_SIZE,
+                             zjob->plain_len - RN_BATCH_HEADER_SIZE, &pj->z, &pj->zlen);
+}
+
+/* On a worker: check_content and rn_precords_apply's checks, without naming errors (any
+ * failure has the loop check the batch again). */
+static int check_work(rn_pdefer_job_t *job)
+{
+    pjob_t *pj = (pjob_t *)job;
+    const char *why;
+    if (rn_batch_compute_crc(pj->buf, pj->len) != pj->hdr.crc ||
+        header_error(&pj->hdr, pj->api_version, &why) != 0)
+        return RN_ECORRUPT;
+    return rn_precords_check(&pj->rules, pj->now_ms, pj->buf, pj->len, &pj->hdr, &pj->batch,
+                             &pj->batch_len);
+}
+
+static void release_pjob(rn_pdefer_job_t *job)
+{
+    pjob_t *pj = (pjob_t *)job;
+    rn_free(pj->zjob.plain);
+    rn_free(pj->z);
+    rn_free(pj->batch);
+    rn_free(pj);
+}
+
 /* An item's turn (rn_pdefer's commit, on the loop): the partition is looked up again, the
- * worker's output becomes the batch, then the sequence check and the append. */
-static void commit_item(void *arg, void *item_arg, const rn_pdefer_result_t *res)
+ * job's output becomes the batch, then the sequence check and the append. A job's output
+ * is freed after this returns: the append has copied it to the log by then. */
+static void commit_item(void *arg, void *item_arg, rn_pdefer_job_t *job, int rc)
 {
     produce_ctx_t *pc = arg;
     pitem_t *it = item_arg;
+    pjob_t *pj = (pjob_t *)job;
     pc->now_ms = rn_clock_wall_ms();
     rn_topic_t *topic = NULL;
     rn_dpart_t *dpart = resolve(pc, it->tin->name, it->partition, it->out, &topic);
@@ -325,14 +402,29 @@ static void commit_item(void *arg, void *item_arg, const rn_pdefer_result_t *res
     uint8_t *buf = it->buf;
     size_t len = it->len;
     rn_batch_header_t hdr = it->hdr;
-    if (res->in != NULL) {
-        rn_precords_zjob_t zjob = {it->codec, (uint8_t *)res->in, res->in_len};
+    int64_t log_start = rn_plog_log_start_offset(dpart->log);
+    if (pj != NULL && pj->kind == PJOB_COMPRESS) {
         if (rn_precords_zjob_finish(pc->req, dpart->max_message_bytes, topic->name, it->partition,
-                                    &zjob, res->rc, res->z, res->zlen, &buf, &len, &hdr,
+                                    &pj->zjob, rc, pj->z, pj->zlen, &buf, &len, &hdr,
                                     it->out) != 0) {
-            it->out->log_start_offset = rn_plog_log_start_offset(dpart->log);
+            it->out->log_start_offset = log_start;
             return;
         }
+    } else if (pj != NULL && rc != 0) {
+        /* Failed on the worker: checked again here, which names the errors. */
+        if (check_content(pc, it->out, buf, len, &hdr, log_start) != 0)
+            return;
+        if (rn_precords_apply(pc->req, dpart, topic->name, it->partition, pc->now_ms, &buf, &len,
+                              &hdr, it->out, NULL) != 0) {
+            it->out->log_start_offset = log_start;
+            return;
+        }
+    } else if (pj != NULL) {
+        if (pj->batch != NULL) {
+            buf = pj->batch;
+            len = pj->batch_len;
+        }
+        rn_batch_header_parse(buf, len, &hdr); /* maxTimestamp and CRC may have changed */
     }
     append_batch(pc, topic, dpart, buf, len, &hdr, it->out);
 }
@@ -354,29 +446,58 @@ static void finish_request(void *arg)
         rn_req_complete(req);
 }
 
+/* The connection closed: queued items are dropped; jobs still running read the frame,
+ * which the group keeps until they are done. */
 static void on_cancel(rn_req_t *req, void *arg)
 {
-    (void)req;
-    rn_pdefer_group_cancel(arg);
+    rn_pdefer_group_cancel(arg, rn_req_take_frame(req));
 }
 
-/* Queue the partition's batch in rn_pdefer (zjob->plain, if any, is handed over). */
+/* Queue the partition's batch in rn_pdefer behind job (NULL: it only waits its turn;
+ * handed over either way). */
 static void defer(produce_ctx_t *pc, const rn_topic_produce_data_t *tin, rn_topic_t *topic,
                   int32_t partition, uint8_t *buf, size_t len, const rn_batch_header_t *hdr,
-                  rn_precords_zjob_t *zjob, rn_partition_produce_response_t *out)
+                  pjob_t *pj, rn_partition_produce_response_t *out)
 {
     pitem_t *it = rn_arena_calloc(&pc->req->arena, 1, sizeof(*it));
     if (it == NULL) {
-        rn_free(zjob->plain);
+        if (pj != NULL)
+            release_pjob(&pj->job);
         set_error(pc, out, RN_KERR_UNKNOWN_SERVER_ERROR, NULL);
         return;
     }
-    *it = (pitem_t){tin, out, topic->id, partition, zjob->codec, buf, len, *hdr};
+    *it = (pitem_t){tin, out, topic->id, partition, buf, len, *hdr};
     if (pc->group == NULL)
         pc->group =
             rn_pdefer_group_new(rn_datapath_pdefer(pc->dp), commit_item, finish_request, pc);
-    rn_pdefer_add(pc->group, &topic->id, partition, zjob->codec, zjob->plain, zjob->plain_len,
-                  RN_BATCH_HEADER_SIZE, it);
+    rn_pdefer_add(pc->group, &topic->id, partition, pj != NULL ? &pj->job : NULL, it);
+}
+
+/* A job for the batch: a recompression of zjob (handed over), or, with zjob NULL, the whole
+ * check of buf[0..len) from its CRC on. */
+static pjob_t *new_pjob(produce_ctx_t *pc, const rn_dpart_t *dpart, uint8_t *buf, size_t len,
+                        const rn_batch_header_t *hdr, rn_precords_zjob_t *zjob)
+{
+    pjob_t *pj = rn_xcalloc(1, sizeof(*pj));
+    pj->job.release = release_pjob;
+    if (zjob != NULL) {
+        pj->kind = PJOB_COMPRESS;
+        pj->job.work = compress_work;
+        pj->job.in_bytes = zjob->plain_len;
+        pj->zjob = *zjob;
+        zjob->plain = NULL;
+        return pj;
+    }
+    pj->kind = PJOB_CHECK;
+    pj->job.work = check_work;
+    pj->job.in_bytes = len;
+    rn_precords_rules_of(dpart, &pj->rules);
+    pj->api_version = pc->req->api_version;
+    pj->now_ms = pc->now_ms;
+    pj->buf = buf;
+    pj->len = len;
+    pj->hdr = *hdr;
+    return pj;
 }
 
 static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *tin,
@@ -396,12 +517,23 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
     rn_batch_header_t hdr;
     int64_t max_bytes = dpart->max_message_bytes;
     int64_t log_start = rn_plog_log_start_offset(dpart->log);
-    if (check_batch(pc, out, topic, pin->index, buf, len, &hdr, max_bytes, log_start) != 0)
+    if (check_frame(pc, out, topic, buf, len, &hdr, max_bytes) != 0)
+        return;
+    rn_pdefer_t *pd = rn_datapath_pdefer(pc->dp);
+    if (rn_datapath_produce_workers(pc->dp) > 0) {
+        rn_precords_rules_t rules;
+        rn_precords_rules_of(dpart, &rules);
+        if (rn_precords_worker_wanted(&rules, &hdr, len) && rn_pdefer_has_room(pd, len)) {
+            defer(pc, tin, topic, pin->index, buf, len, &hdr,
+                  new_pjob(pc, dpart, buf, len, &hdr, NULL), out);
+            return;
+        }
+    }
+    if (check_content(pc, out, buf, len, &hdr, log_start) != 0)
         return;
 
     /* Record-level rules and compression.type; the batch may move to the arena, or its
      * compression to the worker. */
-    rn_pdefer_t *pd = rn_datapath_pdefer(pc->dp);
     rn_precords_zjob_t zjob = {0};
     if (rn_precords_apply(pc->req, dpart, topic->name, pin->index, pc->now_ms, &buf, &len, &hdr,
                           out, &zjob) != 0) {
@@ -421,7 +553,8 @@ static void produce_partition(produce_ctx_t *pc, const rn_topic_produce_data_t *
         }
     }
     if (zjob.plain != NULL || rn_pdefer_busy(pd, &topic->id, pin->index)) {
-        defer(pc, tin, topic, pin->index, buf, len, &hdr, &zjob, out);
+        defer(pc, tin, topic, pin->index, buf, len, &hdr,
+              zjob.plain != NULL ? new_pjob(pc, dpart, buf, len, &hdr, &zjob) : NULL, out);
         return;
     }
     append_batch(pc, topic, dpart, buf, len, &hdr, out);
@@ -547,7 +680,7 @@ int rn_handle_produce(rn_req_t *req)
         }
     }
 
-    /* Partitions queued behind compressions: the request waits for their turns. */
+    /* Partitions queued behind off-loop work: the request waits for their turns. */
     if (pc->group != NULL) {
         rn_req_park(req, on_cancel, pc->group);
         return RN_HANDLED_ASYNC;

@@ -1,24 +1,29 @@
-/* Produce appends deferred behind off-loop compressions (see rn_pdefer.h).
+/* Produce appends deferred behind off-loop work (see rn_pdefer.h).
  *
- * Each item is one rn_offload job (work NULL for an item that only keeps its place), so the
- * worker's submission order is the commit order. A partition's count of items in flight
- * lives in a map keyed by topic id and index rather than in its rn_dpart_t: the partition
- * may be deleted or change hands while its items are queued, and the count must outlive it. */
+ * Each item is one rn_offload job (work NULL for an item that only keeps its place) on a
+ * pool of nthreads workers, which finish in any order. A partition's items wait in a FIFO
+ * in its busy_t; when a job returns, its item is marked done and the FIFO commits from its
+ * head while the head is done, so a partition's items commit in the order they were added.
+ * The FIFO lives in a map keyed by topic id and index rather than in the partition's
+ * rn_dpart_t: the partition may be deleted or change hands while its items are queued, and
+ * the queue must outlive it. */
 #include "data/rn_pdefer.h"
 #include "net/rn_offload.h"
 
 #include "rn_alloc.h"
-#include "rn_codec.h"
 #include "rn_hash.h"
 #include "rn_map.h"
 
 #include <string.h>
 
-/* Items in flight on one partition. */
+typedef struct item item_t;
+
+/* Items in flight on one partition, oldest first. */
 typedef struct busy {
     rn_uuid_t topic_id;
     int32_t partition;
-    size_t n;
+    size_t n; /* items in the FIFO */
+    item_t *head, *tail;
 } busy_t;
 
 typedef struct busy_key {
@@ -28,34 +33,35 @@ typedef struct busy_key {
 
 struct rn_pdefer {
     rn_offload_t *off;
-    rn_map_t busy;    /* busy_t by (topic id, partition), present while n > 0 */
-    size_t max_bytes; /* bound on in_bytes, but for one item alone */
-    size_t in_bytes;  /* inputs of the compressions in flight */
-    size_t items;     /* items in flight */
+    rn_map_t busy;     /* busy_t by (topic id, partition), present while n > 0 */
+    size_t max_bytes;  /* bound on in_bytes, but for one item alone */
+    size_t in_bytes;   /* inputs of the jobs in flight */
+    size_t items;      /* items in flight */
+    uint64_t jobs_run; /* jobs whose work returned */
 };
 
 /* Valid states: live (cancelled false) until every item committed, then finish runs and the
- * group is freed; or cancelled, freed when its last item's job returns. */
+ * group is freed; or cancelled, freed (with keep) when its last item is dropped. */
 struct rn_pdefer_group {
     rn_pdefer_t *pd;
     rn_pdefer_commit_fn commit;
     rn_pdefer_finish_fn finish;
     void *arg;
-    int left; /* items not done */
+    void *keep; /* memory the cancel handed over, freed with the group */
+    int left;   /* items not settled */
     bool cancelled;
 };
 
-typedef struct item {
+/* Queued (done false) until its job returns, then done until its turn in the FIFO. */
+struct item {
     rn_pdefer_group_t *g;
     busy_t *busy;
     void *arg;
-    int codec;
-    uint8_t *in; /* owned; NULL for an item without compression */
-    size_t in_len;
-    size_t skip; /* in's first bytes, not compressed */
-    uint8_t *z;  /* the worker's output, owned */
-    size_t zlen;
-} item_t;
+    rn_pdefer_job_t *job; /* NULL for an item that only keeps its place */
+    int rc;
+    bool done;
+    item_t *next; /* in busy's FIFO */
+};
 
 static uint64_t busy_hash(const rn_uuid_t *topic_id, int32_t partition)
 {
@@ -70,10 +76,10 @@ static bool busy_eq(const void *item, const void *key)
     return b->partition == k->partition && rn_uuid_equal(&b->topic_id, k->topic_id);
 }
 
-rn_pdefer_t *rn_pdefer_new(struct event_base *base, size_t max_bytes)
+rn_pdefer_t *rn_pdefer_new(struct event_base *base, int nthreads, size_t max_bytes)
 {
     rn_pdefer_t *pd = rn_xcalloc(1, sizeof(*pd));
-    pd->off = rn_offload_new(base);
+    pd->off = rn_offload_new_pool(base, nthreads);
     if (pd->off == NULL) {
         rn_free(pd);
         return NULL;
@@ -86,7 +92,7 @@ void rn_pdefer_free(rn_pdefer_t *pd)
 {
     if (pd == NULL)
         return;
-    rn_offload_free(pd->off); /* every item's done runs, emptying the map */
+    rn_offload_free(pd->off); /* every item's job returns, emptying the map */
     rn_map_free(&pd->busy);
     rn_free(pd);
 }
@@ -97,10 +103,10 @@ bool rn_pdefer_busy(const rn_pdefer_t *pd, const rn_uuid_t *topic_id, int32_t pa
     return rn_map_get(&pd->busy, busy_hash(topic_id, partition), busy_eq, &key) != NULL;
 }
 
-bool rn_pdefer_has_room(const rn_pdefer_t *pd, size_t in_len)
+bool rn_pdefer_has_room(const rn_pdefer_t *pd, size_t in_bytes)
 {
     return pd->in_bytes == 0 ||
-           (pd->in_bytes <= pd->max_bytes && in_len <= pd->max_bytes - pd->in_bytes);
+           (pd->in_bytes <= pd->max_bytes && in_bytes <= pd->max_bytes - pd->in_bytes);
 }
 
 size_t rn_pdefer_bytes(const rn_pdefer_t *pd)
@@ -111,6 +117,11 @@ size_t rn_pdefer_bytes(const rn_pdefer_t *pd)
 size_t rn_pdefer_items(const rn_pdefer_t *pd)
 {
     return pd->items;
+}
+
+uint64_t rn_pdefer_jobs_run(const rn_pdefer_t *pd)
+{
+    return pd->jobs_run;
 }
 
 rn_pdefer_group_t *rn_pdefer_group_new(rn_pdefer_t *pd, rn_pdefer_commit_fn commit,
@@ -129,53 +140,85 @@ int rn_pdefer_group_left(const rn_pdefer_group_t *g)
     return g->left;
 }
 
-void rn_pdefer_group_cancel(rn_pdefer_group_t *g)
+static void group_free(rn_pdefer_group_t *g)
 {
+    rn_free(g->keep);
+    rn_free(g);
+}
+
+void rn_pdefer_group_cancel(rn_pdefer_group_t *g, void *keep)
+{
+    g->keep = keep;
     if (g->left == 0)
-        rn_free(g);
+        group_free(g);
     else
         g->cancelled = true;
 }
 
-/* On the worker: the item's own input and output only. */
+/* On a worker: the job's own memory only. */
 static int item_work(void *arg)
 {
     item_t *it = arg;
-    return rn_codec_compress(it->codec, NULL, it->in + it->skip, it->in_len - it->skip, &it->z,
-                             &it->zlen);
+    return it->job->work(it->job);
 }
 
-static void item_done(void *arg, int rc)
+/* The item's turn: commit (or drop) it, release its job, finish its group after the last. */
+static void settle(rn_pdefer_t *pd, item_t *it)
 {
-    item_t *it = arg;
     rn_pdefer_group_t *g = it->g;
-    rn_pdefer_t *pd = g->pd;
-    if (it->in != NULL)
-        pd->in_bytes -= it->in_len;
+    rn_pdefer_job_t *job = it->job;
+    if (job != NULL)
+        pd->in_bytes -= job->in_bytes;
     pd->items--;
-    busy_t *busy = it->busy;
-    if (--busy->n == 0) {
-        rn_map_remove_item(&pd->busy, busy_hash(&busy->topic_id, busy->partition), busy);
-        rn_free(busy);
-    }
-    if (!g->cancelled) {
-        rn_pdefer_result_t res = {rc, it->in, it->in_len, rc == 0 ? it->z : NULL, it->zlen};
-        g->commit(g->arg, it->arg, &res);
-    }
-    rn_free(it->in);
-    rn_free(it->z);
+    if (!g->cancelled)
+        g->commit(g->arg, it->arg, job, it->rc);
+    if (job != NULL && job->release != NULL)
+        job->release(job);
     rn_free(it);
     if (--g->left > 0)
         return;
-    rn_pdefer_finish_fn finish = g->cancelled ? NULL : g->finish;
+    if (g->cancelled) {
+        group_free(g);
+        return;
+    }
+    rn_pdefer_finish_fn finish = g->finish;
     void *garg = g->arg;
-    rn_free(g);
+    group_free(g);
     if (finish != NULL)
         finish(garg);
 }
 
-void rn_pdefer_add(rn_pdefer_group_t *g, const rn_uuid_t *topic_id, int32_t partition, int codec,
-                   uint8_t *in, size_t in_len, size_t skip, void *item_arg)
+/* On the loop: a job returned; its partition commits what is due. The FIFO is unlinked
+ * before each callback, which may add items (to this partition too). */
+static void item_done(void *arg, int rc)
+{
+    item_t *done = arg;
+    rn_pdefer_t *pd = done->g->pd;
+    busy_t *busy = done->busy;
+    done->rc = rc;
+    done->done = true;
+    if (done->job != NULL && done->job->work != NULL)
+        pd->jobs_run++;
+    for (;;) {
+        item_t *it = busy->head;
+        if (it == NULL || !it->done)
+            return;
+        busy->head = it->next;
+        if (busy->head == NULL)
+            busy->tail = NULL;
+        bool last = --busy->n == 0;
+        if (last) {
+            rn_map_remove_item(&pd->busy, busy_hash(&busy->topic_id, busy->partition), busy);
+            rn_free(busy);
+        }
+        settle(pd, it);
+        if (last)
+            return;
+    }
+}
+
+void rn_pdefer_add(rn_pdefer_group_t *g, const rn_uuid_t *topic_id, int32_t partition,
+                   rn_pdefer_job_t *job, void *item_arg)
 {
     rn_pdefer_t *pd = g->pd;
     uint64_t hash = busy_hash(topic_id, partition);
@@ -187,18 +230,20 @@ void rn_pdefer_add(rn_pdefer_group_t *g, const rn_uuid_t *topic_id, int32_t part
         busy->partition = partition;
         rn_map_xput(&pd->busy, hash, busy);
     }
-    busy->n++;
     item_t *it = rn_xcalloc(1, sizeof(*it));
     it->g = g;
     it->busy = busy;
     it->arg = item_arg;
-    it->codec = codec;
-    it->in = in;
-    it->in_len = in_len;
-    it->skip = skip < in_len ? skip : in_len;
-    if (in != NULL)
-        pd->in_bytes += in_len;
+    it->job = job;
+    if (busy->tail != NULL)
+        busy->tail->next = it;
+    else
+        busy->head = it;
+    busy->tail = it;
+    busy->n++;
+    if (job != NULL)
+        pd->in_bytes += job->in_bytes;
     pd->items++;
     g->left++;
-    rn_offload_submit(pd->off, in != NULL ? item_work : NULL, item_done, it);
+    rn_offload_submit(pd->off, job != NULL && job->work != NULL ? item_work : NULL, item_done, it);
 }

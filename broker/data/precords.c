@@ -7,15 +7,18 @@
 #include "rn_kerr.h"
 #include "rn_recwalk.h"
 #include "rn_records.h"
+#include "rn_err.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* One pass over the records: counts the failing ones, and fills errs when it is set. */
 typedef struct rules {
-    rn_req_t *req;
-    const rn_dpart_t *dpart;
+    rn_req_t *req; /* NULL off the loop, where only the counting pass runs */
+    const rn_precords_rules_t *rules;
     const char *topic;
     int32_t partition;
     int64_t now_ms;
@@ -37,7 +40,7 @@ static void add_error(rules_t *ru, int32_t index, rn_str_t text)
 static void check_record(void *arg, int32_t index, const rn_record_t *rec)
 {
     rules_t *ru = arg;
-    const rn_dpart_t *dpart = ru->dpart;
+    const rn_precords_rules_t *dpart = ru->rules;
     rn_str_t none = {0};
     if (dpart->compacted && rec->key.len < 0) {
         add_error(ru, index,
@@ -143,7 +146,7 @@ static int16_t walk_records(rules_t *ru, const uint8_t *plain, size_t plain_len,
 static uint8_t *inflate_batch(rules_t *ru, const uint8_t *buf, size_t len, size_t *plain_len,
                               rn_partition_produce_response_t *out)
 {
-    size_t cap = (size_t)ru->dpart->max_message_bytes * RN_PRECORDS_INFLATE_FACTOR;
+    size_t cap = (size_t)ru->rules->max_message_bytes * RN_PRECORDS_INFLATE_FACTOR;
     uint8_t *recs = NULL;
     size_t rlen = 0;
     int rc = rn_codec_decompress(buf[RN_BATCH_OFF_ATTRIBUTES + 1] & RN_BATCH_ATTR_CODEC_MASK,
@@ -237,6 +240,38 @@ static int16_t seal_batch(rn_req_t *req, int64_t max_message_bytes, const char *
     return 0;
 }
 
+void rn_precords_rules_of(const rn_dpart_t *dpart, rn_precords_rules_t *rules)
+{
+    *rules = (rn_precords_rules_t){
+        .compression = dpart->compression,
+        .compacted = dpart->compacted,
+        .create_time = dpart->create_time,
+        .ts_before_max_ms = dpart->ts_before_max_ms,
+        .ts_after_max_ms = dpart->ts_after_max_ms,
+        .max_message_bytes = dpart->max_message_bytes,
+    };
+}
+
+/* Whether the records must be read: recompression, a finite timestamp window, compaction. */
+static bool needs_records(const rn_precords_rules_t *rules, int codec, bool *recompress)
+{
+    *recompress = rules->compression >= 0 && rules->compression != codec;
+    bool window = rules->create_time &&
+                  (rules->ts_before_max_ms != INT64_MAX || rules->ts_after_max_ms != INT64_MAX);
+    return codec == RN_CODEC_NONE || *recompress || window || rules->compacted;
+}
+
+bool rn_precords_worker_wanted(const rn_precords_rules_t *rules, const rn_batch_header_t *hdr,
+                               size_t len)
+{
+    if (len >= RN_PRECORDS_WORKER_MIN_BYTES)
+        return true;
+    int codec = rn_batch_codec(hdr);
+    bool recompress;
+    return codec != RN_CODEC_NONE && len >= RN_PRECORDS_WORKER_MIN_ZBYTES &&
+           needs_records(rules, codec, &recompress);
+}
+
 bool rn_precords_offload_wanted(int codec, size_t records_len)
 {
     return codec == RN_CODEC_GZIP ||
@@ -251,13 +286,13 @@ int16_t rn_precords_apply(rn_req_t *req, const rn_dpart_t *dpart, const char *to
     if (zjob != NULL)
         *zjob = (rn_precords_zjob_t){0};
     int codec = rn_batch_codec(hdr);
-    bool recompress = dpart->compression >= 0 && dpart->compression != codec;
-    bool window = dpart->create_time &&
-                  (dpart->ts_before_max_ms != INT64_MAX || dpart->ts_after_max_ms != INT64_MAX);
-    if (codec != RN_CODEC_NONE && !recompress && !window && !dpart->compacted)
+    rn_precords_rules_t rules;
+    rn_precords_rules_of(dpart, &rules);
+    bool recompress;
+    if (!needs_records(&rules, codec, &recompress))
         return 0; /* stored as sent, without decompressing (design decision 2) */
     rules_t ru = {
-        .req = req, .dpart = dpart, .topic = topic, .partition = partition, .now_ms = now_ms};
+        .req = req, .rules = &rules, .topic = topic, .partition = partition, .now_ms = now_ms};
     uint8_t *plain = *buf;
     size_t plain_len = *len;
     if (codec != RN_CODEC_NONE && !(plain = inflate_batch(&ru, *buf, *len, &plain_len, out)))
@@ -322,4 +357,154 @@ int16_t rn_precords_zjob_run(rn_req_t *req, int64_t max_message_bytes, const cha
                                            zlen, buf, len, hdr, out);
     rn_free(z);
     return code;
+}
+
+/* The worker's batch: header (max timestamp set, codec bits and length for zlen bytes of
+ * records z) then z, with its CRC; NULL past max_message_bytes. */
+static uint8_t *seal_copy(const uint8_t *header, int codec, int64_t max_timestamp, const uint8_t *z,
+                          size_t zlen, int64_t max_message_bytes, size_t *len)
+{
+    size_t batch_len = RN_BATCH_HEADER_SIZE + zlen;
+    if ((int64_t)batch_len > max_message_bytes)
+        return NULL;
+    uint8_t *batch = rn_malloc(batch_len);
+    if (batch == NULL)
+        return NULL;
+    memcpy(batch, header, RN_BATCH_HEADER_SIZE);
+    memcpy(batch + RN_BATCH_HEADER_SIZE, z, zlen);
+    batch[RN_BATCH_OFF_ATTRIBUTES + 1] =
+        (uint8_t)((batch[RN_BATCH_OFF_ATTRIBUTES + 1] & ~RN_BATCH_ATTR_CODEC_MASK) | codec);
+    rn_store_be32(batch + RN_BATCH_OFF_BATCH_LENGTH,
+                  (uint32_t)(batch_len - RN_BATCH_OFF_LEADER_EPOCH));
+    rn_store_be64(batch + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)max_timestamp);
+    rn_store_be32(batch + RN_BATCH_OFF_CRC, rn_batch_compute_crc(batch, batch_len));
+    *len = batch_len;
+    return batch;
+}
+
+/* A worker's buffer for decompressed batches, kept between batches (freed when the thread
+ * ends): a fresh one of a megabyte or more per batch cost more in page faults than the
+ * decompression itself. It holds the largest batch seen, at most 16 x max.message.bytes. */
+typedef struct scratch {
+    uint8_t *p;
+    size_t cap;
+} scratch_t;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *arg)
+{
+    scratch_t *sc = arg;
+    rn_free(sc->p);
+    rn_free(sc);
+}
+
+static void scratch_key_init(void)
+{
+    if (pthread_key_create(&scratch_key, scratch_free) != 0)
+        abort();
+}
+
+static scratch_t *scratch_get(void)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    scratch_t *sc = pthread_getspecific(scratch_key);
+    if (sc == NULL) {
+        sc = rn_xcalloc(1, sizeof(*sc));
+        if (pthread_setspecific(scratch_key, sc) != 0)
+            abort();
+    }
+    return sc;
+}
+
+/* The compressed batch buf[0..len) as a whole uncompressed batch in this thread's scratch
+ * buffer (*plain, valid until the thread's next call): its header, codec bits cleared and
+ * length set, then the records, at most max_message_bytes x the inflate factor. */
+static int inflate_scratch(int codec, const uint8_t *buf, size_t len, int64_t max_message_bytes,
+                           uint8_t **plain, size_t *plain_len)
+{
+    scratch_t *sc = scratch_get();
+    size_t max_out = (size_t)max_message_bytes * RN_PRECORDS_INFLATE_FACTOR;
+    const uint8_t *in = buf + RN_BATCH_HEADER_SIZE;
+    size_t in_len = len - RN_BATCH_HEADER_SIZE, rlen = 0;
+    size_t room = sc->cap > RN_BATCH_HEADER_SIZE ? sc->cap - RN_BATCH_HEADER_SIZE : 0;
+    int rc = RN_ETOOBIG;
+    if (room > 0)
+        rc = rn_codec_decompress_into(codec, in, in_len, sc->p + RN_BATCH_HEADER_SIZE,
+                                      room < max_out ? room : max_out, &rlen);
+    if (rc == RN_ETOOBIG && room < max_out) {
+        /* Larger than any batch before: decompressed once more, into a buffer that fits. */
+        uint8_t *recs = NULL;
+        rc = rn_codec_decompress(codec, in, in_len, max_out, &recs, &rlen);
+        if (rc == 0) {
+            uint8_t *grown = rn_malloc(RN_BATCH_HEADER_SIZE + rlen);
+            if (grown == NULL) {
+                rn_free(recs);
+                return RN_ENOMEM;
+            }
+            rn_free(sc->p);
+            sc->p = grown;
+            sc->cap = RN_BATCH_HEADER_SIZE + rlen;
+            memcpy(sc->p + RN_BATCH_HEADER_SIZE, recs, rlen);
+            rn_free(recs);
+        }
+    }
+    if (rc != 0)
+        return rc;
+    memcpy(sc->p, buf, RN_BATCH_HEADER_SIZE);
+    sc->p[RN_BATCH_OFF_ATTRIBUTES + 1] &= (uint8_t)~RN_BATCH_ATTR_CODEC_MASK;
+    *plain_len = RN_BATCH_HEADER_SIZE + rlen;
+    rn_store_be32(sc->p + RN_BATCH_OFF_BATCH_LENGTH,
+                  (uint32_t)(*plain_len - RN_BATCH_OFF_LEADER_EPOCH));
+    *plain = sc->p;
+    return 0;
+}
+
+int rn_precords_check(const rn_precords_rules_t *rules, int64_t now_ms, uint8_t *buf, size_t len,
+                      const rn_batch_header_t *hdr, uint8_t **batch, size_t *batch_len)
+{
+    *batch = NULL;
+    *batch_len = 0;
+    int codec = rn_batch_codec(hdr);
+    bool recompress;
+    if (!needs_records(rules, codec, &recompress))
+        return 0;
+    rules_t ru = {.rules = rules, .now_ms = now_ms};
+    /* The walk reads a whole batch: an uncompressed one is buf; a decompressed one is its
+     * header then its records, in this thread's scratch buffer. */
+    uint8_t *plain = buf;
+    size_t plain_len = len;
+    if (codec != RN_CODEC_NONE) {
+        int rc = inflate_scratch(codec, buf, len, rules->max_message_bytes, &plain, &plain_len);
+        if (rc != 0)
+            return rc;
+    }
+    rn_recwalk_result_t walk;
+    int rc = rn_recwalk_each(plain, plain_len, check_record, &ru, &walk) != 0 || ru.n_errors != 0
+                 ? RN_EINVAL
+                 : 0;
+    if (rc == 0 && recompress) {
+        uint8_t *z = NULL;
+        size_t zlen = 0;
+        const uint8_t *out = plain + RN_BATCH_HEADER_SIZE;
+        size_t out_len = plain_len - RN_BATCH_HEADER_SIZE;
+        if (rules->compression != RN_CODEC_NONE) {
+            rc = rn_codec_compress(rules->compression, NULL, out, out_len, &z, &zlen);
+            out = z;
+            out_len = zlen;
+        }
+        if (rc == 0)
+            *batch = seal_copy(plain, rules->compression, walk.max_timestamp, out, out_len,
+                               rules->max_message_bytes, batch_len);
+        if (rc == 0 && *batch == NULL)
+            rc = RN_ETOOBIG;
+        rn_free(z);
+    } else if (rc == 0 && walk.max_timestamp != hdr->max_timestamp) {
+        /* Walked for its rules only: kept as sent, its maximum fixed (the last step, so a
+         * failure above leaves buf as the loop must see it again). */
+        rn_store_be64(buf + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)walk.max_timestamp);
+        rn_store_be32(buf + RN_BATCH_OFF_CRC, rn_batch_compute_crc(buf, len));
+    }
+    return rc;
 }

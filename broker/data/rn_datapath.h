@@ -115,8 +115,11 @@ rn_fetchwait_t *rn_datapath_waits(const rn_datapath_t *dp);
 rn_pidalloc_t *rn_datapath_pidalloc(const rn_datapath_t *dp);
 /* The fetch session cache (max.incremental.fetch.session.cache.slots). */
 rn_fetchsess_cache_t *rn_datapath_sessions(const rn_datapath_t *dp);
-/* Produce appends queued behind recompressions off the loop (rn_pdefer.h). */
+/* Produce appends queued behind work off the loop (rn_pdefer.h). */
 struct rn_pdefer *rn_datapath_pdefer(const rn_datapath_t *dp);
+/* produce.worker.threads: 0 = only recompressions leave the loop (on one thread), N = large
+ * batches are checked whole on a pool of N threads (rn_precords_check). */
+int rn_datapath_produce_workers(const rn_datapath_t *dp);
 /* Lookups inside compressed batches for ListOffsets, off the loop (rn_tslookup.h). */
 struct rn_tslookup *rn_datapath_tslookup(const rn_datapath_t *dp);
 

@@ -1,27 +1,33 @@
-/* rn_pdefer: Produce appends deferred behind a compression that runs off the event loop.
+/* rn_pdefer: Produce appends deferred behind per-byte work that runs off the event loop.
  *
- * A topic whose compression.type differs from what the producer sent has its batches
- * recompressed (rn_precords.h); gzip costs ~170 ms per MB, which on the loop would stall every
- * other connection. The Produce handler checks and walks the batch on the loop, then hands
- * the compression here as an item: the item's job compresses on a worker thread of its own
- * (an rn_offload instance, so admin fsyncs and compressions never wait for each other), and
- * the item's commit callback — the sequence check and the append — runs back on the loop.
+ * Two kinds of work leave the loop: recompression (a topic whose compression.type differs
+ * from what the producer sent; gzip costs ~170 ms per MB, which on the loop would stall
+ * every other connection), and, with produce.worker.threads > 0, the whole per-byte check of
+ * a large batch (CRC-32C, decompression and record walk, recompression; rn_precords.h). The
+ * Produce handler hands such a batch here as an item with a job: the job's work runs on a
+ * worker thread of a pool of our own (an rn_offload pool, so admin fsyncs and produce work
+ * never wait for each other), and the item's commit callback — the sequence check and the
+ * append — runs back on the loop.
  *
  * Order: a partition is busy while it has items in flight (rn_pdefer_busy). The handler must
- * add every later append to a busy partition as an item too (without compression: it only
- * waits its turn), whichever connection it came from. The worker runs jobs one at a time
- * and their done callbacks run in submission order, so a partition's items commit in the
- * order their requests arrived and idempotent producers' sequences are checked in order.
+ * add every later append to a busy partition as an item too (without work: it only waits its
+ * turn), whichever connection it came from. Jobs of one partition may run on several workers
+ * at once, but each partition's items commit in the order they were added, so its appends
+ * keep their requests' order and idempotent producers' sequences are checked in order.
+ * Items of different partitions do not wait for each other.
  *
  * Items belong to a group (one parked Produce request): commit runs per item, finish once
- * after the group's last item. A cancelled group (the connection closed) drops its items as
- * their jobs return: neither commit nor finish runs, and the inputs are freed.
+ * after the group's last item. A cancelled group (the connection closed) drops its items in
+ * their turn: neither commit nor finish runs, each job is released, and the memory the
+ * cancel handed over (the request's frame, which running jobs may still read) is freed with
+ * the group after its last item.
  *
- * Memory: the compressions in flight hold at most max_bytes of input (rn_pdefer_has_room);
- * past it the handler compresses on the loop, as before, which also slows the producers that
+ * Memory: the jobs in flight count at most max_bytes of input (rn_pdefer_has_room); past it
+ * the handler does the work on the loop, as before, which also slows the producers that
  * overran it. One input larger than max_bytes may still go alone.
  *
- * Loop thread only. rn_pdefer_free finishes queued jobs first (their callbacks run there). */
+ * Loop thread only, but for a job's work. rn_pdefer_free finishes queued jobs first (their
+ * callbacks run there). */
 #ifndef RN_PDEFER_H
 #define RN_PDEFER_H
 
@@ -36,46 +42,49 @@ struct event_base;
 typedef struct rn_pdefer rn_pdefer_t;
 typedef struct rn_pdefer_group rn_pdefer_group_t;
 
-/* What an item's job produced, for its commit: the input handed to rn_pdefer_add (still
- * owned by the module: valid during commit only) and, for an item with a codec, the
- * compressed records (rc 0) or the compression's RN_E*. */
-typedef struct rn_pdefer_result {
-    int rc;
-    const uint8_t *in;
-    size_t in_len;
-    const uint8_t *z; /* NULL without a compression */
-    size_t zlen;
-} rn_pdefer_result_t;
+/* A unit of work for an item, embedded by the caller in a struct of its own. work (NULL:
+ * the item only keeps its place) runs on a worker and touches only the job's own memory
+ * (and memory the group keeps alive); its return value goes to commit. release frees the
+ * job on the loop after its commit, or when its item is dropped. */
+typedef struct rn_pdefer_job rn_pdefer_job_t;
+struct rn_pdefer_job {
+    int (*work)(rn_pdefer_job_t *job);
+    void (*release)(rn_pdefer_job_t *job);
+    size_t in_bytes; /* counted against max_bytes while in flight */
+};
 
-typedef void (*rn_pdefer_commit_fn)(void *group_arg, void *item_arg, const rn_pdefer_result_t *res);
+typedef void (*rn_pdefer_commit_fn)(void *group_arg, void *item_arg, rn_pdefer_job_t *job, int rc);
 typedef void (*rn_pdefer_finish_fn)(void *group_arg);
 
-/* Start the worker. NULL (errno set) when the thread cannot start. max_bytes bounds the
- * inputs in flight (see above). */
-rn_pdefer_t *rn_pdefer_new(struct event_base *base, size_t max_bytes);
-/* Finish every queued job (callbacks run here), stop the worker, free. NULL is ok. */
+/* Start nthreads (>= 1) workers. NULL (errno set) when they cannot start. max_bytes bounds
+ * the inputs in flight (see above). */
+rn_pdefer_t *rn_pdefer_new(struct event_base *base, int nthreads, size_t max_bytes);
+/* Finish every queued job (callbacks run here), stop the workers, free. NULL is ok. */
 void rn_pdefer_free(rn_pdefer_t *pd);
 
 /* Items in flight for (topic_id, partition): later appends there must queue behind them. */
 bool rn_pdefer_busy(const rn_pdefer_t *pd, const rn_uuid_t *topic_id, int32_t partition);
-/* Whether a compression of in_len input bytes may go to the worker now. */
-bool rn_pdefer_has_room(const rn_pdefer_t *pd, size_t in_len);
-/* Input bytes of the compressions in flight, and items in flight (tests, metrics). */
+/* Whether a job of in_bytes input may go to the workers now. */
+bool rn_pdefer_has_room(const rn_pdefer_t *pd, size_t in_bytes);
+/* Input bytes of the jobs in flight, and items in flight (tests, metrics). */
 size_t rn_pdefer_bytes(const rn_pdefer_t *pd);
 size_t rn_pdefer_items(const rn_pdefer_t *pd);
+/* Jobs whose work has run on a worker since the start (metrics). */
+uint64_t rn_pdefer_jobs_run(const rn_pdefer_t *pd);
 
 /* A new, empty group; commit and finish run with arg. */
 rn_pdefer_group_t *rn_pdefer_group_new(rn_pdefer_t *pd, rn_pdefer_commit_fn commit,
                                        rn_pdefer_finish_fn finish, void *arg);
 /* Queue an item of group g for (topic_id, partition), which is busy from now until the item
- * is done. With in not NULL, in (rn_malloc'd; taken over) is compressed with codec on the
- * worker before commit, but for its first skip bytes (a header commit uses). Items are added from
- * one loop callback: finish runs after the last one's commit, on a later loop iteration. */
-void rn_pdefer_add(rn_pdefer_group_t *g, const rn_uuid_t *topic_id, int32_t partition, int codec,
-                   uint8_t *in, size_t in_len, size_t skip, void *item_arg);
+ * has committed (or been dropped). job (NULL: an item that only keeps its place) is the
+ * module's until released. Items are added from one loop callback: commits and finish run
+ * on later loop iterations. */
+void rn_pdefer_add(rn_pdefer_group_t *g, const rn_uuid_t *topic_id, int32_t partition,
+                   rn_pdefer_job_t *job, void *item_arg);
 /* Items of g not committed yet. */
 int rn_pdefer_group_left(const rn_pdefer_group_t *g);
-/* The group's owner is gone (see above). A group with no items left is freed at once. */
-void rn_pdefer_group_cancel(rn_pdefer_group_t *g);
+/* The group's owner is gone (see above); keep (rn_malloc'd, may be NULL) is freed when the
+ * group is. A group with no items left is freed at once. */
+void rn_pdefer_group_cancel(rn_pdefer_group_t *g, void *keep);
 
 #endif

@@ -1,8 +1,8 @@
-/* rn_offload: one worker thread for blocking work, results delivered on the loop
+/* rn_offload: worker threads for blocking work, results delivered on the loop
  * (see rn_offload.h).
  *
- * Jobs move todo -> (worker runs work) -> finished -> (loop runs done). Both lists are
- * guarded by mu; the worker writes one byte to the pipe after finishing a job and the
+ * Jobs move todo -> (a worker runs work) -> finished -> (loop runs done). Both lists are
+ * guarded by mu; a worker writes one byte to the pipe after finishing a job and the
  * loop's read event drains the pipe and the finished list. */
 #include "net/rn_offload.h"
 
@@ -29,7 +29,8 @@ typedef struct job_list {
 } job_list_t;
 
 struct rn_offload {
-    pthread_t thread;
+    pthread_t *threads;
+    int nthreads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     job_list_t todo, finished;
@@ -107,28 +108,57 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     deliver(off);
 }
 
+/* Stop and join the first n threads (they drain todo first). */
+static void stop_threads(rn_offload_t *off, int n)
+{
+    pthread_mutex_lock(&off->mu);
+    off->stop = true;
+    pthread_cond_broadcast(&off->cv);
+    pthread_mutex_unlock(&off->mu);
+    for (int i = 0; i < n; i++)
+        pthread_join(off->threads[i], NULL);
+}
+
 rn_offload_t *rn_offload_new(struct event_base *base)
+{
+    return rn_offload_new_pool(base, 1);
+}
+
+rn_offload_t *rn_offload_new_pool(struct event_base *base, int nthreads)
 {
     rn_offload_t *off = rn_xcalloc(1, sizeof(*off));
     int fds[2];
+    if (nthreads < 1)
+        nthreads = 1;
     if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
         rn_free(off);
         return NULL;
     }
+    off->threads = rn_xcalloc((size_t)nthreads, sizeof(*off->threads));
     off->pipe_rd = fds[0];
     off->pipe_wr = fds[1];
     pthread_mutex_init(&off->mu, NULL);
     pthread_cond_init(&off->cv, NULL);
     off->ev = event_new(base, off->pipe_rd, EV_READ | EV_PERSIST, on_wake, off);
-    if (off->ev == NULL || event_add(off->ev, NULL) != 0 ||
-        pthread_create(&off->thread, NULL, worker_main, off) != 0) {
-        int saved = errno;
+    int started = 0, err = 0;
+    if (off->ev == NULL || event_add(off->ev, NULL) != 0)
+        err = errno ? errno : ENOMEM;
+    while (err == 0 && started < nthreads) {
+        err = pthread_create(&off->threads[started], NULL, worker_main, off);
+        if (err == 0)
+            started++;
+    }
+    off->nthreads = started;
+    if (err != 0) {
+        int saved = err;
+        stop_threads(off, started); /* nothing was queued yet */
         if (off->ev != NULL)
             event_free(off->ev);
         close(fds[0]);
         close(fds[1]);
         pthread_mutex_destroy(&off->mu);
         pthread_cond_destroy(&off->cv);
+        rn_free(off->threads);
         rn_free(off);
         errno = saved;
         return NULL;
@@ -159,11 +189,7 @@ void rn_offload_free(rn_offload_t *off)
 {
     if (off == NULL)
         return;
-    pthread_mutex_lock(&off->mu);
-    off->stop = true;
-    pthread_cond_signal(&off->cv);
-    pthread_mutex_unlock(&off->mu);
-    pthread_join(off->thread, NULL); /* the worker drains todo before it exits */
+    stop_threads(off, off->nthreads); /* the workers drain todo before they exit */
     deliver(off);
     if (off->pending != 0)
         RN_ERROR("offload", "%u job(s) lost at shutdown", off->pending);
@@ -172,5 +198,6 @@ void rn_offload_free(rn_offload_t *off)
     close(off->pipe_wr);
     pthread_mutex_destroy(&off->mu);
     pthread_cond_destroy(&off->cv);
+    rn_free(off->threads);
     rn_free(off);
 }

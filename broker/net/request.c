@@ -238,6 +238,13 @@ int rn__req_encode(rn_req_t *req)
     return rc;
 }
 
+uint8_t *rn_req_take_frame(rn_req_t *req)
+{
+    uint8_t *frame = req->frame;
+    req->frame = NULL;
+    return frame;
+}
+
 void rn__req_release_memory(rn_req_t *req)
 {
     rn_arena_free(&req->arena);

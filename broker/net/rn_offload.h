@@ -10,7 +10,10 @@
  *   done(arg, rc) runs later on the loop thread with work's return value.
  *
  * Jobs run one at a time in submission order, so two snapshots of the same file are
- * written in the order they were taken. The worker wakes the loop through a pipe, so
+ * written in the order they were taken. A pool (rn_offload_new_pool) has several worker
+ * threads instead: jobs then run concurrently and their done callbacks run in the order
+ * the jobs finish; a user that needs an order keeps it itself (rn_pdefer does, per
+ * partition). The worker wakes the loop through a pipe, so
  * libevent needs no thread support. rn_offload_free waits for queued jobs to finish and
  * runs their done callbacks (on the calling thread), so nothing is lost at shutdown. */
 #ifndef RN_OFFLOAD_H
@@ -24,13 +27,15 @@ typedef void (*rn_offload_done_fn)(void *arg, int rc);
 
 /* Start the worker thread. NULL (with errno) if the thread or pipe cannot be created. */
 rn_offload_t *rn_offload_new(struct event_base *base);
-/* Queue a job. work may be NULL (done then runs on the loop with rc 0, after every job
- * queued before it). Never fails (aborts on OOM). */
+/* The same with nthreads (>= 1) worker threads; a pool of 1 is rn_offload_new. */
+rn_offload_t *rn_offload_new_pool(struct event_base *base, int nthreads);
+/* Queue a job. work may be NULL (done then runs on the loop with rc 0; with one thread,
+ * after every job queued before it). Never fails (aborts on OOM). */
 void rn_offload_submit(rn_offload_t *off, rn_offload_work_fn work, rn_offload_done_fn done,
                        void *arg);
 /* Jobs submitted and not yet done. */
 unsigned rn_offload_pending(const rn_offload_t *off);
-/* Finish every queued job (done callbacks run here), stop the thread, free. NULL is ok. */
+/* Finish every queued job (done callbacks run here), stop the threads, free. NULL is ok. */
 void rn_offload_free(rn_offload_t *off);
 
 #endif

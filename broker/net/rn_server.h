@@ -264,6 +264,9 @@ const rn_api_entry_t *rn_server_find_api(const rn_server_t *srv, int16_t api_key
 /* Declare that the handler will return RN_HANDLED_ASYNC; cancel (may be NULL) is called if
  * the connection closes first. */
 void rn_req_park(rn_req_t *req, rn_cancel_fn cancel, void *arg);
+/* Take the request's frame (its records and strings point into it; rn_free it): for a
+ * cancel callback whose worker threads still read it once the request is freed. */
+uint8_t *rn_req_take_frame(rn_req_t *req);
 /* Finish a parked request: its response is encoded now and sent when its turn comes.
  * req must not be touched afterwards. */
 void rn_req_complete(rn_req_t *req);

@@ -11,6 +11,7 @@
 #include "rn_alloc.h"
 #include "rn_broker.h"
 #include "data/rn_datapath.h"
+#include "data/rn_pdefer.h"
 #include "rn_rpc.h"
 #include "net/rn_server.h"
 
@@ -227,6 +228,21 @@ static void collect_sessions(rn_metrics_writer_t *w, const rn_broker_t *b)
     rn_metrics_emit_u64(w, NULL, 0, st.incremental);
 }
 
+/* Produce work off the loop (rn_pdefer: recompressions, and with produce.worker.threads
+ * the checks of large batches). */
+static void collect_produce_workers(rn_metrics_writer_t *w, const rn_broker_t *b)
+{
+    if (b->datapath == NULL)
+        return;
+    const struct rn_pdefer *pd = rn_datapath_pdefer(rn_datapath(b));
+    rn_metrics_emit_family(w, RN_METRICS_COUNTER, "runnel_produce_worker_jobs_total",
+                           "Produced batches checked or recompressed on a worker thread.");
+    rn_metrics_emit_u64(w, NULL, 0, rn_pdefer_jobs_run(pd));
+    rn_metrics_emit_family(w, RN_METRICS_GAUGE, "runnel_produce_worker_queued",
+                           "Produced batches waiting for a worker or for their turn to append.");
+    rn_metrics_emit_u64(w, NULL, 0, rn_pdefer_items(pd));
+}
+
 typedef enum part_value {
     PV_LOG_END,
     PV_HIGH_WATERMARK,
@@ -277,6 +293,7 @@ static void collect_partitions(rn_metrics_writer_t *w, void *arg)
         return;
     collect_counts(w, b);
     collect_sessions(w, b);
+    collect_produce_workers(w, b);
     size_t n_topics = rn_topics_count(b->topics);
     for (size_t f = 0; f < sizeof(part_families) / sizeof(part_families[0]); f++) {
         rn_metrics_emit_family(w, RN_METRICS_GAUGE, part_families[f].name, part_families[f].help);

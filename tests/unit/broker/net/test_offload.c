@@ -1,5 +1,5 @@
 /* Tests for rn_offload: work runs off the loop thread, done callbacks run on the loop in
- * submission order, and free finishes queued jobs. */
+ * submission order, and free finishes queued jobs; a pool runs jobs at the same time. */
 #include "net/rn_offload.h"
 #include "tap.h"
 
@@ -30,6 +30,31 @@ static void done(void *arg, int rc)
         event_base_loopbreak(base);
 }
 
+/* Pool jobs: each waits (up to 2 s) until both have started, which only two threads
+ * running at once can achieve. */
+static int started, met;
+
+static int meet(void *arg)
+{
+    (void)arg;
+    __atomic_add_fetch(&started, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 2000 && __atomic_load_n(&started, __ATOMIC_SEQ_CST) < 2; i++)
+        usleep(1000);
+    if (__atomic_load_n(&started, __ATOMIC_SEQ_CST) >= 2)
+        __atomic_add_fetch(&met, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static int pool_done;
+
+static void meet_done(void *arg, int rc)
+{
+    (void)arg;
+    (void)rc;
+    if (++pool_done == 2)
+        event_base_loopbreak(base);
+}
+
 int main(void)
 {
     loop_thread = pthread_self();
@@ -54,6 +79,15 @@ int main(void)
         rn_offload_submit(off, work, done, (void *)i);
     rn_offload_free(off);
     is(n_done, 8, "free delivered the queued jobs");
+
+    rn_offload_t *pool = rn_offload_new_pool(base, 2);
+    ok(pool != NULL, "a pool of two starts");
+    rn_offload_submit(pool, meet, meet_done, NULL);
+    rn_offload_submit(pool, meet, meet_done, NULL);
+    event_base_dispatch(base);
+    is(pool_done, 2, "both pool jobs delivered");
+    is(met, 2, "and they ran at the same time");
+    rn_offload_free(pool);
     event_base_free(base);
     return done_testing();
 }
