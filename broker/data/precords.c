@@ -176,6 +176,20 @@ static uint8_t *inflate_batch(rules_t *ru, const uint8_t *buf, size_t len, size_
     return NULL;
 }
 
+/* batch = header (codec bits set to codec, length for zlen bytes of records) then z; its
+ * length. The CRC and max timestamp are the caller's. */
+static size_t fill_batch(uint8_t *batch, const uint8_t *header, int codec, const uint8_t *z,
+                         size_t zlen)
+{
+    memcpy(batch, header, RN_BATCH_HEADER_SIZE);
+    memcpy(batch + RN_BATCH_HEADER_SIZE, z, zlen);
+    batch[RN_BATCH_OFF_ATTRIBUTES + 1] =
+        (uint8_t)((batch[RN_BATCH_OFF_ATTRIBUTES + 1] & ~RN_BATCH_ATTR_CODEC_MASK) | codec);
+    rn_store_be32(batch + RN_BATCH_OFF_BATCH_LENGTH,
+                  (uint32_t)(RN_BATCH_HEADER_SIZE + zlen - RN_BATCH_OFF_LEADER_EPOCH));
+    return RN_BATCH_HEADER_SIZE + zlen;
+}
+
 /* A batch of header (plain's, codec bits set to codec) and the compressed records z, in
  * req's arena; NULL when out of memory. */
 static uint8_t *build_batch(rn_req_t *req, const uint8_t *header, int codec, const uint8_t *z,
@@ -184,13 +198,7 @@ static uint8_t *build_batch(rn_req_t *req, const uint8_t *header, int codec, con
     uint8_t *batch = rn_arena_alloc(&req->arena, RN_BATCH_HEADER_SIZE + zlen);
     if (batch == NULL)
         return NULL;
-    memcpy(batch, header, RN_BATCH_HEADER_SIZE);
-    memcpy(batch + RN_BATCH_HEADER_SIZE, z, zlen);
-    batch[RN_BATCH_OFF_ATTRIBUTES + 1] =
-        (uint8_t)((batch[RN_BATCH_OFF_ATTRIBUTES + 1] & ~RN_BATCH_ATTR_CODEC_MASK) | codec);
-    rn_store_be32(batch + RN_BATCH_OFF_BATCH_LENGTH,
-                  (uint32_t)(RN_BATCH_HEADER_SIZE + zlen - RN_BATCH_OFF_LEADER_EPOCH));
-    *len = RN_BATCH_HEADER_SIZE + zlen;
+    *len = fill_batch(batch, header, codec, z, zlen);
     return batch;
 }
 
@@ -370,12 +378,7 @@ static uint8_t *seal_copy(const uint8_t *header, int codec, int64_t max_timestam
     uint8_t *batch = rn_malloc(batch_len);
     if (batch == NULL)
         return NULL;
-    memcpy(batch, header, RN_BATCH_HEADER_SIZE);
-    memcpy(batch + RN_BATCH_HEADER_SIZE, z, zlen);
-    batch[RN_BATCH_OFF_ATTRIBUTES + 1] =
-        (uint8_t)((batch[RN_BATCH_OFF_ATTRIBUTES + 1] & ~RN_BATCH_ATTR_CODEC_MASK) | codec);
-    rn_store_be32(batch + RN_BATCH_OFF_BATCH_LENGTH,
-                  (uint32_t)(batch_len - RN_BATCH_OFF_LEADER_EPOCH));
+    fill_batch(batch, header, codec, z, zlen);
     rn_store_be64(batch + RN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)max_timestamp);
     rn_store_be32(batch + RN_BATCH_OFF_CRC, rn_batch_compute_crc(batch, batch_len));
     *len = batch_len;
