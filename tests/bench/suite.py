@@ -198,8 +198,14 @@ class Suite:
         self.work = work
         self.tsv = os.path.join(work, "results.tsv")
         self.rows = []  # (workload, metric, target, value)
+        self.order = []  # (workload, metric) as the table lists them
+
+    def reserve(self, workload, metric):
+        if (workload, metric) not in self.order:
+            self.order.append((workload, metric))
 
     def add(self, workload, metric, target, value):
+        self.reserve(workload, metric)
         if value is not None:
             self.rows.append((workload, metric, target, value))
             print("  %-4s %-28s %-7s %s" % (workload, metric, target, fmt(value)), flush=True)
@@ -232,6 +238,19 @@ class Suite:
         return {k: (float(v) if re.fullmatch(r"-?[0-9.]+", v) else v) for k, v in row.items()} \
             if complete or target.name == "mock" else None
 
+    def cpu_rows(self, workload, label, t, r, phase="cons"):
+        """Who is the limit of a run: the CPU the client and the broker used in its produce
+        or consume phase, in percent of one core (a client near 100 pinned to its core is the
+        limit, whatever the broker does; the mock's share is client and mock together)."""
+        secs = r.get(phase + "_secs") or 0
+        if secs <= 0:
+            return
+        self.add(workload, "client CPU % " + label, t.name, 100 * r[phase + "_cpu_self"] / secs)
+        self.reserve(workload, "broker CPU % " + label)
+        if r.get(phase + "_cpu_broker", -1) >= 0:
+            self.add(workload, "broker CPU % " + label, t.name,
+                     100 * r[phase + "_cpu_broker"] / secs)
+
     def produce_consume(self, targets):
         a = self.args
         for t in targets:
@@ -240,22 +259,27 @@ class Suite:
                                          "--messages", str(self.n(2000000))])
                 if r:
                     self.add("P1", "produce msgs/s round %d" % rnd, t.name, r["prod_msgs_s"])
+                    self.cpu_rows("P1", "round %d" % rnd, t, r, "prod")
                     if t.name != "mock":  # the mock keeps only its newest 5 MB
                         self.add("C1", "consume msgs/s round %d" % rnd, t.name, r["cons_msgs_s"])
+                        self.cpu_rows("C1", "round %d" % rnd, t, r)
             for rnd, comp in ((1, "none"), (2, "none"), (1, "lz4"), (1, "zstd")):
                 r = self.bench(t, "P2", ["--sizes", "1024", "--acks", "all", "--compression",
                                          comp, "--messages", str(self.n(500000))])
                 if r:
                     label = "produce MB/s %s" % (comp if comp != "none" else "round %d" % rnd)
                     self.add("P2", label, t.name, r["prod_mb_s"])
+                    self.cpu_rows("P2", label.split("MB/s ")[1], t, r, "prod")
                     if comp == "none" and t.name != "mock":
                         self.add("C2", "consume MB/s round %d" % rnd, t.name, r["cons_mb_s"])
+                        self.cpu_rows("C2", "round %d" % rnd, t, r)
             if t.pid:
                 self.add("M", "peak RSS MiB through P1-P2", t.name, proc_kb(t.pid, "VmHWM") / 1024)
             r = self.bench(t, "P3", ["--sizes", "100", "--acks", "1", "--partitions", "8",
                                      "--producers", "4", "--messages", str(self.n(2000000))])
             if r:
                 self.add("P3", "produce msgs/s 8 parts 4 prods", t.name, r["prod_msgs_s"])
+                self.cpu_rows("P3", "8 parts 4 prods", t, r, "prod")
             for rate in (10000, 100000):
                 r = self.bench(t, "L1", ["--sizes", "100", "--acks", "1", "--e2e", "--rate",
                                          str(rate), "--messages", str(self.n(rate * 10)),
@@ -398,13 +422,11 @@ def fmt(v):
 LOWER_IS_BETTER = re.compile(r" ms( |$)|RSS| s$")
 
 
-def table(rows):
-    keys, vals = [], {}
+def table(rows, order):
+    vals = {}
     for w, m, t, v in rows:
-        if (w, m) not in vals:
-            keys.append((w, m))
-            vals[(w, m)] = {}
-        vals[(w, m)][t] = v
+        vals.setdefault((w, m), {})[t] = v
+    keys = [k for k in order if k in vals]
     lines = ["| workload | figure | runnel | Kafka %s | mock | runnel/Kafka | runnel/mock |"
              % KAFKA_VERSION, "|---|---|---|---|---|---|---|"]
     for w, m in keys:
@@ -412,8 +434,8 @@ def table(rows):
 
         def ratio(other):
             a, b = d.get("runnel"), d.get(other)
-            if a is None or b is None or a == 0 or b == 0:
-                return ""
+            if a is None or b is None or a == 0 or b == 0 or " CPU %" in m:
+                return ""  # CPU shares say who is the limit, not who is better
             # Always "how many times better runnel is": >1 means runnel leads.
             return "%.2fx" % (b / a if LOWER_IS_BETTER.search(m) else a / b)
 
@@ -518,7 +540,7 @@ def main():
             if args.big:
                 section("10 GiB restart", s.big_restart)
     finally:
-        md = table(s.rows)
+        md = table(s.rows, s.order)
         with open(os.path.join(work, "table.md"), "w") as f:
             f.write(md + "\n")
         print()
