@@ -267,14 +267,17 @@ def cmp_api_ranges(kafka, runnel):
 # (how long a stopping node waits for the controller to move its leaderships; Kafka retries
 # controlled.shutdown.max.retries times instead), the web console's switches (console.*), and
 # super.users and allow.everyone.if.no.acl.found, which Kafka reads as its authorizer's
-# settings rather than broker configs, so its DescribeConfigs does not list them.
+# settings rather than broker configs, so its DescribeConfigs does not list them, and
+# produce.worker.threads (the per-byte produce workers; Kafka's num.io.threads sizes whole
+# request handlers instead).
 RUNNEL_BROKER_KEYS = {"console.enable", "console.allow.remote", "console.write.enable",
                       "super.users", "allow.everyone.if.no.acl.found",
                       "log.level", "metrics.listen", "cluster.id", "zookeeper.connect",
                       "socket.request.read.timeout.ms", "connections.max.queued.response.bytes",
                       "metrics.connection.timeout.ms", "fetch.max.wait.ms.cap",
                       "max.partitions.per.request", "max.partitions.per.topic", "max.partitions",
-                      "auto.create.topics.rate", "controlled.shutdown.timeout.ms"}
+                      "auto.create.topics.rate", "controlled.shutdown.timeout.ms",
+                      "produce.worker.threads"}
 
 
 def cmp_names_subset(kafka, runnel):
