@@ -1,11 +1,19 @@
-"""SASL on the wire for the tests (test_sasl.py, test_sasl_cluster.py): a SCRAM and a PLAIN
-login over a diffwire connection, and the salted password an AlterUserScramCredentials
-upsertion carries. Python 3 stdlib only. Not a test itself."""
+"""SASL for the tests (test_sasl.py, test_sasl_cluster.py, test_acl_sasl.py): a SCRAM and a
+PLAIN login over a diffwire connection, the salted password an AlterUserScramCredentials
+upsertion carries, and Runneld, one runneld with a PLAINTEXT and a SASL_PLAINTEXT listener.
+Not a test itself."""
 
 import base64
 import hashlib
 import hmac
 import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import datapath_common as D
 
 MECH_IDS = {"SCRAM-SHA-256": 1, "SCRAM-SHA-512": 2}
 
@@ -61,3 +69,75 @@ def upsertion(user, password, mech="SCRAM-SHA-512", iterations=4096):
     salted = hashlib.pbkdf2_hmac(_hash(mech)().name, password.encode(), salt, iterations)
     return {"Name": user, "Mechanism": MECH_IDS[mech], "Iterations": iterations, "Salt": salt,
             "SaltedPassword": salted}
+
+
+class Runneld:
+    """runneld with a PLAINTEXT and a SASL_PLAINTEXT listener and /metrics, started with the
+    extra arguments and stopped by the Tap's cleanups. controller=True adds a dedicated
+    CONTROLLER listener (ctl_bs), which the authorizer treats as the nodes' own traffic: the
+    way in before any user or ACL exists."""
+
+    def __init__(self, tap, extra, controller=False):
+        self.dir = tempfile.mkdtemp(prefix="rn-sasl-")
+        self.plain, self.sasl, self.metrics = D.free_port(), D.free_port(), D.free_port()
+        listeners = "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d" % (self.plain,
+                                                                                self.sasl)
+        self.ctl = None
+        if controller:
+            self.ctl = D.free_port()
+            listeners += ",CONTROLLER://127.0.0.1:%d" % self.ctl
+            extra = ["--controller.listener.names", "CONTROLLER"] + extra
+        self.logpath = os.path.join(self.dir, "runneld.log")
+        self.log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(
+            [D.RUNNELD, "--node-id", "1", "--data-dir", os.path.join(self.dir, "data"),
+             "--listeners", listeners, "--metrics.listen", "127.0.0.1:%d" % self.metrics] + extra,
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=D._die_with_parent)
+        tap.cleanups.append(self.stop)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("runneld exited: %s" % self.log_text())
+            try:
+                D.Conn("127.0.0.1:%d" % self.plain, timeout=2).call("ApiVersions", 0, {})
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.1)
+        raise RuntimeError("runneld did not start: %s" % self.log_text())
+
+    @property
+    def plain_bs(self):
+        return "127.0.0.1:%d" % self.plain
+
+    @property
+    def sasl_bs(self):
+        return "127.0.0.1:%d" % self.sasl
+
+    @property
+    def ctl_bs(self):
+        return "127.0.0.1:%d" % self.ctl
+
+    def stop(self):
+        """SIGTERM (SIGKILL after 30 s) and remove the data dir: runneld's exit status."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.proc.returncode
+
+    def log_text(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def metric(self, mech, result):
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics,
+                                      timeout=5).read().decode()
+        key = 'runnel_sasl_authentications_total{mechanism="%s",result="%s"} ' % (mech, result)
+        for line in body.splitlines():
+            if line.startswith(key):
+                return int(float(line[len(key):]))
+        return None

@@ -34,16 +34,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
-from sasl_common import plain_login, scram_login  # noqa: E402
-from rn_testlib import BUILD, SRC, free_port  # noqa: E402
+from sasl_common import Runneld, plain_login, scram_login  # noqa: E402
+from rn_testlib import BUILD, SRC  # noqa: E402
 
 T = D.Tap("test_sasl", timeout_s=600)
-RUNNELD = os.path.join(BUILD, "broker", "runneld")
 RUNNEL = os.path.join(BUILD, "tools", "runnel")
 NODE_MODULES = os.path.join(SRC, "tests", "interop", "node_modules")
 TOOLS_CACHE = os.environ.get("KAFKA_TOOLS_CACHE") or os.path.expanduser("~/.cache/runnel/kafka-tools")
@@ -52,61 +50,6 @@ PASSWORDS = {"alice": "alice-Secret-1", "bob": "bob-Secret-2", "carol": "carol-S
 SCRAM_FAILED = ("Authentication failed during authentication due to invalid credentials with "
                 "SASL mechanism %s")
 PLAIN_FAILED = "Authentication failed: Invalid username or password"
-
-
-class Runneld:
-    def __init__(self, extra):
-        self.dir = tempfile.mkdtemp(prefix="rn-sasl-")
-        self.plain, self.sasl, self.metrics = free_port(), free_port(), free_port()
-        self.logpath = os.path.join(self.dir, "runneld.log")
-        self.log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(
-            [RUNNELD, "--node-id", "1", "--data-dir", os.path.join(self.dir, "data"),
-             "--listeners", "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d"
-             % (self.plain, self.sasl),
-             "--metrics.listen", "127.0.0.1:%d" % self.metrics] + extra,
-            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=D._die_with_parent)
-        T.cleanups.append(self.stop)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("runneld exited: %s" % self.log_text())
-            try:
-                D.Conn("127.0.0.1:%d" % self.plain, timeout=2).call("ApiVersions", 0, {})
-                return
-            except Exception:  # noqa: BLE001 - not up yet
-                time.sleep(0.1)
-        raise RuntimeError("runneld did not start: %s" % self.log_text())
-
-    @property
-    def plain_bs(self):
-        return "127.0.0.1:%d" % self.plain
-
-    @property
-    def sasl_bs(self):
-        return "127.0.0.1:%d" % self.sasl
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_text(self):
-        with open(self.logpath, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def metric(self, mech, result):
-        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics,
-                                      timeout=5).read().decode()
-        key = 'runnel_sasl_authentications_total{mechanism="%s",result="%s"} ' % (mech, result)
-        for line in body.splitlines():
-            if line.startswith(key):
-                return int(float(line[len(key):]))
-        return None
 
 
 def runnel(*args, stdin=None):
@@ -434,8 +377,8 @@ def check_java(b, workdir):
 # ---- re-authentication ----
 
 def check_reauth():
-    b = Runneld(["--sasl.enabled.mechanisms", "SCRAM-SHA-512", "--connections.max.reauth.ms",
-                 "1500"])
+    b = Runneld(T, ["--sasl.enabled.mechanisms", "SCRAM-SHA-512",
+                    "--connections.max.reauth.ms", "1500"])
     r = runnel("-b", b.plain_bs, "user", "add", "alice", stdin=PASSWORDS["alice"] + "\n")
     r2 = runnel("-b", b.plain_bs, "user", "add", "bob", stdin=PASSWORDS["bob"] + "\n")
     T.ok(r[0] == 0 and r2[0] == 0, "users on the re-authentication broker")
@@ -510,7 +453,7 @@ def measure(b):
 def main():
     workdir = tempfile.mkdtemp(prefix="rn-sasl-work-")
     T.cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
-    b = Runneld(["--sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"])
+    b = Runneld(T, ["--sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"])
     r = runnel("-b", b.plain_bs, "user", "add", "alice", stdin=PASSWORDS["alice"] + "\n")
     T.ok(r[0] == 0 and "SCRAM-SHA-512" in r[1], "runnel user add alice over PLAINTEXT", r)
     r = runnel("-b", b.plain_bs, "user", "add", "bob", "--mechanism", "SCRAM-SHA-256",
