@@ -52,7 +52,7 @@ run_ctest() {
     summary+=("  failed in $name: $(cut -d: -f2 "$failed" | paste -sd' ')")
     while IFS= read -r line; do
       summary+=("    $line")
-    done < <(grep -E '^(not ok|Bail out)' "$dir/Testing/Temporary/LastTest.log" | awk '!seen[$0]++' | head -12)
+    done < <(grep -E '^(not ok|Bail out)' "$dir/Testing/Temporary/LastTest.log" | grep -vE '# (TODO|SKIP)' | awk '!seen[$0]++' | head -12)
   fi
 }
 
