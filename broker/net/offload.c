@@ -1,7 +1,7 @@
 /* rn_offload: worker threads for blocking work, results delivered on the loop
  * (see rn_offload.h).
  *
- * Jobs move todo -> (a worker runs work) -> finished -> (loop runs done). Both lists are
+ * Jobs move queued -> (a worker runs work) -> finished -> (loop runs done). Both lists are
  * guarded by mu; a worker writes one byte to the pipe after finishing a job and the
  * loop's read event drains the pipe and the finished list. */
 #include "net/rn_offload.h"
@@ -33,7 +33,7 @@ struct rn_offload {
     int nthreads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job_list_t todo, finished;
+    job_list_t queued, finished;
     bool stop;
     unsigned pending; /* loop thread only */
     int pipe_rd, pipe_wr;
@@ -66,9 +66,9 @@ static void *worker_main(void *arg)
     rn_offload_t *off = arg;
     pthread_mutex_lock(&off->mu);
     for (;;) {
-        while (off->todo.head == NULL && !off->stop)
+        while (off->queued.head == NULL && !off->stop)
             pthread_cond_wait(&off->cv, &off->mu);
-        job_t *job = list_pop(&off->todo);
+        job_t *job = list_pop(&off->queued);
         if (job == NULL)
             break; /* stop requested and nothing left */
         pthread_mutex_unlock(&off->mu);
@@ -108,7 +108,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     deliver(off);
 }
 
-/* Stop and join the first n threads (they drain todo first). */
+/* Stop and join the first n threads (they run every queued job first). */
 static void stop_threads(rn_offload_t *off, int n)
 {
     pthread_mutex_lock(&off->mu);
@@ -175,7 +175,7 @@ void rn_offload_submit(rn_offload_t *off, rn_offload_work_fn work, rn_offload_do
     job->arg = arg;
     off->pending++;
     pthread_mutex_lock(&off->mu);
-    list_push(&off->todo, job);
+    list_push(&off->queued, job);
     pthread_cond_signal(&off->cv);
     pthread_mutex_unlock(&off->mu);
 }
@@ -189,7 +189,7 @@ void rn_offload_free(rn_offload_t *off)
 {
     if (off == NULL)
         return;
-    stop_threads(off, off->nthreads); /* the workers drain todo before they exit */
+    stop_threads(off, off->nthreads); /* the workers run every queued job before they exit */
     deliver(off);
     if (off->pending != 0)
         RN_ERROR("offload", "%u job(s) lost at shutdown", off->pending);
