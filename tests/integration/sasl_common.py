@@ -141,3 +141,57 @@ class Runneld:
             if line.startswith(key):
                 return int(float(line[len(key):]))
         return None
+
+
+# ---- Kafka's Java tools with a SASL client properties file ----
+
+TOOLS_CACHE = (os.environ.get("KAFKA_TOOLS_CACHE")
+               or os.path.expanduser("~/.cache/runnel/kafka-tools"))
+LOGIN_MODULES = {"PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+                 "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+                 "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule"}
+
+
+class JavaTools:
+    """Kafka's command-line tools (scripts/deps.sh fetches their jars) run as java classes,
+    logging errors only; props() writes a client properties file for a SASL login over the
+    given security lines ("security.protocol=SASL_PLAINTEXT\\n", or SASL_SSL with a trust
+    store). JavaTools.find returns None when java or the jars are missing."""
+
+    def __init__(self, workdir, version, libs, security):
+        self.workdir, self.version, self.libs, self.security = workdir, version, libs, security
+        self.producer = ("kafka.tools.ConsoleProducer" if version.startswith("3.")
+                         else "org.apache.kafka.tools.ConsoleProducer")
+        self.log4j = os.path.join(workdir, "log4j.properties")
+        with open(self.log4j, "w") as f:
+            f.write("log4j.rootLogger=ERROR, stderr\nlog4j.appender.stderr="
+                    "org.apache.log4j.ConsoleAppender\nlog4j.appender.stderr.layout="
+                    "org.apache.log4j.PatternLayout\nlog4j.appender.stderr.Target=System.err\n")
+
+    @classmethod
+    def find(cls, workdir, security):
+        if shutil.which("java") is None:
+            return None
+        for version in ("3.9.1", "4.1.1"):
+            libs = os.path.join(TOOLS_CACHE, version, "libs")
+            if os.path.exists(os.path.join(libs, ".complete")):
+                return cls(workdir, version, libs, security)
+        return None
+
+    def props(self, mech, user, pw):
+        path = os.path.join(self.workdir, "client-%s-%s.properties" % (mech, user))
+        with open(path, "w") as f:
+            f.write("%ssasl.mechanism=%s\n"
+                    "sasl.jaas.config=%s required username=\"%s\" password=\"%s\";\n"
+                    % (self.security, mech, LOGIN_MODULES[mech], user, pw))
+        return path
+
+    def run(self, cls, args, stdin=None):
+        """(exit status or None on a timeout, stdout, stderr) of one tool."""
+        cmd = ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1",
+               "-Dlog4j.configuration=file:" + self.log4j, "-cp", self.libs + "/*", cls] + args
+        try:
+            r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=90)
+            return r.returncode, r.stdout, r.stderr
+        except subprocess.TimeoutExpired:
+            return None, "", "timed out"

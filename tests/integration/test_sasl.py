@@ -38,13 +38,12 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
-from sasl_common import Runneld, plain_login, scram_login  # noqa: E402
+from sasl_common import JavaTools, Runneld, plain_login, scram_login  # noqa: E402
 from rn_testlib import BUILD, SRC  # noqa: E402
 
 T = D.Tap("test_sasl", timeout_s=600)
 RUNNEL = os.path.join(BUILD, "tools", "runnel")
 NODE_MODULES = os.path.join(SRC, "tests", "interop", "node_modules")
-TOOLS_CACHE = os.environ.get("KAFKA_TOOLS_CACHE") or os.path.expanduser("~/.cache/runnel/kafka-tools")
 
 PASSWORDS = {"alice": "alice-Secret-1", "bob": "bob-Secret-2", "carol": "carol-Secret-3"}
 SCRAM_FAILED = ("Authentication failed during authentication due to invalid credentials with "
@@ -296,50 +295,12 @@ def check_kafkajs(b, workdir):
 
 # ---- Kafka's Java tools ----
 
-def java_tools():
-    if shutil.which("java") is None:
-        return None
-    for version in ("3.9.1", "4.1.1"):
-        libs = os.path.join(TOOLS_CACHE, version, "libs")
-        if os.path.isdir(libs):
-            return version, libs
-    return None
-
-
 def check_java(b, workdir):
-    found = java_tools()
-    if found is None:
+    tools = JavaTools.find(workdir, "security.protocol=SASL_PLAINTEXT\n")
+    if tools is None:
         T.diag("java or the Kafka tools jars (scripts/deps.sh) missing: skipped")
         return
-    version, libs = found
-    major = version.split(".")[0]
-    producer = "kafka.tools.ConsoleProducer" if major == "3" else \
-        "org.apache.kafka.tools.ConsoleProducer"
-    log4j = os.path.join(workdir, "log4j.properties")
-    with open(log4j, "w") as f:
-        f.write("log4j.rootLogger=ERROR, stderr\nlog4j.appender.stderr="
-                "org.apache.log4j.ConsoleAppender\nlog4j.appender.stderr.layout="
-                "org.apache.log4j.PatternLayout\nlog4j.appender.stderr.Target=System.err\n")
-
-    def props(mech, user, pw):
-        path = os.path.join(workdir, "client-%s-%s.properties" % (mech, user))
-        module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if mech == "PLAIN"
-                  else "org.apache.kafka.common.security.scram.ScramLoginModule")
-        with open(path, "w") as f:
-            f.write("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=%s\n"
-                    "sasl.jaas.config=%s required username=\"%s\" password=\"%s\";\n"
-                    % (mech, module, user, pw))
-        return path
-
-    def run(cls, args, stdin=None):
-        cmd = ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1",
-               "-Dlog4j.configuration=file:" + log4j, "-cp", libs + "/*", cls] + args
-        try:
-            r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=90)
-            return r.returncode, r.stdout, r.stderr
-        except subprocess.TimeoutExpired:
-            return None, "", "timed out"
-
+    version, props, run, producer = tools.version, tools.props, tools.run, tools.producer
     r = run("kafka.admin.ConfigCommand",
             ["--bootstrap-server", b.sasl_bs, "--command-config",
              props("SCRAM-SHA-512", "alice", PASSWORDS["alice"]), "--alter", "--add-config",

@@ -41,13 +41,12 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datapath_common as D  # noqa: E402
-from sasl_common import plain_login, scram_login  # noqa: E402
+from sasl_common import JavaTools, plain_login, scram_login  # noqa: E402
 from rn_testlib import BUILD, SRC, free_port  # noqa: E402
 
 T = D.Tap("test_sasl_ssl", timeout_s=300)
 RUNNEL = os.path.join(BUILD, "tools", "runnel")
 NODE_MODULES = os.path.join(SRC, "tests", "interop", "node_modules")
-TOOLS_CACHE = os.environ.get("KAFKA_TOOLS_CACHE") or os.path.expanduser("~/.cache/runnel/kafka-tools")
 TLS_CERTS = os.path.join(SRC, "scripts", "tls-certs.sh")
 STD = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
@@ -374,50 +373,16 @@ def step_kafkajs():
 
 # ---- Kafka's Java tools ----
 
-def java_tools():
-    if shutil.which("java") is None:
-        return None
-    for version in ("3.9.1", "4.1.1"):
-        libs = os.path.join(TOOLS_CACHE, version, "libs")
-        if os.path.exists(os.path.join(libs, ".complete")):
-            return version, libs
-    return None
-
-
 def step_java():
-    found = java_tools()
-    if found is None:
+    tools = JavaTools.find(WORK, "security.protocol=SASL_SSL\nssl.truststore.type=PEM\n"
+                                 "ssl.truststore.location=%s\n" % CA)
+    if tools is None:
         T.diag("java or the Kafka tools jars (scripts/deps.sh) missing: skipped")
         return
-    version, libs = found
-    producer = ("kafka.tools.ConsoleProducer" if version.startswith("3.")
-                else "org.apache.kafka.tools.ConsoleProducer")
-    log4j = os.path.join(WORK, "log4j.properties")
-    with open(log4j, "w") as f:
-        f.write("log4j.rootLogger=ERROR, stderr\nlog4j.appender.stderr="
-                "org.apache.log4j.ConsoleAppender\nlog4j.appender.stderr.layout="
-                "org.apache.log4j.PatternLayout\nlog4j.appender.stderr.Target=System.err\n")
-
-    def props(mech, user, pw):
-        path = os.path.join(WORK, "client-%s-%s.properties" % (mech, user))
-        module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if mech == "PLAIN"
-                  else "org.apache.kafka.common.security.scram.ScramLoginModule")
-        with open(path, "w") as f:
-            f.write("security.protocol=SASL_SSL\nssl.truststore.type=PEM\n"
-                    "ssl.truststore.location=%s\nsasl.mechanism=%s\n"
-                    "sasl.jaas.config=%s required username=\"%s\" password=\"%s\";\n"
-                    % (CA, mech, module, user, pw))
-        return path
+    version, props, producer = tools.version, tools.props, tools.producer
 
     def run(cls, args, stdin=None):
-        cmd = ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1",
-               "-Dlog4j.configuration=file:" + log4j, "-cp", libs + "/*", cls,
-               "--bootstrap-server", B.boot] + args
-        try:
-            r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=90)
-            return r.returncode, r.stdout, r.stderr
-        except subprocess.TimeoutExpired:
-            return None, "", "timed out"
+        return tools.run(cls, ["--bootstrap-server", B.boot] + args, stdin)
 
     topic = "java-sasl-ssl"
     r = run("org.apache.kafka.tools.TopicCommand",
