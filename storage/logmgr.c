@@ -301,36 +301,62 @@ typedef struct load_job {
     rn_logmgr_t *mgr;
     load_item_t *items;
     size_t nitems;
-    size_t next; /* next item to take (atomic) */
 } load_job_t;
 
-#define LOAD_MAX_THREADS 8
+/* Runs fn(ctx, i) for every i < n on the calling thread and up to threads - 1 more (at most
+ * EACH_MAX_THREADS in all), each taking the next i; returns the number of threads that
+ * worked. One that cannot be started leaves its share to the others. */
+#define EACH_MAX_THREADS 8
+typedef void (*each_fn)(void *ctx, size_t i);
+typedef struct each_job {
+    each_fn fn;
+    void *ctx;
+    size_t n;
+    size_t next; /* next i to take (atomic) */
+} each_job_t;
 
-static void *load_worker(void *arg)
+static void *each_worker(void *arg)
 {
-    load_job_t *job = arg;
+    each_job_t *job = arg;
     for (;;) {
         size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
-        if (i >= job->nitems)
+        if (i >= job->n)
             return NULL;
-        load_item_t *it = &job->items[i];
-        char why[768];
-        it->popts.stats = &it->stats;
-        it->rc = open_partition(job->mgr, it->part->topic, it->part->partition, &it->cfg,
-                                &it->popts, NULL, why, sizeof(why));
-        if (it->rc != 0)
-            it->why = rn_xstrdup(why);
+        job->fn(job->ctx, i);
     }
 }
 
-/* Threads for a load of n partitions: one per online CPU, at most LOAD_MAX_THREADS, none
+static size_t each_parallel(size_t n, size_t threads, each_fn fn, void *ctx)
+{
+    each_job_t job = {.fn = fn, .ctx = ctx, .n = n};
+    pthread_t tids[EACH_MAX_THREADS];
+    size_t want = threads < EACH_MAX_THREADS ? threads : EACH_MAX_THREADS, started = 0;
+    while (started + 1 < want && pthread_create(&tids[started], NULL, each_worker, &job) == 0)
+        started++;
+    each_worker(&job);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    return started + 1;
+}
+
+static void load_one(void *ctx, size_t i)
+{
+    load_job_t *job = ctx;
+    load_item_t *it = &job->items[i];
+    char why[768];
+    it->popts.stats = &it->stats;
+    it->rc = open_partition(job->mgr, it->part->topic, it->part->partition, &it->cfg, &it->popts,
+                            NULL, why, sizeof(why));
+    if (it->rc != 0)
+        it->why = rn_xstrdup(why);
+}
+
+/* Threads for a load of n partitions: one per online CPU, at most EACH_MAX_THREADS, none
  * beyond one per 16 partitions (a thread costs more than a few opens). */
 static size_t load_threads(size_t n)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t t = cpus > 0 ? (size_t)cpus : 1;
-    if (t > LOAD_MAX_THREADS)
-        t = LOAD_MAX_THREADS;
     if (t > n / 16 + 1)
         t = n / 16 + 1;
     return t;
@@ -339,16 +365,7 @@ static size_t load_threads(size_t n)
 /* Run the job; returns the number of threads that worked on it. */
 static size_t load_run(load_job_t *job)
 {
-    pthread_t tids[LOAD_MAX_THREADS];
-    size_t want = load_threads(job->nitems), started = 0;
-    /* The calling thread is one of the workers; one that cannot be started leaves its share
-     * to the others. */
-    while (started + 1 < want && pthread_create(&tids[started], NULL, load_worker, job) == 0)
-        started++;
-    load_worker(job);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(tids[i], NULL);
-    return started + 1;
+    return each_parallel(job->nitems, load_threads(job->nitems), load_one, job);
 }
 
 int rn_logmgr_load(rn_logmgr_t *mgr, rn_logmgr_config_fn config_fn, void *config_arg,
@@ -573,50 +590,35 @@ int rn_logmgr_prepare(rn_logmgr_t *mgr, const char *topic, int32_t partition,
 typedef struct prep_job {
     rn_logmgr_t *mgr;
     const rn_logmgr_prep_t *items;
-    size_t n;
-    size_t next; /* next item to take (atomic) */
-    int rc;      /* first failure (under mu) */
+    int rc; /* first failure (under mu) */
     char err[512];
     pthread_mutex_t mu;
 } prep_job_t;
 
-#define PREP_MAX_THREADS 8
-
-static void *prep_worker(void *arg)
+static void prep_one(void *ctx, size_t i)
 {
-    prep_job_t *job = arg;
-    for (;;) {
-        size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
-        if (i >= job->n)
-            return NULL;
-        const rn_logmgr_prep_t *it = &job->items[i];
-        char why[512];
-        int rc = rn_logmgr_prepare(job->mgr, it->topic, it->partition, it->topic_id, true, why,
-                                   sizeof(why));
-        if (rc != 0) {
-            pthread_mutex_lock(&job->mu);
-            if (job->rc == 0) {
-                job->rc = rc;
-                snprintf(job->err, sizeof(job->err), "%s", why);
-            }
-            pthread_mutex_unlock(&job->mu);
+    prep_job_t *job = ctx;
+    const rn_logmgr_prep_t *it = &job->items[i];
+    char why[512];
+    int rc =
+        rn_logmgr_prepare(job->mgr, it->topic, it->partition, it->topic_id, true, why, sizeof(why));
+    if (rc != 0) {
+        pthread_mutex_lock(&job->mu);
+        if (job->rc == 0) {
+            job->rc = rc;
+            snprintf(job->err, sizeof(job->err), "%s", why);
         }
+        pthread_mutex_unlock(&job->mu);
     }
 }
 
 int rn_logmgr_prepare_many(rn_logmgr_t *mgr, const rn_logmgr_prep_t *items, size_t n, char *err,
                            size_t errlen)
 {
-    prep_job_t job = {.mgr = mgr, .items = items, .n = n};
+    prep_job_t job = {.mgr = mgr, .items = items};
     pthread_mutex_init(&job.mu, NULL);
     /* I/O-bound: threads wait on fsyncs, so more of them than CPUs is the point. */
-    size_t want = n / 8 + 1 < PREP_MAX_THREADS ? n / 8 + 1 : PREP_MAX_THREADS, started = 0;
-    pthread_t tids[PREP_MAX_THREADS];
-    while (started + 1 < want && pthread_create(&tids[started], NULL, prep_worker, &job) == 0)
-        started++;
-    prep_worker(&job);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(tids[i], NULL);
+    each_parallel(n, n / 8 + 1, prep_one, &job);
     pthread_mutex_destroy(&job.mu);
     if (job.rc != 0)
         rn_fsutil_seterr(err, errlen, "%s", job.err);
